@@ -1,0 +1,224 @@
+"""Files and directories → a stream of articles, with an account of everything that was skipped.
+
+Two kinds of input: scraped pages (.txt, or .html/.htm reduced to their
+text) go through the newsletter parser; JSON Lines records (.jsonl, and
+.json read as JSON Lines) `{id, title, date, source, url, body, ...}` become
+one article each. Bad data never stops a build: an unreadable file, a line
+that is not JSON, a record without a title or body is recorded as a
+`Problem` (path and line) in the caller's `ReadReport` and skipped.
+
+Everything streams: files are visited one at a time in sorted order (so two
+builds see the same articles in the same order) and JSONL is read line by
+line, so a 100k-record corpus never sits in memory at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from indexer.documents import (Article, derive_town, find_doc_number, looks_like_government_body,
+                               make_article_id, normalize_date)
+from indexer.newsletter import parse_newsletter
+
+PAGE_SUFFIXES = {".txt", ".html", ".htm"}
+RECORD_SUFFIXES = {".jsonl", ".json"}
+
+
+@dataclass
+class Problem:
+    path: str
+    line: int | None  # 1-based line of a JSONL record; None for a whole file
+    reason: str
+
+
+@dataclass
+class ReadReport:
+    files_read: int = 0
+    files_skipped: int = 0  # unsupported extension, or unreadable
+    records_read: int = 0
+    records_skipped: int = 0
+    articles: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Article]:
+    """Every article in the given files and directories (walked recursively, in sorted order).
+
+    Hidden files and directories (".git", ".DS_Store") are not walked into.
+    Files with other extensions are skipped and counted in `files_skipped`.
+    """
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            report.files_skipped += 1
+            report.problems.append(Problem(str(path), None, "no such file or directory"))
+            continue
+        for file in _walk(path) if path.is_dir() else [path]:
+            for article in _read_file(file, report):
+                report.articles += 1
+                yield article
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    for entry in sorted(directory.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from _walk(entry)
+        else:
+            yield entry
+
+
+def _read_file(path: Path, report: ReadReport) -> Iterator[Article]:
+    suffix = path.suffix.lower()
+    if suffix in RECORD_SUFFIXES:
+        yield from _read_records(path, report)
+    elif suffix in PAGE_SUFFIXES:
+        yield from _read_page(path, report)
+    else:
+        report.files_skipped += 1
+
+
+def _read_page(path: Path, report: ReadReport) -> Iterator[Article]:
+    """A scraped page, strictly UTF-8: a page in another encoding would parse into mojibake silently."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield from _skip_file(path, report, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        return
+    except OSError as exc:
+        yield from _skip_file(path, report, f"unreadable: {exc.strerror or exc}")
+        return
+    report.files_read += 1
+    if path.suffix.lower() in {".html", ".htm"}:
+        text = _html_to_text(text)
+    articles = parse_newsletter(text, str(path))
+    if not articles:
+        report.problems.append(Problem(str(path), None, "no article found in the page"))
+    yield from articles
+
+
+def _skip_file(path: Path, report: ReadReport, reason: str) -> Iterator[Article]:
+    report.files_skipped += 1
+    report.problems.append(Problem(str(path), None, reason))
+    yield from ()
+
+
+def _read_records(path: Path, report: ReadReport) -> Iterator[Article]:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        yield from _skip_file(path, report, f"unreadable: {exc.strerror or exc}")
+        return
+    report.files_read += 1
+    titles: Counter[str] = Counter()
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                article = _record_article(json.loads(raw.decode("utf-8-sig")), path, titles)
+            except ValueError as exc:  # also UnicodeDecodeError and json.JSONDecodeError
+                report.records_skipped += 1
+                report.problems.append(Problem(str(path), number, _reason(exc)))
+                continue
+            report.records_read += 1
+            yield article
+
+
+def _reason(exc: ValueError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 ({exc.reason})"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON: {exc.msg} (column {exc.colno})"
+    return str(exc)
+
+
+def _text_field(record: dict[str, Any], name: str) -> str | None:
+    value = record.get(name)
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _record_article(record: Any, path: Path, titles: Counter[str]) -> Article:
+    """One JSONL record as an article; ValueError says why it cannot be one."""
+    if not isinstance(record, dict):
+        raise ValueError("record is not a JSON object")
+    title, body = _text_field(record, "title"), record.get("body")
+    if title is None:
+        raise ValueError("record has no title")
+    if not isinstance(body, str) or not body.strip():
+        raise ValueError("record has no body")
+    body = "\n".join(line for line in (re.sub(r"[^\S\n]+", " ", raw).strip() for raw in body.splitlines()) if line)
+    record_source = _text_field(record, "source")
+    publisher = _text_field(record, "publisher") or (record_source if looks_like_government_body(record_source)
+                                                     else None)
+    record_id = record.get("id")
+    if isinstance(record_id, (str, int)) and str(record_id).strip():
+        # Corpus ids (xwlb-…, gwr-national-2025) are unique across files; hashing keeps ids one shape.
+        article_id = make_article_id("record", str(record_id).strip())
+    else:
+        titles[title] += 1
+        article_id = make_article_id(str(path), title, str(titles[title]))
+    return Article(
+        article_id=article_id,
+        title=title,
+        body=body,
+        publisher=publisher,
+        # Record corpora are national and provincial news as often as township news, and their titles
+        # name places of every level ("中国景德镇", "浙江乌镇"): only an explicit field or a township
+        # publisher says which town a record belongs to.
+        town=_text_field(record, "town") or derive_town(publisher, "", ""),
+        date=normalize_date(record.get("date")),
+        department=_text_field(record, "department"),
+        section=_text_field(record, "section"),
+        source=record_source or str(path),
+        url=_text_field(record, "url"),
+        newsletter=_text_field(record, "newsletter"),
+        doc_number=_text_field(record, "doc_number") or find_doc_number(title),
+    )
+
+
+# --- HTML pages ---------------------------------------------------------------------------------------------
+
+class _TextExtractor(HTMLParser):
+    """Visible text with block elements on their own lines — the shape the page parser expects."""
+
+    _BLOCKS = {"p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
+               "section", "article", "header", "footer", "table", "ul", "ol", "dd", "dt", "blockquote"}
+    _HIDDEN = {"title", "script", "style", "noscript", "template"}  # <title> repeats the heading plus site name
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self._hidden += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data.replace("\n", " "))
+
+
+def _html_to_text(html: str) -> str:
+    """An HTML page reduced to lines of text (newlines inside a paragraph's source are layout, not breaks)."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return "".join(extractor.parts)

@@ -1,0 +1,115 @@
+"""Files and directories → articles: pages, JSONL records, and bad data reported instead of raised."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from indexer.newsletter import parse_newsletter
+from indexer.sources import ReadReport, read_sources
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+
+
+def _record(**fields: object) -> str:
+    return json.dumps(fields, ensure_ascii=False)
+
+
+def test_the_sample_directory_reads_like_parsing_each_page() -> None:
+    report = ReadReport()
+    articles = list(read_sources([SAMPLE], report))
+    expected = [a for path in sorted(SAMPLE.glob("*.txt"))
+                for a in parse_newsletter(path.read_text(encoding="utf-8"), str(path))]
+    assert articles == expected
+    assert (report.files_read, report.files_skipped, report.articles, report.problems) == (5, 0, len(expected), [])
+
+
+def test_jsonl_records_load_and_bad_lines_are_reported_and_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "news.jsonl"
+    path.write_text("\n".join([
+        _record(id="gwr-1", title="2026年上海市政府工作报告", date="2026-02-09", source="上海市人民政府",
+                url="https://example.org/1", body="各位代表：\n  现在，我代表市人民政府报告工作。  \n\n谢谢。",
+                level="provincial"),
+        '{"id": "bad", "title": "断了的记录", "body": "正文',
+        _record(id="xw-2", title="没有正文的记录", date="2012-07-02"),
+        "",
+        _record(id="xw-3", title="古巴领导人将访华", date="2025", source="央视《新闻联播》", body="本台消息，……。"),
+        "[1, 2, 3]",
+        _record(id="xw-4", title="", body="有正文没有标题。"),
+        _record(title="没有编号的记录", body="第一条。"),
+        _record(title="没有编号的记录", body="第二条，标题相同。"),
+    ]) + "\n", encoding="utf-8")
+    report = ReadReport()
+    articles = list(read_sources([path], report))
+
+    assert [a.title for a in articles] == ["2026年上海市政府工作报告", "古巴领导人将访华", "没有编号的记录", "没有编号的记录"]
+    assert [(p.path, p.line) for p in report.problems] == [(str(path), 2), (str(path), 3), (str(path), 6),
+                                                           (str(path), 7)]
+    reasons = [p.reason for p in report.problems]
+    assert reasons[0].startswith("invalid JSON") and "body" in reasons[1] and "title" in reasons[3]
+    assert (report.files_read, report.records_read, report.records_skipped, report.articles) == (1, 4, 4, 4)
+
+    report_article = articles[0]
+    assert report_article.body == "各位代表：\n现在，我代表市人民政府报告工作。\n谢谢。"
+    assert (report_article.date, report_article.source, report_article.url) == (
+        "2026-02-09", "上海市人民政府", "https://example.org/1")
+    assert report_article.publisher == "上海市人民政府"  # a government source is the publisher
+    news = articles[1]
+    assert news.date is None  # "2025" is a year, not a day: never padded into one
+    assert news.publisher is None and news.source == "央视《新闻联播》"
+    assert articles[2].source == str(path)  # no source field: the file is the source
+    assert len({a.article_id for a in articles}) == 4
+    assert [a.article_id for a in read_sources([path], ReadReport())] == [a.article_id for a in articles]
+
+
+def test_record_ids_follow_the_record_not_the_file(tmp_path: Path) -> None:
+    line = _record(id="xwlb-VIDE1", title="标题", body="正文。") + "\n"
+    (tmp_path / "a.jsonl").write_text(line, encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text(line, encoding="utf-8")
+    first, second = read_sources([tmp_path], ReadReport())
+    assert first.article_id == second.article_id  # the same record copied elsewhere updates, not duplicates
+
+
+def test_an_undecodable_file_is_reported_and_skipped(tmp_path: Path) -> None:
+    (tmp_path / "a_gbk.txt").write_bytes("港西镇召开会议\n\n会议内容。".encode("gbk"))
+    (tmp_path / "b_good.txt").write_text("港西镇召开会议\n\n会议内容。\n", encoding="utf-8")
+    (tmp_path / "c_bad_line.jsonl").write_bytes(b'{"title": "\xff\xfe", "body": "x"}\n'
+                                                + _record(title="好的", body="正文。").encode() + b"\n")
+    report = ReadReport()
+    articles = list(read_sources([tmp_path], report))
+    assert [a.title for a in articles] == ["港西镇召开会议", "好的"]
+    assert [(Path(p.path).name, p.line) for p in report.problems] == [("a_gbk.txt", None), ("c_bad_line.jsonl", 1)]
+    assert "UTF-8" in report.problems[0].reason
+    assert (report.files_read, report.files_skipped, report.records_skipped) == (2, 1, 1)
+
+
+def test_directories_are_walked_recursively_in_sorted_order(tmp_path: Path) -> None:
+    (tmp_path / "b" / "deeper").mkdir(parents=True)
+    (tmp_path / "a").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "b" / "deeper" / "page.txt").write_text("深处的文章\n\n内容。\n", encoding="utf-8")
+    (tmp_path / "b" / "records.jsonl").write_text(_record(id="r1", title="记录文章", body="内容。") + "\n",
+                                                  encoding="utf-8")
+    (tmp_path / "a" / "page.html").write_text(
+        "<html><head><title>网页</title><style>p {color: red}</style></head><body>"
+        "<h1>网页中的文章</h1><p>第一段，\n接着写。</p><p>第二段。</p></body></html>", encoding="utf-8")
+    (tmp_path / "a" / "notes.md").write_text("# not a source\n", encoding="utf-8")
+    (tmp_path / ".hidden" / "secret.txt").write_text("不该读到\n\n内容。\n", encoding="utf-8")
+    report = ReadReport()
+    articles = list(read_sources([tmp_path, tmp_path / "missing"], report))
+    assert [a.title for a in articles] == ["网页中的文章", "深处的文章", "记录文章"]
+    assert articles[0].body == "第一段，接着写。\n第二段。" and "color" not in articles[0].body
+    assert (report.files_read, report.files_skipped, report.articles) == (3, 2, 3)  # notes.md and missing
+    assert [(p.path, p.reason) for p in report.problems] == [(str(tmp_path / "missing"), "no such file or directory")]
+
+
+def test_reading_streams_one_file_at_a_time(tmp_path: Path) -> None:
+    for name in ("1.jsonl", "2.jsonl"):
+        (tmp_path / name).write_text(
+            "".join(_record(id=f"{name}-{i}", title=f"标题{i}", body="正文。") + "\n" for i in range(3)),
+            encoding="utf-8")
+    report = ReadReport()
+    stream = read_sources([tmp_path], report)
+    next(stream)
+    assert (report.files_read, report.records_read) == (1, 1)  # nothing beyond the first record was read
+    assert len(list(stream)) == 5 and report.files_read == 2
