@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     )
     knn_num_candidates: int = 400
     vector_min_similarity: float = Field(
-        default=0.3, description="Cosine below which a passage is not a vector match."
+        default=0.15,
+        description="Cosine below which a passage is not a vector match. Model-specific: USE v3 puts "
+        "unrelated Chinese text near 0.1 and paraphrases at 0.25-0.45; e5/bge models score everything higher.",
     )
 
     # --- API ---------------------------------------------------------------

@@ -1,0 +1,31 @@
+# The gov-search API (and the indexer CLI) for real deployments.
+# Build: docker build -t gov-search .   Run: see docker-compose.yml
+FROM python:3.11-slim AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1
+
+WORKDIR /app
+
+# Dependencies first, so code changes don't reinstall torch.
+COPY pyproject.toml README.md ./
+RUN mkdir -p service indexer && touch service/__init__.py indexer/__init__.py \
+    && pip install --upgrade pip \
+    && pip install .
+
+COPY service/ service/
+COPY indexer/ indexer/
+COPY mappings/ mappings/
+COPY web/ web/
+COPY data/sample/ data/sample/
+RUN pip install --no-deps . \
+    && useradd --system --create-home --home-dir /home/govsearch govsearch \
+    && mkdir -p /app/.cache && chown -R govsearch /app/.cache
+
+USER govsearch
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=5 \
+    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz').status == 200 else 1)"
+CMD ["python", "-m", "uvicorn", "service.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

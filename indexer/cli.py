@@ -1,0 +1,180 @@
+"""`python -m indexer`: build, inspect and describe the gov-search index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from pathlib import Path
+
+from tqdm import tqdm
+
+from indexer import elastic
+from indexer.passages import split_passages
+from indexer.pipeline import BuildCancelled, BuildFailed, BuildProgress, BuildResult, build
+from indexer.sources import ReadReport, read_sources
+from service.settings import get_settings
+
+DESCRIPTION = """\
+Turn government newsletters into a searchable Elasticsearch index.
+
+Sources are files or directories (walked recursively):
+  *.txt    raw scraped pages: one newsletter issue or article per file
+  *.jsonl  one record per line: {id, title, date, source, url, body}
+Unreadable files and malformed lines are reported with path and line, and skipped.
+
+Connection and model come from the environment (see README, "Settings"):
+  ES_URL / ES_PORT, INDEX_ALIAS, EMBEDDING_MODEL, EMBEDDING_CACHE_DIR.
+"""
+
+EPILOG = """\
+examples:
+  python -m indexer inspect --source data/sample | less     check what parsing produces
+  python -m indexer build --source data/sample              new index, then switch the alias
+  python -m indexer build --source ../shared/corpus/xwlb/xwlb-2012.jsonl
+  python -m indexer build --source data/sample --incremental   write only changed articles
+  python -m indexer stats                                   what the alias points at
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m indexer", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build_cmd = commands.add_parser(
+        "build", help="index sources into a new index and switch the alias to it",
+        description="Parse, chunk and embed the sources, bulk-load them into a new versioned index, "
+        "then point the alias at it in one atomic step. A failed build leaves the alias untouched "
+        "and deletes its partial index. Unchanged text is not embedded again (embedding cache).",
+    )
+    build_cmd.add_argument("--source", action="append", required=True, type=Path, metavar="PATH",
+                           help="file or directory to read; repeat for several")
+    build_cmd.add_argument("--alias", help="alias to build behind (default: INDEX_ALIAS)")
+    build_cmd.add_argument("--model", help="embedding model (default: EMBEDDING_MODEL)")
+    build_cmd.add_argument("--incremental", action="store_true",
+                           help="write new and changed articles into the live index instead of building a new one")
+    build_cmd.add_argument("--if-missing", action="store_true",
+                           help="do nothing when the alias already exists (used by `make run`)")
+    build_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    inspect_cmd = commands.add_parser(
+        "inspect", help="print the articles and passages sources produce, without Elasticsearch",
+        description="Parse and chunk the sources exactly as `build` would and print the result, "
+        "so a person can check titles, dates, departments and passage boundaries.",
+    )
+    inspect_cmd.add_argument("--source", action="append", required=True, type=Path, metavar="PATH")
+    inspect_cmd.add_argument("--passages", action="store_true", help="also print every passage")
+    inspect_cmd.add_argument("--json", action="store_true", help="one JSON object per article")
+
+    commands.add_parser("stats", help="the alias, its index, counts, size and embedding model")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return {"build": _build, "inspect": _inspect, "stats": _stats}[args.command](args)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from indexer.embeddings import load_embedder
+
+    settings = get_settings()
+    alias = args.alias or settings.index_alias
+    es = elastic.connect(settings.elasticsearch_url)
+    if args.if_missing and elastic.alias_target(es, alias):
+        print(f"alias {alias!r} already points at {elastic.alias_target(es, alias)}: nothing to do")
+        return 0
+    missing = [str(path) for path in args.source if not path.exists()]
+    if missing:
+        print(f"error: no such source: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    model = args.model or settings.embedding_model
+    print(f"loading embedding model {model!r} ...", flush=True)
+    embedder = load_embedder(model, settings.embedding_cache_dir)
+
+    bar = None if args.quiet else tqdm(total=0, unit="passage", desc="indexing", dynamic_ncols=True)
+
+    def on_progress(progress: BuildProgress) -> None:
+        if bar is None:
+            return
+        bar.total = progress.passages_total
+        bar.n = progress.passages_loaded
+        bar.set_postfix_str(progress.phase if progress.parsing_done else f"{progress.phase}, still parsing")
+        bar.refresh()
+
+    try:
+        result = build(es, embedder, args.source, alias=alias, keep_previous=settings.keep_previous_indices,
+                       batch_size=settings.embedding_batch_size, incremental=args.incremental,
+                       on_progress=on_progress)
+    except (BuildFailed, BuildCancelled) as exc:
+        if bar:
+            bar.close()
+        print(f"build failed, alias {alias!r} unchanged: {exc}", file=sys.stderr)
+        return 1
+    if bar:
+        bar.close()
+    print(_summary(result, alias))
+    return 0
+
+
+def _summary(result: BuildResult, alias: str) -> str:
+    report = result.report
+    skipped = report.files_skipped + report.records_skipped
+    lines = [
+        f"alias {alias} -> {result.index}" + (f" (was {result.previous_index})" if result.previous_index else ""),
+        f"  read       {report.files_read} files, {report.records_read} records, {skipped} skipped"
+        + (f" ({len(report.problems)} problems)" if report.problems else ""),
+        f"  articles   {result.articles}" + (f" (+{result.skipped_unchanged} unchanged, not rewritten)"
+                                              if result.skipped_unchanged else ""),
+        f"  passages   {result.passages}",
+        f"  time       {result.seconds:.1f} s, {result.passages_per_second:.1f} passages/s end to end",
+        f"  embedding  {result.embed_seconds:.1f} s  (cache: {result.cache_hits} hits, {result.cache_misses} computed)",
+        f"  loading    {result.load_seconds:.1f} s  (overlaps embedding)",
+    ]
+    if result.pruned:
+        lines.append(f"  removed    {', '.join(result.pruned)}")
+    for problem in report.problems[:10]:
+        lines.append(f"  skipped    {problem.path}:{problem.line or '-'}: {problem.reason}")
+    if len(report.problems) > 10:
+        lines.append(f"  ... and {len(report.problems) - 10} more problems")
+    return "\n".join(lines)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    report = ReadReport()
+    for article in read_sources(args.source, report):
+        passages = split_passages(article)
+        if args.json:
+            record = {field: getattr(article, field) for field in article.__dataclass_fields__}
+            record["passages"] = [p.text for p in passages] if args.passages else len(passages)
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        print(f"== {article.title}")
+        print(f"   id={article.article_id} date={article.date} publisher={article.publisher} town={article.town}")
+        print(f"   department={article.department} section={article.section} newsletter={article.newsletter}"
+              f" doc_number={article.doc_number}")
+        print(f"   source={article.source} chars={len(article.body)} passages={len(passages)}")
+        if args.passages:
+            for passage in passages:
+                print(textwrap.indent(f"[{passage.position}] {passage.text}", "      "))
+        print()
+    print(f"# {report.articles} articles from {report.files_read} files; "
+          f"{report.files_skipped} files and {report.records_skipped} records skipped", file=sys.stderr)
+    for problem in report.problems:
+        print(f"# skipped {problem.path}:{problem.line or '-'}: {problem.reason}", file=sys.stderr)
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    es = elastic.connect(settings.elasticsearch_url)
+    alias = settings.index_alias
+    index = elastic.alias_target(es, alias)
+    if index is None:
+        print(f"alias {alias!r} does not exist on {settings.elasticsearch_url}: run `python -m indexer build`")
+        return 1
+    print(json.dumps(elastic.index_stats(es, alias, index), ensure_ascii=False, indent=2))
+    return 0

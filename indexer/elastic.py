@@ -1,0 +1,120 @@
+"""Index lifecycle on Elasticsearch: versioned indices behind one alias.
+
+Searches always go through the alias; a build writes a brand-new index and only
+an atomic alias swap makes it live, so readers never see a half-built index and
+a failed build leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+
+
+def connect(url: str, *, request_timeout: float = 30.0) -> Elasticsearch:
+    return Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
+
+
+def load_mapping(name: str) -> dict[str, Any]:
+    """Read `mappings/<name>.json`, dropping `_comment`-style keys that are documentation only."""
+    body = json.loads((MAPPINGS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    return {key: value for key, value in body.items() if not key.startswith("_")}
+
+
+def articles_index_body(dims: int, meta: dict[str, Any]) -> dict[str, Any]:
+    body = copy.deepcopy(load_mapping("articles"))
+    body["mappings"]["properties"]["vector"]["dims"] = dims
+    body["mappings"]["_meta"] = meta
+    return body
+
+
+def new_index_name(alias: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{alias}-{stamp}-{secrets.token_hex(2)}"
+
+
+def create_articles_index(es: Elasticsearch, alias: str, *, dims: int, model: str) -> str:
+    name = new_index_name(alias)
+    meta = {"embedding_model": model, "dims": dims, "created": datetime.now(timezone.utc).isoformat()}
+    body = articles_index_body(dims, meta)
+    # Bulk loading is faster without refreshes; the alias switch happens after an explicit refresh.
+    body["settings"]["index"]["refresh_interval"] = "-1"
+    es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
+    return name
+
+
+def finish_index(es: Elasticsearch, index: str) -> None:
+    es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
+    es.indices.refresh(index=index)
+
+
+def alias_target(es: Elasticsearch, alias: str) -> str | None:
+    try:
+        found = es.indices.get_alias(name=alias)
+    except NotFoundError:
+        return None
+    names = sorted(found.keys())
+    return names[-1] if names else None
+
+
+def index_meta(es: Elasticsearch, index: str) -> dict[str, Any]:
+    mapping = es.indices.get_mapping(index=index)
+    return dict(mapping[index]["mappings"].get("_meta", {}))
+
+
+def switch_alias(es: Elasticsearch, alias: str, index: str) -> str | None:
+    """Point `alias` at `index` in one atomic action; return the index it pointed at before."""
+    previous = alias_target(es, alias)
+    actions: list[dict[str, Any]] = [{"add": {"index": index, "alias": alias}}]
+    if previous and previous != index:
+        actions.insert(0, {"remove": {"index": previous, "alias": alias}})
+    es.indices.update_aliases(actions=actions)
+    return previous
+
+
+def versioned_indices(es: Elasticsearch, alias: str) -> list[str]:
+    """Indices built for `alias`, oldest first (names sort by their timestamp)."""
+    found = es.indices.get(index=f"{alias}-*", expand_wildcards="open,closed")
+    return sorted(found.keys())
+
+
+def prune_indices(es: Elasticsearch, alias: str, keep_previous: int) -> list[str]:
+    """Delete all but the live index and the `keep_previous` newest before it."""
+    live = alias_target(es, alias)
+    older = [name for name in versioned_indices(es, alias) if name != live and (live is None or name < live)]
+    doomed = older[: max(0, len(older) - keep_previous)]
+    for name in doomed:
+        es.indices.delete(index=name, ignore_unavailable=True)
+    return doomed
+
+
+def delete_index(es: Elasticsearch, index: str) -> None:
+    es.indices.delete(index=index, ignore_unavailable=True)
+
+
+def index_stats(es: Elasticsearch, alias: str, index: str) -> dict[str, Any]:
+    """What ops want to see at a glance: what is live, how big, built with which model."""
+    counts = {
+        kind: es.count(index=index, query={"term": {"doc_type": kind}})["count"] for kind in ("article", "passage")
+    }
+    store = es.indices.stats(index=index, metric="store")["indices"][index]["total"]["store"]["size_in_bytes"]
+    meta = index_meta(es, index)
+    return {
+        "alias": alias,
+        "index": index,
+        "articles": counts["article"],
+        "passages": counts["passage"],
+        "size_bytes": store,
+        "embedding_model": meta.get("embedding_model"),
+        "dims": meta.get("dims"),
+        "created": meta.get("created"),
+        "indices": versioned_indices(es, alias),
+    }

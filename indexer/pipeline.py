@@ -1,0 +1,338 @@
+"""The build: sources → articles → passages → embeddings → bulk load → alias switch.
+
+Three stages run at once, joined by bounded queues: a parser thread, an
+embedding thread and the bulk loader on the calling thread. Embedding is the
+slow stage; the queues keep it busy while parsing runs ahead and loading trails
+just behind, so end-to-end speed approaches the embedder's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import scan, streaming_bulk
+
+from indexer import elastic
+from indexer.actions import article_action, content_hash, passage_action, stale_passage_deletes
+from indexer.documents import Article, Passage
+from indexer.embeddings import Embedder
+from indexer.passages import embedding_text, split_passages
+from indexer.sources import ReadReport, read_sources
+
+log = logging.getLogger(__name__)
+
+Phase = Literal["parsing", "embedding", "loading", "switching", "done"]
+ProgressCallback = Callable[["BuildProgress"], None]
+
+_DONE = object()
+
+
+class BuildCancelled(Exception):
+    """Raised inside a build when its cancel event is set; the partial index is removed."""
+
+
+class BuildFailed(Exception):
+    """A build that could not complete; the alias was left untouched."""
+
+
+@dataclass
+class BuildProgress:
+    phase: Phase = "parsing"
+    articles: int = 0
+    passages_total: int = 0
+    parsing_done: bool = False
+    passages_embedded: int = 0
+    passages_loaded: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        """Passages loaded per second since the start."""
+        elapsed = time.monotonic() - self.started
+        return self.passages_loaded / elapsed if elapsed > 0 else 0.0
+
+
+@dataclass
+class BuildResult:
+    index: str
+    previous_index: str | None
+    articles: int
+    passages: int
+    skipped_unchanged: int
+    failed_documents: int
+    seconds: float
+    embed_seconds: float
+    load_seconds: float
+    cache_hits: int
+    cache_misses: int
+    report: ReadReport
+    pruned: list[str]
+
+    @property
+    def passages_per_second(self) -> float:
+        return self.passages / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["report"] = {k: v for k, v in asdict(self.report).items() if k != "problems"}
+        data["problems"] = [asdict(p) for p in self.report.problems[:100]]
+        data["passages_per_second"] = round(self.passages_per_second, 1)
+        return data
+
+
+class _Stage(threading.Thread):
+    """A pipeline thread whose exception is re-raised in the caller instead of dying silently."""
+
+    def __init__(self, name: str, target: Callable[[], None]) -> None:
+        super().__init__(name=name, daemon=True)
+        self._target_fn = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            self.error = exc
+
+
+class _Pipeline:
+    def __init__(self, es: Elasticsearch, embedder: Embedder, index: str, *, batch_size: int,
+                 progress: BuildProgress, on_progress: ProgressCallback | None,
+                 cancel: threading.Event, known: dict[str, tuple[str, int]]) -> None:
+        self.es, self.embedder, self.index = es, embedder, index
+        self.batch_size = batch_size
+        self.progress, self.on_progress, self.cancel = progress, on_progress, cancel
+        # article_id -> (content hash, passage count) of what the target index already holds
+        self.known = known
+        self.parsed: queue.Queue[Any] = queue.Queue(maxsize=64)
+        self.embedded: queue.Queue[Any] = queue.Queue(maxsize=8)
+        self.embed_seconds = 0.0
+        self.skipped_unchanged = 0
+        self.failed: list[dict[str, Any]] = []
+
+    def _put(self, q: queue.Queue[Any], item: Any) -> None:
+        while True:
+            if self.cancel.is_set():
+                raise BuildCancelled()
+            try:
+                q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _put_final(self, q: queue.Queue[Any]) -> None:
+        """Mark the end of a stage's output, unless the build is being torn down anyway."""
+        try:
+            self._put(q, _DONE)
+        except BuildCancelled:
+            pass
+
+    def _get(self, q: queue.Queue[Any], producer: _Stage) -> Any:
+        while True:
+            if self.cancel.is_set():
+                raise BuildCancelled()
+            try:
+                return q.get(timeout=0.2)
+            except queue.Empty:
+                if producer.error is not None:
+                    raise producer.error
+                continue
+
+    def _notify(self) -> None:
+        if self.on_progress:
+            self.on_progress(self.progress)
+
+    def parse(self, sources: Iterable[str | Path], report: ReadReport) -> None:
+        try:
+            for article in read_sources(sources, report):
+                digest = content_hash(article)
+                if self.known.get(article.article_id, ("", 0))[0] == digest:
+                    self.skipped_unchanged += 1
+                    continue
+                passages = split_passages(article)
+                self.progress.articles += 1
+                self.progress.passages_total += len(passages)
+                self._put(self.parsed, (article, digest, passages))
+        finally:
+            self.progress.parsing_done = True
+            self._put_final(self.parsed)
+
+    def embed(self, parser: _Stage) -> None:
+        pending: list[tuple[Article, str, list[Passage]]] = []
+        pending_passages = 0
+        finished = False
+        while not finished:
+            item = self._get(self.parsed, parser)
+            if item is _DONE:
+                finished = True
+            else:
+                pending.append(item)
+                pending_passages += len(item[2])
+            if pending and (finished or pending_passages >= self.batch_size):
+                self._put(self.embedded, self._embed_batch(pending))
+                pending, pending_passages = [], 0
+        self._put_final(self.embedded)
+
+    def _embed_batch(self, items: list[tuple[Article, str, list[Passage]]]) -> list[dict[str, Any]]:
+        texts = [embedding_text(article, p) for article, _, passages in items for p in passages]
+        started = time.monotonic()
+        vectors = self.embedder.embed_passages(texts, batch_size=self.batch_size) if texts else []
+        self.embed_seconds += time.monotonic() - started
+        self.progress.phase = "embedding"
+        self.progress.passages_embedded += len(texts)
+        actions: list[dict[str, Any]] = []
+        row = 0
+        for article, digest, passages in items:
+            old_count = self.known.get(article.article_id, ("", 0))[1]
+            actions.extend(stale_passage_deletes(self.index, article.article_id, len(passages), old_count))
+            actions.append(article_action(self.index, article, digest, len(passages)))
+            for passage in passages:
+                actions.append(passage_action(self.index, article, passage, vectors[row].tolist()))
+                row += 1
+        return actions
+
+    def actions(self, embedder_stage: _Stage) -> Iterator[dict[str, Any]]:
+        while True:
+            batch = self._get(self.embedded, embedder_stage)
+            if batch is _DONE:
+                return
+            yield from batch
+
+    def load(self, embedder_stage: _Stage) -> float:
+        started = time.monotonic()
+        for ok, item in streaming_bulk(
+            self.es, self.actions(embedder_stage), chunk_size=500, max_retries=5,
+            initial_backoff=1, max_backoff=30, raise_on_error=False, raise_on_exception=True,
+        ):
+            if not ok and not _is_missing_delete(item):
+                self.failed.append(item)
+                log.error("document rejected: %s", item)
+            elif item.get("index", {}).get("_id", "").startswith("p:"):
+                self.progress.phase = "loading"
+                self.progress.passages_loaded += 1
+                if self.progress.passages_loaded % 200 == 0:
+                    self._notify()
+        return time.monotonic() - started
+
+
+def build(
+    es: Elasticsearch,
+    embedder: Embedder,
+    sources: Iterable[str | Path],
+    *,
+    alias: str,
+    keep_previous: int = 1,
+    batch_size: int = 64,
+    incremental: bool = False,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    on_index_created: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build an index from `sources` and make it live under `alias`.
+
+    Full builds write a new versioned index and switch the alias atomically at
+    the end; on any failure or cancellation the new index is deleted and the
+    alias is untouched. Incremental builds write new and changed articles into
+    the live index in place, skipping articles whose content hash is unchanged.
+    """
+    started = time.monotonic()
+    cancel = cancel or threading.Event()
+    report = ReadReport()
+    progress = BuildProgress()
+    hits_before, misses_before = embedder.cache_hits, embedder.cache_misses
+
+    live = elastic.alias_target(es, alias)
+    if incremental and live is None:
+        raise BuildFailed(f"incremental build needs a live index behind alias {alias!r}; run a full build first")
+    if incremental:
+        meta = elastic.index_meta(es, live)
+        if meta.get("embedding_model") != embedder.name:
+            raise BuildFailed(
+                f"the live index was embedded with {meta.get('embedding_model')!r}, not {embedder.name!r}: "
+                "a model change needs a full build"
+            )
+        index = live
+        known = _known_articles(es, live)
+    else:
+        index = elastic.create_articles_index(es, alias, dims=embedder.dims, model=embedder.name)
+        if on_index_created:
+            on_index_created(index)
+        known = {}
+
+    pipeline = _Pipeline(es, embedder, index, batch_size=batch_size, progress=progress,
+                         on_progress=on_progress, cancel=cancel, known=known)
+    try:
+        parser = _Stage("parse", lambda: pipeline.parse(sources, report))
+        embedding = _Stage("embed", lambda: pipeline.embed(parser))
+        parser.start()
+        embedding.start()
+        load_seconds = pipeline.load(embedding)
+        for stage in (parser, embedding):
+            stage.join()
+            if stage.error is not None:
+                raise stage.error
+        if pipeline.failed:
+            raise BuildFailed(f"{len(pipeline.failed)} documents were rejected, first: {pipeline.failed[0]}")
+        if cancel.is_set():
+            raise BuildCancelled()
+        if progress.articles == 0 and not incremental:
+            raise BuildFailed(f"no articles were read from the sources ({_problems_summary(report)})")
+        progress.phase = "switching"
+        pipeline._notify()
+        if incremental:
+            es.indices.refresh(index=index)
+            previous = live
+        else:
+            elastic.finish_index(es, index)
+            previous = elastic.switch_alias(es, alias, index)
+    except BaseException:
+        cancel.set()  # stops the other stages promptly
+        if not incremental:
+            elastic.delete_index(es, index)
+        raise
+    pruned = [] if incremental else elastic.prune_indices(es, alias, keep_previous)
+    progress.phase = "done"
+    pipeline._notify()
+    return BuildResult(
+        index=index,
+        previous_index=previous,
+        articles=progress.articles,
+        passages=progress.passages_loaded,
+        skipped_unchanged=pipeline.skipped_unchanged,
+        failed_documents=len(pipeline.failed),
+        seconds=time.monotonic() - started,
+        embed_seconds=pipeline.embed_seconds,
+        load_seconds=load_seconds,
+        cache_hits=embedder.cache_hits - hits_before,
+        cache_misses=embedder.cache_misses - misses_before,
+        report=report,
+        pruned=pruned,
+    )
+
+
+def _is_missing_delete(item: dict[str, Any]) -> bool:
+    """Deleting a passage that is already gone is the outcome we wanted, not an error."""
+    return item.get("delete", {}).get("status") == 404
+
+
+def _known_articles(es: Elasticsearch, index: str) -> dict[str, tuple[str, int]]:
+    return {
+        hit["_source"]["article_id"]: (hit["_source"].get("content_hash", ""), hit["_source"].get("passage_count", 0))
+        for hit in scan(es, index=index, query={"query": {"term": {"doc_type": "article"}}},
+                        _source=["article_id", "content_hash", "passage_count"])
+    }
+
+
+def _problems_summary(report: ReadReport) -> str:
+    if not report.problems:
+        return "no readable files"
+    first = report.problems[0]
+    return f"{len(report.problems)} problems, first: {first.path}:{first.line or '-'} {first.reason}"

@@ -1,0 +1,85 @@
+"""One error shape for every failure: `{"error": {"code", "message"}}` with the right status.
+
+Portals code against this; a stack trace or an HTML error page is never sent.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from elastic_transport import ConnectionError as ESConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError as ESApiError
+from elasticsearch import NotFoundError as ESNotFoundError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error meant for the client, with its status, a stable code and a readable message."""
+
+    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+                 **extra: object) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers
+        self.extra = extra
+
+
+class ServiceUnavailable(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(503, "unavailable", message, headers={"Retry-After": "5"})
+
+
+def invalid_parameter(name: str, message: str) -> ApiError:
+    return ApiError(422, "invalid_parameter", f"{name}: {message}", parameter=name)
+
+
+def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status,
+                            headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        location = [str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path")]
+        name = ".".join(location) or "request"
+        return JSONResponse(
+            error_body("invalid_parameter", f"{name}: {first.get('msg', 'invalid value')}", parameter=name),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ESConnectionError)
+    @app.exception_handler(ConnectionTimeout)
+    async def _es_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("Elasticsearch unreachable: %s", exc)
+        return JSONResponse(error_body("unavailable", "the search backend is unreachable; try again shortly"),
+                            status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(ESNotFoundError)
+    async def _es_missing(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body("unavailable", "the search index is not built yet"), status_code=503,
+                            headers={"Retry-After": "30"})
+
+    @app.exception_handler(ESApiError)
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "an internal error occurred; it has been logged"),
+                            status_code=500)

@@ -1,0 +1,77 @@
+"""The FastAPI application: clients opened in the lifespan, thin routers, one error shape."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from elasticsearch import AsyncElasticsearch
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from indexer import elastic
+from service import errors
+from service.auth import audit_admin_calls
+from service.embedding import EmbedderPool, QueryEmbedder
+from service.jobs import JobStore
+from service.reindex import ReindexRunner
+from service.routes import admin, articles, health, search
+from service.search import Searcher
+from service.settings import Settings, get_settings
+
+log = logging.getLogger("service")
+
+API_VERSION = "1.0.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Searches fail fast (503 within ~2 s) rather than queueing behind a dead node.
+        es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.es_request_timeout,
+                                max_retries=0, retry_on_timeout=False)
+        pool = EmbedderPool(settings.embedding_cache_dir)
+        # Load the configured model before the first request, off the event loop.
+        await asyncio.to_thread(pool.get, settings.embedding_model)
+        embedder = QueryEmbedder(pool, es, settings.index_alias, settings.embedding_model,
+                                 cache_size=settings.query_cache_size)
+        app.state.settings = settings
+        app.state.es = es
+        app.state.embedders = pool
+        app.state.query_embedder = embedder
+        app.state.searcher = Searcher(es, embedder, settings)
+        # Admin work (jobs, bulk writes) runs in threads with a patient synchronous client.
+        es_sync = elastic.connect(settings.elasticsearch_url)
+        app.state.es_sync = es_sync
+        app.state.jobs = JobStore(es_sync, settings.jobs_index, settings.index_alias)
+        app.state.runner = ReindexRunner(es_sync, app.state.jobs, pool, settings)
+        log.info("gov-search ready: Elasticsearch %s, alias %s, model %s",
+                 settings.elasticsearch_url, settings.index_alias, settings.embedding_model)
+        try:
+            yield
+        finally:
+            await es.close()
+            es_sync.close()
+
+    app = FastAPI(
+        title="gov-search 政务搜索",
+        version=API_VERSION,
+        description="Hybrid (BM25 + dense vector) search over township government news. "
+        "Every error is JSON `{\"error\": {\"code\", \"message\"}}`.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.middleware("http")(audit_admin_calls)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type"], max_age=600)
+    for router in (search.router, articles.router, health.router, admin.router):
+        app.include_router(router)
+    return app
+
+
+app = create_app()

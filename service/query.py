@@ -1,0 +1,169 @@
+"""Elasticsearch request bodies for the two retrievers, built from validated parameters.
+
+User text only ever reaches Elasticsearch inside `match`, `match_phrase` and
+`term` queries, never a query-string parser, so `*:*`, `title:(a OR b)` or
+quotes are just characters to search for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from indexer.actions import normalize_doc_number
+
+FACET_FIELDS = ("publisher", "department", "year")
+SOURCE_FIELDS = ["article_id", "title", "text", "publisher", "town", "date", "department", "source", "url",
+                 "position", "section", "newsletter", "doc_number"]
+SNIPPET_CHARS = 160
+
+EXACT_QUERY_NAME = "exact"
+
+
+@dataclass(frozen=True)
+class Filters:
+    publisher: tuple[str, ...] = ()
+    town: tuple[str, ...] = ()
+    department: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def clauses(self) -> list[dict[str, Any]]:
+        """Filter clauses shared by every request, so both retrievers search the same subset."""
+        clauses: list[dict[str, Any]] = [{"term": {"doc_type": "passage"}}]
+        for name in ("publisher", "town", "department"):
+            values = getattr(self, name)
+            if values:
+                clauses.append({"terms": {name: list(values)}})
+        if self.date_from or self.date_to:
+            bounds: dict[str, str] = {}
+            if self.date_from:
+                bounds["gte"] = self.date_from.isoformat()
+            if self.date_to:
+                bounds["lte"] = self.date_to.isoformat()
+            clauses.append({"range": {"date": bounds}})
+        return clauses
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    q: str
+    mode: str = "hybrid"
+    size: int = 10
+    page: int = 1
+    sort: str = "relevance"
+    filters: Filters = field(default_factory=Filters)
+
+
+def exact_clauses(q: str) -> list[dict[str, Any]]:
+    """A query that *is* an article title or a document number names one article: put it first."""
+    return [
+        {"term": {"title.exact": {"value": q.lower(), "boost": 100, "_name": EXACT_QUERY_NAME}}},
+        {"term": {"doc_number": {"value": normalize_doc_number(q), "boost": 100, "_name": EXACT_QUERY_NAME}}},
+    ]
+
+
+def bm25_query(q: str, filters: Filters) -> dict[str, Any]:
+    """Word matches (smartcn) carry the score; character bigrams add recall for names and
+    words the segmenter splits differently; phrases and the title lift the best matches."""
+    recall = [
+        # Term-centric across title and text: each query word may match in either.
+        {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title^3", "text"],
+                         "minimum_should_match": "2<75%"}},
+        {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
+                         "minimum_should_match": "3<60%"}},
+    ]
+    precision = [
+        {"match_phrase": {"title": {"query": q, "slop": 1, "boost": 4.0}}},
+        {"match_phrase": {"text": {"query": q, "slop": 2, "boost": 2.0}}},
+        *exact_clauses(q),
+    ]
+    return {
+        "bool": {
+            "must": [{"bool": {"should": recall, "minimum_should_match": 1}}],
+            "should": precision,
+            "filter": filters.clauses(),
+        }
+    }
+
+
+def highlight(q: str) -> dict[str, Any]:
+    """Highlight the query's words in the passage, also for hits found only by the vector side:
+    the highlight query is the word match, whatever retrieved the passage."""
+    return {
+        "encoder": "html",
+        "pre_tags": ["<em>"],
+        "post_tags": ["</em>"],
+        "highlight_query": {"match": {"text": {"query": q}}},
+        "fields": {
+            "text": {"type": "unified", "fragment_size": SNIPPET_CHARS, "number_of_fragments": 1,
+                     "no_match_size": SNIPPET_CHARS},
+        },
+    }
+
+
+def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool) -> dict[str, Any]:
+    """Passages grouped by article with `collapse`: one hit per article, its best passage."""
+    body: dict[str, Any] = {
+        "query": bm25_query(req.q, req.filters),
+        "collapse": {"field": "article_id"},
+        "from": offset,
+        "size": limit,
+        "_source": SOURCE_FIELDS,
+        "highlight": highlight(req.q),
+        "track_total_hits": False,
+        "sort": _sort(req.sort),
+    }
+    if with_aggs:
+        body["aggs"] = article_aggs()
+    return body
+
+
+def knn_search(req: SearchRequest, vector: list[float], *, k: int, num_candidates: int,
+               min_similarity: float) -> dict[str, Any]:
+    return {
+        "knn": {
+            "field": "vector",
+            "query_vector": vector,
+            "k": k,
+            "num_candidates": max(num_candidates, k),
+            "filter": req.filters.clauses(),
+            "similarity": min_similarity,
+        },
+        "size": k,
+        "_source": SOURCE_FIELDS,
+        "highlight": highlight(req.q),
+        "track_total_hits": False,
+    }
+
+
+def exact_search(req: SearchRequest) -> dict[str, Any]:
+    """The known-item lookup alone, for the vector mode (hybrid and bm25 have it inside BM25)."""
+    return {
+        "query": {"bool": {"should": exact_clauses(req.q), "minimum_should_match": 1,
+                           "filter": req.filters.clauses()}},
+        "collapse": {"field": "article_id"},
+        "size": 5,
+        "_source": SOURCE_FIELDS,
+        "highlight": highlight(req.q),
+        "track_total_hits": False,
+    }
+
+
+def article_aggs() -> dict[str, Any]:
+    """Counts in articles, not passages: a cardinality of article_id at every level."""
+    per_article = {"articles": {"cardinality": {"field": "article_id", "precision_threshold": 40000}}}
+    aggs: dict[str, Any] = dict(per_article)
+    for name in FACET_FIELDS:
+        aggs[f"facet_{name}"] = {
+            "terms": {"field": name, "size": 30, "order": {"articles": "desc"}},
+            "aggs": per_article,
+        }
+    return aggs
+
+
+def _sort(sort: str) -> list[Any]:
+    if sort == "date":
+        return [{"date": {"order": "desc", "missing": "_last"}}, "_score", {"article_id": "asc"}]
+    return ["_score", {"article_id": "asc"}]

@@ -1,0 +1,37 @@
+"""Liveness and readiness, for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from elasticsearch import AsyncElasticsearch
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from service.deps import get_es, get_settings
+from service.settings import Settings
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict:
+    """200 while the process is up, whatever Elasticsearch is doing."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(
+    es: Annotated[AsyncElasticsearch, Depends(get_es)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> JSONResponse:
+    """200 only when Elasticsearch answers and the alias exists: only then can a search succeed."""
+    try:
+        exists = bool(await es.indices.exists_alias(name=settings.index_alias))
+    except Exception as exc:  # any failure to reach ES means "not ready", never a 500
+        return JSONResponse({"status": "not_ready", "reason": f"Elasticsearch unreachable ({type(exc).__name__})"},
+                            status_code=503)
+    if not exists:
+        return JSONResponse({"status": "not_ready", "reason": f"alias {settings.index_alias!r} does not exist"},
+                            status_code=503)
+    return JSONResponse({"status": "ready", "alias": settings.index_alias})

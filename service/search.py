@@ -1,0 +1,184 @@
+"""The path of a query after validation: embed → Elasticsearch → group by article → fuse → page.
+
+bm25 mode pages in Elasticsearch (collapse by article, exact counts and facets
+from aggregations). vector and hybrid modes fetch a fixed-depth candidate list
+per retriever, whatever page is asked for, and page the fused list here, so
+page 2 always continues page 1 and `total` is the length of that list.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+
+from service.embedding import QueryEmbedder
+from service.errors import ServiceUnavailable
+from service.fusion import Candidate, Fused, calibrate_bm25, fuse, group_by_article, ranked
+from service.query import (
+    EXACT_QUERY_NAME,
+    FACET_FIELDS,
+    SNIPPET_CHARS,
+    SearchRequest,
+    bm25_search,
+    exact_search,
+    knn_search,
+)
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Outcome:
+    total: int
+    ranked: list[Fused]  # the page's hits (bm25) or the whole fused list (vector, hybrid)
+    facets: dict[str, list[dict[str, Any]]]
+    paged: bool  # True when `ranked` is already the requested page
+
+
+class Searcher:
+    def __init__(self, es: AsyncElasticsearch, embedder: QueryEmbedder, settings: Settings) -> None:
+        self.es = es
+        self.embedder = embedder
+        self.settings = settings
+
+    async def search(self, req: SearchRequest) -> dict[str, Any]:
+        started = time.perf_counter()
+        degraded: str | None = None
+        vector: list[float] | None = None
+        if req.mode in ("vector", "hybrid"):
+            try:
+                vector = await self.embedder.embed(req.q)
+            except Exception as exc:  # the model failing must not take search down
+                log.exception("query embedding failed; answering with BM25 only")
+                degraded = f"embedding model unavailable ({type(exc).__name__}); results are BM25 only"
+
+        if req.mode == "bm25" or vector is None:
+            outcome = await self._bm25(req)
+        elif req.mode == "vector":
+            outcome = await self._vector(req, vector)
+        else:
+            outcome = await self._hybrid(req, vector)
+
+        if outcome.paged:
+            page = outcome.ranked
+        else:
+            start = (req.page - 1) * req.size
+            page = outcome.ranked[start:start + req.size]
+        response: dict[str, Any] = {
+            "query": req.q,
+            "mode": req.mode,
+            "total": outcome.total,
+            "page": req.page,
+            "size": req.size,
+            "took_ms": round((time.perf_counter() - started) * 1000, 1),
+            "hits": [_hit(entry) for entry in page],
+            "facets": outcome.facets,
+            "degraded": degraded is not None,
+        }
+        if degraded:
+            response["degraded_reason"] = degraded
+        return response
+
+    async def _msearch(self, *bodies: dict[str, Any]) -> list[dict[str, Any]]:
+        searches: list[dict[str, Any]] = []
+        for body in bodies:
+            searches.extend([{"index": self.settings.index_alias}, body])
+        result = await self.es.msearch(searches=searches)
+        responses = result["responses"]
+        for response in responses:
+            if "error" in response:
+                error = response["error"]
+                if isinstance(error, dict) and error.get("type") == "index_not_found_exception":
+                    raise ServiceUnavailable("the search index is not built yet")
+                raise RuntimeError(f"Elasticsearch rejected a search: {error}")
+        return responses
+
+    async def _bm25(self, req: SearchRequest) -> _Outcome:
+        body = bm25_search(req, offset=(req.page - 1) * req.size, limit=req.size, with_aggs=True)
+        (response,) = await self._msearch(body)
+        candidates = group_by_article(response["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
+        entries = [Fused(c.article_id, calibrate_bm25(c.score), c, {"bm25": i}, c.exact)
+                   for i, c in enumerate(candidates, start=1 + (req.page - 1) * req.size)]
+        aggs = response["aggregations"]
+        facets = {
+            name: [{"value": _facet_value(b["key"]), "count": b["articles"]["value"]}
+                   for b in aggs[f"facet_{name}"]["buckets"]]
+            for name in FACET_FIELDS
+        }
+        return _Outcome(int(aggs["articles"]["value"]), entries, facets, paged=True)
+
+    def _knn(self, req: SearchRequest, vector: list[float]) -> dict[str, Any]:
+        # kNN returns passages; ask for more than the article depth so grouping still fills it.
+        k = min(self.settings.candidate_depth * 2, 10_000)
+        return knn_search(req, vector, k=k, num_candidates=self.settings.knn_num_candidates,
+                          min_similarity=self.settings.vector_min_similarity)
+
+    async def _vector(self, req: SearchRequest, vector: list[float]) -> _Outcome:
+        exact, knn = await self._msearch(exact_search(req), self._knn(req, vector))
+        pinned = group_by_article(exact["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
+        candidates = group_by_article(knn["hits"]["hits"])[: self.settings.candidate_depth]
+        return self._paged_here(req, ranked(candidates, "vector", pinned))
+
+    async def _hybrid(self, req: SearchRequest, vector: list[float]) -> _Outcome:
+        depth = self.settings.candidate_depth
+        # The BM25 list is a relevance ranking to fuse, whatever order the page is shown in.
+        by_relevance = replace(req, sort="relevance")
+        bm25, knn = await self._msearch(
+            bm25_search(by_relevance, offset=0, limit=depth, with_aggs=False), self._knn(req, vector)
+        )
+        lists: dict[str, list[Candidate]] = {
+            "bm25": group_by_article(bm25["hits"]["hits"], exact_query=EXACT_QUERY_NAME),
+            "vector": group_by_article(knn["hits"]["hits"])[:depth],
+        }
+        weights = {"bm25": self.settings.bm25_weight, "vector": self.settings.vector_weight}
+        fused = fuse(lists, method=self.settings.fusion, weights=weights, rrf_k=self.settings.rrf_k)
+        return self._paged_here(req, fused)
+
+    def _paged_here(self, req: SearchRequest, entries: list[Fused]) -> _Outcome:
+        if req.sort == "date":
+            entries = sorted(entries, key=lambda e: (e.candidate.source.get("date") or "", e.score), reverse=True)
+        return _Outcome(len(entries), entries, _count_facets(entries), paged=False)
+
+
+def _count_facets(entries: list[Fused]) -> dict[str, list[dict[str, Any]]]:
+    facets: dict[str, list[dict[str, Any]]] = {}
+    for name in FACET_FIELDS:
+        field = "date" if name == "year" else name
+        counts: Counter[Any] = Counter()
+        for entry in entries:
+            value = entry.candidate.source.get(field)
+            if value:
+                counts[int(value[:4]) if name == "year" else value] += 1
+        facets[name] = [{"value": value, "count": count}
+                        for value, count in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:30]]
+    return facets
+
+
+def _facet_value(key: Any) -> Any:
+    return int(key) if isinstance(key, float) and key.is_integer() else key
+
+
+def _hit(entry: Fused) -> dict[str, Any]:
+    source = entry.candidate.source
+    text = source.get("text", "")
+    snippet = entry.candidate.highlight or html.escape(text[:SNIPPET_CHARS])
+    return {
+        "id": entry.article_id,
+        "title": source.get("title", ""),
+        "snippet": snippet,
+        "text": text,
+        "score": round(entry.score, 4),
+        "publisher": source.get("publisher"),
+        "town": source.get("town"),
+        "date": source.get("date"),
+        "department": source.get("department"),
+        "source": source.get("source"),
+        "url": source.get("url"),
+    }

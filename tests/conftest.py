@@ -1,0 +1,69 @@
+"""Shared fixtures: a real Elasticsearch node (started by `make test` on ES_PORT), the real
+embedding model, and the bundled sample corpus indexed once per session under a test alias."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+from fastapi.testclient import TestClient
+
+from indexer import elastic
+from indexer.embeddings import Embedder, load_embedder
+from indexer.pipeline import BuildResult, build
+from service.main import create_app
+from service.settings import PROJECT_ROOT, Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+SAMPLE = PROJECT_ROOT / "data" / "sample"
+TEST_ALIAS = "test-gov-articles"
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("embedding-cache")
+
+
+@pytest.fixture(scope="session")
+def settings(cache_dir: Path) -> Settings:
+    return Settings(index_alias=TEST_ALIAS, embedding_cache_dir=cache_dir, admin_token=["test-admin-token"],
+                    cors_origins=["http://portal.example"])
+
+
+@pytest.fixture(scope="session")
+def es(settings: Settings) -> Iterator[Elasticsearch]:
+    client = elastic.connect(settings.elasticsearch_url)
+    try:
+        client.cluster.health(wait_for_status="yellow", timeout="30s")
+    except Exception as exc:  # a clear message beats fifty connection errors
+        pytest.exit(f"no Elasticsearch at {settings.elasticsearch_url}: run the suite with `make test` ({exc})", 2)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def embedder(settings: Settings) -> Embedder:
+    return load_embedder(settings.embedding_model, settings.embedding_cache_dir)
+
+
+def _drop_alias_indices(es: Elasticsearch, alias: str) -> None:
+    for name in elastic.versioned_indices(es, alias):
+        es.indices.delete(index=name, ignore_unavailable=True)
+
+
+@pytest.fixture(scope="session")
+def sample_index(es: Elasticsearch, embedder: Embedder, settings: Settings) -> Iterator[BuildResult]:
+    """The sample corpus, freshly indexed under the test alias for the whole session."""
+    _drop_alias_indices(es, settings.index_alias)
+    result = build(es, embedder, [SAMPLE], alias=settings.index_alias)
+    yield result
+    _drop_alias_indices(es, settings.index_alias)
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings, sample_index: BuildResult) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

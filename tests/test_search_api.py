@@ -1,0 +1,164 @@
+"""GET /search, /articles/{id}, /healthz and /readyz against the real node, the real model
+and the bundled sample corpus."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+MODES = ["bm25", "vector", "hybrid"]
+
+
+def search(client: TestClient, q: str, **params: object) -> dict:
+    response = client.get("/search", params={"q": q, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_safety_inspection_query_finds_safety_articles_with_highlights(client: TestClient, mode: str) -> None:
+    body = search(client, "安全生产检查", mode=mode)
+    top = body["hits"][:3]
+    assert top, body
+    assert any("安全" in hit["text"] or "安全" in hit["title"] for hit in top)
+    # Highlights mark the query's words, also for hits the vector side found.
+    assert sum("<em>" in hit["snippet"] for hit in top) >= 2
+    assert all(0.0 <= hit["score"] <= 1.0 for hit in body["hits"])
+
+
+def test_response_follows_the_contract(client: TestClient) -> None:
+    body = search(client, "疫情防控")
+    assert set(body) >= {"query", "mode", "total", "page", "size", "took_ms", "hits", "facets"}
+    assert body["mode"] == "hybrid" and body["page"] == 1 and body["size"] == 10
+    assert set(body["facets"]) == {"publisher", "department", "year"}
+    hit = body["hits"][0]
+    assert set(hit) == {"id", "title", "snippet", "text", "score", "publisher", "town", "date", "department",
+                        "source", "url"}
+    scores = [h["score"] for h in body["hits"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("title", ["港西镇召开疫情防控工作会议", "区应急局开展年度绩效考核"])
+def test_an_exact_title_returns_that_article_first(client: TestClient, mode: str, title: str) -> None:
+    assert search(client, title, mode=mode)["hits"][0]["title"] == title
+
+
+@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+def test_a_paraphrase_with_little_word_overlap_is_found_semantically(client: TestClient, mode: str) -> None:
+    hits = search(client, "禁止在河里捕鱼", mode=mode)["hits"][:3]
+    assert any("禁捕" in hit["text"] or "禁捕" in hit["title"] for hit in hits), [h["title"] for h in hits]
+
+
+def test_bm25_facets_count_articles_and_filters_narrow_consistently(client: TestClient) -> None:
+    everything = search(client, "工作", mode="bm25", size=50)
+    towns = {hit["town"] for hit in everything["hits"] if hit["town"]}
+    assert len(towns) >= 2
+    publisher = everything["facets"]["publisher"][0]
+    narrowed = search(client, "工作", mode="bm25", size=50, publisher=publisher["value"])
+    assert narrowed["total"] == publisher["count"] < everything["total"]
+    assert {hit["publisher"] for hit in narrowed["hits"]} == {publisher["value"]}
+    assert sum(b["count"] for b in narrowed["facets"]["publisher"]) == narrowed["total"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_town_and_date_filters_change_total_and_facets(client: TestClient, mode: str) -> None:
+    base = search(client, "工作", mode=mode, size=50)
+    town = next(hit["town"] for hit in base["hits"] if hit["town"])
+    by_town = search(client, "工作", mode=mode, size=50, town=town)
+    assert 0 < by_town["total"] < base["total"]
+    assert {hit["town"] for hit in by_town["hits"]} == {town}
+    dated = [hit["date"] for hit in base["hits"] if hit["date"]]
+    day = min(dated)
+    by_date = search(client, "工作", mode=mode, size=50, date_from=day, date_to=day)
+    assert 0 < by_date["total"] < base["total"]
+    assert {hit["date"] for hit in by_date["hits"]} == {day}
+    years = {bucket["value"] for bucket in by_date["facets"]["year"]}
+    assert years == {int(day[:4])}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_page_two_continues_page_one(client: TestClient, mode: str) -> None:
+    first = search(client, "工作", mode=mode, size=5, page=1)
+    second = search(client, "工作", mode=mode, size=5, page=2)
+    assert first["total"] == second["total"] > 5
+    assert not {h["id"] for h in first["hits"]} & {h["id"] for h in second["hits"]}
+    both = search(client, "工作", mode=mode, size=10, page=1)
+    assert [h["id"] for h in both["hits"]] == [h["id"] for h in first["hits"] + second["hits"]]
+
+
+def test_sort_by_date_puts_newest_first(client: TestClient) -> None:
+    dates = [h["date"] for h in search(client, "工作", sort="date", size=30)["hits"] if h["date"]]
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_article_view_returns_the_whole_article_with_its_passages(client: TestClient) -> None:
+    hit = search(client, "港西镇召开疫情防控工作会议")["hits"][0]
+    response = client.get(f"/articles/{hit['id']}")
+    assert response.status_code == 200
+    article = response.json()
+    assert article["title"] == hit["title"]
+    assert article["passages"] and [p["position"] for p in article["passages"]] == \
+        list(range(len(article["passages"])))
+    for passage in article["passages"]:
+        assert article["body"][passage["char_start"]:passage["char_end"]] == passage["text"]
+
+
+def test_an_unknown_article_is_a_json_404(client: TestClient) -> None:
+    response = client.get("/articles/no-such-article")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("params, parameter", [
+    ({"q": ""}, "q"),
+    ({"q": "   "}, "q"),
+    ({"q": "a" * 10_000}, "q"),
+    ({"q": "安全", "size": 0}, "size"),
+    ({"q": "安全", "size": 1000}, "size"),
+    ({"q": "安全", "page": -1}, "page"),
+    ({"q": "安全", "page": 100000}, "page"),
+    ({"q": "安全", "date_from": "2023-13-45"}, "date_from"),
+    ({"q": "安全", "mode": "xyz"}, "mode"),
+    ({"q": "安全", "sort": "price"}, "sort"),
+    ({"q": "\x00\x00"}, "q"),
+    ({}, "q"),
+])
+def test_bad_parameters_are_a_422_naming_the_parameter(client: TestClient, params: dict, parameter: str) -> None:
+    response = client.get("/search", params=params)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_parameter"
+    assert error["parameter"] == parameter
+    assert parameter in error["message"]
+
+
+@pytest.mark.parametrize("q", ["*:*", "title:(a OR b)", '{"query":1}', '\\" OR 1=1 --', "安全🚒检查", "安全\x00生产",
+                               "港西镇 AND NOT", "(((", "a" * 200])
+@pytest.mark.parametrize("mode", MODES)
+def test_query_syntax_is_searched_as_text_never_interpreted(client: TestClient, q: str, mode: str) -> None:
+    response = client.get("/search", params={"q": q, "mode": mode})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    if mode == "bm25" and q in ("*:*", "((("):  # no words in it: nothing matches, certainly not everything
+        assert body["total"] == 0
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+def test_cors_allows_configured_origins_only(client: TestClient) -> None:
+    allowed = client.get("/search", params={"q": "安全"}, headers={"Origin": "http://portal.example"})
+    assert allowed.headers.get("access-control-allow-origin") == "http://portal.example"
+    denied = client.get("/search", params={"q": "安全"}, headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in denied.headers
+
+
+def test_openapi_documents_the_contract(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    params = {p["name"] for p in spec["paths"]["/search"]["get"]["parameters"]}
+    assert params >= {"q", "mode", "size", "page", "publisher", "town", "department", "date_from", "date_to", "sort"}
+    assert "/articles/{article_id}" in spec["paths"]
