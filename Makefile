@@ -11,7 +11,7 @@ API_PORT ?= 8000
 TEST_ES_PORT ?= 9250
 export ES_PORT API_PORT
 
-.PHONY: help install es-up es-down es-status run stop index test bench-relevance bench-perf clean
+.PHONY: help install browser es-up es-down es-status run stop index test bench-relevance bench-perf clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,6 +23,15 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 install: $(VENV)/.installed ## create the virtualenv and install Python dependencies
+
+# The browser tests drive Debian's chromium (Playwright cannot download its own browser here).
+browser: ## install Debian's chromium for the browser tests, if missing
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's chromium for the browser tests ..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "warning: could not install chromium; the browser tests will be skipped"; \
+	else echo "note: /usr/bin/chromium is missing (sudo apt-get install chromium); the browser tests will be skipped"; fi
 
 es-up: ## start the dev Elasticsearch node on ES_PORT (idempotent; skipped when ES_URL is set)
 	@scripts/devnode.sh up
@@ -42,7 +51,7 @@ run: index ## install what is missing, start Elasticsearch, index the sample, se
 
 stop: es-down ## stop everything `make run` started
 
-test: install ## install what is missing, start a separate test node, run the whole suite, stop it
+test: install browser ## install what is missing, start a separate test node, run the whole suite, stop it
 	@ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh up
 	@ES_PORT=$(TEST_ES_PORT) $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	  ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh down; exit $$status
@@ -53,6 +62,7 @@ bench-relevance: install es-up ## judged-query evaluation of bm25, vector and hy
 bench-perf: install es-up ## indexing, query latency and memory benchmark
 	$(PY) -m bench.perf
 
-clean: ## remove the virtualenv, caches and the dev node (data included)
+clean: ## remove the virtualenv, caches and the dev nodes (data included)
 	-scripts/devnode.sh down
+	-ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh down
 	rm -rf $(VENV) .cache .es es-plugin/target

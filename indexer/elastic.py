@@ -81,15 +81,16 @@ def switch_alias(es: Elasticsearch, alias: str, index: str) -> str | None:
 
 
 def versioned_indices(es: Elasticsearch, alias: str) -> list[str]:
-    """Indices built for `alias`, oldest first (names sort by their timestamp)."""
-    found = es.indices.get(index=f"{alias}-*", expand_wildcards="open,closed")
-    return sorted(found.keys())
+    """Indices built for `alias`, oldest first by the node's own creation time."""
+    found = es.indices.get(index=f"{alias}-*", expand_wildcards="open,closed", features="settings")
+    return sorted(found, key=lambda name: (int(found[name]["settings"]["index"]["creation_date"]), name))
 
 
 def prune_indices(es: Elasticsearch, alias: str, keep_previous: int) -> list[str]:
     """Delete all but the live index and the `keep_previous` newest before it."""
     live = alias_target(es, alias)
-    older = [name for name in versioned_indices(es, alias) if name != live and (live is None or name < live)]
+    indices = versioned_indices(es, alias)
+    older = indices[: indices.index(live)] if live in indices else indices
     doomed = older[: max(0, len(older) - keep_previous)]
     for name in doomed:
         es.indices.delete(index=name, ignore_unavailable=True)

@@ -149,7 +149,7 @@ async def rollback(
     alias = settings.index_alias
     live = await asyncio.to_thread(elastic.alias_target, es, alias)
     indices = await asyncio.to_thread(elastic.versioned_indices, es, alias)
-    older = [name for name in indices if live is None or name < live]
+    older = indices[: indices.index(live)] if live in indices else indices
     if not older:
         raise ApiError(409, "nothing_to_roll_back", f"no index older than {live} is kept for alias {alias}")
     await asyncio.to_thread(elastic.switch_alias, es, alias, older[-1])

