@@ -26,10 +26,10 @@ install: $(VENV)/.installed ## create the virtualenv and install Python dependen
 
 # The browser tests drive Debian's chromium (Playwright cannot download its own browser here).
 browser: ## install Debian's chromium for the browser tests, if missing
-	@if [ -x /usr/bin/chromium ]; then :; \
+	@if [ -x /usr/bin/chromium ] && fc-list :lang=zh | grep -q .; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-	  echo "installing Debian's chromium for the browser tests ..."; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  echo "installing Debian's chromium and a CJK font for the browser tests ..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
 	    || echo "warning: could not install chromium; the browser tests will be skipped"; \
 	else echo "note: /usr/bin/chromium is missing (sudo apt-get install chromium); the browser tests will be skipped"; fi
 
@@ -47,7 +47,7 @@ index: install es-up ## index the bundled sample corpus if the alias does not ex
 
 run: index ## install what is missing, start Elasticsearch, index the sample, serve on API_PORT
 	@echo "gov-search on http://127.0.0.1:$(API_PORT)  (API docs: /docs; Ctrl-C stops the API, 'make stop' stops Elasticsearch too)"
-	$(PY) -m uvicorn service.main:app --host 127.0.0.1 --port $(API_PORT)
+	$(PY) -m service
 
 stop: es-down ## stop everything `make run` started
 

@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from indexer import elastic
-from service import errors
+from service import apikeys, errors
 from service.auth import audit_admin_calls
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
 from service.reindex import ReindexRunner
-from service.routes import admin, articles, health, search
+from service.routes import admin, articles, health, search, web
 from service.search import Searcher
 from service.settings import Settings, get_settings
 
@@ -66,10 +66,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.middleware("http")(audit_admin_calls)
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"],
-                           allow_headers=["Authorization", "X-API-Key", "Content-Type"], max_age=600)
-    for router in (search.router, articles.router, health.router, admin.router):
+    # Portal keys guard /search, /suggest, /articles; CORS is added after it so it wraps it and
+    # 401/403/429 answers reach browsers with CORS headers (portals can read the error message).
+    keys = apikeys.load(settings.api_keys_file)
+    app.add_middleware(apikeys.ApiKeyMiddleware, registry=keys, require_key=settings.require_api_key)
+    cors_origins = apikeys.cors_allowlist(settings.cors_origins, keys)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+                           expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"], max_age=600)
+    for router in (search.router, articles.router, health.router, admin.router, web.router):
         app.include_router(router)
     return app
 

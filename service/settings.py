@@ -66,8 +66,8 @@ class Settings(BaseSettings):
     )
 
     # --- API ---------------------------------------------------------------
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    api_host: str = Field(default="127.0.0.1", description="Interface `python -m service` listens on.")
+    api_port: int = Field(default=8000, description="Port `python -m service` (and `make run`) listens on.")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_token: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     require_api_key: bool = False
 
     # --- Data --------------------------------------------------------------
-    sample_corpus: Path = PROJECT_ROOT / "data" / "sample"
+    sample_corpus: Path = Field(default=PROJECT_ROOT / "data" / "sample",
+                                description="What an admin reindex reads when it names no source.")
     data_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: [PROJECT_ROOT / "data", PROJECT_ROOT.parent / "shared" / "corpus"],
         description="Directories an admin reindex may read from.",

@@ -43,9 +43,9 @@ def get_es_sync(request: Request) -> Elasticsearch:
 
 
 class ReindexRequest(BaseModel):
-    sources: list[str] = Field(default_factory=lambda: ["data/sample"], min_length=1, max_length=50,
-                               description="Files or directories under the configured DATA_ROOTS; relative "
-                               "paths are relative to the project. Default: the bundled sample corpus.")
+    sources: list[str] | None = Field(None, min_length=1, max_length=50,
+                                      description="Files or directories under the configured DATA_ROOTS; relative "
+                                      "paths are relative to the project. Default: SAMPLE_CORPUS.")
     model: str | None = Field(None, description="Embedding model for the new index (default: EMBEDDING_MODEL).")
     mode: Literal["full", "incremental"] = Field(
         "full", description="full: new index, then alias switch. incremental: changed articles only, in place.")
@@ -98,7 +98,7 @@ async def reindex(
     runner: Annotated[ReindexRunner, Depends(get_runner)],
 ) -> dict:
     """Start a background build; the alias switches only when it succeeds. 409 while another job runs."""
-    sources = resolve_sources(request.sources, settings)
+    sources = resolve_sources(request.sources or [str(settings.sample_corpus)], settings)
     try:
         job = await asyncio.to_thread(store.create, sources=[str(s) for s in sources],
                                       model=request.model or settings.embedding_model,

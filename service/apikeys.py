@@ -1,0 +1,245 @@
+"""Portal API keys: who is calling the public API, from which web origins, and how fast.
+
+A key file (settings `API_KEYS_FILE`) looks like::
+
+    {"keys": [{"key": "…", "name": "portal-a", "origins": ["https://a.gov.cn"], "rate_limit_per_minute": 600}]}
+
+Keys are sent as the `X-API-Key` header, or the `api_key` query parameter for simple embeds. On the
+public routes (/search, /suggest, /articles/…):
+
+* an unknown key → 401; a key used from a browser Origin that is not in its list → 403;
+* each key has its own token bucket (in-process), so one noisy portal cannot starve the others:
+  over its rate → 429 with `Retry-After`;
+* without a key: allowed unless `REQUIRE_API_KEY` is true. Our own page (same-origin requests) never
+  needs a key.
+
+A key embedded in a portal's page is visible to anyone who reads that page: it identifies and
+rate-limits a portal, it is not a secret. The origin check only binds browsers (other clients can
+send any Origin header).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.errors import error_body
+
+log = logging.getLogger(__name__)
+
+PROTECTED_PREFIXES = ("/search", "/suggest", "/articles/")
+DEFAULT_RATE_PER_MINUTE = 600
+HEADER = "x-api-key"
+QUERY_PARAM = "api_key"
+
+
+class KeyFileError(ValueError):
+    """The keys file is missing or malformed: the API refuses to start rather than run unprotected."""
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _normalize_origin(value: str) -> str:
+    return value.strip().rstrip("/").lower()
+
+
+class TokenBucket:
+    """`capacity` requests at once, refilled at `rate_per_minute`; thread-safe, monotonic clock."""
+
+    def __init__(self, rate_per_minute: float, capacity: float | None = None, clock=time.monotonic) -> None:
+        self.rate = rate_per_minute / 60.0
+        self.capacity = float(capacity if capacity is not None else rate_per_minute)
+        self.tokens = self.capacity
+        self.clock = clock
+        self.updated = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[bool, float]:
+        """(allowed, seconds until the next token when refused / tokens left when allowed)."""
+        with self._lock:
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True, self.tokens
+            return False, (1 - self.tokens) / self.rate if self.rate > 0 else 60.0
+
+
+@dataclass
+class ApiKey:
+    name: str
+    digest: str
+    origins: frozenset[str]
+    rate_limit_per_minute: int
+    bucket: TokenBucket = field(repr=False)
+
+
+@dataclass
+class KeyRegistry:
+    keys: dict[str, ApiKey] = field(default_factory=dict)  # sha256(key) -> ApiKey
+
+    def lookup(self, presented: str) -> ApiKey | None:
+        # Looked up by digest, so the comparison's timing says nothing about the stored keys.
+        return self.keys.get(_digest(presented))
+
+    @property
+    def origins(self) -> list[str]:
+        return sorted({origin for key in self.keys.values() for origin in key.origins})
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def parse(data: Any, *, source: str = "API keys") -> KeyRegistry:
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise KeyFileError(f'{source}: expected {{"keys": [ ... ]}}')
+    registry = KeyRegistry()
+    names: set[str] = set()
+    for index, entry in enumerate(data["keys"]):
+        where = f"{source}: keys[{index}]"
+        if not isinstance(entry, dict):
+            raise KeyFileError(f"{where}: expected an object")
+        key, name = entry.get("key"), entry.get("name")
+        if not isinstance(key, str) or len(key.strip()) < 16:
+            raise KeyFileError(f"{where}: 'key' must be a string of at least 16 characters")
+        if not isinstance(name, str) or not name.strip():
+            raise KeyFileError(f"{where}: 'name' is required")
+        if name in names:
+            raise KeyFileError(f"{where}: duplicate name {name!r}")
+        origins = entry.get("origins", [])
+        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+            raise KeyFileError(f"{where}: 'origins' must be a list of strings")
+        for origin in origins:
+            parts = urlsplit(origin.strip())
+            if origin.strip() == "*" or parts.scheme not in ("http", "https") or not parts.netloc \
+                    or parts.path not in ("", "/") or parts.query or parts.fragment:
+                raise KeyFileError(f"{where}: origin {origin!r} must look like https://host[:port]")
+        rate = entry.get("rate_limit_per_minute", DEFAULT_RATE_PER_MINUTE)
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
+            raise KeyFileError(f"{where}: 'rate_limit_per_minute' must be a positive integer")
+        digest = _digest(key.strip())
+        if digest in registry.keys:
+            raise KeyFileError(f"{where}: the same key is listed twice")
+        names.add(name)
+        registry.keys[digest] = ApiKey(name=name, digest=digest,
+                                       origins=frozenset(_normalize_origin(o) for o in origins),
+                                       rate_limit_per_minute=rate, bucket=TokenBucket(rate))
+    return registry
+
+
+def load(path: Path | None) -> KeyRegistry:
+    """The registry from API_KEYS_FILE; empty when no file is configured."""
+    if path is None or str(path) in ("", "."):  # API_KEYS_FILE= (empty) means no keys
+        return KeyRegistry()
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise KeyFileError(f"API_KEYS_FILE {path} does not exist") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise KeyFileError(f"API_KEYS_FILE {path} cannot be read as JSON: {exc}") from exc
+    registry = parse(data, source=f"API_KEYS_FILE {path}")
+    log.info("loaded %d portal API key(s) from %s", len(registry), path)
+    return registry
+
+
+def cors_allowlist(configured: Iterable[str], registry: KeyRegistry) -> list[str]:
+    """settings.cors_origins plus every key's origins, without duplicates, order kept."""
+    seen: dict[str, None] = {}
+    for origin in [*configured, *registry.origins]:
+        origin = origin.strip().rstrip("/")
+        if origin:
+            seen.setdefault(origin, None)
+    return list(seen)
+
+
+def _is_protected(path: str) -> bool:
+    return any(path == prefix.rstrip("/") or path.startswith(prefix) for prefix in PROTECTED_PREFIXES)
+
+
+def _same_origin(headers: Headers) -> bool:
+    """A request from our own pages: its Origin is this host, or (browsers omit Origin on same-origin
+    GETs) Sec-Fetch-Site says so. A convenience for our page, not a security boundary."""
+    origin = headers.get("origin")
+    host = headers.get("host", "").lower()
+    if origin:
+        return bool(host) and urlsplit(origin).netloc.lower() == host
+    return headers.get("sec-fetch-site") == "same-origin"
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+class ApiKeyMiddleware:
+    """Pure ASGI middleware (no body buffering) guarding the public API routes."""
+
+    def __init__(self, app: ASGIApp, registry: KeyRegistry, require_key: bool = False) -> None:
+        self.app = app
+        self.registry = registry
+        self.require_key = require_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or not _is_protected(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        presented = headers.get(HEADER)
+        if presented is None and scope.get("query_string"):
+            values = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True).get(QUERY_PARAM)
+            presented = values[0] if values else None
+        if presented is None or not presented.strip():
+            if self.require_key and not _same_origin(headers):
+                await _error(401, "api_key_required",
+                             "an API key is required: send it as the X-API-Key header (or the api_key "
+                             "query parameter)")(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+
+        key = self.registry.lookup(presented.strip())
+        if key is None:
+            await _error(401, "invalid_api_key", "the API key is not valid")(scope, receive, send)
+            return
+        origin = headers.get("origin")
+        if origin and not _same_origin(headers) and _normalize_origin(origin) not in key.origins:
+            log.warning("API key %s used from origin %s, not in its list", key.name, origin)
+            await _error(403, "origin_not_allowed",
+                         f"this API key may not be used from origin {origin}")(scope, receive, send)
+            return
+        allowed, value = key.bucket.take()
+        limit = str(key.rate_limit_per_minute)
+        if not allowed:
+            retry_after = str(max(1, math.ceil(value)))
+            await _error(429, "rate_limited",
+                         f"rate limit of {key.rate_limit_per_minute} requests per minute exceeded for this API "
+                         f"key; retry in {retry_after} s",
+                         {"Retry-After": retry_after, "X-RateLimit-Limit": limit,
+                          "X-RateLimit-Remaining": "0"})(scope, receive, send)
+            return
+        scope.setdefault("state", {})["api_key"] = key.name
+        remaining = str(int(value))
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-ratelimit-limit", limit.encode()),
+                                      (b"x-ratelimit-remaining", remaining.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,177 @@
+"""The search page, the article view, their static files, the portal widget, OpenSearch and /suggest.
+
+Everything the page needs is served from here (no CDN, no web fonts), with a strict
+Content-Security-Policy: scripts and styles only from this origin, and fetches only to it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+from xml.sax.saxutils import escape, quoteattr
+
+from elasticsearch import AsyncElasticsearch
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from service.deps import get_es, get_settings
+from service.errors import ApiError, invalid_parameter
+from service.routes.search import MAX_QUERY_CHARS
+from service.schemas import ERROR_RESPONSES
+from service.settings import PROJECT_ROOT, Settings
+
+router = APIRouter()
+
+WEB_DIR = PROJECT_ROOT / "web"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'self'; manifest-src 'self'")
+PAGE_HEADERS = {
+    "Content-Security-Policy": PAGE_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-cache",
+}
+# The only files served: name -> media type. Nothing is looked up from the request path.
+STATIC = {
+    "app.js": "text/javascript; charset=utf-8",
+    "article.js": "text/javascript; charset=utf-8",
+    "common.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(WEB_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@router.get("/", include_in_schema=False)
+async def index() -> FileResponse:
+    return _page("index.html")
+
+
+@router.get("/article.html", include_in_schema=False)
+async def article_page() -> FileResponse:
+    return _page("article.html")
+
+
+@router.get("/view/{article_id}", include_in_schema=False)
+async def article_view(article_id: str, request: Request) -> Response:
+    """A short link to an article: /view/ID?q=… redirects to the article view."""
+    params = {"id": article_id, **({"q": request.query_params["q"]} if "q" in request.query_params else {})}
+    return Response(status_code=307, headers={"Location": "/article.html?" + urlencode(params)})
+
+
+@router.get("/static/{name}", include_in_schema=False)
+async def static(name: str) -> FileResponse:
+    media_type = STATIC.get(name)
+    if media_type is None:
+        raise ApiError(404, "not_found", "Not Found")
+    return FileResponse(WEB_DIR / name, media_type=media_type,
+                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> FileResponse:
+    return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
+@router.get("/widget.js", include_in_schema=False)
+async def widget() -> FileResponse:
+    # Loaded by <script> on portals' pages: cross-origin embedding is the point.
+    return FileResponse(WEB_DIR / "widget.js", media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff",
+                                 "Cross-Origin-Resource-Policy": "cross-origin"})
+
+
+@router.get("/opensearch.xml", include_in_schema=False)
+async def opensearch(request: Request) -> Response:
+    base = str(request.base_url)  # ends with "/"; honours --proxy-headers / root_path
+    page = base + "?q={searchTerms}"
+    suggest = base + "suggest?q={searchTerms}&format=opensearch"
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<OpenSearchDescription xmlns="http://a9.com/-/spec/opensearch/1.1/">
+  <ShortName>政务搜索</ShortName>
+  <Description>乡镇政务信息检索：各镇人民政府发布的政务动态、通知与简报</Description>
+  <InputEncoding>UTF-8</InputEncoding>
+  <OutputEncoding>UTF-8</OutputEncoding>
+  <Language>zh-CN</Language>
+  <Image height="32" width="32" type="image/svg+xml">{escape(base + "static/favicon.svg")}</Image>
+  <Url type="text/html" method="get" template={quoteattr(page)}/>
+  <Url type="application/x-suggestions+json" method="get" template={quoteattr(suggest)}/>
+  <Url type="application/opensearchdescription+xml" rel="self" template={quoteattr(base + "opensearch.xml")}/>
+</OpenSearchDescription>
+"""
+    return Response(xml, media_type="application/opensearchdescription+xml; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+# ---- GET /suggest ---------------------------------------------------------------------------
+
+
+class Suggestion(BaseModel):
+    id: str = Field(description="Article id (GET /articles/{id}).")
+    title: str
+
+
+class SuggestResponse(BaseModel):
+    query: str
+    suggestions: list[Suggestion]
+
+
+@router.get("/suggest", tags=["search"], response_model=SuggestResponse, responses={
+    **ERROR_RESPONSES,
+    200: {"description": "JSON `{query, suggestions: [{id, title}]}`; with `format=opensearch`, the OpenSearch "
+                         "suggestions array `[query, [titles], [], [urls]]`."},
+})
+async def suggest(
+    request: Request,
+    es: Annotated[AsyncElasticsearch, Depends(get_es)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    q: Annotated[str, Query(description=f"What has been typed so far, 1–{MAX_QUERY_CHARS} characters.",
+                            max_length=4 * MAX_QUERY_CHARS)],
+    size: Annotated[int, Query(ge=1, le=20, description="At most this many titles.")] = 8,
+    fmt: Annotated[Literal["json", "opensearch"], Query(alias="format", description="Response shape.")] = "json",
+) -> Response:
+    """Article titles for what has been typed: titles containing it (the last word as a prefix) first,
+    then titles sharing at least half of its words."""
+    text = _CONTROL.sub(" ", q).strip()
+    if not text:
+        raise invalid_parameter("q", "must contain something to search for")
+    if len(text) > MAX_QUERY_CHARS:
+        raise invalid_parameter("q", f"must be at most {MAX_QUERY_CHARS} characters (got {len(text)})")
+    body = {
+        "size": size,
+        "_source": ["article_id", "title"],
+        "query": {"bool": {
+            "filter": [{"term": {"doc_type": "passage"}}],
+            "should": [
+                {"prefix": {"title.exact": {"value": text.lower(), "boost": 4}}},
+                {"match_phrase_prefix": {"title": {"query": text, "boost": 2}}},
+                {"match_phrase_prefix": {"title.bigram": {"query": text, "max_expansions": 50, "boost": 2}}},
+                # Titles sharing most of the words, so a longer query still gets suggestions.
+                {"match": {"title.bigram": {"query": text, "minimum_should_match": "50%"}}},
+            ],
+            "minimum_should_match": 1,
+        }},
+        "collapse": {"field": "article_id"},
+        "sort": ["_score", {"date": {"order": "desc", "missing": "_last"}}],
+    }
+    result = await es.search(index=settings.index_alias, **body)
+    items: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for hit in result["hits"]["hits"]:
+        title = hit["_source"].get("title") or ""
+        if title and title not in seen:  # two articles may share a title: one suggestion is enough
+            seen.add(title)
+            items.append({"id": hit["_source"]["article_id"], "title": title})
+    if fmt == "opensearch":
+        base = str(request.base_url)
+        urls = [base + "article.html?" + urlencode({"id": item["id"], "q": text}) for item in items]
+        return JSONResponse([text, [item["title"] for item in items], ["" for _ in items], urls],
+                            media_type="application/x-suggestions+json")
+    return JSONResponse({"query": text, "suggestions": items})

@@ -1,0 +1,470 @@
+"""The search page, the article view and the portal widget in a real browser (Debian's chromium).
+
+A real `uvicorn service.main:app` serves the sample index (the session `sample_index` fixture); a
+second static server on another port plays a portal's page embedding the widget. Screenshots of
+the main states go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    ApiServer,
+    chromium_missing_reason,
+    portal_page,
+    run_api,
+    run_static_site,
+)
+
+_MISSING = chromium_missing_reason()
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")]
+
+if _MISSING is None:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+    expect.set_options(timeout=15_000)
+
+WIDGET_KEY = "portal-widget-key-0123456789abcdef"
+QUERY = "安全生产检查"
+BROAD_QUERY = "工作"
+
+
+# ---- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def portal_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("portal-site")
+
+
+@pytest.fixture(scope="module")
+def portal(portal_dir: Path) -> Iterator[str]:
+    """The portal's origin (another port = another origin); its page is written once the API is up."""
+    with run_static_site(portal_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def api(sample_index, settings, cache_dir: Path, portal: str, portal_dir: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    work = tmp_path_factory.mktemp("browser-api")
+    keys_file = work / "api-keys.json"
+    keys_file.write_text(json.dumps({"keys": [
+        {"key": WIDGET_KEY, "name": "test-portal", "origins": [portal], "rate_limit_per_minute": 600},
+    ]}), encoding="utf-8")
+    env = {
+        "INDEX_ALIAS": settings.index_alias,
+        "EMBEDDING_CACHE_DIR": str(cache_dir),
+        "EMBEDDING_MODEL": settings.embedding_model,
+        "CORS_ORIGINS": portal,
+        "API_KEYS_FILE": str(keys_file),
+        "REQUIRE_API_KEY": "false",
+        "ADMIN_TOKEN": "",
+    }
+    if os.environ.get("ES_PORT"):
+        env["ES_PORT"] = os.environ["ES_PORT"]
+    with run_api(env, work / "uvicorn.log") as server:
+        (portal_dir / "host.html").write_text(portal_page(server.url, [
+            {"id": "gov-search", "api-key": WIDGET_KEY, "placeholder": "搜索本镇政务信息", "size": "3"},
+            {"id": "gov-search-bad-key", "api-key": "not-a-valid-key-000000000000", "size": "3"},
+        ]), encoding="utf-8")
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@dataclass
+class Watch:
+    """What a page did: every URL it requested and every uncaught script error."""
+
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def assert_clean(self, *origins: str) -> None:
+        assert not self.errors, f"script errors: {self.errors}"
+        foreign = [url for url in self.requests
+                   if not url.startswith(("data:", "blob:")) and not any(url.startswith(o + "/") for o in origins)]
+        assert not foreign, f"requests outside this machine's servers: {foreign}"
+
+
+def _open_page(browser: Browser, **context_options) -> tuple[Page, Watch]:
+    context = browser.new_context(locale="zh-CN", **context_options)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    watch = Watch()
+    page.on("request", lambda request: watch.requests.append(request.url))
+    page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    return page, watch
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[tuple[Page, Watch]]:
+    page, watch = _open_page(browser, viewport={"width": 1280, "height": 900})
+    yield page, watch
+    page.context.close()
+
+
+def shot(page: Page, name: str, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def total_of(page: Page) -> int:
+    expect(page.locator("#status .total")).to_be_visible()
+    return int(page.locator("#status .total").inner_text())
+
+
+def wait_results(page: Page) -> None:
+    expect(page.locator("body.is-loading")).to_have_count(0)
+    expect(page.locator("#results .hit").first).to_be_visible()
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
+
+
+# ---- the search page ---------------------------------------------------------------------------
+
+
+def test_type_see_suggestions_submit_and_see_highlighted_results(page, api: ApiServer) -> None:
+    page, watch = page
+    page.goto(api.url + "/")
+    expect(page.locator("#welcome")).to_be_visible()
+    expect(page.locator("#q")).to_be_focused()
+    shot(page, "01-home")
+
+    page.locator("#q").press_sequentially(QUERY, delay=30)
+    options = page.locator("#suggestions [role=option]")
+    expect(options.first).to_be_visible()
+    expect(page.locator("#q")).to_have_attribute("aria-expanded", "true")
+    shot(page, "02-suggestions", full_page=False)
+
+    page.keyboard.press("Escape")
+    expect(page.locator("#suggestions")).to_be_hidden()
+    page.keyboard.press("Enter")
+    wait_results(page)
+    assert query_of(page.url)["q"] == [QUERY]
+    assert total_of(page) > 0
+    expect(page.locator("#status")).to_contain_text("毫秒")
+    expect(page).to_have_title(f"{QUERY} - 政务搜索")
+
+    marks = page.locator("#results .snippet em")
+    assert marks.count() > 0
+    for text in marks.all_inner_texts():
+        assert text in QUERY, f"highlighted {text!r}, not a word of {QUERY!r}"
+    # The snippet was rebuilt from text and <em> only.
+    assert page.evaluate("Array.from(document.querySelectorAll('#results .snippet *')).every(e => e.tagName === 'EM')")
+    first = page.locator("#results .hit").first
+    expect(first.locator(".hit-title a")).to_have_attribute("href", re.compile(r"^/article\.html\?id="))
+    expect(first.locator(".hit-meta")).not_to_be_empty()
+    expect(page.locator("#facets")).to_be_visible()
+    shot(page, "03-results")
+    watch.assert_clean(api.url)
+
+
+def test_a_facet_narrows_the_results_and_the_chip_undoes_it(page, api: ApiServer) -> None:
+    page, watch = page
+    page.goto(f"{api.url}/?q={BROAD_QUERY}")
+    wait_results(page)
+    before = total_of(page)
+    counts = [int(text) for text in page.locator("#facets .facet a .count").all_inner_texts()]
+    index = next(i for i, count in enumerate(counts) if 0 < count < before)
+    target = page.locator("#facets .facet a").nth(index)
+    label = target.locator(".facet-value").inner_text()
+    target.click()
+    expect(page.locator("#active-filters .chip")).to_have_count(1)
+    wait_results(page)
+    after = total_of(page)
+    assert 0 < after < before, (before, after)
+    params = query_of(page.url)
+    assert label in params.get("publisher", []) + params.get("department", []) \
+        or params.get("date_from", [""])[0].startswith(label.replace(" 年", "")), params
+    expect(page.locator("#facets a[aria-current=true]")).to_have_count(1)
+    shot(page, "04-facet-selected")
+
+    page.locator("#active-filters .chip").click()
+    expect(page.locator("#active-filters")).to_be_hidden()
+    expect(page.locator("#status .total")).to_have_text(str(before))
+    assert "department" not in query_of(page.url) and "publisher" not in query_of(page.url)
+    watch.assert_clean(api.url)
+
+
+def test_year_facet_sets_the_date_range(page, api: ApiServer) -> None:
+    page, watch = page
+    page.goto(f"{api.url}/?q={BROAD_QUERY}")
+    wait_results(page)
+    year_link = page.locator("#facet-year + ul a").first
+    year = year_link.locator(".facet-value").inner_text().replace(" 年", "").strip()
+    year_link.click()
+    expect(page.locator("#date_from")).to_have_value(f"{year}-01-01")
+    expect(page.locator("#date_to")).to_have_value(f"{year}-12-31")
+    wait_results(page)
+    params = query_of(page.url)
+    assert params["date_from"] == [f"{year}-01-01"] and params["date_to"] == [f"{year}-12-31"]
+    for date in page.locator("#results .hit-meta").all_inner_texts():
+        found = re.findall(r"\d{4}-\d{2}-\d{2}", date)
+        assert found and found[0].startswith(year), date
+    watch.assert_clean(api.url)
+
+
+def test_pagination_and_back_forward(page, api: ApiServer) -> None:
+    page, watch = page
+    page.goto(f"{api.url}/?q={BROAD_QUERY}&size=5")
+    wait_results(page)
+    assert total_of(page) > 5
+    first_titles = page.locator("#results .hit-title").all_inner_texts()
+    page.locator("#pagination a.next").click()
+    expect(page.locator("#pagination [aria-current=page]")).to_have_text("2")
+    wait_results(page)
+    assert query_of(page.url)["page"] == ["2"]
+    expect(page.locator("#results ol")).to_have_attribute("start", "6")
+    second_titles = page.locator("#results .hit-title").all_inner_texts()
+    assert second_titles and not set(second_titles) & set(first_titles)
+    shot(page, "05-page-2")
+
+    page.go_back()
+    expect(page.locator("#pagination [aria-current=page]")).to_have_text("1")
+    wait_results(page)
+    assert page.locator("#results .hit-title").all_inner_texts() == first_titles
+    page.go_forward()
+    expect(page.locator("#pagination [aria-current=page]")).to_have_text("2")
+    wait_results(page)
+    assert page.locator("#results .hit-title").all_inner_texts() == second_titles
+    watch.assert_clean(api.url)
+
+
+def test_article_view_shows_the_whole_text_highlighted_and_links_back(page, api: ApiServer) -> None:
+    page, watch = page
+    page.goto(f"{api.url}/?q={QUERY}&sort=date")
+    wait_results(page)
+    link = page.locator("#results .hit-title a").first
+    title = link.inner_text()
+    link.click()
+    expect(page.locator("#article")).to_be_visible()
+    article_id = query_of(page.url)["id"][0]
+    expect(page.locator("#title")).to_have_text(title)
+
+    article = httpx.get(f"{api.url}/articles/{article_id}", timeout=10).json()
+    expected = [line.strip() for line in article["body"].split("\n") if line.strip()]
+    assert page.locator("#body p").all_inner_texts() == expected
+    marks = page.locator("#body mark")
+    assert marks.count() > 0
+    words = {QUERY[i:i + 2] for i in range(len(QUERY) - 1)}
+    for text in marks.all_inner_texts():
+        assert any(word in text for word in words), text
+    shot(page, "06-article")
+
+    page.locator("#back").click()
+    wait_results(page)
+    params = query_of(page.url)
+    assert params["q"] == [QUERY] and params["sort"] == ["date"]
+    expect(page.locator("#q")).to_have_value(QUERY)
+    expect(page.locator("#sort")).to_have_value("date")
+    watch.assert_clean(api.url)
+
+
+def test_keyboard_alone_suggestion_results_and_article(page, api: ApiServer) -> None:
+    page, watch = page
+    page.goto(api.url + "/")
+    expect(page.locator("#q")).to_be_focused()
+    page.keyboard.type("港西镇召开")
+    options = page.locator("#suggestions [role=option]")
+    expect(options.first).to_be_visible()
+    page.keyboard.press("ArrowDown")
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#q")).to_have_attribute("aria-activedescendant", "suggestion-0")
+    chosen = options.first.inner_text()
+    page.keyboard.press("Enter")
+    wait_results(page)
+    assert query_of(page.url)["q"] == [chosen]
+    # The exact title comes first.
+    expect(page.locator("#results .hit-title").first).to_have_text(chosen)
+
+    for _ in range(150):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('#results .hit-title a')"):
+            break
+    else:
+        pytest.fail("Tab never reached the first result")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none", "focused links must show a focus ring"
+    page.keyboard.press("Enter")
+    expect(page.locator("#article")).to_be_visible()
+    expect(page.locator("#title")).to_have_text(chosen)
+    watch.assert_clean(api.url)
+
+
+def test_an_api_error_shows_the_api_message(page, api: ApiServer) -> None:
+    page, watch = page
+    too_long = "安" * 201
+    expected = httpx.get(f"{api.url}/search", params={"q": too_long}, timeout=10)
+    assert expected.status_code == 422
+    message = expected.json()["error"]["message"]
+
+    page.goto(api.url + "/")
+    page.locator("#q").fill(too_long)
+    page.keyboard.press("Enter")
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#error .error-message")).to_have_text(message)
+    expect(page.locator("#results .hit")).to_have_count(0)
+    expect(page.locator("#status")).to_have_text("搜索未能完成")
+    shot(page, "07-error")
+
+    page.goto(f"{api.url}/article.html?id=no-such-article&q={QUERY}")
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#error .error-message")).to_contain_text("no-such-article")
+    watch.assert_clean(api.url)
+
+
+def test_no_results_gives_a_hint(page, api: ApiServer) -> None:
+    page, watch = page
+    page.goto(f"{api.url}/?q=zzqxv&mode=bm25")
+    expect(page.locator("#results .empty")).to_be_visible()
+    expect(page.locator("#status .total")).to_have_text("0")
+    expect(page.locator("#results .empty")).to_contain_text("没有找到")
+    expect(page.locator("#advanced")).to_have_attribute("open", "")
+    shot(page, "08-no-results")
+    watch.assert_clean(api.url)
+
+
+def test_content_from_the_index_is_never_markup(page, api: ApiServer) -> None:
+    """A hostile index (served through a routed /search response) cannot inject markup or script."""
+    page, watch = page
+    evil = '<img src=x onerror="window.__pwned=1">'
+    body = {
+        "query": "x", "mode": "hybrid", "total": 2, "page": 1, "size": 10, "took_ms": 1.0, "degraded": False,
+        "hits": [
+            {"id": '"><script>window.__pwned=2</script>', "title": evil, "snippet": "<em>安全</em>" + evil,
+             "text": "plain <b>fallback</b>", "score": 1, "publisher": "<script>window.__pwned=3</script>",
+             "town": None, "date": "2023-01-01", "department": evil, "source": None,
+             "url": "javascript:window.__pwned=4"},
+            {"id": "ok", "title": "正常", "snippet": "a &lt;b&gt; <em>c</em> &amp; d &#x27;e&#x27;", "text": "",
+             "score": 0.5, "publisher": None, "town": None, "date": None, "department": None, "source": None,
+             "url": None},
+        ],
+        "facets": {"publisher": [{"value": evil, "count": 1}], "department": [], "year": [{"value": 2023, "count": 1}]},
+    }
+    page.route(re.compile(r".*/search\?.*"), lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(body)))
+    page.goto(f"{api.url}/?q=x")
+    expect(page.locator("#results .hit")).to_have_count(2)
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#results img, #results script, #facets img, #facets script").count() == 0
+    first, second = page.locator("#results .hit").all()
+    expect(first.locator(".hit-title")).to_have_text(evil)
+    expect(first.locator(".snippet")).to_have_text("plain <b>fallback</b>")  # unvetted snippet: plain text
+    expect(first.locator("a.original")).to_have_count(0)  # javascript: URLs are not links
+    expect(second.locator(".snippet")).to_have_text("a <b> c & d 'e'")
+    expect(second.locator(".snippet em")).to_have_text("c")
+    expect(page.locator("#facets .facet-value").first).to_have_text(evil)
+    watch.assert_clean(api.url)
+
+
+def test_opensearch_is_linked_from_the_page(page, api: ApiServer) -> None:
+    page, watch = page
+    page.goto(api.url + "/")
+    link = page.locator('link[rel="search"]')
+    expect(link).to_have_attribute("type", "application/opensearchdescription+xml")
+    response = httpx.get(api.url + link.get_attribute("href"), timeout=10)
+    assert response.headers["content-type"].startswith("application/opensearchdescription+xml")
+    assert f'template="{api.url}/?q={{searchTerms}}"' in response.text
+    watch.assert_clean(api.url)
+
+
+# ---- phone width ---------------------------------------------------------------------------------
+
+
+def test_phone_width_has_no_horizontal_scroll(browser, api: ApiServer) -> None:
+    page, watch = _open_page(browser, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True,
+                             device_scale_factor=2)
+    try:
+        overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        page.goto(api.url + "/")
+        assert page.evaluate(overflow) <= 0
+        page.goto(f"{api.url}/?q={QUERY}")
+        wait_results(page)
+        assert page.evaluate(overflow) <= 0
+        shot(page, "09-phone-results")
+        page.locator("#results .hit-title a").first.click()
+        expect(page.locator("#article")).to_be_visible()
+        assert page.evaluate(overflow) <= 0
+        shot(page, "10-phone-article", full_page=False)
+        watch.assert_clean(api.url)
+    finally:
+        page.context.close()
+
+
+# ---- the widget on a portal's page ---------------------------------------------------------------
+
+
+def test_widget_renders_in_a_portal_page_on_another_origin(page, api: ApiServer, portal: str) -> None:
+    page, watch = page
+    searches = []
+    page.on("response", lambda response: searches.append(response) if "/search?" in response.url else None)
+    page.goto(portal + "/host.html")
+    widget = page.locator("#gov-search")
+    box = widget.locator("input[type=search]")
+    expect(box).to_have_attribute("placeholder", "搜索本镇政务信息")
+    assert page.evaluate("!!document.querySelector('#gov-search').shadowRoot")
+    box.fill("安全生产")
+    box.press("Enter")
+    items = widget.locator("li")
+    expect(items).to_have_count(3)
+    assert widget.locator(".snippet em").count() > 0
+    link = widget.locator("a.title").first
+    expect(link).to_have_attribute("href", re.compile("^" + re.escape(api.url) + r"/article\.html\?id="))
+    expect(link).to_have_attribute("target", "_blank")
+    expect(widget.locator("a.more")).to_have_attribute("href", re.compile("^" + re.escape(api.url) + r"/\?q="))
+    # The portal's key was sent and accepted (its rate-limit headers came back).
+    ok = [r for r in searches if r.status == 200]
+    assert ok and ok[0].headers.get("x-ratelimit-limit") == "600"
+
+    # No CSS leaks: the host's `em`/`*` rules stop at the shadow root, the widget's stay inside it.
+    styles = page.evaluate("""() => {
+        const root = document.querySelector('#gov-search').shadowRoot;
+        const em = root.querySelector('.snippet em'), snippet = root.querySelector('.snippet');
+        const hostEm = document.getElementById('host-em');
+        return {em: getComputedStyle(em).color, emStyle: getComputedStyle(em).fontStyle,
+                spacing: getComputedStyle(snippet).letterSpacing, font: getComputedStyle(snippet).fontFamily,
+                hostEm: getComputedStyle(hostEm).color,
+                hostEmStyle: getComputedStyle(hostEm).fontStyle};
+    }""")
+    font = styles.pop("font")
+    assert "serif" not in font.replace("sans-serif", ""), font
+    assert styles == {"em": "rgb(179, 38, 30)", "emStyle": "normal", "spacing": "normal",
+                      "hostEm": "rgb(0, 0, 255)", "hostEmStyle": "italic"}, styles
+
+    # A wrong key: the widget shows the API's message, the page does not break.
+    bad = page.locator("#gov-search-bad-key")
+    bad.locator("input[type=search]").fill("安全")
+    bad.locator("input[type=search]").press("Enter")
+    expect(bad.locator(".error")).to_have_text("the API key is not valid")
+    shot(page, "11-widget-on-portal")
+
+    # Its links open the article view on the API host.
+    with page.context.expect_page() as opened:
+        link.click()
+    article = opened.value
+    expect(article.locator("#article")).to_be_visible()
+    assert article.url.startswith(api.url + "/article.html?")
+    article.close()
+    watch.assert_clean(api.url, portal)

@@ -1,0 +1,448 @@
+/* gov-search: the search page. State lives in the URL query string (same names as the /search API),
+ * so back/forward work and every result page can be shared as a link. No framework, no build step. */
+(function () {
+  "use strict";
+  const { el, renderSnippet, highlight, queryTerms, fetchJSON, safeHttpUrl } = window.GovSearch;
+
+  const MAX_WINDOW = 1000;
+  const DEFAULTS = { q: "", mode: "hybrid", sort: "relevance", page: 1, size: 10, date_from: "", date_to: "",
+                     publisher: [], department: [] };
+  const MODES = ["hybrid", "bm25", "vector"];
+  const SIZES = [10, 20, 50];
+  const FACETS = [
+    { name: "publisher", label: "镇 / 发布单位" },
+    { name: "department", label: "部门" },
+    { name: "year", label: "年份" },
+  ];
+  const FILTER_LABELS = { publisher: "发布单位", department: "部门" };
+
+  const $ = (id) => document.getElementById(id);
+  const form = $("search-form"), input = $("q"), list = $("suggestions");
+  const statusEl = $("status"), resultsEl = $("results"), errorEl = $("error"), noticeEl = $("notice");
+  const facetsEl = $("facets"), pagerEl = $("pagination"), activeEl = $("active-filters"), welcomeEl = $("welcome");
+
+  // ---- state <-> URL -------------------------------------------------------------------------
+
+  function readState(search) {
+    const params = new URLSearchParams(search);
+    const int = (name, fallback) => {
+      const value = parseInt(params.get(name) || "", 10);
+      return Number.isFinite(value) && value > 0 ? value : fallback;
+    };
+    const date = (name) => (/^\d{4}-\d{2}-\d{2}$/.test(params.get(name) || "") ? params.get(name) : "");
+    return {
+      q: params.get("q") || "",
+      mode: MODES.includes(params.get("mode")) ? params.get("mode") : DEFAULTS.mode,
+      sort: params.get("sort") === "date" ? "date" : "relevance",
+      page: int("page", 1),
+      size: int("size", DEFAULTS.size),
+      date_from: date("date_from"),
+      date_to: date("date_to"),
+      publisher: params.getAll("publisher").filter(Boolean),
+      department: params.getAll("department").filter(Boolean),
+    };
+  }
+
+  /** The query string for a state; defaults are left out to keep links short. */
+  function toQuery(state, { forApi = false } = {}) {
+    const params = new URLSearchParams();
+    params.set("q", state.q);
+    for (const name of ["mode", "sort", "page", "size", "date_from", "date_to"]) {
+      if (state[name] !== "" && (forApi || state[name] !== DEFAULTS[name])) params.set(name, String(state[name]));
+    }
+    for (const name of ["publisher", "department"]) for (const value of state[name]) params.append(name, value);
+    return params.toString();
+  }
+
+  const with_ = (state, changes) => Object.assign({}, state, { page: 1 }, changes);
+  const pageHref = (state) => "/?" + toQuery(state);
+
+  // ---- form <-> state ------------------------------------------------------------------------
+
+  function fillForm(state) {
+    input.value = state.q;
+    $("date_from").value = state.date_from;
+    $("date_to").value = state.date_to;
+    $("sort").value = state.sort;
+    const size = $("size");
+    if (!SIZES.includes(state.size) && !Array.from(size.options).some((o) => o.value === String(state.size))) {
+      size.append(el("option", { value: state.size }, String(state.size)));
+    }
+    size.value = String(state.size);
+    for (const radio of form.querySelectorAll('input[name="mode"]')) radio.checked = radio.value === state.mode;
+    if (state.mode !== DEFAULTS.mode) $("advanced").open = true;
+  }
+
+  function stateFromForm(current) {
+    const mode = form.querySelector('input[name="mode"]:checked');
+    return with_(current, {
+      q: input.value.trim(),
+      date_from: $("date_from").value,
+      date_to: $("date_to").value,
+      sort: $("sort").value,
+      mode: mode ? mode.value : DEFAULTS.mode,
+      size: parseInt($("size").value, 10) || DEFAULTS.size,
+    });
+  }
+
+  // ---- navigation ----------------------------------------------------------------------------
+
+  let current = readState(window.location.search);
+  let inflight = null;
+
+  function navigate(state, { focusResults = false } = {}) {
+    const url = pageHref(state);
+    if (url !== window.location.pathname + window.location.search) window.history.pushState(null, "", url);
+    current = state;
+    fillForm(state);
+    run(state, { focusResults });
+  }
+
+  /** Links inside the page (facets, pagination, chips) carry real hrefs; a plain click stays in-page. */
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[data-nav]");
+    if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey
+        || event.altKey) return;
+    event.preventDefault();
+    navigate(readState(new URL(link.href).search), { focusResults: link.dataset.nav === "page" });
+  });
+
+  window.addEventListener("popstate", () => {
+    current = readState(window.location.search);
+    fillForm(current);
+    run(current, {});
+  });
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    closeSuggestions();
+    const state = stateFromForm(current);
+    if (!state.q) { input.focus(); return; }
+    navigate(state);
+  });
+
+  let controlTimer = null;
+  for (const id of ["date_from", "date_to", "sort", "size"]) {
+    $(id).addEventListener("change", () => {
+      clearTimeout(controlTimer);
+      controlTimer = setTimeout(() => { if (current.q) navigate(stateFromForm(current)); }, 350);
+    });
+  }
+  for (const radio of form.querySelectorAll('input[name="mode"]')) {
+    radio.addEventListener("change", () => { if (current.q) navigate(stateFromForm(current)); });
+  }
+
+  // ---- search --------------------------------------------------------------------------------
+
+  function show(node, visible) {
+    node.hidden = !visible;
+    if (node === facetsEl) document.body.classList.toggle("has-facets", visible);
+  }
+
+  async function run(state, { focusResults }) {
+    if (inflight) inflight.abort();
+    show(errorEl, false);
+    show(noticeEl, false);
+    if (!state.q) {
+      document.title = "政务搜索";
+      resultsEl.replaceChildren();
+      statusEl.textContent = "";
+      for (const node of [facetsEl, pagerEl, activeEl]) show(node, false);
+      show(welcomeEl, true);
+      document.body.classList.remove("has-query");
+      return;
+    }
+    document.body.classList.add("has-query");
+    show(welcomeEl, false);
+    document.title = `${state.q} - 政务搜索`;
+    renderActiveFilters(state);
+    const controller = new AbortController();
+    inflight = controller;
+    resultsEl.setAttribute("aria-busy", "true");
+    document.body.classList.add("is-loading");
+    statusEl.textContent = "正在搜索…";
+    try {
+      const data = await fetchJSON("/search?" + toQuery(state, { forApi: true }), { signal: controller.signal });
+      if (controller !== inflight) return;
+      render(state, data);
+      if (focusResults) { resultsEl.focus({ preventScroll: true }); window.scrollTo(0, 0); }
+    } catch (err) {
+      if (err.name === "AbortError" || controller !== inflight) return;
+      renderError(err);
+    } finally {
+      if (controller === inflight) {
+        inflight = null;
+        resultsEl.removeAttribute("aria-busy");
+        document.body.classList.remove("is-loading");
+      }
+    }
+  }
+
+  function render(state, data) {
+    const total = data.total;
+    const took = Math.round(data.took_ms);
+    statusEl.replaceChildren(
+      "找到 ", el("strong", { class: "total" }, String(total)), " 条结果",
+      total > 0 && state.page > 1 ? `，第 ${state.page} 页` : "",
+      el("span", { class: "took" }, `（用时 ${took} 毫秒）`),
+    );
+    if (data.degraded) {
+      noticeEl.textContent = "语义检索模型暂不可用，当前结果仅基于关键词匹配。";
+      show(noticeEl, true);
+    }
+    renderFacets(state, data.facets || {});
+    if (!data.hits.length) {
+      resultsEl.replaceChildren(renderEmpty(state, total));
+      show(pagerEl, false);
+      return;
+    }
+    resultsEl.replaceChildren(el("ol", { class: "hit-list", start: (state.page - 1) * state.size + 1 },
+      data.hits.map((hit) => renderHit(state, hit))));
+    renderPagination(state, total);
+  }
+
+  function renderHit(state, hit) {
+    const href = "/article.html?" + new URLSearchParams({ id: hit.id, q: state.q, back: toQuery(state) }).toString();
+    const meta = [hit.publisher || hit.town, hit.department, hit.date].filter(Boolean);
+    const original = hit.url ? safeHttpUrl(hit.url) : null;
+    return el("li", { class: "hit" },
+      el("h2", { class: "hit-title" }, el("a", { href }, hit.title || "（无标题）")),
+      el("p", { class: "snippet" }, renderSnippet(hit.snippet, hit.text)),
+      el("p", { class: "hit-meta" },
+        meta.map((value, i) => [i ? el("span", { class: "sep", "aria-hidden": "true" }, "·") : null,
+                                 el("span", {}, value)]),
+        original ? [el("span", { class: "sep", "aria-hidden": "true" }, "·"),
+                    el("a", { class: "original", href: original, rel: "noopener noreferrer" }, "原文")] : null),
+    );
+  }
+
+  function renderEmpty(state, total) {
+    const filtered = state.publisher.length || state.department.length || state.date_from || state.date_to;
+    const box = el("div", { class: "empty" },
+      el("h2", {}, total > 0 ? "这一页没有更多结果" : `没有找到与“${state.q}”相关的结果`));
+    const tips = el("ul", {});
+    if (total > 0) {
+      tips.append(el("li", {}, el("a", { href: pageHref(with_(state, {})), "data-nav": "page" }, "回到第一页")));
+    } else {
+      tips.append(el("li", {}, "检查是否有错别字，或换用更常见、更简短的词语。"));
+      if (filtered) {
+        tips.append(el("li", {}, "减少筛选条件：",
+          el("a", { href: pageHref(with_(state, { publisher: [], department: [], date_from: "", date_to: "" })),
+                    "data-nav": "filter" }, "清除全部筛选")));
+      }
+      if (state.mode === "bm25") {
+        tips.append(el("li", {}, "试试",
+          el("a", { href: pageHref(with_(state, { mode: "hybrid" })), "data-nav": "filter" }, "混合检索"),
+          "，它也能找到意思相近的内容。"));
+      }
+    }
+    box.append(tips);
+    return box;
+  }
+
+  function renderError(err) {
+    statusEl.textContent = "搜索未能完成";
+    resultsEl.replaceChildren();
+    for (const node of [facetsEl, pagerEl]) show(node, false);
+    // A request the API refused (4xx) fails the same way again; outages and network errors may not.
+    const retryable = !err.status || err.status >= 500 || err.status === 429;
+    errorEl.replaceChildren(
+      el("h2", {}, "搜索出错"),
+      el("p", { class: "error-message" }, err.message),
+      retryable ? el("button", { type: "button", class: "retry", onclick: () => run(current, {}) }, "重试") : null,
+    );
+    show(errorEl, true);
+  }
+
+  // ---- facets, filters, pagination -----------------------------------------------------------
+
+  function yearRange(year) { return { date_from: `${year}-01-01`, date_to: `${year}-12-31` }; }
+
+  function isActive(state, name, value) {
+    if (name === "year") {
+      const range = yearRange(value);
+      return state.date_from === range.date_from && state.date_to === range.date_to;
+    }
+    return state[name].includes(String(value));
+  }
+
+  function toggled(state, name, value) {
+    if (name === "year") {
+      return with_(state, isActive(state, name, value) ? { date_from: "", date_to: "" } : yearRange(value));
+    }
+    const values = state[name].includes(String(value))
+      ? state[name].filter((v) => v !== String(value)) : state[name].concat(String(value));
+    return with_(state, { [name]: values });
+  }
+
+  function renderFacets(state, facets) {
+    const groups = [];
+    for (const { name, label } of FACETS) {
+      const buckets = (facets[name] || []).slice();
+      // A selected value stays visible (and removable) even when it has no bucket.
+      if (name !== "year") {
+        for (const value of state[name]) {
+          if (!buckets.some((b) => String(b.value) === value)) buckets.push({ value, count: 0 });
+        }
+      }
+      if (name === "year") buckets.sort((a, b) => Number(b.value) - Number(a.value));
+      if (!buckets.length) continue;
+      const headingId = `facet-${name}`;
+      groups.push(el("section", { class: "facet", "aria-labelledby": headingId },
+        el("h2", { id: headingId }, label),
+        el("ul", {}, buckets.map((bucket) => {
+          const active = isActive(state, name, bucket.value);
+          const text = name === "year" ? `${bucket.value} 年` : String(bucket.value);
+          return el("li", {}, el("a", {
+            href: pageHref(toggled(state, name, bucket.value)), "data-nav": "filter", class: active ? "active" : null,
+            "aria-current": active ? "true" : null,
+            "aria-label": `${label}：${text}，${bucket.count} 条${active ? "，已选中，再次点击取消" : ""}`,
+          }, el("span", { class: "facet-value" }, text), el("span", { class: "count" }, String(bucket.count))));
+        }))));
+    }
+    facetsEl.replaceChildren(el("h2", { class: "facets-title" }, "筛选"), ...groups);
+    show(facetsEl, groups.length > 0);
+  }
+
+  function renderActiveFilters(state) {
+    const chips = [];
+    for (const name of ["publisher", "department"]) {
+      for (const value of state[name]) {
+        chips.push(chip(`${FILTER_LABELS[name]}：${value}`, toggled(state, name, value)));
+      }
+    }
+    if (state.date_from || state.date_to) {
+      const label = state.date_from && state.date_to && state.date_from.slice(0, 4) === state.date_to.slice(0, 4)
+        && state.date_from.endsWith("-01-01") && state.date_to.endsWith("-12-31")
+        ? `${state.date_from.slice(0, 4)} 年` : `${state.date_from || "…"} 至 ${state.date_to || "…"}`;
+      chips.push(chip(`日期：${label}`, with_(state, { date_from: "", date_to: "" })));
+    }
+    if (chips.length > 1) {
+      chips.push(el("a", { class: "clear-all", "data-nav": "filter",
+        href: pageHref(with_(state, { publisher: [], department: [], date_from: "", date_to: "" })) }, "清除全部"));
+    }
+    activeEl.replaceChildren(...(chips.length ? [el("span", { class: "label" }, "已选条件："), ...chips] : []));
+    show(activeEl, chips.length > 0);
+  }
+
+  function chip(text, target) {
+    return el("a", { class: "chip", href: pageHref(target), "data-nav": "filter", "aria-label": `取消筛选 ${text}` },
+      el("span", {}, text), el("span", { class: "chip-x", "aria-hidden": "true" }, "×"));
+  }
+
+  function renderPagination(state, total) {
+    const last = Math.max(1, Math.min(Math.ceil(total / state.size), Math.floor(MAX_WINDOW / state.size)));
+    if (last <= 1) { show(pagerEl, false); return; }
+    const page = Math.min(state.page, last);
+    const link = (n, text, extra) => el("a", Object.assign({ href: pageHref(Object.assign({}, state, { page: n })),
+      "data-nav": "page" }, extra || {}), text);
+    const items = [];
+    items.push(page > 1 ? link(page - 1, "上一页", { rel: "prev", class: "prev" })
+                        : el("span", { class: "prev disabled", "aria-disabled": "true" }, "上一页"));
+    const numbers = new Set([1, last]);
+    for (let n = page - 2; n <= page + 2; n++) if (n >= 1 && n <= last) numbers.add(n);
+    let previous = 0;
+    for (const n of Array.from(numbers).sort((a, b) => a - b)) {
+      if (n - previous > 1) items.push(el("span", { class: "gap", "aria-hidden": "true" }, "…"));
+      items.push(n === page ? el("span", { class: "current", "aria-current": "page" }, String(n))
+                            : link(n, String(n), { "aria-label": `第 ${n} 页` }));
+      previous = n;
+    }
+    items.push(page < last ? link(page + 1, "下一页", { rel: "next", class: "next" })
+                           : el("span", { class: "next disabled", "aria-disabled": "true" }, "下一页"));
+    pagerEl.replaceChildren(...items);
+    show(pagerEl, true);
+  }
+
+  // ---- suggestions (ARIA combobox) -----------------------------------------------------------
+
+  let suggestTimer = null, suggestController = null, active = -1, options = [];
+
+  function closeSuggestions() {
+    clearTimeout(suggestTimer);
+    if (suggestController) suggestController.abort();
+    list.hidden = true;
+    list.replaceChildren();
+    options = [];
+    active = -1;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+  }
+
+  function setActive(index) {
+    options.forEach((option, i) => option.setAttribute("aria-selected", i === index ? "true" : "false"));
+    active = index;
+    if (index >= 0) {
+      input.setAttribute("aria-activedescendant", options[index].id);
+      options[index].scrollIntoView({ block: "nearest" });
+    } else input.removeAttribute("aria-activedescendant");
+  }
+
+  function choose(title) {
+    input.value = title;
+    closeSuggestions();
+    form.requestSubmit();
+  }
+
+  async function suggest(text) {
+    if (suggestController) suggestController.abort();
+    const controller = new AbortController();
+    suggestController = controller;
+    let data;
+    try {
+      data = await fetchJSON("/suggest?" + new URLSearchParams({ q: text, size: "8" }), { signal: controller.signal });
+    } catch (_) {
+      if (controller === suggestController) closeSuggestions();
+      return;
+    }
+    if (controller !== suggestController || input.value.trim() !== text || document.activeElement !== input) return;
+    const terms = queryTerms(text);
+    options = (data.suggestions || []).map((item, i) => el("li", {
+      id: `suggestion-${i}`, role: "option", "aria-selected": "false", class: "suggestion",
+      onmousedown: (event) => { event.preventDefault(); choose(item.title); },
+    }, highlight(item.title, terms.length ? terms : [text])));
+    list.replaceChildren(...options);
+    active = -1;
+    const open = options.length > 0;
+    list.hidden = !open;
+    input.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  // Chinese is typed through an IME: while a word is being composed the box holds pinyin, so wait.
+  input.addEventListener("compositionend", () => input.dispatchEvent(new Event("input")));
+  input.addEventListener("input", (event) => {
+    if (event.isComposing) return;
+    clearTimeout(suggestTimer);
+    const text = input.value.trim();
+    if (!text || text.length > 100) { closeSuggestions(); return; }
+    suggestTimer = setTimeout(() => suggest(text), 150);
+  });
+
+  input.addEventListener("keydown", (event) => {
+    if (event.isComposing || event.keyCode === 229) return;  // the IME owns these keys
+    const open = !list.hidden && options.length > 0;
+    if (event.key === "ArrowDown" && open) {
+      event.preventDefault();
+      setActive(active + 1 >= options.length ? 0 : active + 1);
+    } else if (event.key === "ArrowUp" && open) {
+      event.preventDefault();
+      setActive(active <= 0 ? options.length - 1 : active - 1);
+    } else if (event.key === "Enter" && open && active >= 0) {
+      event.preventDefault();
+      choose(options[active].textContent);
+    } else if (event.key === "Escape" && open) {
+      event.preventDefault();
+      closeSuggestions();
+    }
+  });
+
+  input.addEventListener("blur", () => setTimeout(() => {
+    if (document.activeElement !== input) closeSuggestions();
+  }, 100));
+
+  // ---- start ---------------------------------------------------------------------------------
+
+  fillForm(current);
+  run(current, {});
+  if (!current.q) input.focus();
+})();

@@ -1,0 +1,54 @@
+/* gov-search: the article view. GET /articles/{id}, the whole body (paragraphs = lines), the searched
+ * words marked client-side, and a link back to the results that restores their state. */
+(function () {
+  "use strict";
+  const { el, highlight, queryTerms, fetchJSON, safeHttpUrl } = window.GovSearch;
+  const $ = (id) => document.getElementById(id);
+
+  const params = new URLSearchParams(window.location.search);
+  const id = params.get("id") || "";
+  const q = params.get("q") || "";
+  // `back` is the results page's query string: it can only ever lead to "/?…" on this site.
+  const back = params.get("back");
+  const backParams = new URLSearchParams(back || (q ? "q=" + encodeURIComponent(q) : ""));
+  $("back").href = backParams.toString() ? "/?" + backParams.toString() : "/";
+  if (!backParams.get("q")) $("back").querySelector("span").textContent = "返回搜索首页";
+
+  const META = [
+    ["publisher", "发布单位"], ["town", "镇"], ["department", "部门"], ["date", "发布日期"],
+    ["doc_number", "文号"], ["newsletter", "刊物"], ["section", "栏目"],
+  ];
+
+  function showError(message) {
+    $("status").textContent = "文章未能加载";
+    $("error").replaceChildren(el("h2", {}, "无法显示这篇文章"), el("p", { class: "error-message" }, message),
+      el("p", {}, el("a", { href: $("back").href }, $("back").textContent.trim())));
+    $("error").hidden = false;
+  }
+
+  async function load() {
+    if (!id) { showError("缺少文章编号（id）。"); return; }
+    let article;
+    try {
+      article = await fetchJSON("/articles/" + encodeURIComponent(id));
+    } catch (err) { showError(err.message); return; }
+    const terms = queryTerms(q);
+    document.title = `${article.title || "文章"} - 政务搜索`;
+    $("title").replaceChildren(highlight(article.title || "（无标题）", terms));
+    $("meta").replaceChildren(...META.filter(([key]) => article[key]).map(([key, label]) =>
+      el("div", { class: "meta-item" }, el("dt", {}, label), el("dd", {}, String(article[key])))));
+    const paragraphs = String(article.body || "").split("\n").map((line) => line.trim()).filter(Boolean);
+    $("body").replaceChildren(...paragraphs.map((line) => el("p", {}, highlight(line, terms))));
+    const original = article.url ? safeHttpUrl(article.url) : null;
+    if (original) {
+      $("original").replaceChildren("原文链接：", el("a", { href: original, rel: "noopener noreferrer" }, original));
+      $("original").hidden = false;
+    }
+    const marks = $("body").querySelectorAll("mark").length;
+    $("status").textContent = terms.length && q
+      ? (marks ? `已标出“${q}”相关词语 ${marks} 处` : `正文中没有与“${q}”完全相同的词语`) : "";
+    $("article").hidden = false;
+  }
+
+  load();
+})();

@@ -1,0 +1,166 @@
+/* gov-search embeddable widget.
+ *
+ *   <div id="gov-search"></div>
+ *   <script src="https://SEARCH-HOST/widget.js" data-target="#gov-search" data-api-key="..."
+ *           data-placeholder="搜索本镇政务信息" data-size="5" async></script>
+ *
+ * Renders a search box and results inside a Shadow DOM (no CSS leaks in or out) and calls the API by
+ * absolute URL, derived from this script's own src. Text from the index is inserted with textContent;
+ * snippets are rebuilt from text and <em> only. No globals besides window.GovSearchWidget. */
+(function () {
+  "use strict";
+
+  const script = document.currentScript
+    || Array.from(document.querySelectorAll('script[src*="widget.js"]')).find((s) => !s.dataset.govSearchMounted);
+  if (!script) return;
+  script.dataset.govSearchMounted = "1";
+
+  const base = new URL(".", script.src);              // the API root, e.g. https://search.example.gov.cn/
+  const apiKey = script.dataset.apiKey || "";
+  const placeholder = script.dataset.placeholder || "搜索政务信息";
+  const size = Math.min(Math.max(parseInt(script.dataset.size || "5", 10) || 5, 1), 20);
+
+  const CSS = `
+    :host { all: initial; display: block; }
+    /* The host page's rules on the host element win over :host, and inherited properties (color,
+       font, letter-spacing…) would flow in: reset everything again on our own root element. */
+    .root { all: initial; display: block; font-family: "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei",
+      "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", system-ui, sans-serif;
+      font-size: 15px; line-height: 1.6; color: #1f2328; text-align: left; }
+    * { box-sizing: border-box; }
+    .box { border: 1px solid #d8dee4; border-top: 3px solid #b3261e; border-radius: 6px; background: #fff; padding: 12px; }
+    form { display: flex; gap: 6px; margin: 0; }
+    input { flex: 1; min-width: 0; font: inherit; padding: 7px 10px; border: 2px solid #8c959f; border-radius: 5px;
+      color: #1f2328; background: #fff; }
+    input:focus { outline: none; border-color: #b3261e; box-shadow: 0 0 0 3px rgba(179, 38, 30, .25); }
+    button { font: inherit; font-weight: 600; padding: 0 16px; border: 0; border-radius: 5px; color: #fff;
+      background: #b3261e; cursor: pointer; }
+    button:hover { background: #8c1d17; }
+    :focus-visible { outline: 3px solid #1a73e8; outline-offset: 2px; }
+    .status { margin: 8px 0 0; font-size: 13px; color: #57606a; min-height: 1em; }
+    .status:empty { display: none; }
+    ol { list-style: none; margin: 6px 0 0; padding: 0; }
+    li { padding: 8px 0; border-top: 1px solid #eaeef2; }
+    li:first-child { border-top: 0; }
+    a { color: #0b4ea2; }
+    .title { display: block; font-weight: 600; text-decoration: none; }
+    .title:hover { text-decoration: underline; }
+    .snippet { margin: 2px 0; font-size: 14px; overflow-wrap: anywhere; }
+    em { font-style: normal; color: #b3261e; font-weight: 600; }
+    .meta { font-size: 12px; color: #57606a; }
+    .error { margin: 8px 0 0; padding: 8px 10px; border-left: 4px solid #b3261e; background: #fdf3f2; font-size: 14px; }
+    .more { display: inline-block; margin-top: 6px; font-size: 14px; }
+    .label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+  `;
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined) continue;
+      if (name === "class") node.className = value; else node.setAttribute(name, String(value));
+    }
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+  function decode(text) {
+    return text.replace(/&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|[a-z]{2,5});/g, (whole, name) => {
+      if (name[0] !== "#") return ENTITIES[name] || whole;
+      const code = name[1] === "x" ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+      return code > 0 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff) ? String.fromCodePoint(code) : whole;
+    });
+  }
+
+  /** The API's snippet (escaped text + <em>) as nodes; anything else falls back to plain text. */
+  function snippetNodes(snippet, fallback) {
+    if (typeof snippet !== "string" || /[<>]/.test(snippet.replace(/<\/?em>/g, ""))) {
+      return [document.createTextNode(String(fallback || "").slice(0, 120))];
+    }
+    const nodes = [];
+    let inside = false;
+    for (const part of snippet.split(/(<\/?em>)/)) {
+      if (part === "<em>" || part === "</em>") { inside = part === "<em>"; continue; }
+      if (part) nodes.push(inside ? el("em", {}, decode(part)) : document.createTextNode(decode(part)));
+    }
+    return nodes;
+  }
+
+  function mount(host) {
+    const root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+    const uid = "gsw-" + Math.random().toString(36).slice(2, 8);
+    const input = el("input", { type: "search", id: uid, placeholder, autocomplete: "off", enterkeyhint: "search" });
+    const status = el("p", { class: "status", role: "status", "aria-live": "polite" });
+    const results = el("div", {});
+    const form = el("form", { role: "search" },
+      el("label", { class: "label", for: uid }, placeholder), input, el("button", { type: "submit" }, "搜索"));
+    root.append(el("style", {}, CSS), el("div", { class: "root" }, el("div", { class: "box", part: "box" }, form, status, results)));
+    let controller = null;
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const q = input.value.trim();
+      if (!q) { input.focus(); return; }
+      if (controller) controller.abort();
+      controller = new AbortController();
+      const mine = controller;
+      status.textContent = "正在搜索…";
+      results.replaceChildren();
+      const url = new URL("search", base);
+      url.search = new URLSearchParams({ q, size: String(size) }).toString();
+      const headers = { Accept: "application/json" };
+      if (apiKey) headers["X-API-Key"] = apiKey;
+      let response, data = null;
+      try {
+        response = await fetch(url, { headers, signal: mine.signal, credentials: "omit" });
+        try { data = await response.json(); } catch (_) { data = null; }
+      } catch (err) {
+        if (err.name === "AbortError") return;
+        status.textContent = "";
+        results.replaceChildren(el("p", { class: "error", role: "alert" }, "无法连接搜索服务，请稍后再试。"));
+        return;
+      }
+      if (mine !== controller) return;
+      if (!response.ok || !data) {
+        status.textContent = "";
+        const message = data && data.error && data.error.message ? data.error.message : `搜索服务返回错误（HTTP ${response.status}）`;
+        results.replaceChildren(el("p", { class: "error", role: "alert" }, message));
+        return;
+      }
+      status.textContent = data.total ? `找到 ${data.total} 条结果` : `没有找到与“${q}”相关的结果`;
+      results.replaceChildren(el("ol", {}, data.hits.map((hit) => {
+        const href = new URL("article.html", base);
+        href.search = new URLSearchParams({ id: hit.id, q, back: new URLSearchParams({ q }).toString() }).toString();
+        return el("li", {},
+          el("a", { class: "title", href: href.href, target: "_blank", rel: "noopener" }, hit.title || "（无标题）"),
+          el("p", { class: "snippet" }, snippetNodes(hit.snippet, hit.text)),
+          el("span", { class: "meta" }, [hit.publisher || hit.town, hit.date].filter(Boolean).join(" · ")));
+      })));
+      if (data.total > data.hits.length) {
+        const more = new URL(".", base);
+        more.search = new URLSearchParams({ q }).toString();
+        results.append(el("a", { class: "more", href: more.href, target: "_blank", rel: "noopener" },
+          `在政务搜索中查看全部 ${data.total} 条结果 →`));
+      }
+    });
+  }
+
+  function start() {
+    const selector = script.dataset.target;
+    let host = selector ? document.querySelector(selector) : null;
+    if (!host) {
+      host = document.createElement("div");
+      script.parentNode.insertBefore(host, script.nextSibling);
+    }
+    if (host.shadowRoot || host.dataset.govSearchWidget) return;
+    host.dataset.govSearchWidget = "1";
+    mount(host);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+  window.GovSearchWidget = { version: "1" };
+})();
