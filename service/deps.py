@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import AsyncElasticsearch, Elasticsearch
 from fastapi import Request
 
+from service.jobs import JobStore
+from service.reindex import ReindexRunner
 from service.search import Searcher
 from service.settings import Settings
 
@@ -19,3 +21,16 @@ def get_es(request: Request) -> AsyncElasticsearch:
 
 def get_searcher(request: Request) -> Searcher:
     return request.app.state.searcher
+
+
+def get_es_sync(request: Request) -> Elasticsearch:
+    """The synchronous client admin work uses from worker threads."""
+    return request.app.state.es_sync
+
+
+def get_store(request: Request) -> JobStore:
+    return request.app.state.jobs
+
+
+def get_runner(request: Request) -> ReindexRunner:
+    return request.app.state.runner

@@ -8,6 +8,7 @@ input and translate outcomes into status codes.
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,7 +20,7 @@ from indexer import elastic
 from indexer.documents import Article
 from indexer.updates import delete_article, stored_passage_count, write_article
 from service.auth import require_admin
-from service.deps import get_settings
+from service.deps import get_es_sync, get_runner, get_settings, get_store
 from service.errors import ApiError, invalid_parameter
 from service.jobs import JobConflict, JobStore
 from service.reindex import ReindexRunner
@@ -28,18 +29,6 @@ from service.settings import PROJECT_ROOT, Settings
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 Admin = Annotated[str, Depends(require_admin)]
-
-
-def get_store(request: Request) -> JobStore:
-    return request.app.state.jobs
-
-
-def get_runner(request: Request) -> ReindexRunner:
-    return request.app.state.runner
-
-
-def get_es_sync(request: Request) -> Elasticsearch:
-    return request.app.state.es_sync
 
 
 class ReindexRequest(BaseModel):
@@ -67,8 +56,6 @@ class ArticleIn(BaseModel):
     @field_validator("date")
     @classmethod
     def _real_date(cls, value: str | None) -> str | None:
-        from datetime import date
-
         if value is not None:
             date.fromisoformat(value)
         return value
