@@ -93,7 +93,7 @@ def _build(args: argparse.Namespace) -> int:
         return 2
     model = args.model or settings.embedding_model
     print(f"loading embedding model {model!r} ...", flush=True)
-    embedder = load_embedder(model, settings.embedding_cache_dir)
+    embedder = load_embedder(model, settings.embedding_cache_dir, threads=settings.embedding_threads)
 
     bar = None if args.quiet else tqdm(total=0, unit="passage", desc="indexing", dynamic_ncols=True)
 

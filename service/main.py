@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Searches fail fast (503 within ~2 s) rather than queueing behind a dead node.
         es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.es_request_timeout,
                                 max_retries=0, retry_on_timeout=False)
-        pool = EmbedderPool(settings.embedding_cache_dir)
+        pool = EmbedderPool(settings.embedding_cache_dir, settings.embedding_threads)
         # Load the configured model before the first request, off the event loop.
         await asyncio.to_thread(pool.get, settings.embedding_model)
         embedder = QueryEmbedder(pool, es, settings.index_alias, settings.embedding_model,
