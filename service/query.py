@@ -64,15 +64,30 @@ def exact_clauses(q: str) -> list[dict[str, Any]]:
     ]
 
 
+# Weight of the loose "any character bigram" clause relative to the strict ones. Low on purpose: it
+# only has to order articles that share a word or two with a query worded differently (给老人装电视,
+# 帮农民打官司, questions in everyday words); whatever matches most of the query still outranks them.
+# Measured with `python -m bench.relevance` (bench/results/relevance.md, tuning log): without it 21 of
+# 28 paraphrase queries found nothing at all in bm25 mode; any value in 0.15-1.0 scored the same.
+LOOSE_BOOST = 0.3
+
+
 def bm25_query(q: str, filters: Filters) -> dict[str, Any]:
     """Word matches (smartcn) carry the score; character bigrams add recall for names and
-    words the segmenter splits differently; phrases and the title lift the best matches."""
+    words the segmenter splits differently; phrases and the title lift the best matches.
+
+    Strict clauses (most of the query's words or bigrams) carry the score; a loose, low-weight
+    clause (any one bigram) keeps articles that share only part of the wording in the list,
+    below every strict match of comparable strength."""
     recall = [
         # Term-centric across title and text: each query word may match in either.
         {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title^3", "text"],
                          "minimum_should_match": "2<75%"}},
         {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
                          "minimum_should_match": "3<60%"}},
+        # Loose: any bigram, so a query in other words still finds the articles sharing some of it.
+        {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
+                         "minimum_should_match": 1, "boost": LOOSE_BOOST}},
     ]
     precision = [
         {"match_phrase": {"title": {"query": q, "slop": 1, "boost": 4.0}}},
