@@ -13,8 +13,8 @@ class Hit(BaseModel):
     snippet: str = Field(description="HTML-escaped best passage excerpt; query words wrapped in <em>…</em>.")
     text: str = Field(description="The best passage of the article, plain text.")
     score: float = Field(ge=0, le=1, description="Relevance in [0, 1], comparable across queries of one mode "
-                         "(bm25: s/(s+20) of the BM25 score; vector: cosine similarity; hybrid rrf: fused "
-                         "score over the best possible, 1 = first for both retrievers).")
+                         "(bm25: s/(s+20) of the BM25 score; vector: cosine similarity; hybrid: the weighted "
+                         "mean of those two, or with FUSION=rrf the fused score over the best possible).")
     publisher: str | None
     town: str | None
     date: str | None = Field(description="YYYY-MM-DD, or null when the source gives no date.")
