@@ -112,7 +112,9 @@ class _Pipeline:
         self.progress, self.on_progress, self.cancel = progress, on_progress, cancel
         # article_id -> (content hash, passage count) of what the target index already holds
         self.known = known
-        self.parsed: queue.Queue[Any] = queue.Queue(maxsize=64)
+        # Parsing is ~100x faster than embedding: let it run far ahead (tens of MB at most) so the
+        # progress bar knows the total early, while memory stays bounded on huge corpora.
+        self.parsed: queue.Queue[Any] = queue.Queue(maxsize=20_000)
         self.embedded: queue.Queue[Any] = queue.Queue(maxsize=8)
         self.embed_seconds = 0.0
         self.skipped_unchanged = 0
