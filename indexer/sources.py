@@ -48,6 +48,17 @@ class ReadReport:
     problems: list[Problem] = field(default_factory=list)
 
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def source_name(path: Path) -> str:
+    """One name per file however it was named on the command line or in an admin request
+    (`data/sample`, `./data/sample/`, an absolute path): article ids are derived from it, so
+    the same file must always give the same ids. Inside the project: relative to it."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(PROJECT_ROOT)) if resolved.is_relative_to(PROJECT_ROOT) else str(resolved)
+
+
 def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Article]:
     """Every article in the given files and directories (walked recursively, in sorted order).
 
@@ -99,7 +110,7 @@ def _read_page(path: Path, report: ReadReport) -> Iterator[Article]:
     report.files_read += 1
     if path.suffix.lower() in {".html", ".htm"}:
         text = _html_to_text(text)
-    articles = parse_newsletter(text, str(path))
+    articles = parse_newsletter(text, source_name(path))
     if not articles:
         report.problems.append(Problem(str(path), None, "no article found in the page"))
     yield from articles
@@ -165,7 +176,7 @@ def _record_article(record: Any, path: Path, titles: Counter[str]) -> Article:
         article_id = make_article_id("record", str(record_id).strip())
     else:
         titles[title] += 1
-        article_id = make_article_id(str(path), title, str(titles[title]))
+        article_id = make_article_id(source_name(path), title, str(titles[title]))
     return Article(
         article_id=article_id,
         title=title,
@@ -178,7 +189,7 @@ def _record_article(record: Any, path: Path, titles: Counter[str]) -> Article:
         date=normalize_date(record.get("date")),
         department=_text_field(record, "department"),
         section=_text_field(record, "section"),
-        source=record_source or str(path),
+        source=record_source or source_name(path),
         url=_text_field(record, "url"),
         newsletter=_text_field(record, "newsletter"),
         doc_number=_text_field(record, "doc_number") or find_doc_number(title),

@@ -65,9 +65,9 @@ def exact_clauses(q: str) -> list[dict[str, Any]]:
 
 
 # Weight of the loose "any character bigram" clause relative to the strict ones. Low on purpose: it
-# only has to order articles that share a word or two with a query worded differently (给老人装电视,
-# 帮农民打官司, questions in everyday words); whatever matches most of the query still outranks them.
-# Measured with `python -m bench.relevance` (bench/results/relevance.md, tuning log): without it 21 of
+# only has to order articles that share a word or two with a query worded differently (拆除违章建筑 for
+# an article on 拆违 and 拆除, 哪里可以免费义诊？ for 义诊); whatever matches most of the query outranks them.
+# Measured with `python -m bench.relevance` (bench/results/relevance.md, tuning log): without it 23 of
 # 28 paraphrase queries found nothing at all in bm25 mode; any value in 0.15-1.0 scored the same.
 LOOSE_BOOST = 0.3
 

@@ -60,10 +60,16 @@ class Settings(BaseSettings):
         default="normalized",
         description="How hybrid mode combines the two rankings: 'normalized' adds the weighted calibrated scores "
         "(BM25 s/(s+20), cosine), so a strong match on one side counts for more than a weak one; 'rrf' uses "
-        "ranks only. normalized measured better on every query kind (bench/results/relevance-fusion.md).",
+        "ranks only; on the judged set normalized measured better overall, and far better with distractors "
+        "(bench/results/relevance-fusion.md, relevance-distractors.md).",
     )
     rrf_k: int = 60
-    bm25_weight: float = 1.0
+    bm25_weight: float = Field(
+        default=2.0,
+        description="Weight of BM25 in hybrid fusion (vector_weight is the other side). 2:1 measured best or tied "
+        "on the judged sample alone and with 500 and 20000 distractor articles: the vector side's cosines are "
+        "compressed (relevant 0.12-0.65, unrelated around 0.1) and get noisier as the corpus grows.",
+    )
     vector_weight: float = 1.0
     candidate_depth: int = Field(
         default=200, description="Articles fetched per side in hybrid/vector mode, fixed per query."

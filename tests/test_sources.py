@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from indexer.newsletter import parse_newsletter
-from indexer.sources import ReadReport, read_sources
+from indexer.sources import ReadReport, read_sources, source_name
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
@@ -19,7 +19,7 @@ def test_the_sample_directory_reads_like_parsing_each_page() -> None:
     report = ReadReport()
     articles = list(read_sources([SAMPLE], report))
     expected = [a for path in sorted(SAMPLE.glob("*.txt"))
-                for a in parse_newsletter(path.read_text(encoding="utf-8"), str(path))]
+                for a in parse_newsletter(path.read_text(encoding="utf-8"), source_name(path))]
     assert articles == expected
     assert (report.files_read, report.files_skipped, report.articles, report.problems) == (5, 0, len(expected), [])
 
@@ -113,3 +113,12 @@ def test_reading_streams_one_file_at_a_time(tmp_path: Path) -> None:
     next(stream)
     assert (report.files_read, report.records_read) == (1, 1)  # nothing beyond the first record was read
     assert len(list(stream)) == 5 and report.files_read == 2
+
+
+def test_article_ids_do_not_depend_on_how_the_source_path_is_written(monkeypatch) -> None:
+    from indexer.sources import PROJECT_ROOT
+
+    monkeypatch.chdir(PROJECT_ROOT)
+    spellings = ["data/sample", "./data/sample/", str(PROJECT_ROOT / "data" / "sample"), "data/../data/sample"]
+    ids = [sorted(a.article_id for a in read_sources([Path(s)], ReadReport())) for s in spellings]
+    assert all(found == ids[0] for found in ids) and ids[0]

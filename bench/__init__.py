@@ -1,0 +1,1 @@
+"""Benchmarks for gov-search: `python -m bench.relevance` (judged-query relevance) and `python -m bench.perf`."""

@@ -1,0 +1,355 @@
+"""The API as a real `uvicorn service.main:app` subprocess, and a bounded async load client.
+
+Every request loop here works through a fixed list of requests with a fixed number of workers and
+stops by itself (list exhausted, or the cell's time budget spent: then it stops *starting*
+requests and waits for those in flight). Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from bench.perf.machine import process_memory
+from service.query import SearchRequest
+from service.search import Searcher
+from service.settings import PROJECT_ROOT, Settings
+
+
+# --------------------------------------------------------------------------
+# The API process
+# --------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ApiProcess:
+    """`python -m uvicorn service.main:app` on a free loopback port, configured by environment."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, startup_timeout: float = 300.0,
+                 profile_to: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env
+        self.log_path = log_path
+        self.startup_timeout = startup_timeout
+        self.profile_to = profile_to
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.startup_seconds = 0.0
+
+    def start(self) -> ApiProcess:
+        env = {**os.environ, **self.env}
+        for name in ("API_KEYS_FILE", "ADMIN_TOKEN", "CORS_ORIGINS"):
+            env.pop(name, None)
+        env["REQUIRE_API_KEY"] = "false"
+        app = "service.main:app"
+        if self.profile_to is not None:
+            env["PERF_PROFILE_OUT"] = str(self.profile_to)
+            app = "bench.perf.profiled_app:app"
+        command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
+                    "--workers", "1", "--no-access-log", "--log-level", "warning"]
+        self._log = self.log_path.open("ab")
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = started + self.startup_timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"the API exited with {self.proc.returncode} while starting; see {self.log_path}")
+                try:
+                    if client.get(f"{self.url}/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.perf_counter() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"the API was not ready within {self.startup_timeout:.0f} s; see {self.log_path}")
+                time.sleep(0.2)
+        self.startup_seconds = time.perf_counter() - started
+        # One request outside the query mix, so that one-off first-request costs of a fresh process
+        # (lazy imports, the first look at the index mapping) land in no measured cell. bm25 mode:
+        # it fills no query-embedding cache entry for any query of the mix.
+        with httpx.Client(timeout=30.0, trust_env=False) as client:
+            client.get(f"{self.url}/search", params={"q": "预热请求", "mode": "bm25"})
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def memory(self) -> dict[str, int | None]:
+        return process_memory(self.pid)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            # SIGINT: uvicorn shuts down cleanly (and the profiled app, if used, writes its stats).
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._log.close()
+        self.proc = None
+
+    def __enter__(self) -> ApiProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+@dataclass
+class Cell:
+    """One (target, mode, cache state, concurrency) run: latencies of the successful requests."""
+    target: str  # "service" or "es"
+    mode: str
+    cache: str  # "cold" or "warm"
+    concurrency: int
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    degraded: int = 0
+    wall_seconds: float = 0.0
+    es_took_ms: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+    cpu: dict[str, Any] = field(default_factory=dict)  # CpuMeter reading over the cell
+    response_bytes: list[int] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.latencies_ms)
+
+    def pct(self, q: float) -> float | None:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else None
+
+    @property
+    def throughput(self) -> float:
+        """Successful requests per second of wall time (for paired c=1 runs: per second of this
+        target's own request time, as if run alone)."""
+        return self.n / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def record_error(self, text: str) -> None:
+        self.errors += 1
+        if len(self.error_samples) < 3:
+            self.error_samples.append(text[:200])
+
+
+# --------------------------------------------------------------------------
+# Request builders
+# --------------------------------------------------------------------------
+
+class _Captured(Exception):
+    pass
+
+
+class _FixedVector:
+    def __init__(self, vector: list[float] | None) -> None:
+        self.vector = vector
+
+    async def embed(self, text: str) -> list[float]:
+        if self.vector is None:
+            raise RuntimeError("no vector")
+        return self.vector
+
+
+class _CapturingSearcher(Searcher):
+    """The service's own Searcher, stopped at the point where it would call Elasticsearch."""
+
+    captured: tuple[dict[str, Any], ...] = ()
+
+    async def _msearch(self, *bodies: dict[str, Any]) -> list[dict[str, Any]]:
+        self.captured = bodies
+        raise _Captured
+
+
+async def service_msearch_body(settings: Settings, q: str, mode: str, vector: list[float] | None) -> bytes:
+    """The exact `_msearch` NDJSON the service sends for `GET /search?q=…&mode=…` (defaults
+    otherwise): built by `service.search.Searcher` itself from the `service.query` builders,
+    with the query vector computed by the same model."""
+    searcher = _CapturingSearcher(None, _FixedVector(vector), settings)  # type: ignore[arg-type]
+    try:
+        await searcher.search(SearchRequest(q=q, mode=mode))
+    except _Captured:
+        pass
+    else:  # pragma: no cover - the searcher always reaches Elasticsearch
+        raise RuntimeError("the searcher did not issue a search")
+    lines: list[str] = []
+    for body in searcher.captured:
+        lines.append(json.dumps({"index": settings.index_alias}))
+        lines.append(json.dumps(body, ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------
+# Load loops
+# --------------------------------------------------------------------------
+
+Request = Callable[[httpx.AsyncClient], Awaitable[None]]
+
+
+async def _service_request(client: httpx.AsyncClient, url: str, q: str, mode: str, cell: Cell) -> None:
+    started = time.perf_counter()
+    try:
+        response = await client.get(f"{url}/search", params={"q": q, "mode": mode})
+    except httpx.HTTPError as exc:
+        cell.record_error(f"{type(exc).__name__}: {exc}")
+        return
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        cell.record_error(f"HTTP {response.status_code}: {response.text}")
+        return
+    cell.latencies_ms.append(elapsed)
+    cell.response_bytes.append(len(response.content))
+    if response.json().get("degraded"):
+        cell.degraded += 1
+
+
+async def _es_request(client: httpx.AsyncClient, es_url: str, body: bytes, cell: Cell) -> None:
+    started = time.perf_counter()
+    try:
+        response = await client.post(f"{es_url}/_msearch", content=body,
+                                     headers={"Content-Type": "application/x-ndjson"})
+    except httpx.HTTPError as exc:
+        cell.record_error(f"{type(exc).__name__}: {exc}")
+        return
+    elapsed = (time.perf_counter() - started) * 1000  # the whole body received, not parsed
+    if response.status_code != 200:
+        cell.record_error(f"HTTP {response.status_code}: {response.text}")
+        return
+    data = response.json()
+    failed = [r for r in data.get("responses", []) if "error" in r]
+    if failed:
+        cell.record_error(f"msearch error: {failed[0]['error']}")
+        return
+    cell.latencies_ms.append(elapsed)
+    cell.response_bytes.append(len(response.content))
+    cell.es_took_ms.append(float(max(r.get("took", 0) for r in data["responses"])))
+
+
+async def _run(jobs: Sequence[Callable[[httpx.AsyncClient], Awaitable[None]]], concurrency: int,
+               max_seconds: float) -> tuple[float, bool]:
+    """Run `jobs` with `concurrency` workers; returns (wall seconds, stopped early)."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    position = 0
+    stopped = False
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0), trust_env=False) as client:
+        started = time.perf_counter()
+        deadline = started + max_seconds
+
+        async def worker() -> None:
+            nonlocal position, stopped
+            while position < len(jobs):
+                if time.perf_counter() > deadline:
+                    stopped = True
+                    return
+                job = jobs[position]
+                position += 1
+                await job(client)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started, stopped
+
+
+async def service_cell(url: str, mode: str, cache: str, concurrency: int, queries: Sequence[str],
+                       max_seconds: float) -> Cell:
+    cell = Cell("service", mode, cache, concurrency)
+    jobs = [lambda client, q=q: _service_request(client, url, q, mode, cell) for q in queries]
+    cell.wall_seconds, cell.stopped_early = await _run(jobs, concurrency, max_seconds)
+    return cell
+
+
+async def es_cell(es_url: str, mode: str, cache: str, concurrency: int, bodies: Sequence[bytes],
+                  max_seconds: float) -> Cell:
+    cell = Cell("es", mode, cache, concurrency)
+    jobs = [lambda client, b=b: _es_request(client, es_url, b, cell) for b in bodies]
+    cell.wall_seconds, cell.stopped_early = await _run(jobs, concurrency, max_seconds)
+    return cell
+
+
+async def variant_cells(es_url: str, label: str, variants: dict[str, dict[str, bytes]], queries: Sequence[str],
+                        max_seconds: float, concurrency: int = 1) -> list[Cell]:
+    """Concurrency 1, each query sent in every request variant back to back (rotating which goes
+    first): what each part of a request costs Elasticsearch, side by side."""
+    if concurrency > 1:  # one variant after the other, each with `concurrency` workers
+        out = []
+        for name, bodies in variants.items():
+            cell = await es_cell(es_url, f"{label}: {name}", "warm", concurrency, [bodies[q] for q in queries],
+                                 max_seconds)
+            cell.target = "es-variant"
+            out.append(cell)
+        return out
+    cells = {name: Cell("es-variant", f"{label}: {name}", "warm", 1) for name in variants}
+    names = list(variants)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), trust_env=False) as client:
+        deadline = time.perf_counter() + max_seconds
+        for i, q in enumerate(queries):
+            if time.perf_counter() > deadline:
+                for cell in cells.values():
+                    cell.stopped_early = True
+                break
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                await _es_request(client, es_url, variants[name][q], cells[name])
+    for cell in cells.values():
+        cell.wall_seconds = sum(cell.latencies_ms) / 1000
+    return list(cells.values())
+
+
+def rewrite_msearch(body: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
+    """The same `_msearch` NDJSON with `change` applied to every search body (not the headers)."""
+    lines = body.decode("utf-8").strip("\n").split("\n")
+    out = []
+    for i, line in enumerate(lines):
+        if i % 2:
+            search = json.loads(line)
+            change(search)
+            line = json.dumps(search, ensure_ascii=False)
+        out.append(line)
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+async def paired_cells(url: str, es_url: str, mode: str, cache: str, queries: Sequence[str],
+                       bodies: dict[str, bytes], max_seconds: float) -> tuple[Cell, Cell]:
+    """Concurrency 1, the service request and the equivalent direct Elasticsearch request one
+    after the other for every query (which goes first alternates), so slow spells on a shared
+    machine hit both sides alike. Throughput is each side's requests over its own request time."""
+    service = Cell("service", mode, cache, 1)
+    raw = Cell("es", mode, cache, 1)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), trust_env=False) as client:
+        deadline = time.perf_counter() + max_seconds
+        for i, q in enumerate(queries):
+            if time.perf_counter() > deadline:
+                service.stopped_early = raw.stopped_early = True
+                break
+            order = [("service", q), ("es", q)] if i % 2 == 0 else [("es", q), ("service", q)]
+            for side, text in order:
+                if side == "service":
+                    await _service_request(client, url, text, mode, service)
+                else:
+                    await _es_request(client, es_url, bodies[text], raw)
+    service.wall_seconds = sum(service.latencies_ms) / 1000
+    raw.wall_seconds = sum(raw.latencies_ms) / 1000
+    return service, raw

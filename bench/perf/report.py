@@ -1,0 +1,426 @@
+"""`bench/results/perf.md` and the two plots, and the verdict on each speed target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.perf.indexing import BuildRun, CorpusRun
+from bench.perf.load import Cell
+from bench.perf.machine import cores_text, mib
+from bench.perf.queries_run import MODES, SLIM_SOURCE, QueryResults
+
+# The targets, as ratios measured side by side in one run.
+E2E_VS_EMBED_MIN = 0.85
+RERUN_SPEEDUP_MIN = 20.0
+OVERHEAD_MAX = 1.30
+HYBRID_VS_BM25_MAX = 2.0
+P99_C16_MAX_MS = 250.0
+
+
+@dataclass
+class Verdict:
+    name: str
+    met: bool | None  # None: not measured
+    detail: str
+
+    def line(self) -> str:
+        state = "**met**" if self.met else ("not measured" if self.met is None else "**not met**")
+        return f"- {self.name}: {state} — {self.detail}"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f}"
+
+
+def overhead(q: QueryResults, mode: str, cache: str) -> tuple[float | None, float | None, float, float | None]:
+    """(service p50, raw ES p50, embedding p50 counted, ratio) at concurrency 1.
+
+    The embedding counts only where the service computes one: vector and hybrid with a cold
+    query cache. With a warm cache the service looks the vector up, so the fair baseline is ES alone.
+    """
+    service, raw = q.cell("service", mode, cache, 1), q.cell("es", mode, cache, 1)
+    s = service.pct(50) if service and service.n else None
+    e = raw.pct(50) if raw and raw.n else None
+    embed = (q.embed_p50 or 0.0) if (mode != "bm25" and cache == "cold") else 0.0
+    ratio = s / (e + embed) if s is not None and e is not None else None
+    return s, e, embed, ratio
+
+
+def verdicts(corpora: list[CorpusRun], q: QueryResults | None) -> list[Verdict]:
+    found: list[Verdict] = []
+    primary = next((c for c in corpora if c.corpus == "xwlb"), corpora[0] if corpora else None)
+
+    if primary is None:
+        found += [Verdict("end-to-end ≥ 85% of the embedding stage", None, "indexing part not run"),
+                  Verdict("unchanged re-index ≥ 20× faster", None, "indexing part not run")]
+    else:
+        parts = []
+        ok = True
+        for c in corpora:
+            ratio = c.ratio("first", "embed")
+            if ratio is None:
+                continue
+            parts.append(f"{c.corpus}: {c.builds['first'].rate:.1f} vs {c.stages['embed'].rate:.1f} passages/s = "
+                         f"{ratio:.0%}")
+            if c is primary:
+                ok = ratio >= E2E_VS_EMBED_MIN
+        found.append(Verdict(f"end-to-end ≥ {E2E_VS_EMBED_MIN:.0%} of the embedding stage's throughput "
+                             f"(judged on {primary.corpus})", ok, "; ".join(parts)))
+        parts = []
+        ok = True
+        for c in corpora:
+            speedup = c.speedup("first", "rerun")
+            incremental = c.speedup("first", "incremental")
+            if speedup is None:
+                continue
+            parts.append(f"{c.corpus}: full re-build {c.builds['first'].seconds:.1f} s → {c.builds['rerun'].seconds:.1f} s "
+                         f"= {speedup:.1f}×" + (f" (incremental re-run {incremental:.0f}×)" if incremental else ""))
+            if c is primary:
+                ok = speedup >= RERUN_SPEEDUP_MIN
+        found.append(Verdict(f"unchanged re-index ≥ {RERUN_SPEEDUP_MIN:.0f}× faster than the first build, "
+                             f"full re-build with warm cache (judged on {primary.corpus})", ok, "; ".join(parts)))
+
+    if q is None:
+        found += [Verdict("service overhead ≤ 30% at p50", None, "query part not run"),
+                  Verdict("warm hybrid p50 within 2× of bm25 p50", None, "query part not run"),
+                  Verdict("p99 ≤ 250 ms at concurrency 16", None, "query part not run")]
+        return found
+
+    parts, ok, any_ = [], True, False
+    for cache in ("warm", "cold"):
+        for mode in MODES:
+            s, e, embed, ratio = overhead(q, mode, cache)
+            if ratio is None:
+                continue
+            any_ = True
+            ok &= ratio <= OVERHEAD_MAX
+            parts.append(f"{mode}/{cache} {ratio - 1:+.0%}")
+    found.append(Verdict(f"service overhead ≤ {OVERHEAD_MAX - 1:.0%} at p50, concurrency 1: "
+                         "service p50 / (raw ES p50 + embedding p50)", ok if any_ else None, ", ".join(parts)))
+
+    hybrid, bm25 = q.cell("service", "hybrid", "warm", 1), q.cell("service", "bm25", "warm", 1)
+    if hybrid and bm25 and hybrid.n and bm25.n:
+        ratio = hybrid.pct(50) / bm25.pct(50)
+        others = []
+        for c in sorted({cell.concurrency for cell in q.cells} - {1}):
+            h, b = q.cell("service", "hybrid", "warm", c), q.cell("service", "bm25", "warm", c)
+            if h and b and h.n and b.n:
+                others.append(f"c={c}: {h.pct(50) / b.pct(50):.2f}×")
+        found.append(Verdict(f"warm-cache hybrid p50 within {HYBRID_VS_BM25_MAX:.0f}× of bm25 p50 (concurrency 1)",
+                             ratio <= HYBRID_VS_BM25_MAX,
+                             f"{hybrid.pct(50):.1f} ms vs {bm25.pct(50):.1f} ms = {ratio:.2f}×"
+                             + (f" (for reference {', '.join(others)})" if others else "")))
+    else:
+        found.append(Verdict("warm-cache hybrid p50 within 2× of bm25 p50", None, "hybrid or bm25 not run"))
+
+    c16 = [cell for cell in q.cells if cell.target == "service" and cell.concurrency == 16 and cell.n]
+    if c16:
+        worst = max(c16, key=lambda cell: cell.pct(99))
+        errors = sum(cell.errors for cell in c16)
+        detail = ", ".join(f"{cell.mode}/{cell.cache} {cell.pct(99):.0f} ms" for cell in c16)
+        met = all(cell.pct(99) <= P99_C16_MAX_MS for cell in c16) and errors == 0
+        found.append(Verdict(f"p99 ≤ {P99_C16_MAX_MS:.0f} ms at concurrency 16 (every mode, warm and cold)", met,
+                             f"worst {worst.mode}/{worst.cache} {worst.pct(99):.0f} ms; {detail}"
+                             + (f"; {errors} failed requests" if errors else "")))
+    else:
+        found.append(Verdict("p99 ≤ 250 ms at concurrency 16", None, "concurrency 16 not run"))
+    return found
+
+
+# --------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------
+
+def _indexing_table(c: CorpusRun) -> list[str]:
+    lines = [
+        f"**{c.corpus}** — {c.source}: {c.articles:,} articles, {c.passages:,} passages",
+        "",
+        "| stage | passages | seconds | passages/s | CPU used (cores) | notes |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for key, note in (("parse", "read_sources + split_passages + content hash"),
+                      ("embed", "Embedder.embed_passages, empty cache dir, pipeline batches"),
+                      ("bulk", f"streaming_bulk, chunk 500, vectors precomputed; then refresh {c.refresh_seconds:.1f} s")):
+        stage = c.stages.get(key)
+        if stage:
+            note = note + (f"; {stage.detail}" if stage.detail else "")
+            lines.append(f"| {stage.name} | {stage.passages:,} | {stage.seconds:.2f} | {_rate(stage.rate)} | "
+                         f"{cores_text(stage.cpu)} | {note} |")
+    for key in ("first", "rerun", "incremental"):
+        b = c.builds.get(key)
+        if b is None:
+            continue
+        note = (f"embedding {b.embed_seconds:.1f} s, loading {b.load_seconds:.1f} s (overlapping); "
+                f"cache {b.cache_hits:,} hits / {b.cache_misses:,} computed")
+        if key == "incremental":
+            note = f"{b.skipped_unchanged:,} articles skipped as unchanged; rate = passages in the index / time"
+        lines.append(f"| {b.name} | {b.passages:,} | {b.seconds:.2f} | {_rate(b.rate)} | {cores_text(b.cpu)} | {note} |")
+    ratio, speedup, inc = c.ratio("first", "embed"), c.speedup("first", "rerun"), c.speedup("first", "incremental")
+    lines += ["", "Ratios: end-to-end / embedding stage = " + ("–" if ratio is None else f"{ratio:.0%}")
+              + "; first build / full re-build = " + ("–" if speedup is None else f"{speedup:.1f}×")
+              + "; first build / incremental re-run = " + ("–" if inc is None else f"{inc:.0f}×") + "."]
+    for note in c.notes:
+        lines += ["", f"Note: {note}"]
+    return lines
+
+
+def _cell_row(cell: Cell) -> str:
+    errors = str(cell.errors) + (f" ({cell.error_samples[0][:80]})" if cell.error_samples else "")
+    flags = []
+    if cell.degraded:
+        flags.append(f"{cell.degraded} degraded")
+    if cell.stopped_early:
+        flags.append("time budget hit")
+    took = f"{sorted(cell.es_took_ms)[len(cell.es_took_ms) // 2]:.0f}" if cell.es_took_ms else ""
+    if cell.target == "es":
+        took += (f" | {sum(cell.response_bytes) / len(cell.response_bytes) / 1024:,.0f}" if cell.response_bytes else " | –")
+    api = ""
+    if cell.target == "service" and cell.cpu.get("api") is not None and cell.n:
+        api = f" {cell.cpu['api'] * cell.cpu['wall'] / cell.n * 1000:.1f} |"
+    return (f"| {cell.mode} | {cell.cache} | {cell.concurrency} | {cell.n} | {_ms(cell.pct(50))} | {_ms(cell.pct(95))} | "
+            f"{_ms(cell.pct(99))} | {cell.throughput:.1f} | {errors}{' ' + ', '.join(flags) if flags else ''} |"
+            + (f" {took} |" if cell.target == "es" else api) + f" {cores_text(cell.cpu)} |")
+
+
+def _order(cell: Cell) -> tuple[int, int, int]:
+    return (["warm", "cold"].index(cell.cache) if cell.cache in ("warm", "cold") else 2,
+            list(MODES).index(cell.mode), cell.concurrency)
+
+
+def _query_tables(q: QueryResults) -> list[str]:
+    service = sorted((c for c in q.cells if c.target == "service" and c.cache in ("warm", "cold")), key=_order)
+    raw = sorted((c for c in q.cells if c.target == "es"), key=_order)
+    cold = ("a fresh API process per cell (model loaded, query cache empty), every distinct query once"
+            if q.cold_method == "restart" else "queries the API process has not seen before, disjoint per cell")
+    lines = [
+        f"Index: alias `{q.alias}`. Query mix: {q.distinct_queries} distinct citizen-style queries "
+        "(exact words, names, questions, paraphrases; `bench/perf/queries.py`). "
+        f"**cold** = {cold} ({q.cold_queries_per_cell}+ requests per cell); for bm25, which never embeds, "
+        f"cold means the first time Elasticsearch sees the queries. **warm** = {q.warm_requests} requests drawn "
+        f"with repeats (Zipf-like, {q.warm_distinct} distinct), after one unmeasured pass over every query. "
+        "Concurrency 1 runs are paired: each service request and the equivalent direct Elasticsearch request "
+        "run back to back (alternating which goes first); throughput at c=1 is requests per second of own request time. "
+        "Latencies are client-side wall time in ms (HTTP included), successful requests only. "
+        "CPU used = cores busy during the cell: bench = this load client, API = the uvicorn process, "
+        "ES = the node, others = everything else on the machine (other people's work: the noise). "
+        "API CPU ms/req = the uvicorn process's CPU time over the cell divided by its requests "
+        "(includes embedding where it embeds).",
+        "",
+        "**Service** (`GET /search?q=…&mode=…`, 10 hits)",
+        "",
+        "| mode | cache | c | n | p50 | p95 | p99 | req/s | errors | API CPU ms/req | CPU used (cores) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        *(_cell_row(c) for c in service),
+        "",
+        "**Raw Elasticsearch**: the identical `_msearch` body the service sends (built by `service.search.Searcher` "
+        "from the `service.query` builders, stopped before it calls Elasticsearch), POSTed directly; time until the "
+        "whole response body has arrived, not parsed. `took` = Elasticsearch's own median `took` (ms); "
+        "KB = mean response size.",
+        "",
+        "| mode | cache | c | n | p50 | p95 | p99 | req/s | errors | took | KB | CPU used (cores) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
+        *(_cell_row(c) for c in raw),
+        "",
+    ]
+    variants = [c for c in q.cells if c.target == "es-variant"]
+    if variants:
+        lines += [
+            "**Where Elasticsearch's time goes** (diagnostic; not what the service sends): the warm mix at c=1, each "
+            "query sent as the service sends it, without `highlight`, without `highlight` and with `_source` cut to "
+            f"the fields fusion, sorting and facets read ({', '.join(SLIM_SOURCE)}), the same fields from doc values "
+            "with no `_source` read at all, and (bm25) without the facet aggregations, back to back; then for vector "
+            "and hybrid the same variants one after the other at the highest concurrency.",
+            "",
+            "| request | c | n | p50 | p95 | p99 | req/s | took p50 | response KB (mean) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for c in sorted(variants, key=lambda c: (c.mode.split(":")[0], c.concurrency)):
+            took = sorted(c.es_took_ms)[len(c.es_took_ms) // 2] if c.es_took_ms else 0
+            kb = sum(c.response_bytes) / len(c.response_bytes) / 1024 if c.response_bytes else 0
+            lines.append(f"| {c.mode} | {c.concurrency} | {c.n} | {_ms(c.pct(50))} | {_ms(c.pct(95))} | {_ms(c.pct(99))} | "
+                         f"{c.throughput:.1f} | {took:.0f} | {kb:,.0f} |")
+        lines.append("")
+    if q.embed_ms:
+        ordered = sorted(q.embed_ms)
+        pct = lambda p: ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]  # noqa: E731
+        lines += [f"**Query embedding alone** (`Embedder.embed_query`, same model, in the benchmark process, "
+                  f"{len(ordered)} calls): p50 {pct(50):.2f} ms, p95 {pct(95):.2f} ms, p99 {pct(99):.2f} ms.", ""]
+    lines += [
+        "**Service overhead** at concurrency 1: service p50 / (raw ES p50 + embedding p50). The embedding is counted "
+        "only where the service computes one (vector and hybrid, cold cache); with a warm cache the service looks the "
+        "vector up, so its baseline is Elasticsearch alone. API CPU ms/req is the service's own CPU time per request "
+        "(everything it does in Python, and the embedding where it embeds): the part of the overhead that is work, "
+        "not waiting for a core on a busy machine.",
+        "",
+        "| mode | cache | service p50 | raw ES p50 | embedding p50 | ratio | overhead ms | API CPU ms/req |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for cache in ("warm", "cold"):
+        for mode in MODES:
+            s, e, embed, ratio = overhead(q, mode, cache)
+            if ratio is None:
+                continue
+            cell = q.cell("service", mode, cache, 1)
+            cpu = (f"{cell.cpu['api'] * cell.cpu['wall'] / cell.n * 1000:.1f}"
+                   if cell and cell.n and cell.cpu.get("api") is not None else "–")
+            lines.append(f"| {mode} | {cache} | {s:.1f} | {e:.1f} | {embed:.2f} | {ratio:.2f} | {s - e - embed:.1f} | {cpu} |")
+    return lines
+
+
+def render(data: dict[str, Any]) -> str:
+    machine = data["machine"]
+    corpora: list[CorpusRun] = data["corpora"]
+    q: QueryResults | None = data.get("queries")
+    query_index: BuildRun | None = data.get("query_index")
+    lines = [
+        "# Performance benchmark",
+        "",
+        f"Run {data['started']} – {data['finished']} ({data['elapsed_minutes']:.1f} min). Command:",
+        "",
+        "```sh",
+        data["command"],
+        "```",
+        "",
+        "| machine | |",
+        "|---|---|",
+        f"| nproc | {machine['nproc']} |",
+        f"| CPU | {machine['cpu']} |",
+        f"| memory | {mib(machine['memory_bytes'])} |",
+        f"| OS | {machine['os']} |",
+        f"| Python | {machine['python']} |",
+        f"| Elasticsearch | {machine['elasticsearch']} (heap max {mib(machine['es_heap_max_bytes'])}) at `{data['es_url']}` |",
+        f"| Java | {machine['java']} |",
+        *(f"| {name} | {version} |" for name, version in machine["packages"].items()),
+        f"| embedding model | {data['model']} ({data['model_dims']} dims), threads: {data['embedding_threads']}; "
+        f"loaded in {data['model_load_seconds']:.1f} s |",
+        f"| load average | {data['load_start'][0]:.2f} at the start, {data['load_end'][0]:.2f} at the end "
+        "(1-min; the machine is shared, so absolute numbers are noisy — the targets are ratios taken in the same run) |",
+        "",
+        "## Targets",
+        "",
+        *(v.line() for v in data["verdicts"]),
+        "",
+    ]
+    if data.get("skipped"):
+        lines += ["Skipped: " + "; ".join(data["skipped"]), ""]
+
+    lines += ["## Indexing", ""]
+    if not corpora:
+        lines += ["Not run.", ""]
+    for c in corpora:
+        lines += [*_indexing_table(c), ""]
+    if query_index is not None:
+        lines += [f"Query index (`{data['query_alias']}`): {data['query_source']} — {query_index.articles:,} articles, "
+                  f"{query_index.passages:,} passages, built in {query_index.seconds:.1f} s "
+                  f"({query_index.rate:.1f} passages/s) through the same pipeline with the persistent benchmark "
+                  f"embedding cache `{data['bench_cache']}`: {query_index.cache_hits:,} vectors from the cache, "
+                  f"{query_index.cache_misses:,} computed. With everything cached this is a full re-build at that size.",
+                  ""]
+
+    if data.get("query_index_reused"):
+        lines += [f"Query index (`{data['query_alias']}`): {data['query_source']}, reused from an earlier run "
+                  f"(`{data['query_index_reused']}`, --reuse-query-index).", ""]
+    lines += ["## Queries", ""]
+    lines += _query_tables(q) if q else ["Not run.", ""]
+    lines += ["", "## Memory", "", "| what | RSS / heap | notes |", "|---|---:|---|"]
+    if q:
+        loaded, after = q.api_memory_loaded, q.api_memory_after
+        lines.append(f"| API process after loading the model | {mib(loaded.get('rss'))} | uvicorn, 1 worker, ready (`/readyz` 200), no query served |")
+        lines.append(f"| API process after the query run | {mib(after.get('rss'))} | peak RSS {mib(after.get('peak_rss'))}; "
+                     "served the bm25 cold cells, the warm-up and every warm cell |")
+        if q.api_startup_seconds:
+            lines.append(f"| API start to ready | {min(q.api_startup_seconds):.1f}–{max(q.api_startup_seconds):.1f} s | "
+                         f"{len(q.api_startup_seconds)} starts |")
+    for label, key in (("after the sample index", "heap_sample"), ("after the query index", "heap_query")):
+        heap = data.get(key)
+        if heap:
+            lines.append(f"| Elasticsearch heap used {label} | {mib(heap['used_min'])} | median {mib(heap['used_median'])} "
+                         f"of {mib(heap['max'])} max over 5 readings; {heap.get('what', '')} |")
+    if data.get("profile_text"):
+        lines += ["", "## Profile of the API (warm hybrid, c=1)", "", "```", data["profile_text"].rstrip(), "```"]
+    lines += ["", "Plots: `perf-latency.png` (latency by mode and concurrency), `perf-indexing.png` (stage throughput).", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------
+
+def plot_latency(q: QueryResults, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    caches = [cache for cache in ("warm", "cold") if any(c.cache == cache and c.target == "service" for c in q.cells)]
+    concurrency = sorted({c.concurrency for c in q.cells if c.target == "service"})
+    colors = {"bm25": "#4C72B0", "vector": "#DD8452", "hybrid": "#55A868"}
+    fig, axes = plt.subplots(1, len(caches), figsize=(6.5 * len(caches), 4.6), sharey=True, squeeze=False)
+    width = 0.26
+    for ax, cache in zip(axes[0], caches):
+        for i, mode in enumerate(MODES):
+            xs, p50, p95, p99, es50 = [], [], [], [], []
+            for j, c in enumerate(concurrency):
+                cell = q.cell("service", mode, cache, c)
+                if cell is None or not cell.n:
+                    continue
+                xs.append(j + (i - 1) * width)
+                p50.append(cell.pct(50))
+                p95.append(cell.pct(95))
+                p99.append(cell.pct(99))
+                raw = q.cell("es", mode, cache, c)
+                es50.append(raw.pct(50) if raw and raw.n else float("nan"))
+            if not xs:
+                continue
+            ax.bar(xs, p50, width, color=colors[mode], label=f"{mode} p50")
+            ax.vlines(xs, p50, p95, color="black", linewidth=1)
+            ax.scatter(xs, p95, marker="_", color="black", s=60, label="p95" if i == 0 else None)
+            ax.scatter(xs, p99, marker="v", color="black", s=18, label="p99" if i == 0 else None)
+            ax.scatter(xs, es50, marker="x", color="crimson", s=22, label="raw ES p50" if i == 0 else None, zorder=3)
+        ax.axhline(P99_C16_MAX_MS, color="grey", linestyle="--", linewidth=0.8)
+        ax.text(-0.45, P99_C16_MAX_MS, "250 ms", va="bottom", ha="left", fontsize=8, color="grey")
+        ax.set_xticks(range(len(concurrency)), [f"c={c}" for c in concurrency])
+        ax.set_title(f"{cache} query-embedding cache")
+        ax.set_ylabel("latency (ms)")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("GET /search latency by mode and concurrency")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_indexing(corpora: list[CorpusRun], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(corpora), figsize=(6.5 * len(corpora), 3.8), squeeze=False)
+    for ax, c in zip(axes[0], corpora):
+        rows: list[tuple[str, float, str]] = []
+        for key, color in (("parse", "#8172B3"), ("embed", "#DD8452"), ("bulk", "#4C72B0")):
+            if key in c.stages:
+                rows.append((c.stages[key].name, c.stages[key].rate, color))
+        for key, color in (("first", "#55A868"), ("rerun", "#64B5CD")):
+            if key in c.builds:
+                rows.append((c.builds[key].name, c.builds[key].rate, color))
+        labels = [r[0] for r in rows][::-1]
+        values = [r[1] for r in rows][::-1]
+        ax.barh(labels, values, color=[r[2] for r in rows][::-1])
+        ax.set_xscale("log")
+        for y, value in enumerate(values):
+            ax.text(value, y, f" {value:,.0f}", va="center", fontsize=8)
+        ax.set_xlabel("passages / s (log scale)")
+        ax.set_title(f"{c.corpus}: {c.articles:,} articles, {c.passages:,} passages")
+        ax.grid(axis="x", alpha=0.3, which="both")
+    fig.suptitle("Indexing throughput by stage")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
