@@ -72,7 +72,10 @@ class Settings(BaseSettings):
     )
     vector_weight: float = 1.0
     candidate_depth: int = Field(
-        default=200, description="Articles fetched per side in hybrid/vector mode, fixed per query."
+        default=50,
+        description="Articles fetched per side in hybrid/vector mode, fixed per query (so at most ~2x this many "
+        "can be paged through). The kNN side asks for 2x this many passages, and its cost grows with it: on "
+        "20k articles depth 200 took 244 ms per hybrid query, 50 took 73 ms with the same judged metrics.",
     )
     knn_num_candidates: int = 400
     vector_min_similarity: float = Field(
