@@ -295,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                  es_url=es_url, log=log)
                 log(f"  {data['query_index'].passages} passages in {data['query_index'].seconds:.1f} s "
                     f"({data['query_index'].cache_misses} embedded)")
+            data["query_merges"] = machine.wait_for_merges(es_url, ALIASES["query"])
+            log(f"  waited {data['query_merges']['seconds']:.1f} s for merges; {data['query_merges']['segments']} segments")
             data["heap_query"] = {**machine.es_heap(es_url),
                                   "what": f"the node holds the query index ({data['query_source']})"
                                   + (" and the sample index" if "indexing" in args.parts else "")}

@@ -246,3 +246,20 @@ def cores_text(cpu: dict[str, float | None] | None) -> str:
         if value is not None and (key != "api" or value > 0):
             parts.append(f"{label} {value:.2f}")
     return " · ".join(parts) + f" of {cpu.get('cores', 0):.0f} cores"
+
+
+def wait_for_merges(es_url: str, alias: str, timeout: float = 300.0) -> dict[str, Any]:
+    """Wait until Elasticsearch runs no merge on `alias` (two quiet readings in a row), at most
+    `timeout` seconds, so queries meet the index in its steady state rather than competing with
+    the merges a bulk load leaves behind. Returns the wait and the segment count."""
+    started = time.perf_counter()
+    quiet = 0
+    with httpx.Client(base_url=es_url, timeout=30, trust_env=False) as client:
+        while time.perf_counter() - started < timeout:
+            merges = client.get(f"/{alias}/_stats/merge").json()["_all"]["total"]["merges"]
+            quiet = quiet + 1 if merges["current"] == 0 else 0
+            if quiet >= 2:
+                break
+            time.sleep(1.0)
+        segments = len(client.get(f"/_cat/segments/{alias}", params={"format": "json", "h": "segment"}).json())
+    return {"seconds": time.perf_counter() - started, "segments": segments, "quiet": quiet >= 2}

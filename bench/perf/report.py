@@ -323,6 +323,10 @@ def render(data: dict[str, Any]) -> str:
                   f"{query_index.cache_misses:,} computed. With everything cached this is a full re-build at that size.",
                   ""]
 
+    if data.get("query_merges"):
+        m = data["query_merges"]
+        lines += [f"Before the queries: waited {m['seconds']:.1f} s for Elasticsearch's background merges on the query "
+                  f"index ({'none left' if m['quiet'] else 'still merging at the 300 s limit'}); {m['segments']} segments.", ""]
     if data.get("query_index_reused"):
         lines += [f"Query index (`{data['query_alias']}`): {data['query_source']}, reused from an earlier run "
                   f"(`{data['query_index_reused']}`, --reuse-query-index).", ""]
