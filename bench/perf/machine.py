@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from indexer.usem3_module import usable_cores
+
 
 def _read(path: str) -> str:
     try:
@@ -42,13 +44,6 @@ def os_description() -> str:
         if line.startswith("PRETTY_NAME="):
             pretty = line.split("=", 1)[1].strip().strip('"')
     return f"{pretty or platform.system()} (kernel {platform.release()})"
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def nproc() -> str:

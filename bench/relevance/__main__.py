@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.relevance import judged, report
-from service.settings import PROJECT_ROOT
 from bench.relevance.runner import (MODES, SAMPLE, XWLB, BenchError, HttpAPI, IndexInfo, InProcessAPI, RunResult,
                                     alias_for, distractor_file, ensure_index, evaluate, tunables)
 
@@ -118,7 +117,6 @@ def _run(args: argparse.Namespace) -> int:
     command = "python -m bench.relevance" + ("" if len(sys.argv) <= 1 else " " + shlex.join(sys.argv[1:]))
     args.queries = args.queries.resolve()
     args.out = args.out.resolve()
-    os.chdir(PROJECT_ROOT)  # sources are spelled as `make run` spells them; see runner.SAMPLE
     judged_set = judged.load(args.queries)
     say(f"{len(judged_set)} judged queries: {report.kind_counts(judged_set)}")
     warnings: list[str] = []

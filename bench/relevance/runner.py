@@ -31,9 +31,7 @@ from service.settings import PROJECT_ROOT, Settings
 log = logging.getLogger(__name__)
 
 MODES = ("bm25", "vector", "hybrid")
-# Relative on purpose: article ids hash the source path as spelled, and `make run` / the README build
-# `--source data/sample` from the project root (the CLI changes to the project root first).
-SAMPLE = Path("data") / "sample"
+SAMPLE = PROJECT_ROOT / "data" / "sample"
 XWLB = PROJECT_ROOT.parent / "shared" / "corpus" / "xwlb"
 # Settings the benchmark may vary per run; anything else comes from the environment as usual.
 TUNABLE = ("fusion", "rrf_k", "bm25_weight", "vector_weight", "candidate_depth", "knn_num_candidates",
