@@ -11,11 +11,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from govsearch.settings import get_settings
 from indexer import elastic
 from indexer.passages import split_passages
 from indexer.pipeline import BuildCancelled, BuildFailed, BuildProgress, BuildResult, build
 from indexer.sources import ReadReport, read_sources
-from service.settings import get_settings
 
 DESCRIPTION = """\
 Turn government newsletters into a searchable Elasticsearch index.
@@ -148,7 +148,7 @@ def _inspect(args: argparse.Namespace) -> int:
     for article in read_sources(args.source, report):
         passages = split_passages(article)
         if args.json:
-            record = {field: getattr(article, field) for field in article.__dataclass_fields__}
+            record = article.model_dump()
             record["passages"] = [p.text for p in passages] if args.passages else len(passages)
             print(json.dumps(record, ensure_ascii=False))
             continue

@@ -1,10 +1,10 @@
-"""The records the indexer passes around, and the field rules every reader shares.
+"""The field rules every reader shares: ids, dates, publishers and towns.
 
-An `Article` is one piece of news as a reader sees it; a `Passage` is the
-slice of its body that gets its own vector. Both readers (the newsletter
-parser for scraped pages and the JSONL record reader) derive ids, dates,
-towns and document numbers with the functions here, so an article's
-metadata means the same thing whichever door it came in through.
+Both readers (the newsletter parser for scraped pages and the JSONL record
+reader) derive an article's metadata with the functions here, so it means the
+same thing whichever door it came in through. The record itself
+(`govsearch.schema.Article`) and the document-number rule (`govsearch.rules`)
+live in the core.
 """
 
 from __future__ import annotations
@@ -12,36 +12,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import date
 
-CJK = "\u3400-\u4dbf\u4e00-\u9fff"
-
-
-@dataclass(frozen=True, slots=True)
-class Article:
-    article_id: str
-    title: str
-    body: str  # cleaned paragraphs joined by "\n"
-    publisher: str | None
-    town: str | None
-    date: str | None  # YYYY-MM-DD, never guessed
-    department: str | None
-    section: str | None
-    source: str
-    url: str | None
-    newsletter: str | None
-    doc_number: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Passage:
-    passage_id: str  # f"{article_id}-{position}"
-    article_id: str
-    position: int  # 0-based
-    text: str  # == body[char_start:char_end] of its article
-    char_start: int
-    char_end: int
+from govsearch.rules import CJK
 
 
 def make_article_id(*parts: str) -> str:
@@ -97,19 +70,6 @@ def date_in_text(text: str, year: int | None) -> str | None:
     month_day = _MONTH_DAY.search(text)
     if month_day and year:
         return _iso(year, int(month_day[1]), int(month_day[2]))
-    return None
-
-
-_DOC_NUMBER = re.compile(rf"[{CJK}]{{1,10}}\s*[〔\[［【(（﹝]\s*\d{{4}}\s*[〕\]］】)）﹞]\s*第?\s*\d{{1,5}}\s*号")
-
-
-def find_doc_number(*texts: str | None) -> str | None:
-    """The first official document number (崇港委〔2022〕171号) in the texts, tried in order."""
-    for text in texts:
-        if text:
-            match = _DOC_NUMBER.search(text)
-            if match:
-                return re.sub(r"\s+", "", match[0])
     return None
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import copy
 import json
 import secrets
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+from govsearch.paths import MAPPINGS_DIR
 
 
 def connect(url: str, *, request_timeout: float = 30.0) -> Elasticsearch:
@@ -37,13 +36,13 @@ def articles_index_body(dims: int, meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def new_index_name(alias: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{alias}-{stamp}-{secrets.token_hex(2)}"
 
 
 def create_articles_index(es: Elasticsearch, alias: str, *, dims: int, model: str) -> str:
     name = new_index_name(alias)
-    meta = {"embedding_model": model, "dims": dims, "created": datetime.now(timezone.utc).isoformat()}
+    meta = {"embedding_model": model, "dims": dims, "created": datetime.now(UTC).isoformat()}
     body = articles_index_body(dims, meta)
     # Bulk loading is faster without refreshes; the alias switch happens after an explicit refresh.
     body["settings"]["index"]["refresh_interval"] = "-1"

@@ -146,7 +146,8 @@ class EmbeddingCache:
             for start in range(0, len(keys), self._CHUNK):
                 chunk = keys[start:start + self._CHUNK]
                 rows = self._conn.execute(
-                    f"SELECT sha256, dims, vector FROM vectors WHERE model = ? AND sha256 IN ({','.join('?' * len(chunk))})",
+                    "SELECT sha256, dims, vector FROM vectors WHERE model = ? AND sha256 IN "
+                    f"({','.join('?' * len(chunk))})",
                     [model, *chunk],
                 ).fetchall()
                 for key, row_dims, blob in rows:
@@ -413,7 +414,8 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 def _load_error(name: str, exc: BaseException, *, offline: bool) -> EmbeddingModelError:
     text = f"{type(exc).__name__}: {exc}"
     if _hub_offline():
-        why = "no network: the Hugging Face Hub is not reachable (HF_HUB_OFFLINE is set) and it is not in the local cache"
+        why = ("no network: the Hugging Face Hub is not reachable (HF_HUB_OFFLINE is set) "
+               "and it is not in the local cache")
     elif offline or re.search(r"connect|network|resolve|timed? ?out|offline|proxy", text, re.IGNORECASE):
         why = "no network: the Hugging Face Hub is not reachable and it is not in the local cache"
     else:

@@ -27,8 +27,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum, auto
 
-from indexer.documents import (CJK, Article, date_in_text, derive_town, find_doc_number,
-                               looks_like_government_body, make_article_id, normalize_date)
+from govsearch.rules import CJK, CLOSERS, SENTENCE_END, find_doc_number
+from govsearch.schema import Article
+from indexer.documents import date_in_text, derive_town, looks_like_government_body, make_article_id, normalize_date
 
 
 class _Kind(Enum):
@@ -169,7 +170,6 @@ _TRAILING_ATTRIBUTION = re.compile(rf"(.*[。！？!?”])\s*([(（]\s*{_DEPARTM
 _BYLINE = re.compile(rf"[·•]\s*[{CJK}]{{2,4}}(?:\s+[{CJK}]{{2,4}})*\s*[·•]")
 _NUMBERED = re.compile(r"(?:[一二三四五六七八九十]{1,3}[、.．]|[(（][一二三四五六七八九十\d]{1,3}[)）]"
                        r"|\d{1,2}\s*[、.．](?!\d)|第[一二三四五六七八九十]{1,3}[，,、]|[①-⑳])")
-_SENTENCE_END = "。！？!?；;…”’」』)）】》"
 _OPEN_END = "，,、（(“‘《"
 
 
@@ -225,7 +225,7 @@ def _continues(prev: _Line, cur: _Line) -> bool:
     """
     if prev.kind not in (_Kind.HEADING, _Kind.PROSE) or cur.kind not in (_Kind.HEADING, _Kind.PROSE):
         return False
-    if prev.text[-1] in _SENTENCE_END + "：:" or prev.text.endswith("—"):
+    if prev.text[-1] in SENTENCE_END + CLOSERS + "：:" or prev.text.endswith("—"):
         return False
     if prev.text[-1] in _OPEN_END:
         return True

@@ -19,10 +19,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from indexer.documents import Article, Passage
+from govsearch.rules import CLOSERS, SENTENCE_END
+from govsearch.schema import Article, Passage
 
-_SENTENCE_END = "。！？!?；;…"
-_CLOSERS = "”’」』)）】》\"'"
 _PAUSES = "，,、：:"
 _HEADING_MAX = 40
 _REPEAT_MIN_CHARS = 12  # shorter paragraphs (subheadings, "会议指出：") repeat legitimately
@@ -134,9 +133,9 @@ def _units(body: str, start: int, end: int, max_chars: int) -> list[_Unit]:
     spans: list[tuple[int, int]] = []
     begin = i = start
     while i < end:
-        if body[i] in _SENTENCE_END:
+        if body[i] in SENTENCE_END:
             i += 1
-            while i < end and (body[i] in _SENTENCE_END or body[i] in _CLOSERS):
+            while i < end and (body[i] in SENTENCE_END or body[i] in CLOSERS):
                 i += 1
             spans.append((begin, i))
             begin = i
@@ -151,7 +150,7 @@ def _units(body: str, start: int, end: int, max_chars: int) -> list[_Unit]:
             lead, trail = len(text) - len(text.lstrip()), len(text) - len(text.rstrip())
             if piece_end - trail > piece_start + lead:
                 units.append(_Unit(piece_start + lead, piece_end - trail))
-    if len(units) == 1 and body[end - 1] not in _SENTENCE_END + _CLOSERS and end - start <= _HEADING_MAX:
+    if len(units) == 1 and body[end - 1] not in SENTENCE_END + CLOSERS and end - start <= _HEADING_MAX:
         units[0] = _Unit(units[0].start, units[0].end, heading=True)
     return units
 

@@ -8,6 +8,7 @@ just behind, so end-to-end speed approaches the embedder's own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -20,9 +21,9 @@ from typing import Any, Literal
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import scan, streaming_bulk
 
+from govsearch.actions import BULK_OPTIONS, article_actions, is_passage_doc_id
+from govsearch.schema import Article, Passage, content_hash
 from indexer import elastic
-from indexer.actions import article_action, content_hash, passage_action, stale_passage_deletes
-from indexer.documents import Article, Passage
 from indexer.embeddings import Embedder
 from indexer.passages import embedding_text, split_passages
 from indexer.sources import ReadReport, read_sources
@@ -99,7 +100,7 @@ class _Stage(threading.Thread):
     def run(self) -> None:
         try:
             self._target_fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+        except BaseException as exc:
             self.error = exc
 
 
@@ -132,10 +133,8 @@ class _Pipeline:
 
     def _put_final(self, q: queue.Queue[Any]) -> None:
         """Mark the end of a stage's output, unless the build is being torn down anyway."""
-        try:
+        with contextlib.suppress(BuildCancelled):
             self._put(q, _DONE)
-        except BuildCancelled:
-            pass
 
     def _get(self, q: queue.Queue[Any], producer: _Stage) -> Any:
         while True:
@@ -145,7 +144,7 @@ class _Pipeline:
                 return q.get(timeout=0.2)
             except queue.Empty:
                 if producer.error is not None:
-                    raise producer.error
+                    raise producer.error from None
                 continue
 
     def _notify(self) -> None:
@@ -193,12 +192,10 @@ class _Pipeline:
         actions: list[dict[str, Any]] = []
         row = 0
         for article, digest, passages in items:
-            old_count = self.known.get(article.article_id, ("", 0))[1]
-            actions.extend(stale_passage_deletes(self.index, article.article_id, len(passages), old_count))
-            actions.append(article_action(self.index, article, digest, len(passages)))
-            for passage in passages:
-                actions.append(passage_action(self.index, article, passage, vectors[row].tolist()))
-                row += 1
+            actions.extend(article_actions(self.index, article, passages, vectors[row:row + len(passages)],
+                                           digest=digest,
+                                           old_passage_count=self.known.get(article.article_id, ("", 0))[1]))
+            row += len(passages)
         return actions
 
     def actions(self, embedder_stage: _Stage) -> Iterator[dict[str, Any]]:
@@ -210,14 +207,12 @@ class _Pipeline:
 
     def load(self, embedder_stage: _Stage) -> float:
         started = time.monotonic()
-        for ok, item in streaming_bulk(
-            self.es, self.actions(embedder_stage), chunk_size=500, max_retries=5,
-            initial_backoff=1, max_backoff=30, raise_on_error=False, raise_on_exception=True,
-        ):
+        for ok, item in streaming_bulk(self.es, self.actions(embedder_stage), **BULK_OPTIONS,
+                                       raise_on_error=False, raise_on_exception=True):
             if not ok and not _is_missing_delete(item):
                 self.failed.append(item)
                 log.error("document rejected: %s", item)
-            elif item.get("index", {}).get("_id", "").startswith("p:"):
+            elif is_passage_doc_id(item.get("index", {}).get("_id", "")):
                 self.progress.phase = "loading"
                 self.progress.passages_loaded += 1
                 if self.progress.passages_loaded % 200 == 0:

@@ -23,8 +23,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from indexer.documents import (Article, derive_town, find_doc_number, looks_like_government_body,
-                               make_article_id, normalize_date)
+from govsearch.paths import PROJECT_ROOT
+from govsearch.rules import find_doc_number
+from govsearch.schema import Article
+from indexer.documents import derive_town, looks_like_government_body, make_article_id, normalize_date
 from indexer.newsletter import parse_newsletter
 
 PAGE_SUFFIXES = {".txt", ".html", ".htm"}
@@ -46,9 +48,6 @@ class ReadReport:
     records_skipped: int = 0
     articles: int = 0
     problems: list[Problem] = field(default_factory=list)
-
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def source_name(path: Path) -> str:

@@ -11,14 +11,8 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import bulk
 
-from indexer.actions import (
-    article_action,
-    article_doc_id,
-    content_hash,
-    passage_action,
-    stale_passage_deletes,
-)
-from indexer.documents import Article
+from govsearch.actions import BULK_OPTIONS, article_actions, article_doc_id, delete_actions
+from govsearch.schema import Article
 from indexer.embeddings import Embedder
 from indexer.passages import embedding_text, split_passages
 
@@ -37,14 +31,11 @@ def write_article(es: Elasticsearch, indices: list[str], article: Article, embed
     """Upsert the article into each index and wait until searches see it; return its passage count."""
     passages = split_passages(article)
     vectors = embedder.embed_passages([embedding_text(article, p) for p in passages], batch_size=batch_size)
-    digest = content_hash(article)
     actions: list[dict[str, Any]] = []
     for index in indices:
-        old_count = stored_passage_count(es, index, article.article_id) or 0
-        actions.extend(stale_passage_deletes(index, article.article_id, len(passages), old_count))
-        actions.append(article_action(index, article, digest, len(passages)))
-        actions.extend(passage_action(index, article, p, v.tolist()) for p, v in zip(passages, vectors))
-    bulk(es, actions, refresh="wait_for", raise_on_error=True)
+        actions.extend(article_actions(index, article, passages, vectors,
+                                       old_passage_count=stored_passage_count(es, index, article.article_id) or 0))
+    bulk(es, actions, **BULK_OPTIONS, refresh="wait_for", raise_on_error=True)
     return len(passages)
 
 
@@ -56,8 +47,8 @@ def delete_article(es: Elasticsearch, indices: list[str], article_id: str) -> bo
         if count is None:
             continue
         actions.append({"_op_type": "delete", "_index": index, "_id": article_doc_id(article_id)})
-        actions.extend(stale_passage_deletes(index, article_id, 0, count))
+        actions.extend(delete_actions(index, article_id, count))
     if not actions:
         return False
-    bulk(es, actions, refresh="wait_for", raise_on_error=True)
+    bulk(es, actions, **BULK_OPTIONS, refresh="wait_for", raise_on_error=True)
     return True

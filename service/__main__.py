@@ -2,7 +2,7 @@
 
 import uvicorn
 
-from service.settings import get_settings
+from govsearch.settings import get_settings
 
 settings = get_settings()
 uvicorn.run("service.main:app", host=settings.api_host, port=settings.api_port, log_level="info")

@@ -13,9 +13,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.deps import get_settings
+from service.deps import SettingsDep
 from service.errors import ApiError
-from service.settings import Settings
 
 audit = logging.getLogger("service.audit")
 
@@ -26,7 +25,7 @@ def token_id(token: str) -> str:
     return "tok-" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:8]
 
 
-def require_admin(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> str:
+def require_admin(request: Request, settings: SettingsDep) -> str:
     """The caller's token id, or a 401/403 that says what is wrong."""
     if not settings.admin_token:
         raise ApiError(403, "admin_disabled", "admin endpoints are disabled: set ADMIN_TOKEN (comma-separated "
@@ -64,3 +63,7 @@ async def audit_admin_calls(request: Request, call_next):  # type: ignore[no-unt
         audit.info("admin call who=%s what=%s %s outcome=%d", who, request.method, request.url.path,
                    response.status_code)
     return response
+
+
+AdminDep = Annotated[str, Depends(require_admin)]
+"""The admin caller's token id; the request is refused (401/403) without a valid token."""

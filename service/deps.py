@@ -1,36 +1,47 @@
-"""Dependencies the routes ask for with `Depends`; the lifespan in `service.main` creates them."""
+"""Typed dependencies for the routes: `settings: SettingsDep` instead of `Depends(...)` boilerplate.
+
+Each alias reads one part of the `Runtime` the lifespan in `service.main` opened.
+"""
 
 from __future__ import annotations
 
-from elasticsearch import AsyncElasticsearch, Elasticsearch
-from fastapi import Request
+from typing import Annotated, Any
 
+from elasticsearch import AsyncElasticsearch, Elasticsearch
+from fastapi import Depends, Request
+
+from govsearch.settings import Settings
+from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
 from service.reindex import ReindexRunner
+from service.runtime import Runtime
 from service.search import Searcher
-from service.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
-def get_es(request: Request) -> AsyncElasticsearch:
-    return request.app.state.es
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_searcher(request: Request) -> Searcher:
-    return request.app.state.searcher
+def _part(name: str) -> Any:
+    """A dependency giving the runtime's attribute `name`."""
+
+    def dependency(runtime: RuntimeDep) -> Any:
+        return getattr(runtime, name)
+
+    dependency.__name__ = f"get_{name}"
+    return Depends(dependency)
 
 
-def get_es_sync(request: Request) -> Elasticsearch:
-    """The synchronous client admin work uses from worker threads."""
-    return request.app.state.es_sync
-
-
-def get_store(request: Request) -> JobStore:
-    return request.app.state.jobs
-
-
-def get_runner(request: Request) -> ReindexRunner:
-    return request.app.state.runner
+SettingsDep = Annotated[Settings, _part("settings")]
+EsDep = Annotated[AsyncElasticsearch, _part("es")]
+EsSyncDep = Annotated[Elasticsearch, _part("es_sync")]
+"""The synchronous client admin work uses from worker threads."""
+SearcherDep = Annotated[Searcher, _part("searcher")]
+JobStoreDep = Annotated[JobStore, _part("jobs")]
+RunnerDep = Annotated[ReindexRunner, _part("runner")]
+EmbeddersDep = Annotated[EmbedderPool, _part("embedders")]
+QueryEmbedderDep = Annotated[QueryEmbedder, _part("query_embedder")]

@@ -35,6 +35,20 @@ class ServiceUnavailable(ApiError):
         super().__init__(503, "unavailable", message, headers={"Retry-After": "5"})
 
 
+class NotFound(ApiError):
+    """404 for an id nothing has: `NotFound("article", article_id)`."""
+
+    def __init__(self, what: str, ident: str) -> None:
+        super().__init__(404, "not_found", f"no {what} with id {ident!r}")
+
+
+class Conflict(ApiError):
+    """409: the request is valid but the current state forbids it (a job is running, ...)."""
+
+    def __init__(self, code: str, message: str, **extra: object) -> None:
+        super().__init__(409, code, message, **extra)
+
+
 def invalid_parameter(name: str, message: str) -> ApiError:
     return ApiError(422, "invalid_parameter", f"{name}: {message}", parameter=name)
 

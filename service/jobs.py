@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from indexer.elastic import alias_target, delete_index, load_mapping
+from service.schemas import Job
 
 LOCK_ID = "lock"
 HEARTBEAT_SECONDS = 2.0
@@ -26,7 +27,7 @@ ACTIVE_STATES = ("queued", "running")
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:
@@ -63,14 +64,10 @@ class JobStore:
         self.ensure_index()
         job_id = uuid.uuid4().hex[:12]
         self._take_lock(job_id)
-        job = {
-            "kind": "job", "job_id": job_id, "state": "queued", "phase": "queued",
-            "sources": sources, "model": model, "mode": "incremental" if incremental else "full",
-            "requested_by": requested_by, "owner": owner(), "created": iso(now()), "started": None,
-            "finished": None, "heartbeat": iso(now()), "done": 0, "total": 0, "articles": 0, "rate": 0.0,
-            "new_index": None, "previous_index": None, "error": None, "cancel_requested": False, "result": None,
-        }
-        self.es.index(index=self.index, id=job_id, document=job, refresh="wait_for")
+        job = Job(job_id=job_id, state="queued", phase="queued", sources=sources, model=model,
+                  mode="incremental" if incremental else "full", requested_by=requested_by, owner=owner(),
+                  created=iso(now()), heartbeat=iso(now())).model_dump()
+        self.es.index(index=self.index, id=job_id, document={"kind": "job", **job}, refresh="wait_for")
         return job
 
     def _take_lock(self, job_id: str) -> None:

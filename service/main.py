@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from elasticsearch import AsyncElasticsearch
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from indexer import elastic
+from govsearch.settings import Settings, get_settings
 from service import apikeys, errors
 from service.auth import audit_admin_calls
-from service.embedding import EmbedderPool, QueryEmbedder
-from service.jobs import JobStore
-from service.reindex import ReindexRunner
 from service.routes import admin, articles, health, search, web
-from service.search import Searcher
-from service.settings import Settings, get_settings
+from service.runtime import Runtime
 
 log = logging.getLogger("service")
 
@@ -31,31 +25,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Searches fail fast (503 within ~2 s) rather than queueing behind a dead node.
-        es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.es_request_timeout,
-                                max_retries=0, retry_on_timeout=False)
-        pool = EmbedderPool(settings.embedding_cache_dir, settings.embedding_threads)
-        # Load the configured model before the first request, off the event loop.
-        await asyncio.to_thread(pool.get, settings.embedding_model)
-        embedder = QueryEmbedder(pool, es, settings.index_alias, settings.embedding_model,
-                                 cache_size=settings.query_cache_size)
-        app.state.settings = settings
-        app.state.es = es
-        app.state.embedders = pool
-        app.state.query_embedder = embedder
-        app.state.searcher = Searcher(es, embedder, settings)
-        # Admin work (jobs, bulk writes) runs in threads with a patient synchronous client.
-        es_sync = elastic.connect(settings.elasticsearch_url)
-        app.state.es_sync = es_sync
-        app.state.jobs = JobStore(es_sync, settings.jobs_index, settings.index_alias)
-        app.state.runner = ReindexRunner(es_sync, app.state.jobs, pool, settings)
+        runtime = await Runtime.open(settings)
+        app.state.runtime = runtime
         log.info("gov-search ready: Elasticsearch %s, alias %s, model %s",
                  settings.elasticsearch_url, settings.index_alias, settings.embedding_model)
         try:
             yield
         finally:
-            await es.close()
-            es_sync.close()
+            await app.state.runtime.close()
 
     app = FastAPI(
         title="gov-search 政务搜索",

@@ -1,4 +1,5 @@
-"""Elasticsearch request bodies for the two retrievers, built from validated parameters.
+"""Every Elasticsearch request body the service sends, built from validated parameters:
+the two retrievers (BM25, kNN), the known-item lookup, suggestions and the article view.
 
 User text only ever reaches Elasticsearch inside `match`, `match_phrase` and
 `term` queries, never a query-string parser, so `*:*`, `title:(a OR b)` or
@@ -11,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from indexer.actions import normalize_doc_number
+from govsearch.rules import normalize_doc_number
+from govsearch.schema import HIT_SOURCE_FIELDS, PASSAGE_SPAN_FIELDS
+from service import facets
 
-FACET_FIELDS = ("publisher", "department", "year")
-SOURCE_FIELDS = ["article_id", "title", "text", "publisher", "town", "date", "department", "source", "url",
-                 "position", "section", "newsletter", "doc_number"]
+SOURCE_FIELDS = list(HIT_SOURCE_FIELDS)
 SNIPPET_CHARS = 160
+MAX_PASSAGES_SHOWN = 1000
 
 EXACT_QUERY_NAME = "exact"
 
@@ -131,7 +133,7 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool)
         "sort": _sort(req.sort),
     }
     if with_aggs:
-        body["aggs"] = article_aggs()
+        body["aggs"] = facets.aggregations()
     return body
 
 
@@ -166,16 +168,36 @@ def exact_search(req: SearchRequest) -> dict[str, Any]:
     }
 
 
-def article_aggs() -> dict[str, Any]:
-    """Counts in articles, not passages: a cardinality of article_id at every level."""
-    per_article = {"articles": {"cardinality": {"field": "article_id", "precision_threshold": 40000}}}
-    aggs: dict[str, Any] = dict(per_article)
-    for name in FACET_FIELDS:
-        aggs[f"facet_{name}"] = {
-            "terms": {"field": name, "size": 30, "order": {"articles": "desc"}},
-            "aggs": per_article,
-        }
-    return aggs
+def suggest_search(text: str, size: int) -> dict[str, Any]:
+    """Titles for what has been typed: titles containing it (the last word as a prefix) first,
+    then titles sharing at least half of its words; one suggestion per article, newer first on ties."""
+    return {
+        "size": size,
+        "_source": ["article_id", "title"],
+        "query": {"bool": {
+            "filter": [{"term": {"doc_type": "passage"}}],
+            "should": [
+                {"prefix": {"title.exact": {"value": text.lower(), "boost": 4}}},
+                {"match_phrase_prefix": {"title": {"query": text, "boost": 2}}},
+                {"match_phrase_prefix": {"title.bigram": {"query": text, "max_expansions": 50, "boost": 2}}},
+                # Titles sharing most of the words, so a longer query still gets suggestions.
+                {"match": {"title.bigram": {"query": text, "minimum_should_match": "50%"}}},
+            ],
+            "minimum_should_match": 1,
+        }},
+        "collapse": {"field": "article_id"},
+        "sort": ["_score", {"date": {"order": "desc", "missing": "_last"}}],
+    }
+
+
+def article_passages_search(article_id: str) -> dict[str, Any]:
+    """The article's passages in body order, for the article view."""
+    return {
+        "size": MAX_PASSAGES_SHOWN,
+        "sort": [{"position": "asc"}],
+        "query": {"bool": {"filter": [{"term": {"doc_type": "passage"}}, {"term": {"article_id": article_id}}]}},
+        "_source": list(PASSAGE_SPAN_FIELDS),
+    }
 
 
 def _sort(sort: str) -> list[Any]:

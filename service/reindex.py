@@ -14,10 +14,10 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
+from govsearch.settings import Settings
 from indexer.pipeline import BuildCancelled, BuildProgress, build
 from service.embedding import EmbedderPool
 from service.jobs import HEARTBEAT_SECONDS, JobStore, iso, now
-from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

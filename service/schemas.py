@@ -1,26 +1,30 @@
-"""The public JSON contract (v1), as pydantic models so OpenAPI at /docs documents it exactly."""
+"""The public JSON contract (v1), as pydantic models so OpenAPI at /docs documents it exactly.
+
+Article fields are not listed here: `Hit`, `ArticleView` and `ArticleIn` inherit them from
+`govsearch.schema.ArticleMetadata`, the one definition.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from govsearch.schema import ArticleMetadata, PassageSpan
 
-class Hit(BaseModel):
+SearchMode = Literal["hybrid", "bm25", "vector"]
+SortOrder = Literal["relevance", "date"]
+
+
+# ---- search ---------------------------------------------------------------------------------
+
+class Hit(ArticleMetadata):
     id: str = Field(description="Article id; GET /articles/{id} returns the whole article.")
-    title: str
     snippet: str = Field(description="HTML-escaped best passage excerpt; query words wrapped in <em>…</em>.")
     text: str = Field(description="The best passage of the article, plain text.")
     score: float = Field(ge=0, le=1, description="Relevance in [0, 1], comparable across queries of one mode "
                          "(bm25: s/(s+20) of the BM25 score; vector: cosine similarity; hybrid: the weighted "
                          "mean of those two, or with FUSION=rrf the fused score over the best possible).")
-    publisher: str | None
-    town: str | None
-    date: str | None = Field(description="YYYY-MM-DD, or null when the source gives no date.")
-    department: str | None
-    source: str | None
-    url: str | None
 
 
 class FacetBucket(BaseModel):
@@ -36,39 +40,133 @@ class Facets(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str
-    mode: Literal["hybrid", "bm25", "vector"]
+    mode: SearchMode
     total: int = Field(description="Articles in the result set: every page up to total can be fetched.")
     page: int
     size: int
     took_ms: float
     hits: list[Hit]
-    facets: Facets
+    facets: Facets = Field(description="Counts over the same result set that `total` counts.")
     degraded: bool = Field(False, description="True when the embedding model failed and results are BM25 only.")
     degraded_reason: str | None = None
 
 
-class Passage(BaseModel):
-    position: int
-    text: str
-    char_start: int
-    char_end: int
-
-
-class Article(BaseModel):
-    id: str
+class Suggestion(BaseModel):
+    id: str = Field(description="Article id (GET /articles/{id}).")
     title: str
-    body: str
-    publisher: str | None
-    town: str | None
-    date: str | None
-    department: str | None
-    section: str | None
-    newsletter: str | None
-    doc_number: str | None
-    source: str | None
-    url: str | None
-    passages: list[Passage]
 
+
+class SuggestResponse(BaseModel):
+    query: str
+    suggestions: list[Suggestion]
+
+
+# ---- articles -------------------------------------------------------------------------------
+
+class ArticleView(ArticleMetadata):
+    id: str
+    body: str
+    passages: list[PassageSpan]
+
+
+class ArticleIn(ArticleMetadata):
+    """An article written by an admin (PUT /admin/documents/{id}); metadata as in search hits."""
+
+    title: str = Field(min_length=1, max_length=500, description="The article's headline.")
+    body: str = Field(min_length=1, max_length=500_000, description="Plain text; paragraphs separated by newlines.")
+
+
+class DocumentWritten(BaseModel):
+    id: str
+    result: Literal["created", "updated", "deleted"]
+    passages: int | None = Field(None, description="Passages the article was split into (writes only).")
+    indices: list[str] = Field(description="The indices written: the live one, and one being built if any.")
+    searchable: str
+
+
+# ---- admin ----------------------------------------------------------------------------------
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class ReindexRequest(BaseModel):
+    sources: list[str] | None = Field(None, min_length=1, max_length=50,
+                                      description="Files or directories under the configured DATA_ROOTS; relative "
+                                      "paths are relative to the project. Default: SAMPLE_CORPUS.")
+    model: str | None = Field(None, description="Embedding model for the new index (default: EMBEDDING_MODEL).")
+    mode: Literal["full", "incremental"] = Field(
+        "full", description="full: new index, then alias switch. incremental: changed articles only, in place.")
+
+
+class ReindexStarted(BaseModel):
+    job_id: str
+    state: JobState
+    status_url: str
+
+
+class Job(BaseModel):
+    """A reindex job as stored in JOBS_INDEX and reported by /admin/jobs."""
+
+    job_id: str
+    state: JobState
+    phase: str
+    sources: list[str] = Field(default_factory=list)
+    model: str | None = None
+    mode: Literal["full", "incremental"] = "full"
+    requested_by: str | None = Field(None, description="Fingerprint of the admin token that asked for it.")
+    owner: str | None = Field(None, description="host:pid of the API process running it.")
+    created: str
+    started: str | None = None
+    finished: str | None = None
+    heartbeat: str | None = None
+    done: int = Field(0, description="Passages loaded so far.")
+    total: int = Field(0, description="Passages to load (grows while parsing runs).")
+    articles: int = 0
+    rate: float = Field(0.0, description="Passages per second.")
+    new_index: str | None = None
+    previous_index: str | None = None
+    error: str | None = None
+    cancel_requested: bool = False
+    result: dict[str, Any] | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+
+
+class CancelRequested(BaseModel):
+    job_id: str
+    state: JobState
+    cancel_requested: bool
+
+
+class RolledBack(BaseModel):
+    alias: str
+    index: str
+    previous_index: str | None
+
+
+class QueryCacheStats(BaseModel):
+    hits: int
+    misses: int
+
+
+class IndexStats(BaseModel):
+    alias: str
+    index: str
+    articles: int
+    passages: int
+    size_bytes: int
+    embedding_model: str | None
+    dims: int | None
+    created: str | None
+    indices: list[str]
+    last_successful_job: Job | None
+    running_job: Job | None
+    query_cache: QueryCacheStats
+
+
+# ---- errors ---------------------------------------------------------------------------------
 
 class ErrorDetail(BaseModel):
     code: str
@@ -80,7 +178,10 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "A parameter is invalid; `error.parameter` names it."},
     503: {"model": ErrorResponse, "description": "Elasticsearch is unreachable or the index is not built."},
+}
+NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "Nothing has this id."},
 }

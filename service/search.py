@@ -11,25 +11,15 @@ from __future__ import annotations
 import html
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
-from elasticsearch import AsyncElasticsearch
-
-from service.embedding import QueryEmbedder
-from service.errors import ServiceUnavailable
+from govsearch.schema import METADATA_FIELDS
+from govsearch.settings import Settings
+from service import facets
+from service.backend import Body, SearchBackend
 from service.fusion import Candidate, Fused, calibrate_bm25, fuse, group_by_article, ranked
-from service.query import (
-    EXACT_QUERY_NAME,
-    FACET_FIELDS,
-    SNIPPET_CHARS,
-    SearchRequest,
-    bm25_search,
-    exact_search,
-    knn_search,
-)
-from service.settings import Settings
+from service.query import EXACT_QUERY_NAME, SNIPPET_CHARS, SearchRequest, bm25_search, exact_search, knn_search
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +32,17 @@ class _Outcome:
     paged: bool  # True when `ranked` is already the requested page
 
 
+class QueryVectors(Protocol):
+    """What the searcher needs of the query embedder (`service.embedding.QueryEmbedder`)."""
+
+    async def embed(self, text: str) -> list[float]: ...
+
+
 class Searcher:
-    def __init__(self, es: AsyncElasticsearch, embedder: QueryEmbedder, settings: Settings) -> None:
-        self.es = es
+    """Runs a validated `SearchRequest` against a `SearchBackend` and shapes the response."""
+
+    def __init__(self, backend: SearchBackend, embedder: QueryVectors, settings: Settings) -> None:
+        self.backend = backend
         self.embedder = embedder
         self.settings = settings
 
@@ -86,19 +84,8 @@ class Searcher:
             response["degraded_reason"] = degraded
         return response
 
-    async def _msearch(self, *bodies: dict[str, Any]) -> list[dict[str, Any]]:
-        searches: list[dict[str, Any]] = []
-        for body in bodies:
-            searches.extend([{"index": self.settings.index_alias}, body])
-        result = await self.es.msearch(searches=searches)
-        responses = result["responses"]
-        for response in responses:
-            if "error" in response:
-                error = response["error"]
-                if isinstance(error, dict) and error.get("type") == "index_not_found_exception":
-                    raise ServiceUnavailable("the search index is not built yet")
-                raise RuntimeError(f"Elasticsearch rejected a search: {error}")
-        return responses
+    async def _msearch(self, *bodies: Body) -> list[Body]:
+        return await self.backend.msearch(self.settings.index_alias, bodies)
 
     async def _bm25(self, req: SearchRequest) -> _Outcome:
         body = bm25_search(req, offset=(req.page - 1) * req.size, limit=req.size, with_aggs=True)
@@ -106,13 +93,8 @@ class Searcher:
         candidates = group_by_article(response["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
         entries = [Fused(c.article_id, calibrate_bm25(c.score), c, {"bm25": i}, c.exact)
                    for i, c in enumerate(candidates, start=1 + (req.page - 1) * req.size)]
-        aggs = response["aggregations"]
-        facets = {
-            name: [{"value": _facet_value(b["key"]), "count": b["articles"]["value"]}
-                   for b in aggs[f"facet_{name}"]["buckets"]]
-            for name in FACET_FIELDS
-        }
-        return _Outcome(int(aggs["articles"]["value"]), entries, facets, paged=True)
+        total, counts = facets.from_aggregations(response["aggregations"])
+        return _Outcome(total, entries, counts, paged=True)
 
     def _knn(self, req: SearchRequest, vector: list[float]) -> dict[str, Any]:
         # kNN returns passages; ask for more than the article depth so grouping still fills it.
@@ -144,25 +126,7 @@ class Searcher:
     def _paged_here(self, req: SearchRequest, entries: list[Fused]) -> _Outcome:
         if req.sort == "date":
             entries = sorted(entries, key=lambda e: (e.candidate.source.get("date") or "", e.score), reverse=True)
-        return _Outcome(len(entries), entries, _count_facets(entries), paged=False)
-
-
-def _count_facets(entries: list[Fused]) -> dict[str, list[dict[str, Any]]]:
-    facets: dict[str, list[dict[str, Any]]] = {}
-    for name in FACET_FIELDS:
-        field = "date" if name == "year" else name
-        counts: Counter[Any] = Counter()
-        for entry in entries:
-            value = entry.candidate.source.get(field)
-            if value:
-                counts[int(value[:4]) if name == "year" else value] += 1
-        facets[name] = [{"value": value, "count": count}
-                        for value, count in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:30]]
-    return facets
-
-
-def _facet_value(key: Any) -> Any:
-    return int(key) if isinstance(key, float) and key.is_integer() else key
+        return _Outcome(len(entries), entries, facets.count(e.candidate.source for e in entries), paged=False)
 
 
 def _hit(entry: Fused) -> dict[str, Any]:
@@ -170,15 +134,10 @@ def _hit(entry: Fused) -> dict[str, Any]:
     text = source.get("text", "")
     snippet = entry.candidate.highlight or html.escape(text[:SNIPPET_CHARS])
     return {
-        "id": entry.article_id,
+        **{name: source.get(name) for name in METADATA_FIELDS},
         "title": source.get("title", ""),
+        "id": entry.article_id,
         "snippet": snippet,
         "text": text,
         "score": round(entry.score, 4),
-        "publisher": source.get("publisher"),
-        "town": source.get("town"),
-        "date": source.get("date"),
-        "department": source.get("department"),
-        "source": source.get("source"),
-        "url": source.get("url"),
     }

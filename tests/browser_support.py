@@ -1,4 +1,4 @@
-"""Helpers for the browser tests: a real uvicorn API in a subprocess, a second static web server
+"""Helpers for the browser tests (the API subprocess is `govsearch.apiprocess.ApiProcess`): a static web server
 (another origin, standing in for a portal's page) and Debian's chromium driven by Playwright.
 
 Nothing here downloads a browser: `playwright install` is never used, chromium comes from apt
@@ -10,19 +10,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from service.settings import PROJECT_ROOT
+from govsearch.apiprocess import free_port
+from govsearch.paths import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags chromium keeps trying to reach Google's services.
@@ -44,64 +37,8 @@ def chromium_missing_reason() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class ApiServer:
-    url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-
-@contextlib.contextmanager
-def run_api(env_overrides: dict[str, str], log_path: Path, timeout: float = 120.0) -> Iterator[ApiServer]:
-    """`uvicorn service.main:app` on a free loopback port, ready (/readyz 200) before yielding."""
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **env_overrides}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    server = ApiServer(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{server.log_tail()}")
-            try:
-                if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn not ready after {timeout:.0f} s:\n{server.log_tail()}")
-            time.sleep(0.25)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()
-
-
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

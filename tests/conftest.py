@@ -11,14 +11,15 @@ import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
+from govsearch.paths import SAMPLE_CORPUS
+from govsearch.settings import Settings
 from indexer import elastic
 from indexer.embeddings import Embedder, load_embedder
 from indexer.pipeline import BuildResult, build
 from service.main import create_app
-from service.settings import PROJECT_ROOT, Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-SAMPLE = PROJECT_ROOT / "data" / "sample"
+SAMPLE = SAMPLE_CORPUS
 TEST_ALIAS = "test-gov-articles"
 
 

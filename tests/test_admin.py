@@ -17,13 +17,13 @@ import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
+from govsearch.settings import Settings
 from indexer import elastic
 from indexer.embeddings import Embedder
 from indexer.pipeline import build
 from indexer.sources import ReadReport, read_sources
 from service.jobs import LOCK_ID, iso, now
 from service.main import create_app
-from service.settings import Settings
 from tests.conftest import SAMPLE
 
 TOKEN = "s3cret-admin-token-for-tests"

@@ -18,14 +18,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from govsearch.apiprocess import ApiProcess
 from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     SCREENSHOTS,
-    ApiServer,
     chromium_missing_reason,
     portal_page,
-    run_api,
     run_static_site,
 )
 
@@ -59,7 +58,7 @@ def portal(portal_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def api(sample_index, settings, cache_dir: Path, portal: str, portal_dir: Path,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     work = tmp_path_factory.mktemp("browser-api")
     keys_file = work / "api-keys.json"
     keys_file.write_text(json.dumps({"keys": [
@@ -76,7 +75,7 @@ def api(sample_index, settings, cache_dir: Path, portal: str, portal_dir: Path,
     }
     if os.environ.get("ES_PORT"):
         env["ES_PORT"] = os.environ["ES_PORT"]
-    with run_api(env, work / "uvicorn.log") as server:
+    with ApiProcess(env, work / "uvicorn.log") as server:
         (portal_dir / "host.html").write_text(portal_page(server.url, [
             {"id": "gov-search", "api-key": WIDGET_KEY, "placeholder": "搜索本镇政务信息", "size": "3"},
             {"id": "gov-search-bad-key", "api-key": "not-a-valid-key-000000000000", "size": "3"},
@@ -145,7 +144,7 @@ def query_of(url: str) -> dict[str, list[str]]:
 # ---- the search page ---------------------------------------------------------------------------
 
 
-def test_type_see_suggestions_submit_and_see_highlighted_results(page, api: ApiServer) -> None:
+def test_type_see_suggestions_submit_and_see_highlighted_results(page, api: ApiProcess) -> None:
     page, watch = page
     page.goto(api.url + "/")
     expect(page.locator("#welcome")).to_be_visible()
@@ -181,7 +180,7 @@ def test_type_see_suggestions_submit_and_see_highlighted_results(page, api: ApiS
     watch.assert_clean(api.url)
 
 
-def test_a_facet_narrows_the_results_and_the_chip_undoes_it(page, api: ApiServer) -> None:
+def test_a_facet_narrows_the_results_and_the_chip_undoes_it(page, api: ApiProcess) -> None:
     page, watch = page
     page.goto(f"{api.url}/?q={BROAD_QUERY}")
     wait_results(page)
@@ -208,7 +207,7 @@ def test_a_facet_narrows_the_results_and_the_chip_undoes_it(page, api: ApiServer
     watch.assert_clean(api.url)
 
 
-def test_year_facet_sets_the_date_range(page, api: ApiServer) -> None:
+def test_year_facet_sets_the_date_range(page, api: ApiProcess) -> None:
     page, watch = page
     page.goto(f"{api.url}/?q={BROAD_QUERY}")
     wait_results(page)
@@ -226,7 +225,7 @@ def test_year_facet_sets_the_date_range(page, api: ApiServer) -> None:
     watch.assert_clean(api.url)
 
 
-def test_pagination_and_back_forward(page, api: ApiServer) -> None:
+def test_pagination_and_back_forward(page, api: ApiProcess) -> None:
     page, watch = page
     page.goto(f"{api.url}/?q={BROAD_QUERY}&size=5")
     wait_results(page)
@@ -252,7 +251,7 @@ def test_pagination_and_back_forward(page, api: ApiServer) -> None:
     watch.assert_clean(api.url)
 
 
-def test_article_view_shows_the_whole_text_highlighted_and_links_back(page, api: ApiServer) -> None:
+def test_article_view_shows_the_whole_text_highlighted_and_links_back(page, api: ApiProcess) -> None:
     page, watch = page
     page.goto(f"{api.url}/?q={QUERY}&sort=date")
     wait_results(page)
@@ -282,7 +281,7 @@ def test_article_view_shows_the_whole_text_highlighted_and_links_back(page, api:
     watch.assert_clean(api.url)
 
 
-def test_keyboard_alone_suggestion_results_and_article(page, api: ApiServer) -> None:
+def test_keyboard_alone_suggestion_results_and_article(page, api: ApiProcess) -> None:
     page, watch = page
     page.goto(api.url + "/")
     expect(page.locator("#q")).to_be_focused()
@@ -313,7 +312,7 @@ def test_keyboard_alone_suggestion_results_and_article(page, api: ApiServer) -> 
     watch.assert_clean(api.url)
 
 
-def test_an_api_error_shows_the_api_message(page, api: ApiServer) -> None:
+def test_an_api_error_shows_the_api_message(page, api: ApiProcess) -> None:
     page, watch = page
     too_long = "安" * 201
     expected = httpx.get(f"{api.url}/search", params={"q": too_long}, timeout=10)
@@ -335,7 +334,7 @@ def test_an_api_error_shows_the_api_message(page, api: ApiServer) -> None:
     watch.assert_clean(api.url)
 
 
-def test_no_results_gives_a_hint(page, api: ApiServer) -> None:
+def test_no_results_gives_a_hint(page, api: ApiProcess) -> None:
     page, watch = page
     page.goto(f"{api.url}/?q=zzqxv&mode=bm25")
     expect(page.locator("#results .empty")).to_be_visible()
@@ -346,7 +345,7 @@ def test_no_results_gives_a_hint(page, api: ApiServer) -> None:
     watch.assert_clean(api.url)
 
 
-def test_content_from_the_index_is_never_markup(page, api: ApiServer) -> None:
+def test_content_from_the_index_is_never_markup(page, api: ApiProcess) -> None:
     """A hostile index (served through a routed /search response) cannot inject markup or script."""
     page, watch = page
     evil = '<img src=x onerror="window.__pwned=1">'
@@ -379,7 +378,7 @@ def test_content_from_the_index_is_never_markup(page, api: ApiServer) -> None:
     watch.assert_clean(api.url)
 
 
-def test_opensearch_is_linked_from_the_page(page, api: ApiServer) -> None:
+def test_opensearch_is_linked_from_the_page(page, api: ApiProcess) -> None:
     page, watch = page
     page.goto(api.url + "/")
     link = page.locator('link[rel="search"]')
@@ -393,7 +392,7 @@ def test_opensearch_is_linked_from_the_page(page, api: ApiServer) -> None:
 # ---- phone width ---------------------------------------------------------------------------------
 
 
-def test_phone_width_has_no_horizontal_scroll(browser, api: ApiServer) -> None:
+def test_phone_width_has_no_horizontal_scroll(browser, api: ApiProcess) -> None:
     page, watch = _open_page(browser, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True,
                              device_scale_factor=2)
     try:
@@ -416,7 +415,7 @@ def test_phone_width_has_no_horizontal_scroll(browser, api: ApiServer) -> None:
 # ---- the widget on a portal's page ---------------------------------------------------------------
 
 
-def test_widget_renders_in_a_portal_page_on_another_origin(page, api: ApiServer, portal: str) -> None:
+def test_widget_renders_in_a_portal_page_on_another_origin(page, api: ApiProcess, portal: str) -> None:
     page, watch = page
     searches = []
     page.on("response", lambda response: searches.append(response) if "/search?" in response.url else None)

@@ -7,6 +7,7 @@ without touching the node the rest of the suite uses.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -16,8 +17,8 @@ from urllib.parse import urlparse
 import pytest
 from fastapi.testclient import TestClient
 
+from govsearch.settings import Settings
 from service.main import create_app
-from service.settings import Settings
 
 
 class Relay:
@@ -55,18 +56,14 @@ class Relay:
             pass
         finally:
             for s in (a, b):
-                try:
+                with contextlib.suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
 
     def cut(self, mode: str) -> None:
         self.mode = mode
         for s in self.open:  # drop pooled keep-alive connections too
-            try:
+            with contextlib.suppress(OSError):
                 s.close()
-            except OSError:
-                pass
         self.open.clear()
 
     def close(self) -> None:
@@ -75,7 +72,7 @@ class Relay:
         self.listener.close()
 
 
-@pytest.fixture()
+@pytest.fixture
 def relay(settings: Settings, sample_index: object) -> Iterator[Relay]:
     url = urlparse(settings.elasticsearch_url)
     relay = Relay((url.hostname or "127.0.0.1", url.port or 9200))

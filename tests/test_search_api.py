@@ -33,7 +33,7 @@ def test_response_follows_the_contract(client: TestClient) -> None:
     assert set(body["facets"]) == {"publisher", "department", "year"}
     hit = body["hits"][0]
     assert set(hit) == {"id", "title", "snippet", "text", "score", "publisher", "town", "date", "department",
-                        "source", "url"}
+                        "section", "newsletter", "doc_number", "source", "url"}
     scores = [h["score"] for h in body["hits"]]
     assert scores == sorted(scores, reverse=True)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from govsearch.paths import SAMPLE_CORPUS
 from indexer.newsletter import parse_newsletter
 from indexer.sources import ReadReport, read_sources, source_name
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE = SAMPLE_CORPUS
 
 
 def _record(**fields: object) -> str:
@@ -116,7 +117,7 @@ def test_reading_streams_one_file_at_a_time(tmp_path: Path) -> None:
 
 
 def test_article_ids_do_not_depend_on_how_the_source_path_is_written(monkeypatch) -> None:
-    from indexer.sources import PROJECT_ROOT
+    from govsearch.paths import PROJECT_ROOT
 
     monkeypatch.chdir(PROJECT_ROOT)
     spellings = ["data/sample", "./data/sample/", str(PROJECT_ROOT / "data" / "sample"), "data/../data/sample"]

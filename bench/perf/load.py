@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,64 +19,32 @@ import httpx
 import numpy as np
 
 from bench.perf.machine import process_memory
+from govsearch import apiprocess
+from govsearch.settings import Settings
 from service.query import SearchRequest
 from service.search import Searcher
-from service.settings import PROJECT_ROOT, Settings
-
 
 # --------------------------------------------------------------------------
 # The API process
 # --------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ApiProcess:
-    """`python -m uvicorn service.main:app` on a free loopback port, configured by environment."""
+class ApiProcess(apiprocess.ApiProcess):
+    """The API for a measurement: no portal keys, admin or CORS from the caller's environment, no
+    access log, one worker; optionally profiled (`bench.perf.profiled_app`, stats written at stop)."""
 
     def __init__(self, env: dict[str, str], log_path: Path, *, startup_timeout: float = 300.0,
                  profile_to: Path | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = env
-        self.log_path = log_path
-        self.startup_timeout = startup_timeout
-        self.profile_to = profile_to
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.startup_seconds = 0.0
+        overrides: dict[str, str | None] = {**env, "API_KEYS_FILE": None, "ADMIN_TOKEN": None,
+                                            "CORS_ORIGINS": None, "REQUIRE_API_KEY": "false"}
+        app = "service.main:app"
+        if profile_to is not None:
+            overrides["PERF_PROFILE_OUT"] = str(profile_to)
+            app = "bench.perf.profiled_app:app"
+        super().__init__(overrides, log_path, app=app, startup_timeout=startup_timeout,
+                         uvicorn_args=("--workers", "1", "--no-access-log", "--log-level", "warning"))
 
     def start(self) -> ApiProcess:
-        env = {**os.environ, **self.env}
-        for name in ("API_KEYS_FILE", "ADMIN_TOKEN", "CORS_ORIGINS"):
-            env.pop(name, None)
-        env["REQUIRE_API_KEY"] = "false"
-        app = "service.main:app"
-        if self.profile_to is not None:
-            env["PERF_PROFILE_OUT"] = str(self.profile_to)
-            app = "bench.perf.profiled_app:app"
-        command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
-                    "--workers", "1", "--no-access-log", "--log-level", "warning"]
-        self._log = self.log_path.open("ab")
-        started = time.perf_counter()
-        self.proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = started + self.startup_timeout
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"the API exited with {self.proc.returncode} while starting; see {self.log_path}")
-                try:
-                    if client.get(f"{self.url}/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.perf_counter() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"the API was not ready within {self.startup_timeout:.0f} s; see {self.log_path}")
-                time.sleep(0.2)
-        self.startup_seconds = time.perf_counter() - started
+        super().start()
         # One request outside the query mix, so that one-off first-request costs of a fresh process
         # (lazy imports, the first look at the index mapping) land in no measured cell. bm25 mode:
         # it fills no query-embedding cache entry for any query of the mix.
@@ -89,33 +52,8 @@ class ApiProcess:
             client.get(f"{self.url}/search", params={"q": "预热请求", "mode": "bm25"})
         return self
 
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
     def memory(self) -> dict[str, int | None]:
         return process_memory(self.pid)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            # SIGINT: uvicorn shuts down cleanly (and the profiled app, if used, writes its stats).
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
-        self.proc = None
-
-    def __enter__(self) -> ApiProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # --------------------------------------------------------------------------
@@ -176,13 +114,13 @@ class _FixedVector:
         return self.vector
 
 
-class _CapturingSearcher(Searcher):
-    """The service's own Searcher, stopped at the point where it would call Elasticsearch."""
+class _CapturingBackend:
+    """A `service.backend.SearchBackend` that keeps the bodies the searcher sends and stops it there."""
 
-    captured: tuple[dict[str, Any], ...] = ()
+    bodies: tuple[dict[str, Any], ...] = ()
 
-    async def _msearch(self, *bodies: dict[str, Any]) -> list[dict[str, Any]]:
-        self.captured = bodies
+    async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.bodies = tuple(bodies)
         raise _Captured
 
 
@@ -190,15 +128,15 @@ async def service_msearch_body(settings: Settings, q: str, mode: str, vector: li
     """The exact `_msearch` NDJSON the service sends for `GET /search?q=…&mode=…` (defaults
     otherwise): built by `service.search.Searcher` itself from the `service.query` builders,
     with the query vector computed by the same model."""
-    searcher = _CapturingSearcher(None, _FixedVector(vector), settings)  # type: ignore[arg-type]
+    backend = _CapturingBackend()
     try:
-        await searcher.search(SearchRequest(q=q, mode=mode))
+        await Searcher(backend, _FixedVector(vector), settings).search(SearchRequest(q=q, mode=mode))
     except _Captured:
         pass
     else:  # pragma: no cover - the searcher always reaches Elasticsearch
         raise RuntimeError("the searcher did not issue a search")
     lines: list[str] = []
-    for body in searcher.captured:
+    for body in backend.bodies:
         lines.append(json.dumps({"index": settings.index_alias}))
         lines.append(json.dumps(body, ensure_ascii=False))
     return ("\n".join(lines) + "\n").encode("utf-8")

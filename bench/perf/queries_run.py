@@ -12,11 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from bench.perf import queries as query_mix
-from bench.perf.load import (ApiProcess, Cell, es_cell, paired_cells, rewrite_msearch, service_cell,
-                             service_msearch_body, variant_cells)
+from bench.perf.load import (
+    ApiProcess,
+    Cell,
+    es_cell,
+    paired_cells,
+    rewrite_msearch,
+    service_cell,
+    service_msearch_body,
+    variant_cells,
+)
 from bench.perf.machine import CpuMeter
+from govsearch.settings import Settings
 from indexer.embeddings import Embedder
-from service.settings import Settings
 
 MODES = ("bm25", "vector", "hybrid")
 EMBEDDING_MODES = ("vector", "hybrid")
@@ -200,8 +208,8 @@ async def _run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryRe
             top = max(opts.concurrency)
             if top > 1 and mode in EMBEDDING_MODES:
                 # The same variants under load: what the p99 target would see with a lighter request.
-                cells += await variant_cells(opts.es_url, mode, {k: v for k, v in variants.items() if k != "no highlight"},
-                                             warm_mix, opts.cell_seconds, concurrency=top)
+                lighter = {k: v for k, v in variants.items() if k != "no highlight"}
+                cells += await variant_cells(opts.es_url, mode, lighter, warm_mix, opts.cell_seconds, concurrency=top)
             results.cells += cells
             for cell in cells:
                 log(f"    {cell.mode:45s} c={cell.concurrency:<2d} {_summary(cell)}, {_mean_kb(cell):.0f} KB")
@@ -268,7 +276,8 @@ def _mean_kb(cell: Cell) -> float:
 def _summary(cell: Cell | None) -> str:
     if cell is None or not cell.n:
         return "no successful requests" + (f" ({cell.errors} errors)" if cell else "")
-    text = f"p50 {cell.pct(50):.1f} p95 {cell.pct(95):.1f} p99 {cell.pct(99):.1f} ms, {cell.throughput:.1f}/s, n={cell.n}"
+    text = (f"p50 {cell.pct(50):.1f} p95 {cell.pct(95):.1f} p99 {cell.pct(99):.1f} ms, "
+            f"{cell.throughput:.1f}/s, n={cell.n}")
     if cell.errors:
         text += f", {cell.errors} errors"
     return text

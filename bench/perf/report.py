@@ -248,7 +248,7 @@ def _query_tables(q: QueryResults) -> list[str]:
         lines.append("")
     if q.embed_ms:
         ordered = sorted(q.embed_ms)
-        pct = lambda p: ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]  # noqa: E731
+        pct = lambda p: ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
         lines += [f"**Query embedding alone** (`Embedder.embed_query`, same model, in the benchmark process, "
                   f"{len(ordered)} calls): p50 {pct(50):.2f} ms, p95 {pct(95):.2f} ms, p99 {pct(99):.2f} ms.", ""]
     lines += [

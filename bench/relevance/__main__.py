@@ -13,8 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from bench.relevance import judged, report
-from bench.relevance.runner import (MODES, SAMPLE, XWLB, BenchError, HttpAPI, IndexInfo, InProcessAPI, RunResult,
-                                    alias_for, distractor_file, ensure_index, evaluate, tunables)
+from bench.relevance.runner import (
+    MODES,
+    SAMPLE,
+    XWLB,
+    BenchError,
+    HttpAPI,
+    IndexInfo,
+    InProcessAPI,
+    RunResult,
+    alias_for,
+    distractor_file,
+    ensure_index,
+    evaluate,
+    tunables,
+)
 
 DESCRIPTION = """\
 Judged-query relevance benchmark for gov-search.
@@ -110,8 +123,8 @@ def _say(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
+    from govsearch.settings import Settings
     from indexer import elastic
-    from service.settings import Settings
 
     say = _say(args)
     command = "python -m bench.relevance" + ("" if len(sys.argv) <= 1 else " " + shlex.join(sys.argv[1:]))
@@ -147,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
     es = elastic.connect(base.elasticsearch_url)
     try:
         es.cluster.health(wait_for_status="yellow", timeout="30s")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise BenchError(f"no Elasticsearch at {base.elasticsearch_url} ({exc}); start one with `make es-up` "
                          "or scripts/devnode.sh up, or set ES_URL/ES_PORT") from exc
 
@@ -216,7 +229,7 @@ def _finish_main(args: argparse.Namespace, results: list[RunResult], queries: li
 
 def _compare_fusion(args, api, queries, env, command, model, index, settings_for, main_results, say,
                     resolved) -> None:
-    from service.settings import Settings
+    from govsearch.settings import Settings
 
     defaults = Settings()
     default_k = defaults.rrf_k
@@ -268,7 +281,7 @@ def _compare_fusion(args, api, queries, env, command, model, index, settings_for
     report.variants_chart(results, args.out / chart, "Fusion variants and models: nDCG@10 / MRR@10")
     intro = [
         "Every row is one configuration over the whole judged set, through `GET /search`. Rows marked "
-        "(default) use the current defaults in `service/settings.py`; the others override only the fields "
+        "(default) use the current defaults in `govsearch/settings.py`; the others override only the fields "
         "named. bm25 does not depend on the embedding model. Weights are bm25:vector.",
         "",
         "- `rrf k=K a:b`: score = a/(K + bm25 rank) + b/(K + vector rank)",

@@ -63,7 +63,7 @@ class Corpus:
     titles: dict[str, str]
 
     @classmethod
-    def from_sources(cls, sources: Iterable[Path]) -> "Corpus":
+    def from_sources(cls, sources: Iterable[Path]) -> Corpus:
         report = ReadReport()
         titles = {a.article_id: a.title for a in read_sources(list(sources), report)}
         if not titles:
@@ -71,7 +71,7 @@ class Corpus:
         return cls(titles)
 
     @classmethod
-    def from_index(cls, es: Any, alias: str) -> "Corpus":
+    def from_index(cls, es: Any, alias: str) -> Corpus:
         from elasticsearch.helpers import scan
 
         titles = {hit["_source"]["article_id"]: hit["_source"].get("title", "")

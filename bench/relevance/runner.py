@@ -4,8 +4,8 @@ Everything measured goes through `GET /search`: either an in-process app
 (`fastapi.testclient.TestClient(create_app(settings))`, the same application
 `uvicorn service.main:app` serves) or a running server given with `--api`.
 Settings variants (fusion method, RRF k, weights, ...) are applied to the
-in-process app by building its `Searcher` again from `Settings(**overrides)`,
-exactly as the app's lifespan builds it, so one loaded model serves all variants.
+in-process app with `Runtime.with_settings`, which keeps its clients and loaded
+models, so one loaded model serves all variants.
 """
 
 from __future__ import annotations
@@ -25,14 +25,15 @@ from elasticsearch import Elasticsearch
 
 from bench.relevance import metrics
 from bench.relevance.judged import Corpus, JudgedQuery
+from govsearch.paths import CACHE_DIR, PROJECT_ROOT, SAMPLE_CORPUS, XWLB_CORPUS
+from govsearch.settings import Settings
 from indexer import elastic
-from service.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
 MODES = ("bm25", "vector", "hybrid")
-SAMPLE = PROJECT_ROOT / "data" / "sample"
-XWLB = PROJECT_ROOT.parent / "shared" / "corpus" / "xwlb"
+SAMPLE = SAMPLE_CORPUS
+XWLB = XWLB_CORPUS
 # Settings the benchmark may vary per run; anything else comes from the environment as usual.
 TUNABLE = ("fusion", "rrf_k", "bm25_weight", "vector_weight", "candidate_depth", "knn_num_candidates",
            "vector_min_similarity")
@@ -172,19 +173,11 @@ class InProcessAPI:
 
     def embedder(self, model: str) -> Any:
         """The app's own loaded model, so building an index does not load it a second time."""
-        return self.app.state.embedders.get(model)
+        return self.app.state.runtime.embedders.get(model)
 
     def configure(self, settings: Settings) -> None:
-        """Serve with `settings` from now on: rebuild the query embedder and searcher as the lifespan does."""
-        from service.embedding import QueryEmbedder
-        from service.search import Searcher
-
-        state = self.app.state
-        if settings.index_alias != self.settings.index_alias:
-            state.query_embedder = QueryEmbedder(state.embedders, state.es, settings.index_alias,
-                                                 settings.embedding_model, cache_size=settings.query_cache_size)
-        state.settings = settings
-        state.searcher = Searcher(state.es, state.query_embedder, settings)
+        """Serve with `settings` from now on: the same clients and loaded models, another searcher."""
+        self.app.state.runtime = self.app.state.runtime.with_settings(settings)
         self.settings = settings
 
     def search(self, q: str, mode: str, size: int) -> dict[str, Any]:
@@ -267,7 +260,7 @@ def ensure_index(es: Elasticsearch, alias: str, model: str, sources: Sequence[Pa
 
 
 # Build timings by index name, so a report on a reused index can still say what building it cost.
-BUILD_LOG = PROJECT_ROOT / ".cache" / "bench" / "relevance-builds.json"
+BUILD_LOG = CACHE_DIR / "bench" / "relevance-builds.json"
 
 
 def _build_log() -> dict[str, dict[str, Any]]:

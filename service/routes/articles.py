@@ -2,43 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from elasticsearch import AsyncElasticsearch, NotFoundError
-from fastapi import APIRouter, Depends, Path
+from elasticsearch import NotFoundError
+from fastapi import APIRouter, Path
 
-from indexer.actions import article_doc_id
-from service.deps import get_es, get_settings
-from service.errors import ApiError
-from service.schemas import ERROR_RESPONSES, Article, ErrorResponse
-from service.settings import Settings
+from govsearch.actions import article_doc_id
+from govsearch.schema import METADATA_FIELDS
+from service.deps import EsDep, SettingsDep
+from service.errors import NotFound
+from service.query import article_passages_search
+from service.schemas import ERROR_RESPONSES, NOT_FOUND_RESPONSE, ArticleView
 
 router = APIRouter(tags=["articles"])
 
 
-@router.get("/articles/{article_id}", response_model=Article,
-            responses={404: {"model": ErrorResponse, "description": "No article has this id."}, **ERROR_RESPONSES})
-async def get_article(
-    article_id: Annotated[str, Path(max_length=200)],
-    es: Annotated[AsyncElasticsearch, Depends(get_es)],
-    settings: Annotated[Settings, Depends(get_settings)],
-) -> dict:
+@router.get("/articles/{article_id}", response_model=ArticleView,
+            responses={**NOT_FOUND_RESPONSE, **ERROR_RESPONSES})
+async def get_article(article_id: Annotated[str, Path(max_length=200)], es: EsDep,
+                      settings: SettingsDep) -> dict[str, Any]:
     alias = settings.index_alias
     try:
         doc = await es.get(index=alias, id=article_doc_id(article_id))
     except NotFoundError as exc:
         if getattr(exc, "body", None) and isinstance(exc.body, dict) and exc.body.get("found") is False:
-            raise ApiError(404, "not_found", f"no article with id {article_id!r}") from exc
+            raise NotFound("article", article_id) from exc
         raise
     source = doc["_source"]
-    passages = await es.search(
-        index=alias, size=1000, sort=[{"position": "asc"}],
-        query={"bool": {"filter": [{"term": {"doc_type": "passage"}}, {"term": {"article_id": article_id}}]}},
-        source_includes=["position", "text", "char_start", "char_end"],
-    )
+    passages = await es.search(index=alias, **article_passages_search(article_id))
     return {
+        **{name: source.get(name) for name in METADATA_FIELDS},
         "id": article_id,
-        **{key: source.get(key) for key in ("title", "body", "publisher", "town", "date", "department", "section",
-                                            "newsletter", "doc_number", "source", "url")},
+        "body": source.get("body", ""),
         "passages": [hit["_source"] for hit in passages["hits"]["hits"]],
     }

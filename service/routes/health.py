@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from elasticsearch import AsyncElasticsearch
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from service.deps import get_es, get_settings
-from service.settings import Settings
+from service.deps import EsDep, SettingsDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict:
+async def healthz() -> dict[str, str]:
     """200 while the process is up, whatever Elasticsearch is doing."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
-async def readyz(
-    es: Annotated[AsyncElasticsearch, Depends(get_es)],
-    settings: Annotated[Settings, Depends(get_settings)],
-) -> JSONResponse:
+async def readyz(es: EsDep, settings: SettingsDep) -> JSONResponse:
     """200 only when Elasticsearch answers and the alias exists: only then can a search succeed."""
     try:
         exists = bool(await es.indices.exists_alias(name=settings.index_alias))

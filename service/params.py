@@ -1,0 +1,30 @@
+"""Query parameters more than one route takes, validated once."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from service.errors import invalid_parameter
+
+MAX_QUERY_CHARS = 200
+# Control characters (NUL included) carry no meaning in a search box; they are dropped, not searched.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def search_text(
+    q: Annotated[str, Query(description=f"What to search for (or has been typed so far), 1–{MAX_QUERY_CHARS} "
+                            "characters after trimming.", max_length=4 * MAX_QUERY_CHARS)],
+) -> str:
+    """`q` without control characters and surrounding space; 422 when nothing or too much is left."""
+    text = _CONTROL.sub(" ", q).strip()
+    if not text:
+        raise invalid_parameter("q", "must contain something to search for")
+    if len(text) > MAX_QUERY_CHARS:
+        raise invalid_parameter("q", f"must be at most {MAX_QUERY_CHARS} characters (got {len(text)})")
+    return text
+
+
+SearchText = Annotated[str, Depends(search_text)]
