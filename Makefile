@@ -11,7 +11,7 @@ API_PORT ?= 8000
 TEST_ES_PORT ?= 9250
 export ES_PORT API_PORT
 
-.PHONY: help install browser es-up es-down es-status run stop index test bench-relevance bench-perf clean
+.PHONY: help install browser es-up es-down es-status run stop index lint test bench-relevance bench-perf clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ run: index ## install what is missing, start Elasticsearch, index the sample, se
 	$(PY) -m service
 
 stop: es-down ## stop everything `make run` started
+
+lint: install ## ruff (style, imports, common bugs) and mypy (types) over the code
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: install browser ## install what is missing, start a separate test node, run the whole suite, stop it
 	@ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh up

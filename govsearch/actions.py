@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from numpy.typing import NDArray
+
 from govsearch.schema import PASSAGE_SPAN_FIELDS, Article, Passage, content_hash, index_fields
 
 ARTICLE_ID_PREFIX = "a:"
@@ -36,7 +38,7 @@ def is_passage_doc_id(doc_id: str) -> bool:
     return doc_id.startswith(PASSAGE_ID_PREFIX)
 
 
-def article_actions(index: str, article: Article, passages: Sequence[Passage], vectors: Sequence[Any], *,
+def article_actions(index: str, article: Article, passages: Sequence[Passage], vectors: Sequence[Any] | NDArray[Any], *,
                     digest: str | None = None, old_passage_count: int = 0) -> list[dict[str, Any]]:
     """Bulk actions that make `index` hold exactly this version of the article.
 

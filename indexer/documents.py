@@ -78,7 +78,7 @@ _GOVERNMENT_BODY = re.compile(r"(人民政府|政府|委员会|办公室|办公�
 
 def looks_like_government_body(name: str | None) -> bool:
     """Whether a source/author string names a government body, i.e. can stand as the publisher."""
-    return bool(name) and bool(_GOVERNMENT_BODY.search(name.strip()))
+    return name is not None and bool(_GOVERNMENT_BODY.search(name.strip()))
 
 
 # A town is 2–4 characters ending in 镇/乡/街道, starting where a name can start: at the start of the text,

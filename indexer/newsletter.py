@@ -314,10 +314,11 @@ def _segment(lines: list[_Line]) -> list[_Block]:
             run = next((k for k in range(i, len(lines)) if lines[k].kind is not _Kind.HEADING), len(lines)) - i
             following = lines[i + run] if i + run < len(lines) else None
             opens = following is not None and following.kind is _Kind.PROSE
-            if run >= 2 or _STRONG_TITLE.search(line.text) or (opens and _ARTICLE_OPENING.match(following.text)):
+            if run >= 2 or _STRONG_TITLE.search(line.text) or (
+                    following is not None and opens and _ARTICLE_OPENING.match(following.text)):
                 close()
                 current.titles.append(line.text)
-            elif run == 1 and opens:
+            elif run == 1 and following is not None and opens:
                 lines[i + 1] = _line(line.text + following.text)
             else:
                 current.paras.append(line)

@@ -13,13 +13,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import scan, streaming_bulk
+from numpy.typing import NDArray
 
 from govsearch.actions import BULK_OPTIONS, article_actions, is_passage_doc_id
 from govsearch.schema import Article, Passage, content_hash
@@ -185,7 +186,8 @@ class _Pipeline:
     def _embed_batch(self, items: list[tuple[Article, str, list[Passage]]]) -> list[dict[str, Any]]:
         texts = [embedding_text(article, p) for article, _, passages in items for p in passages]
         started = time.monotonic()
-        vectors = self.embedder.embed_passages(texts, batch_size=self.batch_size) if texts else []
+        vectors: Sequence[Any] | NDArray[Any] = (
+            self.embedder.embed_passages(texts, batch_size=self.batch_size) if texts else [])
         self.embed_seconds += time.monotonic() - started
         self.progress.phase = "embedding"
         self.progress.passages_embedded += len(texts)
@@ -247,9 +249,10 @@ def build(
     hits_before, misses_before = embedder.cache_hits, embedder.cache_misses
 
     live = elastic.alias_target(es, alias)
-    if incremental and live is None:
-        raise BuildFailed(f"incremental build needs a live index behind alias {alias!r}; run a full build first")
+    index: str
     if incremental:
+        if live is None:
+            raise BuildFailed(f"incremental build needs a live index behind alias {alias!r}; run a full build first")
         meta = elastic.index_meta(es, live)
         if meta.get("embedding_model") != embedder.name:
             raise BuildFailed(

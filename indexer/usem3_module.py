@@ -34,7 +34,7 @@ import torch
 try:  # sentence-transformers >= 6
     from sentence_transformers.base.modules import InputModule
 except ImportError:  # pragma: no cover - sentence-transformers 4/5
-    from sentence_transformers.models import InputModule
+    from sentence_transformers.models import InputModule  # type: ignore[no-redef]
 
 USEM3_DIMS = 512
 # Below this many characters in a forward call (a query, a few short passages)
@@ -115,8 +115,9 @@ class USEModule(InputModule):
             return use.encode(texts)
 
     # ---- what SentenceTransformer calls ----
+    # (Signatures follow sentence-transformers 3-6 at once, so each differs from some version's.)
     @property
-    def modalities(self) -> list[str]:
+    def modalities(self) -> list[str]:  # type: ignore[override]
         return ["text"]
 
     def preprocess(self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -155,7 +156,7 @@ class USEModule(InputModule):
         self.save_config(output_path)
 
     @classmethod
-    def load(
+    def load(  # type: ignore[override]
         cls,
         model_name_or_path: str,
         subfolder: str = "",

@@ -26,7 +26,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,8 @@ def _normalize_origin(value: str) -> str:
 class TokenBucket:
     """`capacity` requests at once, refilled at `rate_per_minute`; thread-safe, monotonic clock."""
 
-    def __init__(self, rate_per_minute: float, capacity: float | None = None, clock=time.monotonic) -> None:
+    def __init__(self, rate_per_minute: float, capacity: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate_per_minute / 60.0
         self.capacity = float(capacity if capacity is not None else rate_per_minute)
         self.tokens = self.capacity
@@ -235,7 +236,7 @@ class ApiKeyMiddleware:
         scope.setdefault("state", {})["api_key"] = key.name
         remaining = str(int(value))
 
-        async def send_with_headers(message: dict[str, Any]) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-ratelimit-limit", limit.encode()),

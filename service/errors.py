@@ -6,6 +6,7 @@ Portals code against this; a stack trace or an HTML error page is never sent.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
@@ -23,7 +24,7 @@ class ApiError(Exception):
     """An error meant for the client, with its status, a stable code and a readable message."""
 
     def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-                 **extra: object) -> None:
+                 **extra: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers
@@ -45,7 +46,7 @@ class NotFound(ApiError):
 class Conflict(ApiError):
     """409: the request is valid but the current state forbids it (a job is running, ...)."""
 
-    def __init__(self, code: str, message: str, **extra: object) -> None:
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
         super().__init__(409, code, message, **extra)
 
 

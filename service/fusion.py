@@ -14,6 +14,7 @@ scale that means the same thing for every query of a mode:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -112,7 +113,7 @@ def _calibrated(name: str, score: float) -> float:
     return calibrate_cosine(score) if name == "vector" else calibrate_bm25(score)
 
 
-def ranked(candidates: list[Candidate], name: str, pinned: list[Candidate] = ()) -> list[Fused]:
+def ranked(candidates: list[Candidate], name: str, pinned: Sequence[Candidate] = ()) -> list[Fused]:
     """One retriever's ranking in the fused shape with calibrated scores, `pinned` known items first."""
     order = list(pinned) + [c for c in candidates if c.article_id not in {p.article_id for p in pinned}]
     return [Fused(c.article_id, 1.0 if c in pinned else _calibrated(name, c.score), c, {name: i}, c in pinned)

@@ -85,7 +85,8 @@ class JobStore:
                 if job is not None and job["state"] in ACTIVE_STATES:
                     raise JobConflict(holder["job_id"]) from None
                 self.release(holder["job_id"])
-        raise JobConflict(self._lock_holder()["job_id"] if self._lock_holder() else "unknown")
+        holder = self._lock_holder()
+        raise JobConflict(holder["job_id"] if holder else "unknown")
 
     def _lock_holder(self) -> dict[str, Any] | None:
         try:

@@ -111,14 +111,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     other.add_argument("--bench-cache", type=Path, default=CACHE_DIR / "bench" / "embeddings",
                        metavar="DIR",
                        help="persistent embedding cache for the query index (default .cache/bench/embeddings)")
-    other.add_argument("--profile", action="store_true",
-                       help="also run the API under cProfile over warm hybrid requests and add the top functions")
-    other.add_argument("--reuse-query-index", action="store_true",
-                       help="keep the query index of an earlier run if it holds the same number of articles "
-                            "(skips its re-build; for repeated query runs)")
-    other.add_argument("--no-diagnose", action="store_true",
-                       help="skip the raw-ES request variants (without highlight / with a slim _source) that show "
-                            "where Elasticsearch's time goes")
+    switches = {
+        "--profile": "also run the API under cProfile over warm hybrid requests and add the top functions",
+        "--reuse-query-index": "keep the query index of an earlier run if it holds the same number of articles "
+                               "(skips its re-build; for repeated query runs)",
+        "--no-diagnose": "skip the raw-ES request variants (without highlight / with a slim _source) that show "
+                         "where Elasticsearch's time goes",
+    }
+    for flag, text in switches.items():
+        other.add_argument(flag, action="store_true", help=text)
     other.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results", metavar="DIR",
                        help="where perf.md and the plots go (default bench/results)")
     other.add_argument("--json", type=Path, metavar="FILE", help="also write the raw numbers as JSON")

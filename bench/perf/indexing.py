@@ -237,14 +237,19 @@ def measure_corpus(es: Elasticsearch, model: Embedder, *, corpus: str, sources: 
     embed_half(0)
 
     build_cache = workdir / f"{corpus}-build-cache"
+    def full_build(key: str, label: str, embedder: Embedder) -> BuildResult:
+        """A full build of `sources` behind `alias`, measured as `run.builds[key]`."""
+        cpu = meter()
+        result = build(es, embedder, sources, alias=alias, keep_previous=0, batch_size=batch_size,
+                       on_progress=_progress_logger(log, label))
+        run.builds[key] = BuildRun.of(label, result, cpu=cpu.stop())
+        log(f"    {result.seconds:.1f} s, {result.passages_per_second:.1f} passages/s")
+        return result
+
     log(f"  {corpus}: full build, end to end, cold embedding cache")
     embedder = fresh_embedder(model, build_cache)
-    cpu = meter()
-    first = build(es, embedder, sources, alias=alias, keep_previous=0, batch_size=batch_size,
-                  on_progress=_progress_logger(log, "first build"))
-    run.builds["first"] = BuildRun.of("first build, end to end (cold cache)", first, cpu=cpu.stop())
+    first = full_build("first", "first build, end to end (cold cache)", embedder)
     embedder.close()
-    log(f"    {first.seconds:.1f} s, {first.passages_per_second:.1f} passages/s")
 
     embed_half(1)
     stage_embedder.close()
@@ -279,11 +284,7 @@ def measure_corpus(es: Elasticsearch, model: Embedder, *, corpus: str, sources: 
 
     log(f"  {corpus}: full re-build of the same sources, warm embedding cache")
     embedder = fresh_embedder(model, build_cache)
-    cpu = meter()
-    rerun = build(es, embedder, sources, alias=alias, keep_previous=0, batch_size=batch_size,
-                  on_progress=_progress_logger(log, "re-build"))
-    run.builds["rerun"] = BuildRun.of("full re-build (warm cache)", rerun, cpu=cpu.stop())
-    log(f"    {rerun.seconds:.1f} s, {rerun.passages_per_second:.1f} passages/s")
+    full_build("rerun", "full re-build (warm cache)", embedder)
 
     log(f"  {corpus}: incremental re-run (nothing changed)")
     cpu = meter()
