@@ -16,6 +16,7 @@ text is exactly `body[char_start:char_end]`.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -100,15 +101,19 @@ class _Repeats:
 
     Near repeats are looked for only among paragraphs that begin or end with
     the same few characters — a re-rendered paragraph differs by a word or
-    its punctuation, not at both ends — which keeps a long report's check
-    linear instead of comparing every pair of its hundreds of paragraphs.
+    its punctuation, not at both ends — and only among the latest `_BUCKET`
+    of those, so the check stays linear even when thousands of paragraphs
+    open alike (a 4,000-paragraph list of "关于…的通知" items). Verbatim
+    repeats are found wherever they are.
     """
 
     _EDGE = 6
+    _BUCKET = 32
 
     def __init__(self) -> None:
         self._keys: set[str] = set()
-        self._by_edge: dict[str, list[set[str]]] = {}
+        self._by_edge: dict[str, deque[set[str]]] = {}
+        self.comparisons = 0
 
     def is_repeat(self, paragraph: str) -> bool:
         key = re.sub(r"[\W_]+", "", paragraph)  # ignore punctuation and spacing differences
@@ -120,11 +125,12 @@ class _Repeats:
         edges = ("^" + key[:self._EDGE], "$" + key[-self._EDGE:])
         for edge in edges:
             for other in self._by_edge.get(edge, ()):
+                self.comparisons += 1
                 if len(grams & other) >= _NEAR_REPEAT * len(grams | other):
                     return True
         self._keys.add(key)
         for edge in edges:
-            self._by_edge.setdefault(edge, []).append(grams)
+            self._by_edge.setdefault(edge, deque(maxlen=self._BUCKET)).append(grams)
         return False
 
 

@@ -63,6 +63,8 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
 
     Hidden files and directories (".git", ".DS_Store") are not walked into.
     Files with other extensions are skipped and counted in `files_skipped`.
+    Symbolic links met while walking are not followed (reported as skipped): a link could lead
+    outside the directories an admin may index, or back into itself.
     """
     for path in paths:
         path = Path(path)
@@ -70,18 +72,21 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
             report.files_skipped += 1
             report.problems.append(Problem(str(path), None, "no such file or directory"))
             continue
-        for file in _walk(path) if path.is_dir() else [path]:
+        for file in _walk(path, report) if path.is_dir() else [path]:
             for article in _read_file(file, report):
                 report.articles += 1
                 yield article
 
 
-def _walk(directory: Path) -> Iterator[Path]:
+def _walk(directory: Path, report: ReadReport) -> Iterator[Path]:
     for entry in sorted(directory.iterdir(), key=lambda p: p.name):
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
-            yield from _walk(entry)
+        if entry.is_symlink():
+            report.files_skipped += 1
+            report.problems.append(Problem(str(entry), None, "symbolic link, not followed"))
+        elif entry.is_dir():
+            yield from _walk(entry, report)
         else:
             yield entry
 

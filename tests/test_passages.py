@@ -136,3 +136,17 @@ def test_embedding_text_puts_the_title_first() -> None:
     article = _article("正文第一句。", title="港西镇召开疫情防控工作会议")
     [passage] = split_passages(article)
     assert embedding_text(article, passage) == "港西镇召开疫情防控工作会议\n正文第一句。"
+
+
+def test_the_repeat_check_stays_linear_when_thousands_of_paragraphs_open_alike() -> None:
+    import random
+
+    from indexer.passages import _Repeats
+
+    repeats = _Repeats()
+    rng = random.Random(7)
+    words = "村镇安全生产消防检查防汛农业医疗养老教育道路河道垃圾分类文明创建疫苗接种"
+    paragraphs = ["关于做好以下工作的通知：" + "".join(rng.choice(words) for _ in range(40)) for _ in range(4000)]
+    assert not any(repeats.is_repeat(p) for p in paragraphs)  # alike at the start, but each is different
+    assert repeats.comparisons <= 2 * repeats._BUCKET * len(paragraphs)  # before: ~n²/2 = 8 million
+    assert repeats.is_repeat(paragraphs[10])  # a verbatim repeat is still found, however far back

@@ -123,3 +123,21 @@ def test_article_ids_do_not_depend_on_how_the_source_path_is_written(monkeypatch
     spellings = ["data/sample", "./data/sample/", str(PROJECT_ROOT / "data" / "sample"), "data/../data/sample"]
     ids = [sorted(a.article_id for a in read_sources([Path(s)], ReadReport())) for s in spellings]
     assert all(found == ids[0] for found in ids) and ids[0]
+
+
+def test_symbolic_links_inside_a_source_are_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("不该公开的文章\n\n内容。\n", encoding="utf-8")
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "page.txt").write_text("可以公开的文章\n\n内容。\n", encoding="utf-8")
+    (root / "escape").symlink_to(outside, target_is_directory=True)  # leads outside the root
+    (root / "sub" / "loop").symlink_to(root, target_is_directory=True)  # leads back into itself
+    (root / "file-link.txt").symlink_to(outside / "secret.txt")
+    report = ReadReport()
+    articles = list(read_sources([root], report))
+    assert [a.title for a in articles] == ["可以公开的文章"]
+    assert sorted(p.path for p in report.problems) == sorted(
+        str(root / name) for name in ("escape", "file-link.txt", "sub/loop"))
+    assert {p.reason for p in report.problems} == {"symbolic link, not followed"}
