@@ -7,7 +7,7 @@ benchmark all build their bulk actions with `article_actions` and send them with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from numpy.typing import NDArray
@@ -52,7 +52,7 @@ def article_actions(index: str, article: Article, passages: Sequence[Passage], v
     if len(vectors) != len(passages):
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors for article {article.article_id}")
     fields = index_fields(article)
-    actions = delete_actions(index, article.article_id, old_passage_count, keep=len(passages))
+    actions = delete_actions(index, article.article_id, range(len(passages), old_passage_count))
     actions.append({
         "_index": index,
         "_id": article_doc_id(article.article_id),
@@ -70,10 +70,9 @@ def article_actions(index: str, article: Article, passages: Sequence[Passage], v
     return actions
 
 
-def delete_actions(index: str, article_id: str, passage_count: int, *, keep: int = 0) -> list[dict[str, Any]]:
-    """Delete actions for the article's passages from position `keep` up to `passage_count`;
-    with `keep=0` the caller deletes the whole article and adds its article doc's delete."""
+def delete_actions(index: str, article_id: str, positions: Iterable[int]) -> list[dict[str, Any]]:
+    """Delete actions for the article's passages at these positions."""
     return [
         {"_op_type": "delete", "_index": index, "_id": passage_doc_id(article_id, position)}
-        for position in range(keep, passage_count)
+        for position in positions
     ]

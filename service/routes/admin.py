@@ -19,7 +19,7 @@ from govsearch.paths import PROJECT_ROOT
 from govsearch.schema import Article
 from govsearch.settings import Settings
 from indexer import elastic
-from indexer.updates import delete_article, stored_passage_count, write_article
+from indexer.updates import ArticleTooLong, delete_article, stored_passage_count, write_article
 from service.auth import AdminDep, require_admin
 from service.deps import EmbeddersDep, EsSyncDep, JobStoreDep, QueryEmbedderDep, RunnerDep, SettingsDep
 from service.errors import Conflict, NotFound, ServiceUnavailable, invalid_parameter
@@ -156,8 +156,11 @@ async def put_document(article_id: ArticleIdParam, document: ArticleIn, response
     fields = document.model_dump()
     article = Article(**{**fields, "title": document.title.strip(), "body": document.body.strip(),
                          "source": document.source or "admin"}, article_id=article_id)
-    passages = await asyncio.to_thread(write_article, es, targets, article, embedder,
-                                       batch_size=settings.embedding_batch_size)
+    try:
+        passages = await asyncio.to_thread(write_article, es, targets, article, embedder,
+                                           batch_size=settings.embedding_batch_size)
+    except ArticleTooLong as exc:
+        raise invalid_parameter("body", str(exc)) from None
     response.status_code = 200 if existed else 201
     return {"id": article_id, "result": "updated" if existed else "created", "passages": passages,
             "indices": targets, "searchable": "now: the write waited for an index refresh"}
