@@ -11,7 +11,7 @@ API_PORT ?= 8000
 TEST_ES_PORT ?= 9250
 export ES_PORT API_PORT
 
-.PHONY: help install browser es-up es-down es-status run stop index lint test bench-relevance bench-perf clean
+.PHONY: help install browser es-up es-down es-status run stop index lint test test-fast bench-relevance bench-perf clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,6 +59,12 @@ test: install browser ## install what is missing, start a separate test node, ru
 	@ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh up
 	@ES_PORT=$(TEST_ES_PORT) $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	  ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh down; exit $$status
+
+# No node, no model: tests/unit plus the existing modules that need neither (a few seconds).
+FAST_TESTS := tests/unit tests/test_passages.py tests/test_newsletter.py tests/test_sources.py \
+	tests/test_relevance_metrics.py
+test-fast: install ## the fast layer: unit tests and pure parser/metric tests, no Elasticsearch, no model
+	$(PY) -m pytest $(FAST_TESTS) -q $(PYTEST_ARGS)
 
 bench-relevance: install es-up ## judged-query evaluation of bm25, vector and hybrid
 	$(PY) -m bench.relevance

@@ -44,7 +44,7 @@ ArticleIdParam = Annotated[str, PathParam(min_length=1, max_length=200, pattern=
 
 def resolve_sources(raw: list[str], settings: Settings) -> list[Path]:
     """Paths an admin may index: existing, and inside one of DATA_ROOTS after resolving `..` and links."""
-    roots = [root.resolve() for root in settings.data_roots]
+    roots = [(root if root.is_absolute() else PROJECT_ROOT / root).resolve() for root in settings.data_roots]
     resolved: list[Path] = []
     for item in raw:
         path = Path(item)

@@ -1,0 +1,92 @@
+"""Recorded-shape Elasticsearch responses and fakes for the searcher's two seams (backend, embedder)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from service.query import EXACT_QUERY_NAME
+
+Body = dict[str, Any]
+
+
+def source(article_id: str, position: int = 0, *, title: str | None = None, date: str | None = "2022-11-01",
+           publisher: str | None = "港西镇人民政府", department: str | None = "党群办", **extra: Any) -> dict[str, Any]:
+    """A passage document's `_source` as a search fetches it (`HIT_SOURCE_FIELDS`)."""
+    return {
+        "article_id": article_id,
+        "title": title or f"标题{article_id}",
+        "publisher": publisher,
+        "town": "港西镇",
+        "date": date,
+        "department": department,
+        "section": None,
+        "newsletter": None,
+        "doc_number": None,
+        "source": "test",
+        "url": None,
+        "position": position,
+        "text": f"{article_id}的第{position}段正文",
+        **extra,
+    }
+
+
+def hit(article_id: str, score: float | None, position: int = 0, *, exact: bool = False,
+        highlight: str | None = None, **fields: Any) -> dict[str, Any]:
+    """One passage hit as Elasticsearch returns it."""
+    result: dict[str, Any] = {
+        "_index": "gov-articles-20240101",
+        "_id": f"p:{article_id}-{position}",
+        "_score": score,
+        "_source": source(article_id, position, **fields),
+    }
+    if highlight is not None:
+        result["highlight"] = {"text": [highlight]}
+    if exact:
+        result["matched_queries"] = [EXACT_QUERY_NAME]
+    return result
+
+
+def response(hits: list[dict[str, Any]], aggregations: dict[str, Any] | None = None) -> Body:
+    result: Body = {"took": 3, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+                    "hits": {"max_score": None, "hits": hits}, "status": 200}
+    if aggregations is not None:
+        result["aggregations"] = aggregations
+    return result
+
+
+def kind(body: Body) -> str:
+    """Which of the searcher's requests a body is: knn, exact (the known-item lookup) or bm25."""
+    if "knn" in body:
+        return "knn"
+    query = body["query"]["bool"]
+    return "bm25" if "must" in query else "exact"
+
+
+class FakeBackend:
+    """A `SearchBackend` answering each body with the recorded response for its kind."""
+
+    def __init__(self, **responses: Body) -> None:
+        self.responses = responses
+        self.calls: list[tuple[str, list[Body]]] = []
+
+    async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
+        self.calls.append((index, list(bodies)))
+        return [self.responses[kind(body)] for body in bodies]
+
+    @property
+    def bodies(self) -> list[Body]:
+        return [body for _, bodies in self.calls for body in bodies]
+
+
+class FakeEmbedder:
+    def __init__(self, vector: list[float] | None = None, error: Exception | None = None) -> None:
+        self.vector = vector or [0.1, 0.2, 0.3]
+        self.error = error
+        self.texts: list[str] = []
+
+    async def embed(self, text: str) -> list[float]:
+        self.texts.append(text)
+        if self.error is not None:
+            raise self.error
+        return self.vector

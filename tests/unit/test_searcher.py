@@ -1,0 +1,179 @@
+"""service.search.Searcher over a fake backend (recorded responses) and a fake query embedder."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from govsearch.schema import METADATA_FIELDS
+from govsearch.settings import Settings
+from service.fusion import calibrate_bm25, calibrate_cosine
+from service.query import Filters, SearchRequest
+from service.schemas import SearchResponse
+from service.search import Searcher
+from tests.unit.es_fakes import FakeBackend, FakeEmbedder, hit, kind, response
+
+ALIAS = "unit-alias"
+
+
+def _settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"index_alias": ALIAS, "fusion": "normalized", "bm25_weight": 2.0, "vector_weight": 1.0,
+                              "rrf_k": 60, "candidate_depth": 50, "knn_num_candidates": 400,
+                              "vector_min_similarity": 0.1}
+    return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
+
+
+def _search(backend: FakeBackend, req: SearchRequest, embedder: FakeEmbedder | None = None,
+            **settings: Any) -> dict[str, Any]:
+    searcher = Searcher(backend, embedder or FakeEmbedder(), _settings(**settings))
+    result = asyncio.run(searcher.search(req))
+    SearchResponse.model_validate(result)  # the v1 contract
+    return result
+
+
+AGGS = {
+    "articles": {"value": 42},
+    "facet_publisher": {"buckets": [{"key": "港西镇人民政府", "doc_count": 50, "articles": {"value": 42}}]},
+    "facet_department": {"buckets": []},
+    "facet_year": {"buckets": [{"key": 2022.0, "doc_count": 50, "articles": {"value": 40}},
+                               {"key": 2021.0, "doc_count": 3, "articles": {"value": 2}}]},
+}
+
+# BM25 (collapsed: one hit per article), best first.
+BM25_HITS = [hit("b1", 60.0, 2, highlight="<em>港西镇</em>安全"), hit("b2", 20.0, 0, date="2021-05-01"),
+             hit("both", 10.0, 1, highlight="bm25 passage"), hit("b3", 5.0, 0, date=None)]
+# kNN (passages: an article can come back several times), best first; ES scores are (1 + cos) / 2.
+KNN_HITS = [hit("both", 0.95, 4), hit("v1", 0.9, 0, publisher="庙镇人民政府", date="2023-01-02"),
+            hit("both", 0.85, 5), hit("v2", 0.7, 3, department="社区事务受理中心"), hit("v1", 0.6, 1)]
+
+
+def _hybrid_backend() -> FakeBackend:
+    return FakeBackend(bm25=response(BM25_HITS), knn=response(KNN_HITS))
+
+
+def test_bm25_mode_pages_in_elasticsearch_with_aggregation_facets() -> None:
+    backend = FakeBackend(bm25=response(BM25_HITS[:2], AGGS))
+    result = _search(backend, SearchRequest(q="港西镇", mode="bm25", size=2, page=3))
+    ((index, (body,)),) = backend.calls
+    assert index == ALIAS
+    assert (kind(body), body["from"], body["size"]) == ("bm25", 4, 2)
+    assert (result["total"], result["page"], result["size"], result["mode"]) == (42, 3, 2, "bm25")
+    assert [h["id"] for h in result["hits"]] == ["b1", "b2"]
+    assert [h["score"] for h in result["hits"]] == [round(calibrate_bm25(60.0), 4), round(calibrate_bm25(20.0), 4)]
+    assert result["facets"]["year"] == [{"value": 2022, "count": 40}, {"value": 2021, "count": 2}]
+    assert result["degraded"] is False and "degraded_reason" not in result
+
+
+def test_a_hit_carries_the_metadata_and_its_passage() -> None:
+    backend = FakeBackend(bm25=response(BM25_HITS, AGGS))
+    first, second = _search(backend, SearchRequest(q="港西镇", mode="bm25"))["hits"][:2]
+    assert {name: first[name] for name in METADATA_FIELDS} == {name: BM25_HITS[0]["_source"][name]
+                                                               for name in METADATA_FIELDS}
+    assert first["snippet"] == "<em>港西镇</em>安全"
+    assert first["text"] == BM25_HITS[0]["_source"]["text"]
+    # No highlight: the snippet is the passage's start, HTML-escaped.
+    assert second["snippet"] == second["text"][:160]
+
+
+def test_snippet_without_highlight_is_html_escaped() -> None:
+    raw = hit("x", 3.0)
+    raw["_source"]["text"] = "<script>alert(1)</script> & 安全"
+    result = _search(FakeBackend(bm25=response([raw], AGGS)), SearchRequest(q="安全", mode="bm25"))
+    assert result["hits"][0]["snippet"] == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; 安全"
+
+
+def test_hybrid_sends_both_retrievers_in_one_round_trip_with_the_same_filters() -> None:
+    backend = _hybrid_backend()
+    embedder = FakeEmbedder([0.25, 0.5])
+    req = SearchRequest(q="港西镇", filters=Filters(town=("港西镇",)), page=2, sort="date")
+    _search(backend, req, embedder, candidate_depth=30)
+    assert embedder.texts == ["港西镇"]
+    ((index, bodies),) = backend.calls
+    assert index == ALIAS
+    bm25, knn = bodies
+    assert (kind(bm25), kind(knn)) == ("bm25", "knn")
+    assert bm25["query"]["bool"]["filter"] == knn["knn"]["filter"]
+    assert {"terms": {"town": ["港西镇"]}} in knn["knn"]["filter"]
+    # A fixed-depth relevance list, whatever the page and sort asked for.
+    assert (bm25["from"], bm25["size"], "aggs" in bm25) == (0, 30, False)
+    assert bm25["sort"][0] == "_score"
+    assert (knn["knn"]["k"], knn["knn"]["query_vector"]) == (60, [0.25, 0.5])
+
+
+@pytest.mark.parametrize("fusion", ["normalized", "rrf"])
+def test_hybrid_fuses_unique_articles_and_counts_facets_over_them(fusion: str) -> None:
+    result = _search(_hybrid_backend(), SearchRequest(q="港西镇", size=50), fusion=fusion)
+    ids = [h["id"] for h in result["hits"]]
+    assert sorted(ids) == ["b1", "b2", "b3", "both", "v1", "v2"]
+    assert result["total"] == 6
+    assert ids[0] == "both"  # found by both sides
+    scores = [h["score"] for h in result["hits"]]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    # Articles, not passages: "both" and v1 came back as several passages but count once.
+    assert sum(b["count"] for b in result["facets"]["publisher"]) == 6
+    assert {"value": "庙镇人民政府", "count": 1} in result["facets"]["publisher"]
+    assert result["facets"]["year"] == [{"value": 2022, "count": 3}, {"value": 2021, "count": 1},
+                                        {"value": 2023, "count": 1}]
+
+
+def test_hybrid_score_is_the_weighted_mean_and_shows_the_stronger_sides_passage() -> None:
+    result = _search(_hybrid_backend(), SearchRequest(q="港西镇"), bm25_weight=1.0, vector_weight=1.0)
+    both = next(h for h in result["hits"] if h["id"] == "both")
+    assert both["score"] == pytest.approx((calibrate_bm25(10.0) + calibrate_cosine(0.95)) / 2, abs=1e-4)
+    assert both["text"] == KNN_HITS[0]["_source"]["text"]  # cosine 0.9 beats BM25's 0.33
+
+
+def test_hybrid_pages_the_fused_list() -> None:
+    full = [h["id"] for h in _search(_hybrid_backend(), SearchRequest(q="港西镇", size=50))["hits"]]
+    pages = []
+    for page in (1, 2, 3, 4):
+        result = _search(_hybrid_backend(), SearchRequest(q="港西镇", size=2, page=page))
+        assert result["total"] == len(full) and result["page"] == page
+        pages.append([h["id"] for h in result["hits"]])
+    assert pages[0] + pages[1] + pages[2] == full
+    assert [len(p) for p in pages] == [2, 2, 2, 0]
+
+
+def test_hybrid_sort_by_date_is_newest_first_with_undated_last() -> None:
+    result = _search(_hybrid_backend(), SearchRequest(q="港西镇", size=50, sort="date"))
+    dates = [h["date"] for h in result["hits"]]
+    assert dates[0] == "2023-01-02" and dates[-1] is None
+    assert dates[:-1] == sorted(dates[:-1], reverse=True)
+
+
+def test_exact_title_hit_is_pinned_first_in_hybrid() -> None:
+    bm25 = BM25_HITS + [hit("title-match", 1.0, 0, exact=True, title="港西镇")]
+    result = _search(FakeBackend(bm25=response(bm25), knn=response(KNN_HITS)), SearchRequest(q="港西镇"))
+    assert result["hits"][0]["id"] == "title-match"
+    assert result["hits"][0]["score"] < result["hits"][1]["score"]
+
+
+def test_vector_mode_pins_the_known_item_lookup_and_ranks_by_cosine() -> None:
+    backend = FakeBackend(exact=response([hit("title-match", 250.0, 0, exact=True)]), knn=response(KNN_HITS))
+    result = _search(backend, SearchRequest(q="港西镇", mode="vector", size=10), candidate_depth=2)
+    (_, (exact, knn)), = backend.calls
+    assert (kind(exact), kind(knn)) == ("exact", "knn")
+    assert [h["id"] for h in result["hits"]] == ["title-match", "both", "v1"]  # depth 2 cuts v2
+    assert [h["score"] for h in result["hits"]] == [1.0, round(calibrate_cosine(0.95), 4),
+                                                    round(calibrate_cosine(0.9), 4)]
+    assert result["total"] == 3
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "vector"])
+def test_a_failing_embedder_degrades_to_bm25(mode: str) -> None:
+    backend = FakeBackend(bm25=response(BM25_HITS, AGGS))
+    result = _search(backend, SearchRequest(q="港西镇", mode=mode), FakeEmbedder(error=RuntimeError("model gone")))
+    assert result["degraded"] is True
+    assert "RuntimeError" in result["degraded_reason"]
+    assert result["mode"] == mode
+    assert [kind(body) for body in backend.bodies] == ["bm25"]
+    assert [h["id"] for h in result["hits"]] == ["b1", "b2", "both", "b3"]
+    assert result["total"] == 42
+
+
+def test_bm25_mode_never_embeds() -> None:
+    embedder = FakeEmbedder(error=AssertionError("bm25 must not embed"))
+    result = _search(FakeBackend(bm25=response([], AGGS)), SearchRequest(q="港西镇", mode="bm25"), embedder)
+    assert embedder.texts == [] and result["degraded"] is False and result["hits"] == []
