@@ -10,13 +10,13 @@ from service.deps import EsDep, SettingsDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 async def healthz() -> dict[str, str]:
     """200 while the process is up, whatever Elasticsearch is doing."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.api_route("/readyz", methods=["GET", "HEAD"])
 async def readyz(es: EsDep, settings: SettingsDep) -> JSONResponse:
     """200 only when Elasticsearch answers and the alias exists: only then can a search succeed."""
     try:
