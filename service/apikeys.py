@@ -198,10 +198,10 @@ class PageTokens:
 
     def remaining(self, token: str | None) -> float:
         """Seconds the token is still valid for; 0 when it is missing, forged or expired."""
-        if not token or token.count(".") != 2:
+        if not token or not token.isascii() or token.count(".") != 2:
             return 0.0
         payload, _, signature = token.rpartition(".")
-        if not hmac.compare_digest(signature.encode("ascii", "replace"), self._sign(payload).encode("ascii")):
+        if not hmac.compare_digest(signature.encode("ascii"), self._sign(payload).encode("ascii")):
             return 0.0
         try:
             expires = int(payload.split(".")[1])

@@ -5,7 +5,8 @@ Tokens are compared in constant time; only a short fingerprint of the token
 
 `check_admin` is the one check. `AdminGate` (pure ASGI, outside the routes) applies it to every
 /admin request before its body is read, and throttles client IPs that keep failing; the routes'
-`require_admin` dependency applies the same check again for apps built without the gate.
+`require_admin` dependency applies the same check again for apps built without the gate. The gate
+also writes the audit line of every authenticated call, with its outcome.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.deps import SettingsDep
 from service.errors import ApiError, error_body
@@ -139,17 +140,19 @@ class AdminGate:
                                headers=exc.headers)(scope, receive, send)
             return
         scope.setdefault("state", {})["admin"] = who
-        await self.app(scope, receive, send)
+        status = 500  # what the audit line says if the app fails before answering
 
+        async def audited_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
 
-async def audit_admin_calls(request: Request, call_next):  # type: ignore[no-untyped-def]
-    """Middleware: one audit line per authenticated admin call, with its outcome."""
-    response = await call_next(request)
-    who = getattr(request.state, "admin", None)
-    if who is not None:
-        audit.info("admin call who=%s what=%s %s outcome=%d", who, request.method, request.url.path,
-                   response.status_code)
-    return response
+        try:
+            await self.app(scope, receive, audited_send)
+        finally:
+            # One audit line per authenticated admin call, with its outcome.
+            audit.info("admin call who=%s what=%s %s outcome=%d", who, method, path, status)
 
 
 AdminDep = Annotated[str, Depends(require_admin)]

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from govsearch.settings import Settings, get_settings
 from service import apikeys, errors, logredact
-from service.auth import AdminGate, audit_admin_calls, validate_tokens
+from service.auth import AdminGate, validate_tokens
 from service.limits import BodySizeLimit, parse_networks
 from service.routes import admin, articles, docs, health, search, web
 from service.runtime import Runtime
@@ -63,7 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,  # ReDoc exists only as a CDN script: off
     )
     errors.install(app)
-    app.middleware("http")(audit_admin_calls)
     # Middleware added later wraps what was added before. From the outside in: CORS (so every answer,
     # errors included, reaches browsers with CORS headers), the body-size cap, the admin gate (no token,
     # no body read), then portal keys and keyless per-IP limits on /search, /suggest, /articles.

@@ -10,13 +10,13 @@ from service.deps import EsDep, SettingsDep
 router = APIRouter(tags=["health"])
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"])
+@router.get("/healthz")
 async def healthz() -> dict[str, str]:
     """200 while the process is up, whatever Elasticsearch is doing."""
     return {"status": "ok"}
 
 
-@router.api_route("/readyz", methods=["GET", "HEAD"])
+@router.get("/readyz")
 async def readyz(es: EsDep, settings: SettingsDep) -> JSONResponse:
     """200 only when Elasticsearch answers and the alias exists: only then can a search succeed."""
     try:
@@ -28,3 +28,8 @@ async def readyz(es: EsDep, settings: SettingsDep) -> JSONResponse:
         return JSONResponse({"status": "not_ready", "reason": f"alias {settings.index_alias!r} does not exist"},
                             status_code=503)
     return JSONResponse({"status": "ready", "alias": settings.index_alias})
+
+
+# Load balancers often probe with HEAD: same answers, without a body (kept out of the OpenAPI document).
+router.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/readyz", readyz, methods=["HEAD"], include_in_schema=False)
