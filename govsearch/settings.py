@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from govsearch.paths import CACHE_DIR, DATA_DIR, SAMPLE_CORPUS, SHARED_CORPUS
@@ -97,7 +97,51 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = Field(
         default=None, description="JSON file of portal API keys (key -> name, origins, rate limit)."
     )
-    require_api_key: bool = False
+    require_api_key: bool = Field(
+        default=False,
+        description="Refuse /search, /suggest and /articles without a portal API key. The service's own pages "
+        "still work: they are served a short-lived signed page token (an HttpOnly, SameSite=Strict cookie) that "
+        "their requests carry instead of a key.",
+    )
+    page_token_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC secret signing the page token of our own pages. Unset: a random secret per process "
+        "(set one shared value when several API processes or replicas serve the same site).",
+    )
+    page_token_ttl_seconds: int = Field(
+        default=3600, ge=60,
+        description="Lifetime of a page token; it is renewed on use once half of it has passed.",
+    )
+    keyless_rate_limit_per_minute: int = Field(
+        default=300, ge=0,
+        description="Requests per minute per client IP to /search, /suggest and /articles without an API key "
+        "(our own pages included); over it: 429 with Retry-After. 0 disables the limit.",
+    )
+    keyless_burst: int = Field(
+        default=60, ge=1, description="Keyless requests one client IP may make at once before the rate applies."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated IPs or CIDR networks of reverse proxies. Only when the direct peer is one of "
+        "them is X-Forwarded-For read for the client IP (rate limits, admin throttling); otherwise it is ignored.",
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="The site's public URL (https://search.example.gov.cn/), used in /opensearch.xml. Unset: the "
+        "request's own URL is used and the description is not cached publicly.",
+    )
+    max_request_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024,
+        description="Largest request body accepted (Content-Length or streamed); larger: 413 before it is read.",
+    )
+    admin_auth_max_failures: int = Field(
+        default=10, ge=1,
+        description="Failed admin authentications one client IP may make per ADMIN_AUTH_WINDOW_SECONDS; past "
+        "that every admin request from it is refused with 429 until the window allows again.",
+    )
+    admin_auth_window_seconds: int = Field(
+        default=300, ge=1, description="Window over which ADMIN_AUTH_MAX_FAILURES failures are allowed."
+    )
 
     # --- Data --------------------------------------------------------------
     sample_corpus: Path = Field(default=SAMPLE_CORPUS,
@@ -107,7 +151,7 @@ class Settings(BaseSettings):
         description="Directories an admin reindex may read from.",
     )
 
-    @field_validator("cors_origins", "admin_token", "data_roots", mode="before")
+    @field_validator("cors_origins", "admin_token", "data_roots", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)

@@ -10,8 +10,14 @@ public routes (/search, /suggest, /articles/…):
 * an unknown key → 401; a key used from a browser Origin that is not in its list → 403;
 * each key has its own token bucket (in-process), so one noisy portal cannot starve the others:
   over its rate → 429 with `Retry-After`;
-* without a key: allowed unless `REQUIRE_API_KEY` is true. Our own page (same-origin requests) never
-  needs a key.
+* without a key: allowed unless `REQUIRE_API_KEY` is true, and rate-limited per client IP
+  (KEYLESS_RATE_LIMIT_PER_MINUTE, KEYLESS_BURST; the IP from `service.limits.client_ip`, so
+  X-Forwarded-For counts only from TRUSTED_PROXIES): over it → 429 with `Retry-After`;
+* our own pages never need a key: `/` and `/article.html` are served with a short-lived signed page
+  token (cookie `gs_page`, HttpOnly, SameSite=Strict), and requests carrying a valid one pass when
+  keys are required. Headers a client chooses (`Origin`, `Sec-Fetch-Site`, `Host`) exempt nothing:
+  a script can fetch the page to get a token, but then it is a keyless client like any other,
+  rate-limited by its address.
 
 A key embedded in a portal's page is visible to anyone who reads that page: it identifies and
 rate-limits a portal, it is not a secret. The origin check only binds browsers (other clients can
@@ -20,10 +26,13 @@ send any Origin header).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import logging
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping
@@ -33,10 +42,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import error_body
+from service.limits import ClientBuckets, Network, client_ip, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,7 @@ PROTECTED_PREFIXES = ("/search", "/suggest", "/articles/")
 DEFAULT_RATE_PER_MINUTE = 600
 HEADER = "x-api-key"
 QUERY_PARAM = "api_key"
+PAGE_COOKIE = "gs_page"
 
 
 class KeyFileError(ValueError):
@@ -169,18 +181,56 @@ def cors_allowlist(configured: Iterable[str], registry: KeyRegistry) -> list[str
     return list(seen)
 
 
+class PageTokens:
+    """Signed, expiring tokens for our own pages: `v1.<expiry>.<hmac>`, nothing stored server-side."""
+
+    def __init__(self, secret: bytes | None, ttl_seconds: int, clock: Callable[[], float] = time.time) -> None:
+        self.secret = secret or secrets.token_bytes(32)
+        self.ttl = ttl_seconds
+        self.clock = clock
+
+    def _sign(self, payload: str) -> str:
+        mac = hmac.new(self.secret, payload.encode("ascii"), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
+
+    def issue(self) -> str:
+        payload = f"v1.{int(self.clock()) + self.ttl}"
+        return f"{payload}.{self._sign(payload)}"
+
+    def remaining(self, token: str | None) -> float:
+        """Seconds the token is still valid for; 0 when it is missing, forged or expired."""
+        if not token or not token.isascii() or token.count(".") != 2:
+            return 0.0
+        payload, _, signature = token.rpartition(".")
+        if not hmac.compare_digest(signature.encode("ascii"), self._sign(payload).encode("ascii")):
+            return 0.0
+        try:
+            expires = int(payload.split(".")[1])
+        except ValueError:
+            return 0.0
+        return max(0.0, expires - self.clock())
+
+    def set_cookie(self, secure: bool = False) -> str:
+        """A Set-Cookie value carrying a fresh token: only sent back to this site's own requests."""
+        return (f"{PAGE_COOKIE}={self.issue()}; Max-Age={self.ttl}; Path=/; HttpOnly; SameSite=Strict"
+                + ("; Secure" if secure else ""))
+
+
+def _page_token(headers: Headers) -> str | None:
+    return cookie_parser(headers.get("cookie", "")).get(PAGE_COOKIE)
+
+
 def _is_protected(path: str) -> bool:
     return any(path == prefix.rstrip("/") or path.startswith(prefix) for prefix in PROTECTED_PREFIXES)
 
 
 def _same_origin(headers: Headers) -> bool:
-    """A request from our own pages: its Origin is this host, or (browsers omit Origin on same-origin
-    GETs) Sec-Fetch-Site says so. A convenience for our page, not a security boundary."""
+    """A browser request from a page of this host (a browser's Origin cannot be forged by the page).
+    Used only to let a key be used from our own pages; it never replaces a key: other programs can
+    send any Origin."""
     origin = headers.get("origin")
     host = headers.get("host", "").lower()
-    if origin:
-        return bool(host) and urlsplit(origin).netloc.lower() == host
-    return headers.get("sec-fetch-site") == "same-origin"
+    return bool(origin) and bool(host) and urlsplit(origin).netloc.lower() == host
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -190,10 +240,16 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 class ApiKeyMiddleware:
     """Pure ASGI middleware (no body buffering) guarding the public API routes."""
 
-    def __init__(self, app: ASGIApp, registry: KeyRegistry, require_key: bool = False) -> None:
+    def __init__(self, app: ASGIApp, registry: KeyRegistry, require_key: bool = False,
+                 page_tokens: PageTokens | None = None, keyless_rate_per_minute: int = 0, keyless_burst: int = 60,
+                 proxies: tuple[Network, ...] = ()) -> None:
         self.app = app
         self.registry = registry
         self.require_key = require_key
+        self.page_tokens = page_tokens or PageTokens(None, 3600)
+        self.keyless_rate = keyless_rate_per_minute
+        self.keyless = ClientBuckets(keyless_rate_per_minute, keyless_burst) if keyless_rate_per_minute > 0 else None
+        self.proxies = proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") == "OPTIONS" or not _is_protected(scope.get("path", "")):
@@ -205,12 +261,7 @@ class ApiKeyMiddleware:
             values = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True).get(QUERY_PARAM)
             presented = values[0] if values else None
         if presented is None or not presented.strip():
-            if self.require_key and not _same_origin(headers):
-                await _error(401, "api_key_required",
-                             "an API key is required: send it as the X-API-Key header (or the api_key "
-                             "query parameter)")(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+            await self._keyless(scope, receive, send, headers)
             return
 
         key = self.registry.lookup(presented.strip())
@@ -244,3 +295,36 @@ class ApiKeyMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    async def _keyless(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        """No key: our own page's token, when keys are required; the per-IP bucket in any case."""
+        page_left = self.page_tokens.remaining(_page_token(headers))
+        if self.require_key and page_left <= 0:
+            await _error(401, "api_key_required",
+                         "an API key is required: send it as the X-API-Key header (or the api_key "
+                         "query parameter)")(scope, receive, send)
+            return
+        if self.keyless is not None:
+            ip = client_ip(scope, self.proxies)
+            allowed, value = self.keyless.take(ip)
+            if not allowed:
+                seconds = retry_after(value)
+                log.info("keyless client %s over %d requests per minute", ip, self.keyless_rate)
+                await _error(429, "rate_limited",
+                             f"rate limit of {self.keyless_rate} requests per minute per client without an API "
+                             f"key exceeded; retry in {seconds} s",
+                             {"Retry-After": seconds, "X-RateLimit-Limit": str(self.keyless_rate),
+                              "X-RateLimit-Remaining": "0"})(scope, receive, send)
+                return
+        if 0 < page_left < self.page_tokens.ttl / 2:
+            # Renew the page's token as it is used, so a page left open keeps working.
+            cookie = self.page_tokens.set_cookie(secure=scope.get("scheme") == "https").encode("latin-1")
+
+            async def send_with_cookie(message: MutableMapping[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie)]
+                await send(message)
+
+            await self.app(scope, receive, send_with_cookie)
+            return
+        await self.app(scope, receive, send)

@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse, Response
 
 from govsearch.settings import Settings, get_settings
-from service import apikeys, errors
-from service.auth import audit_admin_calls
-from service.routes import admin, articles, health, search, web
+from service import apikeys, errors, logredact
+from service.auth import AdminGate, validate_tokens
+from service.limits import BodySizeLimit, parse_networks
+from service.routes import admin, articles, docs, health, search, web
 from service.runtime import Runtime
 
 log = logging.getLogger("service")
@@ -20,8 +23,24 @@ log = logging.getLogger("service")
 API_VERSION = "1.0.0"
 
 
+class JsonCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with refused preflights answered in the one JSON error shape (400)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return response
+        reason = response.body.decode("utf-8", "replace") if isinstance(response.body, bytes) else "refused"
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-type", "content-length")}
+        return JSONResponse(errors.error_body("cors_rejected", f"CORS preflight refused: {reason}"),
+                            status_code=400, headers=headers)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    admin_tokens = validate_tokens(settings.admin_token)  # refuses to start with a short token
+    proxies = parse_networks(settings.trusted_proxies)
+    logredact.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,19 +59,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Hybrid (BM25 + dense vector) search over township government news. "
         "Every error is JSON `{\"error\": {\"code\", \"message\"}}`.",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by service.routes.docs
+        redoc_url=None,  # ReDoc exists only as a CDN script: off
     )
     errors.install(app)
-    app.middleware("http")(audit_admin_calls)
-    # Portal keys guard /search, /suggest, /articles; CORS is added after it so it wraps it and
-    # 401/403/429 answers reach browsers with CORS headers (portals can read the error message).
+    # Middleware added later wraps what was added before. From the outside in: CORS (so every answer,
+    # errors included, reaches browsers with CORS headers), the body-size cap, the admin gate (no token,
+    # no body read), then portal keys and keyless per-IP limits on /search, /suggest, /articles.
     keys = apikeys.load(settings.api_keys_file)
-    app.add_middleware(apikeys.ApiKeyMiddleware, registry=keys, require_key=settings.require_api_key)
+    secret = settings.page_token_secret.get_secret_value().encode("utf-8") if settings.page_token_secret else None
+    page_tokens = apikeys.PageTokens(secret, settings.page_token_ttl_seconds)
+    app.state.page_tokens = page_tokens
+    app.add_middleware(apikeys.ApiKeyMiddleware, registry=keys, require_key=settings.require_api_key,
+                       page_tokens=page_tokens, keyless_rate_per_minute=settings.keyless_rate_limit_per_minute,
+                       keyless_burst=settings.keyless_burst, proxies=proxies)
+    app.add_middleware(AdminGate, tokens=admin_tokens, proxies=proxies,
+                       max_failures=settings.admin_auth_max_failures, window_seconds=settings.admin_auth_window_seconds)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     cors_origins = apikeys.cors_allowlist(settings.cors_origins, keys)
     if cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET"],
+        app.add_middleware(JsonCORSMiddleware, allow_origins=cors_origins, allow_methods=["GET"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
                            expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"], max_age=600)
-    for router in (search.router, articles.router, health.router, admin.router, web.router):
+    for router in (search.router, articles.router, health.router, admin.router, web.router, docs.router):
         app.include_router(router)
     return app
 

@@ -10,6 +10,8 @@ from fastapi import Depends, Query
 from service.errors import invalid_parameter
 
 MAX_QUERY_CHARS = 200
+MAX_FILTER_VALUES = 20
+MAX_FILTER_CHARS = 100
 # Control characters (NUL included) carry no meaning in a search box; they are dropped, not searched.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -28,3 +30,16 @@ def search_text(
 
 
 SearchText = Annotated[str, Depends(search_text)]
+
+
+def filter_values(name: str, values: list[str] | None) -> tuple[str, ...]:
+    """A repeatable filter (publisher, town, department): at most MAX_FILTER_VALUES values of at most
+    MAX_FILTER_CHARS characters each, else 422 naming the parameter."""
+    values = values or []
+    if len(values) > MAX_FILTER_VALUES:
+        raise invalid_parameter(name, f"at most {MAX_FILTER_VALUES} values (got {len(values)})")
+    for value in values:
+        if len(value) > MAX_FILTER_CHARS:
+            raise invalid_parameter(name, f"each value must be at most {MAX_FILTER_CHARS} characters "
+                                    f"(got {len(value)})")
+    return tuple(values)

@@ -30,8 +30,10 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(cache_dir: Path) -> Settings:
+    # No keyless per-IP limit here: every TestClient request comes from one address ("testclient"), and
+    # the limit has tests of its own (tests/test_safety.py).
     return Settings(index_alias=TEST_ALIAS, embedding_cache_dir=cache_dir, admin_token=["test-admin-token"],
-                    cors_origins=["http://portal.example"])
+                    cors_origins=["http://portal.example"], keyless_rate_limit_per_minute=0)
 
 
 @pytest.fixture(scope="session")

@@ -71,6 +71,7 @@ def api(sample_index, settings, cache_dir: Path, portal: str, portal_dir: Path,
         "CORS_ORIGINS": portal,
         "API_KEYS_FILE": str(keys_file),
         "REQUIRE_API_KEY": "false",
+        "KEYLESS_RATE_LIMIT_PER_MINUTE": "0",
         "ADMIN_TOKEN": "",
     }
     if os.environ.get("ES_PORT"):

@@ -43,12 +43,6 @@ def keyed(settings: Settings, sample_index, keys_file: Path) -> Iterator[TestCli
         yield client
 
 
-@pytest.fixture(scope="module")
-def strict(settings: Settings, sample_index, keys_file: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(_settings(settings, keys_file, require_api_key=True))) as client:
-        yield client
-
-
 def _error(response) -> str:
     assert response.headers["content-type"].startswith("application/json")
     return response.json()["error"]["code"]
@@ -120,18 +114,34 @@ def test_preflight_allows_every_key_origin_and_the_key_header(keyed: TestClient)
     assert denied.status_code == 400
 
 
-def test_required_keys_refuse_anonymous_callers_but_not_our_own_page(strict: TestClient) -> None:
-    anonymous = strict.get("/search", params={"q": "安全"})
-    assert anonymous.status_code == 401 and _error(anonymous) == "api_key_required"
-    # Our page's fetches: same Origin as the host, or Sec-Fetch-Site (browsers omit Origin on same-origin GETs).
-    assert strict.get("/search", params={"q": "安全"}, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
-    assert strict.get("/search", params={"q": "安全"}, headers={"Origin": "http://testserver"}).status_code == 200
-    cross = strict.get("/search", params={"q": "安全"}, headers={"Sec-Fetch-Site": "cross-site", "Origin": A})
-    assert cross.status_code == 401
-    assert strict.get("/search", params={"q": "安全"}, headers={"X-API-Key": KEY_A, "Origin": A}).status_code == 200
-    # Pages, static files and health checks are never guarded.
-    for path in ("/", "/article.html", "/static/app.js", "/widget.js", "/opensearch.xml", "/healthz"):
-        assert strict.get(path).status_code == 200, path
+def test_required_keys_refuse_anonymous_callers_but_not_our_own_page(settings: Settings, sample_index,
+                                                                    keys_file: Path) -> None:
+    with TestClient(create_app(_settings(settings, keys_file, require_api_key=True))) as strict:
+        anonymous = strict.get("/search", params={"q": "安全"})
+        assert anonymous.status_code == 401 and _error(anonymous) == "api_key_required"
+        # Headers any client can send prove nothing: they no longer stand in for a key.
+        for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://testserver"},
+                        {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}):
+            refused = strict.get("/search", params={"q": "安全"}, headers=headers)
+            assert refused.status_code == 401 and _error(refused) == "api_key_required", headers
+        strict.cookies.set("gs_page", "v1.9999999999.forged")
+        assert strict.get("/search", params={"q": "安全"}).status_code == 401
+        strict.cookies.clear()
+        cross = strict.get("/search", params={"q": "安全"}, headers={"Sec-Fetch-Site": "cross-site", "Origin": A})
+        assert cross.status_code == 401
+        assert strict.get("/search", params={"q": "安全"}, headers={"X-API-Key": KEY_A, "Origin": A}).status_code == 200
+        # Pages, static files and health checks are never guarded.
+        for path in ("/article.html", "/static/app.js", "/widget.js", "/opensearch.xml", "/healthz"):
+            assert strict.get(path).status_code == 200, path
+        # Our own page: loading it hands the browser a signed page token (HttpOnly, SameSite=Strict cookie),
+        # and the page's requests carry it.
+        page = strict.get("/")
+        cookie = page.headers["set-cookie"]
+        assert cookie.startswith("gs_page=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        for path, params in (("/search", {"q": "安全"}), ("/suggest", {"q": "安全"})):
+            assert strict.get(path, params=params).status_code == 200, path  # the client keeps the cookie
+        strict.cookies.clear()
+        assert strict.get("/search", params={"q": "安全"}).status_code == 401
 
 
 # ---- the page's own endpoints ---------------------------------------------------------------------

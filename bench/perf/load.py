@@ -35,7 +35,8 @@ class ApiProcess(apiprocess.ApiProcess):
     def __init__(self, env: dict[str, str], log_path: Path, *, startup_timeout: float = 300.0,
                  profile_to: Path | None = None) -> None:
         overrides: dict[str, str | None] = {**env, "API_KEYS_FILE": None, "ADMIN_TOKEN": None,
-                                            "CORS_ORIGINS": None, "REQUIRE_API_KEY": "false"}
+                                            "CORS_ORIGINS": None, "REQUIRE_API_KEY": "false",
+                                            "KEYLESS_RATE_LIMIT_PER_MINUTE": "0"}
         app = "service.main:app"
         if profile_to is not None:
             overrides["PERF_PROFILE_OUT"] = str(profile_to)

@@ -28,3 +28,8 @@ async def readyz(es: EsDep, settings: SettingsDep) -> JSONResponse:
         return JSONResponse({"status": "not_ready", "reason": f"alias {settings.index_alias!r} does not exist"},
                             status_code=503)
     return JSONResponse({"status": "ready", "alias": settings.index_alias})
+
+
+# Load balancers often probe with HEAD: same answers, without a body (kept out of the OpenAPI document).
+router.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/readyz", readyz, methods=["HEAD"], include_in_schema=False)

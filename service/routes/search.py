@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query
 
 from service.deps import SearcherDep
 from service.errors import invalid_parameter
-from service.params import SearchText
+from service.params import MAX_FILTER_CHARS, MAX_FILTER_VALUES, SearchText, filter_values
 from service.query import Filters, SearchRequest
 from service.schemas import ERROR_RESPONSES, SearchMode, SearchResponse, SortOrder
 
 router = APIRouter(tags=["search"])
 
 MAX_WINDOW = 1000
+_CAPS = f" At most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} characters."
 
 
 @router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
@@ -25,9 +26,9 @@ async def search(
     mode: Annotated[SearchMode, Query(description="Retrieval mode.")] = "hybrid",
     size: Annotated[int, Query(ge=1, le=50, description="Hits per page.")] = 10,
     page: Annotated[int, Query(ge=1, description=f"1-based page; page × size ≤ {MAX_WINDOW}.")] = 1,
-    publisher: Annotated[list[str] | None, Query(description="Repeatable: any of these publishers.")] = None,
-    town: Annotated[list[str] | None, Query(description="Repeatable: any of these towns.")] = None,
-    department: Annotated[list[str] | None, Query(description="Repeatable: any of these departments.")] = None,
+    publisher: Annotated[list[str] | None, Query(description=f"Repeatable: any of these publishers.{_CAPS}")] = None,
+    town: Annotated[list[str] | None, Query(description=f"Repeatable: any of these towns.{_CAPS}")] = None,
+    department: Annotated[list[str] | None, Query(description=f"Repeatable: any of these departments.{_CAPS}")] = None,
     date_from: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive.")] = None,
     date_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive.")] = None,
     sort: Annotated[SortOrder, Query(description="Order of the hits.")] = "relevance",
@@ -38,7 +39,7 @@ async def search(
     if date_from and date_to and date_from > date_to:
         raise invalid_parameter("date_from", "must not be after date_to")
     filters = Filters(
-        publisher=tuple(publisher or ()), town=tuple(town or ()), department=tuple(department or ()),
-        date_from=date_from, date_to=date_to,
+        publisher=filter_values("publisher", publisher), town=filter_values("town", town),
+        department=filter_values("department", department), date_from=date_from, date_to=date_to,
     )
     return await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))

@@ -6,6 +6,7 @@ Content-Security-Policy: scripts and styles only from this origin, and fetches o
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
@@ -14,8 +15,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from govsearch.paths import WEB_DIR
+from govsearch.settings import Settings
 from service.deps import EsDep, SettingsDep
-from service.errors import NotFound
+from service.errors import ApiError, NotFound
 from service.params import SearchText
 from service.query import suggest_search
 from service.schemas import ERROR_RESPONSES, SuggestResponse
@@ -40,18 +42,23 @@ STATIC = {
 }
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(WEB_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+def _page(name: str, request: Request) -> FileResponse:
+    """A page, with a fresh page token (service.apikeys.PageTokens) for its own API requests."""
+    response = FileResponse(WEB_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+    page_tokens = getattr(request.app.state, "page_tokens", None)
+    if page_tokens is not None:
+        response.headers.append("Set-Cookie", page_tokens.set_cookie(secure=request.url.scheme == "https"))
+    return response
 
 
 @router.get("/", include_in_schema=False)
-async def index() -> FileResponse:
-    return _page("index.html")
+async def index(request: Request) -> FileResponse:
+    return _page("index.html", request)
 
 
 @router.get("/article.html", include_in_schema=False)
-async def article_page() -> FileResponse:
-    return _page("article.html")
+async def article_page(request: Request) -> FileResponse:
+    return _page("article.html", request)
 
 
 @router.get("/view/{article_id}", include_in_schema=False)
@@ -83,9 +90,25 @@ async def widget() -> FileResponse:
                                  "Cross-Origin-Resource-Policy": "cross-origin"})
 
 
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def public_base(request: Request, settings: Settings) -> str:
+    """The site's URL, ending in "/": PUBLIC_BASE_URL, else this request's (400 for a Host that is no
+    host name, so nothing odd is ever written into a URL we hand out)."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/") + "/"
+    host = request.headers.get("host", "")
+    if host and not _HOST.match(host):
+        raise ApiError(400, "invalid_host", "the Host header is not a valid host name")
+    return str(request.base_url)  # ends with "/"; honours --proxy-headers / root_path
+
+
 @router.get("/opensearch.xml", include_in_schema=False)
-async def opensearch(request: Request) -> Response:
-    base = str(request.base_url)  # ends with "/"; honours --proxy-headers / root_path
+async def opensearch(request: Request, settings: SettingsDep) -> Response:
+    base = public_base(request, settings)
+    # Built from the request's Host unless PUBLIC_BASE_URL is set: then no shared cache may keep it.
+    cache = "public, max-age=3600" if settings.public_base_url else "private, no-store"
     page = base + "?q={searchTerms}"
     suggest = base + "suggest?q={searchTerms}&format=opensearch"
     xml = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -102,7 +125,7 @@ async def opensearch(request: Request) -> Response:
 </OpenSearchDescription>
 """
     return Response(xml, media_type="application/opensearchdescription+xml; charset=utf-8",
-                    headers={"Cache-Control": "public, max-age=3600"})
+                    headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"})
 
 
 # ---- GET /suggest ---------------------------------------------------------------------------
@@ -132,7 +155,7 @@ async def suggest(
             seen.add(title)
             items.append({"id": hit["_source"]["article_id"], "title": title})
     if fmt == "opensearch":
-        base = str(request.base_url)
+        base = public_base(request, settings)
         urls = [base + "article.html?" + urlencode({"id": item["id"], "q": text}) for item in items]
         return JSONResponse([text, [item["title"] for item in items], ["" for _ in items], urls],
                             media_type="application/x-suggestions+json")
