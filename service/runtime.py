@@ -14,6 +14,7 @@ from elasticsearch import AsyncElasticsearch, Elasticsearch
 
 from govsearch.settings import Settings
 from indexer import elastic
+from service.admission import Admission
 from service.backend import ElasticsearchBackend
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
@@ -29,6 +30,7 @@ class Runtime:
     embedders: EmbedderPool
     query_embedder: QueryEmbedder
     searcher: Searcher
+    admission: Admission  # the process's search slots, shared by every searcher of the runtime
     jobs: JobStore
     runner: ReindexRunner
 
@@ -43,9 +45,10 @@ class Runtime:
         es_sync = elastic.connect(settings.elasticsearch_url)
         jobs = JobStore(es_sync, settings.jobs_index, settings.index_alias)
         query_embedder = _query_embedder(settings, pool, es)
+        admission = Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
         return cls(settings=settings, es=es, es_sync=es_sync, embedders=pool, query_embedder=query_embedder,
-                   searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings), jobs=jobs,
-                   runner=ReindexRunner(es_sync, jobs, pool, settings))
+                   searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission),
+                   admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings))
 
     def with_settings(self, settings: Settings) -> Runtime:
         """The same clients and models, searching with `settings` (a new alias gets its own query cache)."""
@@ -53,7 +56,7 @@ class Runtime:
         if settings.index_alias != self.settings.index_alias:
             embedder = _query_embedder(settings, self.embedders, self.es)
         return replace(self, settings=settings, query_embedder=embedder,
-                       searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings))
+                       searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings, self.admission))
 
     async def close(self) -> None:
         await self.es.close()
