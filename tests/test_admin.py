@@ -276,3 +276,10 @@ def test_stats_describe_the_live_index(admin: TestClient) -> None:
     assert stats["alias"] == ALIAS and stats["index"].startswith(ALIAS)
     assert stats["articles"] > 0 and stats["passages"] >= stats["articles"]
     assert stats["embedding_model"] == "usem3" and stats["dims"] == 512 and stats["size_bytes"] > 0
+
+
+def test_stats_show_the_search_slots(admin: TestClient, admin_settings: Settings) -> None:
+    assert admin.get("/search", params={"q": "安全生产检查"}).status_code == 200
+    slots = admin.get("/admin/stats", headers=AUTH).json()["admission"]
+    assert slots["limit"] == admin_settings.max_concurrent_searches
+    assert slots["admitted"] >= 1 and slots["shed"] == 0 and slots["in_flight"] == 0
