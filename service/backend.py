@@ -20,8 +20,11 @@ Body = dict[str, Any]
 
 class SearchBackend(Protocol):
     async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
-        """Run the search `bodies` against `index` (an alias) in one round trip; one response each,
-        in order. Raises `ServiceUnavailable` when the index does not exist."""
+        """Run the search `bodies` against `index` in one round trip; one response each, in order.
+
+        `index` is the alias for candidate searches, and the concrete index (or comma-separated
+        indices) that answered them for the follow-up fetch of the page's hits. Raises
+        `ServiceUnavailable` when the index does not exist."""
         ...
 
 

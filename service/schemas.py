@@ -151,6 +151,17 @@ class QueryCacheStats(BaseModel):
     misses: int
 
 
+class AdmissionStats(BaseModel):
+    """This API process's search slots (MAX_CONCURRENT_SEARCHES) since it started."""
+
+    limit: int
+    queue_wait: float = Field(description="Seconds a search may wait for a slot before it is shed.")
+    in_flight: int
+    waiting: int
+    admitted: int
+    shed: int = Field(description="Searches answered 503 `overloaded` because no slot freed in time.")
+
+
 class IndexStats(BaseModel):
     alias: str
     index: str
@@ -164,6 +175,7 @@ class IndexStats(BaseModel):
     last_successful_job: Job | None
     running_job: Job | None
     query_cache: QueryCacheStats
+    admission: AdmissionStats | None = None
 
 
 # ---- errors ---------------------------------------------------------------------------------

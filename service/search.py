@@ -4,6 +4,11 @@ bm25 mode pages in Elasticsearch (collapse by article, exact counts and facets
 from aggregations). vector and hybrid modes fetch a fixed-depth candidate list
 per retriever, whatever page is asked for, and page the fused list here, so
 page 2 always continues page 1 and `total` is the length of that list.
+
+Candidate lists are lean (no highlighting, only the fields fusion, facets and the
+date sort read); one small follow-up request then fetches the page's passages
+whole, highlighted. A search holds an admission slot (`service.admission`) from
+embedding to answer, so a process never runs more than MAX_CONCURRENT_SEARCHES.
 """
 
 from __future__ import annotations
@@ -17,9 +22,18 @@ from typing import Any, Protocol
 from govsearch.schema import METADATA_FIELDS
 from govsearch.settings import Settings
 from service import facets
+from service.admission import Admission
 from service.backend import Body, SearchBackend
 from service.fusion import Candidate, Fused, calibrate_bm25, fuse, group_by_article, ranked
-from service.query import EXACT_QUERY_NAME, SNIPPET_CHARS, SearchRequest, bm25_search, exact_search, knn_search
+from service.query import (
+    EXACT_QUERY_NAME,
+    SNIPPET_CHARS,
+    SearchRequest,
+    bm25_search,
+    exact_search,
+    knn_search,
+    page_hits_search,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +55,20 @@ class QueryVectors(Protocol):
 class Searcher:
     """Runs a validated `SearchRequest` against a `SearchBackend` and shapes the response."""
 
-    def __init__(self, backend: SearchBackend, embedder: QueryVectors, settings: Settings) -> None:
+    def __init__(self, backend: SearchBackend, embedder: QueryVectors, settings: Settings,
+                 admission: Admission | None = None) -> None:
         self.backend = backend
         self.embedder = embedder
         self.settings = settings
+        self.admission = admission or Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
 
     async def search(self, req: SearchRequest) -> dict[str, Any]:
+        """The response for `req`; raises `service.admission.Overloaded` when no search slot frees in time."""
         started = time.perf_counter()
+        async with self.admission.slot():
+            return await self._search(req, started)
+
+    async def _search(self, req: SearchRequest, started: float) -> dict[str, Any]:
         degraded: str | None = None
         vector: list[float] | None = None
         if req.mode in ("vector", "hybrid"):
@@ -68,7 +89,7 @@ class Searcher:
             page = outcome.ranked
         else:
             start = (req.page - 1) * req.size
-            page = outcome.ranked[start:start + req.size]
+            page = await self._fetch_page(req, outcome.ranked[start:start + req.size])
         response: dict[str, Any] = {
             "query": req.q,
             "mode": req.mode,
@@ -84,11 +105,38 @@ class Searcher:
             response["degraded_reason"] = degraded
         return response
 
-    async def _msearch(self, *bodies: Body) -> list[Body]:
-        return await self.backend.msearch(self.settings.index_alias, bodies)
+    async def _msearch(self, *bodies: Body, index: str | None = None) -> list[Body]:
+        responses = await self.backend.msearch(index or self.settings.index_alias, bodies)
+        if any(response.get("timed_out") for response in responses):
+            log.warning("Elasticsearch search timeout (%.2f s) reached: answering with partial results",
+                        self.settings.es_search_timeout)
+        return responses
+
+    async def _fetch_page(self, req: SearchRequest, page: list[Fused]) -> list[Fused]:
+        """The page's hits whole and highlighted: one request for the ≤ size winning passages, by id,
+        from the index that answered the candidate search (not the alias, which may have moved)."""
+        wanted = [entry.candidate for entry in page if entry.candidate.doc_id]
+        if not wanted:
+            return page
+        index = ",".join(sorted({c.index for c in wanted if c.index})) or None
+        body = page_hits_search(req.q, [c.doc_id for c in wanted], timeout=self.settings.es_search_timeout)
+        (response,) = await self._msearch(body, index=index)
+        full = {hit["_id"]: hit for hit in response["hits"]["hits"]}
+        shown: list[Fused] = []
+        for entry in page:
+            hit = full.get(entry.candidate.doc_id)
+            if hit is None:  # deleted since the candidate search: show what is known, no text
+                log.warning("passage %s vanished between candidate and page fetch", entry.candidate.doc_id)
+                shown.append(entry)
+                continue
+            fragments = hit.get("highlight", {}).get("text")
+            candidate = replace(entry.candidate, source=hit["_source"], highlight=fragments[0] if fragments else None)
+            shown.append(replace(entry, candidate=candidate))
+        return shown
 
     async def _bm25(self, req: SearchRequest) -> _Outcome:
-        body = bm25_search(req, offset=(req.page - 1) * req.size, limit=req.size, with_aggs=True)
+        body = bm25_search(req, offset=(req.page - 1) * req.size, limit=req.size, with_aggs=True,
+                           timeout=self.settings.es_search_timeout)
         (response,) = await self._msearch(body)
         candidates = group_by_article(response["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
         entries = [Fused(c.article_id, calibrate_bm25(c.score), c, {"bm25": i}, c.exact)
@@ -100,10 +148,12 @@ class Searcher:
         # kNN returns passages; ask for more than the article depth so grouping still fills it.
         k = min(self.settings.candidate_depth * 2, 10_000)
         return knn_search(req, vector, k=k, num_candidates=self.settings.knn_num_candidates,
-                          min_similarity=self.settings.vector_min_similarity)
+                          min_similarity=self.settings.vector_min_similarity,
+                          timeout=self.settings.es_search_timeout)
 
     async def _vector(self, req: SearchRequest, vector: list[float]) -> _Outcome:
-        exact, knn = await self._msearch(exact_search(req), self._knn(req, vector))
+        exact, knn = await self._msearch(exact_search(req, timeout=self.settings.es_search_timeout),
+                                         self._knn(req, vector))
         pinned = group_by_article(exact["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
         candidates = group_by_article(knn["hits"]["hits"])[: self.settings.candidate_depth]
         return self._paged_here(req, ranked(candidates, "vector", pinned))
@@ -113,7 +163,9 @@ class Searcher:
         # The BM25 list is a relevance ranking to fuse, whatever order the page is shown in.
         by_relevance = replace(req, sort="relevance")
         bm25, knn = await self._msearch(
-            bm25_search(by_relevance, offset=0, limit=depth, with_aggs=False), self._knn(req, vector)
+            bm25_search(by_relevance, offset=0, limit=depth, with_aggs=False, candidates=True,
+                        timeout=self.settings.es_search_timeout),
+            self._knn(req, vector),
         )
         lists: dict[str, list[Candidate]] = {
             "bm25": group_by_article(bm25["hits"]["hits"], exact_query=EXACT_QUERY_NAME),

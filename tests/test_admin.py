@@ -301,3 +301,10 @@ def test_concurrent_upserts_of_one_article_leave_no_orphan_passage(admin: TestCl
     assert positions == list(range(stored_passage_count(es, live, "race-1") or 0))  # no passage past the end
     assert delete_article(es, [live], "race-1")
     assert stored_passage_positions(es, live, "race-1") == []  # nothing of it stays searchable
+
+
+def test_stats_show_the_search_slots(admin: TestClient, admin_settings: Settings) -> None:
+    assert admin.get("/search", params={"q": "安全生产检查"}).status_code == 200
+    slots = admin.get("/admin/stats", headers=AUTH).json()["admission"]
+    assert slots["limit"] == admin_settings.max_concurrent_searches
+    assert slots["admitted"] >= 1 and slots["shed"] == 0 and slots["in_flight"] == 0

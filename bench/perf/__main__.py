@@ -180,7 +180,7 @@ def _threads_text(configured: int | None, model: Any) -> str:
     threads = getattr(first, "threads", None)
     if threads is None:
         try:
-            from indexer.usem3_module import default_threads
+            from indexer.usem3_encoder import default_threads
 
             threads = default_threads() if type(first).__name__ == "USEModule" else None
         except ImportError:

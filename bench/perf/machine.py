@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from indexer.usem3_module import usable_cores
+from indexer.usem3_encoder import usable_cores
 
 
 def _read(path: str) -> str:

@@ -21,7 +21,7 @@ from govsearch.settings import Settings
 from indexer import elastic
 from indexer.updates import ArticleTooLong, delete_article, stored_passage_count, write_article
 from service.auth import AdminDep, require_admin
-from service.deps import EmbeddersDep, EsSyncDep, JobStoreDep, QueryEmbedderDep, RunnerDep, SettingsDep
+from service.deps import EmbeddersDep, EsSyncDep, JobStoreDep, QueryEmbedderDep, RunnerDep, RuntimeDep, SettingsDep
 from service.errors import Conflict, NotFound, ServiceUnavailable, invalid_parameter
 from service.jobs import JobConflict, JobStore
 from service.schemas import (
@@ -120,7 +120,7 @@ async def rollback(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep) -> 
 
 @router.get("/stats", response_model=IndexStats)
 async def stats(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep,
-                query_embedder: QueryEmbedderDep) -> dict[str, Any]:
+                query_embedder: QueryEmbedderDep, runtime: RuntimeDep) -> dict[str, Any]:
     alias = settings.index_alias
     live = await asyncio.to_thread(elastic.alias_target, es, alias)
     if live is None:
@@ -129,6 +129,7 @@ async def stats(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep,
     data["last_successful_job"] = await asyncio.to_thread(store.last_succeeded)
     data["running_job"] = await asyncio.to_thread(store.running_job)
     data["query_cache"] = {"hits": query_embedder.hits, "misses": query_embedder.misses}
+    data["admission"] = runtime.admission.stats()
     return data
 
 

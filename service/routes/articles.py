@@ -29,7 +29,7 @@ async def get_article(article_id: Annotated[str, Path(max_length=200)], es: EsDe
             raise NotFound("article", article_id) from exc
         raise
     source = doc["_source"]
-    passages = await es.search(index=alias, **article_passages_search(article_id))
+    passages = await es.search(index=alias, **article_passages_search(article_id, timeout=settings.es_search_timeout))
     return {
         **{name: source.get(name) for name in METADATA_FIELDS},
         "id": article_id,

@@ -146,7 +146,8 @@ async def suggest(
 ) -> Response:
     """Article titles for what has been typed: titles containing it (the last word as a prefix) first,
     then titles sharing at least half of its words."""
-    result = await es.search(index=settings.index_alias, **suggest_search(text, size))
+    body = suggest_search(text, size, timeout=settings.es_search_timeout)
+    result = await es.search(index=settings.index_alias, **body)
     items: list[dict[str, str]] = []
     seen: set[str] = set()
     for hit in result["hits"]["hits"]:

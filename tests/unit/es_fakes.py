@@ -56,9 +56,12 @@ def response(hits: list[dict[str, Any]], aggregations: dict[str, Any] | None = N
 
 
 def kind(body: Body) -> str:
-    """Which of the searcher's requests a body is: knn, exact (the known-item lookup) or bm25."""
+    """Which of the searcher's requests a body is: knn, exact (the known-item lookup), bm25, or page
+    (the follow-up fetch of a fused page's passages by id)."""
     if "knn" in body:
         return "knn"
+    if "ids" in body["query"]:
+        return "page"
     query = body["query"]["bool"]
     return "bm25" if "must" in query else "exact"
 
@@ -72,7 +75,12 @@ class FakeBackend:
 
     async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
         self.calls.append((index, list(bodies)))
-        return [self.responses[kind(body)] for body in bodies]
+        return [self._page(body) if kind(body) == "page" else self.responses[kind(body)] for body in bodies]
+
+    def _page(self, body: Body) -> Body:
+        """The page's passages, whole, as the recorded candidate responses hold them (with their highlight)."""
+        known = {h["_id"]: h for r in self.responses.values() for h in r["hits"]["hits"]}
+        return response([known[doc_id] for doc_id in body["query"]["ids"]["values"] if doc_id in known])
 
     @property
     def bodies(self) -> list[Body]:

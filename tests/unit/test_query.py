@@ -18,6 +18,7 @@ from service.query import (
     bm25_search,
     exact_search,
     knn_search,
+    page_hits_search,
     suggest_search,
 )
 
@@ -59,11 +60,18 @@ def _text_places(body: dict[str, Any], q: str) -> list[str]:
 def _bodies(q: str, filters: Filters = FILTERS) -> dict[str, dict[str, Any]]:
     req = SearchRequest(q=q, filters=filters)
     return {
-        "bm25": bm25_search(req, offset=0, limit=10, with_aggs=True),
-        "knn": knn_search(req, [0.1, 0.2], k=100, num_candidates=400, min_similarity=0.1),
-        "exact": exact_search(req),
-        "suggest": suggest_search(q, 8),
+        "bm25": bm25_search(req, offset=0, limit=10, with_aggs=True, timeout=1.0),
+        "exact": exact_search(req, timeout=1.0),
+        "page": page_hits_search(q, ["p:0123456789abcdef-0"], timeout=1.0),
+        "suggest": suggest_search(q, 8, timeout=1.0),
     }
+
+
+@pytest.mark.parametrize("q", [HOSTILE, "给老人装电视", "崇港委[2022]171号", "*"])
+def test_the_knn_candidate_search_carries_the_vector_not_the_text(q: str) -> None:
+    body = knn_search(SearchRequest(q=q, filters=FILTERS), [0.1, 0.2], k=100, num_candidates=400,
+                      min_similarity=0.1, timeout=1.0)
+    assert _text_places(body, q) == [] and body["knn"]["query_vector"] == [0.1, 0.2]
 
 
 @pytest.mark.parametrize("q", [HOSTILE, "给老人装电视", "崇港委[2022]171号", "*"])
@@ -93,7 +101,9 @@ def test_filters_are_identical_in_bm25_knn_and_exact_bodies() -> None:
         {"range": {"date": {"gte": "2022-01-01", "lte": "2022-12-31"}}},
     ]
     assert bodies["bm25"]["query"]["bool"]["filter"] == expected
-    assert bodies["knn"]["knn"]["filter"] == expected
+    knn = knn_search(SearchRequest(q="港西镇", filters=FILTERS), [0.1], k=10, num_candidates=100,
+                     min_similarity=0.1, timeout=1.0)
+    assert knn["knn"]["filter"] == expected
     assert bodies["exact"]["query"]["bool"]["filter"] == expected
 
 
@@ -123,7 +133,7 @@ def test_exact_clauses_use_the_normalised_document_number(typed: str) -> None:
     official = normalize_doc_number("崇港委〔2022〕171号")
     assert normalize_doc_number(typed) == official
     req = SearchRequest(q=typed)
-    for body in (bm25_search(req, offset=0, limit=10, with_aggs=False), exact_search(req)):
+    for body in (bm25_search(req, offset=0, limit=10, with_aggs=False, timeout=1.0), exact_search(req, timeout=1.0)):
         clauses = _exact_terms(body)
         assert clauses["doc_number"]["value"] == official
         assert clauses["title.exact"]["value"] == typed.lower()
@@ -136,35 +146,35 @@ def test_normalize_doc_number_distinguishes_different_numbers() -> None:
 
 
 def test_sort_by_date_is_newest_first_then_score_then_article() -> None:
-    by_date = bm25_search(SearchRequest(q="港西镇", sort="date"), offset=0, limit=10, with_aggs=False)
+    by_date = bm25_search(SearchRequest(q="港西镇", sort="date"), offset=0, limit=10, with_aggs=False, timeout=1.0)
     assert by_date["sort"] == [{"date": {"order": "desc", "missing": "_last"}}, "_score", {"article_id": "asc"}]
-    by_relevance = bm25_search(SearchRequest(q="港西镇"), offset=0, limit=10, with_aggs=False)
+    by_relevance = bm25_search(SearchRequest(q="港西镇"), offset=0, limit=10, with_aggs=False, timeout=1.0)
     assert by_relevance["sort"] == ["_score", {"article_id": "asc"}]
 
 
 def test_bm25_body_pages_collapses_and_carries_aggregations_on_request() -> None:
     req = SearchRequest(q="港西镇", size=10, page=3)
-    body = bm25_search(req, offset=20, limit=10, with_aggs=True)
+    body = bm25_search(req, offset=20, limit=10, with_aggs=True, timeout=1.0)
     assert (body["from"], body["size"]) == (20, 10)
     assert body["collapse"] == {"field": "article_id"}
     assert body["_source"] == list(HIT_SOURCE_FIELDS)
     assert {"articles", "facet_publisher", "facet_department", "facet_year"} <= set(body["aggs"])
-    assert "aggs" not in bm25_search(req, offset=0, limit=50, with_aggs=False)
+    assert "aggs" not in bm25_search(req, offset=0, limit=50, with_aggs=False, timeout=1.0)
 
 
 def test_knn_body_asks_for_at_least_k_candidates_with_the_similarity_floor() -> None:
     req = SearchRequest(q="港西镇")
-    body = knn_search(req, [0.5, 0.25], k=100, num_candidates=400, min_similarity=0.1)
+    body = knn_search(req, [0.5, 0.25], k=100, num_candidates=400, min_similarity=0.1, timeout=1.0)
     knn = body["knn"]
     assert (knn["field"], knn["query_vector"], knn["k"], knn["num_candidates"], knn["similarity"]) == (
         "vector", [0.5, 0.25], 100, 400, 0.1)
     assert body["size"] == 100
-    assert knn_search(req, [0.5], k=500, num_candidates=400, min_similarity=0.1)["knn"]["num_candidates"] == 500
+    assert knn_search(req, [0.5], k=500, num_candidates=400, min_similarity=0.1, timeout=1.0)["knn"]["num_candidates"] == 500
     assert "query" not in body  # the filters live inside the kNN clause, not after it
 
 
 def test_suggest_search_shape() -> None:
-    body = suggest_search("港西镇Party", 8)
+    body = suggest_search("港西镇Party", 8, timeout=1.0)
     assert body["size"] == 8
     assert body["_source"] == ["article_id", "title"]
     assert body["collapse"] == {"field": "article_id"}
@@ -177,8 +187,9 @@ def test_suggest_search_shape() -> None:
 
 
 def test_article_passages_search_shape() -> None:
-    body = article_passages_search("0123456789abcdef")
+    body = article_passages_search("0123456789abcdef", timeout=1.0)
     assert body == {
+        "timeout": "1000ms",
         "size": MAX_PASSAGES,
         "sort": [{"position": "asc"}],
         "query": {"bool": {"filter": [{"term": {"doc_type": "passage"}},

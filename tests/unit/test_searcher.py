@@ -153,8 +153,8 @@ def test_exact_title_hit_is_pinned_first_in_hybrid() -> None:
 def test_vector_mode_pins_the_known_item_lookup_and_ranks_by_cosine() -> None:
     backend = FakeBackend(exact=response([hit("title-match", 250.0, 0, exact=True)]), knn=response(KNN_HITS))
     result = _search(backend, SearchRequest(q="港西镇", mode="vector", size=10), candidate_depth=2)
-    (_, (exact, knn)), = backend.calls
-    assert (kind(exact), kind(knn)) == ("exact", "knn")
+    (_, (exact, knn)), (_, (page,)) = backend.calls  # the candidates, then the page's passages
+    assert (kind(exact), kind(knn), kind(page)) == ("exact", "knn", "page")
     assert [h["id"] for h in result["hits"]] == ["title-match", "both", "v1"]  # depth 2 cuts v2
     assert [h["score"] for h in result["hits"]] == [1.0, round(calibrate_cosine(0.95), 4),
                                                     round(calibrate_cosine(0.9), 4)]

