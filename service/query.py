@@ -1,6 +1,6 @@
 """Every Elasticsearch request body the service sends, built from validated parameters:
-the two retrievers (BM25, kNN), the known-item lookup, the page's hits, suggestions and the
-article view.
+the two retrievers (BM25, kNN), the known-item lookup, the page's hits, suggestions, the
+article view and its related articles.
 
 Candidate searches (the retrievers' lists that fusion ranks) are lean: no highlighting and a
 slim `_source` (`CANDIDATE_FIELDS`). Only the ≤ size passages a page shows are then fetched
@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from govsearch.actions import article_doc_id, passage_doc_id
 from govsearch.rules import normalize_doc_number
-from govsearch.schema import HIT_SOURCE_FIELDS, MAX_PASSAGES, PASSAGE_SPAN_FIELDS
+from govsearch.schema import HIT_SOURCE_FIELDS, MAX_PASSAGES, METADATA_FIELDS, PASSAGE_SPAN_FIELDS
 from service import facets
 
 SOURCE_FIELDS = list(HIT_SOURCE_FIELDS)
@@ -231,6 +232,65 @@ def article_passages_search(article_id: str, *, timeout: float) -> dict[str, Any
         "sort": [{"position": "asc"}],
         "query": {"bool": {"filter": [{"term": {"doc_type": "passage"}}, {"term": {"article_id": article_id}}]}},
         "_source": list(PASSAGE_SPAN_FIELDS),
+    }
+
+
+# The article text a more_like_this query reads: its title and the start of its body. Longer bodies
+# add little (the query keeps its best `max_query_terms` terms) and cost analysis time.
+RELATED_LIKE_CHARS = 5000
+RELATED_FIELDS = ["article_id", *METADATA_FIELDS]
+
+
+def related_source_search(article_id: str, *, timeout: float) -> dict[str, Any]:
+    """The article document (title, body) and its first passage's vector, in one request.
+
+    Vectors are not in `_source` (the mapping excludes them); `docvalue_fields` reads the stored
+    float vector back. An article without passages comes back without a vector."""
+    return {
+        "query": {"ids": {"values": [article_doc_id(article_id), passage_doc_id(article_id, 0)]}},
+        "size": 2,
+        "_source": ["doc_type", "title", "body"],
+        "docvalue_fields": ["vector"],
+        "track_total_hits": False,
+        "timeout": es_timeout(timeout),
+    }
+
+
+def _not_this_article(article_id: str) -> list[dict[str, Any]]:
+    return [{"term": {"doc_type": "passage"}}, {"bool": {"must_not": [{"term": {"article_id": article_id}}]}}]
+
+
+def related_text_search(article_id: str, title: str, body: str, *, depth: int, timeout: float) -> dict[str, Any]:
+    """Articles sharing the article's most characteristic words (more_like_this over title and
+    text), one hit per article, the article itself excluded."""
+    like = f"{title}\n{body[:RELATED_LIKE_CHARS]}"
+    return {
+        "query": {"bool": {
+            "must": [{"more_like_this": {"fields": ["title", "text"], "like": like, "min_term_freq": 1,
+                                         "min_doc_freq": 1, "max_query_terms": 30, "minimum_should_match": "10%"}}],
+            "filter": _not_this_article(article_id),
+        }},
+        "collapse": {"field": "article_id"},
+        "size": depth,
+        "_source": RELATED_FIELDS,
+        "track_total_hits": False,
+        "timeout": es_timeout(timeout),
+    }
+
+
+def related_vector_search(article_id: str, vector: list[float], *, depth: int, num_candidates: int,
+                          min_similarity: float, timeout: float) -> dict[str, Any]:
+    """Articles whose passages lie nearest the article's first passage (kNN), one hit per article,
+    the article itself excluded. k covers several passages per article before collapsing."""
+    k = depth * 3
+    return {
+        "knn": {"field": "vector", "query_vector": vector, "k": k, "num_candidates": max(num_candidates, k),
+                "filter": _not_this_article(article_id), "similarity": min_similarity},
+        "collapse": {"field": "article_id"},
+        "size": depth,
+        "_source": RELATED_FIELDS,
+        "track_total_hits": False,
+        "timeout": es_timeout(timeout),
     }
 
 

@@ -69,6 +69,17 @@ class ArticleView(ArticleMetadata):
     passages: list[PassageSpan]
 
 
+class RelatedArticle(ArticleMetadata):
+    id: str = Field(description="Article id; GET /articles/{id} returns the whole article.")
+    score: float = Field(ge=0, le=1, description="Likeness in [0, 1]: the fused rank score of the word match "
+                         "(more_like_this) and the vector neighbours over the best possible (1 = first for both).")
+
+
+class RelatedResponse(BaseModel):
+    id: str = Field(description="The article the list is for; it is never in its own list.")
+    related: list[RelatedArticle] = Field(description="Other articles like it, best first, one entry per article.")
+
+
 class ArticleIn(ArticleMetadata):
     """An article written by an admin (PUT /admin/documents/{id}); metadata as in search hits."""
 

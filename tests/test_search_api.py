@@ -110,6 +110,47 @@ def test_an_unknown_article_is_a_json_404(client: TestClient) -> None:
     assert response.json()["error"]["code"] == "not_found"
 
 
+def related(client: TestClient, article_id: str, **params: object) -> list[dict]:
+    response = client.get(f"/articles/{article_id}/related", params=params)
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == article_id
+    return response.json()["related"]
+
+
+def test_related_articles_are_other_articles_like_it(client: TestClient) -> None:
+    hit = search(client, "港西镇召开疫情防控和安全生产工作会议")["hits"][0]
+    assert hit["title"] == "港西镇召开疫情防控和安全生产工作会议"
+    items = related(client, hit["id"], size=5)
+    ids = [item["id"] for item in items]
+    assert 0 < len(items) <= 5 and hit["id"] not in ids and len(set(ids)) == len(ids)
+    scores = [item["score"] for item in items]
+    assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+    # The same town's other epidemic-control meeting and the safety inspection are its neighbours.
+    titles = [item["title"] for item in items]
+    assert titles[0] == "港西镇召开疫情防控工作会议", titles
+    assert "泖港镇开展重点企业安全大检查" in titles, titles
+    for item in items:  # every entry is a real article, with its metadata
+        article = client.get(f"/articles/{item['id']}").json()
+        assert article["title"] == item["title"] and article["date"] == item["date"]
+
+
+def test_related_size_bounds_the_list_and_is_validated(client: TestClient) -> None:
+    hit = search(client, "工作")["hits"][0]
+    assert len(related(client, hit["id"], size=1)) == 1
+    many = related(client, hit["id"], size=20)
+    assert 5 < len(many) <= 20 and hit["id"] not in {item["id"] for item in many}
+    assert [item["id"] for item in related(client, hit["id"])] == [item["id"] for item in many[:5]]
+    for size in (0, 21, "x"):
+        response = client.get(f"/articles/{hit['id']}/related", params={"size": size})
+        assert response.status_code == 422 and response.json()["error"]["parameter"] == "size"
+
+
+def test_related_of_an_unknown_article_is_a_json_404(client: TestClient) -> None:
+    response = client.get("/articles/no-such-article/related")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
 @pytest.mark.parametrize("params, parameter", [
     ({"q": ""}, "q"),
     ({"q": "   "}, "q"),
@@ -162,3 +203,4 @@ def test_openapi_documents_the_contract(client: TestClient) -> None:
     params = {p["name"] for p in spec["paths"]["/search"]["get"]["parameters"]}
     assert params >= {"q", "mode", "size", "page", "publisher", "town", "department", "date_from", "date_to", "sort"}
     assert "/articles/{article_id}" in spec["paths"]
+    assert "/articles/{article_id}/related" in spec["paths"]

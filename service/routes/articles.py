@@ -1,25 +1,29 @@
-"""GET /articles/{id}: the whole article as a reader sees it, with its passages."""
+"""GET /articles/{id}: the whole article as a reader sees it, with its passages; GET /articles/{id}/related:
+the articles like it."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from elasticsearch import NotFoundError
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from govsearch.actions import article_doc_id
 from govsearch.schema import METADATA_FIELDS
 from service.deps import EsDep, SettingsDep
 from service.errors import NotFound
 from service.query import article_passages_search
-from service.schemas import ERROR_RESPONSES, NOT_FOUND_RESPONSE, ArticleView
+from service.related import MAX_RELATED, related_articles
+from service.schemas import ERROR_RESPONSES, NOT_FOUND_RESPONSE, ArticleView, RelatedResponse
 
 router = APIRouter(tags=["articles"])
+
+ArticleId = Annotated[str, Path(max_length=200)]
 
 
 @router.get("/articles/{article_id}", response_model=ArticleView,
             responses={**NOT_FOUND_RESPONSE, **ERROR_RESPONSES})
-async def get_article(article_id: Annotated[str, Path(max_length=200)], es: EsDep,
+async def get_article(article_id: ArticleId, es: EsDep,
                       settings: SettingsDep) -> dict[str, Any]:
     alias = settings.index_alias
     try:
@@ -36,3 +40,13 @@ async def get_article(article_id: Annotated[str, Path(max_length=200)], es: EsDe
         "body": source.get("body", ""),
         "passages": [hit["_source"] for hit in passages["hits"]["hits"]],
     }
+
+
+@router.get("/articles/{article_id}/related", response_model=RelatedResponse,
+            responses={**NOT_FOUND_RESPONSE, **ERROR_RESPONSES})
+async def get_related(article_id: ArticleId, es: EsDep, settings: SettingsDep,
+                      size: Annotated[int, Query(ge=1, le=MAX_RELATED, description="At most this many articles.")] = 5,
+                      ) -> dict[str, Any]:
+    """Other articles like this one (shared words and nearby passage vectors), best first; 404 for an
+    unknown id."""
+    return {"id": article_id, "related": await related_articles(es, settings, article_id, size)}

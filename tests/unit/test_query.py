@@ -19,6 +19,9 @@ from service.query import (
     exact_search,
     knn_search,
     page_hits_search,
+    related_source_search,
+    related_text_search,
+    related_vector_search,
     suggest_search,
 )
 
@@ -196,3 +199,21 @@ def test_article_passages_search_shape() -> None:
                                       {"term": {"article_id": "0123456789abcdef"}}]}},
         "_source": list(PASSAGE_SPAN_FIELDS),
     }
+
+
+def test_related_bodies_exclude_the_article_and_give_one_hit_per_article() -> None:
+    text = related_text_search("a1", HOSTILE, "正文" * 4000, depth=20, timeout=1.0)
+    vector = related_vector_search("a1", [0.1, 0.2], depth=20, num_candidates=100, min_similarity=0.1, timeout=1.0)
+    not_a1 = {"bool": {"must_not": [{"term": {"article_id": "a1"}}]}}
+    assert not_a1 in text["query"]["bool"]["filter"] and not_a1 in vector["knn"]["filter"]
+    for body in (text, vector):
+        assert body["collapse"] == {"field": "article_id"} and body["size"] == 20
+        assert not _keys(body) & QUERY_PARSERS and "timeout" in body
+    like = text["query"]["bool"]["must"][0]["more_like_this"]["like"]
+    assert like.startswith(HOSTILE + "\n") and len(like) < 6000  # the title, then the body's start
+    assert vector["knn"]["k"] >= 20 and vector["knn"]["num_candidates"] >= vector["knn"]["k"]
+
+
+def test_related_source_reads_the_article_and_its_first_passage_vector() -> None:
+    body = related_source_search("a1", timeout=1.0)
+    assert body["query"] == {"ids": {"values": ["a:a1", "p:a1-0"]}} and body["docvalue_fields"] == ["vector"]
