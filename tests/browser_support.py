@@ -1,8 +1,10 @@
 """Helpers for the browser tests (the API subprocess is `govsearch.apiprocess.ApiProcess`): a static web server
-(another origin, standing in for a portal's page) and Debian's chromium driven by Playwright.
+(another origin, standing in for a portal's page), Debian's chromium driven by Playwright, and axe-core.
 
 Nothing here downloads a browser: `playwright install` is never used, chromium comes from apt
-(`apt-get install -y chromium`, plus `fonts-noto-cjk` so screenshots show Chinese text).
+(`apt-get install -y chromium`, plus `fonts-noto-cjk` so screenshots show Chinese text). axe-core (the
+accessibility checker) comes from the npm registry with `npm pack`, into .cache/axe/: the project
+vendors no copy, and the pages never load it (tests inject it).
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import shutil
+import subprocess
+import tarfile
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +30,29 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
+AXE_VERSION = "4.14.1"
+AXE_SCRIPT = PROJECT_ROOT / ".cache" / "axe" / f"axe-core-{AXE_VERSION}.min.js"
+
+
+def axe_core_script() -> Path:
+    """axe-core's `axe.min.js` (pinned AXE_VERSION), fetched once with `npm pack` and cached."""
+    if AXE_SCRIPT.exists():
+        return AXE_SCRIPT
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is not installed: the accessibility tests fetch axe-core with `npm pack`")
+    AXE_SCRIPT.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=AXE_SCRIPT.parent) as tmp:
+        subprocess.run([npm, "pack", f"axe-core@{AXE_VERSION}", "--pack-destination", tmp, "--silent"],
+                       check=True, capture_output=True, timeout=300)
+        (tarball,) = Path(tmp).glob("axe-core-*.tgz")
+        with tarfile.open(tarball) as tar:
+            member = tar.extractfile("package/axe.min.js")
+            assert member is not None, "the axe-core package has no axe.min.js"
+            partial = Path(tmp) / "axe.min.js"
+            partial.write_bytes(member.read())
+        partial.replace(AXE_SCRIPT)  # whole or absent: a cut-off download is never cached
+    return AXE_SCRIPT
 
 
 def chromium_missing_reason() -> str | None:

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +24,7 @@ from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     SCREENSHOTS,
+    axe_core_script,
     chromium_missing_reason,
     portal_page,
     run_static_site,
@@ -468,3 +470,230 @@ def test_widget_renders_in_a_portal_page_on_another_origin(page, api: ApiProcess
     assert article.url.startswith(api.url + "/article.html?")
     article.close()
     watch.assert_clean(api.url, portal)
+
+
+# ---- time presets and sort ------------------------------------------------------------------------
+
+# The sample's dated articles are all from 2023-02-07: "today" is fixed in the browser so that 一年内
+# keeps them, 一周内 and 一月内 keep none, and undated articles drop out of every preset.
+TODAY = datetime(2023, 3, 20, 10, 0, 0)
+
+
+def test_time_presets_filter_by_date_live_in_the_url_and_combine_with_the_sort(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.clock.set_fixed_time(TODAY)
+    api_calls: list[str] = []
+    page.on("request", lambda request: api_calls.append(request.url) if "/search?" in request.url else None)
+    page.goto(f"{api.url}/?q={BROAD_QUERY}")
+    wait_results(page)
+    before = total_of(page)
+    expect(page.get_by_role("radio", name="不限")).to_be_checked()
+    expect(page.locator("#custom-dates")).to_be_hidden()
+
+    page.get_by_role("radio", name="一年内").check()
+    expect(page.locator("#active-filters .chip")).to_have_text(re.compile("日期：一年内"))
+    wait_results(page)
+    within_year = total_of(page)
+    assert 0 < within_year < before, (before, within_year)  # the undated articles are gone
+    assert query_of(page.url)["time"] == ["year"] and "date_from" not in query_of(page.url)
+    assert query_of(api_calls[-1])["date_from"] == ["2022-03-20"]
+    for meta in page.locator("#results .hit-meta").all_inner_texts():
+        assert "2023-02-07" in meta, meta
+
+    # The sort is visible next to the presets and combines with them in the URL.
+    expect(page.locator("#sort option:checked")).to_have_text("按相关度")
+    page.locator("#sort").select_option(label="按时间（新→旧）")
+    expect(page).to_have_url(re.compile(r"sort=date"))
+    wait_results(page)
+    params = query_of(page.url)
+    assert params["time"] == ["year"] and params["sort"] == ["date"]
+    assert total_of(page) == within_year
+    shot(page, "12-time-preset-year-by-date")
+
+    page.get_by_role("radio", name="一月内").check()
+    expect(page.locator("#results .empty")).to_be_visible()
+    assert query_of(api_calls[-1])["date_from"] == ["2023-02-20"] and query_of(page.url)["sort"] == ["date"]
+    expect(page.locator("#results .empty")).to_contain_text("清除全部筛选")
+    page.get_by_role("radio", name="一周内").check()
+    expect(page).to_have_url(re.compile(r"time=week"))
+    expect(page.locator("#status .total")).to_have_text("0")
+    assert query_of(api_calls[-1])["date_from"] == ["2023-03-13"]
+
+    # A shared link reopens the same preset; back returns to the previous one.
+    page.go_back()
+    expect(page.get_by_role("radio", name="一月内")).to_be_checked()
+    page.goto(f"{api.url}/?q={BROAD_QUERY}&time=year&sort=date")
+    expect(page.get_by_role("radio", name="一年内")).to_be_checked()
+    expect(page.locator("#status .total")).to_have_text(str(within_year))
+
+    # 自定义 shows the date range; a range entered there replaces the preset.
+    page.get_by_role("radio", name="自定义").check()
+    expect(page.locator("#custom-dates")).to_be_visible()
+    expect(page.locator("#date_from")).to_be_focused()
+    page.locator("#date_from").fill("2023-02-01")
+    page.locator("#date_to").fill("2023-02-28")
+    expect(page).to_have_url(re.compile(r"date_to=2023-02-28"))
+    wait_results(page)
+    params = query_of(page.url)
+    assert "time" not in params and params["date_from"] == ["2023-02-01"] and params["sort"] == ["date"]
+    assert total_of(page) == within_year
+    shot(page, "13-time-custom-range")
+
+    page.get_by_role("radio", name="不限").check()
+    expect(page.locator("#custom-dates")).to_be_hidden()
+    expect(page.locator("#status .total")).to_have_text(str(before))
+    params = query_of(page.url)
+    assert not {"time", "date_from", "date_to"} & set(params) and params["sort"] == ["date"]
+    watch.assert_clean(api.url)
+
+
+def test_the_time_presets_work_from_the_keyboard(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.clock.set_fixed_time(TODAY)
+    page.goto(f"{api.url}/?q={BROAD_QUERY}")
+    wait_results(page)
+    page.get_by_role("radio", name="不限").focus()
+    page.keyboard.press("ArrowRight")  # a radio group: the arrows move and choose
+    expect(page.get_by_role("radio", name="一周内")).to_be_checked()
+    expect(page).to_have_url(re.compile(r"time=week"))
+    outline = page.evaluate("getComputedStyle(document.activeElement.closest('label')).outlineStyle")
+    assert outline != "none", "the focused preset must show a focus ring"
+    watch.assert_clean(api.url)
+
+
+# ---- related articles ------------------------------------------------------------------------------
+
+
+def test_the_article_view_lists_related_articles_that_keep_the_way_back(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.goto(f"{api.url}/?q={QUERY}&sort=date")
+    wait_results(page)
+    page.locator("#results .hit-title a").first.click()
+    expect(page.locator("#article")).to_be_visible()
+    article_id = query_of(page.url)["id"][0]
+    related = page.locator("#related")
+    expect(related).to_be_visible()
+    expect(related.get_by_role("heading", name="相关文章")).to_be_visible()
+    expected = httpx.get(f"{api.url}/articles/{article_id}/related", params={"size": 5}, timeout=10).json()["related"]
+    links = related.locator("li > a")
+    expect(links).to_have_count(len(expected))
+    assert links.all_inner_texts() == [item["title"] for item in expected]
+    hrefs = [query_of(href) for href in links.evaluate_all("links => links.map(a => a.href)")]
+    assert [h["id"][0] for h in hrefs] == [item["id"] for item in expected] and article_id not in {
+        h["id"][0] for h in hrefs}
+    shot(page, "14-article-related")
+
+    title = links.first.inner_text()
+    links.first.click()
+    expect(page.locator("#title")).to_have_text(title)
+    assert query_of(page.url)["id"] == [expected[0]["id"]]
+    expect(page.locator("#related li").first).to_be_visible()
+    page.locator("#back").click()
+    wait_results(page)
+    params = query_of(page.url)
+    assert params["q"] == [QUERY] and params["sort"] == ["date"]
+    watch.assert_clean(api.url)
+
+
+# ---- large text, high contrast (适老化) and axe-core ---------------------------------------------------
+
+
+def _font_px(page: Page, selector: str) -> float:
+    return float(page.evaluate(f"parseFloat(getComputedStyle(document.querySelector('{selector}')).fontSize)"))
+
+
+def test_large_text_mode_toggles_by_keyboard_and_persists(browser, api: ApiProcess) -> None:
+    page, watch = _open_page(browser, viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{api.url}/?q={QUERY}")
+        wait_results(page)
+        toggle = page.get_by_role("button", name="大字高对比")
+        expect(toggle).to_have_attribute("aria-pressed", "false")
+        normal = _font_px(page, ".hit-title")
+        toggle.focus()
+        page.keyboard.press("Enter")
+        expect(toggle).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("html.large-text")).to_have_count(1)
+        assert _font_px(page, ".hit-title") >= 1.2 * normal
+        assert page.evaluate("getComputedStyle(document.querySelector('.hit-title a')).textDecorationLine") \
+            == "underline"
+        shot(page, "15-large-text-results")
+
+        # Remembered across pages and reloads, before the first paint (a11y.js runs in <head>).
+        page.locator("#results .hit-title a").first.click()
+        expect(page.locator("#article")).to_be_visible()
+        expect(page.locator("html.large-text")).to_have_count(1)
+        expect(page.get_by_role("button", name="大字高对比")).to_have_attribute("aria-pressed", "true")
+        shot(page, "16-large-text-article")
+        page.reload()
+        expect(page.locator("html.large-text")).to_have_count(1)
+
+        page.get_by_role("button", name="大字高对比").focus()
+        page.keyboard.press("Space")
+        expect(page.get_by_role("button", name="大字高对比")).to_have_attribute("aria-pressed", "false")
+        page.goto(api.url + "/")
+        expect(page.locator("html.large-text")).to_have_count(0)
+        assert page.evaluate("localStorage.getItem('govsearch.largeText')") == "0"
+        watch.assert_clean(api.url)
+    finally:
+        page.context.close()
+
+
+def test_large_text_on_a_phone_has_no_horizontal_scroll(browser, api: ApiProcess) -> None:
+    page, watch = _open_page(browser, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True,
+                             device_scale_factor=2)
+    try:
+        page.add_init_script("localStorage.setItem('govsearch.largeText', '1')")
+        overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        page.goto(f"{api.url}/?q={QUERY}&date_from=2023-01-01")
+        wait_results(page)
+        expect(page.locator("#custom-dates")).to_be_visible()
+        assert page.evaluate(overflow) <= 0
+        shot(page, "17-phone-large-text")
+        page.locator("#results .hit-title a").first.click()
+        expect(page.locator("#related li").first).to_be_visible()
+        assert page.evaluate(overflow) <= 0
+        watch.assert_clean(api.url)
+    finally:
+        page.context.close()
+
+
+AXE_RUN = """async () => {
+    const result = await axe.run(document, {resultTypes: ["violations"]});
+    return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}));
+}"""
+
+
+@pytest.mark.parametrize("large_text", [False, True], ids=["normal", "large-text"])
+def test_pages_pass_axe_core_with_no_serious_or_critical_violations(browser, api: ApiProcess,
+                                                                   large_text: bool) -> None:
+    """axe-core is injected as an inline script, which the page's CSP forbids: only this test's browser
+    context bypasses the CSP (Playwright's bypass_csp); the served header is unchanged (checked below)."""
+    axe = axe_core_script()
+    page, watch = _open_page(browser, viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    try:
+        page.add_init_script(f"localStorage.setItem('govsearch.largeText', '{int(large_text)}')")
+        found: dict[str, list[dict]] = {}
+
+        def check(name: str) -> None:
+            expect(page.locator("html.large-text")).to_have_count(1 if large_text else 0)
+            page.add_script_tag(path=str(axe))
+            violations = page.evaluate(AXE_RUN)
+            found[name] = [v for v in violations if v["impact"] in ("serious", "critical")]
+
+        response = page.goto(api.url + "/")
+        assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
+        expect(page.locator("#welcome")).to_be_visible()
+        check("home")
+        page.goto(f"{api.url}/?q={BROAD_QUERY}&size=5")
+        wait_results(page)
+        expect(page.locator("#pagination")).to_be_visible()
+        check("results")
+        page.locator("#results .hit-title a").first.click()
+        expect(page.locator("#related li").first).to_be_visible()
+        check("article")
+        assert not any(found.values()), json.dumps(found, ensure_ascii=False, indent=1)
+        watch.assert_clean(api.url)
+    finally:
+        page.context.close()

@@ -5,7 +5,7 @@
   const { el, renderSnippet, highlight, queryTerms, fetchJSON, safeHttpUrl } = window.GovSearch;
 
   const MAX_WINDOW = 1000;
-  const DEFAULTS = { q: "", mode: "hybrid", sort: "relevance", page: 1, size: 10, date_from: "", date_to: "",
+  const DEFAULTS = { q: "", mode: "hybrid", sort: "relevance", page: 1, size: 10, time: "", date_from: "", date_to: "",
                      publisher: [], department: [] };
   const MODES = ["hybrid", "bm25", "vector"];
   const SIZES = [10, 20, 50];
@@ -30,25 +30,30 @@
       return Number.isFinite(value) && value > 0 ? value : fallback;
     };
     const date = (name) => (/^\d{4}-\d{2}-\d{2}$/.test(params.get(name) || "") ? params.get(name) : "");
+    const time = Object.prototype.hasOwnProperty.call(TIME_PRESETS, params.get("time")) ? params.get("time") : "";
     return {
       q: params.get("q") || "",
       mode: MODES.includes(params.get("mode")) ? params.get("mode") : DEFAULTS.mode,
       sort: params.get("sort") === "date" ? "date" : "relevance",
       page: int("page", 1),
       size: int("size", DEFAULTS.size),
-      date_from: date("date_from"),
-      date_to: date("date_to"),
+      time,  // a preset replaces the date range
+      date_from: time ? "" : date("date_from"),
+      date_to: time ? "" : date("date_to"),
       publisher: params.getAll("publisher").filter(Boolean),
       department: params.getAll("department").filter(Boolean),
     };
   }
 
-  /** The query string for a state; defaults are left out to keep links short. */
+  /** The query string for a state; defaults are left out to keep links short. The page's URL keeps a
+   * time preset as `time=week|month|year` (a shared link stays "this week" tomorrow); the API gets the
+   * date it stands for as `date_from`. */
   function toQuery(state, { forApi = false } = {}) {
     const params = new URLSearchParams();
     params.set("q", state.q);
-    for (const name of ["mode", "sort", "page", "size", "date_from", "date_to"]) {
-      if (state[name] !== "" && (forApi || state[name] !== DEFAULTS[name])) params.set(name, String(state[name]));
+    const api = forApi && state.time ? Object.assign({}, state, { date_from: presetStart(state.time, new Date()) }) : state;
+    for (const name of ["mode", "sort", "page", "size", forApi ? null : "time", "date_from", "date_to"]) {
+      if (name && api[name] !== "" && (forApi || api[name] !== DEFAULTS[name])) params.set(name, String(api[name]));
     }
     for (const name of ["publisher", "department"]) for (const value of state[name]) params.append(name, value);
     return params.toString();
@@ -63,6 +68,7 @@
     input.value = state.q;
     $("date_from").value = state.date_from;
     $("date_to").value = state.date_to;
+    fillTimePresets(state);
     $("sort").value = state.sort;
     const size = $("size");
     if (!SIZES.includes(state.size) && !Array.from(size.options).some((o) => o.value === String(state.size))) {
@@ -75,13 +81,55 @@
 
   function stateFromForm(current) {
     const mode = form.querySelector('input[name="mode"]:checked');
+    const time = checkedTime();
+    const custom = time === "custom";
     return with_(current, {
       q: input.value.trim(),
-      date_from: $("date_from").value,
-      date_to: $("date_to").value,
+      time: custom ? "" : time,
+      date_from: custom ? $("date_from").value : "",
+      date_to: custom ? $("date_to").value : "",
       sort: $("sort").value,
       mode: mode ? mode.value : DEFAULTS.mode,
       size: parseInt($("size").value, 10) || DEFAULTS.size,
+    });
+  }
+
+  // ---- time presets: 不限 / 一周内 / 一月内 / 一年内 / 自定义 (the date range inputs) --------------
+
+  const TIME_PRESETS = { week: { label: "一周内", days: 7 }, month: { label: "一月内", months: 1 },
+                         year: { label: "一年内", months: 12 } };
+
+  /** The first day a preset covers, counted back from `today` in the reader's own calendar (YYYY-MM-DD).
+   * A month back from 31 March is the last day of February, not 3 March. */
+  function presetStart(time, today) {
+    const preset = TIME_PRESETS[time];
+    const day = new Date(today.getFullYear(), today.getMonth(), today.getDate());
+    if (preset.days) day.setDate(day.getDate() - preset.days);
+    else {
+      const target = new Date(day.getFullYear(), day.getMonth() - preset.months, 1);
+      const lastDay = new Date(target.getFullYear(), target.getMonth() + 1, 0).getDate();
+      day.setTime(new Date(target.getFullYear(), target.getMonth(), Math.min(day.getDate(), lastDay)).getTime());
+    }
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
+  }
+
+  const timeRadios = Array.from(form.querySelectorAll('input[name="time"]'));
+  const checkedTime = () => (timeRadios.find((radio) => radio.checked) || { value: "" }).value;
+
+  /** 自定义 is checked (and the date inputs shown) when the state has a date range. */
+  function fillTimePresets(state) {
+    const value = state.time || (state.date_from || state.date_to ? "custom" : "");
+    for (const radio of timeRadios) radio.checked = radio.value === value;
+    $("custom-dates").hidden = value !== "custom";
+  }
+
+  for (const radio of timeRadios) {
+    radio.addEventListener("change", () => {
+      const custom = radio.value === "custom";
+      $("custom-dates").hidden = !custom;
+      if (custom) { $("date_from").focus(); return; }  // searches once a date is entered
+      if (current.q) navigate(stateFromForm(current));
     });
   }
 
@@ -217,7 +265,7 @@
   }
 
   function renderEmpty(state, total) {
-    const filtered = state.publisher.length || state.department.length || state.date_from || state.date_to;
+    const filtered = state.publisher.length || state.department.length || state.time || state.date_from || state.date_to;
     const box = el("div", { class: "empty" },
       el("h2", {}, total > 0 ? "这一页没有更多结果" : `没有找到与“${state.q}”相关的结果`));
     const tips = el("ul", {});
@@ -227,7 +275,7 @@
       tips.append(el("li", {}, "检查是否有错别字，或换用更常见、更简短的词语。"));
       if (filtered) {
         tips.append(el("li", {}, "减少筛选条件：",
-          el("a", { href: pageHref(with_(state, { publisher: [], department: [], date_from: "", date_to: "" })),
+          el("a", { href: pageHref(with_(state, { publisher: [], department: [], time: "", date_from: "", date_to: "" })),
                     "data-nav": "filter" }, "清除全部筛选")));
       }
       if (state.mode === "bm25") {
@@ -268,7 +316,7 @@
 
   function toggled(state, name, value) {
     if (name === "year") {
-      return with_(state, isActive(state, name, value) ? { date_from: "", date_to: "" } : yearRange(value));
+      return with_(state, isActive(state, name, value) ? { date_from: "", date_to: "" } : Object.assign({ time: "" }, yearRange(value)));
     }
     const values = state[name].includes(String(value))
       ? state[name].filter((v) => v !== String(value)) : state[name].concat(String(value));
@@ -317,9 +365,10 @@
         ? `${state.date_from.slice(0, 4)} 年` : `${state.date_from || "…"} 至 ${state.date_to || "…"}`;
       chips.push(chip(`日期：${label}`, with_(state, { date_from: "", date_to: "" })));
     }
+    if (state.time) chips.push(chip(`日期：${TIME_PRESETS[state.time].label}`, with_(state, { time: "" })));
     if (chips.length > 1) {
       chips.push(el("a", { class: "clear-all", "data-nav": "filter",
-        href: pageHref(with_(state, { publisher: [], department: [], date_from: "", date_to: "" })) }, "清除全部"));
+        href: pageHref(with_(state, { publisher: [], department: [], time: "", date_from: "", date_to: "" })) }, "清除全部"));
     }
     activeEl.replaceChildren(...(chips.length ? [el("span", { class: "label" }, "已选条件："), ...chips] : []));
     show(activeEl, chips.length > 0);

@@ -1,5 +1,6 @@
 /* gov-search: the article view. GET /articles/{id}, the whole body (paragraphs = lines), the searched
- * words marked client-side, and a link back to the results that restores their state. */
+ * words marked client-side, a link back to the results that restores their state, and 相关文章
+ * (GET /articles/{id}/related) linking to articles like it with the same way back. */
 (function () {
   "use strict";
   const { el, highlight, queryTerms, fetchJSON, safeHttpUrl } = window.GovSearch;
@@ -48,6 +49,31 @@
     $("status").textContent = terms.length && q
       ? (marks ? `已标出“${q}”相关词语 ${marks} 处` : `正文中没有与“${q}”完全相同的词语`) : "";
     $("article").hidden = false;
+    loadRelated();
+  }
+
+  // ---- 相关文章 ------------------------------------------------------------------------------
+
+  const RELATED_SIZE = 5;
+
+  /** The list stays hidden when there is nothing like this article or the request fails: it is an
+   * extra, and the article itself is already shown. */
+  async function loadRelated() {
+    let data;
+    try {
+      data = await fetchJSON(`/articles/${encodeURIComponent(id)}/related?size=${RELATED_SIZE}`);
+    } catch (_) { return; }
+    if (!data.related.length) return;
+    $("related-list").replaceChildren(...data.related.map((item) => {
+      const next = new URLSearchParams({ id: item.id });
+      if (q) next.set("q", q);
+      if (back) next.set("back", back);
+      const meta = [item.publisher || item.town, item.date].filter(Boolean).join(" · ");
+      return el("li", {},
+        el("a", { href: "/article.html?" + next.toString() }, item.title || "（无标题）"),
+        meta ? el("span", { class: "related-meta" }, meta) : null);
+    }));
+    $("related").hidden = false;
   }
 
   load();

@@ -34,6 +34,7 @@ PAGE_HEADERS = {
 }
 # The only files served: name -> media type. Nothing is looked up from the request path.
 STATIC = {
+    "a11y.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "article.js": "text/javascript; charset=utf-8",
     "common.js": "text/javascript; charset=utf-8",
