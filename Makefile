@@ -25,13 +25,15 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed ## create the virtualenv and install Python dependencies
 
 # The browser tests drive Debian's chromium (Playwright cannot download its own browser here).
-browser: ## install Debian's chromium for the browser tests, if missing
+browser: install ## install Debian's chromium (and fetch axe-core) for the browser tests, if missing
 	@if [ -x /usr/bin/chromium ] && fc-list :lang=zh | grep -q .; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  echo "installing Debian's chromium and a CJK font for the browser tests ..."; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
 	    || echo "warning: could not install chromium; the browser tests will be skipped"; \
 	else echo "note: /usr/bin/chromium is missing (sudo apt-get install chromium); the browser tests will be skipped"; fi
+	@$(PY) -c "from tests.browser_support import axe_core_script; axe_core_script()" \
+	  || echo "warning: could not fetch axe-core with npm; the accessibility tests will fail"
 
 es-up: ## start the dev Elasticsearch node on ES_PORT (idempotent; skipped when ES_URL is set)
 	@scripts/devnode.sh up
@@ -55,7 +57,7 @@ lint: install ## ruff (style, imports, common bugs) and mypy (types) over the co
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: install browser ## install what is missing, start a separate test node, run the whole suite, stop it
+test: browser ## install what is missing, start a separate test node, run the whole suite, stop it
 	@ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh up
 	@ES_PORT=$(TEST_ES_PORT) $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	  ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh down; exit $$status
