@@ -595,6 +595,24 @@ def test_the_article_view_lists_related_articles_that_keep_the_way_back(page, ap
     watch.assert_clean(api.url)
 
 
+def test_related_titles_from_the_index_are_never_markup(page, api: ApiProcess) -> None:
+    page, watch = page
+    evil = '<img src=x onerror="window.__pwned=1">'
+    article_id = httpx.get(f"{api.url}/search", params={"q": QUERY}, timeout=10).json()["hits"][0]["id"]
+    body = {"id": article_id, "related": [
+        {"id": '"><script>window.__pwned=2</script>', "title": evil, "publisher": evil, "town": None,
+         "date": "2023-01-01", "department": None, "section": None, "newsletter": None, "doc_number": None,
+         "source": None, "url": None, "score": 1.0}]}
+    page.route(re.compile(r".*/related\?.*"), lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(body)))
+    page.goto(f"{api.url}/article.html?id={article_id}")
+    expect(page.locator("#related li a")).to_have_text(evil)
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#related img, #related script").count() == 0
+    assert query_of(page.locator("#related li a").get_attribute("href"))["id"] == [body["related"][0]["id"]]
+    watch.assert_clean(api.url)
+
+
 # ---- large text, high contrast (适老化) and axe-core ---------------------------------------------------
 
 
@@ -688,6 +706,7 @@ def test_pages_pass_axe_core_with_no_serious_or_critical_violations(browser, api
         assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
         expect(page.locator("#welcome")).to_be_visible()
         check("home")
+        shot(page, f"18-home-{'large-text' if large_text else 'normal'}", full_page=False)
         page.locator("#q").press_sequentially("港西镇", delay=30)
         expect(page.locator("#suggestions [role=option]").first).to_be_visible()
         page.keyboard.press("ArrowDown")
