@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     )
     embedding_cache_dir: Path = CACHE_DIR / "embeddings"
     query_cache_size: int = 2048
+    query_embedding_timeout: float = Field(
+        default=1.0, gt=0,
+        description="Seconds a search waits for its query embedding (a computing slot included); past it the "
+        "search answers from BM25 alone, `degraded`, as when the model fails. The embedding goes on and fills "
+        "the cache for the next identical query.",
+    )
+    model_retry_seconds: float = Field(
+        default=30.0, ge=0,
+        description="After a model failed to load, seconds before loading it is tried again; meanwhile searches "
+        "needing it answer from BM25 at once instead of each retrying the load.",
+    )
 
     # --- Retrieval and fusion ---------------------------------------------
     fusion: Literal["rrf", "normalized"] = Field(
