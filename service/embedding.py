@@ -84,6 +84,11 @@ class LoadedModels(Generic[M]):
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
+    @property
+    def loaded(self) -> list[str]:
+        """Names of the models loaded so far."""
+        return list(self._loaded)
+
     def get(self, name: str) -> M:
         loaded = self._loaded.get(name)
         if loaded is not None:

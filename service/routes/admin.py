@@ -191,11 +191,8 @@ async def put_document(article_id: ArticleIdParam, document: ArticleIn, response
     meta = await asyncio.to_thread(elastic.index_meta, es, targets[0])
     embedder = await asyncio.to_thread(embedders.get, meta.get("embedding_model", settings.embedding_model))
     existed = await asyncio.to_thread(_exists, es, targets[0], article_id)
-    try:
-        passages = await asyncio.to_thread(write_article, es, targets, article, embedder,
-                                           batch_size=settings.embedding_batch_size)
-    except ArticleTooLong as exc:
-        raise invalid_parameter("body", str(exc)) from None
+    passages = await asyncio.to_thread(write_article, es, targets, article, embedder,
+                                       batch_size=settings.embedding_batch_size)
     response.status_code = 200 if existed else 201
     return {"id": article_id, "result": "updated" if existed else "created", "passages": passages,
             "indices": targets, "searchable": "now: the write waited for an index refresh"}
