@@ -117,8 +117,6 @@ class EmbedderPool:
     A model that failed to load is retried only after `retry_after` seconds (MODEL_RETRY_SECONDS)."""
 
     def __init__(self, cache_dir: Path | None, threads: int | None = None, retry_after: float = 30.0) -> None:
-        self.cache_dir = cache_dir
-        self.threads = threads
         self._models: LoadedModels[Embedder] = LoadedModels(
             lambda name: load_embedder(name, cache_dir, threads=threads), retry_after)
         self._query_models: LoadedModels[QueryModel] = LoadedModels(lambda name: Usem3QueryModel(), retry_after)
