@@ -26,6 +26,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -110,6 +112,16 @@ class JobStore:
         return job
 
     # --- the lease ---------------------------------------------------------------------------
+
+    @contextmanager
+    def holding(self, holder_id: str) -> Iterator[None]:
+        """Hold the lease for a short operation that is no job (a rollback); JobConflict if a job holds it."""
+        self.ensure_index()
+        self.take_lease(holder_id)
+        try:
+            yield
+        finally:
+            self.release(holder_id)
 
     def _lease(self, job_id: str) -> dict[str, Any]:
         return {"kind": "lock", "job_id": job_id, "owner": owner(), "lease_expires": iso(now() + LEASE)}

@@ -124,3 +124,16 @@ def test_a_job_is_declared_dead_only_well_after_the_longest_admin_call() -> None
     """A synchronous call of the admin client may take LONGEST_CALL_SECONDS (every retry timing out):
     a renewal stuck that long, then the alias switch it guards, must both fit in the lease."""
     assert DEAD_AFTER.total_seconds() > 2 * elastic.LONGEST_CALL_SECONDS
+
+
+def test_a_rollback_holding_the_lease_keeps_jobs_out_and_is_kept_out_by_them(
+        replicas: tuple[JobStore, JobStore]) -> None:
+    a, b = replicas
+    with a.holding("rollback-1"):
+        with pytest.raises(JobConflict) as conflict:
+            create(b)
+        assert conflict.value.running_job_id == "rollback-1"
+    job = create(b)
+    with pytest.raises(JobConflict), a.holding("rollback-2"):
+        pass
+    assert b.running_job() is not None and b.running_job()["job_id"] == job["job_id"]  # type: ignore[index]

@@ -8,6 +8,7 @@ input and translate outcomes into status codes.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -119,28 +120,30 @@ async def cancel_job(job_id: str, store: JobStoreDep) -> dict[str, Any]:
 async def rollback(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep, journal: JournalDep,
                    embedders: EmbeddersDep) -> dict[str, Any]:
     """Put the alias back on the index that was live before the current one, with the admin writes
-    journaled since that index was created replayed into it first."""
-    running = await asyncio.to_thread(store.running_job)
-    if running:
-        raise Conflict("job_running", f"reindex job {running['job_id']} is running; cancel it first",
-                       job_id=running["job_id"])
+    journaled since that index was created replayed into it first. It holds the reindex lease meanwhile,
+    so no job switches the alias under it (409 while a job holds it)."""
+    try:
+        return await asyncio.to_thread(_rollback, es, store, journal, embedders, settings)
+    except JobConflict as conflict:
+        raise Conflict("job_running", f"reindex job {conflict.running_job_id} is running; cancel it first",
+                       job_id=conflict.running_job_id) from None
+
+
+def _rollback(es: Elasticsearch, store: JobStore, journal: Journal, embedders: EmbedderPool,
+              settings: Settings) -> dict[str, Any]:
     alias = settings.index_alias
-    live = await asyncio.to_thread(elastic.alias_target, es, alias)
-    indices = await asyncio.to_thread(elastic.versioned_indices, es, alias)
-    older = indices[: indices.index(live)] if live in indices else indices
-    if not older:
-        raise Conflict("nothing_to_roll_back", f"no index older than {live} is kept for alias {alias}")
-    target = older[-1]
-    await asyncio.to_thread(_replay_since_creation, es, journal, embedders, target, settings.embedding_batch_size)
-    await asyncio.to_thread(elastic.switch_alias, es, alias, target)
+    with store.holding(f"rollback-{uuid.uuid4().hex[:8]}"):
+        live = elastic.alias_target(es, alias)
+        indices = elastic.versioned_indices(es, alias)
+        older = indices[: indices.index(live)] if live in indices else indices
+        if not older:
+            raise Conflict("nothing_to_roll_back", f"no index older than {live} is kept for alias {alias}")
+        target = older[-1]
+        meta = elastic.index_meta(es, target)
+        journal.replay(target, lambda: embedders.get(str(meta.get("embedding_model"))), since=meta.get("created"),
+                       batch_size=settings.embedding_batch_size)
+        elastic.switch_alias(es, alias, target)
     return {"alias": alias, "index": target, "previous_index": live}
-
-
-def _replay_since_creation(es: Elasticsearch, journal: Journal, embedders: EmbedderPool, index: str,
-                           batch_size: int) -> None:
-    meta = elastic.index_meta(es, index)
-    model = meta.get("embedding_model")
-    journal.replay(index, lambda: embedders.get(str(model)), since=meta.get("created"), batch_size=batch_size)
 
 
 @router.get("/stats", response_model=IndexStats)
