@@ -75,15 +75,31 @@ class Journal:
         """Apply the journal (entries after `since`) to `index`; return how many articles changed.
 
         embedder: gives the model `index` was embedded with; called only if an article must be written.
+        An admin write of the same article racing the replay cannot be overwritten by an older version:
+        after applying an entry the article's newest entry is read again (a write is journaled before it
+        is applied), and applied too if it is newer.
         """
         changed = 0
         for article_id, entry in self.latest(since).items():
-            if entry["op"] == "delete":
-                changed += delete_article(self.es, [index], article_id)
-                continue
-            article = Article(**entry["article"])
-            if stored_content_hash(self.es, index, article_id) == content_hash(article):
-                continue
-            write_article(self.es, [index], article, embedder(), batch_size=batch_size)
-            changed += 1
+            while True:
+                changed += self._apply(index, entry, embedder, batch_size)
+                newest = self._newest(article_id)
+                if newest is None or newest["sequence"] <= entry["sequence"]:
+                    break
+                entry = newest
         return changed
+
+    def _apply(self, index: str, entry: dict[str, Any], embedder: Callable[[], Embedder], batch_size: int) -> bool:
+        if entry["op"] == "delete":
+            return delete_article(self.es, [index], entry["article_id"])
+        article = Article(**entry["article"])
+        if stored_content_hash(self.es, index, article.article_id) == content_hash(article):
+            return False
+        write_article(self.es, [index], article, embedder(), batch_size=batch_size)
+        return True
+
+    def _newest(self, article_id: str) -> dict[str, Any] | None:
+        found = self.es.search(index=self.index, size=1, sort=[{"sequence": "desc"}], query={"bool": {"filter": [
+            {"term": {"alias": self.alias}}, {"term": {"article_id": article_id}}]}})
+        hits = found["hits"]["hits"]
+        return hits[0]["_source"] if hits else None
