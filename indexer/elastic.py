@@ -17,9 +17,15 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from govsearch.paths import MAPPINGS_DIR
 
+# The patient client of builds and admin work: one call may legitimately take up to
+# LONGEST_CALL_SECONDS (every attempt timing out). Job leases are derived from it (service.jobs).
+REQUEST_TIMEOUT_SECONDS = 30.0
+MAX_RETRIES = 3
+LONGEST_CALL_SECONDS = REQUEST_TIMEOUT_SECONDS * (MAX_RETRIES + 1)
 
-def connect(url: str, *, request_timeout: float = 30.0) -> Elasticsearch:
-    return Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
+
+def connect(url: str, *, request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> Elasticsearch:
+    return Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=MAX_RETRIES)
 
 
 def load_mapping(name: str) -> dict[str, Any]:

@@ -234,6 +234,7 @@ def build(
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     on_index_created: Callable[[str], None] | None = None,
+    before_switch: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Build an index from `sources` and make it live under `alias`.
 
@@ -241,6 +242,10 @@ def build(
     the end; on any failure or cancellation the new index is deleted and the
     alias is untouched. Incremental builds write new and changed articles into
     the live index in place, skipping articles whose content hash is unchanged.
+
+    before_switch: called with the loaded, refreshed index (new, or live when incremental) right
+        before the alias switch; what it writes is part of the switch (the service replays the admin
+        journal and checks its job's lease here). Raising fails the build like any other error.
     """
     started = time.monotonic()
     cancel = cancel or threading.Event()
@@ -289,10 +294,11 @@ def build(
         pipeline._notify()
         if incremental:
             es.indices.refresh(index=index)
-            previous = live
         else:
             elastic.finish_index(es, index)
-            previous = elastic.switch_alias(es, alias, index)
+        if before_switch:
+            before_switch(index)
+        previous = live if incremental else elastic.switch_alias(es, alias, index)
     except BaseException:
         cancel.set()  # stops the other stages promptly
         if not incremental:

@@ -5,6 +5,8 @@ update that shortens an article deletes the passages past its new end. Which pas
 exist is read from the index itself (not from the article document's `passage_count`,
 which a write that raced another could have left behind), and writes of one article are
 serialised within the process, so concurrent upserts and deletes leave no orphan passage.
+Writes refresh the shards they touch before returning (`refresh=True`, not `wait_for`: an
+index a build is loading has refreshes off, and a `wait_for` write into it would hang).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import bulk
 
 from govsearch.actions import BULK_OPTIONS, article_actions, article_doc_id, delete_actions
-from govsearch.schema import MAX_PASSAGES, Article
+from govsearch.schema import MAX_PASSAGES, Article, Passage
 from indexer.embeddings import Embedder
 from indexer.passages import embedding_text, split_passages
 
@@ -49,13 +51,28 @@ def stored_passage_positions(es: Elasticsearch, index: str, article_id: str) -> 
     return sorted(int(hit["_source"]["position"]) for hit in found["hits"]["hits"])
 
 
-def write_article(es: Elasticsearch, indices: list[str], article: Article, embedder: Embedder,
-                  *, batch_size: int = 64) -> int:
-    """Upsert the article into each index and wait until searches see it; return its passage count."""
+def checked_passages(article: Article) -> list[Passage]:
+    """The article's passages, or ArticleTooLong when there are more than can be indexed."""
     passages = split_passages(article)
     if len(passages) > MAX_PASSAGES:
         raise ArticleTooLong(f"the article splits into {len(passages)} passages; at most {MAX_PASSAGES} can be "
                              "indexed: split it into several articles")
+    return passages
+
+
+def stored_content_hash(es: Elasticsearch, index: str, article_id: str) -> str | None:
+    """The content hash of the article version the index holds, or None when it does not hold the article."""
+    try:
+        doc = es.get(index=index, id=article_doc_id(article_id), source_includes=["content_hash"])
+    except NotFoundError:
+        return None
+    return str(doc["_source"].get("content_hash") or "")
+
+
+def write_article(es: Elasticsearch, indices: list[str], article: Article, embedder: Embedder,
+                  *, batch_size: int = 64) -> int:
+    """Upsert the article into each index and wait until searches see it; return its passage count."""
+    passages = checked_passages(article)
     vectors = embedder.embed_passages([embedding_text(article, p) for p in passages], batch_size=batch_size)
     with _lock(article.article_id):
         actions: list[dict[str, Any]] = []
@@ -63,7 +80,7 @@ def write_article(es: Elasticsearch, indices: list[str], article: Article, embed
             stale = [p for p in stored_passage_positions(es, index, article.article_id) if p >= len(passages)]
             actions.extend(delete_actions(index, article.article_id, stale))
             actions.extend(article_actions(index, article, passages, vectors))
-        bulk(es, actions, **BULK_OPTIONS, refresh="wait_for", raise_on_error=True)
+        bulk(es, actions, **BULK_OPTIONS, refresh=True, raise_on_error=True)
     return len(passages)
 
 
@@ -80,5 +97,5 @@ def delete_article(es: Elasticsearch, indices: list[str], article_id: str) -> bo
             actions.extend(delete_actions(index, article_id, positions))
         if not actions:
             return False
-        bulk(es, actions, **BULK_OPTIONS, refresh="wait_for", raise_on_error=True)
+        bulk(es, actions, **BULK_OPTIONS, refresh=True, raise_on_error=True)
     return True

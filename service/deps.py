@@ -11,6 +11,7 @@ from elasticsearch import AsyncElasticsearch, Elasticsearch
 from fastapi import Depends, Request
 
 from govsearch.settings import Settings
+from indexer.journal import Journal
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
 from service.reindex import ReindexRunner
@@ -45,3 +46,11 @@ JobStoreDep = Annotated[JobStore, _part("jobs")]
 RunnerDep = Annotated[ReindexRunner, _part("runner")]
 EmbeddersDep = Annotated[EmbedderPool, _part("embedders")]
 QueryEmbedderDep = Annotated[QueryEmbedder, _part("query_embedder")]
+
+
+def get_journal(runtime: RuntimeDep) -> Journal:
+    """The admin journal of the runtime's alias (a cheap handle; the index lives in Elasticsearch)."""
+    return Journal(runtime.es_sync, runtime.settings.journal_index, runtime.settings.index_alias)
+
+
+JournalDep = Annotated[Journal, Depends(get_journal)]

