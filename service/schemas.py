@@ -223,6 +223,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "A parameter is invalid; `error.parameter` names it."},
     503: {"model": ErrorResponse, "description": "Elasticsearch is unreachable or the index is not built."},
 }
+BAD_BODY_RESPONSE: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
+}
+CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "The current state forbids it (a job is running, nothing to "
+          "roll back); `error.code` says which."},
+}
 NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "Nothing has this id."},
 }

@@ -151,9 +151,11 @@ class Soak:
                        check=True, cwd=PROJECT_ROOT, env=full_env, stdout=subprocess.DEVNULL)
 
     async def _soak(self, url: str) -> None:
-        self.t0 = time.monotonic()
         async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT, trust_env=False,
                                      limits=httpx.Limits(max_connections=64)) as client:
+            for mode in MODES:  # warm-up, not counted: first connections, first query of each mode
+                await client.get("/search", params={"q": "预热", "mode": mode})
+            self.t0 = time.monotonic()
             tasks = [asyncio.create_task(work(client)) for work in (self._query_load, self._upserts, self._counts)]
             scenario = asyncio.create_task(self._scenario(client))
             await asyncio.sleep(self.config.duration)
