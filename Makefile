@@ -11,7 +11,7 @@ API_PORT ?= 8000
 TEST_ES_PORT ?= 9250
 export ES_PORT API_PORT
 
-.PHONY: help install browser es-up es-down es-status run stop index lint test test-fast bench-relevance bench-perf clean
+.PHONY: help install browser es-up es-down es-status run stop index backup restore lint test test-fast bench-relevance bench-perf clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,13 @@ index: install es-up ## index the bundled sample corpus if the alias does not ex
 run: index ## install what is missing, start Elasticsearch, index the sample, serve on API_PORT
 	@echo "gov-search on http://127.0.0.1:$(API_PORT)  (API docs: /docs; Ctrl-C stops the API, 'make stop' stops Elasticsearch too)"
 	$(PY) -m service
+
+backup: install es-up ## snapshot the live index and the system indices into SNAPSHOT_REPOSITORY (waits for the end)
+	$(PY) -m indexer.snapshots backup
+
+# SNAPSHOT=name restores that snapshot (`$(PY) -m indexer.snapshots list` names them); default the newest.
+restore: install es-up ## restore a snapshot into a new index and switch the alias to it (SNAPSHOT=name, default newest)
+	$(PY) -m indexer.snapshots restore $(SNAPSHOT)
 
 stop: es-down ## stop everything `make run` started
 

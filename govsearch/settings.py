@@ -189,6 +189,39 @@ class Settings(BaseSettings):
         "on one BLAS thread in a few ms; more at once only fight Elasticsearch for the 2 cores.",
     )
 
+    # --- Backups -----------------------------------------------------------
+    snapshot_repository: str = Field(
+        default="gov-search-backups",
+        description="Name of the Elasticsearch snapshot repository (type fs) backups go to; registered on first use.",
+    )
+    snapshot_location: str = Field(
+        default="gov-search",
+        description="The fs repository's directory, relative to the node's `path.repo` (or absolute inside it). "
+        "Every node of a cluster must see the same directory (a shared mount).",
+    )
+    backup_index_prefixes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["gov-search-"],
+        description="Comma-separated name prefixes of system indices a backup also snapshots (jobs, journal), "
+        "besides the live index behind INDEX_ALIAS and JOBS_INDEX.",
+    )
+
+    # --- Observability -----------------------------------------------------
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="json: one JSON object per log line (time, level, logger, message, request_id); "
+        "text: the plain format for a terminal.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for GET /metrics. Set: only requests carrying it are served. Unset: only "
+        "clients from METRICS_ALLOW_FROM are.",
+    )
+    metrics_allow_from: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Comma-separated IPs/CIDRs allowed to read /metrics without METRICS_TOKEN (default loopback "
+        "only; the client IP as TRUSTED_PROXIES resolves it).",
+    )
+
     # --- Data --------------------------------------------------------------
     sample_corpus: Path = Field(default=SAMPLE_CORPUS,
                                 description="What an admin reindex reads when it names no source.")
@@ -197,7 +230,8 @@ class Settings(BaseSettings):
         description="Directories an admin reindex may read from.",
     )
 
-    @field_validator("cors_origins", "admin_token", "data_roots", "trusted_proxies", "allowed_models", mode="before")
+    @field_validator("cors_origins", "admin_token", "data_roots", "trusted_proxies", "allowed_models",
+                     "backup_index_prefixes", "metrics_allow_from", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)

@@ -249,7 +249,7 @@ port_in_use() {
 write_config() {
   # Fresh from the distribution every start, so edits here always take effect.
   rm -rf "$CONF_DIR"
-  mkdir -p "$INSTANCE/data" "$INSTANCE/logs"
+  mkdir -p "$INSTANCE/data" "$INSTANCE/logs" "$INSTANCE/snapshots"
   cp -R "$ES_HOME/config" "$CONF_DIR"
   cat >>"$CONF_DIR/elasticsearch.yml" <<EOF
 
@@ -264,6 +264,9 @@ http.port: $ES_PORT
 transport.port: $ES_TRANSPORT_PORT
 path.data: $INSTANCE/data
 path.logs: $INSTANCE/logs
+# Where the fs snapshot repository may write (make backup / POST /admin/backups): the repository's
+# relative location (SNAPSHOT_LOCATION) lives under it.
+path.repo: $INSTANCE/snapshots
 xpack.security.enabled: false
 # A nearly full dev disk must not turn indices read-only under a test run.
 cluster.routing.allocation.disk.threshold_enabled: false

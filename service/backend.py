@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from elasticsearch import AsyncElasticsearch
 
-from service.errors import ServiceUnavailable
+from service.errors import TRANSIENT_ES_STATUSES, ServiceUnavailable
 
 Body = dict[str, Any]
 
@@ -45,5 +45,7 @@ class ElasticsearchBackend:
                 error = response["error"]
                 if isinstance(error, dict) and error.get("type") == "index_not_found_exception":
                     raise ServiceUnavailable("the search index is not built yet")
+                if response.get("status") in TRANSIENT_ES_STATUSES:
+                    raise ServiceUnavailable("the search backend is not ready (shards recovering or busy)")
                 raise RuntimeError(f"Elasticsearch rejected a search: {error}")
         return responses

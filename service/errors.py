@@ -19,6 +19,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
+TRANSIENT_ES_STATUSES = (429, 503)
+"""Elasticsearch statuses that mean "not now" (recovering shards, full queues): answered 503, not 500."""
+
 
 class ApiError(Exception):
     """An error meant for the client, with its status, a stable code and a readable message."""
@@ -93,6 +96,14 @@ def install(app: FastAPI) -> None:
                             headers={"Retry-After": "30"})
 
     @app.exception_handler(ESApiError)
+    async def _es_error(request: Request, exc: Exception) -> JSONResponse:
+        # 503 (shards still recovering after a restart) and 429 (queues full) pass: a 503 to the client.
+        if isinstance(exc, ESApiError) and exc.meta.status in TRANSIENT_ES_STATUSES:
+            log.warning("Elasticsearch not ready (%s): %s", exc.meta.status, exc.message)
+            return JSONResponse(error_body("unavailable", "the search backend is not ready; try again shortly"),
+                                status_code=503, headers={"Retry-After": "5"})
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

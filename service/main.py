@@ -15,7 +15,9 @@ from govsearch.settings import Settings, get_settings
 from service import apikeys, errors, logredact
 from service.auth import AdminGate, validate_tokens
 from service.limits import BodySizeLimit, parse_networks
-from service.routes import admin, articles, docs, health, search, web
+from service.metrics import Metrics, RequestMetrics, count_elasticsearch_errors
+from service.observability import RequestContext, configure_logging
+from service.routes import admin, articles, backups, docs, health, metrics, search, web
 from service.runtime import Runtime
 
 log = logging.getLogger("service")
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     admin_tokens = validate_tokens(settings.admin_token)  # refuses to start with a short token
     proxies = parse_networks(settings.trusted_proxies)
     logredact.install()
+    configure_logging(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,  # ReDoc exists only as a CDN script: off
     )
     errors.install(app)
-    # Middleware added later wraps what was added before. From the outside in: CORS (so every answer,
+    app.state.metrics = Metrics()
+    count_elasticsearch_errors(app, app.state.metrics)
+    # Middleware added later wraps what was added before. From the outside in: the request id (so every log
+    # line of the request carries it), request metrics (refusals counted too), CORS (so every answer,
     # errors included, reaches browsers with CORS headers), the body-size cap, the admin gate (no token,
     # no body read), then portal keys and keyless per-IP limits on /search, /suggest, /articles.
     keys = apikeys.load(settings.api_keys_file)
@@ -80,8 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if cors_origins:
         app.add_middleware(JsonCORSMiddleware, allow_origins=cors_origins, allow_methods=["GET"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
-                           expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"], max_age=600)
-    for router in (search.router, articles.router, health.router, admin.router, web.router, docs.router):
+                           expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                                           "X-Request-ID"], max_age=600)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    app.add_middleware(RequestContext)
+    for router in (search.router, articles.router, health.router, admin.router, backups.router, metrics.router,
+                   web.router, docs.router):
         app.include_router(router)
     return app
 

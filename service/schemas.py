@@ -189,6 +189,35 @@ class IndexStats(BaseModel):
     admission: AdmissionStats | None = None
 
 
+# ---- backups ----------------------------------------------------------------------------------
+
+class Backup(BaseModel):
+    """One snapshot in the backup repository (SNAPSHOT_REPOSITORY)."""
+
+    snapshot: str = Field(description="Snapshot name; POST /admin/backups/{snapshot}/restore restores it.")
+    state: str = Field(description="Elasticsearch's snapshot state: IN_PROGRESS, SUCCESS, PARTIAL, FAILED.")
+    indices: list[str] = Field(description="Indices in the snapshot: the live index and the system indices.")
+    alias: str | None = Field(None, description="The alias the live index was behind.")
+    live_index: str | None = Field(None, description="The index that was live; a restore brings it back.")
+    start_time: str | None = None
+    end_time: str | None = None
+    failures: list[str] = Field(default_factory=list)
+    requested_by: str | None = Field(None, description="Fingerprint of the admin token that asked for it, or `cli`.")
+
+
+class BackupList(BaseModel):
+    backups: list[Backup] = Field(description="Newest first.")
+
+
+class Restored(BaseModel):
+    snapshot: str
+    alias: str
+    index: str = Field(description="The new index the snapshot was restored into; the alias now points at it.")
+    previous_index: str | None = Field(description="What the alias pointed at before (kept, for rollback).")
+    restored_from: str = Field(description="The index name recorded in the snapshot.")
+    system_indices_restored: list[str] = Field(description="System indices that were missing and came back.")
+
+
 # ---- errors ---------------------------------------------------------------------------------
 
 class ErrorDetail(BaseModel):
@@ -204,6 +233,13 @@ class ErrorResponse(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "A parameter is invalid; `error.parameter` names it."},
     503: {"model": ErrorResponse, "description": "Elasticsearch is unreachable or the index is not built."},
+}
+BAD_BODY_RESPONSE: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
+}
+CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "The current state forbids it (a job is running, nothing to "
+          "roll back); `error.code` says which."},
 }
 NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "Nothing has this id."},

@@ -37,6 +37,8 @@ from service.embedding import EmbedderPool
 from service.errors import Conflict, NotFound, ServiceUnavailable, invalid_parameter
 from service.jobs import JobConflict, JobStore
 from service.schemas import (
+    BAD_BODY_RESPONSE,
+    CONFLICT_RESPONSE,
     NOT_FOUND_RESPONSE,
     ArticleIn,
     CancelRequested,
@@ -59,18 +61,23 @@ def resolve_sources(raw: list[str], settings: Settings) -> list[Path]:
     roots = [(root if root.is_absolute() else PROJECT_ROOT / root).resolve() for root in settings.data_roots]
     resolved: list[Path] = []
     for item in raw:
-        path = Path(item)
-        path = (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
-        if not any(path == root or path.is_relative_to(root) for root in roots):
-            raise invalid_parameter("sources", f"{item!r} is outside the allowed data roots "
-                                    f"({', '.join(str(r) for r in roots)})")
-        if not path.exists():
+        try:  # a NUL byte or an overlong name is no path (ValueError, OSError), not a server error
+            path = Path(item)
+            path = (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
+            if not any(path == root or path.is_relative_to(root) for root in roots):
+                raise invalid_parameter("sources", f"{item!r} is outside the allowed data roots "
+                                        f"({', '.join(str(r) for r in roots)})")
+            exists = path.exists()
+        except (ValueError, OSError) as exc:
+            raise invalid_parameter("sources", f"{item!r} is not a usable path ({exc})") from None
+        if not exists:
             raise invalid_parameter("sources", f"{item!r} does not exist")
         resolved.append(path)
     return resolved
 
 
-@router.post("/reindex", status_code=202, response_model=ReindexStarted)
+@router.post("/reindex", status_code=202, response_model=ReindexStarted,
+             responses={**BAD_BODY_RESPONSE, **CONFLICT_RESPONSE})
 async def reindex(request: ReindexRequest, who: AdminDep, settings: SettingsDep, store: JobStoreDep,
                   runner: RunnerDep) -> dict[str, Any]:
     """Start a background build; the alias switches only when it succeeds. 409 while another job runs."""
@@ -106,7 +113,8 @@ async def get_job(job_id: str, store: JobStoreDep) -> dict[str, Any]:
     return await _job(store, job_id)
 
 
-@router.post("/jobs/{job_id}/cancel", status_code=202, response_model=CancelRequested, responses=NOT_FOUND_RESPONSE)
+@router.post("/jobs/{job_id}/cancel", status_code=202, response_model=CancelRequested,
+             responses={**NOT_FOUND_RESPONSE, **CONFLICT_RESPONSE})
 async def cancel_job(job_id: str, store: JobStoreDep) -> dict[str, Any]:
     """Ask the job to stop; it removes its partial index and ends as `cancelled`."""
     job = await _job(store, job_id)
@@ -116,7 +124,7 @@ async def cancel_job(job_id: str, store: JobStoreDep) -> dict[str, Any]:
     return {"job_id": job_id, "state": job["state"], "cancel_requested": True}
 
 
-@router.post("/rollback", response_model=RolledBack)
+@router.post("/rollback", response_model=RolledBack, responses=CONFLICT_RESPONSE)
 async def rollback(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep, journal: JournalDep,
                    embedders: EmbeddersDep) -> dict[str, Any]:
     """Put the alias back on the index that was live before the current one, with the admin writes
@@ -176,7 +184,7 @@ def _target_indices(es: Elasticsearch, store: JobStore, alias: str) -> list[str]
 
 
 @router.put("/documents/{article_id}", response_model=DocumentWritten,
-            responses={201: {"model": DocumentWritten, "description": "Created."}})
+            responses={201: {"model": DocumentWritten, "description": "Created."}, **BAD_BODY_RESPONSE})
 async def put_document(article_id: ArticleIdParam, document: ArticleIn, response: Response, settings: SettingsDep,
                        es: EsSyncDep, store: JobStoreDep, embedders: EmbeddersDep,
                        journal: JournalDep) -> dict[str, Any]:

@@ -135,7 +135,8 @@ async def opensearch(request: Request, settings: SettingsDep) -> Response:
 @router.get("/suggest", tags=["search"], response_model=SuggestResponse, responses={
     **ERROR_RESPONSES,
     200: {"description": "JSON `{query, suggestions: [{id, title}]}`; with `format=opensearch`, the OpenSearch "
-                         "suggestions array `[query, [titles], [], [urls]]`."},
+                         "suggestions array `[query, [titles], [], [urls]]`.",
+          "content": {"application/x-suggestions+json": {"schema": {"type": "array"}}}},
 })
 async def suggest(
     request: Request,

@@ -30,3 +30,11 @@ def test_sources_outside_the_roots_or_missing_are_refused(tmp_path: Path) -> Non
             resolve_sources([raw], settings)
     with pytest.raises(ApiError, match="does not exist"):
         resolve_sources(["data/no-such-file.jsonl"], settings)
+
+
+@pytest.mark.parametrize("raw", ["data/sample\x00", "data/" + "x" * 300])
+def test_a_source_that_is_no_usable_path_is_a_422_not_a_500(raw: str) -> None:
+    # Found by tests/test_contract_fuzz.py: a NUL byte made Path.resolve raise ValueError (500).
+    with pytest.raises(ApiError, match="not a usable path") as refused:
+        resolve_sources([raw], _settings(PROJECT_ROOT / "data"))
+    assert refused.value.status == 422
