@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from govsearch.actions import BULK_OPTIONS, article_actions, is_passage_doc_id
 from govsearch.schema import Article, Passage, content_hash
+from govsearch.settings import IndexLayout
 from indexer import elastic
 from indexer.embeddings import Embedder
 from indexer.passages import embedding_text, split_passages
@@ -234,6 +235,7 @@ def build(
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     on_index_created: Callable[[str], None] | None = None,
+    layout: IndexLayout | None = None,
 ) -> BuildResult:
     """Build an index from `sources` and make it live under `alias`.
 
@@ -241,6 +243,7 @@ def build(
     the end; on any failure or cancellation the new index is deleted and the
     alias is untouched. Incremental builds write new and changed articles into
     the live index in place, skipping articles whose content hash is unchanged.
+    `layout` sets the new index's shards and replicas (None: as in mappings/articles.json).
     """
     started = time.monotonic()
     cancel = cancel or threading.Event()
@@ -262,7 +265,7 @@ def build(
         index = live
         known = _known_articles(es, live)
     else:
-        index = elastic.create_articles_index(es, alias, dims=embedder.dims, model=embedder.name)
+        index = elastic.create_articles_index(es, alias, dims=embedder.dims, model=embedder.name, layout=layout)
         if on_index_created:
             on_index_created(index)
         known = {}

@@ -74,6 +74,7 @@ class ReindexRunner:
                 keep_previous=self.settings.keep_previous_indices, batch_size=self.settings.embedding_batch_size,
                 incremental=job["mode"] == "incremental", cancel=cancel, on_progress=beat,
                 on_index_created=lambda index: self.store.update(job_id, new_index=index),
+                layout=self.settings.index_layout,
             )
         except BuildCancelled:
             self._finish(job_id, stop_ticker, state="cancelled", phase="cancelled", error=None)
