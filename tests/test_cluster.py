@@ -75,6 +75,8 @@ def cluster() -> Iterator[Elasticsearch]:
             es.indices.delete(index=name)
         es.indices.delete(index=JOBS_INDEX, ignore_unavailable=True)
         yield es
+        for name in [*elastic.versioned_indices(es, ALIAS), JOBS_INDEX]:
+            es.indices.delete(index=name, ignore_unavailable=True)
         es.close()
     finally:
         devnode("cluster-down", str(NODES))
