@@ -306,7 +306,8 @@ CONF
   if is_root; then chown -R "$ES_USER:" "$INSTANCE"; fi
 }
 
-# Starts the node's launcher in the background and prints its pid. -d daemonizes once the node is
+# Starts the node's launcher in the background and sets LAUNCHED_PID (a child of this shell, so that
+# `wait` can read its exit status). -d daemonizes once the node is
 # up and -p records the node's pid. Its output goes to a file so the node never holds our caller's
 # stdout (a pipe in CI) open. It starts in ES_HOME because the caller's directory may be one the
 # node's account cannot enter.
@@ -316,7 +317,7 @@ launch_node() {
     as_es_user env ES_JAVA_HOME="$JAVA_HOME_FOR_ES" ES_PATH_CONF="$CONF_DIR" \
       "$ES_HOME/bin/elasticsearch" -d -p "$PID_FILE"
   ) </dev/null >>"$LAUNCH_LOG" 2>&1 &
-  printf '%s\n' "$!"
+  LAUNCHED_PID=$!
 }
 
 show_failure() {
@@ -403,7 +404,8 @@ start_nodes() {
     discovery="$(discovery_settings "$select" "$count")"
     write_config "$heap" "$discovery"
     log "starting Elasticsearch $ES_VERSION on $URL (heap $heap, transport port $NODE_TRANSPORT_PORT)"
-    launchers[i]="$(launch_node)"
+    launch_node
+    launchers[i]="$LAUNCHED_PID"
   done
 
   local waited=0 pending
