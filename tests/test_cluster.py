@@ -5,7 +5,7 @@ the next one, Elasticsearch serves the dead node's shards from their replicas); 
 once the node is restarted and has rejoined; and a rebuild on the cluster switches the alias as on one node.
 
 The test starts and stops its own nodes on HTTP ports CLUSTER_TEST_PORT .. +2 (default 9325; transport
-ports +100), 512 MiB heap each; 5.4-5.9 min measured on two cores at load 18-45, mostly node starts.
+ports +100), 512 MiB heap each; 3.4 min measured on two cores at load 6-10 (5.4-5.9 at load 18-45), mostly node starts.
 It is skipped only when the machine has not the memory for three more nodes.
 """
 
