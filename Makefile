@@ -9,9 +9,12 @@ ES_PORT ?= 9200
 API_PORT ?= 8000
 # `make test` runs its own node on its own port and data dir, never touching `make run`'s.
 TEST_ES_PORT ?= 9250
+# `make es-cluster-up`: a local cluster of CLUSTER_NODES nodes on HTTP ports CLUSTER_PORT, CLUSTER_PORT+1, ...
+CLUSTER_PORT ?= 9320
+CLUSTER_NODES ?= 3
 export ES_PORT API_PORT
 
-.PHONY: help install browser es-up es-down es-status run stop index backup restore lint test test-fast bench-relevance bench-perf clean
+.PHONY: help install browser es-up es-down es-status es-cluster-up es-cluster-down es-cluster-status run stop index backup restore lint test test-fast bench-relevance bench-perf clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -43,6 +46,15 @@ es-down: ## stop the dev Elasticsearch node on ES_PORT (idempotent)
 
 es-status: ## say whether the dev node on ES_PORT is running
 	@scripts/devnode.sh status
+
+es-cluster-up: ## start a local CLUSTER_NODES-node cluster (default 3) from CLUSTER_PORT (default 9320), idempotent
+	@ES_PORT=$(CLUSTER_PORT) scripts/devnode.sh cluster-up $(CLUSTER_NODES)
+
+es-cluster-down: ## stop the local cluster's nodes (idempotent)
+	@ES_PORT=$(CLUSTER_PORT) scripts/devnode.sh cluster-down $(CLUSTER_NODES)
+
+es-cluster-status: ## each node of the local cluster, its health and the ES_URL that names them all
+	@ES_PORT=$(CLUSTER_PORT) scripts/devnode.sh cluster-status $(CLUSTER_NODES)
 
 index: install es-up ## index the bundled sample corpus if the alias does not exist yet
 	$(PY) -m indexer build --source data/sample --if-missing
@@ -84,4 +96,5 @@ bench-perf: install es-up ## indexing, query latency and memory benchmark
 clean: ## remove the virtualenv, caches and the dev nodes (data included)
 	-scripts/devnode.sh down
 	-ES_PORT=$(TEST_ES_PORT) scripts/devnode.sh down
+	-ES_PORT=$(CLUSTER_PORT) scripts/devnode.sh cluster-down $(CLUSTER_NODES)
 	rm -rf $(VENV) .cache .es es-plugin/target

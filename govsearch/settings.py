@@ -6,6 +6,7 @@ sets `ES_URL` or `EMBEDDING_MODEL` in one place and every process agrees.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,10 +17,28 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from govsearch.paths import CACHE_DIR, DATA_DIR, SAMPLE_CORPUS, SHARED_CORPUS
 
 
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def _split_csv(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+    return _csv(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class IndexLayout:
+    """How an index is spread over a cluster: `shards` primary shards, each with `replicas` copies.
+
+    Elasticsearch never puts a replica on the node holding its primary, so replicas beyond
+    (data nodes - 1) stay unassigned (health yellow). Shards are fixed when an index is created;
+    replicas can change on a live index.
+    """
+
+    shards: int
+    replicas: int
+
+    def index_settings(self) -> dict[str, int]:
+        return {"number_of_shards": self.shards, "number_of_replicas": self.replicas}
 
 
 class Settings(BaseSettings):
@@ -28,7 +47,9 @@ class Settings(BaseSettings):
     # --- Elasticsearch -----------------------------------------------------
     es_url: str | None = Field(
         default=None,
-        description="An existing cluster to use. When unset, the dev node on 127.0.0.1:ES_PORT is used.",
+        description="An existing cluster to use: one node's URL or several, comma-separated (the clients spread "
+        "requests over them and retry a request that cannot connect on the next node). When unset, the dev "
+        "node on 127.0.0.1:ES_PORT is used.",
     )
     es_port: int = 9200
     es_request_timeout: float = Field(
@@ -39,6 +60,19 @@ class Settings(BaseSettings):
         description="Seconds Elasticsearch itself may spend on one search (the `timeout` every search body "
         "carries), a bit below ES_REQUEST_TIMEOUT: past it the shards stop collecting and answer what they have, "
         "so the node does not keep working on a request the service is about to give up on.",
+    )
+    index_shards: int = Field(
+        default=1, ge=1,
+        description="Primary shards of each articles index a full build creates (overrides mappings/articles.json). "
+        "More shards spread one index's search and indexing work over more nodes; on one node they only add "
+        "overhead. Fixed per index: a change takes effect with the next full build.",
+    )
+    index_replicas: int = Field(
+        default=0, ge=0,
+        description="Copies of every shard on other nodes, for the articles indices a full build creates and for "
+        "the jobs index when it is created (overrides mappings/). 0 on the one-node dev setup (a replica could "
+        "never be placed there); production: 1 or more with at least replicas+1 data nodes, so that a node can "
+        "fail without losing a shard, and searches are served by every copy.",
     )
     index_alias: str = "gov-articles"
     keep_previous_indices: int = Field(
@@ -243,7 +277,17 @@ class Settings(BaseSettings):
 
     @property
     def elasticsearch_url(self) -> str:
+        """ES_URL as given (possibly several comma-separated nodes), or the dev node's URL."""
         return self.es_url or f"http://127.0.0.1:{self.es_port}"
+
+    @property
+    def elasticsearch_hosts(self) -> list[str]:
+        """Every node the clients may send requests to: ES_URL split at commas, or the dev node."""
+        return _csv(self.elasticsearch_url)
+
+    @property
+    def index_layout(self) -> IndexLayout:
+        return IndexLayout(shards=self.index_shards, replicas=self.index_replicas)
 
 
 @lru_cache

@@ -83,7 +83,7 @@ def _build(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     alias = args.alias or settings.index_alias
-    es = elastic.connect(settings.elasticsearch_url)
+    es = elastic.connect(settings.elasticsearch_hosts)
     if args.if_missing and elastic.alias_target(es, alias):
         print(f"alias {alias!r} already points at {elastic.alias_target(es, alias)}: nothing to do")
         return 0
@@ -108,7 +108,7 @@ def _build(args: argparse.Namespace) -> int:
     try:
         result = build(es, embedder, args.source, alias=alias, keep_previous=settings.keep_previous_indices,
                        batch_size=settings.embedding_batch_size, incremental=args.incremental,
-                       on_progress=on_progress)
+                       on_progress=on_progress, layout=settings.index_layout)
     except (BuildFailed, BuildCancelled) as exc:
         if bar:
             bar.close()
@@ -170,7 +170,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     settings = get_settings()
-    es = elastic.connect(settings.elasticsearch_url)
+    es = elastic.connect(settings.elasticsearch_hosts)
     alias = settings.index_alias
     index = elastic.alias_target(es, alias)
     if index is None:

@@ -16,6 +16,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 
 from govsearch.paths import MAPPINGS_DIR
+from govsearch.settings import IndexLayout
 
 # The patient client of builds and admin work: one call may legitimately take up to
 # LONGEST_CALL_SECONDS (every attempt timing out). Job leases are derived from it (service.jobs).
@@ -24,8 +25,10 @@ MAX_RETRIES = 3
 LONGEST_CALL_SECONDS = REQUEST_TIMEOUT_SECONDS * (MAX_RETRIES + 1)
 
 
-def connect(url: str, *, request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> Elasticsearch:
-    return Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=MAX_RETRIES)
+def connect(hosts: str | list[str], *, request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> Elasticsearch:
+    """A patient client for indexing and admin work: one node's URL or every node of a cluster
+    (`Settings.elasticsearch_hosts`); a failed request is retried, on another node when there is one."""
+    return Elasticsearch(hosts, request_timeout=request_timeout, retry_on_timeout=True, max_retries=MAX_RETRIES)
 
 
 def load_mapping(name: str) -> dict[str, Any]:
@@ -46,10 +49,15 @@ def new_index_name(alias: str) -> str:
     return f"{alias}-{stamp}-{secrets.token_hex(2)}"
 
 
-def create_articles_index(es: Elasticsearch, alias: str, *, dims: int, model: str) -> str:
+def create_articles_index(es: Elasticsearch, alias: str, *, dims: int, model: str,
+                          layout: IndexLayout | None = None) -> str:
+    """A new versioned index for `alias`; `layout` (INDEX_SHARDS, INDEX_REPLICAS) overrides the shard and
+    replica counts of mappings/articles.json, which apply when it is None."""
     name = new_index_name(alias)
     meta = {"embedding_model": model, "dims": dims, "created": datetime.now(UTC).isoformat()}
     body = articles_index_body(dims, meta)
+    if layout is not None:
+        body["settings"]["index"].update(layout.index_settings())
     # Bulk loading is faster without refreshes; the alias switch happens after an explicit refresh.
     body["settings"]["index"]["refresh_interval"] = "-1"
     es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from govsearch.actions import BULK_OPTIONS, article_actions, is_passage_doc_id
 from govsearch.schema import Article, Passage, content_hash
+from govsearch.settings import IndexLayout
 from indexer import elastic
 from indexer.embeddings import Embedder
 from indexer.passages import embedding_text, split_passages
@@ -235,6 +236,7 @@ def build(
     cancel: threading.Event | None = None,
     on_index_created: Callable[[str], None] | None = None,
     before_switch: Callable[[str], None] | None = None,
+    layout: IndexLayout | None = None,
 ) -> BuildResult:
     """Build an index from `sources` and make it live under `alias`.
 
@@ -246,6 +248,7 @@ def build(
     before_switch: called with the loaded, refreshed index (new, or live when incremental) right
         before the alias switch; what it writes is part of the switch (the service replays the admin
         journal and checks its job's lease here). Raising fails the build like any other error.
+    `layout` sets the new index's shards and replicas (None: as in mappings/articles.json).
     """
     started = time.monotonic()
     cancel = cancel or threading.Event()
@@ -267,7 +270,7 @@ def build(
         index = live
         known = _known_articles(es, live)
     else:
-        index = elastic.create_articles_index(es, alias, dims=embedder.dims, model=embedder.name)
+        index = elastic.create_articles_index(es, alias, dims=embedder.dims, model=embedder.name, layout=layout)
         if on_index_created:
             on_index_created(index)
         known = {}

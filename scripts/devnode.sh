@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # The dev/test Elasticsearch node: a real single-node cluster on loopback, built only from what
-# Maven Central has, with our Chinese analysis plugin (es-plugin/) installed.
+# Maven Central has, with our Chinese analysis plugin (es-plugin/) installed. Or a local
+# multi-node cluster of such nodes, formed over the transport protocol like a real one.
 #
 #   scripts/devnode.sh install   fetch + unpack Elasticsearch under .es/, build + install the plugin
 #   scripts/devnode.sh up        install, then start a node on ES_PORT (idempotent)
 #   scripts/devnode.sh down      stop the node on ES_PORT (idempotent)
 #   scripts/devnode.sh status    is it running, its URL, its log
+#   scripts/devnode.sh cluster-up [N]      start (or complete) an N-node cluster, default 3, on HTTP
+#                                          ports ES_PORT .. ES_PORT+N-1 (idempotent: a stopped or
+#                                          killed node is started again and rejoins)
+#   scripts/devnode.sh cluster-down [N]    stop its nodes (idempotent)
+#   scripts/devnode.sh cluster-status [N]  each node, the cluster's health, the ES_URL to use
 #
 # Environment:
-#   ES_URL        an existing cluster: up/down/status then do nothing (it is not ours to manage)
+#   ES_URL        an existing cluster: every command but install then does nothing (not ours to manage)
 #   ES_PORT       HTTP port, default 9200; each port is its own instance under .es/instances/PORT/
-#                 so `make run` (9200) and `make test` (9250) nodes run side by side
-#   ES_TRANSPORT_PORT  default ES_PORT+100 (must differ between instances too)
-#   ES_HEAP       JVM heap, default 1g
+#                 so `make run` (9200) and `make test` (9250) nodes run side by side. For a cluster:
+#                 the first node's port, the others follow
+#   ES_TRANSPORT_PORT  default ES_PORT+100 (must differ between instances too; a cluster's nodes
+#                 use ES_TRANSPORT_PORT .. ES_TRANSPORT_PORT+N-1)
+#   ES_HEAP       JVM heap per node, default 1g (512m per node of a cluster)
 #   ES_JAVA_HOME  JDK 17+ to run Elasticsearch with; default: JAVA_HOME, else the `java` on PATH
 #   ES_USER       the unprivileged account used when run as root, default govsearch
 #   ES_START_TIMEOUT  seconds to wait for the node to answer, default 120
@@ -39,20 +47,34 @@ PLUGIN_STAMP="$ES_HOME/.$PLUGIN_NAME.sha256"
 
 ES_PORT="${ES_PORT:-9200}"
 ES_TRANSPORT_PORT="${ES_TRANSPORT_PORT:-$((ES_PORT + 100))}"
-ES_HEAP="${ES_HEAP:-1g}"
 ES_USER="${ES_USER:-govsearch}"
 ES_START_TIMEOUT="${ES_START_TIMEOUT:-120}"
 ES_STOP_TIMEOUT="${ES_STOP_TIMEOUT:-60}"
 
-INSTANCE="$ES_DIR/instances/$ES_PORT"
-CONF_DIR="$INSTANCE/config"
-PID_FILE="$INSTANCE/es.pid"
-# Our cluster name carries the port: it is how we tell our node from anything else on that port.
-CLUSTER_NAME="govsearch-dev-$ES_PORT"
-LOG_FILE="$INSTANCE/logs/$CLUSTER_NAME.log"
-# The launcher's own output: configuration errors are printed there, not in the node's log.
-LAUNCH_LOG="$INSTANCE/logs/launcher.out"
-URL="http://127.0.0.1:$ES_PORT"
+# Points the node functions below at one node: use_node HTTP_PORT TRANSPORT_PORT CLUSTER NODE_NAME.
+# Every node has its own instance directory (config, data, logs, pid file) named by its HTTP port.
+use_node() {
+  NODE_PORT="$1"
+  NODE_TRANSPORT_PORT="$2"
+  # Our cluster name carries a port: it is how we tell our node from anything else on that port.
+  CLUSTER_NAME="$3"
+  NODE_NAME="$4"
+  INSTANCE="$ES_DIR/instances/$NODE_PORT"
+  CONF_DIR="$INSTANCE/config"
+  PID_FILE="$INSTANCE/es.pid"
+  LOG_FILE="$INSTANCE/logs/$CLUSTER_NAME.log"
+  # The launcher's own output: configuration errors are printed there, not in the node's log.
+  LAUNCH_LOG="$INSTANCE/logs/launcher.out"
+  URL="http://127.0.0.1:$NODE_PORT"
+}
+
+# The single dev node of `up`, `down` and `status`.
+use_dev_node() { use_node "$ES_PORT" "$ES_TRANSPORT_PORT" "govsearch-dev-$ES_PORT" "devnode-$ES_PORT"; }
+
+# Node I (0-based) of the cluster whose first node is on ES_PORT.
+use_cluster_node() {
+  use_node "$((ES_PORT + $1))" "$((ES_TRANSPORT_PORT + $1))" "govsearch-cluster-$ES_PORT" "node-$((ES_PORT + $1))"
+}
 
 log() { printf '[devnode] %s\n' "$*"; }
 die() { printf '[devnode] error: %s\n' "$*" >&2; exit 1; }
@@ -205,7 +227,7 @@ do_install() {
   ) 9>"$ES_DIR/.install.lock"
 }
 
-# --- node control ------------------------------------------------------------------------------
+# --- node control: the functions act on the node chosen by use_node ----------------------------
 
 # True while process $1 exists and is not a zombie. /proc rather than `kill -0`, which also fails
 # for a live process of another account and succeeds for a zombie nobody has reaped yet.
@@ -229,10 +251,11 @@ running_pid() {
   return 1
 }
 
-# GET a path on our port; prints the body, fails if nothing answers.
+# GET a path on the node's port; prints the body, fails if nothing answers.
 http_get() { curl -fsS --max-time 5 "$URL$1" 2>/dev/null; }
 
-# True when the node answering on ES_PORT is ours (our cluster name), not some other server.
+# True when the node answering on NODE_PORT is ours (our cluster name), not some other server. A
+# cluster node answers only once it has joined an elected master.
 ours_answers() {
   local body
   body="$(http_get /_cluster/health)" || return 1
@@ -246,22 +269,32 @@ port_in_use() {
   [[ "$rc" -ne 7 ]]
 }
 
+# Dies unless the node's HTTP and transport ports are free (call it only when the node is not running).
+ports_free_or_die() {
+  local port
+  for port in "$NODE_PORT" "$NODE_TRANSPORT_PORT"; do
+    if port_in_use "$port"; then
+      die "port $port is taken by something that is not this dev node: choose another ES_PORT (and/or ES_TRANSPORT_PORT), or set ES_URL to use an existing cluster"
+    fi
+  done
+}
+
+# write_config HEAP DISCOVERY: the node's config, DISCOVERY being its discovery settings (YAML lines).
 write_config() {
   # Fresh from the distribution every start, so edits here always take effect.
   rm -rf "$CONF_DIR"
   mkdir -p "$INSTANCE/data" "$INSTANCE/logs" "$INSTANCE/snapshots"
   cp -R "$ES_HOME/config" "$CONF_DIR"
-  cat >>"$CONF_DIR/elasticsearch.yml" <<EOF
+  cat >>"$CONF_DIR/elasticsearch.yml" <<CONF
 
 # ---- added by scripts/devnode.sh (regenerated on every start) ----
 cluster.name: $CLUSTER_NAME
-node.name: devnode-$ES_PORT
-# One node, no discovery: also keeps production bootstrap checks to warnings.
-discovery.type: single-node
+node.name: $NODE_NAME
+$2
 # Loopback only: this node has no authentication.
 network.host: 127.0.0.1
-http.port: $ES_PORT
-transport.port: $ES_TRANSPORT_PORT
+http.port: $NODE_PORT
+transport.port: $NODE_TRANSPORT_PORT
 path.data: $INSTANCE/data
 path.logs: $INSTANCE/logs
 # Where the fs snapshot repository may write (make backup / POST /admin/backups): the repository's
@@ -270,10 +303,24 @@ path.repo: $INSTANCE/snapshots
 xpack.security.enabled: false
 # A nearly full dev disk must not turn indices read-only under a test run.
 cluster.routing.allocation.disk.threshold_enabled: false
-EOF
-  printf -- '-Xms%s\n-Xmx%s\n' "$ES_HEAP" "$ES_HEAP" >"$CONF_DIR/jvm.options.d/heap.options"
+CONF
+  printf -- '-Xms%s\n-Xmx%s\n' "$1" "$1" >"$CONF_DIR/jvm.options.d/heap.options"
   : >"$LAUNCH_LOG"
   if is_root; then chown -R "$ES_USER:" "$INSTANCE"; fi
+}
+
+# Starts the node's launcher in the background and sets LAUNCHED_PID (a child of this shell, so that
+# `wait` can read its exit status). -d daemonizes once the node is
+# up and -p records the node's pid. Its output goes to a file so the node never holds our caller's
+# stdout (a pipe in CI) open. It starts in ES_HOME because the caller's directory may be one the
+# node's account cannot enter.
+launch_node() {
+  (
+    cd "$ES_HOME"
+    as_es_user env ES_JAVA_HOME="$JAVA_HOME_FOR_ES" ES_PATH_CONF="$CONF_DIR" \
+      "$ES_HOME/bin/elasticsearch" -d -p "$PID_FILE"
+  ) </dev/null >>"$LAUNCH_LOG" 2>&1 &
+  LAUNCHED_PID=$!
 }
 
 show_failure() {
@@ -283,85 +330,22 @@ show_failure() {
   tail -n 40 "$LOG_FILE" >&2 2>/dev/null || printf '(no log written)\n' >&2
 }
 
-do_up() {
-  if [[ -n "${ES_URL:-}" ]]; then
-    log "ES_URL is set: using the cluster at $ES_URL, not starting a dev node"
-    return 0
-  fi
+# Sends SIGTERM to the node if it runs and sets SIGNALLED_PID; fails when it does not run.
+signal_node() {
   local pid
-  if pid="$(running_pid)" && ours_answers; then
-    log "already running: $URL (pid $pid), log $LOG_FILE"
-    return 0
-  fi
-  if [[ -z "${pid:-}" ]]; then
-    local port
-    for port in "$ES_PORT" "$ES_TRANSPORT_PORT"; do
-      if port_in_use "$port"; then
-        die "port $port is taken by something that is not this dev node: choose another ES_PORT (and/or ES_TRANSPORT_PORT), or set ES_URL to use an existing cluster"
-      fi
-    done
-  fi
-
-  do_install
-
-  local launcher="" waited=0
-  if [[ -z "${pid:-}" ]]; then
-    write_config
-    log "starting Elasticsearch $ES_VERSION on $URL (heap $ES_HEAP, transport port $ES_TRANSPORT_PORT)"
-    # -d daemonizes once the node is up and -p records the node's pid. The launcher runs in the
-    # background so we can show progress and notice at once if it fails; its output goes to a
-    # file so the node never holds our caller's stdout (a pipe in CI) open. It starts in ES_HOME
-    # because the caller's directory may be one the node's account cannot enter.
-    (
-      cd "$ES_HOME"
-      as_es_user env ES_JAVA_HOME="$JAVA_HOME_FOR_ES" ES_PATH_CONF="$CONF_DIR" \
-        "$ES_HOME/bin/elasticsearch" -d -p "$PID_FILE"
-    ) </dev/null >>"$LAUNCH_LOG" 2>&1 &
-    launcher=$!
-  else
-    log "node process $pid exists but does not answer yet: waiting for it"
-  fi
-  printf '[devnode] waiting for %s/_cluster/health ' "$URL"
-  until ours_answers; do
-    if [[ -n "$launcher" ]] && ! kill -0 "$launcher" 2>/dev/null; then
-      # The launcher has exited: fine if the daemon is alive, fatal otherwise.
-      if ! wait "$launcher" || ! running_pid >/dev/null; then
-        printf ' failed\n'
-        show_failure
-        die "Elasticsearch did not start on $URL (see above)"
-      fi
-      launcher=""
-    fi
-    if ((waited >= ES_START_TIMEOUT)); then
-      printf ' timed out\n'
-      show_failure
-      die "Elasticsearch did not answer on $URL within ${ES_START_TIMEOUT}s; stop it with: ES_PORT=$ES_PORT $0 down"
-    fi
-    printf '.'
-    sleep 1
-    waited=$((waited + 1))
-  done
-  printf ' up after %ss\n' "$waited"
-  log "Elasticsearch $ES_VERSION running: $URL (pid $(running_pid || echo '?')), log $LOG_FILE"
-}
-
-do_down() {
-  if [[ -n "${ES_URL:-}" ]]; then
-    log "ES_URL is set: the cluster at $ES_URL is not ours to stop"
-    return 0
-  fi
-  local pid
-  if ! pid="$(running_pid)"; then
-    log "not running on $URL"
-    return 0
-  fi
+  pid="$(running_pid)" || return 1
   log "stopping Elasticsearch on $URL (pid $pid)"
   kill -TERM "$pid" || die "cannot signal pid $pid (it runs as $(stat -c %U "/proc/$pid")): run this as that user or root"
+  SIGNALLED_PID="$pid"
+}
+
+# Waits for process $1 to end (SIGKILL after ES_STOP_TIMEOUT), then forgets its pid file.
+await_exit() {
   local waited=0
-  while alive "$pid"; do
+  while alive "$1"; do
     if ((waited >= ES_STOP_TIMEOUT)); then
       log "still running after ${ES_STOP_TIMEOUT}s: sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
+      kill -KILL "$1" 2>/dev/null || true
       sleep 1
       break
     fi
@@ -369,14 +353,10 @@ do_down() {
     waited=$((waited + 1))
   done
   rm -f "$PID_FILE"
-  log "stopped"
 }
 
-do_status() {
-  if [[ -n "${ES_URL:-}" ]]; then
-    log "ES_URL is set: using the cluster at $ES_URL (no dev node is managed)"
-    return 0
-  fi
+# One status line for the node.
+node_status() {
   local pid health
   if pid="$(running_pid)"; then
     if health="$(http_get '/_cluster/health')"; then
@@ -390,13 +370,188 @@ do_status() {
   fi
 }
 
+# True (and says so) when ES_URL names a cluster that is not ours to manage.
+hands_off() {
+  [[ -n "${ES_URL:-}" ]] || return 1
+  log "ES_URL is set: $1"
+}
+
+# --- commands ----------------------------------------------------------------------------------
+
+# start_nodes HEAP SELECT COUNT: start every node that is not running yet among nodes 0..COUNT-1,
+# each chosen by `SELECT I` (use_dev_node or use_cluster_node), all at once, and wait until each
+# answers as a member of our cluster. Nodes already answering are left alone.
+start_nodes() {
+  local heap="$1" select="$2" count="$3" i pid discovery
+  local -a waiting=() launchers=()
+  for ((i = 0; i < count; i++)); do
+    "$select" "$i"
+    if pid="$(running_pid)" && ours_answers; then
+      log "already running: $URL (pid $pid), log $LOG_FILE"
+      continue
+    fi
+    [[ -n "${pid:-}" ]] || ports_free_or_die
+    waiting+=("$i")
+  done
+  ((${#waiting[@]})) || return 0
+
+  do_install
+
+  for i in "${waiting[@]}"; do
+    "$select" "$i"
+    if pid="$(running_pid)"; then
+      log "node process $pid exists but does not answer yet: waiting for it"
+      launchers[i]=""
+      continue
+    fi
+    discovery="$(discovery_settings "$select" "$count")"
+    write_config "$heap" "$discovery"
+    log "starting Elasticsearch $ES_VERSION on $URL (heap $heap, transport port $NODE_TRANSPORT_PORT)"
+    launch_node
+    launchers[i]="$LAUNCHED_PID"
+  done
+
+  local waited=0 pending
+  printf '[devnode] waiting for /_cluster/health on %s node(s) ' "${#waiting[@]}"
+  while true; do
+    pending=()
+    for i in "${waiting[@]}"; do
+      "$select" "$i"
+      ours_answers && continue
+      pending+=("$i")
+      if [[ -n "${launchers[i]}" ]] && ! kill -0 "${launchers[i]}" 2>/dev/null; then
+        # The launcher has exited: fine if the daemon is alive, fatal otherwise.
+        if ! wait "${launchers[i]}" || ! running_pid >/dev/null; then
+          printf ' failed\n'
+          show_failure
+          die "Elasticsearch did not start on $URL (see above)"
+        fi
+        launchers[i]=""
+      fi
+    done
+    ((${#pending[@]})) || break
+    waiting=("${pending[@]}")
+    if ((waited >= ES_START_TIMEOUT)); then
+      printf ' timed out\n'
+      show_failure
+      die "Elasticsearch did not answer on $URL within ${ES_START_TIMEOUT}s; stop it with: ES_PORT=$ES_PORT $0 $( ((count > 1)) && echo "cluster-down $count" || echo down)"
+    fi
+    printf '.'
+    sleep 1
+    waited=$((waited + 1))
+  done
+  printf ' up after %ss\n' "$waited"
+}
+
+# The discovery settings of the node chosen last by SELECT ($1) in a COUNT ($2)-node cluster.
+discovery_settings() {
+  local select="$1" count="$2"
+  if [[ "$select" == use_dev_node ]]; then
+    # One node, no discovery: also keeps production bootstrap checks to warnings.
+    printf 'discovery.type: single-node\n'
+    return
+  fi
+  # Every node seeds from all transport ports; a node joins whichever master they elect. Loopback
+  # transport keeps the production bootstrap checks to warnings here too.
+  local i seeds="" masters=""
+  for ((i = 0; i < count; i++)); do
+    seeds+="${seeds:+, }\"127.0.0.1:$((ES_TRANSPORT_PORT + i))\""
+    masters+="${masters:+, }\"node-$((ES_PORT + i))\""
+  done
+  printf 'discovery.seed_hosts: [%s]\n' "$seeds"
+  # Bootstrapping names the first master-eligible nodes, only on a node's very first start: once
+  # a node has joined, its data holds the cluster and the setting must go (Elasticsearch's advice).
+  if [[ ! -d "$INSTANCE/data/_state" ]]; then
+    printf 'cluster.initial_master_nodes: [%s]\n' "$masters"
+  fi
+}
+
+do_up() {
+  hands_off "using the cluster at ${ES_URL:-}, not starting a dev node" && return 0
+  start_nodes "${ES_HEAP:-1g}" use_dev_node 1
+  use_dev_node
+  log "Elasticsearch $ES_VERSION running: $URL (pid $(running_pid || echo '?')), log $LOG_FILE"
+}
+
+do_down() {
+  hands_off "the cluster at ${ES_URL:-} is not ours to stop" && return 0
+  use_dev_node
+  if ! signal_node; then
+    log "not running on $URL"
+    return 0
+  fi
+  await_exit "$SIGNALLED_PID"
+  log "stopped"
+}
+
+do_status() {
+  hands_off "using the cluster at ${ES_URL:-} (no dev node is managed)" && return 0
+  use_dev_node
+  node_status
+}
+
+# The ES_URL that names every node of the cluster.
+cluster_url() {
+  local i url=""
+  for ((i = 0; i < $1; i++)); do url+="${url:+,}http://127.0.0.1:$((ES_PORT + i))"; done
+  printf '%s\n' "$url"
+}
+
+cluster_size() {
+  [[ "$1" =~ ^[1-9][0-9]*$ ]] || die "the number of nodes must be a positive integer, not '$1'"
+}
+
+do_cluster_up() {
+  local count="$1" health nodes
+  cluster_size "$count"
+  hands_off "using the cluster at ${ES_URL:-}, not starting one" && return 0
+  start_nodes "${ES_HEAP:-512m}" use_cluster_node "$count"
+  use_cluster_node 0
+  health="$(http_get '/_cluster/health')" || die "the cluster stopped answering on $URL"
+  nodes="$(sed -n 's/.*"number_of_nodes":\([0-9]*\).*/\1/p' <<<"$health")"
+  [[ "$nodes" == "$count" ]] || die "the cluster $CLUSTER_NAME has ${nodes:-?} nodes, not $count: see the logs under .es/instances/"
+  log "cluster $CLUSTER_NAME: $count nodes, health $(sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' <<<"$health")"
+  log "use it with: ES_URL=$(cluster_url "$count")"
+}
+
+do_cluster_down() {
+  local count="$1" i
+  local -a pids=()
+  cluster_size "$count"
+  hands_off "the cluster at ${ES_URL:-} is not ours to stop" && return 0
+  # Signal every node first and then wait, so they shut down side by side.
+  for ((i = 0; i < count; i++)); do
+    use_cluster_node "$i"
+    if signal_node; then pids[i]="$SIGNALLED_PID"; else log "not running on $URL"; fi
+  done
+  for i in "${!pids[@]}"; do
+    use_cluster_node "$i"
+    await_exit "${pids[i]}"
+  done
+  log "stopped"
+}
+
+do_cluster_status() {
+  local count="$1" i
+  cluster_size "$count"
+  hands_off "using the cluster at ${ES_URL:-} (no local cluster is managed)" && return 0
+  for ((i = 0; i < count; i++)); do
+    use_cluster_node "$i"
+    node_status
+  done
+  log "ES_URL=$(cluster_url "$count")"
+}
+
 case "${1:-}" in
   install) do_install; log "installed: $ES_HOME with plugin $PLUGIN_NAME" ;;
   up) do_up ;;
   down) do_down ;;
   status) do_status ;;
+  cluster-up) do_cluster_up "${2:-3}" ;;
+  cluster-down) do_cluster_down "${2:-3}" ;;
+  cluster-status) do_cluster_status "${2:-3}" ;;
   *)
-    printf 'usage: %s install|up|down|status   (ES_PORT=%s)\n' "$0" "$ES_PORT" >&2
+    printf 'usage: %s install|up|down|status|cluster-up [N]|cluster-down [N]|cluster-status [N]   (ES_PORT=%s)\n' "$0" "$ES_PORT" >&2
     exit 2
     ;;
 esac

