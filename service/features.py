@@ -1,10 +1,12 @@
 """What the learned ranker knows about a (query, candidate article) pair: one row of numbers.
 
 Computed in the service from what the two candidate lists already carry (no extra request):
-the BM25 and kNN scores and ranks, which retrievers found the article, the known-item flag, how
-much of the query the title holds (characters, character bigrams, whole query segments), the
-query's own shape (length, segments, question, document number) and the article's shape (title
-length, passages, which passage matched).
+the BM25 and kNN scores and ranks, which retrievers found the article, the fusion prior (the
+default normalized fusion's 2:1 mean of the calibrated scores, a sum trees cannot form alone), the
+known-item flag, how much of the query the title holds (characters, character bigrams, whole query
+segments), the query's own shape (length, segments, question, document number, how well each side
+matches it at best, how many BM25 candidates it has) and the article's shape (title length,
+passages, which passage matched).
 
 Invariants: `FEATURES` names the columns in order and is recorded with every trained model
 (`service.ranking` refuses a model whose list differs); every value is a finite float; a side
@@ -24,10 +26,11 @@ from service.fusion import Fused, calibrate_bm25, calibrate_cosine
 
 FEATURES: tuple[str, ...] = (
     "bm25_score", "bm25_calibrated", "bm25_rank", "bm25_ratio_to_best", "in_bm25",
-    "cosine", "vector_rank", "cosine_gap_to_best", "in_vector", "in_both", "exact",
+    "cosine", "vector_rank", "cosine_gap_to_best", "in_vector", "in_both", "fused_prior", "exact",
     "title_char_cover", "title_bigram_cover", "title_segment_cover", "query_in_title", "title_precision",
     "title_chars", "passage_count", "passage_position",
     "query_chars", "query_segments", "query_is_question", "query_has_doc_number",
+    "query_best_bm25", "query_best_cosine", "query_bm25_candidates",
 )
 
 _TEXT = re.compile(f"[{CJK}A-Za-z0-9]+")
@@ -68,10 +71,11 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
     `lists` are the retrievers' article lists the entries were fused from (for the best score of
     each side); `depth` is the candidate depth (an absent side's rank is depth + 1)."""
     shape = QueryShape.of(q)
-    query_row = shape.row()
     joined = "".join(shape.segments)
     best_bm25 = max((c.score for c in lists.get("bm25", ())), default=0.0)
     best_cos = max((calibrate_cosine(c.score) for c in lists.get("vector", ())), default=0.0)
+    # How well the query is matched at all: a weak best BM25 (a paraphrase) is when the vector side counts.
+    query_row = [*shape.row(), calibrate_bm25(best_bm25), best_cos, float(len(lists.get("bm25", ())))]
     bm25_of = {c.article_id: c.score for c in lists.get("bm25", ())}
     cos_of = {c.article_id: calibrate_cosine(c.score) for c in lists.get("vector", ())}
     out: list[list[float]] = []
@@ -87,7 +91,8 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
             bm25, calibrate_bm25(bm25), float(entry.ranks.get("bm25", depth + 1)),
             bm25 / best_bm25 if best_bm25 > 0 else 0.0, float(in_bm25),
             cosine, float(entry.ranks.get("vector", depth + 1)), best_cos - cosine if in_vector else 1.0,
-            float(in_vector), float(in_bm25 and in_vector), float(entry.exact),
+            float(in_vector), float(in_bm25 and in_vector), (2 * calibrate_bm25(bm25) + cosine) / 3,
+            float(entry.exact),
             _share(set(shape.chars), set("".join(title_segments))), _share(shape.bigrams, title_bigrams),
             sum(s in title for s in shape.segments) / len(shape.segments) if shape.segments else 0.0,
             float(bool(joined) and joined in "".join(title_segments)),

@@ -69,6 +69,11 @@ def test_rows_describe_each_side_and_the_title() -> None:
     assert c[f["bm25_score"]] == 0 and c[f["bm25_rank"]] == DEPTH + 1 and c[f["in_bm25"]] == 0
     assert c[f["cosine_gap_to_best"]] == pytest.approx(0.0)
     assert b[f["title_bigram_cover"]] == 0 and b[f["query_in_title"]] == 0
+    # The fusion prior is the default fusion's 2:1 mean; query-level values are the same on every row.
+    assert a[f["fused_prior"]] == pytest.approx((2 * 40 / 60 + 0.4) / 3)
+    for row in (a, b, c):
+        assert row[f["query_best_bm25"]] == pytest.approx(40 / 60)
+        assert row[f["query_best_cosine"]] == pytest.approx(0.5) and row[f["query_bm25_candidates"]] == 2
 
 
 @pytest.mark.parametrize(("q", "question", "doc_number", "segments"), [
