@@ -154,8 +154,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     _chart(ki, jd, labels, args.out / "relevance-learned.png")
     lines = [
-        "# Relevance at scale: fusion vs the learned ranker", "",
-        f"Command: `{command}` · {env['date']} · revision {env['revision']} · {env['machine']}", "",
+        *report._header_lines("Relevance at scale: fusion vs the learned ranker", command, env), "",
         "Indices: " + "; ".join(f"`{i.alias}` {i.articles} articles, {i.passages} passages" for i in built) + ".",
         "",
         "## Known items", "",
