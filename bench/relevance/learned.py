@@ -193,14 +193,14 @@ def _chart(ki: dict[str, dict[str, KnownItemScores]], jd: dict[str, dict[str, An
         "judged sample nDCG@10": [jd["sample"][label].scores().ndcg for label in labels],
         "judged +distractors nDCG@10": [jd["+distractors"][label].scores().ndcg for label in labels],
     }
-    fig, ax = plt.subplots(figsize=(10, 4.2))
+    fig, ax = plt.subplots(figsize=(10, 4.6))
     width = 0.8 / len(labels)
     for i, label in enumerate(labels):
         ax.bar([x + i * width for x in range(len(series))], [v[i] for v in series.values()], width, label=label)
     ax.set_xticks([x + width * (len(labels) - 1) / 2 for x in range(len(series))], list(series), fontsize=8)
     ax.set_ylim(min(0.3, min(min(v) for v in series.values()) - 0.05), 1.0)
     ax.set_title("Before (fusion) and after (learned ranker), with bm25 and vector")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", ncol=len(labels), bbox_to_anchor=(0.5, -0.1))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
