@@ -1,4 +1,5 @@
-"""The path of a query after validation: embed → Elasticsearch → group by article → fuse → page.
+"""The path of a query after validation: embed → Elasticsearch → group by article → fuse → rank → page
+(the ranking stage, hybrid only, is `service.ranking`).
 
 bm25 mode pages in Elasticsearch (collapse by article, exact counts and facets
 from aggregations). vector and hybrid modes fetch a fixed-depth candidate list
