@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from govsearch.paths import CACHE_DIR, DATA_DIR, SAMPLE_CORPUS, SHARED_CORPUS
+from govsearch.paths import CACHE_DIR, DATA_DIR, PROJECT_ROOT, SAMPLE_CORPUS, SHARED_CORPUS
 
 
 def _csv(text: str) -> list[str]:
@@ -147,6 +147,25 @@ class Settings(BaseSettings):
         "0.10 but only 89% above 0.15 (paraphrases often 0.12-0.2), unrelated ones at a median of 0.09; "
         "e5/bge models score everything higher.",
     )
+    vector_only_min_similarity: float = Field(
+        default=0.30,
+        description="Hybrid mode: a candidate found only by the vector side (no BM25 match: it shares no word with "
+        "the query) is kept, and counted in `total`, if its cosine reaches this or it is among the vector side's "
+        "VECTOR_ONLY_TOP_RANK best articles; other vector-only hits are dropped. On the judged sample 3% of "
+        "unrelated vector-only candidates reach 0.30 (USE v3).",
+    )
+    vector_only_top_rank: int = Field(
+        default=10, ge=0,
+        description="Hybrid mode: vector-only candidates ranked this high by the vector side are kept whatever their "
+        "cosine (a paraphrase's right article is strong relative to the query's other candidates, not absolutely: "
+        "on the judged sample 78% of relevant vector-only hits rank in the vector top 10, 33% of unrelated ones).",
+    )
+    ranker_model: Path | None = Field(
+        default=PROJECT_ROOT / "service" / "models" / "ranker-learned-v1.json",
+        description="The learned ranker hybrid mode orders its candidates with (written by "
+        "`python -m bench.relevance.train`). Empty disables it; a missing or corrupt file is logged and hybrid "
+        "falls back to FUSION.",
+    )
 
     # --- API ---------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Interface `python -m service` listens on.")
@@ -269,6 +288,11 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("ranker_model", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def reindex_models(self) -> list[str]:

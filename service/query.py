@@ -23,9 +23,10 @@ from govsearch.schema import HIT_SOURCE_FIELDS, MAX_PASSAGES, METADATA_FIELDS, P
 from service import facets
 
 SOURCE_FIELDS = list(HIT_SOURCE_FIELDS)
-# What fusion, facets and the date sort read of a candidate passage (group by article_id; facets
-# publisher/department/year-from-date; sort by date); the hit shown is fetched afterwards.
-CANDIDATE_FIELDS = ["article_id", "date", "publisher", "department", "town", "title"]
+# What fusion, facets, the date sort and the ranker's features read of a candidate passage (group by
+# article_id; facets publisher/department/year-from-date; sort by date; title, position, passage_count:
+# service.features); the hit shown is fetched afterwards.
+CANDIDATE_FIELDS = ["article_id", "date", "publisher", "department", "town", "title", "position", "passage_count"]
 SNIPPET_CHARS = 160
 
 EXACT_QUERY_NAME = "exact"

@@ -14,10 +14,12 @@ from elasticsearch import AsyncElasticsearch, Elasticsearch
 
 from govsearch.settings import Settings
 from indexer import elastic
+from service import ranking
 from service.admission import Admission
 from service.backend import ElasticsearchBackend
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
+from service.ranking import LearnedRanker
 from service.reindex import ReindexRunner
 from service.search import Searcher
 
@@ -30,6 +32,7 @@ class Runtime:
     embedders: EmbedderPool
     query_embedder: QueryEmbedder
     searcher: Searcher
+    ranker: LearnedRanker | None  # RANKER_MODEL as loaded at startup (None: hybrid uses fusion)
     admission: Admission  # the process's search slots, shared by every searcher of the runtime
     jobs: JobStore
     runner: ReindexRunner
@@ -45,17 +48,22 @@ class Runtime:
         jobs = JobStore(es_sync, settings.jobs_index, settings.index_alias, replicas=settings.index_replicas)
         query_embedder = _query_embedder(settings, pool, es)
         admission = Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
+        ranker = await asyncio.to_thread(ranking.load, settings.ranker_model)
         return cls(settings=settings, es=es, es_sync=es_sync, embedders=pool, query_embedder=query_embedder,
-                   searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission),
-                   admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings))
+                   searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission, ranker),
+                   ranker=ranker, admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings))
 
     def with_settings(self, settings: Settings) -> Runtime:
-        """The same clients and models, searching with `settings` (a new alias gets its own query cache)."""
+        """The same clients and models, searching with `settings` (a new alias gets its own query cache,
+        another RANKER_MODEL is loaded)."""
         embedder = self.query_embedder
         if settings.index_alias != self.settings.index_alias:
             embedder = _query_embedder(settings, self.embedders, self.es)
-        return replace(self, settings=settings, query_embedder=embedder,
-                       searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings, self.admission))
+        ranker = self.ranker
+        if settings.ranker_model != self.settings.ranker_model:
+            ranker = ranking.load(settings.ranker_model)
+        return replace(self, settings=settings, query_embedder=embedder, ranker=ranker,
+                       searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings, self.admission, ranker))
 
     async def close(self) -> None:
         await self.es.close()

@@ -49,6 +49,11 @@ class SearchResponse(BaseModel):
     facets: Facets = Field(description="Counts over the same result set that `total` counts.")
     degraded: bool = Field(False, description="True when the embedding model failed and results are BM25 only.")
     degraded_reason: str | None = None
+    ranking: str = Field(
+        description="What ordered the hits: `bm25`, `vector`, the fused hybrid order (`fusion-normalized` or "
+        "`fusion-rrf`, the FUSION setting), or the learned ranker's version (`learned-v1`). Hybrid answers "
+        "`bm25` when degraded, and a fusion value when the ranker is off, missing or failed.",
+        examples=["learned-v1"])
 
 
 class Suggestion(BaseModel):

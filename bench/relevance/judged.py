@@ -126,6 +126,18 @@ def load(path: Path = QUERIES_FILE) -> list[JudgedQuery]:
     return queries
 
 
+def split(queries: list[JudgedQuery]) -> tuple[list[JudgedQuery], list[JudgedQuery]]:
+    """(train, dev): within each kind, queries alternate in file order (1st, 3rd, ... train), so both
+    halves hold every kind in proportion. The learned ranker trains on the first half only."""
+    train: list[JudgedQuery] = []
+    dev: list[JudgedQuery] = []
+    seen: dict[str, int] = {}
+    for q in queries:
+        position = seen[q.kind] = seen.get(q.kind, -1) + 1
+        (train if position % 2 == 0 else dev).append(q)
+    return train, dev
+
+
 def resolve(queries: list[JudgedQuery], corpus: Corpus) -> tuple[list[JudgedQuery], list[str]]:
     """The judged set with every judgment pointing at an article of `corpus`, and warnings.
 

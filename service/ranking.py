@@ -1,0 +1,104 @@
+"""The ranking stage of hybrid search: which fused candidates count, and in what order they are shown.
+
+- `plausible`: a candidate only the vector side found (it shares no word with the query) counts
+  only if the vector side ranks it in its top VECTOR_ONLY_TOP_RANK or its cosine reaches
+  VECTOR_ONLY_MIN_SIMILARITY; the rest neither pad the list nor count in `total`.
+- `LearnedRanker`: a LambdaMART model (LightGBM) over `service.features` reorders the remaining
+  candidates. It is a JSON file (`RANKER_MODEL`) holding the format, the ranking's version name
+  (`learned-v1`), the feature list it was trained on and the LightGBM text model; it is written by
+  `python -m bench.relevance.train`.
+
+Invariants: known items (exact title or document number) stay first whatever the model says;
+ties are broken by article id, so pages never shuffle; a missing, unreadable or mismatched model
+file, or a model failing on one query, is logged and the search answers in fusion's order — the
+ranker never fails a search. A learned hit's `score` is the logistic of the model's output: in
+[0, 1] and in the order shown, but not calibrated across queries like the fusion scores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Protocol
+
+from service import features
+from service.fusion import Candidate, Fused, calibrate_cosine
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "gov-search-ranker/1"
+
+
+def plausible(entries: list[Fused], lists: dict[str, list[Candidate]], *, min_similarity: float,
+              top_rank: int) -> list[Fused]:
+    """`entries` (order kept) without the vector-only candidates that are neither within the vector side's
+    `top_rank` best nor at a cosine of `min_similarity` or more."""
+    cosine = {c.article_id: calibrate_cosine(c.score) for c in lists.get("vector", ())}
+    return [e for e in entries
+            if "bm25" in e.ranks or e.exact or e.ranks.get("vector", top_rank + 1) <= top_rank
+            or cosine.get(e.article_id, 0.0) >= min_similarity]
+
+
+class Reranker(Protocol):
+    """What the searcher asks to order fused candidates (`LearnedRanker`, or a training recorder)."""
+
+    name: str
+
+    def rerank(self, q: str, entries: list[Fused], lists: dict[str, list[Candidate]],
+               depth: int) -> list[Fused] | None:
+        """`entries` in the new order with new scores, or None to keep fusion's order."""
+        ...
+
+
+class LearnedRanker:
+    """A loaded LambdaMART model; `name` is the version the response's `ranking` reports."""
+
+    def __init__(self, name: str, booster: Any) -> None:
+        self.name = name
+        self.booster = booster
+
+    def rerank(self, q: str, entries: list[Fused], lists: dict[str, list[Candidate]],
+               depth: int) -> list[Fused] | None:
+        if not entries:
+            return entries
+        try:
+            import numpy as np
+
+            raw = self.booster.predict(np.asarray(features.rows(q, entries, lists, depth), dtype=np.float64),
+                                       num_threads=1)
+        except Exception:
+            log.exception("ranker %s failed on a query; answering in fusion's order", self.name)
+            return None
+        scored = [Fused(e.article_id, 1.0 / (1.0 + math.exp(-float(s))), e.candidate, e.ranks, e.exact)
+                  for e, s in zip(entries, raw)]
+        return sorted(scored, key=lambda e: (not e.exact, -e.score, e.article_id))
+
+
+def model_document(name: str, model_text: str, trained: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document `load` reads: format, version name, feature list, provenance, model."""
+    return {"format": MODEL_FORMAT, "name": name, "features": list(features.FEATURES), "trained": trained,
+            "model": model_text}
+
+
+def load(path: Path | None) -> LearnedRanker | None:
+    """The ranker in `path`, or None (logged as an error) when it is unset, missing, corrupt or was
+    trained on other features than `service.features.FEATURES`."""
+    if path is None or not str(path).strip():
+        return None
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        if document.get("format") != MODEL_FORMAT:
+            raise ValueError(f"format {document.get('format')!r}, expected {MODEL_FORMAT!r}")
+        if document.get("features") != list(features.FEATURES):
+            raise ValueError("trained on another feature list than service.features.FEATURES")
+        import lightgbm
+
+        booster = lightgbm.Booster(model_str=document["model"])
+        if booster.num_feature() != len(features.FEATURES):
+            raise ValueError(f"the model reads {booster.num_feature()} features, not {len(features.FEATURES)}")
+        return LearnedRanker(str(document["name"]), booster)
+    except Exception as exc:
+        log.error("ranker model %s not loaded (%s: %s); hybrid search uses fusion", path, type(exc).__name__, exc)
+        return None

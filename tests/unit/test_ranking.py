@@ -1,0 +1,195 @@
+"""The ranking stage without Elasticsearch: feature rows, the vector-only tail rule, loading the learned
+ranker (and refusing a missing, corrupt or mismatched file), and the `ranking` every response reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from pathlib import Path
+
+import pytest
+
+from govsearch.settings import Settings
+from service import features, ranking
+from service.fusion import Candidate, Fused
+from service.query import SearchRequest
+from service.search import Searcher
+from tests.unit.test_lean_search import SETTINGS, FakeBackend, FixedVector
+
+DEPTH = 50
+
+
+def _candidate(article_id: str, score: float, title: str, **source: object) -> Candidate:
+    return Candidate(article_id, score, {"article_id": article_id, "title": title, **source}, None)
+
+
+def _lists() -> dict[str, list[Candidate]]:
+    return {
+        "bm25": [_candidate("a", 40.0, "港西镇开展安全生产检查", position=0, passage_count=3),
+                 _candidate("b", 10.0, "泖港镇召开会议", position=2, passage_count=5)],
+        # Elasticsearch's kNN score is (1 + cos) / 2.
+        "vector": [_candidate("c", (1 + 0.5) / 2, "企业隐患排查整改"), _candidate("a", (1 + 0.4) / 2, "港西镇开展安全生产检查"),
+                   *[_candidate(f"v{i}", (1 + 0.12) / 2, f"无关新闻{i}") for i in range(12)]],
+    }
+
+
+def _fused(lists: dict[str, list[Candidate]]) -> list[Fused]:
+    entries: dict[str, Fused] = {}
+    for name, candidates in lists.items():
+        for rank, c in enumerate(candidates, start=1):
+            entry = entries.setdefault(c.article_id, Fused(c.article_id, 0.0, c))
+            entry.ranks[name] = rank
+    return list(entries.values())
+
+
+# ---- features -------------------------------------------------------------------------------------
+
+def test_rows_have_one_finite_value_per_feature() -> None:
+    lists = _lists()
+    rows = features.rows("安全生产检查", _fused(lists), lists, DEPTH)
+    assert len(rows) == 2 + 1 + 12
+    for row in rows:
+        assert len(row) == len(features.FEATURES)
+        assert all(math.isfinite(v) for v in row)
+
+
+def test_rows_describe_each_side_and_the_title() -> None:
+    lists = _lists()
+    by_id = dict(zip([e.article_id for e in _fused(lists)], features.rows("安全生产检查", _fused(lists), lists, DEPTH)))
+    f = {name: i for i, name in enumerate(features.FEATURES)}
+    a, b, c = by_id["a"], by_id["b"], by_id["c"]
+    assert a[f["bm25_score"]] == 40.0 and a[f["bm25_rank"]] == 1 and a[f["bm25_ratio_to_best"]] == 1.0
+    assert a[f["cosine"]] == pytest.approx(0.4) and a[f["vector_rank"]] == 2 and a[f["in_both"]] == 1
+    assert a[f["query_in_title"]] == 1 and a[f["title_bigram_cover"]] == 1 and a[f["title_segment_cover"]] == 1
+    assert a[f["passage_count"]] == 3 and a[f["passage_position"]] == 0
+    # Found by one side only: the other side's values are "absent", not guessed.
+    assert b[f["cosine"]] == 0 and b[f["vector_rank"]] == DEPTH + 1 and b[f["in_vector"]] == 0
+    assert c[f["bm25_score"]] == 0 and c[f["bm25_rank"]] == DEPTH + 1 and c[f["in_bm25"]] == 0
+    assert c[f["cosine_gap_to_best"]] == pytest.approx(0.0)
+    assert b[f["title_bigram_cover"]] == 0 and b[f["query_in_title"]] == 0
+    # The fusion prior is the default fusion's 2:1 mean; query-level values are the same on every row.
+    assert a[f["fused_prior"]] == pytest.approx((2 * 40 / 60 + 0.4) / 3)
+    for row in (a, b, c):
+        assert row[f["query_best_bm25"]] == pytest.approx(40 / 60)
+        assert row[f["query_best_cosine"]] == pytest.approx(0.5) and row[f["query_bm25_candidates"]] == 2
+
+
+@pytest.mark.parametrize(("q", "question", "doc_number", "segments"), [
+    ("哪里可以免费义诊？", 1, 0, 1),
+    ("崇港委〔2022〕171号", 0, 1, 3),
+    ("安全生产 检查", 0, 0, 2),
+])
+def test_query_shape(q: str, question: int, doc_number: int, segments: int) -> None:
+    row = features.QueryShape.of(q).row()
+    assert row[1:] == [segments, question, doc_number]
+
+
+# ---- the vector-only tail -------------------------------------------------------------------------
+
+def test_weak_vector_only_hits_are_dropped_strong_and_top_ranked_ones_kept() -> None:
+    lists = _lists()
+    kept = ranking.plausible(_fused(lists), lists, min_similarity=0.3, top_rank=10)
+    ids = [e.article_id for e in kept]
+    assert ids[:3] == ["a", "b", "c"]  # BM25 matches, and a strong vector-only hit
+    assert ids[3:] == [f"v{i}" for i in range(8)]  # vector ranks 3..10 kept, 11.. dropped (cos 0.12)
+    assert [e.article_id for e in ranking.plausible(_fused(lists), lists, min_similarity=0.45, top_rank=0)] == \
+        ["a", "b", "c"]
+    assert [e.article_id for e in ranking.plausible(_fused(lists), lists, min_similarity=0.6, top_rank=0)] == \
+        ["a", "b"]
+
+
+# ---- loading the model ----------------------------------------------------------------------------
+
+def _train_tiny_model(path: Path, name: str = "learned-test") -> Path:
+    """A real LightGBM ranker on synthetic groups where the title bigram cover decides relevance."""
+    import lightgbm
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    x = rng.random((400, len(features.FEATURES)))
+    cover = features.FEATURES.index("title_bigram_cover")
+    y = (x[:, cover] > 0.7).astype(int)
+    model = lightgbm.LGBMRanker(n_estimators=20, num_leaves=4, min_child_samples=5, random_state=1, verbose=-1)
+    model.fit(x, y, group=[20] * 20)
+    path.write_text(json.dumps(ranking.model_document(name, model.booster_.model_to_string(), {})), encoding="utf-8")
+    return path
+
+
+def test_a_trained_model_loads_and_orders_known_items_first(tmp_path: Path) -> None:
+    ranker = ranking.load(_train_tiny_model(tmp_path / "m.json"))
+    assert ranker is not None and ranker.name == "learned-test"
+    lists = _lists()
+    entries = _fused(lists)
+    entries[1].exact = True  # b names the query exactly: first whatever the model says
+    ordered = ranker.rerank("安全生产检查", entries, lists, DEPTH)
+    assert ordered is not None
+    assert ordered[0].article_id == "b"
+    assert ordered[1].article_id == "a"  # the only title holding the query's bigrams
+    assert all(0 <= e.score <= 1 for e in ordered)
+
+
+def test_the_committed_model_loads() -> None:
+    path = Settings(_env_file=None).ranker_model  # type: ignore[call-arg]
+    assert path is not None and path.exists(), "train it: python -m bench.relevance.train"
+    ranker = ranking.load(path)
+    assert ranker is not None and ranker.name == "learned-v1"
+    assert path.stat().st_size < 1024 * 1024
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["features"] == list(features.FEATURES)
+    assert document["trained"]["held_out_years_used"] is False
+
+
+@pytest.mark.parametrize("content", [None, "not json {", json.dumps({"format": "other"}),
+                                     json.dumps({"format": ranking.MODEL_FORMAT, "name": "x", "features": ["a"],
+                                                 "model": ""}),
+                                     json.dumps({"format": ranking.MODEL_FORMAT, "name": "x",
+                                                 "features": list(features.FEATURES), "model": "garbage"})])
+def test_missing_or_corrupt_model_files_load_as_none_with_an_error(tmp_path: Path, content: str | None,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "ranker.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with caplog.at_level(logging.ERROR, logger="service.ranking"):
+        assert ranking.load(path) is None
+    assert any("not loaded" in r.getMessage() for r in caplog.records)
+
+
+def test_no_model_configured_is_no_ranker() -> None:
+    assert ranking.load(None) is None
+    assert Settings(_env_file=None, ranker_model="").ranker_model is None  # type: ignore[call-arg]
+
+
+# ---- the `ranking` field --------------------------------------------------------------------------
+
+class _Broken:
+    name = "learned-broken"
+
+    def __init__(self) -> None:
+        self.booster = self
+
+    def predict(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("model exploded")
+
+
+def _ranking(mode: str, ranker: ranking.Reranker | None) -> dict:
+    return asyncio.run(Searcher(FakeBackend(), FixedVector(), SETTINGS, ranker=ranker).search(
+        SearchRequest(q="安全生产检查", mode=mode, size=3)))
+
+
+def test_every_response_says_which_ranking_answered(tmp_path: Path) -> None:
+    learned = ranking.load(_train_tiny_model(tmp_path / "m.json"))
+    assert _ranking("hybrid", learned)["ranking"] == "learned-test"
+    assert _ranking("hybrid", None)["ranking"] == "fusion-normalized"
+    assert _ranking("bm25", learned)["ranking"] == "bm25"
+    assert _ranking("vector", learned)["ranking"] == "vector"
+
+
+def test_a_ranker_failing_on_a_query_answers_in_fusion_order(caplog: pytest.LogCaptureFixture) -> None:
+    broken = ranking.LearnedRanker("learned-broken", _Broken())
+    with caplog.at_level(logging.ERROR, logger="service.ranking"):
+        response = _ranking("hybrid", broken)
+    assert response["ranking"] == "fusion-normalized"
+    assert [h["id"] for h in response["hits"]] == [h["id"] for h in _ranking("hybrid", None)["hits"]]
+    assert any("failed" in r.getMessage() for r in caplog.records)
