@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from govsearch.pinyin import INITIALS_FIELD, PINYIN_FIELD
 from govsearch.rules import normalize_doc_number
 from govsearch.schema import HIT_SOURCE_FIELDS, MAX_PASSAGES, PASSAGE_SPAN_FIELDS
 from service import facets
@@ -219,6 +220,27 @@ def suggest_search(text: str, size: int, *, timeout: float) -> dict[str, Any]:
         }},
         "collapse": {"field": "article_id"},
         "sort": ["_score", {"date": {"order": "desc", "missing": "_last"}}],
+        "timeout": es_timeout(timeout),
+    }
+
+
+def pinyin_suggest_search(form: str, size: int, *, timeout: float) -> dict[str, Any]:
+    """Titles for pinyin typed so far (`govsearch.pinyin.query_form`: "anquan", "aqsc", 安quan → "anquan"):
+    a title word whose full pinyin starts with it counts double, one whose initials do once; newer first
+    on ties. Article documents carry the forms, so each article is one hit."""
+    return {
+        "size": size,
+        "_source": ["article_id", "title"],
+        "query": {"bool": {
+            "filter": [{"term": {"doc_type": "article"}}],
+            "should": [
+                {"prefix": {PINYIN_FIELD: {"value": form, "boost": 2}}},
+                {"prefix": {INITIALS_FIELD: {"value": form}}},
+            ],
+            "minimum_should_match": 1,
+        }},
+        "sort": ["_score", {"date": {"order": "desc", "missing": "_last"}}, {"article_id": "asc"}],
+        "track_total_hits": False,
         "timeout": es_timeout(timeout),
     }
 

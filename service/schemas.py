@@ -49,6 +49,10 @@ class SearchResponse(BaseModel):
     facets: Facets = Field(description="Counts over the same result set that `total` counts.")
     degraded: bool = Field(False, description="True when the embedding model failed and results are BM25 only.")
     degraded_reason: str | None = None
+    did_you_mean: str | None = Field(None, description="The query with misspelt words corrected (安全生厂 → 安全生产), "
+                                     "when a word of it finds little: some of its character pairs occur nowhere in "
+                                     "the index. Words that occur in the index (names, document numbers) are never "
+                                     "corrected. null otherwise.")
 
 
 class Suggestion(BaseModel):

@@ -13,12 +13,14 @@ embedding to answer, so a process never runs more than MAX_CONCURRENT_SEARCHES.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from govsearch.rules import normalize_text
 from govsearch.schema import METADATA_FIELDS
 from govsearch.settings import Settings
 from service import facets
@@ -34,6 +36,7 @@ from service.query import (
     knn_search,
     page_hits_search,
 )
+from service.spelling import Speller
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +64,18 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self.admission = admission or Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
+        self.speller = Speller(backend, settings.index_alias, settings.es_search_timeout)
 
     async def search(self, req: SearchRequest) -> dict[str, Any]:
-        """The response for `req`; raises `service.admission.Overloaded` when no search slot frees in time."""
+        """The response for `req`; raises `service.admission.Overloaded` when no search slot frees in time.
+
+        The text searched is `normalize_text(req.q)` (the index holds that form too); the response echoes
+        `query` as typed. A typo correction (`service.spelling`) is looked for alongside the search."""
         started = time.perf_counter()
+        typed, req = req.q, replace(req, q=normalize_text(req.q))
         async with self.admission.slot():
-            return await self._search(req, started)
+            response, did_you_mean = await asyncio.gather(self._search(req, started), self.speller.did_you_mean(req.q))
+        return {**response, "query": typed, "did_you_mean": did_you_mean}
 
     async def _search(self, req: SearchRequest, started: float) -> dict[str, Any]:
         degraded: str | None = None

@@ -57,7 +57,9 @@ def response(hits: list[dict[str, Any]], aggregations: dict[str, Any] | None = N
 
 def kind(body: Body) -> str:
     """Which of the searcher's requests a body is: knn, exact (the known-item lookup), bm25, or page
-    (the follow-up fetch of a fused page's passages by id)."""
+    (the follow-up fetch of a fused page's passages by id), or suggest (the typo check)."""
+    if "suggest" in body:
+        return "suggest"
     if "knn" in body:
         return "knn"
     if "ids" in body["query"]:
@@ -71,11 +73,18 @@ class FakeBackend:
 
     def __init__(self, **responses: Body) -> None:
         self.responses = responses
-        self.calls: list[tuple[str, list[Body]]] = []
+        self.calls: list[tuple[str, list[Body]]] = []  # the search's round trips
+        self.spelling_calls: list[tuple[str, list[Body]]] = []  # the typo check's, which runs alongside
 
     async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
-        self.calls.append((index, list(bodies)))
-        return [self._page(body) if kind(body) == "page" else self.responses[kind(body)] for body in bodies]
+        spelling = any(kind(body) == "suggest" for body in bodies)
+        (self.spelling_calls if spelling else self.calls).append((index, list(bodies)))
+        return [self._page(body) if kind(body) == "page" else self._recorded(kind(body)) for body in bodies]
+
+    def _recorded(self, name: str) -> Body:
+        if name == "suggest" and name not in self.responses:  # no word of the query is misspelt
+            return {"took": 1, "timed_out": False, "hits": {"hits": []}, "suggest": {}}
+        return self.responses[name]
 
     def _page(self, body: Body) -> Body:
         """The page's passages, whole, as the recorded candidate responses hold them (with their highlight)."""
