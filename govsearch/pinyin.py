@@ -18,12 +18,16 @@ from govsearch.rules import CJK
 MAX_SUFFIXES = 48
 """Suffixes indexed per title (a title longer than this is found by pinyin from its first 48 characters)."""
 
+_CJK_RUN = re.compile(f"[{CJK}]+")
+_RUNS = re.compile(f"[{CJK}]+|[^{CJK}]+")
 _PINYIN_QUERY = re.compile(rf"^(?=.*[a-z])[a-z0-9{CJK}' ]+$")
 
 
 def syllables(text: str) -> list[str]:
     """One item per kept character: a CJK character's toneless pinyin, a letter or digit itself."""
-    items = lazy_pinyin(text.lower(), errors=lambda chunk: list(chunk))
+    items: list[str] = []
+    for run in _RUNS.findall(text.lower()):
+        items.extend(lazy_pinyin(run) if _CJK_RUN.match(run) else run)  # a run of characters keeps its context
     return [item for item in items if item.isascii() and item.isalnum()]
 
 

@@ -99,9 +99,11 @@ def phrase_count_body(word: str, *, timeout: float) -> Body:
         "size": 0,
         "timeout": es_timeout(timeout),
         "track_total_hits": 1000,
-        "query": {"bool": {"filter": [{"term": {"doc_type": "passage"}}],
-                           "should": [{"match_phrase": {"text.bigram": word}}, {"match_phrase": {"title.bigram": word}}],
-                           "minimum_should_match": 1}},
+        "query": {"bool": {
+            "filter": [{"term": {"doc_type": "passage"}}],
+            "should": [{"match_phrase": {"text.bigram": word}}, {"match_phrase": {"title.bigram": word}}],
+            "minimum_should_match": 1,
+        }},
     }
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from govsearch.actions import article_actions, article_doc_id, passage_doc_id
 from govsearch.paths import MAPPINGS_DIR
-from govsearch.rules import normalize_doc_number
 from govsearch.pinyin import title_fields
+from govsearch.rules import normalize_doc_number
 from govsearch.schema import (
     HIT_SOURCE_FIELDS,
     METADATA_FIELDS,
