@@ -468,3 +468,51 @@ def test_widget_renders_in_a_portal_page_on_another_origin(page, api: ApiProcess
     assert article.url.startswith(api.url + "/article.html?")
     article.close()
     watch.assert_clean(api.url, portal)
+
+
+# ---- government-site search features: pinyin suggestions, did you mean ---------------------------
+
+
+def test_pinyin_initials_suggest_titles_and_choosing_one_searches_it(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.goto(api.url + "/")
+    page.locator("#q").press_sequentially("aqsc", delay=30)
+    options = page.locator("#suggestions [role=option]")
+    expect(options.first).to_be_visible()
+    expect(options.filter(has_text="港西镇召开疫情防控和安全生产工作会议")).to_have_count(1)
+    shot(page, "12-pinyin-suggestions", full_page=False)
+    options.filter(has_text="安全生产").first.click()
+    wait_results(page)
+    assert query_of(page.url)["q"] == ["港西镇召开疫情防控和安全生产工作会议"]
+    watch.assert_clean(api.url)
+
+
+def test_a_typo_offers_did_you_mean_and_the_link_searches_the_correction(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.goto(api.url + "/?q=" + "安全生厂")
+    offer = page.locator("#did-you-mean")
+    expect(offer).to_be_visible()
+    expect(offer).to_have_text("您是不是要找：安全生产")
+    shot(page, "13-did-you-mean", full_page=False)
+    offer.locator("a").click()
+    wait_results(page)
+    assert query_of(page.url)["q"] == ["安全生产"]
+    expect(page.locator("#did-you-mean")).to_be_hidden()
+    expect(page.locator("#q")).to_have_value("安全生产")
+    watch.assert_clean(api.url)
+
+
+def test_widget_offers_did_you_mean(page, api: ApiProcess, portal: str) -> None:
+    page, watch = page
+    page.goto(portal + "/host.html")
+    widget = page.locator("#gov-search")
+    box = widget.locator("input[type=search]")
+    box.fill("禁铺退捕")
+    box.press("Enter")
+    offer = widget.locator(".dym")
+    expect(offer).to_have_text("您是不是要找：禁捕退捕")
+    offer.locator("button").click()
+    expect(box).to_have_value("禁捕退捕")
+    expect(widget.locator(".dym")).to_have_count(0)
+    expect(widget.locator(".snippet em").first).to_be_visible()
+    watch.assert_clean(api.url, portal)

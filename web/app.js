@@ -143,6 +143,7 @@
     if (inflight) inflight.abort();
     show(errorEl, false);
     show(noticeEl, false);
+    show(didYouMeanEl, false);
     if (!state.q) {
       document.title = "政务搜索";
       resultsEl.replaceChildren();
@@ -190,6 +191,7 @@
       noticeEl.textContent = "语义检索模型暂不可用，当前结果仅基于关键词匹配。";
       show(noticeEl, true);
     }
+    renderDidYouMean(state, data);
     renderFacets(state, data.facets || {});
     if (!data.hits.length) {
       resultsEl.replaceChildren(renderEmpty(state, total));
@@ -252,6 +254,20 @@
       retryable ? el("button", { type: "button", class: "retry", onclick: () => run(current, {}) }, "重试") : null,
     );
     show(errorEl, true);
+  }
+
+  // ---- did you mean (typo correction) --------------------------------------------------------
+
+  const didYouMeanEl = $("did-you-mean");
+
+  // The API offers a correction when a word of the query occurs nowhere in the index (安全生厂 → 安全生产):
+  // a link that searches the corrected words with the same filters, from the first page.
+  function renderDidYouMean(state, data) {
+    if (!data.did_you_mean) return;
+    didYouMeanEl.replaceChildren("您是不是要找：",
+      el("a", { href: pageHref(with_(state, { q: data.did_you_mean })), "data-nav": "filter", lang: "zh-CN" },
+        data.did_you_mean));
+    show(didYouMeanEl, true);
   }
 
   // ---- facets, filters, pagination -----------------------------------------------------------
