@@ -38,6 +38,16 @@ class Facets(BaseModel):
     year: list[FacetBucket]
 
 
+class UnderstoodQuery(BaseModel):
+    """What the service read out of the query text (`service.understanding`)."""
+
+    text: str = Field(description="The words searched: the query without its date words.")
+    date_from: str | None = Field(None, description="YYYY-MM-DD: the start of the range a date word "
+                                  "(2022年12月, 去年, 上个月, 今年) stands for, applied as a filter.")
+    date_to: str | None = Field(None, description="YYYY-MM-DD, inclusive.")
+    town: str | None = Field(None, description="A town or publisher the query names, whose articles are boosted.")
+
+
 class SearchResponse(BaseModel):
     query: str
     mode: SearchMode
@@ -53,6 +63,8 @@ class SearchResponse(BaseModel):
                                      "when a word of it finds little: some of its character pairs occur nowhere in "
                                      "the index. Words that occur in the index (names, document numbers) are never "
                                      "corrected. null otherwise.")
+    understood: UnderstoodQuery | None = Field(None, description="Date words turned into a date range and a "
+                                               "town or publisher boosted; null when the query has neither.")
 
 
 class Suggestion(BaseModel):

@@ -78,3 +78,22 @@ def test_full_width_letters_and_digits_match_their_ascii_forms(client: TestClien
     body = search(client, "崇港委〔２０２２〕１７１号", mode="bm25")
     expected = search(client, "崇港委〔2022〕171号", mode="bm25")
     assert expected["hits"] and [h["id"] for h in body["hits"]] == [h["id"] for h in expected["hits"]]
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_a_month_in_the_query_becomes_a_reported_date_filter(client: TestClient, mode: str) -> None:
+    body = search(client, "2023年2月 疫情防控", mode=mode)
+    assert body["understood"] == {"text": "疫情防控", "date_from": "2023-02-01", "date_to": "2023-02-28", "town": None}
+    assert body["hits"] and all(hit["date"] and hit["date"].startswith("2023-02") for hit in body["hits"])
+    unfiltered = search(client, "疫情防控", mode=mode)
+    assert body["total"] < unfiltered["total"]
+
+
+def test_a_named_town_ranks_its_articles_first(client: TestClient) -> None:
+    body = search(client, "港西镇 安全生产", mode="bm25")
+    assert body["understood"]["town"] == "港西镇" and body["understood"]["date_from"] is None
+    assert [hit["town"] for hit in body["hits"][:3]] == ["港西镇"] * 3
+
+
+def test_a_query_without_date_words_or_names_understands_nothing(client: TestClient) -> None:
+    assert search(client, "安全生产检查")["understood"] is None

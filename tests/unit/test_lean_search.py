@@ -52,17 +52,18 @@ def _full_hit(doc_id: str) -> dict[str, Any]:
 
 class FakeBackend:
     """Answers candidate searches from the tables above and the page fetch by id; keeps every call
-    (the typo check's, which finds no misspelt word here, apart)."""
+    (apart: the typo check's, which finds no misspelt word here, and understanding's, which knows no town)."""
 
     def __init__(self, gate: asyncio.Event | None = None) -> None:
         self.calls: list[tuple[str, list[dict[str, Any]]]] = []
-        self.spelling_calls: list[tuple[str, list[dict[str, Any]]]] = []
+        self.aside_calls: list[tuple[str, list[dict[str, Any]]]] = []
         self.gate = gate
 
     async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        if any("suggest" in body for body in bodies):
-            self.spelling_calls.append((index, list(bodies)))
-            return [{"took": 1, "timed_out": False, "hits": {"hits": []}, "suggest": {}} for _ in bodies]
+        if any("suggest" in body or "town" in body.get("aggs", {}) for body in bodies):
+            self.aside_calls.append((index, list(bodies)))
+            return [{"took": 1, "timed_out": False, "hits": {"hits": []}, "suggest": {}, "aggregations": {}}
+                    for _ in bodies]
         self.calls.append((index, list(bodies)))
         if self.gate is not None:
             await self.gate.wait()
