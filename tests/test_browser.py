@@ -516,3 +516,21 @@ def test_widget_offers_did_you_mean(page, api: ApiProcess, portal: str) -> None:
     expect(widget.locator(".dym")).to_have_count(0)
     expect(widget.locator(".snippet em").first).to_be_visible()
     watch.assert_clean(api.url, portal)
+
+
+def test_a_month_in_the_query_shows_as_a_removable_date_filter(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.goto(api.url + "/?q=" + "2023年2月 疫情防控")
+    wait_results(page)
+    understood = page.locator("#understood")
+    expect(understood).to_be_visible()
+    date_chip = understood.locator("a.chip")
+    expect(date_chip).to_contain_text("时间：2023-02-01 至 2023-02-28")
+    filtered = total_of(page)
+    shot(page, "14-understood-date", full_page=False)
+    date_chip.click()
+    expect(page.locator("#understood")).to_be_hidden()
+    wait_results(page)
+    assert query_of(page.url)["q"] == ["疫情防控"]
+    assert total_of(page) > filtered
+    watch.assert_clean(api.url)

@@ -144,6 +144,7 @@
     show(errorEl, false);
     show(noticeEl, false);
     show(didYouMeanEl, false);
+    show(understoodEl, false);
     if (!state.q) {
       document.title = "政务搜索";
       resultsEl.replaceChildren();
@@ -192,6 +193,7 @@
       show(noticeEl, true);
     }
     renderDidYouMean(state, data);
+    renderUnderstood(state, data);
     renderFacets(state, data.facets || {});
     if (!data.hits.length) {
       resultsEl.replaceChildren(renderEmpty(state, total));
@@ -256,9 +258,9 @@
     show(errorEl, true);
   }
 
-  // ---- did you mean (typo correction) --------------------------------------------------------
+  // ---- did you mean (typo correction), what the query was understood as ----------------------
 
-  const didYouMeanEl = $("did-you-mean");
+  const didYouMeanEl = $("did-you-mean"), understoodEl = $("understood");
 
   // The API offers a correction when a word of the query occurs nowhere in the index (安全生厂 → 安全生产):
   // a link that searches the corrected words with the same filters, from the first page.
@@ -268,6 +270,20 @@
       el("a", { href: pageHref(with_(state, { q: data.did_you_mean })), "data-nav": "filter", lang: "zh-CN" },
         data.did_you_mean));
     show(didYouMeanEl, true);
+  }
+
+  // Date words the API read as a date range (2022年12月, 去年, 上个月) show as a filter; removing it
+  // searches the words alone. A town named in the query is shown as boosted.
+  function renderUnderstood(state, data) {
+    const u = data.understood;
+    if (!u) return;
+    const parts = [];
+    if (u.date_from) {
+      parts.push(chip(`时间：${u.date_from} 至 ${u.date_to}`, with_(state, { q: u.text })));
+    }
+    if (u.town) parts.push(el("span", { class: "understood-town" }, `优先显示：${u.town}`));
+    understoodEl.replaceChildren(el("span", { class: "label" }, "已为您识别："), ...parts);
+    show(understoodEl, true);
   }
 
   // ---- facets, filters, pagination -----------------------------------------------------------
