@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         default=1, description="Older indices kept after an alias switch, for rollback."
     )
     jobs_index: str = "gov-search-jobs"
+    query_log_index: str = Field(
+        default="gov-search-queries",
+        description="System index of the search log (searches and result clicks, no personal data) behind "
+        "GET /hot and GET /admin/analytics.",
+    )
+    hot_days: int = Field(default=30, ge=1, description="Days of searches GET /hot counts.")
 
     # --- Embeddings --------------------------------------------------------
     embedding_model: str = Field(

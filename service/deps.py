@@ -11,6 +11,7 @@ from elasticsearch import AsyncElasticsearch, Elasticsearch
 from fastapi import Depends, Request
 
 from govsearch.settings import Settings
+from service.analytics import QueryLog
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
 from service.reindex import ReindexRunner
@@ -45,3 +46,4 @@ JobStoreDep = Annotated[JobStore, _part("jobs")]
 RunnerDep = Annotated[ReindexRunner, _part("runner")]
 EmbeddersDep = Annotated[EmbedderPool, _part("embedders")]
 QueryEmbedderDep = Annotated[QueryEmbedder, _part("query_embedder")]
+QueryLogDep = Annotated[QueryLog, _part("query_log")]

@@ -15,7 +15,7 @@ from govsearch.settings import Settings, get_settings
 from service import apikeys, errors, logredact
 from service.auth import AdminGate, validate_tokens
 from service.limits import BodySizeLimit, parse_networks
-from service.routes import admin, articles, docs, health, search, web
+from service.routes import admin, admin_search, analytics, articles, docs, health, search, web
 from service.runtime import Runtime
 
 log = logging.getLogger("service")
@@ -81,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(JsonCORSMiddleware, allow_origins=cors_origins, allow_methods=["GET"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
                            expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"], max_age=600)
-    for router in (search.router, articles.router, health.router, admin.router, web.router, docs.router):
+    for router in (search.router, analytics.router, articles.router, health.router, admin.router, admin_search.router,
+                   web.router, docs.router):
         app.include_router(router)
     return app
 

@@ -263,6 +263,33 @@ def known_names_search(*, timeout: float) -> dict[str, Any]:
     }
 
 
+def hot_search(size: int, *, days: int) -> dict[str, Any]:
+    """The search log's most frequent queries of the last `days` days that found something."""
+    return {
+        "size": 0,
+        "query": {"bool": {"filter": [{"term": {"kind": "search"}}, {"range": {"total": {"gt": 0}}},
+                                      {"range": {"timestamp": {"gte": f"now-{days}d"}}}]}},
+        "aggs": {"hot": {"terms": {"field": "query", "size": size}}},
+    }
+
+
+def analytics_search(size: int, *, days: int) -> dict[str, Any]:
+    """The search log's totals, top queries (searches and clicks each) and zero-result queries."""
+    search, click = {"term": {"kind": "search"}}, {"term": {"kind": "click"}}
+    return {
+        "size": 0,
+        "query": {"range": {"timestamp": {"gte": f"now-{days}d"}}},
+        "aggs": {
+            "searches": {"filter": search},
+            "clicks": {"filter": click},
+            "top": {"terms": {"field": "query", "size": size, "order": {"searched": "desc"}},
+                    "aggs": {"searched": {"filter": search}, "clicked": {"filter": click}}},
+            "zero": {"filter": {"bool": {"filter": [search, {"term": {"total": 0}}]}},
+                     "aggs": {"queries": {"terms": {"field": "query", "size": size}}}},
+        },
+    }
+
+
 def article_passages_search(article_id: str, *, timeout: float) -> dict[str, Any]:
     """The article's passages in body order, for the article view."""
     return {

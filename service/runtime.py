@@ -15,6 +15,7 @@ from elasticsearch import AsyncElasticsearch, Elasticsearch
 from govsearch.settings import Settings
 from indexer import elastic
 from service.admission import Admission
+from service.analytics import QueryLog
 from service.backend import ElasticsearchBackend
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
@@ -33,6 +34,7 @@ class Runtime:
     admission: Admission  # the process's search slots, shared by every searcher of the runtime
     jobs: JobStore
     runner: ReindexRunner
+    query_log: QueryLog  # searches and clicks for hot searches and analytics (no personal data)
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -49,7 +51,8 @@ class Runtime:
         admission = Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
         return cls(settings=settings, es=es, es_sync=es_sync, embedders=pool, query_embedder=query_embedder,
                    searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission),
-                   admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings))
+                   admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings),
+                   query_log=QueryLog(es, settings.query_log_index, settings.hot_days))
 
     def with_settings(self, settings: Settings) -> Runtime:
         """The same clients and models, searching with `settings` (a new alias gets its own query cache)."""
@@ -60,6 +63,7 @@ class Runtime:
                        searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings, self.admission))
 
     async def close(self) -> None:
+        await self.query_log.flush()
         await self.es.close()
         self.es_sync.close()
 

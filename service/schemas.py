@@ -77,6 +77,48 @@ class SuggestResponse(BaseModel):
     suggestions: list[Suggestion]
 
 
+# ---- hot searches, clicks, analytics --------------------------------------------------------
+
+class HotQuery(BaseModel):
+    query: str
+    count: int = Field(description="Searches for it in the last HOT_DAYS days.")
+
+
+class HotSearches(BaseModel):
+    hot: list[HotQuery] = Field(description="Most searched queries that found something, most first.")
+
+
+class ClickEvent(BaseModel):
+    """A result the page's reader opened (POST /events/click). Nothing identifies the reader."""
+
+    query: str = Field(min_length=1, max_length=200)
+    article_id: str = Field(min_length=1, max_length=100)
+    position: int = Field(ge=1, le=1000, description="1-based rank of the result in the list.")
+
+
+class QueryStats(BaseModel):
+    query: str
+    searches: int
+    clicks: int
+    click_through: float = Field(description="clicks / searches.")
+
+
+class ZeroResultQuery(BaseModel):
+    query: str
+    searches: int
+
+
+class AnalyticsReport(BaseModel):
+    days: int
+    searches: int
+    clicks: int
+    click_through: float = Field(description="All clicks / all searches of the period.")
+    top_queries: list[QueryStats]
+    zero_result_queries: list[ZeroResultQuery] = Field(description="Searched but found nothing: content "
+                                                       "to write, or synonyms and best bets to add.")
+    dropped: int = Field(description="Events this API process could not log (queue full or Elasticsearch away).")
+
+
 # ---- articles -------------------------------------------------------------------------------
 
 class ArticleView(ArticleMetadata):

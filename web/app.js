@@ -286,6 +286,34 @@
     show(understoodEl, true);
   }
 
+  // ---- hot searches (热门搜索) and result clicks ------------------------------------------------
+
+  // The most searched queries that found something (GET /hot), under the welcome text. Optional: the
+  // page works the same when the list is empty or the request fails.
+  async function loadHot() {
+    let data;
+    try { data = await fetchJSON("/hot?size=8"); } catch (_) { return; }
+    const hotEl = $("hot");
+    const links = (data.hot || []).map((item) => el("a", { href: pageHref(with_(DEFAULTS, { q: item.query })),
+      "data-nav": "filter" }, item.query));
+    if (!links.length) return;
+    hotEl.replaceChildren(el("span", { class: "hot-label" }, "热门搜索："), ...links);
+    show(hotEl, true);
+  }
+
+  // A result opened: its query, article id and rank go to POST /events/click (click-through in the
+  // admin analytics; nothing about the reader). keepalive lets it finish while the page navigates.
+  resultsEl.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest(".hit-title a");
+    if (!link) return;
+    const items = Array.from(resultsEl.querySelectorAll(".hit"));
+    const position = (current.page - 1) * current.size + items.indexOf(link.closest(".hit")) + 1;
+    const id = new URL(link.href).searchParams.get("id");
+    fetch("/events/click", { method: "POST", keepalive: true, credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ query: current.q, article_id: id, position }) }).catch(() => {});
+  });
+
   // ---- facets, filters, pagination -----------------------------------------------------------
 
   function yearRange(year) { return { date_from: `${year}-01-01`, date_to: `${year}-12-31` }; }
@@ -476,5 +504,6 @@
 
   fillForm(current);
   run(current, {});
+  loadHot();
   if (!current.q) input.focus();
 })();
