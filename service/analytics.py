@@ -16,9 +16,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch
 
 from indexer.elastic import load_mapping
+from service.errors import ServiceUnavailable
 from service.query import analytics_search, hot_search
 
 log = logging.getLogger(__name__)
@@ -87,14 +88,25 @@ class QueryLog:
         self._ready = True
 
     async def _search(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The log's answer; None when nothing was logged yet. A log index whose shard is not started
+        (just created, or recovering) is a 503 `ServiceUnavailable`."""
         if not await self.es.indices.exists(index=self.index):
             return None  # nothing searched yet
-        result: dict[str, Any] = (await self.es.search(index=self.index, **body)).body
+        try:
+            result: dict[str, Any] = (await self.es.search(index=self.index, **body)).body
+        except ApiError as exc:
+            if exc.meta.status == 503:
+                raise ServiceUnavailable("the search log is not readable yet") from exc
+            raise
         return result
 
     async def hot(self, size: int) -> list[dict[str, Any]]:
-        """The most searched queries of the last `hot_days` days that found something: [{query, count}]."""
-        result = await self._search(hot_search(size, days=self.hot_days))
+        """The most searched queries of the last `hot_days` days that found something: [{query, count}];
+        empty while the log is unreadable (hot searches are a convenience, the page works without them)."""
+        try:
+            result = await self._search(hot_search(size, days=self.hot_days))
+        except ServiceUnavailable:
+            return []
         if result is None:
             return []
         return [{"query": b["key"], "count": b["doc_count"]} for b in result["aggregations"]["hot"]["buckets"]]

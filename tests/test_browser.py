@@ -534,3 +534,33 @@ def test_a_month_in_the_query_shows_as_a_removable_date_filter(page, api: ApiPro
     assert query_of(page.url)["q"] == ["疫情防控"]
     assert total_of(page) > filtered
     watch.assert_clean(api.url)
+
+
+def test_hot_searches_on_the_start_view_and_a_result_click_is_reported(page, api: ApiProcess, es) -> None:
+    page, watch = page
+    for _ in range(2):
+        assert httpx.get(api.url + "/search", params={"q": "垃圾分类", "mode": "bm25"}).status_code == 200
+    for _ in range(50):  # written in the background, searchable after the next refresh (≤ 1 s)
+        if any(item["query"] == "垃圾分类" for item in httpx.get(api.url + "/hot").json()["hot"]):
+            break
+        page.wait_for_timeout(200)
+    page.goto(api.url + "/")
+    hot = page.locator("#hot")
+    expect(hot).to_be_visible()
+    expect(hot).to_contain_text("热门搜索")
+    shot(page, "15-hot-searches", full_page=False)
+    hot.locator("a", has_text="垃圾分类").click()
+    wait_results(page)
+    assert query_of(page.url)["q"] == ["垃圾分类"]
+    with page.expect_request(lambda r: r.url.endswith("/events/click")) as sent:
+        page.locator("#results .hit-title a").first.click()
+    body = json.loads(sent.value.post_data or "{}")
+    assert body["query"] == "垃圾分类" and body["position"] == 1 and body["article_id"]
+    clicked = {"bool": {"filter": [{"term": {"kind": "click"}}, {"term": {"article_id": body["article_id"]}}]}}
+    for _ in range(50):  # the API logged it (QUERY_LOG_INDEX is the default here), in the background
+        es.indices.refresh(index="gov-search-queries")
+        if es.count(index="gov-search-queries", query=clicked)["count"]:
+            break
+        page.wait_for_timeout(200)
+    assert es.count(index="gov-search-queries", query=clicked)["count"] >= 1
+    watch.assert_clean(api.url)
