@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         description="System index of the search log (searches and result clicks, no personal data) behind "
         "GET /hot and GET /admin/analytics.",
     )
+    best_bets_index: str = Field(
+        default="gov-search-bestbets",
+        description="System index of the best-bet rules (办事直达) managed through /admin/bestbets.",
+    )
     hot_days: int = Field(default=30, ge=1, description="Days of searches GET /hot counts.")
 
     # --- Embeddings --------------------------------------------------------

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from govsearch.settings import Settings
 from service.analytics import QueryLog
+from service.bestbets import BestBets
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
 from service.reindex import ReindexRunner
@@ -47,3 +48,4 @@ RunnerDep = Annotated[ReindexRunner, _part("runner")]
 EmbeddersDep = Annotated[EmbedderPool, _part("embedders")]
 QueryEmbedderDep = Annotated[QueryEmbedder, _part("query_embedder")]
 QueryLogDep = Annotated[QueryLog, _part("query_log")]
+BestBetsDep = Annotated[BestBets, _part("best_bets")]

@@ -17,6 +17,7 @@ from indexer import elastic
 from service.admission import Admission
 from service.analytics import QueryLog
 from service.backend import ElasticsearchBackend
+from service.bestbets import BestBets
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
 from service.reindex import ReindexRunner
@@ -35,6 +36,7 @@ class Runtime:
     jobs: JobStore
     runner: ReindexRunner
     query_log: QueryLog  # searches and clicks for hot searches and analytics (no personal data)
+    best_bets: BestBets  # 办事直达 rules
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -52,7 +54,8 @@ class Runtime:
         return cls(settings=settings, es=es, es_sync=es_sync, embedders=pool, query_embedder=query_embedder,
                    searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission),
                    admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings),
-                   query_log=QueryLog(es, settings.query_log_index, settings.hot_days))
+                   query_log=QueryLog(es, settings.query_log_index, settings.hot_days),
+                   best_bets=BestBets(es, settings.best_bets_index))
 
     def with_settings(self, settings: Settings) -> Runtime:
         """The same clients and models, searching with `settings` (a new alias gets its own query cache)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from govsearch.schema import ArticleMetadata, PassageSpan
 
@@ -48,6 +48,33 @@ class UnderstoodQuery(BaseModel):
     town: str | None = Field(None, description="A town or publisher the query names, whose articles are boosted.")
 
 
+class BestBetIn(BaseModel):
+    """A best bet (办事直达): what to pin above the results of a query. Exactly one of `url`, `article_id`."""
+
+    query: str = Field(min_length=1, max_length=100, description="The query it answers (compared after "
+                       "normalisation: simplified, half-width, lower case, spaces collapsed).")
+    match: Literal["exact", "contains"] = Field("exact", description="exact: the whole query; contains: the "
+                                                "rule's query occurs in it.")
+    title: str = Field(min_length=1, max_length=200, description="What the page shows.")
+    url: str | None = Field(None, max_length=2000, pattern=r"^(https?://\S+|/([^/\s]\S*)?)$",
+                            description="A link (http, https, or a path on this site).")
+    article_id: str | None = Field(None, min_length=1, max_length=100, description="Or an article of the index.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> BestBetIn:
+        if (self.url is None) == (self.article_id is None):
+            raise ValueError("give exactly one of url and article_id")
+        return self
+
+
+class BestBet(BestBetIn):
+    id: str
+
+
+class BestBetList(BaseModel):
+    best_bets: list[BestBet]
+
+
 class SearchResponse(BaseModel):
     query: str
     mode: SearchMode
@@ -63,6 +90,8 @@ class SearchResponse(BaseModel):
                                      "when a word of it finds little: some of its character pairs occur nowhere in "
                                      "the index. Words that occur in the index (names, document numbers) are never "
                                      "corrected. null otherwise.")
+    best_bets: list[BestBet] = Field(default_factory=list, description="办事直达: what administrators pinned for "
+                                     "this query (/admin/bestbets), to show above the hits.")
     understood: UnderstoodQuery | None = Field(None, description="Date words turned into a date range and a "
                                                "town or publisher boosted; null when the query has neither.")
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from govsearch.apiprocess import ApiProcess
+from indexer.elastic import load_mapping
 from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -564,3 +565,30 @@ def test_hot_searches_on_the_start_view_and_a_result_click_is_reported(page, api
         page.wait_for_timeout(200)
     assert es.count(index="gov-search-queries", query=clicked)["count"] >= 1
     watch.assert_clean(api.url)
+
+
+def test_best_bets_show_above_the_results(page, api: ApiProcess, es) -> None:
+    page, watch = page
+    # The browser API has no admin token: the rule goes straight into its BEST_BETS_INDEX (the default);
+    # the API re-reads rules within 10 s.
+    if not es.indices.exists(index="gov-search-bestbets"):
+        body = load_mapping("bestbets")
+        es.indices.create(index="gov-search-bestbets", settings=body["settings"], mappings=body["mappings"])
+    es.index(index="gov-search-bestbets", id="browser-permit", refresh="wait_for",
+             document={"query": "垃圾分类", "match": "exact", "title": "垃圾分类投放指南", "url": "/view/guide"})
+    try:
+        for _ in range(30):
+            page.goto(api.url + "/?q=" + "垃圾分类")
+            wait_results(page)
+            if page.locator("#best-bets").is_visible():
+                break
+            page.wait_for_timeout(500)
+        box = page.locator("#best-bets")
+        expect(box).to_be_visible()
+        expect(box.locator("h2")).to_have_text("办事直达")
+        expect(box.locator("a")).to_have_text("垃圾分类投放指南")
+        expect(box.locator("a")).to_have_attribute("href", api.url + "/view/guide")
+        shot(page, "16-best-bets", full_page=False)
+        watch.assert_clean(api.url)
+    finally:
+        es.delete(index="gov-search-bestbets", id="browser-permit", refresh="wait_for")

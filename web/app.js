@@ -145,6 +145,7 @@
     show(noticeEl, false);
     show(didYouMeanEl, false);
     show(understoodEl, false);
+    show(bestBetsEl, false);
     if (!state.q) {
       document.title = "政务搜索";
       resultsEl.replaceChildren();
@@ -194,6 +195,7 @@
     }
     renderDidYouMean(state, data);
     renderUnderstood(state, data);
+    renderBestBets(data);
     renderFacets(state, data.facets || {});
     if (!data.hits.length) {
       resultsEl.replaceChildren(renderEmpty(state, total));
@@ -284,6 +286,22 @@
     if (u.town) parts.push(el("span", { class: "understood-town" }, `优先显示：${u.town}`));
     understoodEl.replaceChildren(el("span", { class: "label" }, "已为您识别："), ...parts);
     show(understoodEl, true);
+  }
+
+  // ---- best bets (办事直达) --------------------------------------------------------------------
+
+  const bestBetsEl = $("best-bets");
+
+  // What administrators pinned for this query (/admin/bestbets): an article of the index or a link.
+  function renderBestBets(data) {
+    const items = (data.best_bets || []).map((bet) => {
+      const href = bet.article_id ? "/article.html?" + new URLSearchParams({ id: bet.article_id }).toString()
+        : safeHttpUrl(bet.url);
+      return href ? el("li", {}, el("a", { href }, bet.title)) : null;
+    }).filter(Boolean);
+    if (!items.length) return;
+    bestBetsEl.replaceChildren(el("h2", { id: "best-bets-heading" }, "办事直达"), el("ul", {}, items));
+    show(bestBetsEl, true);
   }
 
   // ---- hot searches (热门搜索) and result clicks ------------------------------------------------

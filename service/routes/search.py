@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from govsearch.rules import normalize_text
-from service.deps import QueryLogDep, SearcherDep
+from service.deps import BestBetsDep, QueryLogDep, SearcherDep
 from service.errors import invalid_parameter
 from service.params import MAX_FILTER_CHARS, MAX_FILTER_VALUES, SearchText, filter_values
 from service.query import Filters, SearchRequest
@@ -24,6 +24,7 @@ _CAPS = f" At most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} char
 async def search(
     searcher: SearcherDep,
     query_log: QueryLogDep,
+    best_bets: BestBetsDep,
     q: SearchText,
     mode: Annotated[SearchMode, Query(description="Retrieval mode.")] = "hybrid",
     size: Annotated[int, Query(ge=1, le=50, description="Hits per page.")] = 10,
@@ -45,6 +46,7 @@ async def search(
         department=filter_values("department", department), date_from=date_from, date_to=date_to,
     )
     response = await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))
+    response["best_bets"] = await best_bets.matching(q)
     if page == 1:  # one search, however many pages of it are read
         query_log.record_search(normalize_text(q), response["total"])
     return response
