@@ -172,11 +172,25 @@ def test_bm25_mode_is_one_highlighted_page_request() -> None:
 
 # ---- admission control -------------------------------------------------------------------------
 
+class _NoBestBets:
+    async def matching(self, query: str) -> list[dict[str, Any]]:
+        return []
+
+
+class _QueryLog:
+    def __init__(self) -> None:
+        self.searches: list[tuple[str, int]] = []
+
+    def record_search(self, query: str, total: int) -> None:
+        self.searches.append((query, total))
+
+
 def _app(searcher: Searcher) -> FastAPI:
+    """The search route alone; the search log and best bets (node-backed, tested with the node) as fakes."""
     app = FastAPI()
     errors.install(app)
     app.include_router(search_route.router)
-    app.state.runtime = SimpleNamespace(searcher=searcher)
+    app.state.runtime = SimpleNamespace(searcher=searcher, query_log=_QueryLog(), best_bets=_NoBestBets())
     return app
 
 
