@@ -8,14 +8,15 @@
   applied only when the request sets no dates itself and some text remains to search. Undated
   articles fall outside every range.
 - A town or publisher the index knows (a `town`/`publisher` value, read with a terms aggregation and
-  cached for `NAMES_TTL` seconds), named anywhere in the query (港西镇 安全生产), adds a should clause on
-  that field to the BM25 side: its articles rank first among comparable matches; the words stay in
-  the text, so nothing is filtered out.
+  cached for `NAMES_TTL` seconds; names that cannot be read boost nothing and never fail a search),
+  named anywhere in the query (港西镇 安全生产), adds a should clause on that field to the BM25 side: its
+  articles rank first among comparable matches; the words stay in the text, so nothing is filtered out.
 """
 
 from __future__ import annotations
 
 import calendar
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from typing import Any
 
 from service.backend import SearchBackend
 from service.query import SearchRequest, known_names_search
+
+log = logging.getLogger(__name__)
 
 NAMES_TTL = 300.0
 
@@ -112,7 +115,11 @@ class Understanding:
         """(field, value) of every town and publisher in the index, longest first, cached NAMES_TTL."""
         now = time.monotonic()
         if self._names is None or now - self._names[0] > NAMES_TTL:
-            (response,) = await self.backend.msearch(self.index, [known_names_search(timeout=self.timeout)])
+            try:
+                (response,) = await self.backend.msearch(self.index, [known_names_search(timeout=self.timeout)])
+            except Exception:  # a convenience: the search itself reports an unreachable node or index
+                log.warning("query understanding: town and publisher names not readable", exc_info=True)
+                return self._names[1] if self._names else []
             names = [(field, bucket["key"]) for field in ("publisher", "town")
                      for bucket in response.get("aggregations", {}).get(field, {}).get("buckets", [])]
             self._names = (now, sorted(names, key=lambda pair: -len(pair[1])))

@@ -83,3 +83,14 @@ def test_explicit_dates_win_and_a_query_of_only_a_date_word_is_searched_as_words
     assert _apply(explicit, _Names()) == (explicit, None)
     alone = SearchRequest(q="去年")
     assert _apply(alone, _Names()) == (alone, None)
+
+
+class _Down:
+    async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise ConnectionError("node away")
+
+
+def test_unreadable_names_boost_nothing_and_dates_still_apply() -> None:
+    req, understood = asyncio.run(Understanding(_Down(), "alias", 1.0, today=lambda: TODAY).apply(
+        SearchRequest(q="港西镇 去年 防汛")))
+    assert req.boost is None and understood.town is None and understood.date_from == date(2023, 1, 1)
