@@ -12,6 +12,8 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from govsearch.pinyin import title_fields
+from govsearch.rules import normalize_text
 from govsearch.schema import PASSAGE_SPAN_FIELDS, Article, Passage, content_hash, index_fields
 
 ARTICLE_ID_PREFIX = "a:"
@@ -42,6 +44,10 @@ def article_actions(index: str, article: Article, passages: Sequence[Passage], v
                     digest: str | None = None, old_passage_count: int = 0) -> list[dict[str, Any]]:
     """Bulk actions that make `index` hold exactly this version of the article.
 
+    The article document keeps the body as written (the article view shows it) and carries the title's
+    pinyin forms for suggestions (`govsearch.pinyin`); passage documents hold `normalize_text` of
+    their text, which has the same length, so their offsets into the body stay valid.
+
     index: the concrete index to write (never an alias: a write must not follow a switch).
     article, passages: the article and its passages, in order (`indexer.passages.split_passages`).
     vectors: one embedding per passage (numpy rows or lists), in the same order.
@@ -57,7 +63,8 @@ def article_actions(index: str, article: Article, passages: Sequence[Passage], v
         "_index": index,
         "_id": article_doc_id(article.article_id),
         "_source": {**fields, "doc_type": "article", "body": article.body,
-                    "content_hash": digest or content_hash(article), "passage_count": len(passages)},
+                    "content_hash": digest or content_hash(article), "passage_count": len(passages),
+                    **title_fields(fields["title"])},
     })
     for passage, vector in zip(passages, vectors):
         actions.append({
@@ -65,6 +72,7 @@ def article_actions(index: str, article: Article, passages: Sequence[Passage], v
             "_id": passage_doc_id(article.article_id, passage.position),
             "_source": {**fields, "doc_type": "passage", "passage_id": passage.passage_id,
                         **passage.model_dump(include=set(PASSAGE_SPAN_FIELDS)),
+                        "text": normalize_text(passage.text),
                         "vector": vector.tolist() if hasattr(vector, "tolist") else list(vector)},
         })
     return actions

@@ -3,7 +3,10 @@ the same thing in the newsletter parser, the passage splitter, the index and the
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
+from typing import Any
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff"
 """CJK Unified Ideographs and Extension A, as a regex character-class body."""
@@ -39,3 +42,36 @@ def normalize_doc_number(value: str) -> str:
     """One spelling for 崇港委〔2022〕171号, whichever brackets, spaces and letter case were used:
     what the index stores and what an exact document-number query is compared with."""
     return re.sub(r"\s+", "", value.translate(_TO_OFFICIAL)).lower()
+
+
+@functools.cache
+def _to_simplified() -> Any:
+    from opencc_purepy import OpenCC  # loads its dictionaries (~0.5 s): once, on first use
+
+    return OpenCC("t2s")
+
+
+def _halfwidth(char: str) -> str:
+    """A full-width letter or digit (ＡＢＣ１２３) as its ASCII form; anything else unchanged. Chinese
+    punctuation (，。：（）) stays as written: the analyzers drop it anyway and readers expect it."""
+    if "\uff00" <= char <= "\uffef":
+        folded = unicodedata.normalize("NFKC", char)
+        if len(folded) == 1 and folded.isalnum():
+            return folded
+    return char.replace("\u3000", " ")
+
+
+def normalize_text(text: str) -> str:
+    """One form for text the index stores and text a user searches: traditional characters as
+    simplified (違章建築 → 违章建筑, OpenCC t2s), full-width letters and digits as ASCII (ＡＢＣ → ABC),
+    the ideographic space as a space.
+
+    Invariant: the result has exactly as many characters as `text`, position for position, so passage
+    offsets (`char_start`/`char_end`) into the original body stay valid. Where OpenCC would change the
+    length (a phrase mapping), characters are converted one by one instead."""
+    folded = "".join(_halfwidth(char) for char in text)
+    converter = _to_simplified()
+    simplified: str = converter.convert(folded)
+    if len(simplified) != len(folded):
+        simplified = "".join(c if len(c := converter.convert(char)) == 1 else char for char in folded)
+    return simplified

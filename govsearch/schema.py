@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from govsearch.rules import normalize_doc_number
+from govsearch.rules import normalize_doc_number, normalize_text
 
 
 def _real_day(value: str | None) -> str | None:
@@ -96,8 +96,10 @@ HIT_SOURCE_FIELDS: tuple[str, ...] = ("article_id", *METADATA_FIELDS, "position"
 
 def index_fields(article: Article) -> dict[str, Any]:
     """The metadata every Elasticsearch document of the article carries, plus what is derived from it
-    for searching: `year` (the date's, for the year facet) and the normalised document number."""
+    for searching: `year` (the date's, for the year facet), the normalised document number, and the
+    title in `normalize_text` form (simplified, half-width letters; the query side applies the same)."""
     fields: dict[str, Any] = {"article_id": article.article_id, **article.model_dump(include=set(METADATA_FIELDS))}
+    fields["title"] = normalize_text(article.title)
     if article.doc_number:
         fields["doc_number"] = normalize_doc_number(article.doc_number)
     fields["year"] = int(article.date[:4]) if article.date else None

@@ -84,6 +84,16 @@ class Settings(BaseSettings):
         description="System index journaling every admin document write (per alias), replayed by full builds "
         "and rollbacks so admin edits survive them.",
     )
+    query_log_index: str = Field(
+        default="gov-search-queries",
+        description="System index of the search log (searches and result clicks, no personal data) behind "
+        "GET /hot and GET /admin/analytics.",
+    )
+    best_bets_index: str = Field(
+        default="gov-search-bestbets",
+        description="System index of the best-bet rules (办事直达) managed through /admin/bestbets.",
+    )
+    hot_days: int = Field(default=30, ge=1, description="Days of searches GET /hot counts.")
 
     # --- Embeddings --------------------------------------------------------
     embedding_model: str = Field(

@@ -5,7 +5,7 @@ A key file (settings `API_KEYS_FILE`) looks like::
     {"keys": [{"key": "…", "name": "portal-a", "origins": ["https://a.gov.cn"], "rate_limit_per_minute": 600}]}
 
 Keys are sent as the `X-API-Key` header, or the `api_key` query parameter for simple embeds. On the
-public routes (/search, /suggest, /articles/…):
+public routes (/search, /suggest, /articles/…, /hot, /events/click):
 
 * an unknown key → 401; a key used from a browser Origin that is not in its list → 403;
 * each key has its own token bucket (in-process), so one noisy portal cannot starve the others:
@@ -51,7 +51,7 @@ from service.limits import ClientBuckets, Network, client_ip, retry_after
 
 log = logging.getLogger(__name__)
 
-PROTECTED_PREFIXES = ("/search", "/suggest", "/articles/")
+PROTECTED_PREFIXES = ("/search", "/suggest", "/articles/", "/hot", "/events/")
 DEFAULT_RATE_PER_MINUTE = 600
 HEADER = "x-api-key"
 QUERY_PARAM = "api_key"

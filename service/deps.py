@@ -12,6 +12,8 @@ from fastapi import Depends, Request
 
 from govsearch.settings import Settings
 from indexer.journal import Journal
+from service.analytics import QueryLog
+from service.bestbets import BestBets
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
 from service.reindex import ReindexRunner
@@ -54,3 +56,6 @@ def get_journal(runtime: RuntimeDep) -> Journal:
 
 
 JournalDep = Annotated[Journal, Depends(get_journal)]
+
+QueryLogDep = Annotated[QueryLog, _part("query_log")]
+BestBetsDep = Annotated[BestBets, _part("best_bets")]

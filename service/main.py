@@ -17,7 +17,7 @@ from service.auth import AdminGate, validate_tokens
 from service.limits import BodySizeLimit, parse_networks
 from service.metrics import Metrics, RequestMetrics, count_elasticsearch_errors
 from service.observability import RequestContext, configure_logging
-from service.routes import admin, articles, backups, docs, health, metrics, search, web
+from service.routes import admin, admin_search, analytics, articles, backups, docs, health, metrics, search, web
 from service.runtime import Runtime
 
 log = logging.getLogger("service")
@@ -90,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                            "X-Request-ID"], max_age=600)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     app.add_middleware(RequestContext)
-    for router in (search.router, articles.router, health.router, admin.router, backups.router, metrics.router,
+    for router in (search.router, analytics.router, articles.router, health.router, admin.router,
+                   admin_search.router, backups.router, metrics.router,
                    web.router, docs.router):
         app.include_router(router)
     return app

@@ -16,7 +16,9 @@ from govsearch.settings import Settings
 from indexer import elastic
 from service import ranking
 from service.admission import Admission
+from service.analytics import QueryLog
 from service.backend import ElasticsearchBackend
+from service.bestbets import BestBets
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
 from service.ranking import LearnedRanker
@@ -36,6 +38,8 @@ class Runtime:
     admission: Admission  # the process's search slots, shared by every searcher of the runtime
     jobs: JobStore
     runner: ReindexRunner
+    query_log: QueryLog  # searches and clicks for hot searches and analytics (no personal data)
+    best_bets: BestBets  # 办事直达 rules
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -51,7 +55,9 @@ class Runtime:
         ranker = await asyncio.to_thread(ranking.load, settings.ranker_model)
         return cls(settings=settings, es=es, es_sync=es_sync, embedders=pool, query_embedder=query_embedder,
                    searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission, ranker),
-                   ranker=ranker, admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings))
+                   ranker=ranker, admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings),
+                   query_log=QueryLog(es, settings.query_log_index, settings.hot_days),
+                   best_bets=BestBets(es, settings.best_bets_index))
 
     def with_settings(self, settings: Settings) -> Runtime:
         """The same clients and models, searching with `settings` (a new alias gets its own query cache,
@@ -66,6 +72,7 @@ class Runtime:
                        searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings, self.admission, ranker))
 
     async def close(self) -> None:
+        await self.query_log.flush()
         await self.es.close()
         self.es_sync.close()
 

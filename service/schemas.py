@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from govsearch.schema import ArticleMetadata, PassageSpan
 
@@ -38,6 +38,43 @@ class Facets(BaseModel):
     year: list[FacetBucket]
 
 
+class UnderstoodQuery(BaseModel):
+    """What the service read out of the query text (`service.understanding`)."""
+
+    text: str = Field(description="The words searched: the query without its date words.")
+    date_from: str | None = Field(None, description="YYYY-MM-DD: the start of the range a date word "
+                                  "(2022年12月, 去年, 上个月, 今年) stands for, applied as a filter.")
+    date_to: str | None = Field(None, description="YYYY-MM-DD, inclusive.")
+    town: str | None = Field(None, description="A town or publisher the query names, whose articles are boosted.")
+
+
+class BestBetIn(BaseModel):
+    """A best bet (办事直达): what to pin above the results of a query. Exactly one of `url`, `article_id`."""
+
+    query: str = Field(min_length=1, max_length=100, description="The query it answers (compared after "
+                       "normalisation: simplified, half-width, lower case, spaces collapsed).")
+    match: Literal["exact", "contains"] = Field("exact", description="exact: the whole query; contains: the "
+                                                "rule's query occurs in it.")
+    title: str = Field(min_length=1, max_length=200, description="What the page shows.")
+    url: str | None = Field(None, max_length=2000, pattern=r"^(https?://\S+|/([^/\s]\S*)?)$",
+                            description="A link (http, https, or a path on this site).")
+    article_id: str | None = Field(None, min_length=1, max_length=100, description="Or an article of the index.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> BestBetIn:
+        if (self.url is None) == (self.article_id is None):
+            raise ValueError("give exactly one of url and article_id")
+        return self
+
+
+class BestBet(BestBetIn):
+    id: str
+
+
+class BestBetList(BaseModel):
+    best_bets: list[BestBet]
+
+
 class SearchResponse(BaseModel):
     query: str
     mode: SearchMode
@@ -54,6 +91,14 @@ class SearchResponse(BaseModel):
         "`fusion-rrf`, the FUSION setting), or the learned ranker's version (`learned-v1`). Hybrid answers "
         "`bm25` when degraded, and a fusion value when the ranker is off, missing or failed.",
         examples=["learned-v1"])
+    did_you_mean: str | None = Field(None, description="The query with misspelt words corrected (安全生厂 → 安全生产), "
+                                     "when a word of it finds little: some of its character pairs occur nowhere in "
+                                     "the index. Words that occur in the index (names, document numbers) are never "
+                                     "corrected. null otherwise.")
+    best_bets: list[BestBet] = Field(default_factory=list, description="办事直达: what administrators pinned for "
+                                     "this query (/admin/bestbets), to show above the hits.")
+    understood: UnderstoodQuery | None = Field(None, description="Date words turned into a date range and a "
+                                               "town or publisher boosted; null when the query has neither.")
 
 
 class Suggestion(BaseModel):
@@ -64,6 +109,48 @@ class Suggestion(BaseModel):
 class SuggestResponse(BaseModel):
     query: str
     suggestions: list[Suggestion]
+
+
+# ---- hot searches, clicks, analytics --------------------------------------------------------
+
+class HotQuery(BaseModel):
+    query: str
+    count: int = Field(description="Searches for it in the last HOT_DAYS days.")
+
+
+class HotSearches(BaseModel):
+    hot: list[HotQuery] = Field(description="Most searched queries that found something, most first.")
+
+
+class ClickEvent(BaseModel):
+    """A result the page's reader opened (POST /events/click). Nothing identifies the reader."""
+
+    query: str = Field(min_length=1, max_length=200)
+    article_id: str = Field(min_length=1, max_length=100)
+    position: int = Field(ge=1, le=1000, description="1-based rank of the result in the list.")
+
+
+class QueryStats(BaseModel):
+    query: str
+    searches: int
+    clicks: int
+    click_through: float = Field(description="clicks / searches.")
+
+
+class ZeroResultQuery(BaseModel):
+    query: str
+    searches: int
+
+
+class AnalyticsReport(BaseModel):
+    days: int
+    searches: int
+    clicks: int
+    click_through: float = Field(description="All clicks / all searches of the period.")
+    top_queries: list[QueryStats]
+    zero_result_queries: list[ZeroResultQuery] = Field(description="Searched but found nothing: content "
+                                                       "to write, or synonyms and best bets to add.")
+    dropped: int = Field(description="Events this API process could not log (queue full or Elasticsearch away).")
 
 
 # ---- articles -------------------------------------------------------------------------------

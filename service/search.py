@@ -14,12 +14,14 @@ embedding to answer, so a process never runs more than MAX_CONCURRENT_SEARCHES.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from govsearch.rules import normalize_text
 from govsearch.schema import METADATA_FIELDS
 from govsearch.settings import Settings
 from service import facets
@@ -36,6 +38,8 @@ from service.query import (
     page_hits_search,
 )
 from service.ranking import Reranker, plausible
+from service.spelling import Speller
+from service.understanding import Understanding
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +69,22 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self.admission = admission or Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
+        self.speller = Speller(backend, settings.index_alias, settings.es_search_timeout)
+        self.understanding = Understanding(backend, settings.index_alias, settings.es_search_timeout)
 
     async def search(self, req: SearchRequest) -> dict[str, Any]:
-        """The response for `req`; raises `service.admission.Overloaded` when no search slot frees in time."""
+        """The response for `req`; raises `service.admission.Overloaded` when no search slot frees in time.
+
+        The text searched is `normalize_text(req.q)` (the index holds that form too); the response echoes
+        `query` as typed. Date words and named towns are read out first (`service.understanding`); a typo
+        correction (`service.spelling`) is looked for alongside the search."""
         started = time.perf_counter()
+        typed, req = req.q, replace(req, q=normalize_text(req.q))
+        req, understood = await self.understanding.apply(req)
         async with self.admission.slot():
-            return await self._search(req, started)
+            response, did_you_mean = await asyncio.gather(self._search(req, started), self.speller.did_you_mean(req.q))
+        return {**response, "query": typed, "did_you_mean": did_you_mean,
+                "understood": understood and understood.as_json()}
 
     async def _search(self, req: SearchRequest, started: float) -> dict[str, Any]:
         degraded: str | None = None

@@ -21,6 +21,7 @@ from service.main import create_app
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SAMPLE = SAMPLE_CORPUS
 TEST_ALIAS = "test-gov-articles"
+TEST_QUERY_LOG = "test-gov-search-queries"
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +33,8 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(cache_dir: Path) -> Settings:
     # No keyless per-IP limit here: every TestClient request comes from one address ("testclient"), and
     # the limit has tests of its own (tests/test_safety.py).
-    return Settings(index_alias=TEST_ALIAS, embedding_cache_dir=cache_dir, admin_token=["test-admin-token"],
+    return Settings(index_alias=TEST_ALIAS, query_log_index=TEST_QUERY_LOG, embedding_cache_dir=cache_dir,
+                    admin_token=["test-admin-token"],
                     cors_origins=["http://portal.example"], keyless_rate_limit_per_minute=0)
 
 

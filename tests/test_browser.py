@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from govsearch.apiprocess import ApiProcess
+from indexer.elastic import load_mapping
 from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -728,3 +729,126 @@ def test_pages_pass_axe_core_with_no_serious_or_critical_violations(browser, api
         watch.assert_clean(api.url)
     finally:
         page.context.close()
+
+
+# ---- government-site search features: pinyin suggestions, did you mean ---------------------------
+
+
+def test_pinyin_initials_suggest_titles_and_choosing_one_searches_it(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.goto(api.url + "/")
+    page.locator("#q").press_sequentially("aqsc", delay=30)
+    options = page.locator("#suggestions [role=option]")
+    expect(options.first).to_be_visible()
+    expect(options.filter(has_text="港西镇召开疫情防控和安全生产工作会议")).to_have_count(1)
+    shot(page, "12-pinyin-suggestions", full_page=False)
+    options.filter(has_text="安全生产").first.click()
+    wait_results(page)
+    assert query_of(page.url)["q"] == ["港西镇召开疫情防控和安全生产工作会议"]
+    watch.assert_clean(api.url)
+
+
+def test_a_typo_offers_did_you_mean_and_the_link_searches_the_correction(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.goto(api.url + "/?q=" + "安全生厂")
+    offer = page.locator("#did-you-mean")
+    expect(offer).to_be_visible()
+    expect(offer).to_have_text("您是不是要找：安全生产")
+    shot(page, "13-did-you-mean", full_page=False)
+    offer.locator("a").click()
+    wait_results(page)
+    assert query_of(page.url)["q"] == ["安全生产"]
+    expect(page.locator("#did-you-mean")).to_be_hidden()
+    expect(page.locator("#q")).to_have_value("安全生产")
+    watch.assert_clean(api.url)
+
+
+def test_widget_offers_did_you_mean(page, api: ApiProcess, portal: str) -> None:
+    page, watch = page
+    page.goto(portal + "/host.html")
+    widget = page.locator("#gov-search")
+    box = widget.locator("input[type=search]")
+    box.fill("禁铺退捕")
+    box.press("Enter")
+    offer = widget.locator(".dym")
+    expect(offer).to_have_text("您是不是要找：禁捕退捕")
+    offer.locator("button").click()
+    expect(box).to_have_value("禁捕退捕")
+    expect(widget.locator(".dym")).to_have_count(0)
+    expect(widget.locator(".snippet em").first).to_be_visible()
+    watch.assert_clean(api.url, portal)
+
+
+def test_a_month_in_the_query_shows_as_a_removable_date_filter(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.goto(api.url + "/?q=" + "2023年2月 疫情防控")
+    wait_results(page)
+    understood = page.locator("#understood")
+    expect(understood).to_be_visible()
+    date_chip = understood.locator("a.chip")
+    expect(date_chip).to_contain_text("时间：2023-02-01 至 2023-02-28")
+    filtered = total_of(page)
+    shot(page, "14-understood-date", full_page=False)
+    date_chip.click()
+    expect(page.locator("#understood")).to_be_hidden()
+    wait_results(page)
+    assert query_of(page.url)["q"] == ["疫情防控"]
+    assert total_of(page) > filtered
+    watch.assert_clean(api.url)
+
+
+def test_hot_searches_on_the_start_view_and_a_result_click_is_reported(page, api: ApiProcess, es) -> None:
+    page, watch = page
+    for _ in range(2):
+        assert httpx.get(api.url + "/search", params={"q": "垃圾分类", "mode": "bm25"}).status_code == 200
+    for _ in range(50):  # written in the background, searchable after the next refresh (≤ 1 s)
+        if any(item["query"] == "垃圾分类" for item in httpx.get(api.url + "/hot").json()["hot"]):
+            break
+        page.wait_for_timeout(200)
+    page.goto(api.url + "/")
+    hot = page.locator("#hot")
+    expect(hot).to_be_visible()
+    expect(hot).to_contain_text("热门搜索")
+    shot(page, "15-hot-searches", full_page=False)
+    hot.locator("a", has_text="垃圾分类").click()
+    wait_results(page)
+    assert query_of(page.url)["q"] == ["垃圾分类"]
+    with page.expect_request(lambda r: r.url.endswith("/events/click")) as sent:
+        page.locator("#results .hit-title a").first.click()
+    body = json.loads(sent.value.post_data or "{}")
+    assert body["query"] == "垃圾分类" and body["position"] == 1 and body["article_id"]
+    clicked = {"bool": {"filter": [{"term": {"kind": "click"}}, {"term": {"article_id": body["article_id"]}}]}}
+    for _ in range(50):  # the API logged it (QUERY_LOG_INDEX is the default here), in the background
+        es.indices.refresh(index="gov-search-queries")
+        if es.count(index="gov-search-queries", query=clicked)["count"]:
+            break
+        page.wait_for_timeout(200)
+    assert es.count(index="gov-search-queries", query=clicked)["count"] >= 1
+    watch.assert_clean(api.url)
+
+
+def test_best_bets_show_above_the_results(page, api: ApiProcess, es) -> None:
+    page, watch = page
+    # The browser API has no admin token: the rule goes straight into its BEST_BETS_INDEX (the default);
+    # the API re-reads rules within 10 s.
+    if not es.indices.exists(index="gov-search-bestbets"):
+        body = load_mapping("bestbets")
+        es.indices.create(index="gov-search-bestbets", settings=body["settings"], mappings=body["mappings"])
+    es.index(index="gov-search-bestbets", id="browser-permit", refresh="wait_for",
+             document={"query": "垃圾分类", "match": "exact", "title": "垃圾分类投放指南", "url": "/view/guide"})
+    try:
+        for _ in range(30):
+            page.goto(api.url + "/?q=" + "垃圾分类")
+            wait_results(page)
+            if page.locator("#best-bets").is_visible():
+                break
+            page.wait_for_timeout(500)
+        box = page.locator("#best-bets")
+        expect(box).to_be_visible()
+        expect(box.locator("h2")).to_have_text("办事直达")
+        expect(box.locator("a")).to_have_text("垃圾分类投放指南")
+        expect(box.locator("a")).to_have_attribute("href", api.url + "/view/guide")
+        shot(page, "16-best-bets", full_page=False)
+        watch.assert_clean(api.url)
+    finally:
+        es.delete(index="gov-search-bestbets", id="browser-permit", refresh="wait_for")

@@ -191,6 +191,9 @@
     if (inflight) inflight.abort();
     show(errorEl, false);
     show(noticeEl, false);
+    show(didYouMeanEl, false);
+    show(understoodEl, false);
+    show(bestBetsEl, false);
     if (!state.q) {
       document.title = "政务搜索";
       resultsEl.replaceChildren();
@@ -238,6 +241,9 @@
       noticeEl.textContent = "语义检索模型暂不可用，当前结果仅基于关键词匹配。";
       show(noticeEl, true);
     }
+    renderDidYouMean(state, data);
+    renderUnderstood(state, data);
+    renderBestBets(data);
     renderFacets(state, data.facets || {});
     if (!data.hits.length) {
       resultsEl.replaceChildren(renderEmpty(state, total));
@@ -301,6 +307,78 @@
     );
     show(errorEl, true);
   }
+
+  // ---- did you mean (typo correction), what the query was understood as ----------------------
+
+  const didYouMeanEl = $("did-you-mean"), understoodEl = $("understood");
+
+  // The API offers a correction when a word of the query occurs nowhere in the index (安全生厂 → 安全生产):
+  // a link that searches the corrected words with the same filters, from the first page.
+  function renderDidYouMean(state, data) {
+    if (!data.did_you_mean) return;
+    didYouMeanEl.replaceChildren("您是不是要找：",
+      el("a", { href: pageHref(with_(state, { q: data.did_you_mean })), "data-nav": "filter", lang: "zh-CN" },
+        data.did_you_mean));
+    show(didYouMeanEl, true);
+  }
+
+  // Date words the API read as a date range (2022年12月, 去年, 上个月) show as a filter; removing it
+  // searches the words alone. A town named in the query is shown as boosted.
+  function renderUnderstood(state, data) {
+    const u = data.understood;
+    if (!u) return;
+    const parts = [];
+    if (u.date_from) {
+      parts.push(chip(`时间：${u.date_from} 至 ${u.date_to}`, with_(state, { q: u.text })));
+    }
+    if (u.town) parts.push(el("span", { class: "understood-town" }, `优先显示：${u.town}`));
+    understoodEl.replaceChildren(el("span", { class: "label" }, "已为您识别："), ...parts);
+    show(understoodEl, true);
+  }
+
+  // ---- best bets (办事直达) --------------------------------------------------------------------
+
+  const bestBetsEl = $("best-bets");
+
+  // What administrators pinned for this query (/admin/bestbets): an article of the index or a link.
+  function renderBestBets(data) {
+    const items = (data.best_bets || []).map((bet) => {
+      const href = bet.article_id ? "/article.html?" + new URLSearchParams({ id: bet.article_id }).toString()
+        : safeHttpUrl(bet.url);
+      return href ? el("li", {}, el("a", { href }, bet.title)) : null;
+    }).filter(Boolean);
+    if (!items.length) return;
+    bestBetsEl.replaceChildren(el("h2", { id: "best-bets-heading" }, "办事直达"), el("ul", {}, items));
+    show(bestBetsEl, true);
+  }
+
+  // ---- hot searches (热门搜索) and result clicks ------------------------------------------------
+
+  // The most searched queries that found something (GET /hot), under the welcome text. Optional: the
+  // page works the same when the list is empty or the request fails.
+  async function loadHot() {
+    let data;
+    try { data = await fetchJSON("/hot?size=8"); } catch (_) { return; }
+    const hotEl = $("hot");
+    const links = (data.hot || []).map((item) => el("a", { href: pageHref(with_(DEFAULTS, { q: item.query })),
+      "data-nav": "filter" }, item.query));
+    if (!links.length) return;
+    hotEl.replaceChildren(el("span", { class: "hot-label" }, "热门搜索："), ...links);
+    show(hotEl, true);
+  }
+
+  // A result opened: its query, article id and rank go to POST /events/click (click-through in the
+  // admin analytics; nothing about the reader). keepalive lets it finish while the page navigates.
+  resultsEl.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest(".hit-title a");
+    if (!link) return;
+    const items = Array.from(resultsEl.querySelectorAll(".hit"));
+    const position = (current.page - 1) * current.size + items.indexOf(link.closest(".hit")) + 1;
+    const id = new URL(link.href).searchParams.get("id");
+    fetch("/events/click", { method: "POST", keepalive: true, credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ query: current.q, article_id: id, position }) }).catch(() => {});
+  });
 
   // ---- facets, filters, pagination -----------------------------------------------------------
 
@@ -493,5 +571,6 @@
 
   fillForm(current);
   run(current, {});
+  loadHot();
   if (!current.q) input.focus();
 })();

@@ -50,6 +50,11 @@
     .meta { font-size: 12px; color: #57606a; }
     .error { margin: 8px 0 0; padding: 8px 10px; border-left: 4px solid #b3261e; background: #fdf3f2; font-size: 14px; }
     .more { display: inline-block; margin-top: 6px; font-size: 14px; }
+    .dym { margin: 8px 0 0; font-size: 14px; }
+    .best-bets { margin: 8px 0 0; padding: 6px 10px; list-style: none; background: #fdf3f2; border-left: 4px solid #b3261e; }
+    .best-bets li { border: 0; padding: 2px 0; }
+    .dym-link, .dym-link:hover { border: 0; background: none; padding: 0; color: #0b4ea2; text-decoration: underline;
+      font: inherit; font-weight: 600; cursor: pointer; }
     .label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   `;
 
@@ -87,6 +92,28 @@
       if (part) nodes.push(inside ? el("em", {}, decode(part)) : document.createTextNode(decode(part)));
     }
     return nodes;
+  }
+
+  /** "您是不是要找：…" for the API's typo correction: a button that searches the corrected words. */
+  function didYouMean(corrected, input, form) {
+    const button = el("button", { type: "button", class: "dym-link" }, corrected);
+    button.addEventListener("click", () => { input.value = corrected; form.requestSubmit(); });
+    return el("p", { class: "dym" }, "您是不是要找：", button);
+  }
+
+  /** 办事直达: what administrators pinned for the query, as links on the API's host (or their own URL). */
+  function bestBets(bets) {
+    return el("ul", { class: "best-bets" }, bets.map((bet) => {
+      let href = null;
+      if (bet.article_id) {
+        const url = new URL("article.html", base);
+        url.search = new URLSearchParams({ id: bet.article_id }).toString();
+        href = url.href;
+      } else {
+        try { const url = new URL(bet.url, base); if (/^https?:$/.test(url.protocol)) href = url.href; } catch (_) { href = null; }
+      }
+      return href ? el("li", {}, el("a", { class: "title", href, target: "_blank", rel: "noopener" }, "办事直达：" + bet.title)) : null;
+    }));
   }
 
   function mount(host) {
@@ -139,6 +166,8 @@
           el("p", { class: "snippet" }, snippetNodes(hit.snippet, hit.text)),
           el("span", { class: "meta" }, [hit.publisher || hit.town, hit.date].filter(Boolean).join(" · ")));
       })));
+      if (data.did_you_mean) results.prepend(didYouMean(data.did_you_mean, input, form));
+      if (data.best_bets && data.best_bets.length) results.prepend(bestBets(data.best_bets));
       if (data.total > data.hits.length) {
         const more = new URL(".", base);
         more.search = new URLSearchParams({ q }).toString();

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from service.deps import SearcherDep
+from govsearch.rules import normalize_text
+from service.deps import BestBetsDep, QueryLogDep, SearcherDep
 from service.errors import invalid_parameter
 from service.params import MAX_FILTER_CHARS, MAX_FILTER_VALUES, SearchText, filter_values
 from service.query import Filters, SearchRequest
@@ -22,6 +23,8 @@ _CAPS = f" At most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} char
 @router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
 async def search(
     searcher: SearcherDep,
+    query_log: QueryLogDep,
+    best_bets: BestBetsDep,
     q: SearchText,
     mode: Annotated[SearchMode, Query(description="Retrieval mode.")] = "hybrid",
     size: Annotated[int, Query(ge=1, le=50, description="Hits per page.")] = 10,
@@ -42,4 +45,8 @@ async def search(
         publisher=filter_values("publisher", publisher), town=filter_values("town", town),
         department=filter_values("department", department), date_from=date_from, date_to=date_to,
     )
-    return await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))
+    response = await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))
+    response["best_bets"] = await best_bets.matching(q)
+    if page == 1:  # one search, however many pages of it are read
+        query_log.record_search(normalize_text(q), response["total"])
+    return response

@@ -19,8 +19,8 @@ from govsearch.settings import Settings
 from service.deps import EsDep, SettingsDep
 from service.errors import ApiError, NotFound
 from service.params import SearchText
-from service.query import suggest_search
 from service.schemas import ERROR_RESPONSES, SuggestResponse
+from service.suggest import suggest_titles
 
 router = APIRouter()
 
@@ -146,17 +146,10 @@ async def suggest(
     size: Annotated[int, Query(ge=1, le=20, description="At most this many titles.")] = 8,
     fmt: Annotated[Literal["json", "opensearch"], Query(alias="format", description="Response shape.")] = "json",
 ) -> Response:
-    """Article titles for what has been typed: titles containing it (the last word as a prefix) first,
-    then titles sharing at least half of its words."""
-    body = suggest_search(text, size, timeout=settings.es_search_timeout)
-    result = await es.search(index=settings.index_alias, **body)
-    items: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for hit in result["hits"]["hits"]:
-        title = hit["_source"].get("title") or ""
-        if title and title not in seen:  # two articles may share a title: one suggestion is enough
-            seen.add(title)
-            items.append({"id": hit["_source"]["article_id"], "title": title})
+    """Article titles for what has been typed, in Chinese (titles containing it, the last word as a prefix,
+    first; then titles sharing at least half of its words), in pinyin — full (anquan), initials (aqsc) or
+    mixed (安quan) — or in traditional characters (安全生產)."""
+    items = await suggest_titles(es, settings, text, size)
     if fmt == "opensearch":
         base = public_base(request, settings)
         urls = [base + "article.html?" + urlencode({"id": item["id"], "q": text}) for item in items]

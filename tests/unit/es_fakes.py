@@ -57,7 +57,12 @@ def response(hits: list[dict[str, Any]], aggregations: dict[str, Any] | None = N
 
 def kind(body: Body) -> str:
     """Which of the searcher's requests a body is: knn, exact (the known-item lookup), bm25, or page
-    (the follow-up fetch of a fused page's passages by id)."""
+    (the follow-up fetch of a fused page's passages by id), suggest (the typo check) or names (the towns
+    and publishers query understanding knows)."""
+    if "suggest" in body:
+        return "suggest"
+    if "aggs" in body and "town" in body["aggs"]:
+        return "names"
     if "knn" in body:
         return "knn"
     if "ids" in body["query"]:
@@ -71,11 +76,20 @@ class FakeBackend:
 
     def __init__(self, **responses: Body) -> None:
         self.responses = responses
-        self.calls: list[tuple[str, list[Body]]] = []
+        self.calls: list[tuple[str, list[Body]]] = []  # the search's round trips
+        self.aside_calls: list[tuple[str, list[Body]]] = []  # the typo check's and understanding's
 
     async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
-        self.calls.append((index, list(bodies)))
-        return [self._page(body) if kind(body) == "page" else self.responses[kind(body)] for body in bodies]
+        aside = any(kind(body) in ("suggest", "names") for body in bodies)
+        (self.aside_calls if aside else self.calls).append((index, list(bodies)))
+        return [self._page(body) if kind(body) == "page" else self._recorded(kind(body)) for body in bodies]
+
+    def _recorded(self, name: str) -> Body:
+        if name == "suggest" and name not in self.responses:  # no word of the query is misspelt
+            return {"took": 1, "timed_out": False, "hits": {"hits": []}, "suggest": {}}
+        if name == "names" and name not in self.responses:  # the index knows no town
+            return {"took": 1, "timed_out": False, "hits": {"hits": []}, "aggregations": {}}
+        return self.responses[name]
 
     def _page(self, body: Body) -> Body:
         """The page's passages, whole, as the recorded candidate responses hold them (with their highlight)."""

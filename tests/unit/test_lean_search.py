@@ -51,13 +51,19 @@ def _full_hit(doc_id: str) -> dict[str, Any]:
 
 
 class FakeBackend:
-    """Answers candidate searches from the tables above and the page fetch by id; keeps every call."""
+    """Answers candidate searches from the tables above and the page fetch by id; keeps every call
+    (apart: the typo check's, which finds no misspelt word here, and understanding's, which knows no town)."""
 
     def __init__(self, gate: asyncio.Event | None = None) -> None:
         self.calls: list[tuple[str, list[dict[str, Any]]]] = []
+        self.aside_calls: list[tuple[str, list[dict[str, Any]]]] = []
         self.gate = gate
 
     async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any("suggest" in body or "town" in body.get("aggs", {}) for body in bodies):
+            self.aside_calls.append((index, list(bodies)))
+            return [{"took": 1, "timed_out": False, "hits": {"hits": []}, "suggest": {}, "aggregations": {}}
+                    for _ in bodies]
         self.calls.append((index, list(bodies)))
         if self.gate is not None:
             await self.gate.wait()
@@ -169,11 +175,25 @@ def test_bm25_mode_is_one_highlighted_page_request() -> None:
 
 # ---- admission control -------------------------------------------------------------------------
 
+class _NoBestBets:
+    async def matching(self, query: str) -> list[dict[str, Any]]:
+        return []
+
+
+class _QueryLog:
+    def __init__(self) -> None:
+        self.searches: list[tuple[str, int]] = []
+
+    def record_search(self, query: str, total: int) -> None:
+        self.searches.append((query, total))
+
+
 def _app(searcher: Searcher) -> FastAPI:
+    """The search route alone; the search log and best bets (node-backed, tested with the node) as fakes."""
     app = FastAPI()
     errors.install(app)
     app.include_router(search_route.router)
-    app.state.runtime = SimpleNamespace(searcher=searcher)
+    app.state.runtime = SimpleNamespace(searcher=searcher, query_log=_QueryLog(), best_bets=_NoBestBets())
     return app
 
 

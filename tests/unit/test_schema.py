@@ -10,6 +10,7 @@ import pytest
 
 from govsearch.actions import article_actions, article_doc_id, passage_doc_id
 from govsearch.paths import MAPPINGS_DIR
+from govsearch.pinyin import title_fields
 from govsearch.rules import normalize_doc_number
 from govsearch.schema import (
     HIT_SOURCE_FIELDS,
@@ -117,7 +118,7 @@ def test_article_actions_write_the_article_and_one_doc_per_passage() -> None:
     fields = index_fields(article)
     doc = actions[0]["_source"]
     assert doc == {**fields, "doc_type": "article", "body": article.body, "content_hash": content_hash(article),
-                   "passage_count": 3}
+                   "passage_count": 3, **title_fields(article.title)}
     for passage, vector, action in zip(passages, vectors, actions[1:]):
         src = action["_source"]
         assert src == {**fields, "doc_type": "passage", "passage_id": passage.passage_id,

@@ -1,0 +1,60 @@
+"""Pinyin forms of Chinese text, the same for the index (title suggestions) and the query side.
+
+A title is indexed with the pinyin of every suffix that starts at a character, in two forms: full
+syllables (港西镇开展安全生产检查 → …, "anquanshengchanjiancha", …) and initials ("aqscjc"), so a prefix
+query finds a word typed in pinyin wherever it starts in the title. Letters and digits stand for
+themselves (lower-cased); punctuation and spaces are dropped. Polyphonic characters take pypinyin's
+reading in context (the phrase dictionary), on both sides alike.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pypinyin import lazy_pinyin
+
+from govsearch.rules import CJK
+
+MAX_SUFFIXES = 48
+"""Suffixes indexed per title (a title longer than this is found by pinyin from its first 48 characters)."""
+
+_CJK_RUN = re.compile(f"[{CJK}]+")
+_RUNS = re.compile(f"[{CJK}]+|[^{CJK}]+")
+_PINYIN_QUERY = re.compile(rf"^(?=.*[a-z])[a-z0-9{CJK}' ]+$")
+
+
+def syllables(text: str) -> list[str]:
+    """One item per kept character: a CJK character's toneless pinyin, a letter or digit itself."""
+    items: list[str] = []
+    for run in _RUNS.findall(text.lower()):
+        items.extend(lazy_pinyin(run) if _CJK_RUN.match(run) else run)  # a run of characters keeps its context
+    return [item for item in items if item.isascii() and item.isalnum()]
+
+
+def suffix_forms(text: str) -> tuple[list[str], list[str]]:
+    """(full pinyin, initials) of every suffix of `text` that starts at a kept character."""
+    items = syllables(text)[:MAX_SUFFIXES]
+    full = ["".join(items[i:]) for i in range(len(items))]
+    initials = ["".join(item[0] for item in items[i:]) for i in range(len(items))]
+    return full, initials
+
+
+def is_pinyin_query(text: str) -> bool:
+    """True when what was typed contains Latin letters and otherwise only characters, digits, spaces or
+    apostrophes: "aqsc", "anquan", "安quan", "xi'an"."""
+    return bool(_PINYIN_QUERY.match(text.lower()))
+
+
+def query_form(text: str) -> str:
+    """What was typed as one pinyin string to prefix-match: characters as their pinyin, letters as typed."""
+    return "".join(syllables(text))
+
+
+PINYIN_FIELD = "title_pinyin"
+INITIALS_FIELD = "title_initials"
+
+
+def title_fields(title: str) -> dict[str, list[str]]:
+    """The derived suggestion fields of an article document (keywords in mappings/articles.json)."""
+    full, initials = suffix_forms(title)
+    return {PINYIN_FIELD: full, INITIALS_FIELD: initials}

@@ -1,0 +1,86 @@
+"""Best bets (办事直达): results an administrator pins above the results for a query.
+
+A rule names a query and how it matches — `exact` (the whole query, after `normalize_text`, lower case,
+spaces collapsed) or `contains` (the rule's words occur in the query) — and what to show: an article
+of the index (`article_id`) or a link (`url`: a service page, a form), with a title. Rules live in
+Elasticsearch (`BEST_BETS_INDEX`), so every API replica shows the same ones; each process re-reads them
+at most `RULES_TTL` seconds after a change elsewhere, at once after a change it made itself.
+Exact matches come first, then contained ones, longer rule queries first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch, NotFoundError
+
+from govsearch.rules import normalize_text
+from indexer.elastic import load_mapping
+
+log = logging.getLogger(__name__)
+
+RULES_TTL = 10.0
+MAX_RULES = 1000
+
+
+def rule_key(text: str) -> str:
+    """The form a rule's query and a searched query are compared in."""
+    return " ".join(normalize_text(text).lower().split())
+
+
+class BestBets:
+    def __init__(self, es: AsyncElasticsearch, index: str) -> None:
+        self.es = es
+        self.index = index
+        self._cache: tuple[float, list[dict[str, Any]]] | None = None
+
+    async def all(self) -> list[dict[str, Any]]:
+        """Every rule, as stored, with its id; sorted by query."""
+        if not await self.es.indices.exists(index=self.index):
+            return []
+        result = await self.es.search(index=self.index, size=MAX_RULES, query={"match_all": {}})
+        rules = [{"id": hit["_id"], **hit["_source"]} for hit in result["hits"]["hits"]]
+        return sorted(rules, key=lambda rule: (rule["query"], rule["id"]))
+
+    async def put(self, bet_id: str, rule: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Create or replace a rule; (the rule, True when it is new). Searchable on return."""
+        await self._ensure_index()
+        stored = {**rule, "query": rule_key(rule["query"])}
+        result = await self.es.index(index=self.index, id=bet_id, document=stored, refresh="wait_for")
+        self._cache = None
+        return {"id": bet_id, **stored}, result["result"] == "created"
+
+    async def delete(self, bet_id: str) -> bool:
+        """Remove a rule; False when there was none."""
+        try:
+            await self.es.delete(index=self.index, id=bet_id, refresh="wait_for")
+        except NotFoundError:
+            return False
+        self._cache = None
+        return True
+
+    async def matching(self, query: str) -> list[dict[str, Any]]:
+        """The rules that apply to `query`, exact ones first, then contained ones (longer first). Rules
+        that cannot be read leave the previous ones (or none) in place: they never fail a search."""
+        now = time.monotonic()
+        if self._cache is None or now - self._cache[0] > RULES_TTL:
+            try:
+                self._cache = (now, await self.all())
+            except Exception:
+                log.warning("best bets: rules not readable from %s", self.index, exc_info=True)
+                self._cache = (now, self._cache[1] if self._cache else [])
+        key = rule_key(query)
+        exact = [r for r in self._cache[1] if r["match"] == "exact" and r["query"] == key]
+        contained = [r for r in self._cache[1] if r["match"] == "contains" and r["query"] in key]
+        return exact + sorted(contained, key=lambda r: -len(r["query"]))
+
+    async def _ensure_index(self) -> None:
+        if not await self.es.indices.exists(index=self.index):
+            body = load_mapping("bestbets")
+            try:
+                await self.es.indices.create(index=self.index, settings=body["settings"], mappings=body["mappings"])
+            except Exception:  # another replica created it first
+                if not await self.es.indices.exists(index=self.index):
+                    raise

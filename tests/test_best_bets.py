@@ -1,0 +1,73 @@
+"""Best bets (办事直达) through the real app and node: admin rules, exact and contains matching, shown
+in search responses above the hits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+from fastapi.testclient import TestClient
+
+from govsearch.settings import Settings
+
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+
+
+@pytest.fixture
+def bets(client: TestClient, es: Elasticsearch, settings: Settings) -> Iterator[TestClient]:
+    """The client, with no best-bet rules before and after."""
+    es.indices.delete(index=settings.best_bets_index, ignore_unavailable=True)
+    client.app.state.runtime.best_bets._cache = None  # type: ignore[attr-defined]
+    yield client
+    es.indices.delete(index=settings.best_bets_index, ignore_unavailable=True)
+    client.app.state.runtime.best_bets._cache = None  # type: ignore[attr-defined]
+
+
+def best_bets(client: TestClient, q: str) -> list[dict]:
+    response = client.get("/search", params={"q": q, "mode": "bm25"})
+    assert response.status_code == 200, response.text
+    return response.json()["best_bets"]
+
+
+def test_rules_are_managed_by_admins_and_shown_above_the_hits(bets: TestClient) -> None:
+    assert bets.get("/admin/bestbets", headers=ADMIN).json() == {"best_bets": []}
+    assert best_bets(bets, "安全生产") == []
+    article = bets.get("/search", params={"q": "河长制", "mode": "bm25"}).json()["hits"][0]["id"]
+    created = bets.put("/admin/bestbets/river", headers=ADMIN,
+                       json={"query": "河长", "match": "contains", "title": "河长制工作", "article_id": article})
+    assert created.status_code == 201, created.text
+    assert bets.put("/admin/bestbets/permit", headers=ADMIN, json={
+        "query": "建房審批", "title": "农村建房审批办事指南", "url": "https://zwfw.example.gov.cn/jianfang"}).status_code == 201
+    # exact: the whole query, normalised (traditional, case, spaces); contains: anywhere in it.
+    assert [b["id"] for b in best_bets(bets, " 建房审批 ")] == ["permit"]
+    assert best_bets(bets, "建房审批流程") == []
+    assert [b["title"] for b in best_bets(bets, "全民河长 工作")] == ["河长制工作"]
+    assert best_bets(bets, "河长")[0]["article_id"] == article
+    # Replaced (200), listed, deleted (204, then 404).
+    again = bets.put("/admin/bestbets/permit", headers=ADMIN,
+                     json={"query": "建房审批", "match": "contains", "title": "建房审批", "url": "/view/x"})
+    assert again.status_code == 200 and again.json()["match"] == "contains"
+    assert [b["id"] for b in bets.get("/admin/bestbets", headers=ADMIN).json()["best_bets"]] == ["permit", "river"]
+    assert [b["id"] for b in best_bets(bets, "建房审批流程")] == ["permit"]
+    assert bets.delete("/admin/bestbets/permit", headers=ADMIN).status_code == 204
+    assert bets.delete("/admin/bestbets/permit", headers=ADMIN).status_code == 404
+    assert best_bets(bets, "建房审批流程") == []
+
+
+@pytest.mark.parametrize("body", [
+    {"query": "a", "title": "t"},  # no target
+    {"query": "a", "title": "t", "url": "https://x.example", "article_id": "y"},  # two
+    {"query": "a", "title": "t", "url": "javascript:alert(1)"},
+    {"query": "a", "title": "t", "url": "//evil.example/"},
+    {"query": "", "title": "t", "url": "/x"},
+    {"query": "a", "title": "t", "url": "/x", "match": "regex"},
+])
+def test_invalid_rules_are_422(bets: TestClient, body: dict) -> None:
+    response = bets.put("/admin/bestbets/r1", headers=ADMIN, json=body)
+    assert response.status_code == 422 and response.json()["error"]["code"]
+
+
+def test_best_bets_need_an_admin_token(bets: TestClient) -> None:
+    assert bets.get("/admin/bestbets").status_code == 401
+    assert bets.put("/admin/bestbets/r1", json={"query": "a", "title": "t", "url": "/x"}).status_code == 401

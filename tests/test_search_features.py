@@ -1,0 +1,99 @@
+"""The government-site search features on the sample corpus, through the real app, node and model:
+pinyin suggestions, typo correction (did_you_mean), traditional and full-width input."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def search(client: TestClient, q: str, **params: object) -> dict:
+    response = client.get("/search", params={"q": q, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def suggestions(client: TestClient, q: str) -> list[str]:
+    response = client.get("/suggest", params={"q": q})
+    assert response.status_code == 200, response.text
+    return [item["title"] for item in response.json()["suggestions"]]
+
+
+@pytest.mark.parametrize("typed", ["aqsc", "anquan", "安quan", "anquansheng", "AQSC"])
+def test_pinyin_full_initials_and_mixed_suggest_the_safety_meeting(client: TestClient, typed: str) -> None:
+    titles = suggestions(client, typed)
+    assert "港西镇召开疫情防控和安全生产工作会议" in titles, titles
+    if typed != "anquan":  # 安全 alone is in other titles too (食品安全, 安全管控)
+        assert all("安全" in title for title in titles), titles
+
+
+@pytest.mark.parametrize("typed", ["sidaluanjian", "sidalu", "sdlj", "私da"])
+def test_pinyin_matches_a_word_in_the_middle_of_a_title(client: TestClient, typed: str) -> None:
+    # 私搭乱建 is the 19th character of "综合执法队：联合镇拆违办对高铁沿线私搭乱建等行为加强巡查执法".
+    assert suggestions(client, typed)[0] == "综合执法队：联合镇拆违办对高铁沿线私搭乱建等行为加强巡查执法"
+
+
+def test_pinyin_that_matches_no_title_suggests_nothing(client: TestClient) -> None:
+    assert suggestions(client, "qqqqxz") == []
+
+
+def test_traditional_input_suggests_simplified_titles(client: TestClient) -> None:
+    assert suggestions(client, "安全生產") == suggestions(client, "安全生产") != []
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("安全生厂", "安全生产"), ("禁铺退捕", "禁捕退捕"),
+                                             ("港西镇 安全生厂", "港西镇 安全生产")])
+def test_a_typo_gets_did_you_mean_and_the_correction_finds_it(client: TestClient, typo: str, meant: str) -> None:
+    body = search(client, typo, mode="bm25")
+    assert body["did_you_mean"] == meant
+    corrected = search(client, meant, mode="bm25")
+    assert corrected["did_you_mean"] is None
+    assert corrected["hits"] and any(meant.split()[-1] in hit["snippet"].replace("<em>", "").replace("</em>", "")
+                                     or meant.split()[-1] in hit["title"] for hit in corrected["hits"][:3])
+
+
+@pytest.mark.parametrize("q", ["港西镇", "安全生产检查", "给老人装电视", "崇港委〔2022〕171号", "河长制"])
+def test_words_that_exist_are_never_corrected(client: TestClient, q: str) -> None:
+    assert search(client, q, mode="bm25")["did_you_mean"] is None
+
+
+def test_a_document_number_that_does_not_exist_is_not_corrected(client: TestClient) -> None:
+    assert search(client, "崇港委〔2022〕999号", mode="bm25")["did_you_mean"] is None
+
+
+@pytest.mark.parametrize(("traditional", "simplified"), [("違章建築", "违章建筑"), ("安全生產", "安全生产"),
+                                                         ("義診活動", "义诊活动")])
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_traditional_input_finds_what_simplified_finds(client: TestClient, traditional: str, simplified: str,
+                                                       mode: str) -> None:
+    body = search(client, traditional, mode=mode)
+    expected = search(client, simplified, mode=mode)
+    assert expected["hits"]
+    assert [h["id"] for h in body["hits"]] == [h["id"] for h in expected["hits"]]
+    assert body["query"] == traditional  # echoed as typed
+    assert [h["snippet"] for h in body["hits"]] == [h["snippet"] for h in expected["hits"]]
+
+
+def test_full_width_letters_and_digits_match_their_ascii_forms(client: TestClient) -> None:
+    body = search(client, "崇港委〔２０２２〕１７１号", mode="bm25")
+    expected = search(client, "崇港委〔2022〕171号", mode="bm25")
+    assert expected["hits"] and [h["id"] for h in body["hits"]] == [h["id"] for h in expected["hits"]]
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_a_month_in_the_query_becomes_a_reported_date_filter(client: TestClient, mode: str) -> None:
+    body = search(client, "2023年2月 疫情防控", mode=mode)
+    assert body["understood"] == {"text": "疫情防控", "date_from": "2023-02-01", "date_to": "2023-02-28", "town": None}
+    assert body["hits"] and all(hit["date"] and hit["date"].startswith("2023-02") for hit in body["hits"])
+    unfiltered = search(client, "疫情防控", mode=mode)
+    assert body["total"] < unfiltered["total"]
+
+
+def test_a_named_town_ranks_its_articles_first(client: TestClient) -> None:
+    body = search(client, "港西镇 安全生产", mode="bm25")
+    assert body["understood"]["town"] == "港西镇" and body["understood"]["date_from"] is None
+    assert [hit["town"] for hit in body["hits"][:3]] == ["港西镇"] * 3
+
+
+def test_a_query_without_date_words_or_names_understands_nothing(client: TestClient) -> None:
+    assert search(client, "安全生产检查")["understood"] is None

@@ -1,0 +1,99 @@
+"""Text rules behind the search features, without a node: normalisation, pinyin forms, and the typo
+checker's pieces (sound and shape likeness, which words it looks at, what it proposes and verifies)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from govsearch.pinyin import is_pinyin_query, query_form, suffix_forms, title_fields
+from govsearch.rules import normalize_text
+from service.spelling import Speller, looks_alike, sounds_alike, words
+
+
+@pytest.mark.parametrize(("typed", "normal"), [
+    ("違章建築", "违章建筑"), ("安全生產", "安全生产"), ("ＡＢＣ１２３", "ABC123"), ("港西鎮　會議", "港西镇 会议"),
+    ("安全生产", "安全生产"), ("崇港委〔2022〕171号，。：（）", "崇港委〔2022〕171号，。：（）"),
+])
+def test_normalize_text_simplifies_and_folds_full_width_letters_only(typed: str, normal: str) -> None:
+    assert normalize_text(typed) == normal
+
+
+def test_normalize_text_keeps_every_position() -> None:
+    body = "違章建築（ＡＢＣ）…… 乾淨，頭髮。" * 3
+    assert len(normalize_text(body)) == len(body)
+
+
+def test_title_pinyin_forms_start_at_every_character() -> None:
+    full, initials = suffix_forms("港西镇安全生产2022")
+    assert full[0] == "gangxizhenanquanshengchan2022" and full[3] == "anquanshengchan2022"
+    assert initials[:2] == ["gxzaqsc2022", "xzaqsc2022"] and initials[-1] == "2"
+    assert title_fields("安全") == {"title_pinyin": ["anquan", "quan"], "title_initials": ["aq", "q"]}
+
+
+@pytest.mark.parametrize(("typed", "pinyin", "form"), [
+    ("aqsc", True, "aqsc"), ("AnQuan", True, "anquan"), ("安quan", True, "anquan"), ("xi'an", True, "xian"),
+    ("安全", False, "anquan"), ("a.b", False, "ab"), ("2022", False, "2022"),
+])
+def test_pinyin_queries_are_letters_possibly_mixed_with_characters(typed: str, pinyin: bool, form: str) -> None:
+    assert is_pinyin_query(typed) is pinyin
+    assert query_form(typed) == form
+
+
+def test_sound_and_shape_likeness() -> None:
+    assert sounds_alike("厂", "产")  # chang ~ chan
+    assert sounds_alike("晴", "情")  # same syllable
+    assert not sounds_alike("铺", "捕")
+    assert looks_alike("铺", "捕")  # 甫
+    assert not looks_alike("厂", "产")  # only a stroke in common
+
+
+def test_only_chinese_words_outside_document_numbers_are_checked() -> None:
+    assert words("港西镇 安全生厂 ABC 崇港委〔2022〕999号") == ["港西镇", "安全生厂"]
+
+
+def _suggest(text: str, options: dict[int, list[str]]) -> dict[str, Any]:
+    return {"suggest": {"w0": [{"text": text[i:i + 2], "offset": i, "length": 2,
+                                "options": [{"text": o, "freq": 3, "score": 0.5} for o in options.get(i, [])]}
+                               for i in range(len(text) - 1)]}}
+
+
+class _Backend:
+    """Answers the suggest request with the given options and each phrase count from `found`."""
+
+    def __init__(self, suggest: dict[str, Any], found: dict[str, int]) -> None:
+        self.suggest = suggest
+        self.found = found
+        self.counted: list[str] = []
+
+    async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        if "suggest" in bodies[0]:
+            return [self.suggest]
+        words = [body["query"]["bool"]["should"][0]["match_phrase"]["text.bigram"] for body in bodies]
+        self.counted.extend(words)
+        return [{"hits": {"total": {"value": self.found.get(w, 0)}}} for w in words]
+
+
+def _did_you_mean(query: str, backend: _Backend) -> str | None:
+    return asyncio.run(Speller(backend, "alias", 1.0).did_you_mean(query))
+
+
+def test_a_same_sound_proposal_verified_in_the_index_is_the_correction() -> None:
+    # 生厂 is missing: its neighbours 生产 (sound alike), 生活 (neither) and 工厂 (other position, unalike).
+    backend = _Backend(_suggest("安全生厂", {2: ["生产", "生活", "工厂"]}), {"安全生产": 13})
+    assert _did_you_mean("安全生厂", backend) == "安全生产"
+    assert backend.counted == ["安全生产"]  # 生活 is neither alike in sound nor shape: never verified
+
+
+def test_a_shape_proposal_two_bigrams_agree_on_is_the_correction() -> None:
+    backend = _Backend(_suggest("禁铺退捕", {0: ["禁捕", "禁止"], 1: ["捕退"]}), {"禁捕退捕": 5})
+    assert _did_you_mean("禁铺退捕", backend) == "禁捕退捕"
+
+
+def test_no_correction_when_the_corrected_word_is_nowhere_or_nothing_is_missing() -> None:
+    assert _did_you_mean("安全生厂", _Backend(_suggest("安全生厂", {2: ["生产"]}), {})) is None
+    assert _did_you_mean("安全生产", _Backend(_suggest("安全生产", {}), {"安全生产": 13})) is None
+    assert _did_you_mean("ABC", _Backend(_suggest("", {}), {})) is None
