@@ -229,6 +229,7 @@ class _Pipeline:
             if self.progress.passages_loaded % 200 == 0:
                 self._notify()
 
+
 def bulk_load(es: Elasticsearch, batches: Iterator[list[dict[str, Any]]],
               on_result: Callable[[bool, dict[str, Any]], None], *, streams: int = BULK_STREAMS,
               cancel: threading.Event | None = None) -> None:
