@@ -1,4 +1,4 @@
-"""`bench/results/perf.md` and the two plots, and the verdict on each speed target."""
+"""`bench/results/perf.md` and its plots (latency, scale, indexing), and the verdict on each target, per size."""
 
 from __future__ import annotations
 
