@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch.serializer import OrjsonSerializer
 
 from govsearch.paths import MAPPINGS_DIR
 from govsearch.settings import IndexLayout
@@ -27,8 +28,11 @@ LONGEST_CALL_SECONDS = REQUEST_TIMEOUT_SECONDS * (MAX_RETRIES + 1)
 
 def connect(hosts: str | list[str], *, request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> Elasticsearch:
     """A patient client for indexing and admin work: one node's URL or every node of a cluster
-    (`Settings.elasticsearch_hosts`); a failed request is retried, on another node when there is one."""
-    return Elasticsearch(hosts, request_timeout=request_timeout, retry_on_timeout=True, max_retries=MAX_RETRIES)
+    (`Settings.elasticsearch_hosts`); a failed request is retried, on another node when there is one.
+    Its JSON goes through orjson: a build's bulk requests are mostly vectors, which the standard `json`
+    module encodes several times slower (measured in bench/results/perf-notes.md)."""
+    return Elasticsearch(hosts, request_timeout=request_timeout, retry_on_timeout=True, max_retries=MAX_RETRIES,
+                         serializer=OrjsonSerializer())
 
 
 def load_mapping(name: str) -> dict[str, Any]:

@@ -1,9 +1,12 @@
 """The build: sources → articles → passages → embeddings → bulk load → alias switch.
 
 Three stages run at once, joined by bounded queues: a parser thread, an
-embedding thread and the bulk loader on the calling thread. Embedding is the
-slow stage; the queues keep it busy while parsing runs ahead and loading trails
-just behind, so end-to-end speed approaches the embedder's own.
+embedding thread and the bulk loader (the calling thread plus BULK_STREAMS - 1
+more). Embedding is the slow stage; the queues keep it busy while parsing runs
+ahead and loading trails just behind, so end-to-end speed approaches the
+embedder's own. With a warm embedding cache the loader is the slow stage: its
+streams keep several bulk requests in flight, so Elasticsearch indexes one
+while the next is serialized and sent.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ Phase = Literal["parsing", "embedding", "loading", "switching", "done"]
 ProgressCallback = Callable[["BuildProgress"], None]
 
 _DONE = object()
+
+BULK_STREAMS = 2
+"""Bulk requests in flight during a build (one per load-stage consumer)."""
 
 
 class BuildCancelled(Exception):
@@ -201,26 +207,71 @@ class _Pipeline:
             row += len(passages)
         return actions
 
-    def actions(self, embedder_stage: _Stage) -> Iterator[dict[str, Any]]:
+    def batches(self, embedder_stage: _Stage) -> Iterator[list[dict[str, Any]]]:
         while True:
             batch = self._get(self.embedded, embedder_stage)
             if batch is _DONE:
                 return
-            yield from batch
+            yield batch
 
     def load(self, embedder_stage: _Stage) -> float:
+        """The load stage (see `bulk_load`); returns its wall time."""
         started = time.monotonic()
-        for ok, item in streaming_bulk(self.es, self.actions(embedder_stage), **BULK_OPTIONS,
-                                       raise_on_error=False, raise_on_exception=True):
-            if not ok and not _is_missing_delete(item):
-                self.failed.append(item)
-                log.error("document rejected: %s", item)
-            elif is_passage_doc_id(item.get("index", {}).get("_id", "")):
-                self.progress.phase = "loading"
-                self.progress.passages_loaded += 1
-                if self.progress.passages_loaded % 200 == 0:
-                    self._notify()
+        bulk_load(self.es, self.batches(embedder_stage), self._tally, cancel=self.cancel)
         return time.monotonic() - started
+
+    def _tally(self, ok: bool, item: dict[str, Any]) -> None:
+        if not ok and not _is_missing_delete(item):
+            self.failed.append(item)
+            log.error("document rejected: %s", item)
+        elif is_passage_doc_id(item.get("index", {}).get("_id", "")):
+            self.progress.phase = "loading"
+            self.progress.passages_loaded += 1
+            if self.progress.passages_loaded % 200 == 0:
+                self._notify()
+
+
+def bulk_load(es: Elasticsearch, batches: Iterator[list[dict[str, Any]]],
+              on_result: Callable[[bool, dict[str, Any]], None], *, streams: int = BULK_STREAMS,
+              cancel: threading.Event | None = None) -> None:
+    """Send the actions of `batches` with `streams` `streaming_bulk` consumers at once.
+
+    A consumer takes whole batches, so the actions of one batch (an article's deletes of its
+    surplus passages, the article, its passages) reach Elasticsearch in one stream and in order.
+    `on_result(ok, item)` sees every outcome, one call at a time. The first failure sets `cancel`
+    (the other consumers and whatever else watches it stop) and is raised once all have stopped.
+    """
+    cancel = cancel or threading.Event()
+    take, tally = threading.Lock(), threading.Lock()
+
+    def actions() -> Iterator[dict[str, Any]]:
+        while True:
+            with take:
+                batch = next(batches, None)
+            if batch is None:
+                return
+            yield from batch
+
+    def consume() -> None:
+        try:
+            for ok, item in streaming_bulk(es, actions(), **BULK_OPTIONS,
+                                           raise_on_error=False, raise_on_exception=True):
+                with tally:
+                    on_result(ok, item)
+        except BaseException:
+            cancel.set()
+            raise
+
+    helpers = [_Stage(f"load-{n}", consume) for n in range(1, streams)]
+    for helper in helpers:
+        helper.start()
+    own = _Stage("load-0", consume)
+    own.run()  # on the calling thread
+    for helper in helpers:
+        helper.join()
+    errors = [stage.error for stage in (own, *helpers) if stage.error is not None]
+    if errors:  # the first real failure, not the cancellation it caused in the other consumers
+        raise next((e for e in errors if not isinstance(e, BuildCancelled)), errors[0])
 
 
 def build(

@@ -20,35 +20,42 @@ from govsearch.paths import CACHE_DIR, PROJECT_ROOT, SAMPLE_CORPUS, XWLB_CORPUS
 DESCRIPTION = """\
 Measure how fast gov-search indexes and answers, and how much memory it takes.
 
-1. Indexing (part "indexing"), for the sample corpus and for the first N xwlb articles:
-   each stage alone — parse + chunk, embed (empty embedding cache), bulk load into a scratch
-   index — then the real build end to end (empty cache), a full re-build with the cache warm,
-   and an incremental re-run. Targets: end-to-end >= 85% of the embed stage's passages/s;
-   re-build >= 20x faster than the first build.
-2. Queries (part "queries"): a query index of M xwlb articles is built through the same
-   pipeline (vectors from a persistent benchmark cache, so only the first run computes them),
-   then the API runs as a real `uvicorn service.main:app` subprocess and is driven over HTTP
-   with ~55 citizen-style queries, per mode (bm25, vector, hybrid), concurrency (1, 4, 16) and
-   query-embedding cache state (cold: fresh API process per cell; warm: repeats). Beside it, the
-   identical _msearch requests sent to Elasticsearch directly, and the query embedding alone.
-   Targets: service p50 <= 1.3 x (raw ES p50 + embedding p50); warm hybrid p50 <= 2 x bm25 p50;
-   p99 <= 250 ms at concurrency 16.
+1. Indexing (part "indexing"), for the sample corpus and for the first N xwlb articles, at
+   every size N given: each stage alone — parse + chunk, embed (empty embedding cache), bulk
+   load into a scratch index — then the real build end to end (empty cache), a full re-build
+   with the cache warm, and an incremental re-run. Targets: end-to-end >= 90% of the embed
+   stage's passages/s; full re-build with a warm cache >= 10x faster than the first build.
+2. Queries (part "queries"), at every size M given: a query index of the sample plus the first
+   M xwlb articles is built through the same pipeline (vectors from a persistent benchmark
+   cache, so only the first run computes them); indices named with --query-index (e.g. the whole
+   corpus built with `python -m indexer build`) are queried as they are. The API runs as a real
+   `uvicorn service.main:app` subprocess and is driven over HTTP with ~55 citizen-style queries,
+   per mode (bm25, vector, hybrid), concurrency (1, 4, 16) and query-embedding cache state
+   (cold: fresh API process per cell; warm: repeats). Beside it, the identical Elasticsearch
+   requests sent directly (candidates and the page fetch), and the query embedding alone.
+   Targets, per size: service p50 <= 1.3 x (raw ES p50 + embedding p50); warm hybrid p50
+   <= 1.5 x bm25 p50; hybrid at 16 concurrent clients >= 80 req/s, p99 <= 250 ms, 0 errors
+   (503 overloaded answers are counted apart, per concurrency); API RSS <= 500 MiB.
 3. Memory: API RSS after loading the model and after the query run (from /proc); Elasticsearch
-   heap used after the sample index and after the query index (_nodes/stats/jvm).
+   heap used after the sample index and with each query index (_nodes/stats/jvm).
 
 Elasticsearch comes from ES_URL / ES_PORT like everything else (`make es-up` starts the dev
 node). The benchmark only creates and deletes its own indices (bench-perf-*); the xwlb corpus is
 read where it lies (a scratch copy of the first N records goes to a temporary directory).
-Results: bench/results/perf.md, perf-latency.png, perf-indexing.png (--quick: perf-quick*).
+Results: bench/results/perf.md, perf-latency.png, perf-scale.png, perf-indexing.png
+(--quick: perf-quick*).
 """
 
 EPILOG = """\
 examples:
-  python -m bench.perf                          the full run (~25 min once the benchmark cache is warm;
-                                                the very first run also embeds the query index, ~30 min more)
+  python -m bench.perf                          the full run: indexing and queries at 7,538 and 20,000
+                                                xwlb articles (hours on 2 cores: the cold indexing runs
+                                                embed every passage twice)
   python -m bench.perf --quick                  smoke run, ~2 min: small sizes, fewer requests
-  python -m bench.perf --parts queries --concurrency 1,16 --modes bm25,hybrid
-  python -m bench.perf --parts indexing --xwlb-articles 20000    cold stage numbers at 20k (about an hour)
+  python -m bench.perf --parts queries --concurrency 1,16 --modes bm25,hybrid --query-index gov-xwlb-all
+                                                query targets at 7.5k and 20k, then the same on an index
+                                                built beforehand with `python -m indexer build --alias gov-xwlb-all`
+  python -m bench.perf --parts indexing --xwlb-articles 7538    cold indexing numbers at 7.5k (~30 min)
   ES_PORT=9280 python -m bench.perf --profile   also cProfile the API over warm hybrid queries
 """
 
@@ -56,14 +63,25 @@ ALIASES = {
     "sample": "bench-perf-sample",
     "cold": "bench-perf-cold",
     "scratch": "bench-perf-scratch",
-    "query": "bench-perf-query",
 }
+
+
+def query_alias(xwlb_articles: int) -> str:
+    """The alias of the query index holding the sample plus the first `xwlb_articles` xwlb records."""
+    return f"bench-perf-q{xwlb_articles}"
 
 
 def _int_list(text: str) -> tuple[int, ...]:
     values = tuple(int(part) for part in text.split(",") if part.strip())
     if not values or any(v < 1 for v in values):
         raise argparse.ArgumentTypeError("expected positive integers separated by commas, e.g. 1,4,16")
+    return values
+
+
+def _size_list(text: str) -> tuple[int, ...]:
+    values = tuple(int(part) for part in text.split(",") if part.strip())
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError("expected article counts separated by commas, e.g. 7538,20000")
     return values
 
 
@@ -90,11 +108,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        help="the sample corpus (default: data/sample)")
     sizes.add_argument("--xwlb", type=Path, default=XWLB_CORPUS, metavar="DIR",
                        help="the xwlb JSONL corpus (default: ../shared/corpus/xwlb); skipped if absent")
-    sizes.add_argument("--xwlb-articles", type=int, metavar="N",
-                       help="xwlb articles for the cold indexing measurements (default 2000, quick 150); "
-                            "every stage embeds them twice from scratch, at tens of passages/s on 2 cores")
-    sizes.add_argument("--query-articles", type=int, metavar="M",
-                       help="xwlb articles in the query index (default 20000, quick 150); 0 = query the sample index")
+    sizes.add_argument("--xwlb-articles", type=_size_list, metavar="LIST",
+                       help="xwlb article counts for the cold indexing measurements (default 7538,20000, quick "
+                            "150); every size is embedded twice from scratch, at tens of passages/s on 2 cores")
+    sizes.add_argument("--query-articles", type=_size_list, metavar="LIST",
+                       help="xwlb article counts of the query indices, each with the sample (default 7538,20000, "
+                            "quick 150); 0 = the sample alone; empty (\"\") = none, only --query-index")
+    sizes.add_argument("--query-index", action="append", default=[], metavar="ALIAS",
+                       help="also query this existing alias as it is (repeatable; e.g. the whole xwlb corpus "
+                            "built with `python -m indexer build --alias ALIAS`); never modified or deleted")
     sizes.add_argument("--concurrency", type=_int_list, default=(1, 4, 16), metavar="LIST",
                        help="client concurrency levels (default 1,4,16)")
     sizes.add_argument("--modes", type=_choices(("bm25", "vector", "hybrid")), default=("bm25", "vector", "hybrid"),
@@ -125,12 +147,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     other.add_argument("--json", type=Path, metavar="FILE", help="also write the raw numbers as JSON")
     args = parser.parse_args(argv)
     quick = args.quick
-    for name, full, small in (("xwlb_articles", 2000, 150), ("query_articles", 20000, 150),
+    for name, full, small in (("xwlb_articles", (7538, 20000), (150,)), ("query_articles", (7538, 20000), (150,)),
                               ("warm_requests", 200, 30), ("cold", "restart", "unseen"),
                               ("cell_seconds", 120.0, 30.0)):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
-    if args.xwlb_articles < 1 or args.query_articles < 0 or args.warm_requests < 1:
+    if any(n < 1 for n in args.xwlb_articles) or args.warm_requests < 1:
         parser.error("sizes must be positive")
     return args
 
@@ -143,9 +165,9 @@ class Log:
         print(f"[{time.monotonic() - self.started:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def _delete_own_indices(es: Any, log: Log, keep: tuple[str, ...] = ()) -> None:
+def _delete_own_indices(es: Any, log: Log, aliases: list[str], keep: tuple[str, ...] = ()) -> None:
     """Remove what earlier runs left: only indices behind our own alias names."""
-    for alias in ALIASES.values():
+    for alias in aliases:
         if alias in keep:
             continue
         found = es.indices.get(index=f"{alias}-*", expand_wildcards="open,closed", allow_no_indices=True)
@@ -156,21 +178,19 @@ def _delete_own_indices(es: Any, log: Log, keep: tuple[str, ...] = ()) -> None:
 
 
 def _reusable_query_index(es: Any, alias: str, sources: list[Path]) -> str | None:
-    """The index behind `alias` if it holds as many articles as `sources` have records."""
+    """The index behind `alias` if it holds as many articles as `sources` yield."""
     from indexer import elastic
+    from indexer.sources import ReadReport, read_sources
 
     index = elastic.alias_target(es, alias)
     if index is None:
         return None
-    records = 0
-    for source in sources:
-        if source.is_file() and source.suffix == ".jsonl":
-            with source.open(encoding="utf-8") as lines:
-                records += sum(1 for line in lines if line.strip())
-        else:
-            return None  # only JSONL subsets are checked this simply
-    articles = es.count(index=index, query={"term": {"doc_type": "article"}})["count"]
-    return index if articles == records else None
+    expected = sum(1 for _ in read_sources(sources, ReadReport()))
+    return index if _doc_count(es, index, "article") == expected else None
+
+
+def _doc_count(es: Any, index: str, doc_type: str) -> int:
+    return int(es.count(index=index, query={"term": {"doc_type": doc_type}})["count"])
 
 
 def _threads_text(configured: int | None, model: Any) -> str:
@@ -206,6 +226,25 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _query_size(es: Any, es_url: str, opts: Any, model: Any, log: Log, *, label: str, alias: str, source: str,
+                build_run: Any, reused: str | None) -> Any:
+    """The query benchmark on the index behind `alias`, once its merges have settled."""
+    from bench.perf import machine
+    from bench.perf.queries_run import QuerySize, run_queries
+    from indexer import elastic
+
+    merges = machine.wait_for_merges(es_url, alias)
+    log(f"  {alias}: waited {merges['seconds']:.1f} s for merges; {merges['segments']} segments")
+    index = elastic.alias_target(es, alias) or alias
+    heap = {**machine.es_heap(es_url), "what": f"the node holds {label} and any other index on it"}
+    log(f"queries: load test on {label}")
+    results = run_queries(dataclasses.replace(opts, alias=alias), model, log)
+    return QuerySize(label=label, alias=alias, source=source, articles=_doc_count(es, index, "article"),
+                     passages=_doc_count(es, index, "passage"),
+                     store_bytes=machine.index_size(es_url, alias)["store_bytes"], build=build_run, reused=reused,
+                     merges=merges, heap=heap, results=results)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
@@ -214,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     import httpx
 
     from bench.perf import indexing, machine, report
-    from bench.perf.queries_run import QueryOptions, run_queries
+    from bench.perf.queries_run import QueryOptions
     from govsearch.settings import get_settings
     from indexer import elastic
     from indexer.embeddings import load_embedder
@@ -238,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         "corpora": [],
         "skipped": [],
         "bench_cache": os.path.relpath(args.bench_cache, PROJECT_ROOT),
-        "query_alias": ALIASES["query"],
+        "query_sizes": [],
     }
     es = elastic.connect(es_url, request_timeout=300)
     workdir = Path(tempfile.mkdtemp(prefix="gov-search-perf-"))
@@ -248,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                               "queries run against the sample index")
     try:
         log(f"Elasticsearch {data['machine']['elasticsearch']} at {es_url}; scratch files in {workdir}")
-        _delete_own_indices(es, log, keep=(ALIASES["query"],) if args.reuse_query_index else ())
+        built_aliases = [query_alias(n) for n in args.query_articles]
+        _delete_own_indices(es, log, [*ALIASES.values(), *built_aliases],
+                            keep=tuple(built_aliases) if args.reuse_query_index else ())
         model_name = args.model or settings.embedding_model
         log(f"loading embedding model {model_name!r}")
         started = time.perf_counter()
@@ -268,50 +309,58 @@ def main(argv: list[str] | None = None) -> int:
             data["heap_sample"] = {**machine.es_heap(es_url), "what": "the node holds the sample index (and any "
                                    "indices of other users)"}
             if xwlb_files:
-                subset = workdir / f"xwlb-first-{args.xwlb_articles}.jsonl"
-                written = indexing.write_subset(args.xwlb, args.xwlb_articles, subset)
-                log(f"indexing: xwlb, first {written} records")
-                data["corpora"].append(indexing.measure_corpus(
-                    es, model, corpus="xwlb", sources=[subset],
-                    source_label=f"first {written:,} records of {os.path.relpath(args.xwlb, PROJECT_ROOT)}/*.jsonl",
-                    alias=ALIASES["cold"], scratch_alias=ALIASES["scratch"], batch_size=batch_size,
-                    workdir=workdir, es_url=es_url, log=log, keep_cache=args.bench_cache))
-                for index in elastic.versioned_indices(es, ALIASES["cold"]):
-                    elastic.delete_index(es, index)
+                subset = None
+                for n in args.xwlb_articles:
+                    subset = workdir / f"xwlb-first-{n}.jsonl"
+                    written = indexing.write_subset(args.xwlb, n, subset)
+                    log(f"indexing: xwlb, first {written} records")
+                    data["corpora"].append(indexing.measure_corpus(
+                        es, model, corpus="xwlb", sources=[subset],
+                        source_label=f"first {written:,} records of {os.path.relpath(args.xwlb, PROJECT_ROOT)}/*.jsonl",
+                        alias=ALIASES["cold"], scratch_alias=ALIASES["scratch"], batch_size=batch_size,
+                        workdir=workdir, es_url=es_url, log=log, keep_cache=args.bench_cache))
+                    for index in elastic.versioned_indices(es, ALIASES["cold"]):
+                        elastic.delete_index(es, index)
 
         if "queries" in args.parts:
-            if xwlb_files and args.query_articles > 0:
-                subset = workdir / f"xwlb-first-{args.query_articles}.jsonl"
-                written = indexing.write_subset(args.xwlb, args.query_articles, subset)
-                sources = [subset]
-                where = os.path.relpath(args.xwlb, PROJECT_ROOT)
-                data["query_source"] = f"first {written:,} records of {where}/*.jsonl"
-            else:
-                sources = [args.sample]
-                data["query_source"] = os.path.relpath(args.sample, PROJECT_ROOT)
-            reused = _reusable_query_index(es, ALIASES["query"], sources) if args.reuse_query_index else None
-            if reused:
-                log(f"queries: reusing {reused} ({data['query_source']})")
-                data["query_index_reused"] = reused
-            else:
-                log(f"queries: building the query index from {data['query_source']}")
-                data["query_index"] = indexing.build_query_index(es, model, sources=sources, alias=ALIASES["query"],
-                                                                 cache_dir=args.bench_cache, batch_size=batch_size,
-                                                                 es_url=es_url, log=log)
-                log(f"  {data['query_index'].passages} passages in {data['query_index'].seconds:.1f} s "
-                    f"({data['query_index'].cache_misses} embedded)")
-            data["query_merges"] = machine.wait_for_merges(es_url, ALIASES["query"])
-            merges = data["query_merges"]
-            log(f"  waited {merges['seconds']:.1f} s for merges; {merges['segments']} segments")
-            data["heap_query"] = {**machine.es_heap(es_url),
-                                  "what": f"the node holds the query index ({data['query_source']})"
-                                  + (" and the sample index" if "indexing" in args.parts else "")}
-            opts = QueryOptions(alias=ALIASES["query"], es_url=es_url, concurrency=args.concurrency, modes=args.modes,
+            sample_label = os.path.relpath(args.sample, PROJECT_ROOT)
+            opts = QueryOptions(alias="", es_url=es_url, concurrency=args.concurrency, modes=args.modes,
                                 warm_requests=args.warm_requests, cold_method=args.cold, cell_seconds=args.cell_seconds,
                                 workdir=workdir, profile=args.profile, diagnose=not args.no_diagnose)
-            log("queries: load test")
-            data["queries"] = run_queries(opts, model, log)
-            data["profile_text"] = data["queries"].profile_text
+            for n in args.query_articles if xwlb_files else (0,):
+                sources = [args.sample]
+                label, source = "sample", sample_label
+                if n:
+                    subset = workdir / f"xwlb-first-{n}.jsonl"
+                    written = indexing.write_subset(args.xwlb, n, subset)
+                    sources.append(subset)
+                    label = f"sample + {written:,} xwlb"
+                    source = (f"{sample_label} + the first {written:,} records of "
+                              f"{os.path.relpath(args.xwlb, PROJECT_ROOT)}/*.jsonl")
+                alias = query_alias(n)
+                reused = _reusable_query_index(es, alias, sources) if args.reuse_query_index else None
+                build_run = None
+                if reused:
+                    log(f"queries: reusing {reused} ({source})")
+                else:
+                    log(f"queries: building the query index {alias} from {source}")
+                    build_run = indexing.build_query_index(es, model, sources=sources, alias=alias,
+                                                           cache_dir=args.bench_cache, batch_size=batch_size,
+                                                           es_url=es_url, log=log)
+                    log(f"  {build_run.passages} passages in {build_run.seconds:.1f} s "
+                        f"({build_run.cache_misses} embedded)")
+                data["query_sizes"].append(_query_size(es, es_url, opts, model, log, label=label, alias=alias,
+                                                       source=source, build_run=build_run, reused=reused))
+            for alias in args.query_index:
+                index = elastic.alias_target(es, alias)
+                if index is None:
+                    data["skipped"].append(f"--query-index {alias}: no such alias on {es_url}")
+                    continue
+                data["query_sizes"].append(_query_size(es, es_url, opts, model, log, label=alias, alias=alias,
+                                                       source=f"the existing index `{index}`", build_run=None,
+                                                       reused=index))
+            if data["query_sizes"]:
+                data["profile_text"] = data["query_sizes"][0].results.profile_text
     finally:
         es.close()
 
@@ -319,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     data["finished"] = finished_at.strftime("%H:%M")
     data["elapsed_minutes"] = (finished_at - started_at).total_seconds() / 60
     data["load_end"] = machine.load_average()
-    data["verdicts"] = report.verdicts(data["corpora"], data.get("queries"))
+    data["verdicts"] = report.verdicts(data["corpora"], data["query_sizes"])
 
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "perf-quick" if args.quick else "perf"
@@ -327,8 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     text = report.render(data)
     if data["corpora"]:
         report.plot_indexing(data["corpora"], args.out / f"{stem}-indexing.png")
-    if data.get("queries"):
-        report.plot_latency(data["queries"], args.out / f"{stem}-latency.png")
+    if data["query_sizes"]:
+        report.plot_latency(data["query_sizes"][0].results, args.out / f"{stem}-latency.png")
+    if len(data["query_sizes"]) > 1:
+        report.plot_scale(data["query_sizes"], args.out / f"{stem}-scale.png")
     md.write_text(text, encoding="utf-8")
     if args.json:
         args.json.write_text(json.dumps(_jsonable(data), ensure_ascii=False, indent=1, default=str), encoding="utf-8")

@@ -5,8 +5,9 @@ The stages are timed on exactly the work the pipeline (`indexer.pipeline`) does:
 * parse + chunk: `read_sources` → `split_passages` (and the content hash the parser thread takes);
 * embed: `Embedder.embed_passages` over the same passages, fed in the pipeline's batches, with a
   cache directory that is empty at the start (so every vector is computed and written once);
-* bulk load: `streaming_bulk` of the finished actions (vectors precomputed) into a scratch index
-  created like a real one (refresh off); the final refresh is timed on its own.
+* bulk load: the build's own loader (`indexer.pipeline.bulk_load`) over the finished actions
+  (vectors precomputed) into a scratch index created like a real one; the index's finishing step
+  (`indexer.elastic.finish_index`: settings back, refresh) is timed on its own.
 
 Then `indexer.pipeline.build` end to end with another empty cache directory (the three stages run
 at once there), a full re-build of the same sources with that cache now warm, and an incremental
@@ -24,15 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch
-from elasticsearch.helpers import streaming_bulk
 
 from bench.perf.machine import CpuMeter
-from govsearch.actions import BULK_OPTIONS, article_actions
+from govsearch.actions import article_actions
 from govsearch.schema import Article, Passage, content_hash
 from indexer import elastic
 from indexer.embeddings import CACHE_DB_NAME, Embedder, EmbeddingCache
 from indexer.passages import embedding_text, split_passages
-from indexer.pipeline import BuildProgress, BuildResult, build
+from indexer.pipeline import BuildProgress, BuildResult, build, bulk_load
 from indexer.sources import ReadReport, read_sources
 
 Log = Callable[[str], None]
@@ -165,15 +165,19 @@ def _bulk(es: Elasticsearch, scratch_alias: str, dims: int, model: str,
           items: list[tuple[Article, str, list[Passage]]], vectors: list[Any]) -> tuple[float, float]:
     index = elastic.create_articles_index(es, scratch_alias, dims=dims, model=model)
     try:
-        actions: list[dict[str, Any]] = []
+        batches: list[list[dict[str, Any]]] = []
         row = 0
         for article, digest, passages in items:
-            actions.extend(article_actions(index, article, passages, vectors[row:row + len(passages)], digest=digest))
+            batches.append(article_actions(index, article, passages, vectors[row:row + len(passages)], digest=digest))
             row += len(passages)
         started = time.perf_counter()
         failed = 0
-        for ok, _item in streaming_bulk(es, actions, **BULK_OPTIONS, raise_on_error=False, raise_on_exception=True):
+
+        def count(ok: bool, _item: dict[str, Any]) -> None:
+            nonlocal failed
             failed += not ok
+
+        bulk_load(es, iter(batches), count)
         bulk_seconds = time.perf_counter() - started
         if failed:
             raise RuntimeError(f"{failed} documents rejected while bulk loading the scratch index")

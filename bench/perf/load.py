@@ -17,10 +17,12 @@ from typing import Any
 
 import httpx
 import numpy as np
+from elasticsearch import AsyncElasticsearch
 
 from bench.perf.machine import process_memory
 from govsearch import apiprocess
 from govsearch.settings import Settings
+from service.backend import ElasticsearchBackend
 from service.query import SearchRequest
 from service.search import Searcher
 
@@ -71,6 +73,7 @@ class Cell:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
+    shed: int = 0  # 503 `overloaded` answers (admission control), counted apart from errors
     degraded: int = 0
     wall_seconds: float = 0.0
     es_took_ms: list[float] = field(default_factory=list)
@@ -101,8 +104,8 @@ class Cell:
 # Request builders
 # --------------------------------------------------------------------------
 
-class _Captured(Exception):
-    pass
+Replay = tuple[bytes, ...]
+"""The `_msearch` NDJSON bodies the service sends Elasticsearch for one search, in order."""
 
 
 class _FixedVector:
@@ -115,32 +118,33 @@ class _FixedVector:
         return self.vector
 
 
-class _CapturingBackend:
-    """A `service.backend.SearchBackend` that keeps the bodies the searcher sends and stops it there."""
+class _RecordingBackend(ElasticsearchBackend):
+    """The real backend, keeping every `_msearch` it sends (target and bodies) in order."""
 
-    bodies: tuple[dict[str, Any], ...] = ()
+    def __init__(self, es: AsyncElasticsearch) -> None:
+        super().__init__(es)
+        self.sent: list[bytes] = []
 
     async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        self.bodies = tuple(bodies)
-        raise _Captured
+        lines: list[str] = []
+        for body in bodies:
+            lines.append(json.dumps({"index": index}))
+            lines.append(json.dumps(body, ensure_ascii=False))
+        self.sent.append(("\n".join(lines) + "\n").encode("utf-8"))
+        return await super().msearch(index, bodies)
 
 
-async def service_msearch_body(settings: Settings, q: str, mode: str, vector: list[float] | None) -> bytes:
-    """The exact `_msearch` NDJSON the service sends for `GET /search?q=…&mode=…` (defaults
-    otherwise): built by `service.search.Searcher` itself from the `service.query` builders,
-    with the query vector computed by the same model."""
-    backend = _CapturingBackend()
-    try:
-        await Searcher(backend, _FixedVector(vector), settings).search(SearchRequest(q=q, mode=mode))
-    except _Captured:
-        pass
-    else:  # pragma: no cover - the searcher always reaches Elasticsearch
-        raise RuntimeError("the searcher did not issue a search")
-    lines: list[str] = []
-    for body in backend.bodies:
-        lines.append(json.dumps({"index": settings.index_alias}))
-        lines.append(json.dumps(body, ensure_ascii=False))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+async def service_requests(settings: Settings, es: AsyncElasticsearch, q: str, mode: str,
+                           vector: list[float] | None) -> Replay:
+    """The exact `_msearch` requests the service sends for `GET /search?q=…&mode=…` (defaults
+    otherwise): built by `service.search.Searcher` itself from the `service.query` builders, with
+    the query vector computed by the same model, against the live index. In vector and hybrid
+    mode that is the candidate request and then the page fetch, whose passage ids depend on the
+    candidates: recorded here from the real answers, so a replay asks for exactly what the service
+    asks for on this index."""
+    backend = _RecordingBackend(es)
+    await Searcher(backend, _FixedVector(vector), settings).search(SearchRequest(q=q, mode=mode))
+    return tuple(backend.sent)
 
 
 # --------------------------------------------------------------------------
@@ -158,6 +162,9 @@ async def _service_request(client: httpx.AsyncClient, url: str, q: str, mode: st
         cell.record_error(f"{type(exc).__name__}: {exc}")
         return
     elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code == 503 and _error_code(response) == "overloaded":
+        cell.shed += 1
+        return
     if response.status_code != 200:
         cell.record_error(f"HTTP {response.status_code}: {response.text}")
         return
@@ -167,26 +174,39 @@ async def _service_request(client: httpx.AsyncClient, url: str, q: str, mode: st
         cell.degraded += 1
 
 
-async def _es_request(client: httpx.AsyncClient, es_url: str, body: bytes, cell: Cell) -> None:
-    started = time.perf_counter()
+def _error_code(response: httpx.Response) -> str | None:
     try:
-        response = await client.post(f"{es_url}/_msearch", content=body,
-                                     headers={"Content-Type": "application/x-ndjson"})
-    except httpx.HTTPError as exc:
-        cell.record_error(f"{type(exc).__name__}: {exc}")
-        return
-    elapsed = (time.perf_counter() - started) * 1000  # the whole body received, not parsed
-    if response.status_code != 200:
-        cell.record_error(f"HTTP {response.status_code}: {response.text}")
-        return
-    data = response.json()
-    failed = [r for r in data.get("responses", []) if "error" in r]
-    if failed:
-        cell.record_error(f"msearch error: {failed[0]['error']}")
-        return
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def _es_request(client: httpx.AsyncClient, es_url: str, replay: Replay, cell: Cell) -> None:
+    """The service's Elasticsearch requests for one search, one after the other as it sends them."""
+    elapsed = took = 0.0
+    received = 0
+    for body in replay:
+        started = time.perf_counter()
+        try:
+            response = await client.post(f"{es_url}/_msearch", content=body,
+                                         headers={"Content-Type": "application/x-ndjson"})
+        except httpx.HTTPError as exc:
+            cell.record_error(f"{type(exc).__name__}: {exc}")
+            return
+        elapsed += (time.perf_counter() - started) * 1000  # the whole body received, not parsed
+        if response.status_code != 200:
+            cell.record_error(f"HTTP {response.status_code}: {response.text}")
+            return
+        data = response.json()
+        failed = [r for r in data.get("responses", []) if "error" in r]
+        if failed:
+            cell.record_error(f"msearch error: {failed[0]['error']}")
+            return
+        received += len(response.content)
+        took += float(max(r.get("took", 0) for r in data["responses"]))
     cell.latencies_ms.append(elapsed)
-    cell.response_bytes.append(len(response.content))
-    cell.es_took_ms.append(float(max(r.get("took", 0) for r in data["responses"])))
+    cell.response_bytes.append(received)
+    cell.es_took_ms.append(took)
 
 
 async def _run(jobs: Sequence[Callable[[httpx.AsyncClient], Awaitable[None]]], concurrency: int,
@@ -221,15 +241,15 @@ async def service_cell(url: str, mode: str, cache: str, concurrency: int, querie
     return cell
 
 
-async def es_cell(es_url: str, mode: str, cache: str, concurrency: int, bodies: Sequence[bytes],
+async def es_cell(es_url: str, mode: str, cache: str, concurrency: int, replays: Sequence[Replay],
                   max_seconds: float) -> Cell:
     cell = Cell("es", mode, cache, concurrency)
-    jobs = [lambda client, b=b: _es_request(client, es_url, b, cell) for b in bodies]
+    jobs = [lambda client, r=r: _es_request(client, es_url, r, cell) for r in replays]
     cell.wall_seconds, cell.stopped_early = await _run(jobs, concurrency, max_seconds)
     return cell
 
 
-async def variant_cells(es_url: str, label: str, variants: dict[str, dict[str, bytes]], queries: Sequence[str],
+async def variant_cells(es_url: str, label: str, variants: dict[str, dict[str, Replay]], queries: Sequence[str],
                         max_seconds: float, concurrency: int = 1) -> list[Cell]:
     """Concurrency 1, each query sent in every request variant back to back (rotating which goes
     first): what each part of a request costs Elasticsearch, side by side."""
@@ -257,21 +277,24 @@ async def variant_cells(es_url: str, label: str, variants: dict[str, dict[str, b
     return list(cells.values())
 
 
-def rewrite_msearch(body: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
-    """The same `_msearch` NDJSON with `change` applied to every search body (not the headers)."""
-    lines = body.decode("utf-8").strip("\n").split("\n")
-    out = []
-    for i, line in enumerate(lines):
-        if i % 2:
-            search = json.loads(line)
-            change(search)
-            line = json.dumps(search, ensure_ascii=False)
-        out.append(line)
-    return ("\n".join(out) + "\n").encode("utf-8")
+def rewrite_msearch(replay: Replay, change: Callable[[dict[str, Any]], None]) -> Replay:
+    """The same `_msearch` requests with `change` applied to every search body (not the headers)."""
+    rewritten = []
+    for body in replay:
+        lines = body.decode("utf-8").strip("\n").split("\n")
+        out = []
+        for i, line in enumerate(lines):
+            if i % 2:
+                search = json.loads(line)
+                change(search)
+                line = json.dumps(search, ensure_ascii=False)
+            out.append(line)
+        rewritten.append(("\n".join(out) + "\n").encode("utf-8"))
+    return tuple(rewritten)
 
 
 async def paired_cells(url: str, es_url: str, mode: str, cache: str, queries: Sequence[str],
-                       bodies: dict[str, bytes], max_seconds: float) -> tuple[Cell, Cell]:
+                       bodies: dict[str, Replay], max_seconds: float) -> tuple[Cell, Cell]:
     """Concurrency 1, the service request and the equivalent direct Elasticsearch request one
     after the other for every query (which goes first alternates), so slow spells on a shared
     machine hit both sides alike. Throughput is each side's requests over its own request time."""

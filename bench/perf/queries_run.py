@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from elasticsearch import AsyncElasticsearch
+
 from bench.perf import queries as query_mix
+from bench.perf.indexing import BuildRun
 from bench.perf.load import (
     ApiProcess,
     Cell,
@@ -19,7 +22,7 @@ from bench.perf.load import (
     paired_cells,
     rewrite_msearch,
     service_cell,
-    service_msearch_body,
+    service_requests,
     variant_cells,
 )
 from bench.perf.machine import CpuMeter
@@ -70,6 +73,22 @@ class QueryResults:
         return statistics.median(self.embed_ms) if self.embed_ms else None
 
 
+@dataclass
+class QuerySize:
+    """The query benchmark at one index size: what the index held, how it got there, the results."""
+    label: str  # e.g. "sample + 7,538 xwlb"
+    alias: str
+    source: str
+    articles: int
+    passages: int
+    store_bytes: int
+    build: BuildRun | None  # None: an existing index (reused, or named with --query-index)
+    reused: str | None
+    merges: dict[str, Any]
+    heap: dict[str, Any]
+    results: QueryResults
+
+
 def _api_env(opts: QueryOptions, model: str) -> dict[str, str]:
     return {
         "INDEX_ALIAS": opts.alias,
@@ -107,8 +126,12 @@ async def _run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryRe
             vectors[q] = vector.tolist()
     log(f"    p50 {results.embed_p50:.2f} ms over {len(results.embed_ms)} calls")
 
-    bodies = {mode: {q: await service_msearch_body(settings, q, mode, vectors[q]) for q in distinct}
-              for mode in opts.modes}
+    es = AsyncElasticsearch(opts.es_url, request_timeout=60)
+    try:
+        bodies = {mode: {q: await service_requests(settings, es, q, mode, vectors[q]) for q in distinct}
+                  for mode in opts.modes}
+    finally:
+        await es.close()
     env = _api_env(opts, model.name)
     api_log = opts.workdir / "api.log"
     warm_mix = query_mix.mix(opts.warm_requests)
@@ -278,6 +301,8 @@ def _summary(cell: Cell | None) -> str:
         return "no successful requests" + (f" ({cell.errors} errors)" if cell else "")
     text = (f"p50 {cell.pct(50):.1f} p95 {cell.pct(95):.1f} p99 {cell.pct(99):.1f} ms, "
             f"{cell.throughput:.1f}/s, n={cell.n}")
+    if cell.shed:
+        text += f", {cell.shed} shed"
     if cell.errors:
         text += f", {cell.errors} errors"
     return text

@@ -1,4 +1,4 @@
-"""`bench/results/perf.md` and the two plots, and the verdict on each speed target."""
+"""`bench/results/perf.md` and its plots (latency, scale, indexing), and the verdict on each target, per size."""
 
 from __future__ import annotations
 
@@ -6,17 +6,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.perf.indexing import BuildRun, CorpusRun
+from bench.perf.indexing import CorpusRun
 from bench.perf.load import Cell
 from bench.perf.machine import cores_text, mib
-from bench.perf.queries_run import MODES, SLIM_SOURCE, QueryResults
+from bench.perf.queries_run import MODES, SLIM_SOURCE, QueryResults, QuerySize
+from govsearch.actions import BULK_OPTIONS
+from indexer.pipeline import BULK_STREAMS
 
-# The targets, as ratios measured side by side in one run.
-E2E_VS_EMBED_MIN = 0.85
-RERUN_SPEEDUP_MIN = 20.0
+# The targets (issue 11), as ratios and figures measured side by side in one run.
+E2E_VS_EMBED_MIN = 0.90
+RERUN_SPEEDUP_MIN = 10.0
 OVERHEAD_MAX = 1.30
-HYBRID_VS_BM25_MAX = 2.0
-P99_C16_MAX_MS = 250.0
+HYBRID_VS_BM25_MAX = 1.5
+LOAD_CONCURRENCY = 16
+LOAD_MIN_RPS = 80.0
+LOAD_P99_MAX_MS = 250.0
+API_RSS_MAX_BYTES = 500 * 2**20
 
 
 @dataclass
@@ -52,45 +57,43 @@ def overhead(q: QueryResults, mode: str, cache: str) -> tuple[float | None, floa
     return s, e, embed, ratio
 
 
-def verdicts(corpora: list[CorpusRun], q: QueryResults | None) -> list[Verdict]:
-    found: list[Verdict] = []
-    primary = next((c for c in corpora if c.corpus == "xwlb"), corpora[0] if corpora else None)
-
-    if primary is None:
-        found += [Verdict("end-to-end ≥ 85% of the embedding stage", None, "indexing part not run"),
-                  Verdict("unchanged re-index ≥ 20× faster", None, "indexing part not run")]
+def indexing_verdicts(c: CorpusRun) -> list[Verdict]:
+    """The two indexing targets for one corpus run."""
+    where = f"[{c.corpus}, {c.articles:,} articles]"
+    ratio, speedup = c.ratio("first", "embed"), c.speedup("first", "rerun")
+    if ratio is None:
+        e2e = Verdict(f"{where} first build end to end ≥ {E2E_VS_EMBED_MIN:.0%} of the embedding stage alone",
+                      None, "not measured")
     else:
-        parts = []
-        ok = True
-        for c in corpora:
-            ratio = c.ratio("first", "embed")
-            if ratio is None:
-                continue
-            parts.append(f"{c.corpus}: {c.builds['first'].rate:.1f} vs {c.stages['embed'].rate:.1f} passages/s = "
-                         f"{ratio:.0%}")
-            if c is primary:
-                ok = ratio >= E2E_VS_EMBED_MIN
-        found.append(Verdict(f"end-to-end ≥ {E2E_VS_EMBED_MIN:.0%} of the embedding stage's throughput "
-                             f"(judged on {primary.corpus})", ok, "; ".join(parts)))
-        parts = []
-        ok = True
-        for c in corpora:
-            speedup = c.speedup("first", "rerun")
-            incremental = c.speedup("first", "incremental")
-            if speedup is None:
-                continue
-            parts.append(f"{c.corpus}: full re-build {c.builds['first'].seconds:.1f} s → {c.builds['rerun'].seconds:.1f} s "
-                         f"= {speedup:.1f}×" + (f" (incremental re-run {incremental:.0f}×)" if incremental else ""))
-            if c is primary:
-                ok = speedup >= RERUN_SPEEDUP_MIN
-        found.append(Verdict(f"unchanged re-index ≥ {RERUN_SPEEDUP_MIN:.0f}× faster than the first build, "
-                             f"full re-build with warm cache (judged on {primary.corpus})", ok, "; ".join(parts)))
+        e2e = Verdict(f"{where} first build end to end ≥ {E2E_VS_EMBED_MIN:.0%} of the embedding stage alone",
+                      ratio >= E2E_VS_EMBED_MIN,
+                      f"{c.builds['first'].rate:.1f} vs {c.stages['embed'].rate:.1f} passages/s = {ratio:.0%}")
+    if speedup is None:
+        rerun = Verdict(f"{where} full re-build, warm embedding cache, ≥ {RERUN_SPEEDUP_MIN:.0f}× faster than the "
+                        "first build", None, "not measured")
+    else:
+        incremental = c.speedup("first", "incremental")
+        rerun = Verdict(f"{where} full re-build, warm embedding cache, ≥ {RERUN_SPEEDUP_MIN:.0f}× faster than the "
+                        "first build", speedup >= RERUN_SPEEDUP_MIN,
+                        f"{c.builds['first'].seconds:.1f} s → {c.builds['rerun'].seconds:.1f} s = {speedup:.1f}×"
+                        + (f" (incremental re-run {incremental:.0f}×)" if incremental else ""))
+    return [e2e, rerun]
 
-    if q is None:
-        found += [Verdict("service overhead ≤ 30% at p50", None, "query part not run"),
-                  Verdict("warm hybrid p50 within 2× of bm25 p50", None, "query part not run"),
-                  Verdict("p99 ≤ 250 ms at concurrency 16", None, "query part not run")]
-        return found
+
+def shed_text(q: QueryResults, mode: str, cache: str = "warm") -> str:
+    """Shed (503 overloaded) requests per concurrency level, e.g. 'c=1: 0 of 200, c=16: 13 of 200'."""
+    parts = []
+    for c in sorted({cell.concurrency for cell in q.cells if cell.target == "service"}):
+        cell = q.cell("service", mode, cache, c)
+        if cell:
+            parts.append(f"c={c}: {cell.shed} of {cell.n + cell.shed + cell.errors}")
+    return ", ".join(parts)
+
+
+def query_verdicts(size: QuerySize) -> list[Verdict]:
+    """The query and memory targets at one index size."""
+    q, where = size.results, f"[{size.label}]"
+    found: list[Verdict] = []
 
     parts, ok, any_ = [], True, False
     for cache in ("warm", "cold"):
@@ -101,35 +104,50 @@ def verdicts(corpora: list[CorpusRun], q: QueryResults | None) -> list[Verdict]:
             any_ = True
             ok &= ratio <= OVERHEAD_MAX
             parts.append(f"{mode}/{cache} {ratio - 1:+.0%}")
-    found.append(Verdict(f"service overhead ≤ {OVERHEAD_MAX - 1:.0%} at p50, concurrency 1: "
-                         "service p50 / (raw ES p50 + embedding p50)", ok if any_ else None, ", ".join(parts)))
+    found.append(Verdict(f"{where} service overhead ≤ {OVERHEAD_MAX - 1:.0%} at p50, concurrency 1: "
+                         "service p50 / (raw ES p50 + embedding p50)", ok if any_ else None,
+                         ", ".join(parts) or "not measured"))
 
+    name = f"{where} warm hybrid p50 ≤ {HYBRID_VS_BM25_MAX}× bm25 p50 (concurrency 1)"
     hybrid, bm25 = q.cell("service", "hybrid", "warm", 1), q.cell("service", "bm25", "warm", 1)
     if hybrid and bm25 and hybrid.n and bm25.n:
         ratio = hybrid.pct(50) / bm25.pct(50)
-        others = []
-        for c in sorted({cell.concurrency for cell in q.cells} - {1}):
-            h, b = q.cell("service", "hybrid", "warm", c), q.cell("service", "bm25", "warm", c)
-            if h and b and h.n and b.n:
-                others.append(f"c={c}: {h.pct(50) / b.pct(50):.2f}×")
-        found.append(Verdict(f"warm-cache hybrid p50 within {HYBRID_VS_BM25_MAX:.0f}× of bm25 p50 (concurrency 1)",
-                             ratio <= HYBRID_VS_BM25_MAX,
-                             f"{hybrid.pct(50):.1f} ms vs {bm25.pct(50):.1f} ms = {ratio:.2f}×"
-                             + (f" (for reference {', '.join(others)})" if others else "")))
+        found.append(Verdict(name, ratio <= HYBRID_VS_BM25_MAX,
+                             f"{hybrid.pct(50):.1f} ms vs {bm25.pct(50):.1f} ms = {ratio:.2f}×"))
     else:
-        found.append(Verdict("warm-cache hybrid p50 within 2× of bm25 p50", None, "hybrid or bm25 not run"))
+        found.append(Verdict(name, None, "hybrid or bm25 at concurrency 1 not run"))
 
-    c16 = [cell for cell in q.cells if cell.target == "service" and cell.concurrency == 16 and cell.n]
-    if c16:
-        worst = max(c16, key=lambda cell: cell.pct(99))
-        errors = sum(cell.errors for cell in c16)
-        detail = ", ".join(f"{cell.mode}/{cell.cache} {cell.pct(99):.0f} ms" for cell in c16)
-        met = all(cell.pct(99) <= P99_C16_MAX_MS for cell in c16) and errors == 0
-        found.append(Verdict(f"p99 ≤ {P99_C16_MAX_MS:.0f} ms at concurrency 16 (every mode, warm and cold)", met,
-                             f"worst {worst.mode}/{worst.cache} {worst.pct(99):.0f} ms; {detail}"
-                             + (f"; {errors} failed requests" if errors else "")))
+    name = (f"{where} hybrid at {LOAD_CONCURRENCY} concurrent clients (warm): ≥ {LOAD_MIN_RPS:.0f} req/s, "
+            f"p99 ≤ {LOAD_P99_MAX_MS:.0f} ms, 0 errors")
+    loaded = q.cell("service", "hybrid", "warm", LOAD_CONCURRENCY)
+    if loaded and loaded.n:
+        met = (loaded.throughput >= LOAD_MIN_RPS and loaded.pct(99) <= LOAD_P99_MAX_MS and loaded.errors == 0)
+        found.append(Verdict(name, met, f"{loaded.throughput:.1f} req/s, p99 {loaded.pct(99):.0f} ms, "
+                             f"{loaded.errors} errors; shed (503 overloaded, not errors) {shed_text(q, 'hybrid')}"))
     else:
-        found.append(Verdict("p99 ≤ 250 ms at concurrency 16", None, "concurrency 16 not run"))
+        found.append(Verdict(name, None, f"hybrid at concurrency {LOAD_CONCURRENCY} not run"))
+
+    name = f"{where} API process RSS with the model ≤ {mib(API_RSS_MAX_BYTES)}"
+    peak = q.api_memory_after.get("peak_rss")
+    if peak is not None:
+        found.append(Verdict(name, peak <= API_RSS_MAX_BYTES,
+                             f"peak {mib(peak)} over the whole query run (after loading: "
+                             f"{mib(q.api_memory_loaded.get('rss'))})"))
+    else:
+        found.append(Verdict(name, None, "no reading"))
+    return found
+
+
+def verdicts(corpora: list[CorpusRun], sizes: list[QuerySize]) -> list[Verdict]:
+    """Every target: indexing per xwlb corpus size (the sample when no xwlb ran), queries and
+    memory per query index size."""
+    judged = [c for c in corpora if c.corpus == "xwlb"] or corpora[:1]
+    found = [v for c in judged for v in indexing_verdicts(c)]
+    if not judged:
+        found.append(Verdict("indexing targets", None, "indexing part not run"))
+    found += [v for size in sizes for v in query_verdicts(size)]
+    if not sizes:
+        found.append(Verdict("query targets", None, "query part not run"))
     return found
 
 
@@ -146,7 +164,9 @@ def _indexing_table(c: CorpusRun) -> list[str]:
     ]
     for key, note in (("parse", "read_sources + split_passages + content hash"),
                       ("embed", "Embedder.embed_passages, empty cache dir, pipeline batches"),
-                      ("bulk", f"streaming_bulk, chunk 500, vectors precomputed; then refresh {c.refresh_seconds:.1f} s")):
+                      ("bulk", f"the build's loader (`indexer.pipeline.bulk_load`, {BULK_STREAMS} streams, "
+                               f"chunk {BULK_OPTIONS['chunk_size']}), vectors precomputed; "
+                               f"then refresh {c.refresh_seconds:.1f} s")):
         stage = c.stages.get(key)
         if stage:
             note = note + (f"; {stage.detail}" if stage.detail else "")
@@ -183,8 +203,9 @@ def _cell_row(cell: Cell) -> str:
     api = ""
     if cell.target == "service" and cell.cpu.get("api") is not None and cell.n:
         api = f" {cell.cpu['api'] * cell.cpu['wall'] / cell.n * 1000:.1f} |"
+    shed = f" {cell.shed} |" if cell.target == "service" else ""
     return (f"| {cell.mode} | {cell.cache} | {cell.concurrency} | {cell.n} | {_ms(cell.pct(50))} | {_ms(cell.pct(95))} | "
-            f"{_ms(cell.pct(99))} | {cell.throughput:.1f} | {errors}{' ' + ', '.join(flags) if flags else ''} |"
+            f"{_ms(cell.pct(99))} | {cell.throughput:.1f} |{shed} {errors}{' ' + ', '.join(flags) if flags else ''} |"
             + (f" {took} |" if cell.target == "es" else api) + f" {cores_text(cell.cpu)} |")
 
 
@@ -206,7 +227,9 @@ def _query_tables(q: QueryResults) -> list[str]:
         f"with repeats (Zipf-like, {q.warm_distinct} distinct), after one unmeasured pass over every query. "
         "Concurrency 1 runs are paired: each service request and the equivalent direct Elasticsearch request "
         "run back to back (alternating which goes first); throughput at c=1 is requests per second of own request time. "
-        "Latencies are client-side wall time in ms (HTTP included), successful requests only. "
+        "Latencies are client-side wall time in ms (HTTP included), successful requests only; req/s counts "
+        "successful requests. **shed** = requests answered 503 `overloaded` by admission control (fast, by design; "
+        "not counted as errors, nor in n, latencies or req/s). "
         "CPU used = cores busy during the cell: bench = this load client, API = the uvicorn process, "
         "ES = the node, others = everything else on the machine (other people's work: the noise). "
         "API CPU ms/req = the uvicorn process's CPU time over the cell divided by its requests "
@@ -214,14 +237,15 @@ def _query_tables(q: QueryResults) -> list[str]:
         "",
         "**Service** (`GET /search?q=…&mode=…`, 10 hits)",
         "",
-        "| mode | cache | c | n | p50 | p95 | p99 | req/s | errors | API CPU ms/req | CPU used (cores) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        "| mode | cache | c | n | p50 | p95 | p99 | req/s | shed | errors | API CPU ms/req | CPU used (cores) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
         *(_cell_row(c) for c in service),
         "",
-        "**Raw Elasticsearch**: the identical `_msearch` body the service sends (built by `service.search.Searcher` "
-        "from the `service.query` builders, stopped before it calls Elasticsearch), POSTed directly; time until the "
-        "whole response body has arrived, not parsed. `took` = Elasticsearch's own median `took` (ms); "
-        "KB = mean response size.",
+        "**Raw Elasticsearch**: the identical `_msearch` requests the service sends, recorded from "
+        "`service.search.Searcher` itself running against this index (vector and hybrid: the candidate request, "
+        "then the page fetch of the page's passages by id, highlighted; bm25: one request), POSTed directly one "
+        "after the other; time until each whole response body has arrived, not parsed, summed. `took` = "
+        "Elasticsearch's own median `took` (ms, summed over the requests of a search); KB = mean response size.",
         "",
         "| mode | cache | c | n | p50 | p95 | p99 | req/s | errors | took | KB | CPU used (cores) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
@@ -276,8 +300,7 @@ def _query_tables(q: QueryResults) -> list[str]:
 def render(data: dict[str, Any]) -> str:
     machine = data["machine"]
     corpora: list[CorpusRun] = data["corpora"]
-    q: QueryResults | None = data.get("queries")
-    query_index: BuildRun | None = data.get("query_index")
+    sizes: list[QuerySize] = data["query_sizes"]
     lines = [
         "# Performance benchmark",
         "",
@@ -315,41 +338,80 @@ def render(data: dict[str, Any]) -> str:
         lines += ["Not run.", ""]
     for c in corpora:
         lines += [*_indexing_table(c), ""]
-    if query_index is not None:
-        lines += [f"Query index (`{data['query_alias']}`): {data['query_source']} — {query_index.articles:,} articles, "
-                  f"{query_index.passages:,} passages, built in {query_index.seconds:.1f} s "
-                  f"({query_index.rate:.1f} passages/s) through the same pipeline with the persistent benchmark "
-                  f"embedding cache `{data['bench_cache']}`: {query_index.cache_hits:,} vectors from the cache, "
-                  f"{query_index.cache_misses:,} computed. With everything cached this is a full re-build at that size.",
-                  ""]
 
-    if data.get("query_merges"):
-        m = data["query_merges"]
-        lines += [f"Before the queries: waited {m['seconds']:.1f} s for Elasticsearch's background merges on the query "
-                  f"index ({'none left' if m['quiet'] else 'still merging at the 300 s limit'}); {m['segments']} segments.", ""]
-    if data.get("query_index_reused"):
-        lines += [f"Query index (`{data['query_alias']}`): {data['query_source']}, reused from an earlier run "
-                  f"(`{data['query_index_reused']}`, --reuse-query-index).", ""]
     lines += ["## Queries", ""]
-    lines += _query_tables(q) if q else ["Not run.", ""]
+    if not sizes:
+        lines += ["Not run.", ""]
+    if len(sizes) > 1:
+        lines += _scale_table(sizes)
+    for size in sizes:
+        lines += [f"### {size.label}", "", *_size_intro(size, data["bench_cache"]), "", *_query_tables(size.results), ""]
+
     lines += ["", "## Memory", "", "| what | RSS / heap | notes |", "|---|---:|---|"]
-    if q:
+    for size in sizes:
+        q = size.results
         loaded, after = q.api_memory_loaded, q.api_memory_after
-        lines.append(f"| API process after loading the model | {mib(loaded.get('rss'))} | uvicorn, 1 worker, ready (`/readyz` 200), no query served |")
-        lines.append(f"| API process after the query run | {mib(after.get('rss'))} | peak RSS {mib(after.get('peak_rss'))}; "
-                     "served the bm25 cold cells, the warm-up and every warm cell |")
+        lines.append(f"| API process after loading the model, {size.label} | {mib(loaded.get('rss'))} | uvicorn, "
+                     "1 worker, ready (`/readyz` 200), no query served |")
+        lines.append(f"| API process after the query run, {size.label} | {mib(after.get('rss'))} | peak RSS "
+                     f"{mib(after.get('peak_rss'))}; served the bm25 cold cells, the warm-up and every warm cell |")
         if q.api_startup_seconds:
-            lines.append(f"| API start to ready | {min(q.api_startup_seconds):.1f}–{max(q.api_startup_seconds):.1f} s | "
-                         f"{len(q.api_startup_seconds)} starts |")
-    for label, key in (("after the sample index", "heap_sample"), ("after the query index", "heap_query")):
-        heap = data.get(key)
-        if heap:
-            lines.append(f"| Elasticsearch heap used {label} | {mib(heap['used_min'])} | median {mib(heap['used_median'])} "
-                         f"of {mib(heap['max'])} max over 5 readings; {heap.get('what', '')} |")
+            lines.append(f"| API start to ready, {size.label} | {min(q.api_startup_seconds):.1f}–"
+                         f"{max(q.api_startup_seconds):.1f} s | {len(q.api_startup_seconds)} starts |")
+        heap = size.heap
+        lines.append(f"| Elasticsearch heap used with {size.label} | {mib(heap['used_min'])} | median "
+                     f"{mib(heap['used_median'])} of {mib(heap['max'])} max over 5 readings; {heap.get('what', '')} |")
+    heap = data.get("heap_sample")
+    if heap:
+        lines.append(f"| Elasticsearch heap used after the sample index | {mib(heap['used_min'])} | median "
+                     f"{mib(heap['used_median'])} of {mib(heap['max'])} max over 5 readings; {heap.get('what', '')} |")
     if data.get("profile_text"):
         lines += ["", "## Profile of the API (warm hybrid, c=1)", "", "```", data["profile_text"].rstrip(), "```"]
-    lines += ["", "Plots: `perf-latency.png` (latency by mode and concurrency), `perf-indexing.png` (stage throughput).", ""]
+    lines += ["", "Plots: `perf-latency.png` (latency by mode and concurrency, first index size), "
+              "`perf-scale.png` (latency and throughput by index size), `perf-indexing.png` (stage throughput).", ""]
     return "\n".join(lines)
+
+
+def _size_intro(size: QuerySize, bench_cache: str) -> list[str]:
+    text = (f"Index `{size.alias}`: {size.source} — {size.articles:,} articles, {size.passages:,} passages, "
+            f"{size.store_bytes / 2**20:,.0f} MiB on disk. ")
+    if size.build is not None:
+        b = size.build
+        text += (f"Built in {b.seconds:.1f} s ({b.rate:.1f} passages/s) through the same pipeline with the persistent "
+                 f"benchmark embedding cache `{bench_cache}`: {b.cache_hits:,} vectors from the cache, "
+                 f"{b.cache_misses:,} computed (with everything cached this is a full re-build at that size). ")
+    elif size.reused:
+        text += f"An existing index (`{size.reused}`), not built by this run. "
+    m = size.merges
+    text += (f"Before the queries: waited {m['seconds']:.1f} s for Elasticsearch's background merges "
+             f"({'none left' if m['quiet'] else 'still merging at the 300 s limit'}); {m['segments']} segments.")
+    return [text]
+
+
+SCALE_CELLS = (("bm25", 1), ("hybrid", 1), ("bm25", LOAD_CONCURRENCY), ("hybrid", LOAD_CONCURRENCY))
+
+
+def _scale_table(sizes: list[QuerySize]) -> list[str]:
+    """How query cost grows with the index: warm cells side by side per size."""
+    head = " | ".join(f"{mode} c={c} p50 / p99 ms · req/s · shed" for mode, c in SCALE_CELLS)
+    lines = [
+        "**Scale**: the warm cells at each index size (same query mix, same API settings; every size measured in "
+        "this run, one after the other). Elasticsearch heap = lowest of 5 readings with that index loaded.",
+        "",
+        f"| index | articles | passages | MiB on disk | ES heap | API peak RSS | {head} |",
+        "|---|---:|---:|---:|---:|---:|" + "---:|" * len(SCALE_CELLS),
+    ]
+    for size in sizes:
+        q = size.results
+        cells = []
+        for mode, c in SCALE_CELLS:
+            cell = q.cell("service", mode, "warm", c)
+            cells.append("–" if cell is None or not cell.n else
+                         f"{cell.pct(50):.1f} / {cell.pct(99):.0f} · {cell.throughput:.1f} · {cell.shed}")
+        lines.append(f"| {size.label} | {size.articles:,} | {size.passages:,} | {size.store_bytes / 2**20:,.0f} | "
+                     f"{mib(size.heap['used_min'])} | {mib(q.api_memory_after.get('peak_rss'))} | "
+                     + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 # --------------------------------------------------------------------------
@@ -387,8 +449,8 @@ def plot_latency(q: QueryResults, path: Path) -> None:
             ax.scatter(xs, p95, marker="_", color="black", s=60, label="p95" if i == 0 else None)
             ax.scatter(xs, p99, marker="v", color="black", s=18, label="p99" if i == 0 else None)
             ax.scatter(xs, es50, marker="x", color="crimson", s=22, label="raw ES p50" if i == 0 else None, zorder=3)
-        ax.axhline(P99_C16_MAX_MS, color="grey", linestyle="--", linewidth=0.8)
-        ax.text(-0.45, P99_C16_MAX_MS, "250 ms", va="bottom", ha="left", fontsize=8, color="grey")
+        ax.axhline(LOAD_P99_MAX_MS, color="grey", linestyle="--", linewidth=0.8)
+        ax.text(-0.45, LOAD_P99_MAX_MS, f"{LOAD_P99_MAX_MS:.0f} ms", va="bottom", ha="left", fontsize=8, color="grey")
         ax.set_xticks(range(len(concurrency)), [f"c={c}" for c in concurrency])
         ax.set_title(f"{cache} query-embedding cache")
         ax.set_ylabel("latency (ms)")
@@ -425,6 +487,43 @@ def plot_indexing(corpora: list[CorpusRun], path: Path) -> None:
         ax.set_title(f"{c.corpus}: {c.articles:,} articles, {c.passages:,} passages")
         ax.grid(axis="x", alpha=0.3, which="both")
     fig.suptitle("Indexing throughput by stage")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_scale(sizes: list[QuerySize], path: Path) -> None:
+    """Warm latency (p50 at c=1, p99 at the load concurrency) and throughput against index size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"bm25": "#4C72B0", "hybrid": "#55A868"}
+    fig, (lat, thr) = plt.subplots(1, 2, figsize=(12, 4.4))
+    articles = [size.articles for size in sizes]
+    for mode in ("bm25", "hybrid"):
+        for c, style, what in ((1, "-o", "p50, c=1"), (LOAD_CONCURRENCY, "--s", f"p99, c={LOAD_CONCURRENCY}")):
+            values = []
+            for size in sizes:
+                cell = size.results.cell("service", mode, "warm", c)
+                values.append((cell.pct(50) if c == 1 else cell.pct(99)) if cell and cell.n else float("nan"))
+            lat.plot(articles, values, style, color=colors[mode], label=f"{mode} {what}")
+        values = []
+        for size in sizes:
+            cell = size.results.cell("service", mode, "warm", LOAD_CONCURRENCY)
+            values.append(cell.throughput if cell and cell.n else float("nan"))
+        thr.plot(articles, values, "-o", color=colors[mode], label=f"{mode}, c={LOAD_CONCURRENCY}")
+    lat.axhline(LOAD_P99_MAX_MS, color="grey", linestyle="--", linewidth=0.8)
+    thr.axhline(LOAD_MIN_RPS, color="grey", linestyle="--", linewidth=0.8)
+    for ax, ylabel in ((lat, "latency (ms)"), (thr, "successful requests / s")):
+        ax.set_xscale("log")
+        ax.set_xlabel("articles in the index (log scale)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    lat.set_title("warm GET /search latency by index size")
+    thr.set_title(f"warm throughput at {LOAD_CONCURRENCY} concurrent clients")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
