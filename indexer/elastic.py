@@ -41,6 +41,26 @@ def load_mapping(name: str) -> dict[str, Any]:
     return {key: value for key, value in body.items() if not key.startswith("_")}
 
 
+def ensure_system_index(es: Elasticsearch, index: str, mapping: str, *, replicas: int | None = None) -> None:
+    """Create `index` from `mappings/<mapping>.json` unless it exists (`replicas`: copies of its shards,
+    None as in the file). Another process creating it at the same moment is not an error."""
+    if es.indices.exists(index=index):
+        return
+    try:
+        es.indices.create(index=index, **system_index_body(mapping, replicas))
+    except Exception:  # another replica created it first
+        if not es.indices.exists(index=index):
+            raise
+
+
+def system_index_body(mapping: str, replicas: int | None = None) -> dict[str, Any]:
+    """`settings` and `mappings` for a system index (jobs, journal, search log, best bets)."""
+    body = load_mapping(mapping)
+    if replicas is not None:
+        body["settings"].setdefault("index", {})["number_of_replicas"] = replicas
+    return {"settings": body["settings"], "mappings": body["mappings"]}
+
+
 def articles_index_body(dims: int, meta: dict[str, Any]) -> dict[str, Any]:
     body = copy.deepcopy(load_mapping("articles"))
     body["mappings"]["properties"]["vector"]["dims"] = dims

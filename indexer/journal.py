@@ -23,7 +23,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch.helpers import scan
 
 from govsearch.schema import Article, content_hash
-from indexer.elastic import load_mapping
+from indexer.elastic import ensure_system_index
 from indexer.embeddings import Embedder
 from indexer.updates import delete_article, stored_content_hash, write_article
 
@@ -37,13 +37,7 @@ class Journal:
         self.alias = alias
 
     def ensure_index(self) -> None:
-        if not self.es.indices.exists(index=self.index):
-            body = load_mapping("journal")
-            try:
-                self.es.indices.create(index=self.index, settings=body["settings"], mappings=body["mappings"])
-            except Exception:  # another replica created it first
-                if not self.es.indices.exists(index=self.index):
-                    raise
+        ensure_system_index(self.es, self.index, "journal")
 
     def record_upsert(self, article: Article) -> None:
         self._record("upsert", article.article_id, article.model_dump(mode="json"))

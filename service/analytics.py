@@ -18,9 +18,9 @@ from typing import Any
 
 from elasticsearch import ApiError, AsyncElasticsearch
 
-from indexer.elastic import load_mapping
 from service.errors import ServiceUnavailable
 from service.query import analytics_search, hot_search
+from service.sysindex import ensure_system_index
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,7 @@ class QueryLog:
     async def _ensure_index(self) -> None:
         if self._ready:
             return
-        if not await self.es.indices.exists(index=self.index):
-            body = load_mapping("queries")
-            try:
-                await self.es.indices.create(index=self.index, settings=body["settings"], mappings=body["mappings"])
-            except Exception:  # another replica created it first
-                if not await self.es.indices.exists(index=self.index):
-                    raise
+        await ensure_system_index(self.es, self.index, "queries")
         self._ready = True
 
     async def _search(self, body: dict[str, Any]) -> dict[str, Any] | None:

@@ -20,11 +20,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.deps import SettingsDep
 from service.errors import ApiError, error_body
 from service.limits import ClientBuckets, Network, client_ip, retry_after
+from service.observability import ResponseStatus
 
 audit = logging.getLogger("service.audit")
 
@@ -141,19 +142,12 @@ class AdminGate:
                                headers=exc.headers)(scope, receive, send)
             return
         scope.setdefault("state", {})["admin"] = who
-        status = 500  # what the audit line says if the app fails before answering
-
-        async def audited_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        response = ResponseStatus(send)
         try:
-            await self.app(scope, receive, audited_send)
+            await self.app(scope, receive, response)
         finally:
             # One audit line per authenticated admin call, with its outcome.
-            audit.info("admin call who=%s what=%s %s outcome=%d", who, method, path, status)
+            audit.info("admin call who=%s what=%s %s outcome=%d", who, method, path, response.status)
 
 
 AdminDep = Annotated[str, Depends(require_admin)]

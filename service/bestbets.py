@@ -17,7 +17,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from govsearch.rules import normalize_text
-from indexer.elastic import load_mapping
+from service.sysindex import ensure_system_index
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +77,4 @@ class BestBets:
         return exact + sorted(contained, key=lambda r: -len(r["query"]))
 
     async def _ensure_index(self) -> None:
-        if not await self.es.indices.exists(index=self.index):
-            body = load_mapping("bestbets")
-            try:
-                await self.es.indices.create(index=self.index, settings=body["settings"], mappings=body["mappings"])
-            except Exception:  # another replica created it first
-                if not await self.es.indices.exists(index=self.index):
-                    raise
+        await ensure_system_index(self.es, self.index, "bestbets")

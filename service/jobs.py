@@ -34,7 +34,7 @@ from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
-from indexer.elastic import LONGEST_CALL_SECONDS, alias_target, delete_index, load_mapping
+from indexer.elastic import LONGEST_CALL_SECONDS, alias_target, delete_index, ensure_system_index
 from service.schemas import Job
 
 LOCK_ID = "lock"
@@ -95,15 +95,7 @@ class JobStore:
     def ensure_index(self) -> None:
         """Create the jobs index if missing, with `replicas` copies of its one shard (None: as in
         mappings/jobs.json): the lock and the job history must survive the loss of a node too."""
-        if not self.es.indices.exists(index=self.index):
-            body = load_mapping("jobs")
-            if self.replicas is not None:
-                body["settings"]["index"]["number_of_replicas"] = self.replicas
-            try:
-                self.es.indices.create(index=self.index, settings=body["settings"], mappings=body["mappings"])
-            except Exception:  # another replica created it first
-                if not self.es.indices.exists(index=self.index):
-                    raise
+        ensure_system_index(self.es, self.index, "jobs", replicas=self.replicas)
 
     def create(self, *, sources: list[str], model: str, incremental: bool, requested_by: str) -> dict[str, Any]:
         """A queued job holding the lease, or JobConflict naming the job that holds it."""

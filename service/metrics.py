@@ -31,7 +31,9 @@ from prometheus_client.registry import Collector
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.observability import ResponseStatus
 
 UNMATCHED = "unmatched"
 SEARCH_MODES = ("hybrid", "bm25", "vector")
@@ -129,20 +131,13 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # what is counted if the app fails before answering
-
-        async def send_counted(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        response = ResponseStatus(send)
         try:
-            await self.app(scope, receive, send_counted)
+            await self.app(scope, receive, response)
         finally:
             route = route_template(scope.get("app"), scope)
             mode = search_mode(route, scope)
-            self.metrics.requests.labels(scope.get("method", ""), route, mode, str(status)).inc()
+            self.metrics.requests.labels(scope.get("method", ""), route, mode, str(response.status)).inc()
             self.metrics.latency.labels(route, mode).observe(time.perf_counter() - started)
 
 

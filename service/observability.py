@@ -39,6 +39,21 @@ def request_id_from(headers: Headers) -> str:
     return offered if _SANE_ID.fullmatch(offered) else uuid.uuid4().hex
 
 
+
+class ResponseStatus:
+    """An ASGI `send` that remembers the response's status for a middleware to report after the call;
+    500 when the app failed before it started answering."""
+
+    def __init__(self, send: Send) -> None:
+        self.status = 500
+        self._send = send
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+
 class RequestContext:
     """Pure ASGI: the request id in a context variable for the request's duration, and in the response."""
 

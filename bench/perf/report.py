@@ -419,10 +419,7 @@ def _scale_table(sizes: list[QuerySize]) -> list[str]:
 # --------------------------------------------------------------------------
 
 def plot_latency(q: QueryResults, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     caches = [cache for cache in ("warm", "cold") if any(c.cache == cache and c.target == "service" for c in q.cells)]
     concurrency = sorted({c.concurrency for c in q.cells if c.target == "service"})
@@ -457,16 +454,27 @@ def plot_latency(q: QueryResults, path: Path) -> None:
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].legend(fontsize=8, loc="upper left")
     fig.suptitle("GET /search latency by mode and concurrency")
+    _save(plt, fig, path)
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (no display here)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt: Any, fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 def plot_indexing(corpora: list[CorpusRun], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, axes = plt.subplots(1, len(corpora), figsize=(6.5 * len(corpora), 3.8), squeeze=False)
     for ax, c in zip(axes[0], corpora):
@@ -487,17 +495,12 @@ def plot_indexing(corpora: list[CorpusRun], path: Path) -> None:
         ax.set_title(f"{c.corpus}: {c.articles:,} articles, {c.passages:,} passages")
         ax.grid(axis="x", alpha=0.3, which="both")
     fig.suptitle("Indexing throughput by stage")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_scale(sizes: list[QuerySize], path: Path) -> None:
     """Warm latency (p50 at c=1, p99 at the load concurrency) and throughput against index size."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     colors = {"bm25": "#4C72B0", "hybrid": "#55A868"}
     fig, (lat, thr) = plt.subplots(1, 2, figsize=(12, 4.4))
@@ -524,6 +527,4 @@ def plot_scale(sizes: list[QuerySize], path: Path) -> None:
         ax.legend(fontsize=8)
     lat.set_title("warm GET /search latency by index size")
     thr.set_title(f"warm throughput at {LOAD_CONCURRENCY} concurrent clients")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
