@@ -106,7 +106,7 @@ def parse_networks(values: Iterable[str], *, setting: str = "TRUSTED_PROXIES") -
     return tuple(networks)
 
 
-def _trusted(address: str, proxies: tuple[Network, ...]) -> bool:
+def in_networks(address: str, proxies: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -119,12 +119,12 @@ def client_ip(scope: Scope, proxies: tuple[Network, ...]) -> str:
     X-Forwarded-For entry that is not a trusted proxy (entries further left could be forged)."""
     client = scope.get("client")
     peer = client[0] if client else "unknown"
-    if not proxies or not _trusted(peer, proxies):
+    if not proxies or not in_networks(peer, proxies):
         return peer
     forwarded = ",".join(Headers(scope=scope).getlist("x-forwarded-for"))
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not _trusted(hop, proxies):
+        if not in_networks(hop, proxies):
             return hop
     return hops[0] if hops else peer
 

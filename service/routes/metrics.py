@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from service.deps import JobStoreDep, RuntimeDep, SettingsDep
 from service.errors import ApiError
-from service.limits import _trusted, client_ip, parse_networks
+from service.limits import client_ip, in_networks, parse_networks
 from service.metrics import MetricsDep
 from service.schemas import ErrorResponse
 
@@ -37,7 +37,7 @@ def require_metrics_access(request: Request, settings: SettingsDep) -> None:
             raise ApiError(403, "forbidden", "the metrics token is not valid", headers={"WWW-Authenticate": REALM})
         return
     ip = client_ip(request.scope, parse_networks(settings.trusted_proxies))
-    if not _trusted(ip, parse_networks(settings.metrics_allow_from, setting="METRICS_ALLOW_FROM")):
+    if not in_networks(ip, parse_networks(settings.metrics_allow_from, setting="METRICS_ALLOW_FROM")):
         raise ApiError(403, "forbidden", "/metrics is served only to METRICS_ALLOW_FROM addresses or with "
                        "METRICS_TOKEN")
 
