@@ -249,6 +249,12 @@ class RolledBack(BaseModel):
     previous_index: str | None
 
 
+class JournalCompacted(BaseModel):
+    alias: str
+    kept: int = Field(description="Entries kept: the newest of each article (deletes as tombstones).")
+    removed: int = Field(description="Entries removed: each superseded by a newer entry of its article.")
+
+
 class QueryCacheStats(BaseModel):
     hits: int
     misses: int
