@@ -31,7 +31,9 @@ def _real_day(value: str | None) -> str | None:
     return value
 
 
-IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_real_day)]
+# `format: date` tells the OpenAPI contract what the validator enforces: a real day, not only the shape.
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", json_schema_extra={"format": "date"}),
+                    AfterValidator(_real_day)]
 
 
 class ArticleMetadata(BaseModel):

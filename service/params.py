@@ -14,11 +14,18 @@ MAX_FILTER_VALUES = 20
 MAX_FILTER_CHARS = 100
 # Control characters (NUL included) carry no meaning in a search box; they are dropped, not searched.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TRIMMED = r"[\s\x00-\x1f\x7f]"  # what `search_text` treats as space: whitespace and control characters
+_KEPT = r"[^\s\x00-\x1f\x7f]"
+QUERY_PATTERN = rf"^{_TRIMMED}*{_KEPT}(?:[\s\S]{{0,{MAX_QUERY_CHARS - 2}}}{_KEPT})?{_TRIMMED}*$"
+"""`search_text`'s rule as a regular expression, for the OpenAPI contract: something to search for, at most
+MAX_QUERY_CHARS characters once trimmed. Documentation only: `search_text` enforces the rule itself, with
+messages that say which half failed."""
 
 
 def search_text(
     q: Annotated[str, Query(description=f"What to search for (or has been typed so far), 1–{MAX_QUERY_CHARS} "
-                            "characters after trimming.", max_length=4 * MAX_QUERY_CHARS)],
+                            "characters after trimming.", max_length=4 * MAX_QUERY_CHARS,
+                            json_schema_extra={"pattern": QUERY_PATTERN})],
 ) -> str:
     """`q` without control characters and surrounding space; 422 when nothing or too much is left."""
     text = _CONTROL.sub(" ", q).strip()
@@ -30,6 +37,10 @@ def search_text(
 
 
 SearchText = Annotated[str, Depends(search_text)]
+
+
+FILTER_SCHEMA = {"maxItems": MAX_FILTER_VALUES, "items": {"type": "string", "maxLength": MAX_FILTER_CHARS}}
+"""`filter_values`' caps for the OpenAPI contract (documentation: `filter_values` enforces them)."""
 
 
 def filter_values(name: str, values: list[str] | None) -> tuple[str, ...]:

@@ -13,6 +13,8 @@ Invariants:
   and its index is deleted.
 - A job's end is written with `JobStore.transition` from an active state, so a
   job already failed (abandoned) or cancelled stays so.
+- A job that succeeded compacts the admin journal (`Journal.compact`, which changes
+  nothing a rebuild or rollback produces); a failed compaction is logged, not fatal.
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ class ReindexRunner:
                          previous_index=result.previous_index, done=result.passages, total=result.passages,
                          articles=result.articles, rate=round(result.passages_per_second, 1),
                          result=result.as_dict())
+            self._compact_journal(job_id)
 
     def _before_switch(self, job_id: str, index: str, embedder: Embedder) -> None:
         """Admin writes journaled since the build read its sources go into its index; then the lease
@@ -128,6 +131,14 @@ class ReindexRunner:
         if replayed:
             log.info("job %s: replayed %d journaled admin writes into %s", job_id, replayed, index)
         self.store.renew(job_id)
+
+    def _compact_journal(self, job_id: str) -> None:
+        try:
+            kept, removed = self.journal.compact()
+        except Exception:  # the journal only grows until the next compaction
+            log.warning("job %s: compacting the admin journal failed", job_id, exc_info=True)
+            return
+        log.info("job %s: admin journal compacted: %d entries kept, %d removed", job_id, kept, removed)
 
     def _finish(self, job_id: str, heartbeat: _Heartbeat, **fields: object) -> None:
         heartbeat.stopped.set()

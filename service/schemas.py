@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from govsearch.schema import ArticleMetadata, PassageSpan
 
@@ -50,6 +50,12 @@ class UnderstoodQuery(BaseModel):
 
 class BestBetIn(BaseModel):
     """A best bet (办事直达): what to pin above the results of a query. Exactly one of `url`, `article_id`."""
+
+    # The contract states the one-target rule `_one_target` enforces: exactly one of them is a string.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["url"], "properties": {"url": {"type": "string"}}},
+        {"required": ["article_id"], "properties": {"article_id": {"type": "string"}}},
+    ]})
 
     query: str = Field(min_length=1, max_length=100, description="The query it answers (compared after "
                        "normalisation: simplified, half-width, lower case, spaces collapsed).")
@@ -247,6 +253,12 @@ class RolledBack(BaseModel):
     alias: str
     index: str
     previous_index: str | None
+
+
+class JournalCompacted(BaseModel):
+    alias: str
+    kept: int = Field(description="Entries kept: the newest of each article (deletes as tombstones).")
+    removed: int = Field(description="Entries removed: each superseded by a newer entry of its article.")
 
 
 class QueryCacheStats(BaseModel):

@@ -36,7 +36,7 @@ JOURNAL = "test-admin-journal"
 ADMIN_ROUTES = [
     ("POST", "/admin/reindex"), ("GET", "/admin/jobs"), ("GET", "/admin/jobs/x"), ("POST", "/admin/jobs/x/cancel"),
     ("POST", "/admin/rollback"), ("GET", "/admin/stats"), ("PUT", "/admin/documents/x"),
-    ("DELETE", "/admin/documents/x"),
+    ("DELETE", "/admin/documents/x"), ("POST", "/admin/journal/compact"),
 ]
 
 
@@ -386,3 +386,7 @@ def test_admin_edits_survive_a_full_rebuild_and_a_rollback(admin: TestClient, es
     assert admin.get("/articles/journal-1").json()["title"] == doc["title"]
     assert admin.get("/articles/journal-2").json()["title"] == later["title"]
     assert admin.get(f"/articles/{victim}").status_code == 404
+
+    # The succeeded job compacted the journal already; compacting again keeps the newest entry per article.
+    compacted = admin.post("/admin/journal/compact", headers=AUTH)
+    assert compacted.status_code == 200 and compacted.json()["removed"] == 0 and compacted.json()["kept"] >= 3

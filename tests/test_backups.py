@@ -157,3 +157,20 @@ def test_the_command_line_backs_up_and_restores(es: Elasticsearch, backup_settin
     assert f'"previous_index": "{before}"' in capsys.readouterr().out
     assert elastic.alias_target(es, ALIAS) != before
     assert _articles(api) > 0
+
+
+def test_rollback_after_a_restore_goes_back_to_the_index_live_before_it(api: TestClient, es: Elasticsearch,
+                                                                       embedder: Embedder) -> None:
+    older = elastic.alias_target(es, ALIAS)
+    snap = _finished(api, api.post("/admin/backups", headers=AUTH).json()["snapshot"])
+    newer = build(es, embedder, [SAMPLE], alias=ALIAS, keep_previous=5).index
+    restored = api.post(f"/admin/backups/{snap['snapshot']}/restore", headers=AUTH).json()
+    # The restored copy of `older` keeps its creation date, older than `newer`'s: only the switch history
+    # knows that `newer` was live right before it.
+    assert restored["previous_index"] == newer and restored["restored_from"] == older
+
+    rolled = api.post("/admin/rollback", headers=AUTH)
+    assert rolled.status_code == 200, rolled.text
+    assert rolled.json() == {"alias": ALIAS, "index": newer, "previous_index": restored["index"]}
+    rolled_again = api.post("/admin/rollback", headers=AUTH)  # one switch further back
+    assert rolled_again.status_code == 200 and rolled_again.json()["index"] == older

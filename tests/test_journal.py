@@ -1,9 +1,11 @@
-"""indexer.journal on a real node: replay makes an index agree with the admin journal, and an admin
-write racing the replay is not overwritten by the older version the replay started from."""
+"""indexer.journal on a real node: replay makes an index agree with the admin journal, an admin write
+racing the replay is not overwritten by the older version the replay started from, entries are
+ordered by Elasticsearch and not by a replica's clock, and compaction changes no replay's outcome."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -18,13 +20,19 @@ ALIAS = "test-journal-articles"
 JOURNAL = "test-journal"
 
 
+def new_index(es: Elasticsearch, embedder: Embedder) -> str:
+    index = elastic.create_articles_index(es, ALIAS, dims=embedder.dims, model=embedder.name)
+    elastic.finish_index(es, index)
+    return index
+
+
 @pytest.fixture
 def target(es: Elasticsearch, embedder: Embedder) -> Iterator[str]:
     es.indices.delete(index=JOURNAL, ignore_unavailable=True)
-    index = elastic.create_articles_index(es, ALIAS, dims=embedder.dims, model=embedder.name)
-    elastic.finish_index(es, index)
+    index = new_index(es, embedder)
     yield index
-    es.indices.delete(index=index, ignore_unavailable=True)
+    for name in elastic.versioned_indices(es, ALIAS):
+        es.indices.delete(index=name, ignore_unavailable=True)
     es.indices.delete(index=JOURNAL, ignore_unavailable=True)
 
 
@@ -68,3 +76,65 @@ def test_an_admin_write_racing_the_replay_wins(es: Elasticsearch, embedder: Embe
 
     journal.replay(target, embedder_while_an_admin_writes)
     assert stored_title(es, target, "raced") == "新版本"
+
+
+def test_entries_are_ordered_by_elasticsearch_not_by_the_recording_clock(es: Elasticsearch, embedder: Embedder,
+                                                                        target: str) -> None:
+    # Two replicas two hours apart: the one ahead writes first, the one behind writes the newer version.
+    ahead = Journal(es, JOURNAL, ALIAS, clock=lambda: datetime.now(UTC) + timedelta(hours=1))
+    behind = Journal(es, JOURNAL, ALIAS, clock=lambda: datetime.now(UTC) - timedelta(hours=1))
+    ahead.record_upsert(article("skewed", "先写的版本"))
+    behind.record_upsert(article("skewed", "后写的版本"))
+    ahead.record_upsert(article("deleted-last", "先写入"))
+    behind.record_delete("deleted-last")
+
+    assert ahead.latest()["skewed"]["article"]["title"] == "后写的版本"
+    ahead.replay(target, lambda: embedder)
+    assert stored_title(es, target, "skewed") == "后写的版本"
+    assert stored_title(es, target, "deleted-last") is None
+
+
+def articles_of(es: Elasticsearch, index: str) -> dict[str, str]:
+    """article id -> content hash of every article the index holds."""
+    es.indices.refresh(index=index)
+    found = es.search(index=index, size=1000, query={"term": {"doc_type": "article"}},
+                      source_includes=["article_id", "content_hash"])
+    return {hit["_source"]["article_id"]: hit["_source"]["content_hash"] for hit in found["hits"]["hits"]}
+
+
+def test_compaction_keeps_what_rebuilds_and_rollbacks_replay(es: Elasticsearch, embedder: Embedder,
+                                                            target: str) -> None:
+    journal = Journal(es, JOURNAL, ALIAS)
+    for version in ("一", "二", "三"):
+        journal.record_upsert(article("edited", f"第{version}版"))
+    journal.record_upsert(article("removed", "写入后删除"))
+    journal.record_delete("removed")
+    journal.record_delete("from-sources")  # an article of the sources, deleted by an admin
+    journal.record_upsert(article("added", "新增文章"))
+
+    def rollback_target(index: str) -> str:  # an older index: stale versions of what the journal changed
+        for stale in (article("edited", "第一版"), article("removed", "写入后删除"), article("from-sources", "来源")):
+            write_article(es, [index], stale, embedder)
+        return index
+
+    def rebuilt(index: str) -> str:  # a fresh build from the sources, which hold `from-sources`
+        write_article(es, [index], article("from-sources", "来源"), embedder)
+        write_article(es, [index], article("kept-source", "来源二"), embedder)
+        return index
+
+    before = {}
+    for name, prepare in (("rollback", rollback_target), ("rebuild", rebuilt)):
+        index = prepare(target if name == "rollback" else new_index(es, embedder))
+        journal.replay(index, lambda: embedder)
+        before[name] = articles_of(es, index)
+
+    assert journal.compact() == (4, 3)  # edited ×2 and the upsert of `removed` superseded
+    assert journal.compact() == (4, 0)
+    assert journal.latest()["removed"]["op"] == "delete"  # a tombstone stays
+
+    for name, prepare in (("rollback", rollback_target), ("rebuild", rebuilt)):
+        index = prepare(new_index(es, embedder))
+        journal.replay(index, lambda: embedder)
+        assert articles_of(es, index) == before[name], name
+    assert set(before["rollback"]) == {"edited", "added"}
+    assert set(before["rebuild"]) == {"edited", "added", "kept-source"}

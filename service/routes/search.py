@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from govsearch.rules import normalize_text
 from service.deps import BestBetsDep, QueryLogDep, SearcherDep
 from service.errors import invalid_parameter
-from service.params import MAX_FILTER_CHARS, MAX_FILTER_VALUES, SearchText, filter_values
+from service.params import FILTER_SCHEMA, MAX_FILTER_CHARS, MAX_FILTER_VALUES, SearchText, filter_values
 from service.query import Filters, SearchRequest
 from service.schemas import ERROR_RESPONSES, SearchMode, SearchResponse, SortOrder
 
@@ -29,10 +29,13 @@ async def search(
     mode: Annotated[SearchMode, Query(description="Retrieval mode.")] = "hybrid",
     size: Annotated[int, Query(ge=1, le=50, description="Hits per page.")] = 10,
     page: Annotated[int, Query(ge=1, description=f"1-based page; page × size ≤ {MAX_WINDOW}.")] = 1,
-    publisher: Annotated[list[str] | None, Query(description=f"Repeatable: any of these publishers.{_CAPS}")] = None,
-    town: Annotated[list[str] | None, Query(description=f"Repeatable: any of these towns.{_CAPS}")] = None,
-    department: Annotated[list[str] | None, Query(description=f"Repeatable: any of these departments.{_CAPS}")] = None,
-    date_from: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive.")] = None,
+    publisher: Annotated[list[str] | None, Query(description=f"Repeatable: any of these publishers.{_CAPS}",
+                                                json_schema_extra=FILTER_SCHEMA)] = None,
+    town: Annotated[list[str] | None, Query(description=f"Repeatable: any of these towns.{_CAPS}",
+                                                json_schema_extra=FILTER_SCHEMA)] = None,
+    department: Annotated[list[str] | None, Query(description=f"Repeatable: any of these departments.{_CAPS}",
+                                                json_schema_extra=FILTER_SCHEMA)] = None,
+    date_from: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive; not after date_to.")] = None,
     date_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive.")] = None,
     sort: Annotated[SortOrder, Query(description="Order of the hits.")] = "relevance",
 ) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class OneModelPool:
     def __init__(self, model: BlockedModel) -> None:
         self.model = model
 
-    def query_model(self, name: str) -> BlockedModel:
+    def get(self, name: str) -> BlockedModel:
         return self.model
 
 
