@@ -14,7 +14,7 @@ CLUSTER_PORT ?= 9320
 CLUSTER_NODES ?= 3
 export ES_PORT API_PORT
 
-.PHONY: help install browser es-up es-down es-status es-cluster-up es-cluster-down es-cluster-status run stop index backup restore lint test test-fast bench-relevance bench-perf clean
+.PHONY: help install browser es-up es-down es-status es-cluster-up es-cluster-down es-cluster-status run stop index backup restore lint test test-fast bench-relevance bench-segmenters bench-perf clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ test-fast: install ## the fast layer: unit tests and pure parser/metric tests, n
 
 bench-relevance: install es-up ## judged-query evaluation of bm25, vector and hybrid
 	$(PY) -m bench.relevance
+
+bench-segmenters: install es-up ## smartcn vs jieba + user dictionary, side by side (known items, judged set)
+	$(PY) -m bench.relevance.segmenters
 
 bench-perf: install es-up ## indexing, query latency and memory benchmark
 	$(PY) -m bench.perf

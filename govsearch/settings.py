@@ -67,6 +67,14 @@ class Settings(BaseSettings):
         "More shards spread one index's search and indexing work over more nodes; on one node they only add "
         "overhead. Fixed per index: a change takes effect with the next full build.",
     )
+    word_segmenter: Literal["smartcn", "jieba_search", "jieba_index"] = Field(
+        default="smartcn",
+        description="Word analysis of the title and text fields of the articles indices a full build creates: "
+        "`smartcn` (Lucene's HMM segmenter, mappings/articles.json), or jieba's dictionary segmenter with the "
+        "user dictionary mappings/userdict.txt (needs the project's es-plugin), one token per word "
+        "(`jieba_search`) or also the dictionary words inside longer words (`jieba_index`); see "
+        "mappings/word-segmenters.json. Recorded in the index's _meta; takes effect with the next full build.",
+    )
     index_replicas: int = Field(
         default=0, ge=0,
         description="Copies of every shard on other nodes, for the articles indices a full build creates and for "

@@ -68,10 +68,16 @@ def system_index_body(mapping: str, replicas: int | None = None) -> dict[str, An
     return {"settings": body["settings"], "mappings": body["mappings"]}
 
 
-def articles_index_body(dims: int, meta: dict[str, Any]) -> dict[str, Any]:
+def articles_index_body(dims: int, meta: dict[str, Any], segmenter: str = "smartcn") -> dict[str, Any]:
+    """mappings/articles.json with the model's vector size, `meta` and the word analysis of `segmenter`
+    (mappings/word-segmenters.json; "smartcn" is articles.json's own)."""
     body = copy.deepcopy(load_mapping("articles"))
     body["mappings"]["properties"]["vector"]["dims"] = dims
     body["mappings"]["_meta"] = meta
+    if segmenter != "smartcn":
+        analysis = body["settings"]["analysis"]
+        for kind, definitions in load_mapping("word-segmenters")[segmenter]["analysis"].items():
+            analysis.setdefault(kind, {}).update(definitions)
     return body
 
 
@@ -81,12 +87,14 @@ def new_index_name(alias: str) -> str:
 
 
 def create_articles_index(es: Elasticsearch, alias: str, *, dims: int, model: str,
-                          layout: IndexLayout | None = None) -> str:
+                          layout: IndexLayout | None = None, segmenter: str = "smartcn") -> str:
     """A new versioned index for `alias`; `layout` (INDEX_SHARDS, INDEX_REPLICAS) overrides the shard and
-    replica counts of mappings/articles.json, which apply when it is None."""
+    replica counts of mappings/articles.json, which apply when it is None; `segmenter` (WORD_SEGMENTER)
+    picks the word analysis and is recorded in the index's `_meta` as `word_segmenter`."""
     name = new_index_name(alias)
-    meta = {"embedding_model": model, "dims": dims, "created": datetime.now(UTC).isoformat()}
-    body = articles_index_body(dims, meta)
+    meta = {"embedding_model": model, "dims": dims, "word_segmenter": segmenter,
+            "created": datetime.now(UTC).isoformat()}
+    body = articles_index_body(dims, meta, segmenter)
     if layout is not None:
         body["settings"]["index"].update(layout.index_settings())
     # Bulk loading is faster without refreshes; the alias switch happens after an explicit refresh.

@@ -288,6 +288,7 @@ def build(
     on_index_created: Callable[[str], None] | None = None,
     before_switch: Callable[[str], None] | None = None,
     layout: IndexLayout | None = None,
+    segmenter: str = "smartcn",
 ) -> BuildResult:
     """Build an index from `sources` and make it live under `alias`.
 
@@ -299,7 +300,9 @@ def build(
     before_switch: called with the loaded, refreshed index (new, or live when incremental) right
         before the alias switch; what it writes is part of the switch (the service replays the admin
         journal and checks its job's lease here). Raising fails the build like any other error.
-    `layout` sets the new index's shards and replicas (None: as in mappings/articles.json).
+    `layout` sets the new index's shards and replicas (None: as in mappings/articles.json); `segmenter`
+    its word analysis (WORD_SEGMENTER). Both apply to full builds; an incremental one writes into the
+    live index as it is.
     """
     started = time.monotonic()
     cancel = cancel or threading.Event()
@@ -321,7 +324,8 @@ def build(
         index = live
         known = _known_articles(es, live)
     else:
-        index = elastic.create_articles_index(es, alias, dims=embedder.dims, model=embedder.name, layout=layout)
+        index = elastic.create_articles_index(es, alias, dims=embedder.dims, model=embedder.name, layout=layout,
+                                              segmenter=segmenter)
         if on_index_created:
             on_index_created(index)
         known = {}

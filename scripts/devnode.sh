@@ -305,6 +305,10 @@ xpack.security.enabled: false
 cluster.routing.allocation.disk.threshold_enabled: false
 CONF
   printf -- '-Xms%s\n-Xmx%s\n' "$1" "$1" >"$CONF_DIR/jvm.options.d/heap.options"
+  # jieba_tokenizer's user dictionary (mappings/userdict.txt), where its `user_dictionary` setting
+  # names it, relative to the config dir. The official image gets it from deploy/elasticsearch.Dockerfile.
+  mkdir -p "$CONF_DIR/govsearch"
+  cp "$ROOT/mappings/userdict.txt" "$CONF_DIR/govsearch/userdict.txt"
   : >"$LAUNCH_LOG"
   if is_root; then chown -R "$ES_USER:" "$INSTANCE"; fi
 }

@@ -106,7 +106,7 @@ class ReindexRunner:
                 incremental=job["mode"] == "incremental", cancel=cancel, on_progress=on_progress,
                 on_index_created=lambda index: self.store.update(job_id, new_index=index),
                 before_switch=lambda index: self._before_switch(job_id, index, embedder),
-                layout=self.settings.index_layout,
+                layout=self.settings.index_layout, segmenter=self.settings.word_segmenter,
             )
         except (Fenced, BuildCancelled) as exc:
             fenced = exc if isinstance(exc, Fenced) else heartbeat.fenced

@@ -55,6 +55,11 @@ def test_up_down_are_idempotent(stopped_port: None) -> None:
     assert "running" in first.stdout and URL in first.stdout
     health = httpx.get(f"{URL}/_cluster/health", timeout=10).json()
     assert health["cluster_name"] == f"govsearch-dev-{PORT}"
+    # ... with our analysis plugin, and jieba's user dictionary where the mappings name it.
+    jieba = {"type": "jieba_tokenizer", "user_dictionary": "govsearch/userdict.txt"}
+    analyzed = httpx.post(f"{URL}/_analyze", json={"tokenizer": jieba, "text": "协西村落实河长制"}, timeout=60)
+    assert analyzed.status_code == 200, analyzed.text
+    assert [t["token"] for t in analyzed.json()["tokens"]] == ["协西村", "落实", "河长制"]
 
     second = devnode("up")
     assert second.returncode == 0, second.stdout + second.stderr

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -176,7 +177,16 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         "![known items and judged set](relevance-learned.png)", "",
     ]
     (args.out / "relevance-learned.md").write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {args.out / 'relevance-learned.md'} and relevance-learned.png")
+    # The same figures for other commands to compare runs with (bench.relevance.segmenters).
+    figures = {label: {"known items dev": vars(ki["dev"][label]), "known items held-out": vars(ki["held-out"][label]),
+                       "judged sample nDCG@10": jd["sample"][label].scores().ndcg,
+                       "judged +distractors nDCG@10": jd["+distractors"][label].scores().ndcg,
+                       "judged +distractors nDCG@10 by kind": {k: jd["+distractors"][label].by_kind(k).ndcg
+                                                               for k in kinds},
+                       "exact titles at rank 1": titles[label]} for label in labels}
+    (args.out / "relevance-learned.json").write_text(json.dumps({"env": env, "figures": figures}, indent=1),
+                                                     encoding="utf-8")
+    print(f"wrote {args.out / 'relevance-learned.md'}, relevance-learned.json and relevance-learned.png")
     return 0
 
 

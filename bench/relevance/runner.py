@@ -26,7 +26,7 @@ from elasticsearch import Elasticsearch
 from bench.relevance import metrics
 from bench.relevance.judged import Corpus, JudgedQuery
 from govsearch.paths import CACHE_DIR, PROJECT_ROOT, SAMPLE_CORPUS, XWLB_CORPUS
-from govsearch.settings import Settings
+from govsearch.settings import Settings, get_settings
 from indexer import elastic
 
 log = logging.getLogger(__name__)
@@ -221,13 +221,15 @@ def alias_for(model: str, prefix: str = "eval") -> str:
 
 def ensure_index(es: Elasticsearch, alias: str, model: str, sources: Sequence[Path], *, reuse: bool,
                  embedder: Callable[[], Any], say: Callable[[str], None]) -> IndexInfo:
-    """Build `sources` behind `alias` with `model`, or reuse what is there when asked to and it fits."""
+    """Build `sources` behind `alias` with `model` and the word analysis of WORD_SEGMENTER, or reuse what
+    is there when asked to and it fits (same model, same segmenter)."""
     from indexer.pipeline import BuildFailed, build
 
+    segmenter = get_settings().word_segmenter
     live = elastic.alias_target(es, alias)
     if reuse and live is not None:
         meta = elastic.index_meta(es, live)
-        if meta.get("embedding_model") == model:
+        if meta.get("embedding_model") == model and meta.get("word_segmenter", "smartcn") == segmenter:
             stats = elastic.index_stats(es, alias, live)
             say(f"reusing {alias} -> {live} ({stats['articles']} articles, {stats['passages']} passages, {model})")
             info = IndexInfo(alias, live, model, stats["articles"], stats["passages"], built=False)
@@ -236,8 +238,9 @@ def ensure_index(es: Elasticsearch, alias: str, model: str, sources: Sequence[Pa
                 info.seconds, info.embed_seconds = earlier["seconds"], earlier["embed_seconds"]
                 info.cache_hits, info.cache_misses = earlier["cache_hits"], earlier["cache_misses"]
             return info
-        say(f"{alias} was embedded with {meta.get('embedding_model')!r}, not {model!r}: rebuilding")
-    say(f"building {alias} with {model} from {', '.join(_short(s) for s in sources)} ...")
+        say(f"{alias} was built with {meta.get('embedding_model')!r} and {meta.get('word_segmenter', 'smartcn')!r}, "
+            f"not {model!r} and {segmenter!r}: rebuilding")
+    say(f"building {alias} with {model} and {segmenter} from {', '.join(_short(s) for s in sources)} ...")
     last = [time.monotonic()]
 
     def progress(p: Any) -> None:
@@ -246,7 +249,8 @@ def ensure_index(es: Elasticsearch, alias: str, model: str, sources: Sequence[Pa
             say(f"  {p.phase}: {p.passages_loaded}/{p.passages_total} passages loaded, {p.rate:.1f}/s")
 
     try:
-        result = build(es, embedder(), list(sources), alias=alias, keep_previous=0, on_progress=progress)
+        result = build(es, embedder(), list(sources), alias=alias, keep_previous=0, on_progress=progress,
+                       segmenter=segmenter)
     except BuildFailed as exc:
         raise BenchError(f"building {alias} failed: {exc}") from exc
     say(f"  {result.articles} articles, {result.passages} passages in {result.seconds:.1f} s "

@@ -3,6 +3,7 @@ the "cluster" profile's three Elasticsearch nodes that must find each other and 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -44,13 +45,21 @@ def test_each_node_keeps_its_data_in_a_volume_of_its_own() -> None:
     assert not set(named) & {v.split(":")[0] for v in SERVICES["elasticsearch"]["volumes"]}
 
 
-def test_every_node_runs_the_official_image_with_the_official_smartcn_plugin() -> None:
+def test_every_node_runs_the_official_image_with_our_plugin_and_user_dictionary() -> None:
     dockerfile = (PROJECT_ROOT / "deploy" / "elasticsearch.Dockerfile").read_text(encoding="utf-8")
     assert "FROM docker.elastic.co/elasticsearch/elasticsearch:" in dockerfile
-    assert "elasticsearch-plugin install --batch analysis-smartcn" in dockerfile
+    assert "mvn -B -q -f es-plugin/pom.xml package" in dockerfile
+    assert 'elasticsearch-plugin install --batch "file://$(ls /tmp/es-plugin/analysis-smartcn-govsearch-*.zip)"' \
+        in dockerfile
+    # where the jieba analysis of mappings/word-segmenters.json looks for it, relative to config/
+    segmenters = json.loads((PROJECT_ROOT / "mappings" / "word-segmenters.json").read_text(encoding="utf-8"))
+    paths = {t["user_dictionary"] for k, v in segmenters.items() if not k.startswith("_")
+             for t in v["analysis"]["tokenizer"].values()}
+    assert paths == {"govsearch/userdict.txt"}
+    assert "COPY --chown=elasticsearch:root mappings/userdict.txt config/govsearch/userdict.txt" in dockerfile
     for name in ["elasticsearch", *NODES]:
         build = SERVICES[name]["build"]
-        assert (build["context"], build["dockerfile"]) == ("deploy", "elasticsearch.Dockerfile")
+        assert (build["context"], build["dockerfile"]) == (".", "deploy/elasticsearch.Dockerfile")
         assert build["args"]["ES_VERSION"] == SERVICES["elasticsearch"]["build"]["args"]["ES_VERSION"]
 
 

@@ -9,6 +9,7 @@ import org.elasticsearch.index.analysis.TokenizerFactory;
 import org.elasticsearch.indices.analysis.AnalysisModule.AnalysisProvider;
 import org.elasticsearch.plugins.AnalysisPlugin;
 import org.elasticsearch.plugins.Plugin;
+import org.govsearch.es.jieba.JiebaTokenizerFactory;
 
 /**
  * Entry point of the plugin: registers Lucene's smart Chinese (HMM) segmentation under the
@@ -26,6 +27,10 @@ import org.elasticsearch.plugins.Plugin;
  *       {@code smartcn_sentence} (same segmenter) and token filter {@code smartcn_word}
  *       (a no-op: word splitting now happens in the tokenizer)</li>
  * </ul>
+ *
+ * <p>Besides, a name of our own that the official plugin does not have: tokenizer
+ * {@code jieba_tokenizer} ({@link JiebaTokenizerFactory}), jieba's dictionary segmenter with a user
+ * dictionary from the node's config directory. An index using it needs this plugin.
  */
 public class SmartcnAnalysisPlugin extends Plugin implements AnalysisPlugin {
 
@@ -38,7 +43,8 @@ public class SmartcnAnalysisPlugin extends Plugin implements AnalysisPlugin {
     public Map<String, AnalysisProvider<TokenizerFactory>> getTokenizers() {
         return Map.of(
             "smartcn_tokenizer", SmartcnTokenizerFactory::new,
-            "smartcn_sentence", SmartcnTokenizerFactory::new
+            "smartcn_sentence", SmartcnTokenizerFactory::new,
+            "jieba_tokenizer", JiebaTokenizerFactory::new
         );
     }
 
