@@ -96,9 +96,18 @@ class Searcher:
             req = replace(req, synonyms=tuple(term for expansion in expansions for term in expansion.terms))
             understood = replace(understood or Understood(text=req.q), synonyms=expansions)
         async with self.admission.slot():
-            response, did_you_mean = await asyncio.gather(self._search(req, started), self.speller.did_you_mean(req.q))
+            response, did_you_mean = await asyncio.gather(self._search(req, started), self._did_you_mean(req.q))
         return {**response, "query": typed, "did_you_mean": did_you_mean,
                 "understood": understood and understood.as_json()}
+
+    async def _did_you_mean(self, q: str) -> str | None:
+        """The typo check is an aid: when it fails (a slow suggester past ES_REQUEST_TIMEOUT on a busy node),
+        the search still answers, without a correction."""
+        try:
+            return await self.speller.did_you_mean(q)
+        except Exception:
+            log.warning("typo check failed; answering without did_you_mean", exc_info=True)
+            return None
 
     async def _search(self, req: SearchRequest, started: float) -> dict[str, Any]:
         degraded: str | None = None

@@ -14,8 +14,9 @@ ones — and returns the terms the query does not already hold; `service.query` 
 as low-weight phrase clauses, so an article using only the official term is found and one matching the
 typed words still ranks above it. The vector side is not expanded.
 
-Storage: the live set is one document in `SYNONYMS_INDEX`, written whole by `Synonyms.replace`, and seeded
-from the repo file when the index holds none. Each process re-reads the document's version at most
+Storage: the live set is one document in `SYNONYMS_INDEX`, written whole by `Synonyms.replace`; while the
+index holds none, searches use the repo file's rules, and the first admin read (`GET /admin/synonyms`) stores
+them there (the seed). Searches never write. Each process re-reads the document's version at most
 `RULES_TTL` seconds after a change elsewhere and at once after a change it made itself; a set that cannot
 be read leaves the previous one (or the repo file's) in place: synonyms never fail a search.
 """
@@ -38,6 +39,7 @@ from service.sysindex import ensure_system_index
 log = logging.getLogger(__name__)
 
 RULES_TTL = 10.0
+WRITE_TIMEOUT = 30.0
 DOC_ID = "current"
 MAX_RULES = 5000
 MAX_RULE_LINES = 10_000
@@ -185,54 +187,59 @@ class Synonyms:
         self._cache: tuple[float, StoredSynonyms] | None = None
 
     async def current(self) -> SynonymSet:
-        """The rules to expand with (cached; see the module docstring)."""
+        """The rules to expand with (cached; see the module docstring). Never writes: while the index holds
+        no set, searches use the repo file's."""
         now = time.monotonic()
         if self._cache is None or now - self._cache[0] > RULES_TTL:
             try:
-                stored = await self._read(self._cache[1] if self._cache else None)
+                stored = await self._read(self._cache[1] if self._cache else None, seed=False)
             except Exception:
                 log.warning("synonyms: not readable from %s; keeping the previous set", self.index, exc_info=True)
-                stored = self._cache[1] if self._cache else StoredSynonyms(SynonymSet.from_file(self.seed), None, None)
+                stored = self._cache[1] if self._cache else self._file()
             self._cache = (now, stored)
         return self._cache[1].synonyms
 
     async def stored(self) -> StoredSynonyms:
-        """The rules as Elasticsearch holds them now (seeding them from the repo file if there are none)."""
-        stored = await self._read(None)
+        """The rules as Elasticsearch holds them now, seeding the index from the repo file if it holds none."""
+        stored = await self._read(None, seed=True)
         self._cache = (time.monotonic(), stored)
         return stored
 
     async def replace(self, synonyms: SynonymSet) -> StoredSynonyms:
         """Store `synonyms` as the whole set; this process uses it on return, the others within RULES_TTL."""
-        await ensure_system_index(self.es, self.index, "synonyms")
-        updated = _now()
-        document = {"rules": synonyms.lines, "updated": updated}
-        result = await self.es.index(index=self.index, id=DOC_ID, document=document, refresh="wait_for")
-        stored = StoredSynonyms(synonyms, result["_version"], updated)
+        stored = await self._write(synonyms, create=False)
         self._cache = (time.monotonic(), stored)
         return stored
 
-    async def _read(self, known: StoredSynonyms | None) -> StoredSynonyms:
+    def _file(self) -> StoredSynonyms:
+        return StoredSynonyms(SynonymSet.from_file(self.seed), None, None)
+
+    async def _read(self, known: StoredSynonyms | None, *, seed: bool) -> StoredSynonyms:
         try:
             head = await self.es.get(index=self.index, id=DOC_ID, source=False)
-        except NotFoundError:  # no index or no document: seed it from the repo file
-            return await self._seed()
+        except NotFoundError:  # no index or no document yet
+            if not seed:
+                return known if known is not None and known.version is None else self._file()
+            try:
+                stored = await self._write(self._file().synonyms, create=True)
+            except ConflictError:  # another replica seeded it (or an admin stored a set) meanwhile
+                return await self._read(None, seed=False)
+            log.info("synonyms: %s seeded from %s (%d rules)", self.index, self.seed, len(stored.synonyms.rules))
+            return stored
         if known is not None and known.version == head["_version"]:
             return known
         document = await self.es.get(index=self.index, id=DOC_ID)
         source = document["_source"]
         return StoredSynonyms(SynonymSet(source["rules"]), document["_version"], source["updated"])
 
-    async def _seed(self) -> StoredSynonyms:
-        synonyms = SynonymSet.from_file(self.seed)
-        await ensure_system_index(self.es, self.index, "synonyms")
+    async def _write(self, synonyms: SynonymSet, *, create: bool) -> StoredSynonyms:
+        """Index the set as the one document (`create`: only if there is none), with an admin's patience:
+        creating the index may take longer than a search may wait."""
+        es = self.es.options(request_timeout=WRITE_TIMEOUT)
+        await ensure_system_index(es, self.index, "synonyms")
         updated = _now()
-        try:
-            result = await self.es.create(index=self.index, id=DOC_ID, document={"rules": synonyms.lines,
-                                          "updated": updated}, refresh="wait_for")
-        except ConflictError:  # another replica seeded it (or an admin stored a set) meanwhile
-            return await self._read(None)
-        log.info("synonyms: %s seeded from %s (%d rules)", self.index, self.seed, len(synonyms.rules))
+        result = await es.index(index=self.index, id=DOC_ID, document={"rules": synonyms.lines, "updated": updated},
+                                op_type="create" if create else "index", refresh="wait_for")
         return StoredSynonyms(synonyms, result["_version"], updated)
 
 
