@@ -224,10 +224,14 @@ def _run(args: argparse.Namespace) -> int:
         if args.compare_fusion:
             _compare_fusion(args, api, queries, env, command, model, index, settings_for, results, say,
                             resolved_in)
-        if args.compare_synonyms:
-            _compare_synonyms(args, api, es, queries, env, command, model, info, settings_for, results, say)
+        compared = (_compare_synonyms(api, es, queries, model, info, settings_for, results, say)
+                    if args.compare_synonyms else None)
+        sections: list[str] = []
         if args.distractors:
-            _distractors(args, api, es, queries, env, command, model, settings_for, results, say, resolved_in)
+            sections = _distractors(args, api, es, queries, env, command, model, settings_for, results, say,
+                                    resolved_in, synonyms_too=args.compare_synonyms)
+        if compared:
+            _write_synonyms(args, api, queries, env, command, info, compared, sections)
         # Written last, so that it links the other reports this run wrote.
         _finish_main(args, results, queries, env, command, [info], warnings, printed=True)
     finally:
@@ -322,7 +326,8 @@ def _compare_fusion(args, api, queries, env, command, model, index, settings_for
     print(f"wrote {args.out / 'relevance-fusion.md'} and {chart}")
 
 
-def _compare_synonyms(args, api, es, queries, env, command, model, info, settings_for, main_results, say) -> None:
+def _compare_synonyms(api, es, queries, model, info, settings_for, main_results, say) -> tuple[list, list, int]:
+    """(runs with synonyms on, off, rules in the live set) on the sample index."""
     from bench.relevance import synonyms
     from service.synonyms import DOC_ID, SynonymSet
 
@@ -334,8 +339,15 @@ def _compare_synonyms(args, api, es, queries, env, command, model, info, setting
     stored = es.options(ignore_status=404).get(index=live.synonyms_index, id=DOC_ID)
     rules = SynonymSet(stored["_source"]["rules"] if stored.get("found") else
                        live.synonyms_file.read_text(encoding="utf-8").splitlines())
-    text = synonyms.markdown(api, on, off, queries, env=env, command=command, indices=[info],
-                             rules=len(rules.rules), out=args.out)
+    return on, off, len(rules.rules)
+
+
+def _write_synonyms(args, api, queries, env, command, info, compared, sections: list[str]) -> None:
+    from bench.relevance import synonyms
+
+    on, off, rules = compared
+    text = synonyms.markdown(api, on, off, queries, env=env, command=command, indices=[info], rules=rules,
+                             sections=sections)
     if args.no_write:
         print(text)
         return
@@ -347,7 +359,10 @@ def _relabel(result: RunResult, label: str) -> RunResult:
     return RunResult(label, result.model, result.mode, result.settings, result.runs, list(result.notes))
 
 
-def _distractors(args, api, es, queries, env, command, model, settings_for, main_results, say, resolved) -> None:
+def _distractors(args, api, es, queries, env, command, model, settings_for, main_results, say, resolved, *,
+                 synonyms_too: bool = False) -> list[str]:
+    """The distractor run and its report; returns the synonym comparison at that scale (markdown lines) when
+    `synonyms_too`."""
     n = args.distractors
     source = args.distractor_source
     if not source.exists() or not (source.is_file() or any(source.glob("*.jsonl"))):
@@ -356,7 +371,7 @@ def _distractors(args, api, es, queries, env, command, model, settings_for, main
         if not args.no_write:
             (args.out / "relevance-distractors.md").write_text(
                 f"# Relevance with distractors\n\nNot run on {env['date']}: {message}.\n", encoding="utf-8")
-        return
+        return ["## With distractors", "", f"Not run: {message}.", ""] if synonyms_too else []
     alias = alias_for(model, prefix=f"eval-dist{n}")
     say(f"\ndistractors: data/sample + {n} articles from {source} behind {alias}")
     with distractor_file(source, n) as (path, taken):
@@ -383,6 +398,15 @@ def _distractors(args, api, es, queries, env, command, model, settings_for, main
         fusion_rows.append(evaluate(api, queries, mode="hybrid", k=10, label=label, model=model,
                                     settings=tunables(settings)))
     fusion_rows[0] = _relabel(fusion_rows[0], fusion_rows[0].label + " (default)")
+    synonym_lines: list[str] = []
+    if synonyms_too:
+        from bench.relevance import synonyms
+
+        say("  synonyms on and off, with distractors ...")
+        on, off = synonyms.compare(api, queries, results, alias=alias, model=model, settings_for=settings_for,
+                                   say=say)
+        synonym_lines = synonyms.scale_section(on, off, f"With {taken} distractors ({alias}, {info.articles} "
+                                               f"articles, {info.passages} passages)")
     api.configure(settings_for(alias_for(model), model))
     rows = []
     for base, with_d in zip(main_results, results):
@@ -400,7 +424,7 @@ def _distractors(args, api, es, queries, env, command, model, settings_for, main
     for r in results:
         report.print_table(f"worst {args.worst}, {r.label}", report.WORST_HEADER, report.worst_rows(r, args.worst))
     if args.no_write:
-        return
+        return synonym_lines
     chart = "relevance-distractors.png"
     import matplotlib
 
@@ -440,6 +464,7 @@ def _distractors(args, api, es, queries, env, command, model, settings_for, main
                                     env=env, command=command, indices=[info], chart=chart, extra=extra)
     (args.out / "relevance-distractors.md").write_text(text, encoding="utf-8")
     print(f"wrote {args.out / 'relevance-distractors.md'} and {chart}")
+    return synonym_lines
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ node holds none). Exact-kind nDCG@10 must not drop with synonyms on: the typed w
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from bench.relevance import metrics, report
@@ -128,8 +127,16 @@ def _ndcg(api: SearchAPI, text: str, q: JudgedQuery, mode: str) -> float:
     return metrics.ndcg_at_k([hit["id"] for hit in body["hits"]], q.grades, 10)
 
 
+def scale_section(on: Sequence[RunResult], off: Sequence[RunResult], title: str) -> list[str]:
+    """The off → on comparison on another index (the sample plus distractors), as markdown lines."""
+    header, rows = delta_table(on, off)
+    return [f"## {title}", "", *exact_verdicts(on, off), "",
+            report._md_table(header, rows, "ll" + "r" * (len(header) - 2)), ""]
+
+
 def markdown(api: SearchAPI, on: Sequence[RunResult], off: Sequence[RunResult], queries: Sequence[JudgedQuery], *,
-             env: dict[str, str], command: str, indices: Sequence[Any], rules: int, out: Path) -> str:
+             env: dict[str, str], command: str, indices: Sequence[Any], rules: int,
+             sections: Sequence[str] = ()) -> str:
     hybrid_on, hybrid_off = on[-1], off[-1]
     header, rows = delta_table(on, off)
     typo_header, typo, typo_summary = typo_rows(api, hybrid_on)
@@ -164,6 +171,6 @@ def markdown(api: SearchAPI, on: Sequence[RunResult], off: Sequence[RunResult], 
              "the typo was made from (`intended` in queries.json). The page shows it as a link; following it "
              "searches the suggestion.", "",
              *typo_summary, "",
-             report._md_table(typo_header, typo, "llllrrrr"), ""]
+             report._md_table(typo_header, typo, "llllrrrr"), "", *sections]
     return report.variants_markdown("Relevance: synonyms on and off", intro, [*on, *off], queries, env=env,
                                     command=command, indices=indices, chart=None, extra=extra)
