@@ -101,6 +101,21 @@ class Settings(BaseSettings):
         default="gov-search-bestbets",
         description="System index of the best-bet rules (办事直达) managed through /admin/bestbets.",
     )
+    synonyms_index: str = Field(
+        default="gov-search-synonyms",
+        description="System index holding the live synonym rules (plain words → official terms), managed through "
+        "/admin/synonyms and seeded from SYNONYMS_FILE when it holds none.",
+    )
+    synonyms_file: Path = Field(
+        default=DATA_DIR / "synonyms.txt",
+        description="The repo's synonym file: the rules SYNONYMS_INDEX starts with (and the fallback while "
+        "Elasticsearch cannot be read).",
+    )
+    synonyms_enabled: bool = Field(
+        default=True,
+        description="Expand queries with the synonym rules (official terms added as low-weight BM25 clauses); "
+        "false searches the typed words only (the relevance benchmark compares both).",
+    )
     hot_days: int = Field(default=30, ge=1, description="Days of searches GET /hot counts.")
 
     # --- Embeddings --------------------------------------------------------

@@ -19,6 +19,7 @@ from service.jobs import JobStore
 from service.reindex import ReindexRunner
 from service.runtime import Runtime
 from service.search import Searcher
+from service.synonyms import Synonyms
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -59,3 +60,4 @@ JournalDep = Annotated[Journal, Depends(get_journal)]
 
 QueryLogDep = Annotated[QueryLog, _part("query_log")]
 BestBetsDep = Annotated[BestBets, _part("best_bets")]
+SynonymsDep = Annotated[Synonyms, _part("synonyms")]

@@ -67,6 +67,7 @@ class SearchRequest:
     sort: str = "relevance"
     filters: Filters = field(default_factory=Filters)
     boost: tuple[str, str] | None = None  # (field, value): a town or publisher the query names (understanding)
+    synonyms: tuple[str, ...] = ()  # official terms the query's plain words stand for (service.synonyms)
 
 
 def exact_clauses(q: str) -> list[dict[str, Any]]:
@@ -90,13 +91,28 @@ LOOSE_BOOST = 0.3
 NAMED_BOOST = 10.0
 
 
-def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None) -> dict[str, Any]:
+# Weight of an official term a synonym rule adds (老人 → 老年人), as a phrase over title and text: enough to
+# bring an article that uses only the official term into the list, low enough that one matching the typed
+# words (which keep their full weight) stays above it. Measured with `python -m bench.relevance
+# --compare-synonyms` (bench/results/relevance-synonyms.md).
+SYNONYM_BOOST = 0.5
+
+
+def synonym_clauses(terms: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One low-weight phrase clause per official term (`service.synonyms`)."""
+    return [{"multi_match": {"query": term, "type": "phrase", "fields": ["title^3", "text"], "boost": SYNONYM_BOOST}}
+            for term in terms]
+
+
+def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
+               synonyms: tuple[str, ...] = ()) -> dict[str, Any]:
     """Word matches (smartcn) carry the score; character bigrams add recall for names and
     words the segmenter splits differently; phrases and the title lift the best matches.
 
     Strict clauses (most of the query's words or bigrams) carry the score; a loose, low-weight
     clause (any one bigram) keeps articles that share only part of the wording in the list,
-    below every strict match of comparable strength."""
+    below every strict match of comparable strength. `synonyms` (official terms for the query's
+    plain words) are further recall clauses of their own, at SYNONYM_BOOST."""
     recall = [
         # Term-centric across title and text: each query word may match in either.
         {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title^3", "text"],
@@ -106,6 +122,7 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None) -
         # Loose: any bigram, so a query in other words still finds the articles sharing some of it.
         {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
                          "minimum_should_match": 1, "boost": LOOSE_BOOST}},
+        *synonym_clauses(synonyms),
     ]
     precision = [
         {"match_phrase": {"title": {"query": q, "slop": 1, "boost": 4.0}}},
@@ -123,14 +140,18 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None) -
     }
 
 
-def highlight(q: str) -> dict[str, Any]:
-    """Highlight the query's words in the passage, also for hits found only by the vector side:
-    the highlight query is the word match, whatever retrieved the passage."""
+def highlight(q: str, synonyms: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Highlight the query's words (and the official terms searched for them) in the passage, also for
+    hits found only by the vector side: the highlight query is the word match, whatever retrieved the
+    passage."""
+    words: dict[str, Any] = {"match": {"text": {"query": q}}}
+    if synonyms:
+        words = {"bool": {"should": [words, *({"match_phrase": {"text": term}} for term in synonyms)]}}
     return {
         "encoder": "html",
         "pre_tags": ["<em>"],
         "post_tags": ["</em>"],
-        "highlight_query": {"match": {"text": {"query": q}}},
+        "highlight_query": words,
         "fields": {
             "text": {"type": "unified", "fragment_size": SNIPPET_CHARS, "number_of_fragments": 1,
                      "no_match_size": SNIPPET_CHARS},
@@ -150,7 +171,7 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
     `candidates=True`: a fusion candidate list (slim `_source`, no highlight); otherwise the
     bm25 mode's page itself (≤ size hits, whole and highlighted: it is already the page)."""
     body: dict[str, Any] = {
-        "query": bm25_query(req.q, req.filters, req.boost),
+        "query": bm25_query(req.q, req.filters, req.boost, req.synonyms),
         "collapse": {"field": "article_id"},
         "from": offset,
         "size": limit,
@@ -160,7 +181,7 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
         "timeout": es_timeout(timeout),
     }
     if not candidates:
-        body["highlight"] = highlight(req.q)
+        body["highlight"] = highlight(req.q, req.synonyms)
     if with_aggs:
         body["aggs"] = facets.aggregations()
     return body
@@ -198,14 +219,15 @@ def exact_search(req: SearchRequest, *, timeout: float) -> dict[str, Any]:
     }
 
 
-def page_hits_search(q: str, passage_ids: list[str], *, timeout: float) -> dict[str, Any]:
+def page_hits_search(q: str, passage_ids: list[str], *, timeout: float,
+                     synonyms: tuple[str, ...] = ()) -> dict[str, Any]:
     """The page's passages (the winning passage of each article shown, by document id), whole and
     with the query's words highlighted: the one request of a fused page that reads text."""
     return {
         "query": {"ids": {"values": list(passage_ids)}},
         "size": len(passage_ids),
         "_source": SOURCE_FIELDS,
-        "highlight": highlight(q),
+        "highlight": highlight(q, synonyms),
         "track_total_hits": False,
         "timeout": es_timeout(timeout),
     }

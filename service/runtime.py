@@ -24,6 +24,7 @@ from service.jobs import JobStore
 from service.ranking import LearnedRanker
 from service.reindex import ReindexRunner
 from service.search import Searcher
+from service.synonyms import Synonyms
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Runtime:
     runner: ReindexRunner
     query_log: QueryLog  # searches and clicks for hot searches and analytics (no personal data)
     best_bets: BestBets  # 办事直达 rules
+    synonyms: Synonyms  # plain words → official terms, shared by every searcher of the runtime
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -52,11 +54,12 @@ class Runtime:
         query_embedder = _query_embedder(settings, pool, es)
         admission = Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
         ranker = await asyncio.to_thread(ranking.load, settings.ranker_model)
+        synonyms = Synonyms(es, settings.synonyms_index, settings.synonyms_file)
         return cls(settings=settings, es=es, es_sync=es_sync, embedders=pool, query_embedder=query_embedder,
-                   searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission, ranker),
+                   searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission, ranker, synonyms),
                    ranker=ranker, admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings),
                    query_log=QueryLog(es, settings.query_log_index, settings.hot_days),
-                   best_bets=BestBets(es, settings.best_bets_index))
+                   best_bets=BestBets(es, settings.best_bets_index), synonyms=synonyms)
 
     def with_settings(self, settings: Settings) -> Runtime:
         """The same clients and models, searching with `settings` (a new alias gets its own query cache,
@@ -68,7 +71,8 @@ class Runtime:
         if settings.ranker_model != self.settings.ranker_model:
             ranker = ranking.load(settings.ranker_model)
         return replace(self, settings=settings, query_embedder=embedder, ranker=ranker,
-                       searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings, self.admission, ranker))
+                       searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings, self.admission, ranker,
+                                         self.synonyms))
 
     async def close(self) -> None:
         await self.query_log.flush()

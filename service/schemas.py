@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from govsearch.schema import ArticleMetadata, PassageSpan
+from service.synonyms import MAX_LINE_CHARS, MAX_RULE_LINES
 
 SearchMode = Literal["hybrid", "bm25", "vector"]
 SortOrder = Literal["relevance", "date"]
@@ -38,14 +39,22 @@ class Facets(BaseModel):
     year: list[FacetBucket]
 
 
+class SynonymExpansion(BaseModel):
+    word: str = Field(description="A word of the query that has a synonym rule (老人).")
+    terms: list[str] = Field(description="The official terms searched besides it, at a lower weight (老年人).")
+
+
 class UnderstoodQuery(BaseModel):
-    """What the service read out of the query text (`service.understanding`)."""
+    """What the service read out of the query text (`service.understanding`, `service.synonyms`)."""
 
     text: str = Field(description="The words searched: the query without its date words.")
     date_from: str | None = Field(None, description="YYYY-MM-DD: the start of the range a date word "
                                   "(2022年12月, 去年, 上个月, 今年) stands for, applied as a filter.")
     date_to: str | None = Field(None, description="YYYY-MM-DD, inclusive.")
     town: str | None = Field(None, description="A town or publisher the query names, whose articles are boosted.")
+    synonyms: list[SynonymExpansion] = Field(default_factory=list, description="Plain words of the query and the "
+                                             "official terms also searched for them (同时搜索), from the synonym "
+                                             "rules (/admin/synonyms).")
 
 
 class BestBetIn(BaseModel):
@@ -81,6 +90,22 @@ class BestBetList(BaseModel):
     best_bets: list[BestBet]
 
 
+class SynonymRulesIn(BaseModel):
+    """The whole synonym set, one rule per entry, in the `data/synonyms.txt` format: `plain, plain2 =>
+    official, official2` (one-way) or `term, term2` (equivalent); `#` comments and blank entries are kept
+    and ignored."""
+
+    rules: list[str] = Field(max_length=MAX_RULE_LINES, description=f"At most {MAX_RULE_LINES} entries, "
+                             f"{MAX_LINE_CHARS} characters each.", examples=[["老人, 老人家 => 老年人", "防火, 消防"]])
+
+
+class SynonymRules(SynonymRulesIn):
+    count: int = Field(description="Rules in the set (comments and blank entries not counted).")
+    version: int | None = Field(description="The stored set's version (grows with every PUT); null: the repo file, "
+                                "Elasticsearch not written yet.")
+    updated: str | None = Field(description="When the set was stored (ISO 8601, UTC).")
+
+
 class SearchResponse(BaseModel):
     query: str
     mode: SearchMode
@@ -103,8 +128,9 @@ class SearchResponse(BaseModel):
                                      "corrected. null otherwise.")
     best_bets: list[BestBet] = Field(default_factory=list, description="办事直达: what administrators pinned for "
                                      "this query (/admin/bestbets), to show above the hits.")
-    understood: UnderstoodQuery | None = Field(None, description="Date words turned into a date range and a "
-                                               "town or publisher boosted; null when the query has neither.")
+    understood: UnderstoodQuery | None = Field(None, description="Date words turned into a date range, a "
+                                               "town or publisher boosted, official terms searched for plain "
+                                               "words; null when the query has none of them.")
 
 
 class Suggestion(BaseModel):

@@ -39,7 +39,8 @@ from service.query import (
 )
 from service.ranking import Reranker, plausible
 from service.spelling import Speller
-from service.understanding import Understanding
+from service.synonyms import SynonymSet
+from service.understanding import Understanding, Understood
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,21 @@ class QueryVectors(Protocol):
     async def embed(self, text: str) -> list[float]: ...
 
 
+class SynonymRules(Protocol):
+    """What the searcher needs of the synonym store (`service.synonyms.Synonyms`)."""
+
+    async def current(self) -> SynonymSet: ...
+
+
 class Searcher:
     """Runs a validated `SearchRequest` against a `SearchBackend` and shapes the response."""
 
     def __init__(self, backend: SearchBackend, embedder: QueryVectors, settings: Settings,
-                 admission: Admission | None = None, ranker: Reranker | None = None) -> None:
+                 admission: Admission | None = None, ranker: Reranker | None = None,
+                 synonyms: SynonymRules | None = None) -> None:
         self.backend = backend
         self.ranker = ranker
+        self.synonyms = synonyms if settings.synonyms_enabled else None
         self.embedder = embedder
         self.settings = settings
         self.admission = admission or Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
@@ -76,15 +85,29 @@ class Searcher:
         """The response for `req`; raises `service.admission.Overloaded` when no search slot frees in time.
 
         The text searched is `normalize_text(req.q)` (the index holds that form too); the response echoes
-        `query` as typed. Date words and named towns are read out first (`service.understanding`); a typo
+        `query` as typed. Date words and named towns are read out first (`service.understanding`), then the
+        official terms for plain words added (`service.synonyms`, unless SYNONYMS_ENABLED is false); a typo
         correction (`service.spelling`) is looked for alongside the search."""
         started = time.perf_counter()
         typed, req = req.q, replace(req, q=normalize_text(req.q))
         req, understood = await self.understanding.apply(req)
+        expansions = tuple((await self.synonyms.current()).expand(req.q)) if self.synonyms else ()
+        if expansions:
+            req = replace(req, synonyms=tuple(term for expansion in expansions for term in expansion.terms))
+            understood = replace(understood or Understood(text=req.q), synonyms=expansions)
         async with self.admission.slot():
-            response, did_you_mean = await asyncio.gather(self._search(req, started), self.speller.did_you_mean(req.q))
+            response, did_you_mean = await asyncio.gather(self._search(req, started), self._did_you_mean(req.q))
         return {**response, "query": typed, "did_you_mean": did_you_mean,
                 "understood": understood and understood.as_json()}
+
+    async def _did_you_mean(self, q: str) -> str | None:
+        """The typo check is an aid: when it fails (a slow suggester past ES_REQUEST_TIMEOUT on a busy node),
+        the search still answers, without a correction."""
+        try:
+            return await self.speller.did_you_mean(q)
+        except Exception:
+            log.warning("typo check failed; answering without did_you_mean", exc_info=True)
+            return None
 
     async def _search(self, req: SearchRequest, started: float) -> dict[str, Any]:
         degraded: str | None = None
@@ -143,7 +166,8 @@ class Searcher:
         if not wanted:
             return page
         index = ",".join(sorted({c.index for c in wanted if c.index})) or None
-        body = page_hits_search(req.q, [c.doc_id for c in wanted], timeout=self.settings.es_search_timeout)
+        body = page_hits_search(req.q, [c.doc_id for c in wanted], timeout=self.settings.es_search_timeout,
+                                synonyms=req.synonyms)
         (response,) = await self._msearch(body, index=index)
         full = {hit["_id"]: hit for hit in response["hits"]["hits"]}
         shown: list[Fused] = []

@@ -26,6 +26,7 @@ from typing import Any
 
 from service.backend import SearchBackend
 from service.query import SearchRequest, known_names_search
+from service.synonyms import Expansion
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,12 @@ class Understood:
     date_from: date | None = None
     date_to: date | None = None
     town: str | None = None  # the town or publisher boosted
+    synonyms: tuple[Expansion, ...] = ()  # plain words of `text` and the official terms also searched
 
     def as_json(self) -> dict[str, Any]:
         return {"text": self.text, "date_from": self.date_from and self.date_from.isoformat(),
-                "date_to": self.date_to and self.date_to.isoformat(), "town": self.town}
+                "date_to": self.date_to and self.date_to.isoformat(), "town": self.town,
+                "synonyms": [expansion.as_json() for expansion in self.synonyms]}
 
 
 def _month(year: int, month: int) -> tuple[date, date]:

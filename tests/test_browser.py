@@ -797,6 +797,38 @@ def test_a_month_in_the_query_shows_as_a_removable_date_filter(page, api: ApiPro
     watch.assert_clean(api.url)
 
 
+def test_plain_words_show_the_official_terms_also_searched(page, api: ApiProcess) -> None:
+    # The repo's synonym file (the browser API's node holds no other set): 老人 → 老年人, 打针 → 疫苗接种/接种疫苗.
+    page, watch = page
+    page.goto(api.url + "/?q=" + "老人打针")
+    wait_results(page)
+    also = page.locator("#understood .understood-synonyms")
+    expect(also).to_have_text("同时搜索：老年人、疫苗接种、接种疫苗")
+    expect(page.locator("#understood a.chip")).to_have_count(0)  # nothing to remove: no date filter
+    expect(page.locator("#results .snippet em", has_text="老年人").first).to_be_visible()
+    shot(page, "14b-understood-synonyms", full_page=False)
+    page.locator("#q").fill("安全生产检查")
+    page.locator("#q").press("Enter")
+    wait_results(page)
+    expect(page.locator("#understood")).to_be_hidden()
+    watch.assert_clean(api.url)
+
+
+def test_widget_shows_the_official_terms_also_searched(page, api: ApiProcess, portal: str) -> None:
+    page, watch = page
+    page.goto(portal + "/host.html")
+    widget = page.locator("#gov-search")
+    box = widget.locator("input[type=search]")
+    box.fill("老人打针")
+    box.press("Enter")
+    expect(widget.locator(".synonyms")).to_have_text("同时搜索：老年人、疫苗接种、接种疫苗")
+    box.fill("安全生产检查")
+    box.press("Enter")
+    expect(widget.locator("li").first).to_be_visible()
+    expect(widget.locator(".synonyms")).to_have_count(0)
+    watch.assert_clean(api.url, portal)
+
+
 def test_hot_searches_on_the_start_view_and_a_result_click_is_reported(page, api: ApiProcess, es) -> None:
     page, watch = page
     for _ in range(2):

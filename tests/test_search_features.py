@@ -83,7 +83,8 @@ def test_full_width_letters_and_digits_match_their_ascii_forms(client: TestClien
 @pytest.mark.parametrize("mode", ["bm25", "hybrid"])
 def test_a_month_in_the_query_becomes_a_reported_date_filter(client: TestClient, mode: str) -> None:
     body = search(client, "2023年2月 疫情防控", mode=mode)
-    assert body["understood"] == {"text": "疫情防控", "date_from": "2023-02-01", "date_to": "2023-02-28", "town": None}
+    assert body["understood"] == {"text": "疫情防控", "date_from": "2023-02-01", "date_to": "2023-02-28", "town": None,
+                                  "synonyms": []}
     assert body["hits"] and all(hit["date"] and hit["date"].startswith("2023-02") for hit in body["hits"])
     unfiltered = search(client, "疫情防控", mode=mode)
     assert body["total"] < unfiltered["total"]

@@ -322,8 +322,14 @@
     show(didYouMeanEl, true);
   }
 
+  // The official terms the API searched for plain words of the query (老人 → 老年人), once each.
+  function synonymTerms(u) {
+    return [...new Set((u.synonyms || []).flatMap((s) => s.terms))];
+  }
+
   // Date words the API read as a date range (2022年12月, 去年, 上个月) show as a filter; removing it
-  // searches the words alone. A town named in the query is shown as boosted.
+  // searches the words alone. A town named in the query is shown as boosted, the official terms
+  // searched besides plain words as 同时搜索.
   function renderUnderstood(state, data) {
     const u = data.understood;
     if (!u) return;
@@ -332,6 +338,8 @@
       parts.push(chip(`时间：${u.date_from} 至 ${u.date_to}`, with_(state, { q: u.text })));
     }
     if (u.town) parts.push(el("span", { class: "understood-town" }, `优先显示：${u.town}`));
+    const terms = synonymTerms(u);
+    if (terms.length) parts.push(el("span", { class: "understood-synonyms" }, `同时搜索：${terms.join("、")}`));
     understoodEl.replaceChildren(el("span", { class: "label" }, "已为您识别："), ...parts);
     show(understoodEl, true);
   }

