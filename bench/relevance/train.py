@@ -29,6 +29,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,57 +80,71 @@ class Group:
     lists: dict[str, list[Candidate]] = field(default_factory=dict, repr=False)
 
 
+# What the recorder saw during the current search: one box per search task (asyncio copies the context).
+_RECORDED: ContextVar[list[tuple[list[Fused], dict[str, list[Candidate]], list[list[float]]]]] = ContextVar(
+    "recorded")
+# Searches in flight at once while collecting (the searcher's admission allows 4).
+CONCURRENCY = 3
+
+
 class Recorder:
     """A `service.ranking.Reranker` that keeps what the ranker would see and leaves fusion's order."""
 
     name = "recorder"
 
-    def __init__(self) -> None:
-        self.last: tuple[str, list[Fused], dict[str, list[Candidate]], list[list[float]]] | None = None
-
     def rerank(self, q: str, entries: list[Fused], lists: dict[str, list[Candidate]],
                depth: int) -> list[Fused] | None:
-        self.last = (q, list(entries), lists, features.rows(q, entries, lists, depth))
+        _RECORDED.get().append((list(entries), lists, features.rows(q, entries, lists, depth)))
         return None
 
 
 async def collect(settings: Settings, queries: Sequence[tuple[str, dict[str, int]]], source: str,
                   weight: float = 1.0, say=print) -> list[Group]:
-    """Run `queries` ((text, grades)) as hybrid searches over `settings.index_alias`; one group each."""
+    """Run `queries` ((text, grades)) as hybrid searches over `settings.index_alias`, CONCURRENCY at a
+    time; one group each (in `queries` order), none for a query without candidates."""
     from service.backend import ElasticsearchBackend
     from service.query import SearchRequest
     from service.runtime import Runtime
     from service.search import Searcher
 
     runtime = await Runtime.open(settings.model_copy(update={"ranker_model": None}))
-    recorder = Recorder()
     searcher = Searcher(ElasticsearchBackend(runtime.es), runtime.query_embedder, runtime.settings,
-                        runtime.admission, recorder)
-    groups: list[Group] = []
-    try:
-        for i, (q, grades) in enumerate(queries):
-            recorder.last = None
+                        runtime.admission, Recorder())
+    slots = asyncio.Semaphore(CONCURRENCY)
+    done = [0]
+
+    async def one(q: str, grades: dict[str, int]) -> Group | None:
+        async with slots:
+            box: list[tuple[list[Fused], dict[str, list[Candidate]], list[list[float]]]] = []
+            _RECORDED.set(box)
             await searcher.search(SearchRequest(q=q, mode="hybrid", size=10))
-            if recorder.last is None:
-                continue
-            _, entries, lists, rows = recorder.last
-            ids = [e.article_id for e in entries]
-            groups.append(Group(q, source, ids, rows, [grades.get(a, 0) for a in ids], grades, weight, entries,
-                                lists))
-            if (i + 1) % 250 == 0:
-                say(f"  {source}: {i + 1}/{len(queries)} queries")
+        done[0] += 1
+        if done[0] % 250 == 0:
+            say(f"  {source}: {done[0]}/{len(queries)} queries")
+        if not box:
+            return None
+        entries, lists, rows = box[0]
+        ids = [e.article_id for e in entries]
+        return Group(q, source, ids, rows, [grades.get(a, 0) for a in ids], grades, weight, entries, lists)
+
+    try:
+        found = await asyncio.gather(*(one(q, grades) for q, grades in queries))
     finally:
         await runtime.close()
-    return groups
+    return [g for g in found if g is not None]
 
 
 def bench_settings(alias: str, **overrides: Any) -> Settings:
-    """Settings of the benchmark's in-process runs: its own index and embedding cache, a patient timeout,
-    no per-client rate limit (thousands of queries from one client in minutes)."""
+    """Settings of the benchmark's in-process runs: its own index and embedding cache, patient timeouts
+    (relevance is measured, not latency: on a loaded machine Elasticsearch's own search timeout would
+    cut candidate lists short and the query embedding would degrade hybrid to BM25), no per-client
+    rate limit (thousands of queries from one client in minutes)."""
     base = Settings()
     return Settings(index_alias=alias, embedding_cache_dir=CACHE_DIR / "bench" / "embeddings",
-                    es_request_timeout=max(base.es_request_timeout, 30.0), keyless_rate_limit_per_minute=0,
-                    **overrides)
+                    es_request_timeout=max(base.es_request_timeout, 30.0),
+                    es_search_timeout=max(base.es_search_timeout, 20.0),
+                    query_embedding_timeout=max(base.query_embedding_timeout, 20.0),
+                    keyless_rate_limit_per_minute=0, **overrides)
 
 
 def _useful(groups: Sequence[Group]) -> list[Group]:
