@@ -81,7 +81,8 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     from indexer import elastic
 
     started = time.monotonic()
-    corpora = known_item.corpora(XWLB)
+    n_main = args.n_main or known_item.N_MAIN
+    corpora = known_item.corpora(XWLB, n_main=n_main)
     base = bench_settings(SAMPLE_ALIAS)
     es = elastic.connect(base.elasticsearch_url)
     api = InProcessAPI(bench_settings(SAMPLE_ALIAS, ranker_model=None))
@@ -100,6 +101,11 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         with known_item.jsonl_file(corpora.untitled_index(), "xwlb-untitled") as path:
             built.append(ensure_index(es, UNTITLED_ALIAS, "usem3", [path], reuse=args.reuse_index,
                                       embedder=embedder, say=say))
+        expected = [len(corpora.main) + built[0].articles, len(corpora.held_out), len(corpora.untitled_index())]
+        for info, articles in zip(built[1:], expected):
+            if info.articles != articles:  # a reused index of another selection would measure something else
+                raise BenchError(f"{info.alias} holds {info.articles} articles, not {articles}: pass the --n-main "
+                                 "it was built with, or rebuild it (without --reuse-index)")
         if ranking.load(MODEL_FILE) is None:
             raise BenchError(f"no usable ranker in {MODEL_FILE}: train it with `python -m bench.relevance.train`")
 
@@ -172,7 +178,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         "",
         "## Known items", "",
         f"Query = an xwlb record's editors' keywords (`tags`, joined by spaces), answer = that record. Dev: "
-        f"{len(dev_items)} records of 2023-2026 over the main index (sample + {known_item.N_MAIN} xwlb records of "
+        f"{len(dev_items)} records of 2023-2026 over the main index (sample + {n_main} xwlb records of "
         f"2014-2026); held-out: {len(held_items)} records of 2012+2013 over their own index "
         f"({known_item.N_HELD_OUT} records of those years + {known_item.N_HELD_OUT_DISTRACTORS} distractors from "
         "the main index). The ranker trained on 2014-2022 only; held-out figures are aggregates, never per query. "
@@ -180,7 +186,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         report._md_table(ki_header, ki_rows, "l" + "r" * (len(ki_header) - 1)), "",
         "## Judged set and exact titles", "",
         f"`queries.json` ({len(judged_set)} queries) over the sample alone and over the main index "
-        f"(the sample + {known_item.N_MAIN} distractors); nDCG@10, per kind with distractors; \"dev half\": the "
+        f"(the sample + {n_main} distractors); nDCG@10, per kind with distractors; \"dev half\": the "
         f"{len(judged_dev)} judged queries the ranker did not train on. Exact titles: each of the "
         f"{len(sample_titles)} sample articles' title, share at rank 1.", "",
         report._md_table(jd_header, jd_rows, "l" + "r" * (len(jd_header) - 1)), "",

@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     gathered = asyncio.run(gather(args.n_main, args.n_dev))
     if gathered is None:
         return 1
-    write_best(*gathered, args.out)
+    write_best(*gathered, args.out, f"python -m bench.relevance.train --n-main {args.n_main}")
     return 0
 
 
@@ -310,14 +310,14 @@ async def gather(n_main: int, n_dev: int, say=print) -> tuple[list[Group], list[
     return train, dev
 
 
-def write_best(train: list[Group], dev: list[Group], out: Path, say=print) -> Trained:
-    """Train every candidate, write the one best on dev to `out`, and return it."""
+def write_best(train: list[Group], dev: list[Group], out: Path, command: str, say=print) -> Trained:
+    """Train every candidate, write the one best on dev to `out` (`command` gathered the groups), return it."""
     baseline = score_groups(None, dev)
     say("dev, fusion order: " + _fmt(baseline))
     tried = candidates(train, dev, say)
     best = max(tried, key=lambda t: t.total)  # the first of equals: a fixed order, a deterministic choice
     trained_record = {
-        "command": "python -m bench.relevance.train",
+        "command": command,
         "seed": SEED, "signals": best.signals, "params": best.params, "lightgbm": _lightgbm_version(),
         "train": {s: sum(g.source == s for g in train) for s in sorted({g.source for g in train})},
         "index": {"known items (tags, sentence) and judged+distractors": MAIN_ALIAS,
