@@ -141,7 +141,7 @@ def bench_settings(alias: str, **overrides: Any) -> Settings:
     rate limit (thousands of queries from one client in minutes)."""
     base = Settings()
     return Settings(index_alias=alias, embedding_cache_dir=CACHE_DIR / "bench" / "embeddings",
-                    es_request_timeout=max(base.es_request_timeout, 30.0),
+                    es_request_timeout=max(base.es_request_timeout, 120.0),
                     es_search_timeout=max(base.es_search_timeout, 20.0),
                     query_embedding_timeout=max(base.query_embedding_timeout, 20.0),
                     keyless_rate_limit_per_minute=0, **overrides)
