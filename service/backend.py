@@ -38,7 +38,8 @@ class ElasticsearchBackend:
         searches: list[Body] = []
         for body in bodies:
             searches.extend([{"index": index}, body])
-        result = await self.es.msearch(searches=searches)
+        # Each named clause's score, not just its name (the ranker's clause features, `service.query.BM25_CLAUSES`).
+        result = await self.es.msearch(searches=searches, include_named_queries_score=True)
         responses: list[Body] = result["responses"]
         for response in responses:
             if "error" in response:

@@ -1,7 +1,11 @@
 """What the learned ranker knows about a (query, candidate article) pair: one row of numbers.
 
 Computed in the service from what the two candidate lists already carry (no extra request):
-the BM25 and kNN scores and ranks, which retrievers found the article, the fusion prior (the
+the BM25 and kNN scores and ranks (also as 1/rank, which a linear model can use), the score of
+each named BM25 clause on the article's best passage (`service.query.BM25_CLAUSES`: words,
+bigrams, any bigram, title phrase, text phrase — raw and as a share of the query's best for that
+clause, so how much of the query's wording and phrasing the passage holds), which retrievers
+found the article, the fusion prior (the
 default normalized fusion's 2:1 mean of the calibrated scores, a sum trees cannot form alone), the
 known-item flag, how much of the query the title holds (characters, character bigrams, whole query
 segments), the query's own shape (length, segments, question, document number, how well each side
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 
 from govsearch.rules import CJK, find_doc_number
 from service.fusion import Fused, calibrate_bm25, calibrate_cosine
+from service.query import BM25_CLAUSES
 
 FEATURES: tuple[str, ...] = (
     "bm25_score", "bm25_calibrated", "bm25_rank", "bm25_ratio_to_best", "in_bm25",
@@ -31,6 +36,8 @@ FEATURES: tuple[str, ...] = (
     "title_chars", "passage_count", "passage_position",
     "query_chars", "query_segments", "query_is_question", "query_has_doc_number",
     "query_best_bm25", "query_best_cosine", "query_bm25_candidates",
+    "bm25_reciprocal_rank", "vector_reciprocal_rank",
+    *[f"clause_{name}" for name in BM25_CLAUSES], *[f"clause_{name}_ratio" for name in BM25_CLAUSES],
 )
 
 _TEXT = re.compile(f"[{CJK}A-Za-z0-9]+")
@@ -77,6 +84,9 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
     # How well the query is matched at all: a weak best BM25 (a paraphrase) is when the vector side counts.
     query_row = [*shape.row(), calibrate_bm25(best_bm25), best_cos, float(len(lists.get("bm25", ())))]
     bm25_of = {c.article_id: c.score for c in lists.get("bm25", ())}
+    clauses_of = {c.article_id: c.clauses for c in lists.get("bm25", ())}
+    best_clause = {name: max((c.clauses.get(name, 0.0) for c in lists.get("bm25", ())), default=0.0)
+                   for name in BM25_CLAUSES}
     cos_of = {c.article_id: calibrate_cosine(c.score) for c in lists.get("vector", ())}
     out: list[list[float]] = []
     for entry in entries:
@@ -87,6 +97,8 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
         bm25 = bm25_of.get(entry.article_id, 0.0)
         cosine = cos_of.get(entry.article_id, 0.0)
         in_bm25, in_vector = "bm25" in entry.ranks, "vector" in entry.ranks
+        clauses = clauses_of.get(entry.article_id, {})
+        clause = [clauses.get(name, 0.0) for name in BM25_CLAUSES]
         out.append([
             bm25, calibrate_bm25(bm25), float(entry.ranks.get("bm25", depth + 1)),
             bm25 / best_bm25 if best_bm25 > 0 else 0.0, float(in_bm25),
@@ -99,5 +111,8 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
             _share(title_bigrams, set(shape.bigrams)),
             float(len(title)), float(source.get("passage_count") or 1), float(source.get("position") or 0),
             *query_row,
+            1.0 / entry.ranks["bm25"] if in_bm25 else 0.0, 1.0 / entry.ranks["vector"] if in_vector else 0.0,
+            *clause,
+            *[v / best_clause[name] if best_clause[name] > 0 else 0.0 for name, v in zip(BM25_CLAUSES, clause)],
         ])
     return out

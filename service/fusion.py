@@ -27,7 +27,9 @@ class Candidate:
 
     `source` is what the request fetched: the whole passage in bm25 mode, the candidate fields only
     (`service.query.CANDIDATE_FIELDS`) in vector and hybrid modes, whose page is fetched afterwards
-    by `doc_id` (the passage document's id) from `index` (the concrete index that answered)."""
+    by `doc_id` (the passage document's id) from `index` (the concrete index that answered).
+    `clauses`: the score of each named query clause the passage matched (`service.query.BM25_CLAUSES`),
+    empty for a vector hit."""
 
     article_id: str
     score: float
@@ -36,6 +38,7 @@ class Candidate:
     exact: bool = False
     doc_id: str = ""
     index: str = ""
+    clauses: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,14 +68,17 @@ def group_by_article(hits: list[dict[str, Any]], *, exact_query: str | None = No
         if article_id in seen:
             continue
         fragments = hit.get("highlight", {}).get("text")
+        # A list of names, or {name: score} when the search asked for `include_named_queries_score`.
+        matched = hit.get("matched_queries") or []
         seen[article_id] = Candidate(
             article_id=article_id,
             score=float(hit.get("_score") or 0.0),
             source=source,
             highlight=fragments[0] if fragments else None,
-            exact=exact_query is not None and exact_query in hit.get("matched_queries", []),
+            exact=exact_query is not None and exact_query in matched,
             doc_id=hit.get("_id", ""),
             index=hit.get("_index", ""),
+            clauses={name: float(score) for name, score in matched.items()} if isinstance(matched, dict) else {},
         )
     return list(seen.values())
 

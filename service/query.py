@@ -31,6 +31,9 @@ CANDIDATE_FIELDS = ["article_id", "date", "publisher", "department", "town", "ti
 SNIPPET_CHARS = 160
 
 EXACT_QUERY_NAME = "exact"
+# The BM25 request's clauses by name: every hit reports each matching clause's own score
+# (`matched_queries`, asked for with `include_named_queries_score`), which the ranker reads as features.
+BM25_CLAUSES = ("words", "bigrams", "bigrams_any", "title_phrase", "text_phrase")
 
 
 @dataclass(frozen=True)
@@ -116,17 +119,17 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
     recall = [
         # Term-centric across title and text: each query word may match in either.
         {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title^3", "text"],
-                         "minimum_should_match": "2<75%"}},
+                         "minimum_should_match": "2<75%", "_name": "words"}},
         {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
-                         "minimum_should_match": "3<60%"}},
+                         "minimum_should_match": "3<60%", "_name": "bigrams"}},
         # Loose: any bigram, so a query in other words still finds the articles sharing some of it.
         {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
-                         "minimum_should_match": 1, "boost": LOOSE_BOOST}},
+                         "minimum_should_match": 1, "boost": LOOSE_BOOST, "_name": "bigrams_any"}},
         *synonym_clauses(synonyms),
     ]
     precision = [
-        {"match_phrase": {"title": {"query": q, "slop": 1, "boost": 4.0}}},
-        {"match_phrase": {"text": {"query": q, "slop": 2, "boost": 2.0}}},
+        {"match_phrase": {"title": {"query": q, "slop": 1, "boost": 4.0, "_name": "title_phrase"}}},
+        {"match_phrase": {"text": {"query": q, "slop": 2, "boost": 2.0, "_name": "text_phrase"}}},
         *exact_clauses(q),
     ]
     if boost:

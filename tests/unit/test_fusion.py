@@ -65,6 +65,19 @@ def test_group_by_article_detects_exactly_the_named_query() -> None:
     assert not any(c.exact for c in group_by_article(hits))
 
 
+def test_group_by_article_reads_named_clause_scores() -> None:
+    """With `include_named_queries_score` Elasticsearch reports {name: score}: the exact flag still reads,
+    and every clause's score is kept for the ranker; a list of names gives no scores."""
+    hits = [hit("a1", 5.0), hit("a2", 4.0), hit("a3", 3.0)]
+    hits[0]["matched_queries"] = {"words": 3.5, "text_phrase": 1.25, EXACT_QUERY_NAME: 100.0}
+    hits[1]["matched_queries"] = {"bigrams_any": 0.4}
+    hits[2]["matched_queries"] = ["words"]
+    a1, a2, a3 = group_by_article(hits, exact_query=EXACT_QUERY_NAME)
+    assert a1.exact and a1.clauses == {"words": 3.5, "text_phrase": 1.25, EXACT_QUERY_NAME: 100.0}
+    assert not a2.exact and a2.clauses == {"bigrams_any": 0.4}
+    assert not a3.exact and a3.clauses == {}
+
+
 def test_group_by_article_exact_flag_comes_from_the_kept_passage() -> None:
     hits = [hit("a1", 5.0, 0), hit("a1", 4.0, 1, exact=True)]
     (only,) = group_by_article(hits, exact_query=EXACT_QUERY_NAME)

@@ -9,6 +9,7 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from govsearch.settings import Settings
@@ -21,14 +22,18 @@ from tests.unit.test_lean_search import SETTINGS, FakeBackend, FixedVector
 DEPTH = 50
 
 
-def _candidate(article_id: str, score: float, title: str, **source: object) -> Candidate:
-    return Candidate(article_id, score, {"article_id": article_id, "title": title, **source}, None)
+def _candidate(article_id: str, score: float, title: str, clauses: dict[str, float] | None = None,
+               **source: object) -> Candidate:
+    return Candidate(article_id, score, {"article_id": article_id, "title": title, **source}, None,
+                     clauses=clauses or {})
 
 
 def _lists() -> dict[str, list[Candidate]]:
     return {
-        "bm25": [_candidate("a", 40.0, "港西镇开展安全生产检查", position=0, passage_count=3),
-                 _candidate("b", 10.0, "泖港镇召开会议", position=2, passage_count=5)],
+        "bm25": [_candidate("a", 40.0, "港西镇开展安全生产检查", {"words": 20.0, "bigrams": 12.0, "title_phrase": 8.0},
+                            position=0, passage_count=3),
+                 _candidate("b", 10.0, "泖港镇召开会议", {"words": 5.0, "bigrams": 4.0, "bigrams_any": 1.0},
+                            position=2, passage_count=5)],
         # Elasticsearch's kNN score is (1 + cos) / 2.
         "vector": [_candidate("c", (1 + 0.5) / 2, "企业隐患排查整改"), _candidate("a", (1 + 0.4) / 2, "港西镇开展安全生产检查"),
                    *[_candidate(f"v{i}", (1 + 0.12) / 2, f"无关新闻{i}") for i in range(12)]],
@@ -64,6 +69,14 @@ def test_rows_describe_each_side_and_the_title() -> None:
     assert a[f["cosine"]] == pytest.approx(0.4) and a[f["vector_rank"]] == 2 and a[f["in_both"]] == 1
     assert a[f["query_in_title"]] == 1 and a[f["title_bigram_cover"]] == 1 and a[f["title_segment_cover"]] == 1
     assert a[f["passage_count"]] == 3 and a[f["passage_position"]] == 0
+    assert a[f["bm25_reciprocal_rank"]] == 1 and a[f["vector_reciprocal_rank"]] == 0.5
+    assert b[f["bm25_reciprocal_rank"]] == 0.5 and b[f["vector_reciprocal_rank"]] == 0
+    # Each named BM25 clause: its score on the best passage, and its share of the query's best for that clause.
+    assert a[f["clause_words"]] == 20 and a[f["clause_words_ratio"]] == 1
+    assert b[f["clause_words"]] == 5 and b[f["clause_words_ratio"]] == 0.25
+    assert a[f["clause_title_phrase"]] == 8 and b[f["clause_title_phrase"]] == 0 and b[f["clause_title_phrase_ratio"]] == 0
+    assert a[f["clause_bigrams_any"]] == 0 and b[f["clause_bigrams_any_ratio"]] == 1
+    assert c[f["clause_words"]] == 0 and c[f["clause_bigrams_ratio"]] == 0  # vector-only: no clause matched
     # Found by one side only: the other side's values are "absent", not guessed.
     assert b[f["cosine"]] == 0 and b[f["vector_rank"]] == DEPTH + 1 and b[f["in_vector"]] == 0
     assert c[f["bm25_score"]] == 0 and c[f["bm25_rank"]] == DEPTH + 1 and c[f["in_bm25"]] == 0
@@ -113,7 +126,16 @@ def _train_tiny_model(path: Path, name: str = "learned-test") -> Path:
     y = (x[:, cover] > 0.7).astype(int)
     model = lightgbm.LGBMRanker(n_estimators=20, num_leaves=4, min_child_samples=5, random_state=1, verbose=-1)
     model.fit(x, y, group=[20] * 20)
-    path.write_text(json.dumps(ranking.model_document(name, model.booster_.model_to_string(), {})), encoding="utf-8")
+    path.write_text(json.dumps(ranking.model_document(name, "lambdamart", model.booster_.model_to_string(), {})),
+                    encoding="utf-8")
+    return path
+
+
+def _linear_model(path: Path, weights: dict[str, float], name: str = "learned-linear") -> Path:
+    n = len(features.FEATURES)
+    model = {"mean": [0.5] * n, "scale": [2.0] * n,
+             "weights": [weights.get(f, 0.0) for f in features.FEATURES]}
+    path.write_text(json.dumps(ranking.model_document(name, "linear", model, {})), encoding="utf-8")
     return path
 
 
@@ -130,11 +152,48 @@ def test_a_trained_model_loads_and_orders_known_items_first(tmp_path: Path) -> N
     assert all(0 <= e.score <= 1 for e in ordered)
 
 
+def test_a_linear_model_scores_standardised_rows(tmp_path: Path) -> None:
+    """score = Σ w·(x − mean)/scale: here the cosine alone, so the vector side's order, b (no cosine) last."""
+    ranker = ranking.load(_linear_model(tmp_path / "lin.json", {"cosine": 3.0}))
+    assert ranker is not None and ranker.name == "learned-linear"
+    lists = _lists()
+    ordered = ranker.rerank("安全生产检查", _fused(lists), lists, DEPTH)
+    assert ordered is not None
+    assert [e.article_id for e in ordered][:2] == ["c", "a"] and ordered[-1].article_id == "b"
+    assert ordered[0].score == pytest.approx(1 / (1 + math.exp(-3.0 * (0.5 - 0.5) / 2.0)))
+    rows = features.rows("安全生产检查", _fused(lists), lists, DEPTH)
+    scores = ranker.model.predict(np.asarray(rows))
+    assert list(scores) == pytest.approx([3.0 * (r[features.FEATURES.index("cosine")] - 0.5) / 2.0 for r in rows])
+
+
+@pytest.mark.parametrize("model", [{"mean": [0.0], "scale": [1.0], "weights": [1.0]},
+                                   "not a dict", None])
+def test_a_malformed_linear_model_loads_as_none(tmp_path: Path, model: object,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "lin.json"
+    document = ranking.model_document("x", "linear", {}, {}) | {"model": model}
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with caplog.at_level(logging.ERROR, logger="service.ranking"):
+        assert ranking.load(path) is None
+    assert any("not loaded" in r.getMessage() for r in caplog.records)
+
+
+def test_a_linear_model_with_a_zero_scale_or_an_unknown_kind_loads_as_none(tmp_path: Path) -> None:
+    path = _linear_model(tmp_path / "lin.json", {"cosine": 1.0})
+    document = json.loads(path.read_text(encoding="utf-8"))
+    for broken in ({**document, "model": {**document["model"], "scale": [0.0] * len(features.FEATURES)}},
+                   {**document, "kind": "forest"}):
+        path.write_text(json.dumps(broken), encoding="utf-8")
+        assert ranking.load(path) is None
+    with pytest.raises(ValueError):
+        ranking.model_document("x", "forest", {}, {})
+
+
 def test_the_committed_model_loads() -> None:
     path = Settings(_env_file=None).ranker_model  # type: ignore[call-arg]
     assert path is not None and path.exists(), "train it: python -m bench.relevance.train"
     ranker = ranking.load(path)
-    assert ranker is not None and ranker.name == "learned-v1"
+    assert ranker is not None and ranker.name == "learned-v2"
     assert path.stat().st_size < 1024 * 1024
     document = json.loads(path.read_text(encoding="utf-8"))
     assert document["features"] == list(features.FEATURES)
@@ -166,10 +225,7 @@ def test_no_model_configured_is_no_ranker() -> None:
 class _Broken:
     name = "learned-broken"
 
-    def __init__(self) -> None:
-        self.booster = self
-
-    def predict(self, *args: object, **kwargs: object) -> None:
+    def predict(self, rows: object) -> None:
         raise RuntimeError("model exploded")
 
 

@@ -41,7 +41,8 @@ class _Msearch:
     def __init__(self, item: dict[str, Any]) -> None:
         self.item = item
 
-    async def msearch(self, searches: list[dict[str, Any]]) -> dict[str, Any]:
+    async def msearch(self, searches: list[dict[str, Any]], include_named_queries_score: bool) -> dict[str, Any]:
+        assert include_named_queries_score  # the ranker's clause features read the named clauses' scores
         return {"responses": [self.item]}
 
 

@@ -1,0 +1,61 @@
+"""bench.relevance.known_item without the corpus: the query each kind cuts from a record, the untitled
+form of a record, and the nested selections."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.relevance import known_item
+
+RECORD = {
+    "id": "xwlb-1", "date": "2016-01-05", "title": "全国各地举行新年倒计时活动", "tags": "新年,倒计时、[视频]祈福",
+    "body": "短句。点燃欢庆的焰火，许下祈福的心愿，敲响希望的钟声\n昨晚，有着近600年历史的故宫太庙建筑群迎来了新年倒计时活动！"
+            "在哈尔滨，夜里温度已经降到零下30度，人们依然热情不减？" + "很长" * 40 + "。",
+}
+
+
+def test_each_kind_cuts_its_query_from_the_record() -> None:
+    assert known_item.tags_query(RECORD) == "新年 倒计时 祈福"
+    # Sentences of 15-60 characters, end punctuation dropped: the middle one of the three usable.
+    assert known_item.sentence_query(RECORD) == "昨晚，有着近600年历史的故宫太庙建筑群迎来了新年倒计时活动"
+    assert known_item.title_query(RECORD) == RECORD["title"]
+    assert known_item.sentence_query({**RECORD, "body": "太短。" + "太长" * 40}) is None
+    assert known_item.tags_query({**RECORD, "tags": ""}) is None
+
+
+def test_the_untitled_record_keeps_its_id_and_body_and_is_titled_by_its_date() -> None:
+    bare = known_item.untitled(RECORD)
+    assert bare["title"] == "2016-01-05" and bare["body"] == RECORD["body"]
+    assert known_item.article_id(bare) == known_item.article_id(RECORD)
+
+
+def _corpus(tmp_path: Path) -> Path:
+    for year in (2012, 2013, 2016, 2024):
+        with (tmp_path / f"xwlb-{year}.jsonl").open("w", encoding="utf-8") as sink:
+            for i in range(40):
+                sink.write(json.dumps({**RECORD, "id": f"xwlb-{year}-{i}", "date": f"{year}-03-01"},
+                                      ensure_ascii=False) + "\n")
+    return tmp_path
+
+
+def test_selections_are_nested_and_the_untitled_records_are_outside_the_main_ones(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(known_item, "N_FULL", 60)
+    source = _corpus(tmp_path)
+    small = known_item.corpora(source, n_main=20, n_held_out=30, n_distractors=10, n_untitled=8)
+    large = known_item.corpora(source, n_main=60, n_held_out=30, n_distractors=10, n_untitled=8)
+    ids = lambda records: {r["id"] for r in records}
+    assert ids(small.main) <= ids(large.main) and len(large.main) == 60
+    assert ids(small.untitled) == ids(large.untitled) and not ids(small.untitled) & ids(large.main)
+    assert all(known_item.year_of(r) in known_item.TRAIN_YEARS for r in small.untitled)
+    assert len(small.held_out) == 30 + 10 and ids(small.distractors) <= ids(small.main)
+    assert [r["title"] for r in small.untitled_index()[:8]] == ["2016-03-01"] * 8
+    titles = small.items("train", 100, "title")
+    assert {i.article_id for i in titles} == {known_item.article_id(r) for r in small.untitled}
+    assert all(i.query == RECORD["title"] for i in titles)
+    assert {i.year for i in small.items("heldout", 100)} <= known_item.HELD_OUT_YEARS
+    with pytest.raises(ValueError):
+        small.items("dev", 10, "title")
