@@ -21,7 +21,11 @@
 #   ES_TRANSPORT_PORT  default ES_PORT+100 (must differ between instances too; a cluster's nodes
 #                 use ES_TRANSPORT_PORT .. ES_TRANSPORT_PORT+N-1)
 #   ES_HEAP       JVM heap per node, default 1g (512m per node of a cluster)
-#   ES_JAVA_HOME  JDK 17+ to run Elasticsearch with; default: JAVA_HOME, else the `java` on PATH
+#   ES_JAVA_HOME  JDK 17+ to run Elasticsearch with; default: the newest JDK 21+ under /usr/lib/jvm
+#                 (Lucene's SIMD vector code and Elasticsearch's native int8 vector scorer need 21+;
+#                 on 17 kNN search and HNSW indexing run scalar code, measured several times slower:
+#                 bench/results/perf-notes.md), else JAVA_HOME, else the `java` on PATH. The plugin
+#                 is always built with JAVA_HOME / the `java` on PATH (it targets Java 17)
 #   ES_USER       the unprivileged account used when run as root, default govsearch
 #   ES_START_TIMEOUT  seconds to wait for the node to answer, default 120
 #   MAVEN_REPO_LOCAL  Maven's local repository, default ~/.m2/repository
@@ -93,19 +97,43 @@ as_es_user() {
 
 # --- prerequisites -----------------------------------------------------------------------------
 
-# Sets JAVA_HOME_FOR_ES to a JDK 17+ or dies saying what is missing.
+# The JDK major version of $1 (a JAVA_HOME), empty if it has no working java.
+java_major() {
+  local version
+  version="$("$1/bin/java" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')"
+  [[ "${version%%.*}" =~ ^[0-9]+$ ]] && printf '%s' "${version%%.*}"
+  return 0
+}
+
+# Sets JAVA_HOME_FOR_BUILD (JAVA_HOME, else the `java` on PATH: Maven builds the plugin with it) and
+# JAVA_HOME_FOR_ES (ES_JAVA_HOME, else the newest JDK 21+ in /usr/lib/jvm, else the build JDK), both
+# 17+, or dies saying what is missing.
 find_java() {
-  local home="${ES_JAVA_HOME:-${JAVA_HOME:-}}" java version
+  local home="${JAVA_HOME:-}" java version candidate best="" best_major=20 major
   if [[ -z "$home" ]]; then
     java="$(command -v java || true)"
     [[ -n "$java" ]] || die "no Java found: install a JDK 17+ (Debian: apt-get install openjdk-17-jdk-headless) or set ES_JAVA_HOME"
     home="$(dirname "$(dirname "$(readlink -f "$java")")")"
   fi
-  [[ -x "$home/bin/java" ]] || die "no java in $home/bin: set ES_JAVA_HOME to a JDK 17+"
-  version="$("$home/bin/java" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')"
-  [[ "${version%%.*}" =~ ^[0-9]+$ && "${version%%.*}" -ge 17 ]] \
-    || die "Elasticsearch $ES_VERSION needs Java 17+, $home has '${version:-unknown}': set ES_JAVA_HOME"
-  JAVA_HOME_FOR_ES="$home"
+  [[ -x "$home/bin/java" ]] || die "no java in $home/bin: set JAVA_HOME to a JDK 17+"
+  version="$(java_major "$home")"
+  [[ -n "$version" && "$version" -ge 17 ]] \
+    || die "building the plugin needs Java 17+, $home has '${version:-unknown}': set JAVA_HOME"
+  JAVA_HOME_FOR_BUILD="$home"
+  if [[ -n "${ES_JAVA_HOME:-}" ]]; then
+    version="$(java_major "$ES_JAVA_HOME")"
+    [[ -n "$version" && "$version" -ge 17 ]] \
+      || die "Elasticsearch $ES_VERSION needs Java 17+, $ES_JAVA_HOME has '${version:-unknown}': set ES_JAVA_HOME"
+    JAVA_HOME_FOR_ES="$ES_JAVA_HOME"
+    return
+  fi
+  for candidate in /usr/lib/jvm/*/; do
+    candidate="${candidate%/}"
+    [[ -x "$candidate/bin/java" ]] || continue
+    major="$(java_major "$candidate")"
+    if [[ -n "$major" && "$major" -gt "$best_major" ]]; then best="$candidate" best_major="$major"; fi
+  done
+  JAVA_HOME_FOR_ES="${best:-$home}"
 }
 
 need_tools() {
@@ -160,7 +188,7 @@ build_plugin() {
     return
   fi
   log "building the analysis plugin (es-plugin/)"
-  JAVA_HOME="$JAVA_HOME_FOR_ES" mvn_q -f "$PLUGIN_SRC/pom.xml" package
+  JAVA_HOME="$JAVA_HOME_FOR_BUILD" mvn_q -f "$PLUGIN_SRC/pom.xml" package
   [[ -f "$PLUGIN_ZIP" ]] || die "the plugin build did not produce $PLUGIN_ZIP"
 }
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from elasticsearch.serializer import OrjsonSerializer
 
 from govsearch.actions import article_actions, article_doc_id, passage_doc_id
 from govsearch.paths import MAPPINGS_DIR
@@ -120,11 +121,18 @@ def test_article_actions_write_the_article_and_one_doc_per_passage() -> None:
     assert doc == {**fields, "doc_type": "article", "body": article.body, "content_hash": content_hash(article),
                    "passage_count": 3, **title_fields(article.title)}
     for passage, vector, action in zip(passages, vectors, actions[1:]):
-        src = action["_source"]
+        src = dict(action["_source"])
+        written = src.pop("vector")
         assert src == {**fields, "doc_type": "passage", "passage_id": passage.passage_id,
                        "position": passage.position, "text": passage.text, "char_start": passage.char_start,
-                       "char_end": passage.char_end, "vector": [float(x) for x in vector]}
-        assert type(src["vector"]) is list
+                       "char_end": passage.char_end}
+        assert [float(x) for x in written] == [float(x) for x in vector]
+        # On the wire: a numpy row stays float32 (its shortest digits), anything else becomes a list.
+        assert json.loads(OrjsonSerializer().dumps({"v": written}))["v"] == [float(x) for x in vector]
+    assert isinstance(actions[1]["_source"]["vector"], np.ndarray)
+    assert all(type(a["_source"]["vector"]) is list for a in actions[2:])
+    shortest = OrjsonSerializer().dumps({"v": np.array([0.1], dtype=np.float32)})
+    assert shortest == b'{"v":[0.1]}'  # not float64's 0.10000000149011612
     # Every field written is mapped: the mapping is strict.
     assert {key for a in actions for key in a["_source"]} - set(PROPERTIES) == set()
 
