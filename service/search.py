@@ -14,7 +14,6 @@ embedding to answer, so a process never runs more than MAX_CONCURRENT_SEARCHES.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import time
@@ -77,12 +76,14 @@ class Searcher:
 
         The text searched is `normalize_text(req.q)` (the index holds that form too); the response echoes
         `query` as typed. Date words and named towns are read out first (`service.understanding`); a typo
-        correction (`service.spelling`) is looked for alongside the search."""
+        correction (`service.spelling`) is looked for after the search, only when its passages lack a
+        character pair of the query's words (a search that found everything sends no typo request)."""
         started = time.perf_counter()
         typed, req = req.q, replace(req, q=normalize_text(req.q))
         req, understood = await self.understanding.apply(req)
         async with self.admission.slot():
-            response, did_you_mean = await asyncio.gather(self._search(req, started), self.speller.did_you_mean(req.q))
+            response = await self._search(req, started)
+            did_you_mean = await self.speller.did_you_mean(req.q, [hit["text"] for hit in response["hits"]])
         return {**response, "query": typed, "did_you_mean": did_you_mean,
                 "understood": understood and understood.as_json()}
 
