@@ -17,6 +17,7 @@ from service.bestbets import BestBets
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
 from service.limits import ConfiguredNetworks
+from service.popular import PopularQueries
 from service.reindex import ReindexRunner
 from service.runtime import Runtime
 from service.search import Searcher
@@ -60,6 +61,7 @@ JournalDep = Annotated[Journal, Depends(get_journal)]
 
 QueryLogDep = Annotated[QueryLog, _part("query_log")]
 BestBetsDep = Annotated[BestBets, _part("best_bets")]
+PopularDep = Annotated[PopularQueries, _part("popular")]
 
 
 def get_networks(request: Request) -> ConfiguredNetworks:
