@@ -6,7 +6,8 @@ log holds no identity, so the floor counts searches), none containing a SUGGEST_
 at most `MAX_POPULAR` of them. Each is weighted by its searches, a search `d` days old counting
 0.5^(d / SUGGEST_HALF_LIFE_DAYS), and carries its pinyin forms (`govsearch.pinyin`, as titles do).
 
-A keystroke never touches the log: `matching` reads the list in memory; when it is older than
+A keystroke never touches the log: `matching` reads the list in memory (`PopularIndex`, sorted keys
+searched by bisection); when it is older than
 SUGGEST_REFRESH_SECONDS, it starts one background refresh (one aggregation) and answers from the list
 it has. A refresh that fails keeps the previous list.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -42,31 +44,6 @@ class PopularQuery:
     query: str  # as logged: normalize_text of what was searched
     searches: int  # in the window
     weight: float  # searches decayed by age
-    full: tuple[str, ...]  # full pinyin of every suffix (govsearch.pinyin.suffix_forms)
-    initials: tuple[str, ...]
-
-    @classmethod
-    def of(cls, query: str, searches: int, weight: float) -> PopularQuery:
-        full, initials = pinyin.suffix_forms(query)
-        return cls(query, searches, weight, tuple(full), tuple(initials))
-
-    def match(self, text: str, form: str | None) -> int | None:
-        """How this query matches `text` (normalised, lower case), or None. `form` is the pinyin form of
-        `text` when it was typed in pinyin (`govsearch.pinyin.query_form`), else None."""
-        if form is None:
-            key = self.query.lower()
-            return PREFIX if key.startswith(text) else INNER if text in key else None
-        if not form:
-            return None
-        if self.full and self.full[0].startswith(form):
-            return PREFIX
-        if self.initials and self.initials[0].startswith(form):
-            return PREFIX_INITIALS
-        if any(suffix.startswith(form) for suffix in self.full[1:]):
-            return INNER
-        if any(suffix.startswith(form) for suffix in self.initials[1:]):
-            return INNER_INITIALS
-        return None
 
 
 def hidden_by(query: str, hidden: Iterable[str]) -> bool:
@@ -88,21 +65,71 @@ def from_buckets(buckets: Iterable[dict[str, Any]], *, min_searches: int, half_l
             continue
         weight = sum(day["doc_count"] * 0.5 ** (max(0.0, now - day["key"] / 1000) / DAY_SECONDS / half_life_days)
                      for day in bucket["days"]["buckets"])
-        popular.append(PopularQuery.of(query, searches, weight))
+        popular.append(PopularQuery(query, searches, weight))
     popular.sort(key=lambda p: (-p.weight, p.query))
     return popular
 
 
-def ranked_matches(popular: Iterable[PopularQuery], typed: str, size: int) -> list[PopularQuery]:
-    """The `size` popular queries that match `typed` (normalised) best: by how they match (`match`), then
-    by weight, then alphabetically."""
-    text = typed.lower().strip()
-    if not text:
-        return []
-    form = pinyin.query_form(text) if pinyin.is_pinyin_query(text) else None
-    matched = [(tier, p) for p in popular if (tier := p.match(text, form)) is not None]
-    matched.sort(key=lambda item: (item[0], -item[1].weight, item[1].query))
-    return [p for _, p in matched[:size]]
+class _Prefixes:
+    """Sorted keys, each with a rank `tier * n + number` (n: how many queries): the keys starting with a
+    prefix are one contiguous run, found by bisection, and a query's best match is its smallest rank."""
+
+    def __init__(self, rows: list[tuple[str, int]]) -> None:
+        rows.sort()
+        self.keys = [key for key, _ in rows]
+        self.ranks = [rank for _, rank in rows]
+
+    def ranks_of(self, prefix: str) -> list[int]:
+        """The distinct ranks of the keys that start with `prefix`, smallest first."""
+        lo = bisect_left(self.keys, prefix)
+        hi = bisect_left(self.keys, prefix + _LAST, lo)
+        return sorted(set(self.ranks[lo:hi]))
+
+
+_LAST = chr(0x10FFFF)  # sorts after every character a key holds
+
+
+class PopularIndex:
+    """Popular queries by the ways they match what is typed, looked up by binary search (a keystroke
+    costs a walk over the matching keys only, not over the whole list).
+
+    Chinese input matches a query that starts with it (PREFIX) or holds it later (INNER). Pinyin input
+    (`govsearch.pinyin.is_pinyin_query`: aqsc, anquan, 安quan) matches the full pinyin or initials of the
+    query (PREFIX, PREFIX_INITIALS) or of a later part of it (INNER, INNER_INITIALS), the forms titles
+    are indexed with (`govsearch.pinyin.suffix_forms`)."""
+
+    def __init__(self, popular: list[PopularQuery]) -> None:
+        self.popular = popular  # heaviest first (`from_buckets`): a smaller number is a heavier query
+        n = len(popular)
+        text_rows: list[tuple[str, int]] = []
+        pinyin_rows: list[tuple[str, int]] = []
+        for number, entry in enumerate(popular):
+            text = entry.query.lower()
+            text_rows += [(text[i:], (PREFIX if i == 0 else INNER) * n + number) for i in range(len(text))]
+            full, initials = pinyin.suffix_forms(entry.query)
+            pinyin_rows += [(form, (PREFIX if i == 0 else INNER) * n + number) for i, form in enumerate(full)]
+            pinyin_rows += [(form, (PREFIX_INITIALS if i == 0 else INNER_INITIALS) * n + number)
+                            for i, form in enumerate(initials)]
+        self._text = _Prefixes(text_rows)
+        self._pinyin = _Prefixes(pinyin_rows)
+
+    def matching(self, typed: str, size: int) -> list[PopularQuery]:
+        """The `size` queries that match `typed` (normalised) best: by how they match, then by weight."""
+        text = typed.lower().strip()
+        if not text:
+            return []
+        if pinyin.is_pinyin_query(text):
+            form = pinyin.query_form(text)
+            ranks = self._pinyin.ranks_of(form) if form else []
+        else:
+            ranks = self._text.ranks_of(text)
+        n = len(self.popular)
+        chosen: dict[int, None] = {}  # query numbers in rank order; the first rank of each is its best
+        for rank in ranks:
+            chosen.setdefault(rank % n)
+            if len(chosen) == size:
+                break
+        return [self.popular[number] for number in chosen]
 
 
 class PopularQueries:
@@ -115,7 +142,7 @@ class PopularQueries:
         self.half_life_days = half_life_days
         self.refresh_seconds = refresh_seconds
         self.hidden = tuple(hidden)
-        self.popular: list[PopularQuery] = []
+        self.index = PopularIndex([])
         self._refreshed: float | None = None  # time.monotonic() of the last refresh attempt
         self._task: asyncio.Task[None] | None = None
 
@@ -125,11 +152,13 @@ class PopularQueries:
         try:
             buckets = await self.query_log.popular(MAX_POPULAR, self.min_searches)
         except Exception:
-            log.warning("popular queries: the search log is not readable; keeping %d", len(self.popular),
+            log.warning("popular queries: the search log is not readable; keeping %d", len(self.index.popular),
                         exc_info=True)
             return
-        self.popular = from_buckets(buckets, min_searches=self.min_searches, half_life_days=self.half_life_days,
-                                    hidden=self.hidden, now=time.time())
+        popular = from_buckets(buckets, min_searches=self.min_searches, half_life_days=self.half_life_days,
+                               hidden=self.hidden, now=time.time())
+        # Pinyin for a few thousand queries takes a fraction of a second: not on the event loop.
+        self.index = await asyncio.to_thread(PopularIndex, popular)
 
     def matching(self, typed: str, size: int) -> list[PopularQuery]:
         """The best `size` popular queries for `typed` (normalised), from memory; starts a background
@@ -137,7 +166,7 @@ class PopularQueries:
         stale = self._refreshed is None or time.monotonic() - self._refreshed > self.refresh_seconds
         if stale and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self.refresh())
-        return ranked_matches(self.popular, typed, size)
+        return self.index.matching(typed, size)
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():

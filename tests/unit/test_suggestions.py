@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service.popular import PopularQueries, PopularQuery, from_buckets, ranked_matches
+from service.popular import PopularIndex, PopularQueries, PopularQuery, from_buckets
 from service.suggest import merged
 
 NOW = 1_700_000_000.0  # seconds
@@ -44,8 +44,8 @@ def test_weight_decays_with_age_so_recent_searches_outrank_old_ones() -> None:
                                                                                                 "疫情防控"]
 
 
-LIST = popular(bucket("安全生产", (0, 6)), bucket("安全生产检查", (0, 20)), bucket("食品安全", (0, 50)),
-               bucket("阿Q正传", (0, 5)), bucket("港西镇", (0, 8)))
+INDEX = PopularIndex(popular(bucket("安全生产", (0, 6)), bucket("安全生产检查", (0, 20)), bucket("食品安全", (0, 50)),
+                            bucket("阿Q正传", (0, 5)), bucket("港西镇", (0, 8))))
 
 
 @pytest.mark.parametrize(("typed", "expected"), [
@@ -58,11 +58,12 @@ LIST = popular(bucket("安全生产", (0, 6)), bucket("安全生产检查", (0, 
     ("疫情", []), ("zzz", []),
 ])
 def test_popular_queries_match_by_chinese_prefix_pinyin_and_initials(typed: str, expected: list[str]) -> None:
-    assert [p.query for p in ranked_matches(LIST, typed, 8)] == expected
+    assert [p.query for p in INDEX.matching(typed, 8)] == expected
 
 
-def test_ranked_matches_stops_at_size() -> None:
-    assert [p.query for p in ranked_matches(LIST, "anquan", 1)] == ["安全生产检查"]
+def test_matching_stops_at_size_and_ignores_blank_input() -> None:
+    assert [p.query for p in INDEX.matching("anquan", 1)] == ["安全生产检查"]
+    assert INDEX.matching("  ", 8) == [] and PopularIndex([]).matching("aq", 8) == []
 
 
 def title(article_id: str, text: str) -> dict[str, str]:
@@ -107,8 +108,7 @@ def test_keystrokes_read_memory_and_a_stale_list_is_refreshed_once_in_the_backgr
         first = [p.query for p in queries.matching("aq", 8)]  # nothing yet: the first refresh starts now
         for _ in range(5):
             queries.matching("aqs", 8)
-        await asyncio.sleep(0)  # let the background refresh run
-        await asyncio.sleep(0)
+        await queries._task  # the background refresh (the pinyin forms are computed in a thread)
         return first, [p.query for p in queries.matching("aqsc", 8)]
 
     assert asyncio.run(keystrokes()) == ([], ["安全生产"])
@@ -121,4 +121,4 @@ def test_a_failed_refresh_keeps_the_list() -> None:
     asyncio.run(queries.refresh())
     log.buckets = ConnectionError("node away")
     asyncio.run(queries.refresh())
-    assert [p.query for p in queries.popular] == ["安全生产"]
+    assert [p.query for p in queries.index.popular] == ["安全生产"]
