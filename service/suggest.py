@@ -10,6 +10,8 @@ Each item says its kind: `query` (run that search) or `title` (that article).
 
 from __future__ import annotations
 
+from typing import Any
+
 from elasticsearch import AsyncElasticsearch
 
 from govsearch import pinyin
@@ -19,13 +21,17 @@ from service.popular import PopularQueries
 from service.query import pinyin_suggest_search, suggest_search
 
 
-async def suggest_titles(es: AsyncElasticsearch, settings: Settings, typed: str, size: int) -> list[dict[str, str]]:
-    """[{id, title}] for `typed`, best first, no title twice."""
+def titles_body(typed: str, size: int, *, timeout: float) -> dict[str, Any]:
+    """The title request for `typed`: by pinyin forms when it has Latin letters, else by title words."""
     text = normalize_text(typed)
     if pinyin.is_pinyin_query(text):
-        body = pinyin_suggest_search(pinyin.query_form(text), size, timeout=settings.es_search_timeout)
-    else:
-        body = suggest_search(text, size, timeout=settings.es_search_timeout)
+        return pinyin_suggest_search(pinyin.query_form(text), size, timeout=timeout)
+    return suggest_search(text, size, timeout=timeout)
+
+
+async def suggest_titles(es: AsyncElasticsearch, settings: Settings, typed: str, size: int) -> list[dict[str, str]]:
+    """[{id, title}] for `typed`, best first, no title twice."""
+    body = titles_body(typed, size, timeout=settings.es_search_timeout)
     result = await es.search(index=settings.index_alias, **body)
     items: list[dict[str, str]] = []
     seen: set[str] = set()
