@@ -4,10 +4,11 @@ What goes in: queries of the last HOT_DAYS days that found something, each searc
 SUGGEST_MIN_SEARCHES times (the privacy floor: a query one person typed is never shown to others; the
 log holds no identity, so the floor counts searches), none containing a SUGGEST_HIDDEN_QUERIES word,
 at most `MAX_POPULAR` of them. Each is weighted by its searches, a search `d` days old counting
-0.5^(d / SUGGEST_HALF_LIFE_DAYS), and carries its pinyin forms (`govsearch.pinyin`, as titles do).
+0.5^(d / SUGGEST_HALF_LIFE_DAYS), and is matched by its text and its pinyin forms (`govsearch.pinyin`,
+as titles are).
 
-A keystroke never touches the log: `matching` reads the list in memory (`PopularIndex`, sorted keys
-searched by bisection); when it is older than
+A keystroke never touches the log: `matching` reads `PopularIndex` in memory (sorted keys searched by
+bisection: well under a millisecond for 2,000 queries); when the list is older than
 SUGGEST_REFRESH_SECONDS, it starts one background refresh (one aggregation) and answers from the list
 it has. A refresh that fails keeps the previous list.
 """
@@ -29,7 +30,7 @@ from service.analytics import QueryLog
 log = logging.getLogger(__name__)
 
 MAX_POPULAR = 2000
-"""Popular queries kept per process (a few hundred KB with their pinyin forms; scanned per keystroke)."""
+"""Popular queries kept per process (a few MB with their text and pinyin suffixes)."""
 
 DAY_SECONDS = 86_400.0
 

@@ -365,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                     data["query_sizes"].append(_query_size(es, es_url, opts, model, log, label=label, alias=alias,
                                                            source=source, build_run=build_run, reused=reused))
                 if "suggest" in args.parts:
-                    log(f"suggest: /suggest latency on {label}")
+                    merges = machine.wait_for_merges(es_url, alias)
+                    log(f"suggest: /suggest latency on {label} (waited {merges['seconds']:.1f} s for merges)")
                     data["suggest_sizes"].append((n, run_suggest(es, es_url, alias, label, workdir, log,
                                                                  rounds=args.suggest_rounds,
                                                                  max_seconds=args.cell_seconds * 4)))
