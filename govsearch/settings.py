@@ -116,7 +116,29 @@ class Settings(BaseSettings):
         description="Expand queries with the synonym rules (official terms added as low-weight BM25 clauses); "
         "false searches the typed words only (the relevance benchmark compares both).",
     )
-    hot_days: int = Field(default=30, ge=1, description="Days of searches GET /hot counts.")
+    hot_days: int = Field(default=30, ge=1, description="Days of searches GET /hot counts, and the window of past "
+                          "searches /suggest offers as query suggestions.")
+    suggest_min_searches: int = Field(
+        default=5, ge=2,
+        description="Privacy floor of query suggestions: a past query is suggested to others only once it was "
+        "searched (and found something) at least this many times in the last HOT_DAYS days, so a query one "
+        "person typed is never shown to anyone else.",
+    )
+    suggest_half_life_days: float = Field(
+        default=7.0, gt=0,
+        description="Recency decay of query suggestions: a search this many days old counts half as much as one "
+        "made today.",
+    )
+    suggest_refresh_seconds: float = Field(
+        default=60.0, gt=0,
+        description="How old the in-memory list of popular queries /suggest reads may get before a background "
+        "refresh re-aggregates the search log (one aggregation per interval, never per keystroke).",
+    )
+    suggest_hidden_queries: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated words an administrator hides: a past query containing one (after "
+        "normalisation, case-insensitive) is never offered as a query suggestion.",
+    )
 
     # --- Embeddings --------------------------------------------------------
     embedding_model: str = Field(
@@ -317,7 +339,7 @@ class Settings(BaseSettings):
     )
 
     @field_validator("cors_origins", "admin_token", "data_roots", "trusted_proxies", "allowed_models",
-                     "backup_index_prefixes", "metrics_allow_from", mode="before")
+                     "backup_index_prefixes", "metrics_allow_from", "suggest_hidden_queries", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)

@@ -19,7 +19,7 @@ from typing import Any
 from elasticsearch import ApiError, AsyncElasticsearch
 
 from service.errors import ServiceUnavailable
-from service.query import analytics_search, hot_search
+from service.query import analytics_search, hot_search, popular_queries_search
 from service.sysindex import ensure_system_index
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,13 @@ class QueryLog:
         if result is None:
             return []
         return [{"query": b["key"], "count": b["doc_count"]} for b in result["aggregations"]["hot"]["buckets"]]
+
+    async def popular(self, size: int, min_searches: int) -> list[dict[str, Any]]:
+        """The `size` most searched queries of the last `hot_days` days that found something, searched at
+        least `min_searches` times, with their searches per day (`service.popular` builds suggestions)."""
+        body = popular_queries_search(size, days=self.hot_days, min_searches=min_searches)
+        result = await self._search(body)
+        return [] if result is None else list(result["aggregations"]["popular"]["buckets"])
 
     async def analytics(self, size: int, days: int) -> dict[str, Any]:
         """Top queries with their clicks and click-through, zero-result queries, and the totals."""

@@ -16,6 +16,8 @@ from service.analytics import QueryLog
 from service.bestbets import BestBets
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
+from service.limits import ConfiguredNetworks
+from service.popular import PopularQueries
 from service.reindex import ReindexRunner
 from service.runtime import Runtime
 from service.search import Searcher
@@ -61,3 +63,13 @@ JournalDep = Annotated[Journal, Depends(get_journal)]
 QueryLogDep = Annotated[QueryLog, _part("query_log")]
 BestBetsDep = Annotated[BestBets, _part("best_bets")]
 SynonymsDep = Annotated[Synonyms, _part("synonyms")]
+PopularDep = Annotated[PopularQueries, _part("popular")]
+
+
+def get_networks(request: Request) -> ConfiguredNetworks:
+    """The address settings `create_app` parsed (not part of the runtime: they exist before it opens)."""
+    networks: ConfiguredNetworks = request.app.state.networks
+    return networks
+
+
+NetworksDep = Annotated[ConfiguredNetworks, Depends(get_networks)]

@@ -5,6 +5,7 @@
   it and stopped with 413 as soon as it passes the cap.
 * `client_ip`: the address rate limits and throttles key on. X-Forwarded-For is believed only when
   the direct peer is one of TRUSTED_PROXIES, and then only up to the first address that is not one.
+* `ConfiguredNetworks`: TRUSTED_PROXIES and METRICS_ALLOW_FROM, parsed once at startup.
 * `ClientBuckets`: one token bucket per client IP, bounded in memory.
 """
 
@@ -16,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException
@@ -23,6 +25,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from govsearch.settings import Settings
 from service.errors import error_body
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -106,12 +109,27 @@ def parse_networks(values: Iterable[str], *, setting: str = "TRUSTED_PROXIES") -
     return tuple(networks)
 
 
-def in_networks(address: str, proxies: tuple[Network, ...]) -> bool:
+def in_networks(address: str, networks: tuple[Network, ...]) -> bool:
+    """True when `address` is an IP address inside one of `networks` (anything unparsable is not)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in network for network in proxies)
+    return any(ip in network for network in networks)
+
+
+@dataclass(frozen=True)
+class ConfiguredNetworks:
+    """The address settings, parsed once when the app is created (a bad value stops the start, naming
+    its setting): TRUSTED_PROXIES for `client_ip`, METRICS_ALLOW_FROM for /metrics."""
+
+    trusted_proxies: tuple[Network, ...]
+    metrics_allow_from: tuple[Network, ...]
+
+    @classmethod
+    def parse(cls, settings: Settings) -> ConfiguredNetworks:
+        return cls(trusted_proxies=parse_networks(settings.trusted_proxies),
+                   metrics_allow_from=parse_networks(settings.metrics_allow_from, setting="METRICS_ALLOW_FROM"))
 
 
 def client_ip(scope: Scope, proxies: tuple[Network, ...]) -> str:

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from govsearch.settings import Settings, get_settings
 from service import apikeys, errors, logredact
 from service.auth import AdminGate, validate_tokens
-from service.limits import BodySizeLimit, parse_networks
+from service.limits import BodySizeLimit, ConfiguredNetworks
 from service.metrics import Metrics, RequestMetrics, count_elasticsearch_errors
 from service.observability import RequestContext, configure_logging
 from service.routes import admin, admin_search, analytics, articles, backups, docs, health, metrics, search, web
@@ -41,7 +41,8 @@ class JsonCORSMiddleware(CORSMiddleware):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     admin_tokens = validate_tokens(settings.admin_token)  # refuses to start with a short token
-    proxies = parse_networks(settings.trusted_proxies)
+    networks = ConfiguredNetworks.parse(settings)  # a bad address setting stops the start here
+    proxies = networks.trusted_proxies
     logredact.install()
     configure_logging(settings.log_format)
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,  # ReDoc exists only as a CDN script: off
     )
     errors.install(app)
+    app.state.networks = networks
     app.state.metrics = Metrics()
     count_elasticsearch_errors(app, app.state.metrics)
     # Middleware added later wraps what was added before. From the outside in: the request id (so every log

@@ -300,6 +300,21 @@ def hot_search(size: int, *, days: int) -> dict[str, Any]:
     }
 
 
+def popular_queries_search(size: int, *, days: int, min_searches: int) -> dict[str, Any]:
+    """The search log's `size` most frequent queries of the last `days` days that found something and were
+    searched at least `min_searches` times, each with its searches per day (for the recency decay)."""
+    return {
+        "size": 0,
+        "query": {"bool": {"filter": [{"term": {"kind": "search"}}, {"range": {"total": {"gt": 0}}},
+                                      {"range": {"timestamp": {"gte": f"now-{days}d"}}}]}},
+        "aggs": {"popular": {
+            "terms": {"field": "query", "size": size, "min_doc_count": min_searches},
+            "aggs": {"days": {"date_histogram": {"field": "timestamp", "calendar_interval": "day",
+                                                 "min_doc_count": 1}}},
+        }},
+    }
+
+
 def analytics_search(size: int, *, days: int) -> dict[str, Any]:
     """The search log's totals, top queries (searches and clicks each) and zero-result queries."""
     search, click = {"term": {"kind": "search"}}, {"term": {"kind": "click"}}

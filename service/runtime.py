@@ -22,6 +22,7 @@ from service.backend import ElasticsearchBackend
 from service.bestbets import BestBets
 from service.embedding import EmbedderPool, QueryEmbedder
 from service.jobs import JobStore
+from service.popular import PopularQueries
 from service.ranking import LearnedRanker
 from service.reindex import ReindexRunner
 from service.search import Searcher
@@ -43,6 +44,7 @@ class Runtime:
     query_log: QueryLog  # searches and clicks for hot searches and analytics (no personal data)
     best_bets: BestBets  # 办事直达 rules
     synonyms: Synonyms  # plain words → official terms, shared by every searcher of the runtime
+    popular: PopularQueries  # popular past queries for /suggest, aggregated from query_log in the background
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -56,11 +58,15 @@ class Runtime:
         admission = Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
         ranker = await asyncio.to_thread(ranking.load, settings.ranker_model)
         synonyms = Synonyms(es, settings.synonyms_index, settings.synonyms_file)
+        query_log = QueryLog(es, settings.query_log_index, settings.hot_days)
         return cls(settings=settings, es=es, es_sync=es_sync, embedders=pool, query_embedder=query_embedder,
                    searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission, ranker, synonyms),
                    ranker=ranker, admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings),
-                   query_log=QueryLog(es, settings.query_log_index, settings.hot_days),
-                   best_bets=BestBets(es, settings.best_bets_index), synonyms=synonyms)
+                   query_log=query_log, best_bets=BestBets(es, settings.best_bets_index), synonyms=synonyms,
+                   popular=PopularQueries(query_log, min_searches=settings.suggest_min_searches,
+                                          half_life_days=settings.suggest_half_life_days,
+                                          refresh_seconds=settings.suggest_refresh_seconds,
+                                          hidden=settings.suggest_hidden_queries))
 
     def with_settings(self, settings: Settings) -> Runtime:
         """The same clients and models, searching with `settings` (a new alias gets its own query cache,
@@ -76,6 +82,7 @@ class Runtime:
                                          self.synonyms))
 
     async def close(self) -> None:
+        await self.popular.close()
         await self.query_log.flush()
         await self.es.close()
         self.es_sync.close()

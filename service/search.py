@@ -14,7 +14,6 @@ embedding to answer, so a process never runs more than MAX_CONCURRENT_SEARCHES.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import time
@@ -87,7 +86,8 @@ class Searcher:
         The text searched is `normalize_text(req.q)` (the index holds that form too); the response echoes
         `query` as typed. Date words and named towns are read out first (`service.understanding`), then the
         official terms for plain words added (`service.synonyms`, unless SYNONYMS_ENABLED is false); a typo
-        correction (`service.spelling`) is looked for alongside the search."""
+        correction (`service.spelling`) is looked for after the search, only when its passages lack a
+        character pair of the query's words (a search that found everything sends no typo request)."""
         started = time.perf_counter()
         typed, req = req.q, replace(req, q=normalize_text(req.q))
         req, understood = await self.understanding.apply(req)
@@ -96,15 +96,16 @@ class Searcher:
             req = replace(req, synonyms=tuple(term for expansion in expansions for term in expansion.terms))
             understood = replace(understood or Understood(text=req.q), synonyms=expansions)
         async with self.admission.slot():
-            response, did_you_mean = await asyncio.gather(self._search(req, started), self._did_you_mean(req.q))
+            response = await self._search(req, started)
+            did_you_mean = await self._did_you_mean(req.q, [hit["text"] for hit in response["hits"]])
         return {**response, "query": typed, "did_you_mean": did_you_mean,
                 "understood": understood and understood.as_json()}
 
-    async def _did_you_mean(self, q: str) -> str | None:
+    async def _did_you_mean(self, q: str, found: list[str]) -> str | None:
         """The typo check is an aid: when it fails (a slow suggester past ES_REQUEST_TIMEOUT on a busy node),
         the search still answers, without a correction."""
         try:
-            return await self.speller.did_you_mean(q)
+            return await self.speller.did_you_mean(q, found)
         except Exception:
             log.warning("typo check failed; answering without did_you_mean", exc_info=True)
             return None

@@ -4,6 +4,11 @@ A query word *finds little* when one of its character bigrams occurs in no passa
 has 生厂, 禁铺退捕 has 禁铺 and 铺退. Only such words are corrected, so a name or document number that
 exists in the index is never "corrected" (all its bigrams exist), and document numbers are left alone.
 
+The check costs an Elasticsearch request, so it runs only after a search that found little: when
+some bigram of a query word occurs in none of the passages the search returned (`unseen_pairs`). A
+bigram that a returned passage contains exists in the index, so skipping then never changes the
+answer: the suggester would have proposed nothing for it.
+
 Candidates come from Elasticsearch's core term suggester over the passages' character bigrams
 (`text.bigram`, one edit): a missing bigram's neighbours that differ in one Chinese character propose
 that character at that position. A proposal is kept only when the new character sounds alike
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +86,17 @@ def words(query: str) -> list[str]:
     return _WORD.findall(masked)
 
 
+def unseen_pairs(query: str, texts: Iterable[str]) -> bool:
+    """True when some character pair of a checked word (`words`) occurs in none of `texts` (normalised
+    passage texts), i.e. when the index may lack it; False means every pair exists in the index."""
+    pairs = {word[i:i + 2] for word in words(query) for i in range(len(word) - 1)}
+    for text in texts:
+        pairs = {pair for pair in pairs if pair not in text}
+        if not pairs:
+            return False
+    return bool(pairs)
+
+
 def suggest_body(terms: list[str], *, timeout: float) -> Body:
     """Term suggestions (one edit) for each word's character bigrams that occur nowhere (`missing`)."""
     return {
@@ -140,10 +157,13 @@ class Speller:
         self.index = index
         self.timeout = timeout
 
-    async def did_you_mean(self, query: str) -> str | None:
-        """The query with its misspelt words corrected, or None when nothing needs or admits correcting."""
+    async def did_you_mean(self, query: str, found: Iterable[str] = ()) -> str | None:
+        """The query with its misspelt words corrected, or None when nothing needs or admits correcting.
+
+        `found`: the (normalised) passage texts the search for `query` returned. When they contain every
+        character pair of the query's words, nothing is missing and no request is sent."""
         candidates = words(query)
-        if not candidates:
+        if not candidates or not unseen_pairs(query, found):
             return None
         (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout)])
         corrected = query

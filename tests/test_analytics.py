@@ -23,6 +23,7 @@ def log(client: TestClient, es: Elasticsearch, settings: Settings) -> Iterator[T
     yield client
     es.indices.delete(index=settings.query_log_index, ignore_unavailable=True)
     runtime.query_log._ready = False
+    client.portal.call(runtime.popular.refresh)  # no log: no popular query left for other tests
 
 
 def flush(client: TestClient) -> None:
@@ -67,3 +68,28 @@ def test_click_events_are_validated(log: TestClient) -> None:
 
 def test_analytics_needs_an_admin_token(log: TestClient) -> None:
     assert log.get("/admin/analytics").status_code == 401
+
+
+def suggest(client: TestClient, q: str) -> list[dict]:
+    response = client.get("/suggest", params={"q": q})
+    assert response.status_code == 200, response.text
+    return response.json()["suggestions"]
+
+
+def test_popular_queries_are_suggested_above_the_privacy_floor_only(log: TestClient, settings: Settings) -> None:
+    floor = settings.suggest_min_searches
+    for q, times in (("安全生产", floor), ("安全管控", 1), ("安全生产检查", floor - 1), ("ａｑｚｚｘｑ", floor)):
+        for _ in range(times):
+            found = log.get("/search", params={"q": q, "mode": "bm25"}).json()["total"]
+            assert (found == 0) == (q == "ａｑｚｚｘｑ")  # that one found nothing
+    flush(log)
+    log.portal.call(log.app.state.runtime.popular.refresh)  # type: ignore[attr-defined]
+
+    for typed in ("aq", "anquan", "安quan", "安全", "aqsc"):
+        items = suggest(log, typed)
+        queries = [item["text"] for item in items if item["kind"] == "query"]
+        assert queries == ["安全生产"], (typed, items)  # once, or below the floor, or nothing found: never
+        assert items[0] == {"kind": "query", "text": "安全生产", "id": None, "title": None}
+        assert any(item["kind"] == "title" for item in items)  # titles still follow
+        assert len({item["text"] for item in items}) == len(items)
+    assert [item for item in suggest(log, "shipin") if item["kind"] == "query"] == []

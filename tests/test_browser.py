@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,7 @@ if _MISSING is None:
     expect.set_options(timeout=15_000)
 
 WIDGET_KEY = "portal-widget-key-0123456789abcdef"
+QUERY_LOG = "test-browser-queries"  # the browser API's search log: emptied when the module starts
 QUERY = "安全生产检查"
 BROAD_QUERY = "工作"
 
@@ -60,7 +62,7 @@ def portal(portal_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def api(sample_index, settings, cache_dir: Path, portal: str, portal_dir: Path,
+def api(sample_index, settings, cache_dir: Path, portal: str, portal_dir: Path, es,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     work = tmp_path_factory.mktemp("browser-api")
     keys_file = work / "api-keys.json"
@@ -76,7 +78,10 @@ def api(sample_index, settings, cache_dir: Path, portal: str, portal_dir: Path,
         "REQUIRE_API_KEY": "false",
         "KEYLESS_RATE_LIMIT_PER_MINUTE": "0",
         "ADMIN_TOKEN": "",
+        "QUERY_LOG_INDEX": QUERY_LOG,
+        "SUGGEST_REFRESH_SECONDS": "1",  # popular queries show within a second or two
     }
+    es.indices.delete(index=QUERY_LOG, ignore_unavailable=True)
     if os.environ.get("ES_PORT"):
         env["ES_PORT"] = os.environ["ES_PORT"]
     with ApiProcess(env, work / "uvicorn.log") as server:
@@ -742,10 +747,61 @@ def test_pinyin_initials_suggest_titles_and_choosing_one_searches_it(page, api: 
     expect(options.first).to_be_visible()
     expect(options.filter(has_text="港西镇召开疫情防控和安全生产工作会议")).to_have_count(1)
     shot(page, "12-pinyin-suggestions", full_page=False)
-    options.filter(has_text="安全生产").first.click()
+    page.locator("#suggestions [data-kind=title]").filter(has_text="安全生产").first.click()
     wait_results(page)
     assert query_of(page.url)["q"] == ["港西镇召开疫情防控和安全生产工作会议"]
     watch.assert_clean(api.url)
+
+
+def make_popular(api: ApiProcess, q: str, typed: str) -> None:
+    """Search `q` as often as the privacy floor asks (5), and wait until `typed` suggests it."""
+    for _ in range(5):
+        assert httpx.get(api.url + "/search", params={"q": q, "mode": "bm25"}).status_code == 200
+    for _ in range(100):  # logged in the background, then the API's popular list refreshes (1 s here)
+        items = httpx.get(api.url + "/suggest", params={"q": typed}).json()["suggestions"]
+        if {"kind": "query", "text": q, "id": None, "title": None} in items:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{q} never became a query suggestion")
+
+
+def test_a_popular_query_is_suggested_marked_and_choosing_it_runs_it(page, api: ApiProcess) -> None:
+    page, watch = page
+    make_popular(api, "垃圾分类", "ljfl")
+    page.goto(api.url + "/")
+    page.locator("#q").press_sequentially("ljfl", delay=30)
+    query = page.locator("#suggestions [role=option][data-kind=query]")
+    expect(query.first).to_have_text("垃圾分类")
+    assert page.evaluate("getComputedStyle(document.querySelector('#suggestions [data-kind=query]'), '::after')"
+                         ".content") == '"热门搜索"'
+    shot(page, "16-query-suggestion", full_page=False)
+    query.first.click()
+    wait_results(page)
+    assert query_of(page.url)["q"] == ["垃圾分类"]
+    watch.assert_clean(api.url)
+
+
+def test_widget_suggests_popular_queries_and_titles_with_the_keyboard(page, api: ApiProcess, portal: str) -> None:
+    page, watch = page
+    make_popular(api, "垃圾分类", "laji")
+    page.goto(portal + "/host.html")
+    widget = page.locator("#gov-search")
+    box = widget.locator("input[type=search]")
+    box.press_sequentially("laji", delay=30)
+    options = widget.locator("[role=option]")
+    expect(options.first).to_have_text("垃圾分类")
+    expect(options.first).to_have_attribute("data-kind", "query")
+    expect(box).to_have_attribute("aria-expanded", "true")
+    box.press("ArrowDown")
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    box.press("Enter")
+    expect(box).to_have_value("垃圾分类")
+    expect(widget.locator("[role=listbox]")).to_be_hidden()
+    expect(widget.locator(".snippet em").first).to_be_visible()
+    box.fill("")
+    box.press_sequentially("港西镇召开", delay=30)
+    expect(widget.locator("[role=option][data-kind=title]").first).to_contain_text("港西镇召开")
+    watch.assert_clean(api.url, portal)
 
 
 def test_a_typo_offers_did_you_mean_and_the_link_searches_the_correction(page, api: ApiProcess) -> None:
@@ -850,12 +906,12 @@ def test_hot_searches_on_the_start_view_and_a_result_click_is_reported(page, api
     body = json.loads(sent.value.post_data or "{}")
     assert body["query"] == "垃圾分类" and body["position"] == 1 and body["article_id"]
     clicked = {"bool": {"filter": [{"term": {"kind": "click"}}, {"term": {"article_id": body["article_id"]}}]}}
-    for _ in range(50):  # the API logged it (QUERY_LOG_INDEX is the default here), in the background
-        es.indices.refresh(index="gov-search-queries")
-        if es.count(index="gov-search-queries", query=clicked)["count"]:
+    for _ in range(50):  # the API logged it, in the background
+        es.indices.refresh(index=QUERY_LOG)
+        if es.count(index=QUERY_LOG, query=clicked)["count"]:
             break
         page.wait_for_timeout(200)
-    assert es.count(index="gov-search-queries", query=clicked)["count"] >= 1
+    assert es.count(index=QUERY_LOG, query=clicked)["count"] >= 1
     watch.assert_clean(api.url)
 
 

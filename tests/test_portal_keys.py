@@ -163,14 +163,17 @@ def test_suggest_titles_and_the_opensearch_shape(keyed: TestClient) -> None:
     response = keyed.get("/suggest", params={"q": "港西镇召开"})
     assert response.status_code == 200
     suggestions = response.json()["suggestions"]
-    assert suggestions and all("港西镇召开" in item["title"] for item in suggestions[:3])
-    assert len({item["id"] for item in suggestions}) == len(suggestions)
+    titles = [item for item in suggestions if item["kind"] == "title"]
+    assert titles and all("港西镇召开" in item["title"] and item["title"] == item["text"] for item in titles[:3])
+    assert len({item["id"] for item in titles}) == len(titles)
+    assert len({item["text"] for item in suggestions}) == len(suggestions)
     shaped = keyed.get("/suggest", params={"q": "港西镇召开", "format": "opensearch"})
     assert shaped.headers["content-type"].startswith("application/x-suggestions+json")
-    query, titles, descriptions, urls = shaped.json()
-    assert query == "港西镇召开" and titles == [item["title"] for item in suggestions]
-    assert len(descriptions) == len(urls) == len(titles)
-    assert all(url.startswith("http://testserver/article.html?id=") for url in urls)
+    query, texts, descriptions, urls = shaped.json()
+    assert query == "港西镇召开" and texts == [item["text"] for item in suggestions]
+    assert len(descriptions) == len(urls) == len(texts)
+    assert all(url.startswith("http://testserver/article.html?id=") == (item["kind"] == "title")
+               for url, item in zip(urls, suggestions, strict=True))
 
 
 @pytest.mark.parametrize("params", [{"q": "  "}, {"q": "安" * 201}, {"q": "安全", "size": 0}, {}])

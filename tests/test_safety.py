@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from govsearch.settings import Settings
 from service.apikeys import PageTokens
 from service.auth import AdminTokenError
-from service.limits import ClientBuckets, client_ip, parse_networks
+from service.limits import ClientBuckets, ConfiguredNetworks, client_ip, in_networks, parse_networks
 from service.logredact import RedactApiKeys, redact
 from service.main import create_app
 
@@ -173,6 +173,14 @@ def test_client_ip_believes_forwarded_for_only_from_trusted_proxies() -> None:
     assert client_ip(scope("203.0.113.5", "1.2.3.4"), ()) == "203.0.113.5"
     with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
         parse_networks(["not-an-ip"])
+
+
+def test_address_settings_are_parsed_once_when_the_app_is_created() -> None:
+    parsed = ConfiguredNetworks.parse(Settings(_env_file=None, metrics_allow_from=["10.0.0.0/8", "::1"]))  # type: ignore[call-arg]
+    assert in_networks("10.9.8.7", parsed.metrics_allow_from) and not in_networks("11.0.0.1", parsed.metrics_allow_from)
+    assert not in_networks("not-an-ip", parsed.metrics_allow_from)
+    with pytest.raises(ValueError, match="METRICS_ALLOW_FROM"):  # at create_app, not at the first scrape
+        create_app(Settings(_env_file=None, metrics_allow_from=["not-an-ip"]))  # type: ignore[call-arg]
 
 
 def test_client_buckets_are_per_client_and_bounded() -> None:

@@ -16,7 +16,7 @@ def search(client: TestClient, q: str, **params: object) -> dict:
 def suggestions(client: TestClient, q: str) -> list[str]:
     response = client.get("/suggest", params={"q": q})
     assert response.status_code == 200, response.text
-    return [item["title"] for item in response.json()["suggestions"]]
+    return [item["title"] for item in response.json()["suggestions"] if item["kind"] == "title"]
 
 
 @pytest.mark.parametrize("typed", ["aqsc", "anquan", "安quan", "anquansheng", "AQSC"])

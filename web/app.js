@@ -532,10 +532,13 @@
     }
     if (controller !== suggestController || input.value.trim() !== text || document.activeElement !== input) return;
     const terms = queryTerms(text);
+    // A popular past query (kind "query") and an article title (kind "title") both search their text:
+    // the title's own article comes first (exact-title match). Queries are marked by the stylesheet.
     options = (data.suggestions || []).map((item, i) => el("li", {
       id: `suggestion-${i}`, role: "option", "aria-selected": "false", class: "suggestion",
-      onmousedown: (event) => { event.preventDefault(); choose(item.title); },
-    }, highlight(item.title, terms.length ? terms : [text])));
+      "data-kind": item.kind, "data-text": item.text,
+      onmousedown: (event) => { event.preventDefault(); choose(item.text); },
+    }, highlight(item.text, terms.length ? terms : [text])));
     list.replaceChildren(...options);
     active = -1;
     const open = options.length > 0;
@@ -564,7 +567,7 @@
       setActive(active <= 0 ? options.length - 1 : active - 1);
     } else if (event.key === "Enter" && open && active >= 0) {
       event.preventDefault();
-      choose(options[active].textContent);
+      choose(options[active].dataset.text);
     } else if (event.key === "Escape" && open) {
       event.preventDefault();
       closeSuggestions();

@@ -56,6 +56,16 @@
     .best-bets li { border: 0; padding: 2px 0; }
     .dym-link, .dym-link:hover { border: 0; background: none; padding: 0; color: #0b4ea2; text-decoration: underline;
       font: inherit; font-weight: 600; cursor: pointer; }
+    .combo { position: relative; flex: 1; min-width: 0; display: flex; }
+    .suggestions { position: absolute; z-index: 10; left: 0; right: 0; top: calc(100% + 2px); margin: 0; padding: 4px 0;
+      list-style: none; background: #fff; border: 1px solid #8c959f; border-radius: 5px;
+      box-shadow: 0 6px 18px rgba(0, 0, 0, .12); max-height: 280px; overflow-y: auto; }
+    .suggestions[hidden] { display: none; }
+    .suggestion { padding: 6px 10px; border: 0; cursor: pointer; overflow: hidden; text-overflow: ellipsis;
+      white-space: nowrap; }
+    .suggestion:hover, .suggestion[aria-selected="true"] { background: #eef3fb; }
+    .suggestion[data-kind="query"]::after { content: "热门搜索"; float: right; margin-left: 8px; font-size: 12px;
+      color: #57606a; }
     .label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   `;
 
@@ -123,16 +133,85 @@
     }));
   }
 
+  /** Suggestions as you type (ARIA combobox): popular past queries (marked 热门搜索) and article titles;
+   *  choosing either searches its text (a title's own article comes first). */
+  function suggestions(input, list, form, uid) {
+    let timer = null, pending = null, active = -1, options = [];
+    function close() {
+      clearTimeout(timer);
+      if (pending) pending.abort();
+      list.hidden = true;
+      list.replaceChildren();
+      options = [];
+      active = -1;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+    }
+    function choose(text) { input.value = text; close(); form.requestSubmit(); }
+    function setActive(index) {
+      options.forEach((option, i) => option.setAttribute("aria-selected", i === index ? "true" : "false"));
+      active = index;
+      if (index >= 0) input.setAttribute("aria-activedescendant", options[index].id);
+      else input.removeAttribute("aria-activedescendant");
+    }
+    async function load(text) {
+      if (pending) pending.abort();
+      const mine = pending = new AbortController();
+      const url = new URL("suggest", base);
+      url.search = new URLSearchParams({ q: text, size: "6" }).toString();
+      const headers = { Accept: "application/json" };
+      if (apiKey) headers["X-API-Key"] = apiKey;
+      let data = null;
+      try {
+        const response = await fetch(url, { headers, signal: mine.signal, credentials: "omit" });
+        data = response.ok ? await response.json() : null;
+      } catch (_) { data = null; }
+      if (mine !== pending || !data || input.value.trim() !== text) return;
+      options = (data.suggestions || []).map((item, i) => {
+        const option = el("li", { id: `${uid}-s${i}`, role: "option", "aria-selected": "false", class: "suggestion",
+          "data-kind": item.kind }, item.text);
+        option.addEventListener("mousedown", (event) => { event.preventDefault(); choose(item.text); });
+        return option;
+      });
+      list.replaceChildren(...options);
+      active = -1;
+      list.hidden = options.length === 0;
+      input.setAttribute("aria-expanded", options.length ? "true" : "false");
+    }
+    input.addEventListener("input", (event) => {
+      if (event.isComposing) return;
+      clearTimeout(timer);
+      const text = input.value.trim();
+      if (!text || text.length > 100) { close(); return; }
+      timer = setTimeout(() => load(text), 150);
+    });
+    input.addEventListener("compositionend", () => input.dispatchEvent(new Event("input")));
+    input.addEventListener("keydown", (event) => {
+      if (event.isComposing || event.keyCode === 229) return;
+      const open = !list.hidden && options.length > 0;
+      if (event.key === "ArrowDown" && open) { event.preventDefault(); setActive(active + 1 >= options.length ? 0 : active + 1); }
+      else if (event.key === "ArrowUp" && open) { event.preventDefault(); setActive(active <= 0 ? options.length - 1 : active - 1); }
+      else if (event.key === "Enter" && open && active >= 0) { event.preventDefault(); choose(options[active].textContent); }
+      else if (event.key === "Escape" && open) { event.preventDefault(); close(); }
+    });
+    input.addEventListener("blur", () => setTimeout(close, 100));
+    form.addEventListener("submit", close);
+  }
+
   function mount(host) {
     const root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
     const uid = "gsw-" + Math.random().toString(36).slice(2, 8);
-    const input = el("input", { type: "search", id: uid, placeholder, autocomplete: "off", enterkeyhint: "search" });
+    const input = el("input", { type: "search", id: uid, placeholder, autocomplete: "off", enterkeyhint: "search",
+      role: "combobox", "aria-autocomplete": "list", "aria-expanded": "false", "aria-controls": uid + "-list" });
+    const list = el("ul", { class: "suggestions", id: uid + "-list", role: "listbox", "aria-label": "搜索建议", hidden: "" });
     const status = el("p", { class: "status", role: "status", "aria-live": "polite" });
     const results = el("div", {});
     const form = el("form", { role: "search" },
-      el("label", { class: "label", for: uid }, placeholder), input, el("button", { type: "submit" }, "搜索"));
+      el("label", { class: "label", for: uid }, placeholder), el("div", { class: "combo" }, input, list),
+      el("button", { type: "submit" }, "搜索"));
     root.append(el("style", {}, CSS), el("div", { class: "root" }, el("div", { class: "box", part: "box" }, form, status, results)));
     let controller = null;
+    suggestions(input, list, form, uid);
 
     form.addEventListener("submit", async (event) => {
       event.preventDefault();

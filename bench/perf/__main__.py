@@ -36,14 +36,18 @@ Measure how fast gov-search indexes and answers, and how much memory it takes.
    Targets, per size: service p50 <= 1.3 x (raw ES p50 + embedding p50); warm hybrid p50
    <= 1.5 x bm25 p50; hybrid at 16 concurrent clients >= 80 req/s, p99 <= 250 ms, 0 errors
    (503 overloaded answers are counted apart, per concurrency); API RSS <= 500 MiB.
-3. Memory: API RSS after loading the model and after the query run (from /proc); Elasticsearch
+3. Suggestions (part "suggest"), on the same query indices: GET /suggest as a citizen types, keystroke
+   by keystroke, per input kind (Chinese prefix, full pinyin, initials, mixed), with a search log of
+   2,000 popular queries loaded; each request paired with its title request sent to Elasticsearch
+   directly. Target: p50 < 20 ms for every kind on the 20,000-article index.
+4. Memory: API RSS after loading the model and after the query run (from /proc); Elasticsearch
    heap used after the sample index and with each query index (_nodes/stats/jvm).
 
 Elasticsearch comes from ES_URL / ES_PORT like everything else (`make es-up` starts the dev
 node). The benchmark only creates and deletes its own indices (bench-perf-*); the xwlb corpus is
 read where it lies (a scratch copy of the first N records goes to a temporary directory).
 Results: bench/results/perf.md, perf-latency.png, perf-scale.png, perf-indexing.png
-(--quick: perf-quick*).
+(--quick: perf-quick*; --parts suggest alone: perf-suggest.md).
 """
 
 EPILOG = """\
@@ -57,6 +61,8 @@ examples:
                                                 built beforehand with `python -m indexer build --alias gov-xwlb-all`
   python -m bench.perf --parts indexing --xwlb-articles 7538    cold indexing numbers at 7.5k (~30 min)
   ES_PORT=9280 python -m bench.perf --profile   also cProfile the API over warm hybrid queries
+  python -m bench.perf --parts suggest --query-articles 0,20000 --reuse-query-index
+                                                /suggest latency per input kind at the sample and 20k
 """
 
 ALIASES = {
@@ -101,8 +107,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 150 xwlb articles, 30 warm requests per cell, cold cells from unseen "
                              "queries instead of API restarts; writes perf-quick.md")
-    parser.add_argument("--parts", type=_choices(("indexing", "queries")), default=("indexing", "queries"),
-                        metavar="LIST", help="what to run: indexing,queries (default: both)")
+    parser.add_argument("--parts", type=_choices(("indexing", "queries", "suggest")),
+                        default=("indexing", "queries", "suggest"), metavar="LIST",
+                        help="what to run: indexing,queries,suggest (default: all three)")
     sizes = parser.add_argument_group("sizes")
     sizes.add_argument("--sample", type=Path, default=SAMPLE_CORPUS, metavar="DIR",
                        help="the sample corpus (default: data/sample)")
@@ -142,6 +149,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     }
     for flag, text in switches.items():
         other.add_argument(flag, action="store_true", help=text)
+    other.add_argument("--suggest-rounds", type=int, default=10, metavar="N",
+                       help="times each suggestion input is sent in the suggest part (default 10)")
     other.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results", metavar="DIR",
                        help="where perf.md and the plots go (default bench/results)")
     other.add_argument("--json", type=Path, metavar="FILE", help="also write the raw numbers as JSON")
@@ -278,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": [],
         "bench_cache": os.path.relpath(args.bench_cache, PROJECT_ROOT),
         "query_sizes": [],
+        "suggest_sizes": [],
     }
     es = elastic.connect(es_url, request_timeout=300)
     workdir = Path(tempfile.mkdtemp(prefix="gov-search-perf-"))
@@ -322,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
                     for index in elastic.versioned_indices(es, ALIASES["cold"]):
                         elastic.delete_index(es, index)
 
-        if "queries" in args.parts:
+        if "queries" in args.parts or "suggest" in args.parts:
+            from bench.perf.suggest import run_suggest
+
             sample_label = os.path.relpath(args.sample, PROJECT_ROOT)
             opts = QueryOptions(alias="", es_url=es_url, concurrency=args.concurrency, modes=args.modes,
                                 warm_requests=args.warm_requests, cold_method=args.cold, cell_seconds=args.cell_seconds,
@@ -349,9 +361,16 @@ def main(argv: list[str] | None = None) -> int:
                                                            es_url=es_url, log=log)
                     log(f"  {build_run.passages} passages in {build_run.seconds:.1f} s "
                         f"({build_run.cache_misses} embedded)")
-                data["query_sizes"].append(_query_size(es, es_url, opts, model, log, label=label, alias=alias,
-                                                       source=source, build_run=build_run, reused=reused))
-            for alias in args.query_index:
+                if "queries" in args.parts:
+                    data["query_sizes"].append(_query_size(es, es_url, opts, model, log, label=label, alias=alias,
+                                                           source=source, build_run=build_run, reused=reused))
+                if "suggest" in args.parts:
+                    merges = machine.wait_for_merges(es_url, alias)
+                    log(f"suggest: /suggest latency on {label} (waited {merges['seconds']:.1f} s for merges)")
+                    data["suggest_sizes"].append((n, run_suggest(es, es_url, alias, label, workdir, log,
+                                                                 rounds=args.suggest_rounds,
+                                                                 max_seconds=args.cell_seconds * 4)))
+            for alias in args.query_index if "queries" in args.parts else ():
                 index = elastic.alias_target(es, alias)
                 if index is None:
                     data["skipped"].append(f"--query-index {alias}: no such alias on {es_url}")
@@ -368,10 +387,10 @@ def main(argv: list[str] | None = None) -> int:
     data["finished"] = finished_at.strftime("%H:%M")
     data["elapsed_minutes"] = (finished_at - started_at).total_seconds() / 60
     data["load_end"] = machine.load_average()
-    data["verdicts"] = report.verdicts(data["corpora"], data["query_sizes"])
+    data["verdicts"] = report.verdicts(data["corpora"], data["query_sizes"], data["suggest_sizes"])
 
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "perf-quick" if args.quick else "perf"
+    stem = ("perf-quick" if args.quick else "perf") + ("-suggest" if set(args.parts) == {"suggest"} else "")
     md = args.out / f"{stem}.md"
     text = report.render(data)
     if data["corpora"]:

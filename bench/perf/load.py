@@ -209,7 +209,7 @@ async def _es_request(client: httpx.AsyncClient, es_url: str, replay: Replay, ce
     cell.es_took_ms.append(took)
 
 
-async def _run(jobs: Sequence[Callable[[httpx.AsyncClient], Awaitable[None]]], concurrency: int,
+async def run_jobs(jobs: Sequence[Callable[[httpx.AsyncClient], Awaitable[None]]], concurrency: int,
                max_seconds: float) -> tuple[float, bool]:
     """Run `jobs` with `concurrency` workers; returns (wall seconds, stopped early)."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -237,7 +237,7 @@ async def service_cell(url: str, mode: str, cache: str, concurrency: int, querie
                        max_seconds: float) -> Cell:
     cell = Cell("service", mode, cache, concurrency)
     jobs = [lambda client, q=q: _service_request(client, url, q, mode, cell) for q in queries]
-    cell.wall_seconds, cell.stopped_early = await _run(jobs, concurrency, max_seconds)
+    cell.wall_seconds, cell.stopped_early = await run_jobs(jobs, concurrency, max_seconds)
     return cell
 
 
@@ -245,7 +245,7 @@ async def es_cell(es_url: str, mode: str, cache: str, concurrency: int, replays:
                   max_seconds: float) -> Cell:
     cell = Cell("es", mode, cache, concurrency)
     jobs = [lambda client, r=r: _es_request(client, es_url, r, cell) for r in replays]
-    cell.wall_seconds, cell.stopped_early = await _run(jobs, concurrency, max_seconds)
+    cell.wall_seconds, cell.stopped_early = await run_jobs(jobs, concurrency, max_seconds)
     return cell
 
 

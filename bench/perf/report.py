@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.perf import suggest
 from bench.perf.indexing import CorpusRun
 from bench.perf.load import Cell
 from bench.perf.machine import cores_text, mib
 from bench.perf.queries_run import MODES, SLIM_SOURCE, QueryResults, QuerySize
+from bench.perf.suggest import SuggestResults
 from govsearch.actions import BULK_OPTIONS
 from indexer.pipeline import BULK_STREAMS
 
@@ -138,9 +140,25 @@ def query_verdicts(size: QuerySize) -> list[Verdict]:
     return found
 
 
-def verdicts(corpora: list[CorpusRun], sizes: list[QuerySize]) -> list[Verdict]:
+def suggest_verdicts(sizes: list[tuple[int, SuggestResults]]) -> list[Verdict]:
+    """/suggest p50 < 20 ms for every input kind, judged on the 20k index (other sizes for reference)."""
+    name = f"/suggest p50 < {suggest.P50_MAX_MS:.0f} ms for every input kind"
+    found = []
+    for n, results in sizes:
+        met, detail = suggest.verdict_parts(results)
+        applies = n >= suggest.TARGET_ARTICLES
+        found.append(Verdict(f"[{results.label}] {name}" + ("" if applies else " (reference: the target is judged "
+                                                                               "on the 20,000-article index)"),
+                             met, detail))
+    if not suggest.judged(sizes):
+        found.append(Verdict(f"[sample + 20,000 xwlb] {name}", None, "suggest part not run at that size"))
+    return found
+
+
+def verdicts(corpora: list[CorpusRun], sizes: list[QuerySize],
+             suggest_sizes: list[tuple[int, SuggestResults]] | None = None) -> list[Verdict]:
     """Every target: indexing per xwlb corpus size (the sample when no xwlb ran), queries and
-    memory per query index size."""
+    memory per query index size, suggestions per size."""
     judged = [c for c in corpora if c.corpus == "xwlb"] or corpora[:1]
     found = [v for c in judged for v in indexing_verdicts(c)]
     if not judged:
@@ -148,7 +166,7 @@ def verdicts(corpora: list[CorpusRun], sizes: list[QuerySize]) -> list[Verdict]:
     found += [v for size in sizes for v in query_verdicts(size)]
     if not sizes:
         found.append(Verdict("query targets", None, "query part not run"))
-    return found
+    return found + suggest_verdicts(suggest_sizes or [])
 
 
 # --------------------------------------------------------------------------
@@ -346,6 +364,8 @@ def render(data: dict[str, Any]) -> str:
         lines += _scale_table(sizes)
     for size in sizes:
         lines += [f"### {size.label}", "", *_size_intro(size, data["bench_cache"]), "", *_query_tables(size.results), ""]
+
+    lines += ["", *suggest.markdown(data.get("suggest_sizes", []))]
 
     lines += ["", "## Memory", "", "| what | RSS / heap | notes |", "|---|---:|---|"]
     for size in sizes:

@@ -1,7 +1,8 @@
 """GET /metrics: Prometheus text format, not public.
 
 With METRICS_TOKEN set only `Authorization: Bearer <METRICS_TOKEN>` is served; without it only
-clients whose address (as TRUSTED_PROXIES resolves it) is in METRICS_ALLOW_FROM, loopback by default.
+clients whose address (as TRUSTED_PROXIES resolves it) is in METRICS_ALLOW_FROM, loopback by default
+(both parsed once, when the app is created: `service.limits.ConfiguredNetworks`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from fastapi import APIRouter, Depends, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from service.deps import JobStoreDep, RuntimeDep, SettingsDep
+from service.deps import JobStoreDep, NetworksDep, RuntimeDep, SettingsDep
 from service.errors import ApiError
-from service.limits import client_ip, in_networks, parse_networks
+from service.limits import client_ip, in_networks
 from service.metrics import MetricsDep
 from service.schemas import ErrorResponse
 
@@ -25,7 +26,7 @@ router = APIRouter(tags=["operations"])
 REALM = 'Bearer realm="gov-search-metrics"'
 
 
-def require_metrics_access(request: Request, settings: SettingsDep) -> None:
+def require_metrics_access(request: Request, settings: SettingsDep, networks: NetworksDep) -> None:
     """401/403 unless the caller holds METRICS_TOKEN or, with no token configured, is an allowed address."""
     if settings.metrics_token is not None:
         expected = settings.metrics_token.get_secret_value().encode("utf-8")
@@ -36,8 +37,8 @@ def require_metrics_access(request: Request, settings: SettingsDep) -> None:
         if not hmac.compare_digest(expected, presented.strip().encode("utf-8")):
             raise ApiError(403, "forbidden", "the metrics token is not valid", headers={"WWW-Authenticate": REALM})
         return
-    ip = client_ip(request.scope, parse_networks(settings.trusted_proxies))
-    if not in_networks(ip, parse_networks(settings.metrics_allow_from, setting="METRICS_ALLOW_FROM")):
+    ip = client_ip(request.scope, networks.trusted_proxies)
+    if not in_networks(ip, networks.metrics_allow_from):
         raise ApiError(403, "forbidden", "/metrics is served only to METRICS_ALLOW_FROM addresses or with "
                        "METRICS_TOKEN")
 

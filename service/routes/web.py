@@ -16,11 +16,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from govsearch.paths import WEB_DIR
 from govsearch.settings import Settings
-from service.deps import EsDep, SettingsDep
+from service.deps import EsDep, PopularDep, SettingsDep
 from service.errors import ApiError, NotFound
 from service.params import SearchText
 from service.schemas import ERROR_RESPONSES, SuggestResponse
-from service.suggest import suggest_titles
+from service.suggest import suggest as suggest_items
 
 router = APIRouter()
 
@@ -134,25 +134,31 @@ async def opensearch(request: Request, settings: SettingsDep) -> Response:
 
 @router.get("/suggest", tags=["search"], response_model=SuggestResponse, responses={
     **ERROR_RESPONSES,
-    200: {"description": "JSON `{query, suggestions: [{id, title}]}`; with `format=opensearch`, the OpenSearch "
-                         "suggestions array `[query, [titles], [], [urls]]`.",
+    200: {"description": "JSON `{query, suggestions: [{kind, text, id, title}]}`; with `format=opensearch`, the "
+                         "OpenSearch suggestions array `[query, [texts], [], [urls]]` (a query's URL searches it, "
+                         "a title's opens the article).",
           "content": {"application/x-suggestions+json": {"schema": {"type": "array"}}}},
 })
 async def suggest(
     request: Request,
     es: EsDep,
     settings: SettingsDep,
+    popular: PopularDep,
     text: SearchText,
-    size: Annotated[int, Query(ge=1, le=20, description="At most this many titles.")] = 8,
+    size: Annotated[int, Query(ge=1, le=20, description="At most this many suggestions.")] = 8,
     fmt: Annotated[Literal["json", "opensearch"], Query(alias="format", description="Response shape.")] = "json",
 ) -> Response:
-    """Article titles for what has been typed, in Chinese (titles containing it, the last word as a prefix,
-    first; then titles sharing at least half of its words), in pinyin — full (anquan), initials (aqsc) or
-    mixed (安quan) — or in traditional characters (安全生產)."""
-    items = await suggest_titles(es, settings, text, size)
+    """What to search for what has been typed — in Chinese (a prefix or words), in pinyin: full (anquan),
+    initials (aqsc) or mixed (安quan), or in traditional characters (安全生產) — in one list, best first:
+    popular past queries (`kind: query`; searched at least SUGGEST_MIN_SEARCHES times in the last HOT_DAYS
+    days and found something; more and more recent searches first), then article titles (`kind: title`;
+    titles containing it, the last word as a prefix, first; then titles sharing at least half of its words).
+    Queries take at most half of the list unless titles run short; no text twice."""
+    items = await suggest_items(es, settings, popular, text, size)
     if fmt == "opensearch":
         base = public_base(request, settings)
-        urls = [base + "article.html?" + urlencode({"id": item["id"], "q": text}) for item in items]
-        return JSONResponse([text, [item["title"] for item in items], ["" for _ in items], urls],
+        urls = [base + ("?" + urlencode({"q": item["text"]}) if item["kind"] == "query"
+                        else "article.html?" + urlencode({"id": item["id"], "q": text})) for item in items]
+        return JSONResponse([text, [item["text"] for item in items], ["" for _ in items], urls],
                             media_type="application/x-suggestions+json")
     return JSONResponse({"query": text, "suggestions": items})

@@ -177,3 +177,29 @@ def test_bm25_mode_never_embeds() -> None:
     embedder = FakeEmbedder(error=AssertionError("bm25 must not embed"))
     result = _search(FakeBackend(bm25=response([], AGGS)), SearchRequest(q="港西镇", mode="bm25"), embedder)
     assert embedder.texts == [] and result["degraded"] is False and result["hits"] == []
+
+
+def _typo_checks(backend: FakeBackend) -> int:
+    return sum(kind(body) == "suggest" for _, bodies in backend.aside_calls for body in bodies)
+
+
+def test_a_search_whose_passages_hold_every_word_sends_no_typo_request() -> None:
+    # Each hit's text is "<id>的第<position>段正文": every character pair of 的第 and 段正文 is in a passage.
+    backend = FakeBackend(bm25=response(BM25_HITS, AGGS))
+    result = _search(backend, SearchRequest(q="的第 段正文", mode="bm25"))
+    assert result["did_you_mean"] is None
+    assert _typo_checks(backend) == 0 and len(backend.calls) == 1  # the search alone: one request saved
+
+
+@pytest.mark.parametrize("q", ["安全生厂", "的第 段正厂"])
+def test_a_search_missing_a_words_character_pair_checks_for_typos(q: str) -> None:
+    # 安全 is in no passage; 正厂 is in none either, though 的第 is.
+    backend = FakeBackend(bm25=response(BM25_HITS, AGGS))
+    _search(backend, SearchRequest(q=q, mode="bm25"))
+    assert _typo_checks(backend) == 1
+
+
+def test_a_search_that_found_nothing_checks_for_typos() -> None:
+    backend = FakeBackend(bm25=response([], {**AGGS, "articles": {"value": 0}}))
+    _search(backend, SearchRequest(q="港西镇", mode="bm25"))
+    assert _typo_checks(backend) == 1

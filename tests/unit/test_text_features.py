@@ -11,7 +11,7 @@ import pytest
 
 from govsearch.pinyin import is_pinyin_query, query_form, suffix_forms, title_fields
 from govsearch.rules import normalize_text
-from service.spelling import Speller, looks_alike, sounds_alike, words
+from service.spelling import Speller, looks_alike, sounds_alike, unseen_pairs, words
 
 
 @pytest.mark.parametrize(("typed", "normal"), [
@@ -68,8 +68,10 @@ class _Backend:
         self.suggest = suggest
         self.found = found
         self.counted: list[str] = []
+        self.requests = 0
 
     async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.requests += 1
         if "suggest" in bodies[0]:
             return [self.suggest]
         words = [body["query"]["bool"]["should"][0]["match_phrase"]["text.bigram"] for body in bodies]
@@ -97,3 +99,16 @@ def test_no_correction_when_the_corrected_word_is_nowhere_or_nothing_is_missing(
     assert _did_you_mean("安全生厂", _Backend(_suggest("安全生厂", {2: ["生产"]}), {})) is None
     assert _did_you_mean("安全生产", _Backend(_suggest("安全生产", {}), {"安全生产": 13})) is None
     assert _did_you_mean("ABC", _Backend(_suggest("", {}), {})) is None
+
+
+def test_unseen_pairs_says_whether_the_returned_passages_lack_a_pair_of_a_word() -> None:
+    assert not unseen_pairs("安全生产 港西镇", ["港西镇开展安全生产检查", "生产经营单位"])
+    assert unseen_pairs("安全生厂", ["港西镇开展安全检查", "生产经营单位"])  # 全生 and 生厂 nowhere
+    assert unseen_pairs("安全", [])
+    assert not unseen_pairs("ABC 崇港委〔2022〕999号", [])  # no word to check
+
+
+def test_did_you_mean_sends_nothing_when_the_search_found_every_pair() -> None:
+    backend = _Backend(_suggest("安全生厂", {2: ["生产"]}), {"安全生产": 13})
+    assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("安全生产", ["安全生产检查"])) is None
+    assert backend.requests == 0

@@ -1,0 +1,124 @@
+"""Query suggestions without a node: the privacy floor, hidden words, recency-decayed ranking, matching
+by Chinese prefix, full pinyin, initials and mixed input, and the merge with title suggestions."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from service.popular import PopularIndex, PopularQueries, PopularQuery, from_buckets
+from service.suggest import merged
+
+NOW = 1_700_000_000.0  # seconds
+DAY = 86_400.0
+
+
+def bucket(query: str, *per_day: tuple[float, int]) -> dict[str, Any]:
+    """A terms bucket of the log's aggregation: (days ago, searches that day) per day."""
+    days = [{"key": (NOW - ago * DAY) * 1000, "doc_count": count} for ago, count in per_day]
+    return {"key": query, "doc_count": sum(count for _, count in per_day), "days": {"buckets": days}}
+
+
+def popular(*buckets: dict[str, Any], hidden: tuple[str, ...] = ()) -> list[PopularQuery]:
+    return from_buckets(buckets, min_searches=5, half_life_days=7.0, hidden=hidden, now=NOW)
+
+
+def test_a_query_below_the_privacy_floor_is_never_kept() -> None:
+    kept = popular(bucket("安全生产", (0, 5)), bucket("张三的低保申请", (0, 4)), bucket("疫情防控", (1, 3), (2, 3)))
+    assert sorted((p.query, p.searches) for p in kept) == [("安全生产", 5), ("疫情防控", 6)]
+
+
+def test_hidden_words_hide_every_query_containing_them_in_any_form() -> None:
+    kept = popular(bucket("安全生产", (0, 9)), bucket("某某违纪举报", (0, 9)), bucket("ABC公司", (0, 9)),
+                   hidden=("违紀", "ａｂｃ"))  # traditional and full-width: normalised like queries
+    assert [p.query for p in kept] == ["安全生产"]
+
+
+def test_weight_decays_with_age_so_recent_searches_outrank_old_ones() -> None:
+    recent, old = popular(bucket("疫情防控", (0, 5)), bucket("垃圾分类", (14, 12)))
+    assert recent.query == "疫情防控" and recent.weight == pytest.approx(5.0)
+    assert old.weight == pytest.approx(12 * 0.25)  # two half-lives ago
+    assert [p.query for p in popular(bucket("垃圾分类", (14, 30)), bucket("疫情防控", (0, 5)))] == ["垃圾分类",
+                                                                                                "疫情防控"]
+
+
+INDEX = PopularIndex(popular(bucket("安全生产", (0, 6)), bucket("安全生产检查", (0, 20)), bucket("食品安全", (0, 50)),
+                            bucket("阿Q正传", (0, 5)), bucket("港西镇", (0, 8))))
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("安全", ["安全生产检查", "安全生产", "食品安全"]),  # prefix first, then by weight; then a later word
+    ("anquan", ["安全生产检查", "安全生产", "食品安全"]),  # full pinyin
+    ("aqsc", ["安全生产检查", "安全生产"]),  # initials
+    ("安quan", ["安全生产检查", "安全生产", "食品安全"]),  # mixed
+    ("aq", ["阿Q正传", "安全生产检查", "安全生产", "食品安全"]),  # 阿Q's full pinyin "aq…" beats initials
+    ("gangxi", ["港西镇"]), ("gxz", ["港西镇"]), ("xizhen", ["港西镇"]),
+    ("疫情", []), ("zzz", []),
+])
+def test_popular_queries_match_by_chinese_prefix_pinyin_and_initials(typed: str, expected: list[str]) -> None:
+    assert [p.query for p in INDEX.matching(typed, 8)] == expected
+
+
+def test_matching_stops_at_size_and_ignores_blank_input() -> None:
+    assert [p.query for p in INDEX.matching("anquan", 1)] == ["安全生产检查"]
+    assert INDEX.matching("  ", 8) == [] and PopularIndex([]).matching("aq", 8) == []
+
+
+def title(article_id: str, text: str) -> dict[str, str]:
+    return {"id": article_id, "title": text}
+
+
+def test_queries_lead_in_at_most_half_the_list_and_titles_fill_the_rest() -> None:
+    titles = [title(f"a{i}", f"标题{i}") for i in range(8)]
+    items = merged(["q1", "q2", "q3", "q4", "q5", "q6"], titles, 6)
+    assert [(i["kind"], i["text"]) for i in items] == [("query", "q1"), ("query", "q2"), ("query", "q3"),
+                                                       ("title", "标题0"), ("title", "标题1"), ("title", "标题2")]
+    assert items[0] == {"kind": "query", "text": "q1", "id": None, "title": None}
+    assert items[3] == {"kind": "title", "text": "标题0", "id": "a0", "title": "标题0"}
+
+
+def test_queries_take_the_room_titles_leave_and_a_title_equal_to_a_query_is_left_out() -> None:
+    items = merged(["港西镇召开会议", "q2", "q3", "q4"], [title("a", "港西鎮召开会议"), title("b", "其他")], 4)
+    assert [(i["kind"], i["text"]) for i in items] == [("query", "港西镇召开会议"), ("query", "q2"),
+                                                       ("query", "q3"), ("title", "其他")]
+    assert merged([], [title("a", "T")], 8) == [{"kind": "title", "text": "T", "id": "a", "title": "T"}]
+
+
+class _Log:
+    """The search log's aggregation as a recorded answer (or a failure), counting the requests."""
+
+    def __init__(self, buckets: list[dict[str, Any]] | Exception) -> None:
+        self.buckets = buckets
+        self.requests: list[tuple[int, int]] = []
+
+    async def popular(self, size: int, min_searches: int) -> list[dict[str, Any]]:
+        self.requests.append((size, min_searches))
+        if isinstance(self.buckets, Exception):
+            raise self.buckets
+        return self.buckets
+
+
+def test_keystrokes_read_memory_and_a_stale_list_is_refreshed_once_in_the_background() -> None:
+    log = _Log([bucket("安全生产", (0, 9))])
+    queries = PopularQueries(log, min_searches=5, half_life_days=7, refresh_seconds=60, hidden=())  # type: ignore[arg-type]
+
+    async def keystrokes() -> tuple[list[str], list[str]]:
+        first = [p.query for p in queries.matching("aq", 8)]  # nothing yet: the first refresh starts now
+        for _ in range(5):
+            queries.matching("aqs", 8)
+        await queries._task  # the background refresh (the pinyin forms are computed in a thread)
+        return first, [p.query for p in queries.matching("aqsc", 8)]
+
+    assert asyncio.run(keystrokes()) == ([], ["安全生产"])
+    assert log.requests == [(2000, 5)]  # one aggregation for seven keystrokes
+
+
+def test_a_failed_refresh_keeps_the_list() -> None:
+    log = _Log([bucket("安全生产", (0, 9))])
+    queries = PopularQueries(log, min_searches=5, half_life_days=7, refresh_seconds=60, hidden=())  # type: ignore[arg-type]
+    asyncio.run(queries.refresh())
+    log.buckets = ConnectionError("node away")
+    asyncio.run(queries.refresh())
+    assert [p.query for p in queries.index.popular] == ["安全生产"]
