@@ -120,9 +120,9 @@ class Settings(BaseSettings):
                           "searches /suggest offers as query suggestions.")
     suggest_min_searches: int = Field(
         default=5, ge=2,
-        description="Privacy floor of query suggestions: a past query is suggested to others only once it was "
-        "searched (and found something) at least this many times in the last HOT_DAYS days, so a query one "
-        "person typed is never shown to anyone else.",
+        description="Privacy floor of query suggestions and GET /hot: a past query is shown to others only once "
+        "it was searched (and found something) at least this many times in the last HOT_DAYS days, so a query "
+        "one person typed is never shown to anyone else.",
     )
     suggest_half_life_days: float = Field(
         default=7.0, gt=0,
@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     suggest_hidden_queries: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated words an administrator hides: a past query containing one (after "
-        "normalisation, case-insensitive) is never offered as a query suggestion.",
+        "normalisation, case-insensitive) is never offered as a query suggestion nor listed by GET /hot.",
     )
 
     # --- Embeddings --------------------------------------------------------

@@ -94,11 +94,12 @@ class QueryLog:
             raise
         return result
 
-    async def hot(self, size: int) -> list[dict[str, Any]]:
-        """The most searched queries of the last `hot_days` days that found something: [{query, count}];
+    async def hot(self, size: int, min_searches: int) -> list[dict[str, Any]]:
+        """The most searched queries of the last `hot_days` days that found something, each searched at
+        least `min_searches` times (so no one person's query is shown to others): [{query, count}];
         empty while the log is unreadable (hot searches are a convenience, the page works without them)."""
         try:
-            result = await self._search(hot_search(size, days=self.hot_days))
+            result = await self._search(hot_search(size, days=self.hot_days, min_searches=min_searches))
         except ServiceUnavailable:
             return []
         if result is None:

@@ -290,13 +290,14 @@ def known_names_search(*, timeout: float) -> dict[str, Any]:
     }
 
 
-def hot_search(size: int, *, days: int) -> dict[str, Any]:
-    """The search log's most frequent queries of the last `days` days that found something."""
+def hot_search(size: int, *, days: int, min_searches: int) -> dict[str, Any]:
+    """The search log's most frequent queries of the last `days` days that found something and were
+    searched at least `min_searches` times (the privacy floor)."""
     return {
         "size": 0,
         "query": {"bool": {"filter": [{"term": {"kind": "search"}}, {"range": {"total": {"gt": 0}}},
                                       {"range": {"timestamp": {"gte": f"now-{days}d"}}}]}},
-        "aggs": {"hot": {"terms": {"field": "query", "size": size}}},
+        "aggs": {"hot": {"terms": {"field": "query", "size": size, "min_doc_count": min_searches}}},
     }
 
 

@@ -7,17 +7,22 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from govsearch.rules import normalize_text
-from service.deps import QueryLogDep
+from service.deps import QueryLogDep, SettingsDep
+from service.popular import hidden_by
 from service.schemas import BAD_BODY_RESPONSE, ERROR_RESPONSES, ClickEvent, HotSearches
 
 router = APIRouter(tags=["search"])
 
 
 @router.get("/hot", response_model=HotSearches, responses=ERROR_RESPONSES)
-async def hot(query_log: QueryLogDep,
+async def hot(query_log: QueryLogDep, settings: SettingsDep,
               size: Annotated[int, Query(ge=1, le=50, description="At most this many queries.")] = 10) -> HotSearches:
-    """The most searched queries of the last HOT_DAYS days that found something (热门搜索)."""
-    return HotSearches.model_validate({"hot": await query_log.hot(size)})
+    """The most searched queries of the last HOT_DAYS days that found something (热门搜索), under the same
+    privacy rules as query suggestions: searched at least SUGGEST_MIN_SEARCHES times, no
+    SUGGEST_HIDDEN_QUERIES word."""
+    hot = await query_log.hot(size, settings.suggest_min_searches)
+    return HotSearches.model_validate(
+        {"hot": [item for item in hot if not hidden_by(item["query"], settings.suggest_hidden_queries)]})
 
 
 @router.post("/events/click", status_code=204, response_class=Response,
