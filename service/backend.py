@@ -8,12 +8,15 @@ instead of overriding the searcher's internals.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from elasticsearch import AsyncElasticsearch
 
 from service.errors import TRANSIENT_ES_STATUSES, ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
 
@@ -28,13 +31,31 @@ class SearchBackend(Protocol):
         ...
 
 
+def shards_failed(response: Body) -> int:
+    """How many shards failed to answer `response` (a node left mid-search; ES still answers, partially)."""
+    return int(response.get("_shards", {}).get("failed", 0))
+
+
 class ElasticsearchBackend:
-    """`_msearch` on a real cluster through the official async client."""
+    """`_msearch` on a real cluster through the official async client.
+
+    A search a shard failed to answer is run once more: when a node leaves mid-search (killed, restarted),
+    the coordinating node has already queried its shard copies but cannot fetch their hits, and answers
+    with the total but without those hits. Asked again, it reads the surviving copies. A second partial
+    answer is returned as it is (the searcher reports it `degraded`)."""
 
     def __init__(self, es: AsyncElasticsearch) -> None:
         self.es = es
 
     async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
+        responses = await self._msearch(index, bodies)
+        if any(shards_failed(response) for response in responses):
+            log.warning("a shard failed to answer (%s); searching again",
+                        [response["_shards"].get("failures") for response in responses if shards_failed(response)])
+            responses = await self._msearch(index, bodies)
+        return responses
+
+    async def _msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
         searches: list[Body] = []
         for body in bodies:
             searches.extend([{"index": index}, body])

@@ -115,8 +115,10 @@ class SearchResponse(BaseModel):
     took_ms: float
     hits: list[Hit]
     facets: Facets = Field(description="Counts over the same result set that `total` counts.")
-    degraded: bool = Field(False, description="True when the embedding model failed and results are BM25 only.")
-    degraded_reason: str | None = None
+    degraded: bool = Field(False, description="True when the answer is not the full one: the embedding model failed "
+                           "or was too slow (results are BM25 only), or some index shard did not answer in time or "
+                           "at all (results may be incomplete).")
+    degraded_reason: str | None = Field(None, description="Why `degraded` is true, in words; null otherwise.")
     ranking: str = Field(
         description="What ordered the hits: `bm25`, `vector`, the fused hybrid order (`fusion-normalized` or "
         "`fusion-rrf`, the FUSION setting), or the learned ranker's version (`learned-v2`). Hybrid answers "

@@ -25,7 +25,7 @@ from govsearch.schema import METADATA_FIELDS
 from govsearch.settings import Settings
 from service import facets
 from service.admission import Admission
-from service.backend import Body, SearchBackend
+from service.backend import Body, SearchBackend, shards_failed
 from service.fusion import Candidate, Fused, calibrate_bm25, fuse, group_by_article, ranked
 from service.query import (
     EXACT_QUERY_NAME,
@@ -51,6 +51,7 @@ class _Outcome:
     facets: dict[str, list[dict[str, Any]]]
     paged: bool  # True when `ranked` is already the requested page
     ranking: str  # what ordered it: bm25, vector, fusion-<method> or the learned ranker's version
+    partial: bool  # some shard did not answer in time or at all: results may be incomplete
 
 
 class QueryVectors(Protocol):
@@ -132,11 +133,15 @@ class Searcher:
         else:
             outcome = await self._hybrid(req, vector)
 
+        partial = outcome.partial
         if outcome.paged:
             page = outcome.ranked
         else:
             start = (req.page - 1) * req.size
-            page = await self._fetch_page(req, outcome.ranked[start:start + req.size])
+            page, partial_page = await self._fetch_page(req, outcome.ranked[start:start + req.size])
+            partial = partial or partial_page
+        if partial and degraded is None:
+            degraded = "some index shards did not answer in time; results may be incomplete"
         response: dict[str, Any] = {
             "query": req.q,
             "mode": req.mode,
@@ -160,12 +165,13 @@ class Searcher:
                         self.settings.es_search_timeout)
         return responses
 
-    async def _fetch_page(self, req: SearchRequest, page: list[Fused]) -> list[Fused]:
+    async def _fetch_page(self, req: SearchRequest, page: list[Fused]) -> tuple[list[Fused], bool]:
         """The page's hits whole and highlighted: one request for the ≤ size winning passages, by id,
-        from the index that answered the candidate search (not the alias, which may have moved)."""
+        from the index that answered the candidate search (not the alias, which may have moved);
+        and whether that answer was partial."""
         wanted = [entry.candidate for entry in page if entry.candidate.doc_id]
         if not wanted:
-            return page
+            return page, False
         index = ",".join(sorted({c.index for c in wanted if c.index})) or None
         body = page_hits_search(req.q, [c.doc_id for c in wanted], timeout=self.settings.es_search_timeout,
                                 synonyms=req.synonyms)
@@ -181,7 +187,7 @@ class Searcher:
             fragments = hit.get("highlight", {}).get("text")
             candidate = replace(entry.candidate, source=hit["_source"], highlight=fragments[0] if fragments else None)
             shown.append(replace(entry, candidate=candidate))
-        return shown
+        return shown, _partial(response)
 
     async def _bm25(self, req: SearchRequest) -> _Outcome:
         body = bm25_search(req, offset=(req.page - 1) * req.size, limit=req.size, with_aggs=True,
@@ -191,7 +197,7 @@ class Searcher:
         entries = [Fused(c.article_id, calibrate_bm25(c.score), c, {"bm25": i}, c.exact)
                    for i, c in enumerate(candidates, start=1 + (req.page - 1) * req.size)]
         total, counts = facets.from_aggregations(response["aggregations"])
-        return _Outcome(total, entries, counts, paged=True, ranking="bm25")
+        return _Outcome(total, entries, counts, paged=True, ranking="bm25", partial=_partial(response))
 
     def _knn(self, req: SearchRequest, vector: list[float]) -> dict[str, Any]:
         # kNN returns passages; ask for more than the article depth so grouping still fills it.
@@ -205,7 +211,7 @@ class Searcher:
                                          self._knn(req, vector))
         pinned = group_by_article(exact["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
         candidates = group_by_article(knn["hits"]["hits"])[: self.settings.candidate_depth]
-        return self._paged_here(req, ranked(candidates, "vector", pinned), "vector")
+        return self._paged_here(req, ranked(candidates, "vector", pinned), "vector", _partial(exact, knn))
 
     async def _hybrid(self, req: SearchRequest, vector: list[float]) -> _Outcome:
         depth = self.settings.candidate_depth
@@ -222,7 +228,7 @@ class Searcher:
         }
         weights = {"bm25": self.settings.bm25_weight, "vector": self.settings.vector_weight}
         fused = fuse(lists, method=self.settings.fusion, weights=weights, rrf_k=self.settings.rrf_k)
-        return self._paged_here(req, *self._order(req, fused, lists))
+        return self._paged_here(req, *self._order(req, fused, lists), partial=_partial(bm25, knn))
 
     def _order(self, req: SearchRequest, fused: list[Fused], lists: dict[str, list[Candidate]]) -> tuple[
             list[Fused], str]:
@@ -236,11 +242,16 @@ class Searcher:
                 return reranked, self.ranker.name
         return fused, f"fusion-{self.settings.fusion}"
 
-    def _paged_here(self, req: SearchRequest, entries: list[Fused], ranking: str) -> _Outcome:
+    def _paged_here(self, req: SearchRequest, entries: list[Fused], ranking: str, partial: bool) -> _Outcome:
         if req.sort == "date":
             entries = sorted(entries, key=lambda e: (e.candidate.source.get("date") or "", e.score), reverse=True)
         return _Outcome(len(entries), entries, facets.count(e.candidate.source for e in entries), paged=False,
-                        ranking=ranking)
+                        ranking=ranking, partial=partial)
+
+
+def _partial(*responses: Body) -> bool:
+    """Whether any of `responses` lacks some shard's answer: timed out (ES_SEARCH_TIMEOUT) or a shard failed."""
+    return any(response.get("timed_out") or shards_failed(response) for response in responses)
 
 
 def _hit(entry: Fused) -> dict[str, Any]:

@@ -203,3 +203,18 @@ def test_a_search_that_found_nothing_checks_for_typos() -> None:
     backend = FakeBackend(bm25=response([], {**AGGS, "articles": {"value": 0}}))
     _search(backend, SearchRequest(q="港西镇", mode="bm25"))
     assert _typo_checks(backend) == 1
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_an_answer_some_shard_missed_says_it_is_degraded(mode: str) -> None:
+    partial = response(BM25_HITS, AGGS) | {"_shards": {"total": 2, "successful": 1, "skipped": 0, "failed": 1}}
+    backend = FakeBackend(bm25=partial, knn=response(KNN_HITS))
+    result = _search(backend, SearchRequest(q="港西镇", mode=mode))
+    assert result["hits"] and result["degraded"] is True
+    assert "incomplete" in result["degraded_reason"]
+
+
+def test_a_timed_out_answer_says_it_is_degraded() -> None:
+    late = response(BM25_HITS, AGGS) | {"timed_out": True}
+    result = _search(FakeBackend(bm25=late), SearchRequest(q="港西镇", mode="bm25"))
+    assert result["degraded"] is True and "did not answer in time" in result["degraded_reason"]

@@ -38,12 +38,16 @@ def test_elasticsearch_api_errors_by_status(status: int, expected: int) -> None:
 
 
 class _Msearch:
-    def __init__(self, item: dict[str, Any]) -> None:
-        self.item = item
+    """Answers the n-th msearch with the n-th item (the last one from then on)."""
+
+    def __init__(self, *items: dict[str, Any]) -> None:
+        self.items = list(items)
+        self.calls = 0
 
     async def msearch(self, searches: list[dict[str, Any]], include_named_queries_score: bool) -> dict[str, Any]:
         assert include_named_queries_score  # the ranker's clause features read the named clauses' scores
-        return {"responses": [self.item]}
+        self.calls += 1
+        return {"responses": [self.items[min(self.calls, len(self.items)) - 1]]}
 
 
 def test_an_msearch_item_refused_as_503_is_service_unavailable() -> None:
@@ -56,3 +60,26 @@ def test_an_msearch_item_refused_otherwise_is_still_an_error() -> None:
     backend = ElasticsearchBackend(_Msearch({"status": 400, "error": {"type": "parsing_exception"}}))  # type: ignore[arg-type]
     with pytest.raises(RuntimeError):
         asyncio.run(backend.msearch("alias", [{"query": {"match_all": {}}}]))
+
+
+def _answer(failed: int, hits: int) -> dict[str, Any]:
+    return {"status": 200, "timed_out": False, "_shards": {"total": 2, "successful": 2 - failed, "failed": failed},
+            "hits": {"total": {"value": 3}, "hits": [{"_id": str(i)} for i in range(hits)]}}
+
+
+def test_an_answer_a_shard_failed_is_searched_again_once() -> None:
+    es = _Msearch(_answer(failed=1, hits=1), _answer(failed=0, hits=3))
+    (response,) = asyncio.run(ElasticsearchBackend(es).msearch("alias", [{"query": {"match_all": {}}}]))  # type: ignore[arg-type]
+    assert es.calls == 2 and len(response["hits"]["hits"]) == 3
+
+
+def test_a_second_partial_answer_is_returned_as_it_is() -> None:
+    es = _Msearch(_answer(failed=1, hits=1))
+    (response,) = asyncio.run(ElasticsearchBackend(es).msearch("alias", [{"query": {"match_all": {}}}]))  # type: ignore[arg-type]
+    assert es.calls == 2 and response["_shards"]["failed"] == 1
+
+
+def test_a_whole_answer_is_not_searched_again() -> None:
+    es = _Msearch(_answer(failed=0, hits=3))
+    asyncio.run(ElasticsearchBackend(es).msearch("alias", [{"query": {"match_all": {}}}]))  # type: ignore[arg-type]
+    assert es.calls == 1
