@@ -5,8 +5,9 @@
   VECTOR_ONLY_MIN_SIMILARITY; the rest neither pad the list nor count in `total`.
 - `LearnedRanker`: a model over `service.features` reorders the remaining candidates. It is a JSON
   file (`RANKER_MODEL`) holding the format, the ranking's version name (`learned-v2`), the feature
-  list it was trained on, its `kind` and the model: `lambdamart`, a LightGBM text model, or
-  `linear`, per-feature means, scales and weights (score = Σ w·(x − mean)/scale, numpy only); it is
+  list it was trained on, its `kind` and the model: `lambdamart`, a LightGBM text model evaluated
+  with numpy (`service.trees`), or `linear`, per-feature means, scales and weights (score =
+  Σ w·(x − mean)/scale); it is
   written by `python -m bench.relevance.train`, which keeps whichever kind measured best on dev.
 
 Invariants: known items (exact title or document number) stay first whatever the model says;
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 from service import features
 from service.fusion import Candidate, Fused, calibrate_cosine
+from service.trees import Forest
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +63,15 @@ class Scorer(Protocol):
 
 
 class TreeScorer:
-    """LambdaMART: a LightGBM booster, predicting on one thread (searches run side by side)."""
+    """LambdaMART: LightGBM's model text, evaluated with numpy (`service.trees`; no LightGBM in the API)."""
 
     def __init__(self, model_text: str) -> None:
-        import lightgbm
-
-        self.booster = lightgbm.Booster(model_str=model_text)
-        if self.booster.num_feature() != len(features.FEATURES):
-            raise ValueError(f"the model reads {self.booster.num_feature()} features, not {len(features.FEATURES)}")
+        self.forest = Forest(model_text)
+        if self.forest.num_feature != len(features.FEATURES):
+            raise ValueError(f"the model reads {self.forest.num_feature} features, not {len(features.FEATURES)}")
 
     def predict(self, rows: Any) -> Any:
-        return self.booster.predict(rows, num_threads=1)
+        return self.forest.predict(rows)
 
 
 class LinearScorer:
