@@ -23,6 +23,7 @@ be read leaves the previous one (or the repo file's) in place: synonyms never fa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -185,19 +186,26 @@ class Synonyms:
         self.index = index
         self.seed = seed
         self._cache: tuple[float, StoredSynonyms] | None = None
+        self._refreshing = asyncio.Lock()
 
     async def current(self) -> SynonymSet:
         """The rules to expand with (cached; see the module docstring). Never writes: while the index holds
-        no set, searches use the repo file's."""
-        now = time.monotonic()
-        if self._cache is None or now - self._cache[0] > RULES_TTL:
-            try:
-                stored = await self._read(self._cache[1] if self._cache else None, seed=False)
-            except Exception:
-                log.warning("synonyms: not readable from %s; keeping the previous set", self.index, exc_info=True)
-                stored = self._cache[1] if self._cache else self._file()
-            self._cache = (now, stored)
-        return self._cache[1].synonyms
+        no set, searches use the repo file's. One version check at a time: searches arriving while it runs
+        use the set they would have used a moment earlier (the first search of a process waits for it)."""
+        if self._cache is not None and (not self._stale() or self._refreshing.locked()):
+            return self._cache[1].synonyms
+        async with self._refreshing:
+            if self._cache is None or self._stale():
+                try:
+                    stored = await self._read(self._cache[1] if self._cache else None, seed=False)
+                except Exception:
+                    log.warning("synonyms: not readable from %s; keeping the previous set", self.index, exc_info=True)
+                    stored = self._cache[1] if self._cache else self._file()
+                self._cache = (time.monotonic(), stored)
+            return self._cache[1].synonyms
+
+    def _stale(self) -> bool:
+        return self._cache is None or time.monotonic() - self._cache[0] > RULES_TTL
 
     async def stored(self) -> StoredSynonyms:
         """The rules as Elasticsearch holds them now, seeding the index from the repo file if it holds none."""

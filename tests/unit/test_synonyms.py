@@ -174,3 +174,33 @@ def test_synonyms_enabled_false_searches_the_typed_words_only() -> None:
     result, body = _bm25_search(enabled=False)
     assert result["understood"] is None
     assert "老年人" not in json.dumps(body, ensure_ascii=False)
+
+
+class _SlowStore:
+    """An Elasticsearch `get` for the stored set that takes a moment and counts its calls."""
+
+    def __init__(self) -> None:
+        self.gets = 0
+
+    async def get(self, index: str, id: str, source: bool = True) -> dict[str, Any]:
+        self.gets += 1
+        await asyncio.sleep(0.05)
+        return {"_version": 3, "_source": {"rules": ["老人 => 老年人"], "updated": "2026-11-29T00:00:00+00:00"}}
+
+
+def test_searches_arriving_together_share_one_version_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service import synonyms as module
+
+    store = _SlowStore()
+    rules = module.Synonyms(store, "unit-synonyms", Settings(_env_file=None).synonyms_file)  # type: ignore[arg-type,call-arg]
+
+    async def bursts() -> tuple[int, int, list[SynonymSet]]:
+        first = await asyncio.gather(*(rules.current() for _ in range(20)))
+        after_first = store.gets  # an empty cache: all waited for the one read (version check + document)
+        monkeypatch.setattr(module, "RULES_TTL", -1.0)  # every set is stale from now on
+        await asyncio.gather(*(rules.current() for _ in range(20)))
+        return after_first, store.gets, first
+
+    after_first, after_second, first = asyncio.run(bursts())
+    assert after_first == 2 and all(s.lines == ["老人 => 老年人"] for s in first)
+    assert after_second == 3  # one version check (same version: no document read); the rest used the set held
