@@ -22,6 +22,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SAMPLE = SAMPLE_CORPUS
 TEST_ALIAS = "test-gov-articles"
 TEST_QUERY_LOG = "test-gov-search-queries"
+# The suite's own system indices, so a test storing rules never leaves them in a node's default ones.
+TEST_SYNONYMS = "test-gov-search-synonyms"
+TEST_BEST_BETS = "test-gov-search-bestbets"
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +36,8 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(cache_dir: Path) -> Settings:
     # No keyless per-IP limit here: every TestClient request comes from one address ("testclient"), and
     # the limit has tests of its own (tests/test_safety.py).
-    return Settings(index_alias=TEST_ALIAS, query_log_index=TEST_QUERY_LOG, embedding_cache_dir=cache_dir,
+    return Settings(index_alias=TEST_ALIAS, query_log_index=TEST_QUERY_LOG, synonyms_index=TEST_SYNONYMS,
+                    best_bets_index=TEST_BEST_BETS, embedding_cache_dir=cache_dir,
                     admin_token=["test-admin-token"],
                     cors_origins=["http://portal.example"], keyless_rate_limit_per_minute=0)
 
@@ -45,6 +49,9 @@ def es(settings: Settings) -> Iterator[Elasticsearch]:
         client.cluster.health(wait_for_status="yellow", timeout="30s")
     except Exception as exc:  # a clear message beats fifty connection errors
         pytest.exit(f"no Elasticsearch at {settings.elasticsearch_url}: run the suite with `make test` ({exc})", 2)
+    # Rules a previous run stored (the fuzz test PUTs sets) must not change this run's searches.
+    for name in (TEST_SYNONYMS, TEST_BEST_BETS):
+        client.indices.delete(index=name, ignore_unavailable=True)
     yield client
     client.close()
 

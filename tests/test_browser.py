@@ -79,6 +79,8 @@ def api(sample_index, settings, cache_dir: Path, portal: str, portal_dir: Path, 
         "KEYLESS_RATE_LIMIT_PER_MINUTE": "0",
         "ADMIN_TOKEN": "",
         "QUERY_LOG_INDEX": QUERY_LOG,
+        "SYNONYMS_INDEX": settings.synonyms_index,  # none stored (the es fixture drops it): the repo file's rules
+        "BEST_BETS_INDEX": settings.best_bets_index,
         "SUGGEST_REFRESH_SECONDS": "1",  # popular queries show within a second or two
     }
     es.indices.delete(index=QUERY_LOG, ignore_unavailable=True)
@@ -915,14 +917,14 @@ def test_hot_searches_on_the_start_view_and_a_result_click_is_reported(page, api
     watch.assert_clean(api.url)
 
 
-def test_best_bets_show_above_the_results(page, api: ApiProcess, es) -> None:
+def test_best_bets_show_above_the_results(page, api: ApiProcess, es, settings) -> None:
     page, watch = page
-    # The browser API has no admin token: the rule goes straight into its BEST_BETS_INDEX (the default);
+    # The browser API has no admin token: the rule goes straight into its BEST_BETS_INDEX;
     # the API re-reads rules within 10 s.
-    if not es.indices.exists(index="gov-search-bestbets"):
+    if not es.indices.exists(index=settings.best_bets_index):
         body = load_mapping("bestbets")
-        es.indices.create(index="gov-search-bestbets", settings=body["settings"], mappings=body["mappings"])
-    es.index(index="gov-search-bestbets", id="browser-permit", refresh="wait_for",
+        es.indices.create(index=settings.best_bets_index, settings=body["settings"], mappings=body["mappings"])
+    es.index(index=settings.best_bets_index, id="browser-permit", refresh="wait_for",
              document={"query": "垃圾分类", "match": "exact", "title": "垃圾分类投放指南", "url": "/view/guide"})
     try:
         for _ in range(30):
@@ -939,4 +941,4 @@ def test_best_bets_show_above_the_results(page, api: ApiProcess, es) -> None:
         shot(page, "16-best-bets", full_page=False)
         watch.assert_clean(api.url)
     finally:
-        es.delete(index="gov-search-bestbets", id="browser-permit", refresh="wait_for")
+        es.delete(index=settings.best_bets_index, id="browser-permit", refresh="wait_for")
