@@ -435,6 +435,9 @@ def test_widget_renders_in_a_portal_page_on_another_origin(page, api: ApiProcess
     box = widget.locator("input[type=search]")
     expect(box).to_have_attribute("placeholder", "搜索本镇政务信息")
     assert page.evaluate("!!document.querySelector('#gov-search').shadowRoot")
+    # The shared helpers it is served with stay inside its scope: its only global is GovSearchWidget.
+    assert page.evaluate("[typeof govSearchCommon, typeof GovSearch, typeof GovSearchWidget]") == [
+        "undefined", "undefined", "object"]
     box.fill("安全生产")
     box.press("Enter")
     items = widget.locator("li")

@@ -2,7 +2,7 @@
  * so back/forward work and every result page can be shared as a link. No framework, no build step. */
 (function () {
   "use strict";
-  const { el, renderSnippet, highlight, queryTerms, fetchJSON, safeHttpUrl } = window.GovSearch;
+  const { el, renderSnippet, highlight, queryTerms, fetchJSON, safeHttpUrl, combobox } = govSearchCommon();
 
   const MAX_WINDOW = 1000;
   const DEFAULTS = { q: "", mode: "hybrid", sort: "relevance", page: 1, size: 10, time: "", date_from: "", date_to: "",
@@ -162,8 +162,7 @@
   });
 
   form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    closeSuggestions();
+    event.preventDefault();  // the suggestions close themselves on submit
     const state = stateFromForm(current);
     if (!state.q) { input.focus(); return; }
     navigate(state);
@@ -491,92 +490,17 @@
 
   // ---- suggestions (ARIA combobox) -----------------------------------------------------------
 
-  let suggestTimer = null, suggestController = null, active = -1, options = [];
-
-  function closeSuggestions() {
-    clearTimeout(suggestTimer);
-    if (suggestController) suggestController.abort();
-    list.hidden = true;
-    list.replaceChildren();
-    options = [];
-    active = -1;
-    input.setAttribute("aria-expanded", "false");
-    input.removeAttribute("aria-activedescendant");
-  }
-
-  function setActive(index) {
-    options.forEach((option, i) => option.setAttribute("aria-selected", i === index ? "true" : "false"));
-    active = index;
-    if (index >= 0) {
-      input.setAttribute("aria-activedescendant", options[index].id);
-      options[index].scrollIntoView({ block: "nearest" });
-    } else input.removeAttribute("aria-activedescendant");
-  }
-
-  function choose(title) {
-    input.value = title;
-    closeSuggestions();
-    form.requestSubmit();
-  }
-
-  async function suggest(text) {
-    if (suggestController) suggestController.abort();
-    const controller = new AbortController();
-    suggestController = controller;
-    let data;
-    try {
-      data = await fetchJSON("/suggest?" + new URLSearchParams({ q: text, size: "8" }), { signal: controller.signal });
-    } catch (_) {
-      if (controller === suggestController) closeSuggestions();
-      return;
-    }
-    if (controller !== suggestController || input.value.trim() !== text || document.activeElement !== input) return;
-    const terms = queryTerms(text);
-    // A popular past query (kind "query") and an article title (kind "title") both search their text:
-    // the title's own article comes first (exact-title match). Queries are marked by the stylesheet.
-    options = (data.suggestions || []).map((item, i) => el("li", {
-      id: `suggestion-${i}`, role: "option", "aria-selected": "false", class: "suggestion",
-      "data-kind": item.kind, "data-text": item.text,
-      onmousedown: (event) => { event.preventDefault(); choose(item.text); },
-    }, highlight(item.text, terms.length ? terms : [text])));
-    list.replaceChildren(...options);
-    active = -1;
-    const open = options.length > 0;
-    list.hidden = !open;
-    input.setAttribute("aria-expanded", open ? "true" : "false");
-  }
-
-  // Chinese is typed through an IME: while a word is being composed the box holds pinyin, so wait.
-  input.addEventListener("compositionend", () => input.dispatchEvent(new Event("input")));
-  input.addEventListener("input", (event) => {
-    if (event.isComposing) return;
-    clearTimeout(suggestTimer);
-    const text = input.value.trim();
-    if (!text || text.length > 100) { closeSuggestions(); return; }
-    suggestTimer = setTimeout(() => suggest(text), 150);
+  // A popular past query (kind "query") and an article title (kind "title") both search their text:
+  // the title's own article comes first (exact-title match). Queries are marked by the stylesheet.
+  combobox(input, list, form, {
+    idPrefix: "suggestion",
+    load: (text, signal) => fetchJSON("/suggest?" + new URLSearchParams({ q: text, size: "8" }), { signal })
+      .then((data) => data.suggestions || []),
+    label: (item, text) => {
+      const terms = queryTerms(text);
+      return highlight(item.text, terms.length ? terms : [text]);
+    },
   });
-
-  input.addEventListener("keydown", (event) => {
-    if (event.isComposing || event.keyCode === 229) return;  // the IME owns these keys
-    const open = !list.hidden && options.length > 0;
-    if (event.key === "ArrowDown" && open) {
-      event.preventDefault();
-      setActive(active + 1 >= options.length ? 0 : active + 1);
-    } else if (event.key === "ArrowUp" && open) {
-      event.preventDefault();
-      setActive(active <= 0 ? options.length - 1 : active - 1);
-    } else if (event.key === "Enter" && open && active >= 0) {
-      event.preventDefault();
-      choose(options[active].dataset.text);
-    } else if (event.key === "Escape" && open) {
-      event.preventDefault();
-      closeSuggestions();
-    }
-  });
-
-  input.addEventListener("blur", () => setTimeout(() => {
-    if (document.activeElement !== input) closeSuggestions();
-  }, 100));
 
   // ---- start ---------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
  * (GET /articles/{id}/related) linking to articles like it with the same way back. */
 (function () {
   "use strict";
-  const { el, highlight, queryTerms, fetchJSON, safeHttpUrl } = window.GovSearch;
+  const { el, highlight, queryTerms, fetchJSON, safeHttpUrl } = govSearchCommon();
   const $ = (id) => document.getElementById(id);
 
   const params = new URLSearchParams(window.location.search);

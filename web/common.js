@@ -1,10 +1,14 @@
-/* gov-search: helpers shared by the search page and the article view.
+/* gov-search: helpers shared by the search page, the article view and the portal widget.
+ *
+ * One function, govSearchCommon(), returns them. The pages load this file as its own <script> and call
+ * it; the API serves the widget (GET /widget.js) as this file and widget.js inside one function scope,
+ * so the widget calls it too and still adds no global of its own but window.GovSearchWidget.
  *
  * Escaping rule for the whole front end: text from the index only ever reaches the page through
  * textContent / createTextNode. The one exception is the API's `snippet`, which is HTML-escaped text
  * with <em> marks: it is parsed here into text nodes and <em> elements (never innerHTML), and only if
  * it contains no markup other than <em>/</em>; otherwise the plain passage text is shown instead. */
-(function () {
+function govSearchCommon() {  // eslint-disable-line no-unused-vars -- called by app.js, article.js, widget.js
   "use strict";
 
   /** Create an element; string/number children become text nodes, null/false children are skipped. */
@@ -138,5 +142,92 @@
     } catch (_) { return null; }
   }
 
-  window.GovSearch = { el, renderSnippet, isVettedSnippet, decodeEntities, queryTerms, highlight, fetchJSON, safeHttpUrl };
-})();
+  /** Suggestions as you type on `input` (role=combobox, aria-controls = the id of `list`, role=listbox):
+   * ArrowDown/ArrowUp move through the options, Enter or a click chooses one, Escape closes; choosing
+   * puts its text in the box and submits `form`. A request waits for 150 ms of quiet and for the IME to
+   * finish its word; a newer one cancels the older. Returns {close}.
+   *   load(text, signal): resolves to the API's suggestions for text ([{text, kind}]) or null
+   *   label(item, text): an option's content (default: the item's text)
+   *   idPrefix: option i has the id `${idPrefix}-${i}` (for aria-activedescendant) */
+  function combobox(input, list, form, { load, label, idPrefix }) {
+    let timer = null, pending = null, active = -1, options = [];
+    const focused = () => input.getRootNode().activeElement === input;  // also inside a shadow root
+
+    function close() {
+      clearTimeout(timer);
+      if (pending) pending.abort();
+      list.hidden = true;
+      list.replaceChildren();
+      options = [];
+      active = -1;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+    }
+
+    function setActive(index) {
+      options.forEach((option, i) => option.setAttribute("aria-selected", i === index ? "true" : "false"));
+      active = index;
+      if (index >= 0) {
+        input.setAttribute("aria-activedescendant", options[index].id);
+        options[index].scrollIntoView({ block: "nearest" });
+      } else input.removeAttribute("aria-activedescendant");
+    }
+
+    function choose(text) {
+      input.value = text;
+      close();
+      form.requestSubmit();
+    }
+
+    async function show(text) {
+      if (pending) pending.abort();
+      const mine = pending = new AbortController();
+      let items = null;
+      try { items = await load(text, mine.signal); } catch (_) { items = null; }
+      if (mine !== pending) return;
+      if (!items) { close(); return; }
+      if (input.value.trim() !== text || !focused()) return;
+      options = items.map((item, i) => el("li", {
+        id: `${idPrefix}-${i}`, role: "option", "aria-selected": "false", class: "suggestion",
+        "data-kind": item.kind, "data-text": item.text,
+        onmousedown: (event) => { event.preventDefault(); choose(item.text); },
+      }, label ? label(item, text) : item.text));
+      list.replaceChildren(...options);
+      active = -1;
+      list.hidden = options.length === 0;
+      input.setAttribute("aria-expanded", options.length ? "true" : "false");
+    }
+
+    // Chinese is typed through an IME: while a word is being composed the box holds pinyin, so wait.
+    input.addEventListener("compositionend", () => input.dispatchEvent(new Event("input")));
+    input.addEventListener("input", (event) => {
+      if (event.isComposing) return;
+      clearTimeout(timer);
+      const text = input.value.trim();
+      if (!text || text.length > 100) { close(); return; }
+      timer = setTimeout(() => show(text), 150);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.isComposing || event.keyCode === 229) return;  // the IME owns these keys
+      const open = !list.hidden && options.length > 0;
+      if (event.key === "ArrowDown" && open) {
+        event.preventDefault();
+        setActive(active + 1 >= options.length ? 0 : active + 1);
+      } else if (event.key === "ArrowUp" && open) {
+        event.preventDefault();
+        setActive(active <= 0 ? options.length - 1 : active - 1);
+      } else if (event.key === "Enter" && open && active >= 0) {
+        event.preventDefault();
+        choose(options[active].dataset.text);
+      } else if (event.key === "Escape" && open) {
+        event.preventDefault();
+        close();
+      }
+    });
+    input.addEventListener("blur", () => setTimeout(() => { if (!focused()) close(); }, 100));
+    form.addEventListener("submit", close);
+    return { close };
+  }
+
+  return { el, renderSnippet, isVettedSnippet, decodeEntities, queryTerms, highlight, fetchJSON, safeHttpUrl, combobox };
+}

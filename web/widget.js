@@ -6,7 +6,9 @@
  *
  * Renders a search box and results inside a Shadow DOM (no CSS leaks in or out) and calls the API by
  * absolute URL, derived from this script's own src. Text from the index is inserted with textContent;
- * snippets are rebuilt from text and <em> only. No globals besides window.GovSearchWidget. */
+ * snippets are rebuilt from text and <em> only. The API serves this file inside one function scope
+ * after common.js (the helpers and suggestion box the pages use too, `govSearchCommon`), so the
+ * widget adds no global besides window.GovSearchWidget. */
 (function () {
   "use strict";
 
@@ -19,6 +21,8 @@
   const apiKey = script.dataset.apiKey || "";
   const placeholder = script.dataset.placeholder || "搜索政务信息";
   const size = Math.min(Math.max(parseInt(script.dataset.size || "5", 10) || 5, 1), 20);
+  const { el, renderSnippet, combobox } = govSearchCommon();
+  const headers = () => Object.assign({ Accept: "application/json" }, apiKey ? { "X-API-Key": apiKey } : {});
 
   const CSS = `
     :host { all: initial; display: block; }
@@ -69,42 +73,6 @@
     .label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   `;
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined) continue;
-      if (name === "class") node.className = value; else node.setAttribute(name, String(value));
-    }
-    for (const child of children.flat(Infinity)) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
-  function decode(text) {
-    return text.replace(/&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|[a-z]{2,5});/g, (whole, name) => {
-      if (name[0] !== "#") return ENTITIES[name] || whole;
-      const code = name[1] === "x" ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-      return code > 0 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff) ? String.fromCodePoint(code) : whole;
-    });
-  }
-
-  /** The API's snippet (escaped text + <em>) as nodes; anything else falls back to plain text. */
-  function snippetNodes(snippet, fallback) {
-    if (typeof snippet !== "string" || /[<>]/.test(snippet.replace(/<\/?em>/g, ""))) {
-      return [document.createTextNode(String(fallback || "").slice(0, 120))];
-    }
-    const nodes = [];
-    let inside = false;
-    for (const part of snippet.split(/(<\/?em>)/)) {
-      if (part === "<em>" || part === "</em>") { inside = part === "<em>"; continue; }
-      if (part) nodes.push(inside ? el("em", {}, decode(part)) : document.createTextNode(decode(part)));
-    }
-    return nodes;
-  }
-
   /** "您是不是要找：…" for the API's typo correction: a button that searches the corrected words. */
   function didYouMean(corrected, input, form) {
     const button = el("button", { type: "button", class: "dym-link" }, corrected);
@@ -133,71 +101,6 @@
     }));
   }
 
-  /** Suggestions as you type (ARIA combobox): popular past queries (marked 热门搜索) and article titles;
-   *  choosing either searches its text (a title's own article comes first). */
-  function suggestions(input, list, form, uid) {
-    let timer = null, pending = null, active = -1, options = [];
-    function close() {
-      clearTimeout(timer);
-      if (pending) pending.abort();
-      list.hidden = true;
-      list.replaceChildren();
-      options = [];
-      active = -1;
-      input.setAttribute("aria-expanded", "false");
-      input.removeAttribute("aria-activedescendant");
-    }
-    function choose(text) { input.value = text; close(); form.requestSubmit(); }
-    function setActive(index) {
-      options.forEach((option, i) => option.setAttribute("aria-selected", i === index ? "true" : "false"));
-      active = index;
-      if (index >= 0) input.setAttribute("aria-activedescendant", options[index].id);
-      else input.removeAttribute("aria-activedescendant");
-    }
-    async function load(text) {
-      if (pending) pending.abort();
-      const mine = pending = new AbortController();
-      const url = new URL("suggest", base);
-      url.search = new URLSearchParams({ q: text, size: "6" }).toString();
-      const headers = { Accept: "application/json" };
-      if (apiKey) headers["X-API-Key"] = apiKey;
-      let data = null;
-      try {
-        const response = await fetch(url, { headers, signal: mine.signal, credentials: "omit" });
-        data = response.ok ? await response.json() : null;
-      } catch (_) { data = null; }
-      if (mine !== pending || !data || input.value.trim() !== text) return;
-      options = (data.suggestions || []).map((item, i) => {
-        const option = el("li", { id: `${uid}-s${i}`, role: "option", "aria-selected": "false", class: "suggestion",
-          "data-kind": item.kind }, item.text);
-        option.addEventListener("mousedown", (event) => { event.preventDefault(); choose(item.text); });
-        return option;
-      });
-      list.replaceChildren(...options);
-      active = -1;
-      list.hidden = options.length === 0;
-      input.setAttribute("aria-expanded", options.length ? "true" : "false");
-    }
-    input.addEventListener("input", (event) => {
-      if (event.isComposing) return;
-      clearTimeout(timer);
-      const text = input.value.trim();
-      if (!text || text.length > 100) { close(); return; }
-      timer = setTimeout(() => load(text), 150);
-    });
-    input.addEventListener("compositionend", () => input.dispatchEvent(new Event("input")));
-    input.addEventListener("keydown", (event) => {
-      if (event.isComposing || event.keyCode === 229) return;
-      const open = !list.hidden && options.length > 0;
-      if (event.key === "ArrowDown" && open) { event.preventDefault(); setActive(active + 1 >= options.length ? 0 : active + 1); }
-      else if (event.key === "ArrowUp" && open) { event.preventDefault(); setActive(active <= 0 ? options.length - 1 : active - 1); }
-      else if (event.key === "Enter" && open && active >= 0) { event.preventDefault(); choose(options[active].textContent); }
-      else if (event.key === "Escape" && open) { event.preventDefault(); close(); }
-    });
-    input.addEventListener("blur", () => setTimeout(close, 100));
-    form.addEventListener("submit", close);
-  }
-
   function mount(host) {
     const root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
     const uid = "gsw-" + Math.random().toString(36).slice(2, 8);
@@ -211,7 +114,16 @@
       el("button", { type: "submit" }, "搜索"));
     root.append(el("style", {}, CSS), el("div", { class: "root" }, el("div", { class: "box", part: "box" }, form, status, results)));
     let controller = null;
-    suggestions(input, list, form, uid);
+    // Popular past queries (marked 热门搜索) and article titles; choosing either searches its text.
+    combobox(input, list, form, {
+      idPrefix: uid + "-s",
+      load: async (text, signal) => {
+        const url = new URL("suggest", base);
+        url.search = new URLSearchParams({ q: text, size: "6" }).toString();
+        const response = await fetch(url, { headers: headers(), signal, credentials: "omit" });
+        return response.ok ? ((await response.json()).suggestions || []) : null;
+      },
+    });
 
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -224,11 +136,9 @@
       results.replaceChildren();
       const url = new URL("search", base);
       url.search = new URLSearchParams({ q, size: String(size) }).toString();
-      const headers = { Accept: "application/json" };
-      if (apiKey) headers["X-API-Key"] = apiKey;
       let response, data = null;
       try {
-        response = await fetch(url, { headers, signal: mine.signal, credentials: "omit" });
+        response = await fetch(url, { headers: headers(), signal: mine.signal, credentials: "omit" });
         try { data = await response.json(); } catch (_) { data = null; }
       } catch (err) {
         if (err.name === "AbortError") return;
@@ -249,7 +159,7 @@
         href.search = new URLSearchParams({ id: hit.id, q, back: new URLSearchParams({ q }).toString() }).toString();
         return el("li", {},
           el("a", { class: "title", href: href.href, target: "_blank", rel: "noopener" }, hit.title || "（无标题）"),
-          el("p", { class: "snippet" }, snippetNodes(hit.snippet, hit.text)),
+          el("p", { class: "snippet" }, renderSnippet(hit.snippet, hit.text)),
           el("span", { class: "meta" }, [hit.publisher || hit.town, hit.date].filter(Boolean).join(" · ")));
       })));
       const synonyms = alsoSearched(data.understood);

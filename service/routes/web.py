@@ -83,12 +83,23 @@ async def favicon() -> FileResponse:
     return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
 
+WIDGET_PARTS = ("common.js", "widget.js")
+"""What GET /widget.js is made of, in order: the helpers the pages share, then the widget."""
+
+
+def widget_script() -> str:
+    """The widget as portals load it: its parts in one function scope, so the shared helpers
+    (`govSearchCommon`, web/common.js) stay local and the widget adds no global of its own."""
+    parts = [(WEB_DIR / name).read_text(encoding="utf-8") for name in WIDGET_PARTS]
+    return "(function () {\n" + "\n".join(parts) + "\n})();\n"
+
+
 @router.get("/widget.js", include_in_schema=False)
-async def widget() -> FileResponse:
+async def widget() -> Response:
     # Loaded by <script> on portals' pages: cross-origin embedding is the point.
-    return FileResponse(WEB_DIR / "widget.js", media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff",
-                                 "Cross-Origin-Resource-Policy": "cross-origin"})
+    return Response(widget_script(), media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff",
+                             "Cross-Origin-Resource-Policy": "cross-origin"})
 
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
