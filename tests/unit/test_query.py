@@ -12,6 +12,8 @@ from govsearch.rules import normalize_doc_number
 from govsearch.schema import HIT_SOURCE_FIELDS, MAX_PASSAGES, PASSAGE_SPAN_FIELDS
 from service.query import (
     EXACT_QUERY_NAME,
+    NEAR_CLAUSE,
+    NEAR_SLOP,
     Filters,
     SearchRequest,
     article_passages_search,
@@ -88,8 +90,8 @@ def test_user_text_only_reaches_text_queries_never_a_parser(q: str) -> None:
 
 def test_bm25_body_searches_the_text_verbatim_in_words_bigrams_and_phrases() -> None:
     places = _text_places(_bodies(HOSTILE)["bm25"], HOSTILE)
-    assert places.count("multi_match") == 3
-    assert places.count("match_phrase") == 2
+    assert places.count("multi_match") == 3  # the query's parts are searched too, but none is the whole query
+    assert places.count("match_phrase") == 3  # title, text and the zero-weight NEAR_CLAUSE
     assert places.count("term") == 2  # the known-item clauses
     assert places.count("match") == 1  # the highlight query
 
@@ -217,3 +219,22 @@ def test_related_bodies_exclude_the_article_and_give_one_hit_per_article() -> No
 def test_related_source_reads_the_article_and_its_first_passage_vector() -> None:
     body = related_source_search("a1", timeout=1.0)
     assert body["query"] == {"ids": {"values": ["a:a1", "p:a1-0"]}} and body["docvalue_fields"] == ["vector"]
+
+
+def test_coverage_clauses_weigh_nothing_and_name_each_query_part() -> None:
+    body = bm25_search(SearchRequest(q="胡塞武装 美英船只 胡塞武装"), offset=0, limit=10, with_aggs=False, timeout=1.0)
+    should = body["query"]["bool"]["should"]
+    named = {spec.get("_name"): spec for clause in should for spec in _specs(clause)}
+    assert named["segment_0"]["query"] == "胡塞武装" and named["segment_1"]["query"] == "美英船只"
+    assert "segment_2" not in named  # a repeated part is asked once
+    assert named[NEAR_CLAUSE]["slop"] == NEAR_SLOP and named[NEAR_CLAUSE]["query"] == "胡塞武装 美英船只 胡塞武装"
+    for name in ("segment_0", "segment_1", NEAR_CLAUSE):
+        assert named[name]["boost"] == 0  # matched or not is all they tell; BM25's order is unchanged
+
+
+def _specs(clause: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parameter objects of a leaf clause ({"multi_match": {...}} or {"match_phrase": {field: {...}}})."""
+    ((kind, spec),) = clause.items()
+    if kind == "multi_match":
+        return [spec]
+    return [v for v in spec.values() if isinstance(v, dict)]
