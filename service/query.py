@@ -130,15 +130,15 @@ def coverage_clauses(q: str) -> list[dict[str, Any]]:
 
 
 def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
-               synonyms: tuple[str, ...] = ()) -> dict[str, Any]:
+               synonyms: tuple[str, ...] = (), coverage: bool = False) -> dict[str, Any]:
     """Word matches (smartcn) carry the score; character bigrams add recall for names and
     words the segmenter splits differently; phrases and the title lift the best matches.
 
     Strict clauses (most of the query's words or bigrams) carry the score; a loose, low-weight
     clause (any one bigram) keeps articles that share only part of the wording in the list,
     below every strict match of comparable strength. `synonyms` (official terms for the query's
-    plain words) are further recall clauses of their own, at SYNONYM_BOOST. The coverage clauses
-    (`coverage_clauses`) weigh nothing: they only tell the ranker which parts of the query matched."""
+    plain words) are further recall clauses of their own, at SYNONYM_BOOST. `coverage` adds the
+    zero-weight clauses the ranker reads (`coverage_clauses`): they never change a score or the order."""
     recall = [
         # Term-centric across title and text: each query word may match in either.
         {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title^3", "text"],
@@ -154,7 +154,7 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
         {"match_phrase": {"title": {"query": q, "slop": 1, "boost": 4.0, "_name": "title_phrase"}}},
         {"match_phrase": {"text": {"query": q, "slop": 2, "boost": 2.0, "_name": "text_phrase"}}},
         *exact_clauses(q),
-        *coverage_clauses(q),
+        *(coverage_clauses(q) if coverage else []),
     ]
     if boost:
         precision.append({"constant_score": {"filter": {"term": {boost[0]: boost[1]}}, "boost": NAMED_BOOST}})
@@ -195,10 +195,11 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
                 candidates: bool = False) -> dict[str, Any]:
     """Passages grouped by article with `collapse`: one hit per article, its best passage.
 
-    `candidates=True`: a fusion candidate list (slim `_source`, no highlight); otherwise the
+    `candidates=True`: a fusion candidate list (slim `_source`, no highlight, the ranker's coverage
+    clauses); otherwise the
     bm25 mode's page itself (≤ size hits, whole and highlighted: it is already the page)."""
     body: dict[str, Any] = {
-        "query": bm25_query(req.q, req.filters, req.boost, req.synonyms),
+        "query": bm25_query(req.q, req.filters, req.boost, req.synonyms, coverage=candidates),
         "collapse": {"field": "article_id"},
         "from": offset,
         "size": limit,

@@ -66,6 +66,7 @@ def _bodies(q: str, filters: Filters = FILTERS) -> dict[str, dict[str, Any]]:
     req = SearchRequest(q=q, filters=filters)
     return {
         "bm25": bm25_search(req, offset=0, limit=10, with_aggs=True, timeout=1.0),
+        "bm25 candidates": bm25_search(req, offset=0, limit=100, with_aggs=False, timeout=1.0, candidates=True),
         "exact": exact_search(req, timeout=1.0),
         "page": page_hits_search(q, ["p:0123456789abcdef-0"], timeout=1.0),
         "suggest": suggest_search(q, 8, timeout=1.0),
@@ -90,8 +91,8 @@ def test_user_text_only_reaches_text_queries_never_a_parser(q: str) -> None:
 
 def test_bm25_body_searches_the_text_verbatim_in_words_bigrams_and_phrases() -> None:
     places = _text_places(_bodies(HOSTILE)["bm25"], HOSTILE)
-    assert places.count("multi_match") == 3  # the query's parts are searched too, but none is the whole query
-    assert places.count("match_phrase") == 3  # title, text and the zero-weight NEAR_CLAUSE
+    assert places.count("multi_match") == 3
+    assert places.count("match_phrase") == 2
     assert places.count("term") == 2  # the known-item clauses
     assert places.count("match") == 1  # the highlight query
 
@@ -221,8 +222,11 @@ def test_related_source_reads_the_article_and_its_first_passage_vector() -> None
     assert body["query"] == {"ids": {"values": ["a:a1", "p:a1-0"]}} and body["docvalue_fields"] == ["vector"]
 
 
-def test_coverage_clauses_weigh_nothing_and_name_each_query_part() -> None:
-    body = bm25_search(SearchRequest(q="胡塞武装 美英船只 胡塞武装"), offset=0, limit=10, with_aggs=False, timeout=1.0)
+def test_hybrid_candidates_carry_coverage_clauses_that_weigh_nothing() -> None:
+    req = SearchRequest(q="胡塞武装 美英船只 胡塞武装")
+    page = bm25_search(req, offset=0, limit=10, with_aggs=False, timeout=1.0)
+    assert not any(spec.get("_name") == NEAR_CLAUSE for c in page["query"]["bool"]["should"] for spec in _specs(c))
+    body = bm25_search(req, offset=0, limit=10, with_aggs=False, timeout=1.0, candidates=True)  # the ranker's
     should = body["query"]["bool"]["should"]
     named = {spec.get("_name"): spec for clause in should for spec in _specs(clause)}
     assert named["segment_0"]["query"] == "胡塞武装" and named["segment_1"]["query"] == "美英船只"
