@@ -10,7 +10,11 @@ default normalized fusion's 2:1 mean of the calibrated scores, a sum trees canno
 known-item flag, how much of the query the title holds (characters, character bigrams, whole query
 segments), the query's own shape (length, segments, question, document number, how well each side
 matches it at best, how many BM25 candidates it has) and the article's shape (title length,
-passages, which passage matched).
+passages, which passage matched); and, from the zero-weight coverage clauses of the BM25 request
+(`service.query.coverage_clauses`), how many of the query's space-separated parts the passage holds
+verbatim (title or text; as a share, as a count missing and as a gap to the query's best candidate),
+how many candidates hold them all (several: the query alone cannot tell them apart), and whether all
+the query's words stand close together in the text.
 
 Invariants: `FEATURES` names the columns in order and is recorded with every trained model
 (`service.ranking` refuses a model whose list differs); every value is a finite float; a side
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 
 from govsearch.rules import CJK, find_doc_number
 from service.fusion import Fused, calibrate_bm25, calibrate_cosine
-from service.query import BM25_CLAUSES
+from service.query import BM25_CLAUSES, NEAR_CLAUSE, SEGMENT_CLAUSE, coverage_segments
 
 FEATURES: tuple[str, ...] = (
     "bm25_score", "bm25_calibrated", "bm25_rank", "bm25_ratio_to_best", "in_bm25",
@@ -37,6 +41,7 @@ FEATURES: tuple[str, ...] = (
     "query_chars", "query_segments", "query_is_question", "query_has_doc_number",
     "query_best_bm25", "query_best_cosine", "query_bm25_candidates",
     "bm25_reciprocal_rank", "vector_reciprocal_rank",
+    "segment_cover", "segments_missing", "segment_cover_gap", "query_full_cover_candidates", "near",
     *[f"clause_{name}" for name in BM25_CLAUSES], *[f"clause_{name}_ratio" for name in BM25_CLAUSES],
 )
 
@@ -72,6 +77,11 @@ def _share(part: frozenset[str] | set[str], whole: frozenset[str] | set[str]) ->
     return len(part & whole) / len(part) if part else 0.0
 
 
+def segment_cover(clauses: dict[str, float], segments: int) -> int:
+    """How many of the query's `segments` coverage parts matched (`service.query.SEGMENT_CLAUSE`)."""
+    return sum(SEGMENT_CLAUSE.format(i) in clauses for i in range(segments))
+
+
 def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -> list[list[float]]:
     """One feature row per entry (in `entries` order), columns as `FEATURES`.
 
@@ -88,6 +98,10 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
     best_clause = {name: max((c.clauses.get(name, 0.0) for c in lists.get("bm25", ())), default=0.0)
                    for name in BM25_CLAUSES}
     cos_of = {c.article_id: calibrate_cosine(c.score) for c in lists.get("vector", ())}
+    segments = len(coverage_segments(q))
+    covered_of = {c.article_id: segment_cover(c.clauses, segments) for c in lists.get("bm25", ())}
+    best_covered = max(covered_of.values(), default=0)
+    full_cover = float(sum(n == segments for n in covered_of.values()) if segments else 0)
     out: list[list[float]] = []
     for entry in entries:
         source = entry.candidate.source
@@ -98,6 +112,7 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
         cosine = cos_of.get(entry.article_id, 0.0)
         in_bm25, in_vector = "bm25" in entry.ranks, "vector" in entry.ranks
         clauses = clauses_of.get(entry.article_id, {})
+        covered = covered_of.get(entry.article_id, 0)
         clause = [clauses.get(name, 0.0) for name in BM25_CLAUSES]
         out.append([
             bm25, calibrate_bm25(bm25), float(entry.ranks.get("bm25", depth + 1)),
@@ -112,6 +127,8 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
             float(len(title)), float(source.get("passage_count") or 1), float(source.get("position") or 0),
             *query_row,
             1.0 / entry.ranks["bm25"] if in_bm25 else 0.0, 1.0 / entry.ranks["vector"] if in_vector else 0.0,
+            covered / segments if segments else 0.0, float(segments - covered),
+            (best_covered - covered) / segments if segments else 0.0, full_cover, float(NEAR_CLAUSE in clauses),
             *clause,
             *[v / best_clause[name] if best_clause[name] > 0 else 0.0 for name, v in zip(BM25_CLAUSES, clause)],
         ])

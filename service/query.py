@@ -34,6 +34,13 @@ EXACT_QUERY_NAME = "exact"
 # The BM25 request's clauses by name: every hit reports each matching clause's own score
 # (`matched_queries`, asked for with `include_named_queries_score`), which the ranker reads as features.
 BM25_CLAUSES = ("words", "bigrams", "bigrams_any", "title_phrase", "text_phrase")
+# Zero-weight clauses the ranker reads as matched or not (they never change a BM25 score): each of the
+# query's first MAX_COVERAGE_SEGMENTS space-separated parts as a phrase in the title or text
+# (`segment_0`, ...), and NEAR_CLAUSE: every query word within NEAR_SLOP positions of the text.
+MAX_COVERAGE_SEGMENTS = 8
+SEGMENT_CLAUSE = "segment_{}"
+NEAR_CLAUSE = "near"
+NEAR_SLOP = 30
 
 
 @dataclass(frozen=True)
@@ -107,15 +114,31 @@ def synonym_clauses(terms: tuple[str, ...]) -> list[dict[str, Any]]:
             for term in terms]
 
 
+def coverage_segments(q: str) -> list[str]:
+    """The query's space-separated parts the coverage clauses look for: distinct, in order, at most
+    MAX_COVERAGE_SEGMENTS (clause `segment_i` is part i)."""
+    return list(dict.fromkeys(q.split()))[:MAX_COVERAGE_SEGMENTS]
+
+
+def coverage_clauses(q: str) -> list[dict[str, Any]]:
+    """The zero-weight named clauses of which parts of the query a passage holds, and how close together
+    (see SEGMENT_CLAUSE, NEAR_CLAUSE): matched or not is all they report."""
+    segments = [{"multi_match": {"query": part, "type": "phrase", "fields": ["title", "text"], "boost": 0,
+                                 "_name": SEGMENT_CLAUSE.format(i)}}
+                for i, part in enumerate(coverage_segments(q))]
+    return [*segments, {"match_phrase": {"text": {"query": q, "slop": NEAR_SLOP, "boost": 0, "_name": NEAR_CLAUSE}}}]
+
+
 def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
-               synonyms: tuple[str, ...] = ()) -> dict[str, Any]:
+               synonyms: tuple[str, ...] = (), coverage: bool = False) -> dict[str, Any]:
     """Word matches (smartcn) carry the score; character bigrams add recall for names and
     words the segmenter splits differently; phrases and the title lift the best matches.
 
     Strict clauses (most of the query's words or bigrams) carry the score; a loose, low-weight
     clause (any one bigram) keeps articles that share only part of the wording in the list,
     below every strict match of comparable strength. `synonyms` (official terms for the query's
-    plain words) are further recall clauses of their own, at SYNONYM_BOOST."""
+    plain words) are further recall clauses of their own, at SYNONYM_BOOST. `coverage` adds the
+    zero-weight clauses the ranker reads (`coverage_clauses`): they never change a score or the order."""
     recall = [
         # Term-centric across title and text: each query word may match in either.
         {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title^3", "text"],
@@ -131,6 +154,7 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
         {"match_phrase": {"title": {"query": q, "slop": 1, "boost": 4.0, "_name": "title_phrase"}}},
         {"match_phrase": {"text": {"query": q, "slop": 2, "boost": 2.0, "_name": "text_phrase"}}},
         *exact_clauses(q),
+        *(coverage_clauses(q) if coverage else []),
     ]
     if boost:
         precision.append({"constant_score": {"filter": {"term": {boost[0]: boost[1]}}, "boost": NAMED_BOOST}})
@@ -171,10 +195,11 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
                 candidates: bool = False) -> dict[str, Any]:
     """Passages grouped by article with `collapse`: one hit per article, its best passage.
 
-    `candidates=True`: a fusion candidate list (slim `_source`, no highlight); otherwise the
+    `candidates=True`: a fusion candidate list (slim `_source`, no highlight, the ranker's coverage
+    clauses); otherwise the
     bm25 mode's page itself (≤ size hits, whole and highlighted: it is already the page)."""
     body: dict[str, Any] = {
-        "query": bm25_query(req.q, req.filters, req.boost, req.synonyms),
+        "query": bm25_query(req.q, req.filters, req.boost, req.synonyms, coverage=candidates),
         "collapse": {"field": "article_id"},
         "from": offset,
         "size": limit,

@@ -5,7 +5,9 @@
   names what a text is about (港西镇2022年党员代表会议, published 2023-02-07), not when it appeared.
   The first one found becomes `date_from`/`date_to`, is removed from the searched text, and the
   response reports it (`understood`), so the page can show it as a removable filter. It is
-  applied only when the request sets no dates itself and some text remains to search. Undated
+  applied only when the request sets no dates itself, some text remains to search and the query is
+  not itself an article's exact title or document number (one lookup, only for a query holding a date
+  word): in 今年7350亿元中央预算内投资基本下达完毕 the date word is part of a title, not a filter. Undated
   articles fall outside every range.
 - A town or publisher the index knows (a `town`/`publisher` value, read with a terms aggregation and
   cached for `NAMES_TTL` seconds; names that cannot be read boost nothing and never fail a search),
@@ -25,7 +27,7 @@ from datetime import date
 from typing import Any
 
 from service.backend import SearchBackend
-from service.query import SearchRequest, known_names_search
+from service.query import SearchRequest, exact_search, known_names_search
 from service.synonyms import Expansion
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,7 @@ class Understanding:
         """The request to run and what was understood (None: nothing)."""
         understood = Understood(text=req.q)
         found = None if req.filters.date_from or req.filters.date_to else date_range(req.q, self.today())
-        if found and found[1]:
+        if found and found[1] and not await self._names_an_article(req):
             (start, end), rest = found
             understood = replace(understood, text=rest, date_from=start, date_to=end)
             req = replace(req, q=rest, filters=replace(req.filters, date_from=start, date_to=end))
@@ -113,6 +115,16 @@ class Understanding:
                 req = replace(req, boost=(field, name))
                 break
         return req, (understood if understood != Understood(text=understood.text) else None)
+
+    async def _names_an_article(self, req: SearchRequest) -> bool:
+        """Whether `req.q` as typed is an article's exact title or document number (within the request's
+        own filters). Unreadable counts as no: the date words are read as usual."""
+        try:
+            (response,) = await self.backend.msearch(self.index, [exact_search(req, timeout=self.timeout)])
+        except Exception:
+            log.warning("query understanding: the known-item lookup failed", exc_info=True)
+            return False
+        return bool(response.get("hits", {}).get("hits"))
 
     async def _known_names(self) -> list[tuple[str, str]]:
         """(field, value) of every town and publisher in the index, longest first, cached NAMES_TTL."""

@@ -13,7 +13,9 @@ Tasks:
 - title findability: each sample article's exact title as the query, share found at rank 1;
 - `total` (mean per query) and the ranking stage's own cost (features + model + sort, p50/p95);
 - the training run's own comparison (from the model file's `trained` record): dev figures of every
-  candidate model, LambdaMART and linear, trained on `tags` alone or on all known-item kinds.
+  candidate model, LambdaMART and linear, trained on `tags` alone or on all known-item kinds;
+- the dev known items each configuration misses at rank 1, by cause (`bench.relevance.failures`;
+  dev only: no held-out ranking is kept).
 
 It also builds the untitled index the trainer's `title` queries are asked of (`known_item.Corpora`).
 
@@ -29,7 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.relevance import judged, known_item, metrics, report
+from bench.relevance import failures, judged, known_item, metrics, report
 from bench.relevance.runner import SAMPLE, XWLB, BenchError, IndexInfo, InProcessAPI, ensure_index, evaluate
 from bench.relevance.train import (
     HELD_OUT_ALIAS,
@@ -61,11 +63,16 @@ class KnownItemScores:
         return [f"{self.mrr:.3f}", f"{self.s1:.3f}", f"{self.s10:.3f}", f"{self.total:.0f}"]
 
 
-def _known_items(api: InProcessAPI, items: list[known_item.KnownItem], mode: str) -> KnownItemScores:
+def _known_items(api: InProcessAPI, items: list[known_item.KnownItem], mode: str,
+                 rankings: list[list[str]] | None = None) -> KnownItemScores:
+    """The scores of `items`; each query's ranking is appended to `rankings` when given (dev only)."""
     rr, totals = [], []
     for item in items:
         body = api.search(item.query, mode, 10)
-        rr.append(metrics.reciprocal_rank([h["id"] for h in body["hits"]], item.grades, 10))
+        ranking = [h["id"] for h in body["hits"]]
+        if rankings is not None:
+            rankings.append(ranking)
+        rr.append(metrics.reciprocal_rank(ranking, item.grades, 10))
         totals.append(body["total"])
     return KnownItemScores(metrics.mean(rr), metrics.mean(float(r == 1.0) for r in rr),
                            metrics.mean(float(r > 0) for r in rr), metrics.mean(totals), len(items))
@@ -122,12 +129,13 @@ def run(args: argparse.Namespace, say, command: str) -> int:
                      for alias in (SAMPLE_ALIAS, MAIN_ALIAS)}
 
         ki: dict[str, dict[str, KnownItemScores]] = {"dev": {}, "held-out": {}}
+        dev_rankings: dict[str, list[list[str]]] = {}
         jd: dict[str, dict[str, Any]] = {"sample": {}, "+distractors": {}}
         titles: dict[str, float] = {}
         for label, mode, learned in CONFIGS:
             say(f"{label}: known items dev ({len(dev_items)}) ...")
             configure(MAIN_ALIAS, learned)
-            ki["dev"][label] = _known_items(api, dev_items, mode)
+            ki["dev"][label] = _known_items(api, dev_items, mode, dev_rankings.setdefault(label, []))
             jd["+distractors"][label] = evaluate(api, judged_in[MAIN_ALIAS], mode=mode, k=10, label=label,
                                                  model="usem3", settings={})
             say(f"{label}: held-out ({len(held_items)}) ...")
@@ -163,9 +171,17 @@ def run(args: argparse.Namespace, say, command: str) -> int:
                         f"{d.scores().ndcg:.3f}", f"{d.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
                         *[f"{d.by_kind(k).ndcg:.3f}" for k in kinds], f"{titles[label]:.3f}"])
     tr_header, tr_rows = _training_table(trained)
+    records = {known_item.article_id(r): r for r in corpora.main}
+    misses = {label: failures.counts([failures.cause(item.query, records[item.article_id], ranking, records)
+                                      for item, ranking in zip(dev_items, dev_rankings[label])])
+              for label in labels}
+    fa_header = ["cause (dev misses at rank 1)", *labels]
+    fa_rows = [[c, *[str(misses[label][c]) for label in labels]] for c in failures.CAUSES]
+    fa_rows.append(["all misses", *[str(sum(misses[label].values())) for label in labels]])
     report.print_table("known items: dev (2023-2026) and held-out (2012+2013)", ki_header, ki_rows)
     report.print_table("judged set", jd_header, jd_rows)
     report.print_table("training candidates on dev", tr_header, tr_rows)
+    report.print_table("dev known items missed at rank 1, by cause", fa_header, fa_rows)
     cost = f"ranking stage (features + model + sort) over {len(groups)} dev queries: p50 {p50:.2f} ms, p95 {p95:.2f} ms"
     print(cost)
     if args.no_write:
@@ -184,6 +200,13 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         "the main index). The ranker trained on 2014-2022 only; held-out figures are aggregates, never per query. "
         "`total`: mean articles counted per query.", "",
         report._md_table(ki_header, ki_rows, "l" + "r" * (len(ki_header) - 1)), "",
+        "## Dev misses by cause", "",
+        f"Each of the {len(dev_items)} dev known items a configuration does not rank first, by the first cause "
+        "that applies (`bench/relevance/failures.py`: the article ranked first compared with the answer, both "
+        "read from the records indexed; \"parts\" = the query's space-separated keywords found verbatim in "
+        "title + body). Dev only: no held-out ranking is kept. The metric counts an article as found only by "
+        "its id; an exact duplicate (same normalized title and body) ranked first would be listed here.", "",
+        report._md_table(fa_header, fa_rows, "l" + "r" * len(labels)), "",
         "## Judged set and exact titles", "",
         f"`queries.json` ({len(judged_set)} queries) over the sample alone and over the main index "
         f"(the sample + {n_main} distractors); nDCG@10, per kind with distractors; \"dev half\": the "

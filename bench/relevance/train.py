@@ -17,7 +17,7 @@ numpy alone), each trained on `tags` alone (+ judged) and on all three kinds (+ 
 the best MRR@10 (known items) + nDCG@10 (judged) on dev is written, with every candidate's dev
 figures in its `trained` record. The 2012/2013 held-out years are never read here. Everything is
 seeded and single-threaded, so a rerun on the same indices writes the same model. The result is
-`service/models/ranker-learned-v2.json` (`service.ranking.load`).
+`service/models/ranker-learned-v3.json` (`service.ranking.load`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from govsearch.settings import Settings
 from service import features, ranking
 from service.fusion import Candidate, Fused
 
-VERSION = "learned-v2"
+VERSION = "learned-v3"
 SEED = 20261128
 # Hybrid queries cost ~0.3-0.6 s each on the shared 2-core machine (embedding + two requests + page).
 N_TRAIN = {"tags": 800, "sentence": 400, "title": known_item.N_UNTITLED}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.relevance import known_item
+from bench.relevance import failures, known_item
 
 RECORD = {
     "id": "xwlb-1", "date": "2016-01-05", "title": "全国各地举行新年倒计时活动", "tags": "新年,倒计时、[视频]祈福",
@@ -59,3 +59,40 @@ def test_selections_are_nested_and_the_untitled_records_are_outside_the_main_one
     assert {i.year for i in small.items("heldout", 100)} <= known_item.HELD_OUT_YEARS
     with pytest.raises(ValueError):
         small.items("dev", 10, "title")
+
+
+def _record(rid: str, title: str, body: str, day: str = "2024-03-05") -> dict[str, str]:
+    return {"id": rid, "date": day, "title": title, "body": body}
+
+
+def _ranked(*records: dict[str, str]) -> tuple[list[str], dict[str, dict[str, str]]]:
+    ids = [known_item.article_id(r) for r in records]
+    return ids, dict(zip(ids, records))
+
+
+def test_a_dev_miss_is_put_down_to_the_first_cause_that_applies() -> None:
+    answer = _record("a", "韩正参加山东代表团审议", "韩正来到山东代表团，审议政府工作报告。")
+    ids, records = _ranked(answer)
+    assert failures.cause("山东代表团 审议", answer, ids, records) is None  # found first: no miss
+    copy = _record("b", "韩正参加山东代表团 审议", "韩正来到山东代表团，审议政府工作报告。 ")
+    rerun = _record("c", "韩正参加山东代表团审议", "韩正来到山东代表团，同代表们一起审议。", "2026-03-05")
+    series = _record("d", "赵乐际参加山东代表团审议", "赵乐际来到山东代表团审议。")
+    partial = _record("e", "山东代表团开放日", "山东代表团向媒体开放。")
+    cases = [(copy, "exact duplicate first"), (rerun, "same title, another event"),
+             (series, "both hold the same parts"), (partial, "answer holds more of the query's parts")]
+    for first, expected in cases:
+        ids, records = _ranked(first, answer)
+        assert failures.cause("山东代表团 审议", answer, ids, records) == expected
+    ids, records = _ranked(answer, partial)
+    assert failures.cause("山东代表团 政府工作报告 审议", partial, ids, records) == "first holds more of the query's parts"
+    ids, records = _ranked(series)
+    assert failures.cause("山东代表团 审议", answer, ids, records) == "not in the top 10"
+    # 今年 (this year, read today) excludes a 2024 answer: the understood filter lost it.
+    assert failures.cause("今年 山东代表团 审议", answer, ids, records) == "date word read as a filter"
+    assert failures.counts(["not in the top 10", None, "not in the top 10"]) == {
+        c: 2 if c == "not in the top 10" else 0 for c in failures.CAUSES}
+
+
+def test_the_parts_a_record_holds_are_counted_after_normalisation() -> None:
+    record = _record("a", "韓正參加山東代表團審議", "審議 政府工作報告")
+    assert failures.parts_held("山东代表团 审议 政府工作报告 荷兰", record) == 3

@@ -12,6 +12,8 @@ from govsearch.rules import normalize_doc_number
 from govsearch.schema import HIT_SOURCE_FIELDS, MAX_PASSAGES, PASSAGE_SPAN_FIELDS
 from service.query import (
     EXACT_QUERY_NAME,
+    NEAR_CLAUSE,
+    NEAR_SLOP,
     Filters,
     SearchRequest,
     article_passages_search,
@@ -64,6 +66,7 @@ def _bodies(q: str, filters: Filters = FILTERS) -> dict[str, dict[str, Any]]:
     req = SearchRequest(q=q, filters=filters)
     return {
         "bm25": bm25_search(req, offset=0, limit=10, with_aggs=True, timeout=1.0),
+        "bm25 candidates": bm25_search(req, offset=0, limit=100, with_aggs=False, timeout=1.0, candidates=True),
         "exact": exact_search(req, timeout=1.0),
         "page": page_hits_search(q, ["p:0123456789abcdef-0"], timeout=1.0),
         "suggest": suggest_search(q, 8, timeout=1.0),
@@ -217,3 +220,25 @@ def test_related_bodies_exclude_the_article_and_give_one_hit_per_article() -> No
 def test_related_source_reads_the_article_and_its_first_passage_vector() -> None:
     body = related_source_search("a1", timeout=1.0)
     assert body["query"] == {"ids": {"values": ["a:a1", "p:a1-0"]}} and body["docvalue_fields"] == ["vector"]
+
+
+def test_hybrid_candidates_carry_coverage_clauses_that_weigh_nothing() -> None:
+    req = SearchRequest(q="胡塞武装 美英船只 胡塞武装")
+    page = bm25_search(req, offset=0, limit=10, with_aggs=False, timeout=1.0)
+    assert not any(spec.get("_name") == NEAR_CLAUSE for c in page["query"]["bool"]["should"] for spec in _specs(c))
+    body = bm25_search(req, offset=0, limit=10, with_aggs=False, timeout=1.0, candidates=True)  # the ranker's
+    should = body["query"]["bool"]["should"]
+    named = {spec.get("_name"): spec for clause in should for spec in _specs(clause)}
+    assert named["segment_0"]["query"] == "胡塞武装" and named["segment_1"]["query"] == "美英船只"
+    assert "segment_2" not in named  # a repeated part is asked once
+    assert named[NEAR_CLAUSE]["slop"] == NEAR_SLOP and named[NEAR_CLAUSE]["query"] == "胡塞武装 美英船只 胡塞武装"
+    for name in ("segment_0", "segment_1", NEAR_CLAUSE):
+        assert named[name]["boost"] == 0  # matched or not is all they tell; BM25's order is unchanged
+
+
+def _specs(clause: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parameter objects of a leaf clause ({"multi_match": {...}} or {"match_phrase": {field: {...}}})."""
+    ((kind, spec),) = clause.items()
+    if kind == "multi_match":
+        return [spec]
+    return [v for v in spec.values() if isinstance(v, dict)]

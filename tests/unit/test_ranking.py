@@ -15,7 +15,7 @@ import pytest
 from govsearch.settings import Settings
 from service import features, ranking
 from service.fusion import Candidate, Fused
-from service.query import SearchRequest
+from service.query import MAX_COVERAGE_SEGMENTS, SEGMENT_CLAUSE, SearchRequest, coverage_segments
 from service.search import Searcher
 from tests.unit.test_lean_search import SETTINGS, FakeBackend, FixedVector
 
@@ -87,6 +87,34 @@ def test_rows_describe_each_side_and_the_title() -> None:
     for row in (a, b, c):
         assert row[f["query_best_bm25"]] == pytest.approx(40 / 60)
         assert row[f["query_best_cosine"]] == pytest.approx(0.5) and row[f["query_bm25_candidates"]] == 2
+
+
+def test_coverage_features_count_the_query_parts_each_passage_holds() -> None:
+    # "胡塞武装 美英 船只": a holds all three parts and every word close together, b two, c (vector-only) none.
+    lists = {
+        "bm25": [_candidate("a", 30.0, "甲", {"words": 9.0, "segment_0": 0.0, "segment_1": 0.0, "segment_2": 0.0,
+                                             "near": 0.0}),
+                 _candidate("b", 35.0, "乙", {"words": 12.0, "segment_0": 0.0, "segment_2": 0.0})],
+        "vector": [_candidate("c", (1 + 0.6) / 2, "丙")],
+    }
+    by_id = dict(zip([e.article_id for e in _fused(lists)],
+                     features.rows("胡塞武装 美英 船只", _fused(lists), lists, DEPTH)))
+    f = {name: i for i, name in enumerate(features.FEATURES)}
+    a, b, c = by_id["a"], by_id["b"], by_id["c"]
+    assert a[f["segment_cover"]] == 1 and a[f["segments_missing"]] == 0 and a[f["segment_cover_gap"]] == 0
+    assert b[f["segment_cover"]] == pytest.approx(2 / 3) and b[f["segments_missing"]] == 1
+    assert b[f["segment_cover_gap"]] == pytest.approx(1 / 3)
+    assert c[f["segment_cover"]] == 0 and c[f["segments_missing"]] == 3 and c[f["segment_cover_gap"]] == 1
+    assert a[f["near"]] == 1 and b[f["near"]] == 0 and c[f["near"]] == 0
+    for row in (a, b, c):  # one candidate holds every part: the query tells it apart
+        assert row[f["query_full_cover_candidates"]] == 1
+
+
+def test_coverage_ignores_parts_beyond_the_clauses_and_repeats() -> None:
+    parts = [f"词{i}" for i in range(MAX_COVERAGE_SEGMENTS + 3)]
+    assert coverage_segments(" ".join(["词0", *parts, "词1"])) == parts[:MAX_COVERAGE_SEGMENTS]
+    clauses = {SEGMENT_CLAUSE.format(i): 0.0 for i in range(MAX_COVERAGE_SEGMENTS + 3)}
+    assert features.segment_cover(clauses, len(coverage_segments(" ".join(parts)))) == MAX_COVERAGE_SEGMENTS
 
 
 @pytest.mark.parametrize(("q", "question", "doc_number", "segments"), [
@@ -193,7 +221,7 @@ def test_the_committed_model_loads() -> None:
     path = Settings(_env_file=None).ranker_model  # type: ignore[call-arg]
     assert path is not None and path.exists(), "train it: python -m bench.relevance.train"
     ranker = ranking.load(path)
-    assert ranker is not None and ranker.name == "learned-v2"
+    assert ranker is not None and ranker.name == "learned-v3"
     assert path.stat().st_size < 1024 * 1024
     document = json.loads(path.read_text(encoding="utf-8"))
     assert document["features"] == list(features.FEATURES)

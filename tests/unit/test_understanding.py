@@ -94,3 +94,31 @@ def test_unreadable_names_boost_nothing_and_dates_still_apply() -> None:
     req, understood = asyncio.run(Understanding(_Down(), "alias", 1.0, today=lambda: TODAY).apply(
         SearchRequest(q="港西镇 去年 防汛")))
     assert req.boost is None and understood.town is None and understood.date_from == date(2023, 1, 1)
+
+
+class _Titles(_Names):
+    """An index holding one article titled 今年7350亿元中央预算内投资基本下达完毕 (title.exact, lower case)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups: list[dict[str, Any]] = []
+
+    async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        (body,) = bodies
+        if "aggs" in body:
+            return await super().msearch(index, bodies)
+        self.lookups.append(body)
+        titles = [c["term"]["title.exact"]["value"] for c in body["query"]["bool"]["should"] if "title.exact" in c["term"]]
+        found = titles == ["今年7350亿元中央预算内投资基本下达完毕"]
+        return [{"hits": {"hits": [{"_source": {"article_id": "a1"}}] if found else []}}]
+
+
+def test_a_date_word_inside_an_exact_title_is_part_of_the_title_not_a_filter() -> None:
+    title = SearchRequest(q="今年7350亿元中央预算内投资基本下达完毕")
+    backend = _Titles()
+    assert _apply(title, backend) == (title, None)
+    req, understood = _apply(SearchRequest(q="今年 中央预算内投资"), backend)
+    assert req.q == "中央预算内投资" and understood.date_from == date(2024, 1, 1)
+    assert len(backend.lookups) == 2  # one lookup per query holding a date word, none for the others
+    _apply(SearchRequest(q="中央预算内投资"), backend)
+    assert len(backend.lookups) == 2
