@@ -145,7 +145,12 @@ class PartCost:
     requests: int = 0
 
 
-def _send(client: httpx.Client, requests: list[tuple[str, Body]], cost: PartCost) -> None:
+# Requests per measured loop at least: the node's CPU is read in clock ticks (10 ms), so a loop must be long.
+MIN_REQUESTS = 100
+
+
+def _send(client: httpx.Client, bodies: list[tuple[str, Body]], cost: PartCost) -> None:
+    requests = bodies * -(-MIN_REQUESTS // len(bodies))  # the part's bodies, repeated to MIN_REQUESTS or more
     meter = CpuMeter(str(client.base_url)).start()
     for index, body in requests:
         payload = orjson.dumps({"index": index}) + b"\n" + orjson.dumps(body) + b"\n"
@@ -160,7 +165,7 @@ def _send(client: httpx.Client, requests: list[tuple[str, Body]], cost: PartCost
     if reading.get("es") is None:
         raise RuntimeError("the node's CPU is not readable (Elasticsearch must run on this machine)")
     cost.cpu_ms.append(reading["es"] * reading["wall"] / len(requests) * 1000)  # type: ignore[operator]
-    cost.requests = len(requests)
+    cost.requests = len(bodies)
 
 
 def measure(es_url: str, recorded: dict[str, Recorded], passes: int, log: Any) -> dict[str, dict[str, PartCost]]:
@@ -229,7 +234,8 @@ def render(args: argparse.Namespace, configs: list[Config], recorded: dict[str, 
           for c in configs],
         "",
         f"Node CPU ms per request, median of {args.passes} passes (the passes in brackets), each part's "
-        f"{len(query_mix.distinct())}-query bodies sent alone at concurrency 1; requests = bodies recorded "
+        f"{len(query_mix.distinct())}-query bodies sent alone at concurrency 1 (repeated to {MIN_REQUESTS} or more per "
+        "loop); requests = bodies recorded "
         "for the mix (the typo check runs only when a search's passages lack a pair of the query's words):",
         "",
         "| part | " + " | ".join(c.label for c in configs) + " |",
