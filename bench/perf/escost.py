@@ -39,7 +39,7 @@ from elasticsearch import AsyncElasticsearch
 
 from bench.perf import queries as query_mix
 from bench.perf.load import ApiProcess, Cell, service_cell
-from bench.perf.machine import CpuMeter, load_average
+from bench.perf.machine import CpuMeter, cores_text, load_average
 from govsearch.paths import PROJECT_ROOT
 from govsearch.settings import Settings, get_settings
 from service import ranking
@@ -265,13 +265,12 @@ def render(args: argparse.Namespace, configs: list[Config], recorded: dict[str, 
     if loads:
         lines += ["", f"Hybrid through the API (`uvicorn`, one process per configuration), {args.requests} warm "
                   f"requests per cell at {args.concurrency} clients, configurations alternating:", "",
-                  "| round | configuration | req/s | p50 ms | p99 ms | errors | shed (503 overloaded) | ES cores | "
-                  "load average |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| round | configuration | req/s | p50 ms | p99 ms | errors | shed (503 overloaded) | "
+                  "cores used (of 2) | load average |", "|---:|---|---:|---:|---:|---:|---:|---|---:|"]
         for i, (label, cell, load) in enumerate(loads):
-            es = cell.cpu.get("es")
             lines.append(f"| {i // len(configs) + 1} | {label} | {cell.throughput:.1f} | {cell.pct(50) or 0:.0f} | "
-                         f"{cell.pct(99) or 0:.0f} | {cell.errors} | {cell.shed} | "
-                         f"{'–' if es is None else f'{es:.2f}'} | {load:.1f} |")
+                         f"{cell.pct(99) or 0:.0f} | {cell.errors} | {cell.shed} | {cores_text(cell.cpu)} | "
+                         f"{load:.1f} |")
     return "\n".join(lines) + "\n"
 
 
