@@ -358,6 +358,8 @@ def build(
                 progress.phase = "merging"
                 pipeline._notify()
                 elastic.merge_segments(es, index, merge_segments)
+                if cancel.is_set():  # asked while the (uninterruptible) merge ran
+                    raise BuildCancelled()
         progress.phase = "switching"
         pipeline._notify()
         if before_switch:
