@@ -75,6 +75,15 @@ class Settings(BaseSettings):
         "(`jieba_search`) or also the dictionary words inside longer words (`jieba_index`); see "
         "mappings/word-segmenters.json. Recorded in the index's _meta; takes effect with the next full build.",
     )
+    index_merge_segments: int = Field(
+        default=1, ge=0,
+        description="Segments per shard a full build force-merges its new index into before the alias switch (0: no "
+        "force merge, the segments bulk loading left). Every search visits every segment, and kNN walks one HNSW "
+        "graph per segment: on 20,000 articles (11 segments after the build) one segment halved the node's CPU per "
+        "BM25 and per kNN search (bench/results/perf-notes.md); the merge itself rebuilds the HNSW graph once "
+        "(~30 s at 20,000 articles on 2 shared cores). Incremental builds and admin writes add small segments "
+        "that Elasticsearch's own merge policy handles.",
+    )
     index_replicas: int = Field(
         default=0, ge=0,
         description="Copies of every shard on other nodes, for the articles indices a full build creates and for "

@@ -118,7 +118,7 @@ def _build(args: argparse.Namespace) -> int:
         result = build(es, embedder, args.source, alias=alias, keep_previous=settings.keep_previous_indices,
                        batch_size=settings.embedding_batch_size, incremental=args.incremental,
                        on_progress=on_progress, layout=settings.index_layout, segmenter=settings.word_segmenter,
-                       before_switch=replay_admin_writes)
+                       merge_segments=settings.index_merge_segments, before_switch=replay_admin_writes)
     except (BuildFailed, BuildCancelled) as exc:
         if bar:
             bar.close()

@@ -108,6 +108,18 @@ def finish_index(es: Elasticsearch, index: str) -> None:
     es.indices.refresh(index=index)
 
 
+# A force merge rewrites the whole index (and rebuilds its HNSW graph) in one blocking request.
+MERGE_TIMEOUT_SECONDS = 3600.0
+
+
+def merge_segments(es: Elasticsearch, index: str, segments: int) -> None:
+    """Force-merge `index` into at most `segments` segments per shard (INDEX_MERGE_SEGMENTS); returns when done.
+    Meant for a freshly built index nobody searches yet: the merge costs the node CPU and, until it ends,
+    twice the disk."""
+    es.options(request_timeout=MERGE_TIMEOUT_SECONDS).indices.forcemerge(
+        index=index, max_num_segments=segments, wait_for_completion=True)
+
+
 def alias_target(es: Elasticsearch, alias: str) -> str | None:
     try:
         found = es.indices.get_alias(name=alias)

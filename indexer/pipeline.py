@@ -35,7 +35,7 @@ from indexer.sources import ReadReport, read_sources
 
 log = logging.getLogger(__name__)
 
-Phase = Literal["parsing", "embedding", "loading", "switching", "done"]
+Phase = Literal["parsing", "embedding", "loading", "merging", "switching", "done"]
 ProgressCallback = Callable[["BuildProgress"], None]
 
 _DONE = object()
@@ -289,6 +289,7 @@ def build(
     before_switch: Callable[[str], None] | None = None,
     layout: IndexLayout | None = None,
     segmenter: str = "smartcn",
+    merge_segments: int = 0,
 ) -> BuildResult:
     """Build an index from `sources` and make it live under `alias`.
 
@@ -301,8 +302,9 @@ def build(
         before the alias switch; what it writes is part of the switch (the service replays the admin
         journal and checks its job's lease here). Raising fails the build like any other error.
     `layout` sets the new index's shards and replicas (None: as in mappings/articles.json); `segmenter`
-    its word analysis (WORD_SEGMENTER). Both apply to full builds; an incremental one writes into the
-    live index as it is.
+    its word analysis (WORD_SEGMENTER), `merge_segments` the segments per shard it is force-merged into before
+    the switch (INDEX_MERGE_SEGMENTS; 0: none). All three apply to full builds; an incremental one writes into
+    the live index as it is.
     """
     started = time.monotonic()
     cancel = cancel or threading.Event()
@@ -348,12 +350,18 @@ def build(
             raise BuildCancelled()
         if progress.articles == 0 and not incremental:
             raise BuildFailed(f"no articles were read from the sources ({_problems_summary(report)})")
-        progress.phase = "switching"
-        pipeline._notify()
         if incremental:
             es.indices.refresh(index=index)
         else:
             elastic.finish_index(es, index)
+            if merge_segments:
+                progress.phase = "merging"
+                pipeline._notify()
+                elastic.merge_segments(es, index, merge_segments)
+                if cancel.is_set():  # asked while the (uninterruptible) merge ran
+                    raise BuildCancelled()
+        progress.phase = "switching"
+        pipeline._notify()
         if before_switch:
             before_switch(index)
         previous = live if incremental else elastic.switch_alias(es, alias, index)

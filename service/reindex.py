@@ -107,6 +107,7 @@ class ReindexRunner:
                 on_index_created=lambda index: self.store.update(job_id, new_index=index),
                 before_switch=lambda index: self._before_switch(job_id, index, embedder),
                 layout=self.settings.index_layout, segmenter=self.settings.word_segmenter,
+                merge_segments=self.settings.index_merge_segments,
             )
         except (Fenced, BuildCancelled) as exc:
             fenced = exc if isinstance(exc, Fenced) else heartbeat.fenced

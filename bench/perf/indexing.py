@@ -29,6 +29,7 @@ from elasticsearch import Elasticsearch
 from bench.perf.machine import CpuMeter
 from govsearch.actions import article_actions
 from govsearch.schema import Article, Passage, content_hash
+from govsearch.settings import get_settings
 from indexer import elastic
 from indexer.embeddings import CACHE_DB_NAME, Embedder, EmbeddingCache
 from indexer.passages import embedding_text, split_passages
@@ -245,7 +246,7 @@ def measure_corpus(es: Elasticsearch, model: Embedder, *, corpus: str, sources: 
         """A full build of `sources` behind `alias`, measured as `run.builds[key]`."""
         cpu = meter()
         result = build(es, embedder, sources, alias=alias, keep_previous=0, batch_size=batch_size,
-                       on_progress=_progress_logger(log, label))
+                       on_progress=_progress_logger(log, label), merge_segments=get_settings().index_merge_segments)
         run.builds[key] = BuildRun.of(label, result, cpu=cpu.stop())
         log(f"    {result.seconds:.1f} s, {result.passages_per_second:.1f} passages/s")
         return result
@@ -333,7 +334,8 @@ def build_query_index(es: Elasticsearch, model: Embedder, *, sources: Iterable[P
     cpu = CpuMeter(es_url).start()
     try:
         result = build(es, embedder, list(sources), alias=alias, keep_previous=0, batch_size=batch_size,
-                       on_progress=_progress_logger(log, "query index"))
+                       on_progress=_progress_logger(log, "query index"),
+                       merge_segments=get_settings().index_merge_segments)
     finally:
         embedder.close()
     return BuildRun.of("query index build", result, cpu=cpu.stop())

@@ -252,7 +252,7 @@ def ensure_index(es: Elasticsearch, alias: str, model: str, sources: Sequence[Pa
 
     try:
         result = build(es, embedder(), list(sources), alias=alias, keep_previous=0, on_progress=progress,
-                       segmenter=segmenter)
+                       segmenter=segmenter, merge_segments=get_settings().index_merge_segments)
     except BuildFailed as exc:
         raise BenchError(f"building {alias} failed: {exc}") from exc
     say(f"  {result.articles} articles, {result.passages} passages in {result.seconds:.1f} s "
