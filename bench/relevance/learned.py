@@ -148,6 +148,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     finally:
         api.close()
         es.close()
+    env["load average"] += f", {report.load_average()} at the end"  # how busy the shared machine was
 
     labels = [c[0] for c in CONFIGS]
     asked_note = ("" if n_asked == n_main else f"; the queries are those of its first {n_asked} records, the "
