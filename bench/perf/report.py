@@ -215,7 +215,7 @@ def _cell_row(cell: Cell) -> str:
         flags.append(f"{cell.degraded} degraded")
     if cell.stopped_early:
         flags.append("time budget hit")
-    took = f"{sorted(cell.es_took_ms)[len(cell.es_took_ms) // 2]:.0f}" if cell.es_took_ms else ""
+    took = f"{cell.took_p50:.0f}" if cell.took_p50 is not None else ""
     if cell.target == "es":
         took += (f" | {sum(cell.response_bytes) / len(cell.response_bytes) / 1024:,.0f}" if cell.response_bytes else " | –")
     api = ""
@@ -283,7 +283,7 @@ def _query_tables(q: QueryResults) -> list[str]:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for c in sorted(variants, key=lambda c: (c.mode.split(":")[0], c.concurrency)):
-            took = sorted(c.es_took_ms)[len(c.es_took_ms) // 2] if c.es_took_ms else 0
+            took = c.took_p50 or 0
             kb = sum(c.response_bytes) / len(c.response_bytes) / 1024 if c.response_bytes else 0
             lines.append(f"| {c.mode} | {c.concurrency} | {c.n} | {_ms(c.pct(50))} | {_ms(c.pct(95))} | {_ms(c.pct(99))} | "
                          f"{c.throughput:.1f} | {took:.0f} | {kb:,.0f} |")
