@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.perf.load import Cell
+from bench.perf.queries_run import QueryResults
 from bench.relevance.report import _md_table
 from bench.relevance.train import MAIN_ALIAS
 from govsearch.paths import PROJECT_ROOT
@@ -43,10 +44,12 @@ def perf_sizes(path: Path) -> list[dict[str, Any]]:
 
 
 def _cell(size: dict[str, Any], target: str, mode: str, cache: str = "warm", concurrency: int = 1) -> Cell | None:
-    for cell in size["results"]["cells"]:
-        if (cell["target"], cell["mode"], cell["cache"], cell["concurrency"]) == (target, mode, cache, concurrency):
-            return Cell(**cell)
-    return None
+    return results_of(size).cell(target, mode, cache, concurrency)
+
+
+def results_of(size: dict[str, Any]) -> QueryResults:
+    """A query size's results as the perf run held them (the JSON is their dataclass fields)."""
+    return QueryResults(**{**size["results"], "cells": [Cell(**cell) for cell in size["results"]["cells"]]})
 
 
 def _ms(value: float | None) -> str:

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 from bench import scale
+from bench.perf import report
+from bench.perf.queries_run import QuerySize
 from bench.relevance.train import MAIN_ALIAS
 
 
@@ -35,7 +37,7 @@ def _perf(path: Path) -> Path:
              _cell("service", "bm25", "warm", 16, [500.0]), _cell("service", "bm25", "cold", 1, [900.0]),
              _cell("es", "bm25", "warm", 1, [8.0, 9.0, 10.0]), _cell("service", "hybrid", "warm", 1, [40.0])]
     size = {"label": "xwlb-all", "alias": "xwlb-all", "source": "", "articles": 107306, "passages": 157475,
-            "store_bytes": 1249 * 2**20, "results": {"cells": cells}}
+            "store_bytes": 1249 * 2**20, "results": {"alias": "xwlb-all", "distinct_queries": 55, "cells": cells}}
     path.write_text(json.dumps({"command": "python -m bench.perf --parts queries", "started": "2026-11-29 02:04 UTC",
                                 "load_start": [0.4, 0, 0], "load_end": [2.5, 0, 0], "query_sizes": [size]}),
                     encoding="utf-8")
@@ -57,3 +59,16 @@ def test_rows_by_size_and_the_warm_single_client_cells(tmp_path: Path) -> None:
     # bm25: service p50 / p95 of the warm c=1 cell; hybrid has no raw ES cell.
     assert "| 20.0 / 29.0 |" in cost and "| 40.0 / 40.0 |" in cost and "| 9.0 · 7.0 |" in cost and "| – |" in cost
     assert "| 1,249 |" in cost and "0.4, 2.5" in cost
+
+
+def test_the_perf_scale_plot_of_a_run_without_the_load_concurrency(tmp_path: Path) -> None:
+    """Only c=1 was run: the latency panel alone (an empty throughput axis cannot be log-scaled)."""
+    size = json.loads(_perf(tmp_path / "p.json").read_text(encoding="utf-8"))["query_sizes"][0]
+    sizes = [QuerySize(**{**size, "label": f"{n}", "articles": n, "build": None, "reused": None, "merges": {},
+                          "heap": {}, "results": scale.results_of(size)}) for n in (7586, 20048)]
+    assert sizes[0].results.cell("service", "bm25", "warm", report.LOAD_CONCURRENCY) is not None  # c=16 bm25 only
+    report.plot_scale(sizes, tmp_path / "with-load.png")
+    for each in sizes:
+        each.results.cells = [c for c in each.results.cells if c.concurrency == 1]
+    report.plot_scale(sizes, tmp_path / "c1.png")
+    assert (tmp_path / "c1.png").stat().st_size > 0 and (tmp_path / "with-load.png").stat().st_size > 0
