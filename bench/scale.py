@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.perf.load import Cell
 from bench.perf.queries_run import QueryResults
+from bench.relevance.known_item import N_FULL
 from bench.relevance.report import _md_table
 from bench.relevance.train import MAIN_ALIAS
 from govsearch.paths import PROJECT_ROOT
@@ -100,7 +101,7 @@ def chart(runs: list[dict[str, Any]], sizes: list[dict[str, Any]], modes: list[s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.8))
     x = [run["articles"] for run in runs]
     for config in CONFIGS:
         line = left.plot(x, [r["figures"][config]["known items dev"]["mrr"] for r in runs], marker="o",
@@ -110,7 +111,7 @@ def chart(runs: list[dict[str, Any]], sizes: list[dict[str, Any]], modes: list[s
     left.set_xscale("log")
     left.set_xlabel("articles in the main index")
     left.set_title("Relevance by corpus size")
-    left.legend(fontsize=7)
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     left.grid(alpha=0.3)
     xs = [size["articles"] for size in sizes]
     for mode in modes:
@@ -151,8 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"- {run['articles']:,} articles: `{report}`"
                      f" — {env['date']}, code {env['code']}, load average {env.get('load average', 'not recorded')}")
     (kh, krows), (jh, jrows) = relevance_tables(runs)
-    lines += ["", "Known items (`tags` as the query, one right answer; dev split 2023-2026). Held-out: 2012+2013 "
-              "over their own index of fixed size, aggregates only.", "",
+    lines += ["", "Known items (`tags` as the query, one right answer; dev split 2023-2026). A main index of up to "
+              f"{N_FULL:,} xwlb records asks 300 dev queries drawn from its own records; a larger one asks those "
+              f"of the {N_FULL:,} selection, so from there on the rows are the same questions over a bigger "
+              "haystack (`bench/relevance/known_item.py`). Held-out: 300 queries of 2012+2013 over their own index "
+              f"of 12,100 articles, the same one from {N_FULL:,} on (below that, its 5,100 distractors come from the "
+              "smaller main index) — a control, not a function of the main index's size; aggregates only.", "",
               _md_table(kh, krows, "l" + "r" * (len(kh) - 1)), "",
               "The judged set (147 township queries over the 48 sample articles) asked of the main index, whose "
               "other articles are distractors.", "",
@@ -160,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if sizes:
         lines += ["## Query cost", "", "Query benchmark runs (`bench/perf`): warm query cache, one client, the "
                   "same 55-query mix at every size; raw ES = the identical requests sent to Elasticsearch "
-                  "directly, `took` = Elasticsearch's own time.", ""]
+                  "directly, `took` = Elasticsearch's own time. An index is named by its alias: `bench-perf-qN` "
+                  "(label `sample + N xwlb`) holds the sample and the first N xwlb records, a `--query-index` the "
+                  "index named (e.g. the known-item main index above).", ""]
         for source in {id(s["run"]): s["run"] for s in sizes}.values():
             lines.append(f"- `{source['command']}` — {source['started']}")
         ch, crows = cost_table(sizes, modes)
