@@ -393,15 +393,16 @@ def main(argv: list[str] | None = None) -> int:
     stem = ("perf-quick" if args.quick else "perf") + ("-suggest" if set(args.parts) == {"suggest"} else "")
     md = args.out / f"{stem}.md"
     text = report.render(data)
+    # The figures first: a plot that fails must not lose a run's measurements.
+    md.write_text(text, encoding="utf-8")
+    if args.json:
+        args.json.write_text(json.dumps(_jsonable(data), ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     if data["corpora"]:
         report.plot_indexing(data["corpora"], args.out / f"{stem}-indexing.png")
     if data["query_sizes"]:
         report.plot_latency(data["query_sizes"][0].results, args.out / f"{stem}-latency.png")
     if len(data["query_sizes"]) > 1:
         report.plot_scale(data["query_sizes"], args.out / f"{stem}-scale.png")
-    md.write_text(text, encoding="utf-8")
-    if args.json:
-        args.json.write_text(json.dumps(_jsonable(data), ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     log(f"wrote {os.path.relpath(md, Path.cwd())}")
     print("\n".join(v.line() for v in data["verdicts"]))
     shutil.rmtree(workdir, ignore_errors=True)

@@ -89,6 +89,11 @@ class Cell:
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else None
 
     @property
+    def took_p50(self) -> float | None:
+        """Elasticsearch's own median `took` (the upper middle value when the count is even)."""
+        return sorted(self.es_took_ms)[len(self.es_took_ms) // 2] if self.es_took_ms else None
+
+    @property
     def throughput(self) -> float:
         """Successful requests per second of wall time (for paired c=1 runs: per second of this
         target's own request time, as if run alone)."""

@@ -215,7 +215,7 @@ def _cell_row(cell: Cell) -> str:
         flags.append(f"{cell.degraded} degraded")
     if cell.stopped_early:
         flags.append("time budget hit")
-    took = f"{sorted(cell.es_took_ms)[len(cell.es_took_ms) // 2]:.0f}" if cell.es_took_ms else ""
+    took = f"{cell.took_p50:.0f}" if cell.took_p50 is not None else ""
     if cell.target == "es":
         took += (f" | {sum(cell.response_bytes) / len(cell.response_bytes) / 1024:,.0f}" if cell.response_bytes else " | –")
     api = ""
@@ -283,7 +283,7 @@ def _query_tables(q: QueryResults) -> list[str]:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for c in sorted(variants, key=lambda c: (c.mode.split(":")[0], c.concurrency)):
-            took = sorted(c.es_took_ms)[len(c.es_took_ms) // 2] if c.es_took_ms else 0
+            took = c.took_p50 or 0
             kb = sum(c.response_bytes) / len(c.response_bytes) / 1024 if c.response_bytes else 0
             lines.append(f"| {c.mode} | {c.concurrency} | {c.n} | {_ms(c.pct(50))} | {_ms(c.pct(95))} | {_ms(c.pct(99))} | "
                          f"{c.throughput:.1f} | {took:.0f} | {kb:,.0f} |")
@@ -519,32 +519,41 @@ def plot_indexing(corpora: list[CorpusRun], path: Path) -> None:
 
 
 def plot_scale(sizes: list[QuerySize], path: Path) -> None:
-    """Warm latency (p50 at c=1, p99 at the load concurrency) and throughput against index size."""
+    """Warm latency (p50 at c=1, p99 at the load concurrency) and throughput against index size; the
+    throughput panel only when the load concurrency was run (an axis with no data cannot be log-scaled)."""
     plt = _pyplot()
 
     colors = {"bm25": "#4C72B0", "hybrid": "#55A868"}
-    fig, (lat, thr) = plt.subplots(1, 2, figsize=(12, 4.4))
+    loaded = any(size.results.cell("service", mode, "warm", LOAD_CONCURRENCY) for size in sizes
+                 for mode in ("bm25", "hybrid"))
+    fig, axes = plt.subplots(1, 2 if loaded else 1, figsize=(12 if loaded else 6.5, 4.4), squeeze=False)
+    lat, thr = axes[0][0], axes[0][1] if loaded else None
     articles = [size.articles for size in sizes]
     for mode in ("bm25", "hybrid"):
-        for c, style, what in ((1, "-o", "p50, c=1"), (LOAD_CONCURRENCY, "--s", f"p99, c={LOAD_CONCURRENCY}")):
+        lines = [(1, "-o", "p50, c=1"), (LOAD_CONCURRENCY, "--s", f"p99, c={LOAD_CONCURRENCY}")][:2 if loaded else 1]
+        for c, style, what in lines:
             values = []
             for size in sizes:
                 cell = size.results.cell("service", mode, "warm", c)
                 values.append((cell.pct(50) if c == 1 else cell.pct(99)) if cell and cell.n else float("nan"))
             lat.plot(articles, values, style, color=colors[mode], label=f"{mode} {what}")
-        values = []
-        for size in sizes:
-            cell = size.results.cell("service", mode, "warm", LOAD_CONCURRENCY)
-            values.append(cell.throughput if cell and cell.n else float("nan"))
-        thr.plot(articles, values, "-o", color=colors[mode], label=f"{mode}, c={LOAD_CONCURRENCY}")
-    lat.axhline(LOAD_P99_MAX_MS, color="grey", linestyle="--", linewidth=0.8)
-    thr.axhline(LOAD_MIN_RPS, color="grey", linestyle="--", linewidth=0.8)
-    for ax, ylabel in ((lat, "latency (ms)"), (thr, "successful requests / s")):
+        if thr is not None:
+            values = []
+            for size in sizes:
+                cell = size.results.cell("service", mode, "warm", LOAD_CONCURRENCY)
+                values.append(cell.throughput if cell and cell.n else float("nan"))
+            thr.plot(articles, values, "-o", color=colors[mode], label=f"{mode}, c={LOAD_CONCURRENCY}")
+    panels = [(lat, "latency (ms)")]
+    if thr is not None:
+        lat.axhline(LOAD_P99_MAX_MS, color="grey", linestyle="--", linewidth=0.8)
+        thr.axhline(LOAD_MIN_RPS, color="grey", linestyle="--", linewidth=0.8)
+        thr.set_title(f"warm throughput at {LOAD_CONCURRENCY} concurrent clients")
+        panels.append((thr, "successful requests / s"))
+    for ax, ylabel in panels:
         ax.set_xscale("log")
         ax.set_xlabel("articles in the index (log scale)")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     lat.set_title("warm GET /search latency by index size")
-    thr.set_title(f"warm throughput at {LOAD_CONCURRENCY} concurrent clients")
     _save(plt, fig, path)

@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                         "embed; vectors cached in .cache/bench/embeddings)")
     parser.add_argument("--n-main", type=int, default=None, metavar="N",
                         help="--known-item: xwlb records of the main index (default 20,000; smaller selections are "
-                        "nested in it, e.g. 8000 for a quicker first build)")
+                        "nested in it, e.g. 8000 for a quicker first build; larger ones, up to every record of "
+                        "2014-2026, add records no query asks about: same queries, bigger haystack)")
     parser.add_argument("--worst", type=int, default=5, metavar="N", help="worst queries to list per mode")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "results",
                         metavar="DIR", help="where the reports go (default: %(default)s)")

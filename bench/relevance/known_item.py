@@ -10,6 +10,10 @@ record's article. Splits, by broadcast year:
   N_HELD_OUT_DISTRACTORS of the main index's records as distractors). It is never used for training
   or tuning, and only its aggregate figures are ever printed.
 
+A main index larger than N_FULL (`n_main`, up to every record of 2014-2026) is the N_FULL selection
+plus records no query asks for: the queries and the held-out index stay those of N_FULL, only the
+haystack grows — how relevance changes with corpus size, on the same questions.
+
 Query kinds (training signal; dev and held-out are asked with `tags` only, the task as first posed):
 
 - `tags`: as above;
@@ -134,6 +138,7 @@ class Corpora:
     held_out: list[dict[str, Any]]  # the held-out years' records, then the distractors
     untitled: list[dict[str, Any]]  # the train-year records the untitled index holds without their title
     distractors: list[dict[str, Any]]
+    asked: list[dict[str, Any]]  # the main records train and dev queries come from: all of main up to N_FULL
 
     def untitled_index(self) -> list[dict[str, Any]]:
         """The untitled index's records: `untitled` titled by their date, then the distractors."""
@@ -144,7 +149,7 @@ class Corpora:
         the split's records; `title` items are the untitled index's (train split only)."""
         if kind == "title" and split != "train":
             raise ValueError("title items exist for the train split only")
-        pool = self.untitled if kind == "title" else {"train": self.main, "dev": self.main,
+        pool = self.untitled if kind == "title" else {"train": self.asked, "dev": self.asked,
                                                       "heldout": self.held_out}[split]
         years = {"train": TRAIN_YEARS, "dev": DEV_YEARS, "heldout": HELD_OUT_YEARS}[split]
         query_of = QUERY_OF[kind]
@@ -160,16 +165,20 @@ class Corpora:
 
 def corpora(source: Path, n_main: int = N_MAIN, n_held_out: int = N_HELD_OUT,
             n_distractors: int = N_HELD_OUT_DISTRACTORS, n_untitled: int = N_UNTITLED) -> Corpora:
-    """The selections: main = every n-th of the N_FULL selection of 2014-2026; distractors = every n-th of
-    main; untitled = every n-th train-year record outside the N_FULL selection (never a main record)."""
+    """The selections: main = every n-th of the N_FULL selection of 2014-2026 or, past N_FULL, all of it
+    followed by every n-th of the other records of those years (so every selection is nested in every larger
+    one); asked = main, or past N_FULL the N_FULL selection; distractors = every n-th of asked; untitled =
+    every n-th train-year record outside the N_FULL selection (never a record queries are asked about)."""
     train_dev = read_records(source, TRAIN_YEARS | DEV_YEARS)
     full = evenly(train_dev, N_FULL)
-    main = evenly(full, n_main)
-    distractors = evenly(main, n_distractors)
     chosen = {article_id(r) for r in full}
-    outside = [r for r in train_dev if year_of(r) in TRAIN_YEARS and article_id(r) not in chosen]
+    rest = [r for r in train_dev if article_id(r) not in chosen]
+    main = evenly(full, n_main) if n_main <= len(full) else full + evenly(rest, n_main - len(full))
+    asked = main[:len(full)]
+    distractors = evenly(asked, n_distractors)
+    outside = [r for r in rest if year_of(r) in TRAIN_YEARS]
     return Corpora(main, evenly(read_records(source, HELD_OUT_YEARS), n_held_out) + distractors,
-                   evenly(outside, n_untitled), distractors)
+                   evenly(outside, n_untitled), distractors, asked)
 
 
 @contextmanager

@@ -88,8 +88,8 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     from indexer import elastic
 
     started = time.monotonic()
-    n_main = args.n_main or known_item.N_MAIN
-    corpora = known_item.corpora(XWLB, n_main=n_main)
+    corpora = known_item.corpora(XWLB, n_main=args.n_main or known_item.N_MAIN)
+    n_main, n_asked = len(corpora.main), len(corpora.asked)
     base = bench_settings(SAMPLE_ALIAS)
     es = elastic.connect(base.elasticsearch_url)
     api = InProcessAPI(bench_settings(SAMPLE_ALIAS, ranker_model=None))
@@ -156,8 +156,11 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     finally:
         api.close()
         es.close()
+    env["load average"] += f", {report.load_average()} at the end"  # how busy the shared machine was
 
     labels = [c[0] for c in CONFIGS]
+    asked_note = ("" if n_asked == n_main else f"; the queries are those of its first {n_asked} records, the "
+                  f"{known_item.N_FULL:,} selection, and the other {n_main - n_asked} only add distractors")
     ki_header = ["configuration", "dev MRR@10", "dev S@1", "dev S@10", "dev total", "held-out MRR@10",
                  "held-out S@1", "held-out S@10", "held-out total"]
     ki_rows = [[label, *ki["dev"][label].cells(), *ki["held-out"][label].cells()] for label in labels]
@@ -195,7 +198,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         "## Known items", "",
         f"Query = an xwlb record's editors' keywords (`tags`, joined by spaces), answer = that record. Dev: "
         f"{len(dev_items)} records of 2023-2026 over the main index (sample + {n_main} xwlb records of "
-        f"2014-2026); held-out: {len(held_items)} records of 2012+2013 over their own index "
+        f"2014-2026{asked_note}); held-out: {len(held_items)} records of 2012+2013 over their own index "
         f"({known_item.N_HELD_OUT} records of those years + {known_item.N_HELD_OUT_DISTRACTORS} distractors from "
         "the main index). The ranker trained on 2014-2022 only; held-out figures are aggregates, never per query. "
         "`total`: mean articles counted per query.", "",
@@ -224,15 +227,16 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         "![known items and judged set](relevance-learned.png)", "",
     ]
     (args.out / "relevance-learned.md").write_text("\n".join(lines), encoding="utf-8")
-    # The same figures for other commands to compare runs with (bench.relevance.segmenters).
+    # The same figures for other commands to compare runs with (bench.relevance.segmenters, bench.scale).
+    indices = {i.alias: {"articles": i.articles, "passages": i.passages} for i in built}
     figures = {label: {"known items dev": vars(ki["dev"][label]), "known items held-out": vars(ki["held-out"][label]),
                        "judged sample nDCG@10": jd["sample"][label].scores().ndcg,
                        "judged +distractors nDCG@10": jd["+distractors"][label].scores().ndcg,
                        "judged +distractors nDCG@10 by kind": {k: jd["+distractors"][label].by_kind(k).ndcg
                                                                for k in kinds},
                        "exact titles at rank 1": titles[label]} for label in labels}
-    (args.out / "relevance-learned.json").write_text(json.dumps({"env": env, "figures": figures}, indent=1),
-                                                     encoding="utf-8")
+    (args.out / "relevance-learned.json").write_text(
+        json.dumps({"env": env, "figures": figures, "indices": indices}, indent=1), encoding="utf-8")
     print(f"wrote {args.out / 'relevance-learned.md'}, relevance-learned.json and relevance-learned.png")
     return 0
 

@@ -96,3 +96,19 @@ def test_a_dev_miss_is_put_down_to_the_first_cause_that_applies() -> None:
 def test_the_parts_a_record_holds_are_counted_after_normalisation() -> None:
     record = _record("a", "韓正參加山東代表團審議", "審議 政府工作報告")
     assert failures.parts_held("山东代表团 审议 政府工作报告 荷兰", record) == 3
+
+
+def test_past_n_full_the_main_index_grows_by_records_no_query_asks_about(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(known_item, "N_FULL", 60)
+    source = _corpus(tmp_path)
+    sizes = {n: known_item.corpora(source, n_main=n, n_held_out=30, n_distractors=10, n_untitled=8)
+             for n in (60, 70, 1000)}
+    ids = lambda records: [r["id"] for r in records]
+    assert len(sizes[70].main) == 70 and len(sizes[1000].main) == 80  # every 2016 + 2024 record
+    assert set(ids(sizes[60].main)) < set(ids(sizes[70].main)) < set(ids(sizes[1000].main))
+    for bigger in (sizes[70], sizes[1000]):
+        assert ids(bigger.asked) == ids(sizes[60].main)
+        assert ids(bigger.held_out) == ids(sizes[60].held_out) and ids(bigger.untitled) == ids(sizes[60].untitled)
+        for split in ("train", "dev"):
+            assert bigger.items(split, 100) == sizes[60].items(split, 100)
