@@ -36,8 +36,11 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(cache_dir: Path) -> Settings:
     # No keyless per-IP limit here: every TestClient request comes from one address ("testclient"), and
     # the limit has tests of its own (tests/test_safety.py).
+    # Patient deadlines: on a loaded machine a 1 s embedding wait or a 1.2 s ES timeout turned a hybrid answer
+    # into a BM25-only or partial one (a ranking test then failed); the deadlines have tests of their own.
     return Settings(index_alias=TEST_ALIAS, query_log_index=TEST_QUERY_LOG, synonyms_index=TEST_SYNONYMS,
                     best_bets_index=TEST_BEST_BETS, embedding_cache_dir=cache_dir,
+                    query_embedding_timeout=30.0, es_search_timeout=25.0, es_request_timeout=30.0,
                     admin_token=["test-admin-token"],
                     cors_origins=["http://portal.example"], keyless_rate_limit_per_minute=0)
 

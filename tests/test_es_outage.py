@@ -88,7 +88,11 @@ def _timed_search(client: TestClient) -> tuple[int, float, dict]:
 
 @pytest.mark.parametrize("failure", ["refuse", "hang"])
 def test_search_answers_503_quickly_and_recovers(settings: Settings, relay: Relay, failure: str) -> None:
-    relayed = settings.model_copy(update={"es_url": f"http://127.0.0.1:{relay.port}"})
+    # The shipped deadlines (the session's settings are patient for loaded machines): a hang answers 503 in ~1.5 s.
+    shipped = Settings(_env_file=None)  # type: ignore[call-arg]
+    relayed = settings.model_copy(update={"es_url": f"http://127.0.0.1:{relay.port}",
+                                          "es_request_timeout": shipped.es_request_timeout,
+                                          "es_search_timeout": shipped.es_search_timeout})
     with TestClient(create_app(relayed)) as client:
         status, _, _ = _timed_search(client)
         assert status == 200
