@@ -196,8 +196,8 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
     """Passages grouped by article with `collapse`: one hit per article, its best passage.
 
     `candidates=True`: a fusion candidate list (slim `_source`, no highlight, the ranker's coverage
-    clauses); otherwise the
-    bm25 mode's page itself (≤ size hits, whole and highlighted: it is already the page)."""
+    clauses); otherwise the bm25 mode's page itself (≤ size hits, whole and highlighted: it is already
+    the page)."""
     body: dict[str, Any] = {
         "query": bm25_query(req.q, req.filters, req.boost, req.synonyms, coverage=candidates),
         "collapse": {"field": "article_id"},

@@ -86,9 +86,9 @@ class Forest:
         missing = (codes >> 2) & 3
         # Where a NaN goes: to the default side for Zero and NaN missing types, else it is read as 0.0.
         self.nan_right = np.where(missing == MISSING_NONE, self.threshold < 0.0, default_right)
-        # Where a zero goes at a Zero-missing-type node (elsewhere a zero is compared like any value).
+        # Zero-missing-type nodes send a zero to their default side (elsewhere a zero is compared like any value).
         self.zero_nodes = missing == MISSING_ZERO
-        self.zero_right = default_right
+        self.default_right = default_right
         self.depth = max(_depth(tree) for tree in trees)
 
     def predict(self, rows: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -105,7 +105,7 @@ class Forest:
             if holes:
                 right = np.where(np.isnan(value), self.nan_right[at], right)
             if zeros:
-                right = np.where(self.zero_nodes[at] & (np.abs(value) <= ZERO_THRESHOLD), self.zero_right[at], right)
+                right = np.where(self.zero_nodes[at] & (np.abs(value) <= ZERO_THRESHOLD), self.default_right[at], right)
             at = self.children[2 * at + right]
         return np.asarray(self.value[at].sum(axis=1), dtype=np.float64)
 

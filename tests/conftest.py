@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,21 @@ def es(settings: Settings) -> Iterator[Elasticsearch]:
         client.indices.delete(index=name, ignore_unavailable=True)
     yield client
     client.close()
+
+
+@contextmanager
+def nothing_stored(es: Elasticsearch, index: str, store: object) -> Iterator[None]:
+    """A rule store of the app (synonyms, best bets) with nothing stored, before and after the block:
+    its index dropped and its in-process cache forgotten (the next read finds what the test stored)."""
+    def forget() -> None:
+        es.indices.delete(index=index, ignore_unavailable=True)
+        store._cache = None  # type: ignore[attr-defined]
+
+    forget()
+    try:
+        yield
+    finally:
+        forget()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
 from govsearch.settings import Settings
+from tests.conftest import nothing_stored
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 
@@ -17,11 +18,8 @@ ADMIN = {"Authorization": "Bearer test-admin-token"}
 @pytest.fixture
 def bets(client: TestClient, es: Elasticsearch, settings: Settings) -> Iterator[TestClient]:
     """The client, with no best-bet rules before and after."""
-    es.indices.delete(index=settings.best_bets_index, ignore_unavailable=True)
-    client.app.state.runtime.best_bets._cache = None  # type: ignore[attr-defined]
-    yield client
-    es.indices.delete(index=settings.best_bets_index, ignore_unavailable=True)
-    client.app.state.runtime.best_bets._cache = None  # type: ignore[attr-defined]
+    with nothing_stored(es, settings.best_bets_index, client.app.state.runtime.best_bets):  # type: ignore[attr-defined]
+        yield client
 
 
 def best_bets(client: TestClient, q: str) -> list[dict]:

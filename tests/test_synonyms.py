@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from govsearch.settings import Settings
 from service import synonyms as synonyms_module
 from service.synonyms import Synonyms, SynonymSet
+from tests.conftest import nothing_stored
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 ELDERLY_VACCINATION = {"b26bb4e51d18cd11", "6c7d062166fe9ce6"}  # 排衙村/协北村: 老年人 + 疫苗接种, never 老人
@@ -21,11 +22,8 @@ ELDERLY_VACCINATION = {"b26bb4e51d18cd11", "6c7d062166fe9ce6"}  # 排衙村/协�
 @pytest.fixture
 def rules(client: TestClient, es: Elasticsearch, settings: Settings) -> Iterator[TestClient]:
     """The client, with no stored synonym set before and after (the first read seeds the repo file)."""
-    es.indices.delete(index=settings.synonyms_index, ignore_unavailable=True)
-    client.app.state.runtime.synonyms._cache = None  # type: ignore[attr-defined]
-    yield client
-    es.indices.delete(index=settings.synonyms_index, ignore_unavailable=True)
-    client.app.state.runtime.synonyms._cache = None  # type: ignore[attr-defined]
+    with nothing_stored(es, settings.synonyms_index, client.app.state.runtime.synonyms):  # type: ignore[attr-defined]
+        yield client
 
 
 def search(client: TestClient, q: str, mode: str = "bm25") -> dict:
