@@ -28,4 +28,6 @@ USER govsearch
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=5 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz').status == 200 else 1)"
-CMD ["python", "-m", "uvicorn", "service.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
+# `python -m service` (not a bare uvicorn): forwarded headers are believed from TRUSTED_PROXIES only.
+ENV API_HOST=0.0.0.0 API_PORT=8000 API_WORKERS=2
+CMD ["python", "-m", "service"]

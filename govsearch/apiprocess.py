@@ -38,12 +38,14 @@ class ApiProcess:
     env: variables for the API on top of this process's environment; a value of None removes
         the variable (so a caller's API_KEYS_FILE or ADMIN_TOKEN cannot leak into a measurement).
     log_path: the API's stdout and stderr, appended.
-    app: the ASGI application, `module:attribute`.
+    app: the ASGI application, `module:attribute`; None: `python -m service`, the service as it is deployed
+        (its own uvicorn options from the settings; API_HOST and API_PORT are set to this process's).
     startup_timeout: seconds to wait for `/readyz` (the model loads first).
-    uvicorn_args: extra command-line options (`--no-access-log`, `--log-level warning`, ...).
+    uvicorn_args: extra command-line options (`--no-access-log`, `--log-level warning`, ...); with app=None
+        there are none.
     """
 
-    def __init__(self, env: Mapping[str, str | None], log_path: Path, *, app: str = "service.main:app",
+    def __init__(self, env: Mapping[str, str | None], log_path: Path, *, app: str | None = "service.main:app",
                  startup_timeout: float = 120.0, uvicorn_args: tuple[str, ...] = ("--log-level", "warning")) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -66,11 +68,14 @@ class ApiProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port),
-             *self.uvicorn_args],
-            cwd=PROJECT_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-        )
+        if self.app is None:
+            env.update(API_HOST="127.0.0.1", API_PORT=str(self.port))
+            command = [sys.executable, "-m", "service"]
+        else:
+            command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port),
+                       *self.uvicorn_args]
+        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
         try:
             self._wait_ready(started + self.startup_timeout)
         except BaseException:

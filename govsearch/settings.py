@@ -234,6 +234,11 @@ class Settings(BaseSettings):
     # --- API ---------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Interface `python -m service` listens on.")
     api_port: int = Field(default=8000, description="Port `python -m service` (and `make run`) listens on.")
+    api_workers: int = Field(
+        default=1, ge=1,
+        description="Worker processes `python -m service` starts (each loads the model and holds its own caches and "
+        "limits; the Docker image runs 2).",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_token: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -920,7 +920,7 @@ def test_hot_searches_on_the_start_view_and_a_result_click_is_reported(page, api
     watch.assert_clean(api.url)
 
 
-def test_best_bets_show_above_the_results(page, api: ApiProcess, es, settings) -> None:
+def test_best_bets_show_above_the_results(page, api: ApiProcess, portal: str, es, settings) -> None:
     page, watch = page
     # The browser API has no admin token: the rule goes straight into its BEST_BETS_INDEX;
     # the API re-reads rules within 10 s.
@@ -942,6 +942,15 @@ def test_best_bets_show_above_the_results(page, api: ApiProcess, es, settings) -
         expect(box.locator("a")).to_have_text("垃圾分类投放指南")
         expect(box.locator("a")).to_have_attribute("href", api.url + "/view/guide")
         shot(page, "16-best-bets", full_page=False)
-        watch.assert_clean(api.url)
+        # The widget on a portal's page shows the same rule above its results, linking on the API host.
+        page.goto(portal + "/host.html")
+        widget = page.locator("#gov-search")
+        widget.locator("input[type=search]").fill("垃圾分类")
+        widget.locator("input[type=search]").press("Enter")
+        bet = widget.locator("ul.best-bets a")
+        expect(bet).to_have_text("办事直达：垃圾分类投放指南")
+        expect(bet).to_have_attribute("href", api.url + "/view/guide")
+        expect(widget.locator("ul.best-bets + *")).to_be_visible()  # the results follow it
+        watch.assert_clean(api.url, portal)
     finally:
         es.delete(index=settings.best_bets_index, id="browser-permit", refresh="wait_for")

@@ -1,5 +1,6 @@
-"""docker-compose.yml, checked for structure (no Docker engine runs here): the default single-node stack, and
-the "cluster" profile's three Elasticsearch nodes that must find each other and form one cluster."""
+"""docker-compose.yml and the Dockerfile, checked for structure (no Docker engine runs here): the default single-node
+stack, the "cluster" profile's three Elasticsearch nodes that must find each other and form one cluster, and how the
+image serves the API."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 import yaml
 
 from govsearch.paths import PROJECT_ROOT
+from govsearch.settings import Settings
+from service.__main__ import server_options
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
@@ -70,3 +73,20 @@ def test_the_cluster_api_knows_every_node_and_keeps_replicas() -> None:
     assert set(api["depends_on"]) == set(NODES)
     # Same image, hence the same mappings/, as the single-node API.
     assert api["build"] == SERVICES["api"]["build"]
+
+
+def test_the_image_serves_the_api_the_one_way_that_applies_trusted_proxies() -> None:
+    # A bare `uvicorn service.main:app` believes X-Forwarded-For from 127.0.0.1 whatever TRUSTED_PROXIES says.
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    commands = [line for line in dockerfile.splitlines() if line.startswith("CMD ")]
+    assert commands == ['CMD ["python", "-m", "service"]']
+    assert "uvicorn" not in commands[0]
+
+
+def test_forwarded_headers_are_believed_from_trusted_proxies_only() -> None:
+    plain = server_options(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert (plain["proxy_headers"], plain["forwarded_allow_ips"], plain["workers"]) == (False, None, 1)
+    behind = server_options(Settings(_env_file=None, trusted_proxies=["10.0.0.0/8", "127.0.0.1"],  # type: ignore[call-arg]
+                                     api_workers=2))
+    assert (behind["proxy_headers"], behind["forwarded_allow_ips"], behind["workers"]) == (
+        True, "10.0.0.0/8,127.0.0.1", 2)

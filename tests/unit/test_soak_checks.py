@@ -49,3 +49,26 @@ def test_the_outage_is_excused_and_unanswered_reads_are_skipped() -> None:
 
 def test_no_pre_reindex_count_means_the_check_is_not_met() -> None:
     assert not count_check(timeline([(12.0, 100)], before=None))
+
+
+QUERY_CHECK = "no failed query outside the outage"
+
+
+def query_check(result: SoakResult) -> tuple[bool, str]:
+    return next((met, detail) for what, met, detail in checks(result) if what.startswith(QUERY_CHECK))
+
+
+def test_a_query_in_flight_when_elasticsearch_stops_counts_with_the_outage() -> None:
+    # Sent at 49.9 s, answered 503 at 50.3 s: the stop (50 s) caught it mid-flight, like a kill in the cluster test.
+    result = timeline([(12.0, 100)])
+    result.queries += [Sample(49.9, "503 unavailable", 0.4), Sample(45.0, "200", 0.05)]
+    assert query_check(result) == (True, "none")
+
+
+def test_a_query_that_failed_before_the_stop_or_after_recovery_is_a_failure() -> None:
+    result = timeline([(12.0, 100)])
+    result.queries += [Sample(49.0, "503 unavailable", 0.2), Sample(70.0, "timeout", 5.0),
+                       Sample(71.0, "503 overloaded", 0.01)]
+    met, detail = query_check(result)
+    assert not met
+    assert detail == "503 unavailable: 1, timeout: 1 (sent at t=49.0, 70.0 s)"
