@@ -84,12 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AdminGate, tokens=admin_tokens, proxies=proxies,
                        max_failures=settings.admin_auth_max_failures, window_seconds=settings.admin_auth_window_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    cors_origins = apikeys.cors_allowlist(settings.cors_origins, keys)
-    if cors_origins:
-        app.add_middleware(JsonCORSMiddleware, allow_origins=cors_origins, allow_methods=["GET"],
-                           allow_headers=["Authorization", "X-API-Key", "Content-Type"],
-                           expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
-                                           "X-Request-ID"], max_age=600)
+    # Always installed: with no origin allowed, a preflight is refused in the JSON shape (not a 405).
+    app.add_middleware(JsonCORSMiddleware, allow_origins=apikeys.cors_allowlist(settings.cors_origins, keys),
+                       allow_methods=["GET"], allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+                       expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-Request-ID"],
+                       max_age=600)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     app.add_middleware(RequestContext)
     for router in (search.router, analytics.router, articles.router, health.router, admin.router,

@@ -120,7 +120,7 @@ def test_head_healthz_is_200(bare: Any) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_refused_cors_preflight_is_the_json_error_shape(bare: Any) -> None:
+def test_refused_cors_preflight_is_the_json_error_shape(bare: Any, settings: Settings) -> None:
     client = TestClient(bare)
     denied = client.options("/search", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
     assert denied.status_code == 400
@@ -129,6 +129,11 @@ def test_refused_cors_preflight_is_the_json_error_shape(bare: Any) -> None:
     allowed = client.options("/search", headers={"Origin": "http://portal.example",
                                                  "Access-Control-Request-Method": "GET"})
     assert allowed.status_code == 200
+    # With no cross-origin caller configured at all, a preflight is refused the same way (it was a 405).
+    closed = TestClient(create_app(settings.model_copy(update={"cors_origins": [], "api_keys_file": None})))
+    denied = closed.options("/search", headers={"Origin": "http://portal.example", "Access-Control-Request-Method": "GET"})
+    assert denied.status_code == 400 and denied.json()["error"]["code"] == "cors_rejected"
+    assert "access-control-allow-origin" not in closed.get("/healthz", headers={"Origin": "http://portal.example"}).headers
 
 
 def test_swagger_ui_is_served_locally_under_a_strict_csp(bare: Any) -> None:
