@@ -344,7 +344,8 @@ async def gather(n_main: int, n_dev: int, keep: Path | None = None,
     finally:
         es.close()
     batches = asks(n_main, n_dev, resolved, {q.id for q in train_j}, {q.id for q in dev_j})
-    kept: dict[tuple[str, str, str], list[Group]] = {}
+    # Kept as plain tuples of the searches' outcome (no class of this module, which may run as __main__).
+    kept: dict[tuple[str, str, str], list[tuple[Any, ...]]] = {}
     if keep is not None and keep.exists():
         kept = pickle.loads(keep.read_bytes())
     say("collecting candidates: " + ", ".join(f"{b.source} {len(b.queries)} on {b.alias}" for b in batches))
@@ -352,13 +353,13 @@ async def gather(n_main: int, n_dev: int, keep: Path | None = None,
     for batch in batches:
         key = (batch.alias, batch.source, json.dumps(batch.queries, ensure_ascii=False, sort_keys=True))
         if key in kept:
-            groups = kept[key]
-            for g in groups:
-                g.rows = features.rows(g.query, g.entries, g.lists, g.depth)
+            groups = [Group(q, batch.source, [e.article_id for e in entries], features.rows(q, entries, lists, depth),
+                            [grades.get(e.article_id, 0) for e in entries], grades, depth, batch.weight, entries, lists)
+                      for q, grades, depth, entries, lists in kept[key]]
             say(f"  {batch.source}: {len(groups)} groups reused from {keep}")
         else:
             groups = await collect(bench_settings(batch.alias), batch.queries, batch.source, batch.weight, say=say)
-            kept[key] = groups
+            kept[key] = [(g.query, g.grades, g.depth, g.entries, g.lists) for g in groups]
             if keep is not None:
                 keep.parent.mkdir(parents=True, exist_ok=True)
                 keep.write_bytes(pickle.dumps(kept))
