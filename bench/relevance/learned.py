@@ -41,6 +41,7 @@ from bench.relevance.train import (
     MIRROR_ALIAS,
     MODEL_FILE,
     N_DEV,
+    N_DEV_MIRROR,
     SAMPLE_ALIAS,
     UNTITLED_ALIAS,
     bench_settings,
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
             api.configure(bench_settings(alias, ranker_model=MODEL_FILE if learned else None))
 
         dev_items = corpora.items("dev", N_DEV)
-        mirror_items = corpora.items("dev", N_DEV, mirror=DEV_MIRROR)
+        mirror_items = corpora.items("dev", N_DEV_MIRROR, mirror=DEV_MIRROR)
         held_items = corpora.items("heldout", N_HELD_OUT_QUERIES)
         judged_set = judged.load()
         _, judged_dev = judged.split(judged_set)

@@ -52,8 +52,9 @@ VERSION = "learned-v4"
 SEED = 20261128
 # Hybrid queries cost ~0.3-0.6 s each on the shared 2-core machine (embedding + two requests + page).
 N_TRAIN = {"tags": 800, "sentence": 400, "title": known_item.N_UNTITLED}
-N_TRAIN_MIRROR = {"tags": 300, "sentence": 150}  # per train mirror
+N_TRAIN_MIRROR = {"tags": 600, "sentence": 300}  # per train mirror
 N_DEV = 300
+N_DEV_MIRROR = 600  # the task the held-out one mirrors, so the choice's noise there is halved (SE ~0.01 at 300)
 JUDGED_WEIGHT = 8.0  # a judged query (graded, hand-made) counts for this many known-item queries
 MAIN_ALIAS = alias_for("usem3", prefix="eval-ki")
 HELD_OUT_ALIAS = alias_for("usem3", prefix="eval-kiheld")
@@ -281,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     gathered = asyncio.run(gather(args.n_main, args.n_dev, args.candidates))
     if gathered is None:
         return 1
-    write_best(*gathered, args.out, f"python -m bench.relevance.train --n-main {args.n_main}")
+    kept = f" --candidates {args.candidates}" if args.candidates else ""
+    write_best(*gathered, args.out, f"python -m bench.relevance.train --n-main {args.n_main}{kept}")
     return 0
 
 
@@ -316,7 +318,8 @@ def asks(n_main: int, n_dev: int, resolved: dict[str, list[judged.JudgedQuery]],
     out += [Ask("train", MAIN_ALIAS, judged_pairs(MAIN_ALIAS, train_ids), "judged+distractors train", JUDGED_WEIGHT),
             Ask("train", SAMPLE_ALIAS, judged_pairs(SAMPLE_ALIAS, train_ids), "judged sample train", JUDGED_WEIGHT),
             Ask("dev", MAIN_ALIAS, pairs(corpora.items("dev", n_dev)), "known-item dev")]
-    out += [Ask("dev", MIRROR_ALIAS[name], pairs(corpora.items("dev", n_dev, mirror=name)), f"known-item dev {name}")
+    out += [Ask("dev", MIRROR_ALIAS[name], pairs(corpora.items("dev", N_DEV_MIRROR, mirror=name)),
+                f"known-item dev {name}")
             for name, mirror in corpora.mirrors.items() if mirror.split == "dev"]
     out += [Ask("dev", MAIN_ALIAS, judged_pairs(MAIN_ALIAS, dev_ids), "judged+distractors dev"),
             Ask("dev", SAMPLE_ALIAS, judged_pairs(SAMPLE_ALIAS, dev_ids), "judged sample dev")]
