@@ -237,8 +237,9 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         report._md_table(jd_header, jd_rows, "l" + "r" * (len(jd_header) - 1)), "",
         "## Training candidates on dev", "",
         f"`python -m bench.relevance.train` (its record in the model file): every candidate on the dev split "
-        f"only — known items of 2023-2026 (MRR@10), the judged dev half (nDCG@10) with distractors and on the "
-        f"sample; signals = the known-item kinds trained on (+ the judged train half); the best total is "
+        f"only — known items of 2023-2026 (MRR@10) over the main index and of 2025-2026 over the dev mirror, the "
+        f"judged dev half (nDCG@10) with distractors and on the sample; signals = the known-item kinds trained on "
+        f"(+ the judged train half; \"+mirrors\": with the train mirrors' queries); the best total is "
         f"written ({trained['signals']}, {_setting(trained['params'])}); trained on "
         + "; ".join(f"{what}: `{alias}`" for what, alias in trained["index"].items()) + ".", "",
         report._md_table(tr_header, tr_rows, "lll" + "r" * (len(tr_header) - 3)), "",
