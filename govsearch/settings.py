@@ -225,7 +225,7 @@ class Settings(BaseSettings):
         "on the judged sample 78% of relevant vector-only hits rank in the vector top 10, 33% of unrelated ones).",
     )
     ranker_model: Path | None = Field(
-        default=PROJECT_ROOT / "service" / "models" / "ranker-learned-v3.json",
+        default=PROJECT_ROOT / "service" / "models" / "ranker-learned-v4.json",
         description="The learned ranker hybrid mode orders its candidates with (written by "
         "`python -m bench.relevance.train`). Empty disables it; a missing or corrupt file is logged and hybrid "
         "falls back to FUSION.",

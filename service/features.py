@@ -14,7 +14,9 @@ passages, which passage matched); and, from the zero-weight coverage clauses of 
 (`service.query.coverage_clauses`), how many of the query's space-separated parts the passage holds
 verbatim (title or text; as a share, as a count missing and as a gap to the query's best candidate),
 how many candidates hold them all (several: the query alone cannot tell them apart), and whether all
-the query's words stand close together in the text.
+the query's words stand close together in the text; and, against the candidates under the same title
+(a recurring report: 习近平会见…, 国务院常务会议 — many of them in a dense era), how many such rivals
+there are and how the candidate compares with the best of them in query parts held, BM25 and cosine.
 
 Invariants: `FEATURES` names the columns in order and is recorded with every trained model
 (`service.ranking` refuses a model whose list differs); every value is a finite float; a side
@@ -43,6 +45,7 @@ FEATURES: tuple[str, ...] = (
     "bm25_reciprocal_rank", "vector_reciprocal_rank",
     "segment_cover", "segments_missing", "segment_cover_gap", "query_full_cover_candidates", "near",
     *[f"clause_{name}" for name in BM25_CLAUSES], *[f"clause_{name}_ratio" for name in BM25_CLAUSES],
+    "title_rivals", "rival_cover_gap", "rival_bm25_ratio", "rival_cosine_gap",
 )
 
 _TEXT = re.compile(f"[{CJK}A-Za-z0-9]+")
@@ -102,6 +105,7 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
     covered_of = {c.article_id: segment_cover(c.clauses, segments) for c in lists.get("bm25", ())}
     best_covered = max(covered_of.values(), default=0)
     full_cover = float(sum(n == segments for n in covered_of.values()) if segments else 0)
+    rivals = _TitleRivals(entries, covered_of, bm25_of, cos_of)
     out: list[list[float]] = []
     for entry in entries:
         source = entry.candidate.source
@@ -131,5 +135,41 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
             (best_covered - covered) / segments if segments else 0.0, full_cover, float(NEAR_CLAUSE in clauses),
             *clause,
             *[v / best_clause[name] if best_clause[name] > 0 else 0.0 for name, v in zip(BM25_CLAUSES, clause)],
+            *rivals.row(entry.article_id, title, covered, bm25, cosine, segments),
         ])
     return out
+
+
+class _TitleRivals:
+    """The candidates grouped by title (its letters, digits and CJK, lower-cased): each group's size and
+    best query parts held, BM25 score and cosine."""
+
+    def __init__(self, entries: Sequence[Fused], covered_of: dict[str, int], bm25_of: dict[str, float],
+                 cos_of: dict[str, float]) -> None:
+        self.size: dict[str, int] = {}
+        self.covered: dict[str, int] = {}
+        self.bm25: dict[str, float] = {}
+        self.cosine: dict[str, float] = {}
+        for entry in entries:
+            key = self.key(str(entry.candidate.source.get("title") or "").lower())
+            aid = entry.article_id
+            self.size[key] = self.size.get(key, 0) + 1
+            self.covered[key] = max(self.covered.get(key, 0), covered_of.get(aid, 0))
+            self.bm25[key] = max(self.bm25.get(key, 0.0), bm25_of.get(aid, 0.0))
+            self.cosine[key] = max(self.cosine.get(key, 0.0), cos_of.get(aid, 0.0))
+
+    @staticmethod
+    def key(title: str) -> str:
+        return "".join(_TEXT.findall(title))
+
+    def row(self, article_id: str, title: str, covered: int, bm25: float, cosine: float,
+            segments: int) -> list[float]:
+        """Rivals under the same title (others), the gap to their best parts held (share of the query's),
+        the BM25 score as a share of their best, the gap to their best cosine; an untitled candidate is
+        its own group."""
+        key = self.key(title)
+        if not key:
+            return [0.0, 0.0, 1.0 if bm25 > 0 else 0.0, 0.0]
+        best_bm25 = self.bm25[key]
+        return [float(self.size[key] - 1), (self.covered[key] - covered) / segments if segments else 0.0,
+                bm25 / best_bm25 if best_bm25 > 0 else 0.0, self.cosine[key] - cosine]

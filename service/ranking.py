@@ -4,7 +4,7 @@
   only if the vector side ranks it in its top VECTOR_ONLY_TOP_RANK or its cosine reaches
   VECTOR_ONLY_MIN_SIMILARITY; the rest neither pad the list nor count in `total`.
 - `LearnedRanker`: a model over `service.features` reorders the remaining candidates. It is a JSON
-  file (`RANKER_MODEL`) holding the format, the ranking's version name (`learned-v3`), the feature
+  file (`RANKER_MODEL`) holding the format, the ranking's version name (`learned-v4`), the feature
   list it was trained on, its `kind` and the model: `lambdamart`, a LightGBM text model evaluated
   with numpy (`service.trees`), or `linear`, per-feature means, scales and weights (score =
   Σ w·(x − mean)/scale); it is

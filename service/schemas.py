@@ -121,9 +121,9 @@ class SearchResponse(BaseModel):
     degraded_reason: str | None = Field(None, description="Why `degraded` is true, in words; null otherwise.")
     ranking: str = Field(
         description="What ordered the hits: `bm25`, `vector`, the fused hybrid order (`fusion-normalized` or "
-        "`fusion-rrf`, the FUSION setting), or the learned ranker's version (`learned-v3`). Hybrid answers "
+        "`fusion-rrf`, the FUSION setting), or the learned ranker's version (`learned-v4`). Hybrid answers "
         "`bm25` when degraded, and a fusion value when the ranker is off, missing or failed.",
-        examples=["learned-v3"])
+        examples=["learned-v4"])
     did_you_mean: str | None = Field(None, description="The query with misspelt words corrected (安全生厂 → 安全生产), "
                                      "when a word of it finds little: some of its character pairs occur nowhere in "
                                      "the index. Words that occur in the index (names, document numbers) are never "

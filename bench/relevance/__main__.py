@@ -105,11 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--known-item", action="store_true",
                         help="instead of the judged run: hybrid at real corpus sizes before (fusion) and after the "
                         "learned ranker, with bm25 and vector — known items from xwlb tags (dev 2023-2026 over the "
-                        "sample + 20k xwlb records, held-out 2012+2013 over their own index of 7k records + "
-                        "5.1k distractors), the judged set alone and with those distractors, exact titles, total, "
-                        "the ranking stage's cost and the trainer's dev comparison; writes relevance-learned.md/.png "
-                        "(bench/relevance/learned.py). Builds its four indices once (first time ~50k passages to "
-                        "embed; vectors cached in .cache/bench/embeddings)")
+                        "sample + 20k xwlb records, dev 2025-2026 over the dense dev mirror and held-out 2012+2013 "
+                        "over their own index, each 7k records of their era + 5.1k distractors), the judged set "
+                        "alone and with those distractors, exact titles, total, the ranking stage's cost and the "
+                        "trainer's dev comparison; writes relevance-learned.md/.png (bench/relevance/learned.py). "
+                        "Builds its seven indices once (the untitled one and the train mirrors for the trainer; "
+                        "first time ~110k passages to embed; vectors cached in .cache/bench/embeddings)")
     parser.add_argument("--n-main", type=int, default=None, metavar="N",
                         help="--known-item: xwlb records of the main index (default 20,000; smaller selections are "
                         "nested in it, e.g. 8000 for a quicker first build; larger ones, up to every record of "

@@ -10,6 +10,17 @@ record's article. Splits, by broadcast year:
   N_HELD_OUT_DISTRACTORS of the main index's records as distractors). It is never used for training
   or tuning, and only its aggregate figures are ever printed.
 
+The held-out index is *dense* in its era: N_HELD_OUT of the 11,270 records of 2012-2013 (62%), where
+the main index holds ~21% of every year, so a held-out answer competes with ~3x more same-era records
+(recurring reports under one title, one event reported days apart). Dense-era *mirrors* (`MIRRORS`)
+pose that task on the years that may be seen, each built by `dense_era` exactly like the held-out
+index: N_HELD_OUT records of an era of about the held-out era's size (two years) + N_HELD_OUT_DISTRACTORS
+of the main selection's train-year records outside the era. The dev mirror (2025-2026, 11,508 records)
+is asked with `tags` and used for choosing; the train mirrors (2014-2015, 2021-2022) give `tags` and
+`sentence` training queries. No mirror holds a record of another split's years (a dev-year record is
+never a train mirror's distractor, a held-out-year record never anywhere), and each mirror's queries
+are asked about its era's records only.
+
 A main index larger than N_FULL (`n_main`, up to every record of 2014-2026) is the N_FULL selection
 plus records no query asks for: the queries and the held-out index stay those of N_FULL, only the
 haystack grows — how relevance changes with corpus size, on the same questions.
@@ -130,6 +141,33 @@ def evenly(items: Sequence[Any], n: int) -> list[Any]:
     return [items[math.floor(i * len(items) / n)] for i in range(n)]
 
 
+@dataclass(frozen=True)
+class Mirror:
+    """A dense-era index built like the held-out one: the era's records, then the distractors."""
+
+    name: str  # also the index's alias prefix: eval-ki<name>
+    split: str  # train | dev: which split's queries it poses
+    years: frozenset[int]
+    records: list[dict[str, Any]]
+
+
+# name -> (split, era). Eras of two years, as the held-out one, with about as many records (11.5k, 13.2k,
+# 16.3k vs 11.3k), so N_HELD_OUT of them is about as dense a share.
+MIRRORS: dict[str, tuple[str, frozenset[int]]] = {
+    "devmirror": ("dev", frozenset({2025, 2026})),
+    "trainmirror1415": ("train", frozenset({2014, 2015})),
+    "trainmirror2122": ("train", frozenset({2021, 2022})),
+}
+SPLIT_YEARS = {"train": TRAIN_YEARS, "dev": DEV_YEARS, "heldout": HELD_OUT_YEARS}
+
+
+def dense_era(era: Sequence[dict[str, Any]], pool: Sequence[dict[str, Any]], n_era: int = N_HELD_OUT,
+              n_distractors: int = N_HELD_OUT_DISTRACTORS) -> list[dict[str, Any]]:
+    """An index's records built as the held-out one is: `n_era` of the era's records, then `n_distractors`
+    of `pool` (both spread evenly)."""
+    return evenly(era, n_era) + evenly(pool, n_distractors)
+
+
 @dataclass
 class Corpora:
     """The records of the indices and the queries asked of them."""
@@ -139,26 +177,35 @@ class Corpora:
     untitled: list[dict[str, Any]]  # the train-year records the untitled index holds without their title
     distractors: list[dict[str, Any]]
     asked: list[dict[str, Any]]  # the main records train and dev queries come from: all of main up to N_FULL
+    mirrors: dict[str, Mirror]
 
     def untitled_index(self) -> list[dict[str, Any]]:
         """The untitled index's records: `untitled` titled by their date, then the distractors."""
         return [untitled(r) for r in self.untitled] + self.distractors
 
-    def items(self, split: str, n: int, kind: str = "tags") -> list[KnownItem]:
+    def items(self, split: str, n: int, kind: str = "tags", mirror: str | None = None) -> list[KnownItem]:
         """Up to `n` known items of `split` (train, dev, heldout) and `kind` (`KINDS`), spread evenly over
-        the split's records; `title` items are the untitled index's (train split only)."""
-        if kind == "title" and split != "train":
-            raise ValueError("title items exist for the train split only")
-        pool = self.untitled if kind == "title" else {"train": self.asked, "dev": self.asked,
-                                                      "heldout": self.held_out}[split]
-        years = {"train": TRAIN_YEARS, "dev": DEV_YEARS, "heldout": HELD_OUT_YEARS}[split]
+        the split's records — of the main index, or of `mirror` (a `MIRRORS` name of that split), whose
+        queries ask about its era's records only; `title` items are the untitled index's (train split only)."""
+        if kind == "title" and (split != "train" or mirror):
+            raise ValueError("title items exist for the train split of the untitled index only")
+        years = SPLIT_YEARS[split]
+        if mirror is not None:
+            chosen = self.mirrors[mirror]
+            if chosen.split != split:
+                raise ValueError(f"mirror {mirror} poses {chosen.split} queries, not {split}")
+            pool, years = chosen.records, chosen.years
+        else:
+            pool = self.untitled if kind == "title" else {"train": self.asked, "dev": self.asked,
+                                                          "heldout": self.held_out}[split]
         query_of = QUERY_OF[kind]
+        prefix = f"{split}-{mirror}" if mirror else split
         found: list[KnownItem] = []
         for record in pool:
             year = year_of(record)
             query = query_of(record) if year in years else None
             if query:
-                found.append(KnownItem(f"{split}-{kind}-{record['id']}", query, article_id(record),
+                found.append(KnownItem(f"{prefix}-{kind}-{record['id']}", query, article_id(record),
                                        record["title"], year, split))
         return evenly(found, n)
 
@@ -168,7 +215,9 @@ def corpora(source: Path, n_main: int = N_MAIN, n_held_out: int = N_HELD_OUT,
     """The selections: main = every n-th of the N_FULL selection of 2014-2026 or, past N_FULL, all of it
     followed by every n-th of the other records of those years (so every selection is nested in every larger
     one); asked = main, or past N_FULL the N_FULL selection; distractors = every n-th of asked; untitled =
-    every n-th train-year record outside the N_FULL selection (never a record queries are asked about)."""
+    every n-th train-year record outside the N_FULL selection (never a record queries are asked about);
+    held-out and every mirror = `dense_era` of their era (mirrors: distractors from asked's train-year
+    records outside the era)."""
     train_dev = read_records(source, TRAIN_YEARS | DEV_YEARS)
     full = evenly(train_dev, N_FULL)
     chosen = {article_id(r) for r in full}
@@ -177,8 +226,13 @@ def corpora(source: Path, n_main: int = N_MAIN, n_held_out: int = N_HELD_OUT,
     asked = main[:len(full)]
     distractors = evenly(asked, n_distractors)
     outside = [r for r in rest if year_of(r) in TRAIN_YEARS]
-    return Corpora(main, evenly(read_records(source, HELD_OUT_YEARS), n_held_out) + distractors,
-                   evenly(outside, n_untitled), distractors, asked)
+    mirrors = {}
+    for name, (split, years) in MIRRORS.items():
+        era = [r for r in train_dev if year_of(r) in years]
+        pool = [r for r in asked if year_of(r) in TRAIN_YEARS - years]
+        mirrors[name] = Mirror(name, split, years, dense_era(era, pool, n_held_out, n_distractors))
+    return Corpora(main, dense_era(read_records(source, HELD_OUT_YEARS), asked, n_held_out, n_distractors),
+                   evenly(outside, n_untitled), distractors, asked, mirrors)
 
 
 @contextmanager

@@ -4,8 +4,9 @@ Four configurations, all through `GET /search` of the in-process app: bm25, vect
 the fusion of `FUSION` (the "before"), hybrid with the learned ranker (`RANKER_MODEL`, the "after").
 Tasks:
 
-- known items (`bench.relevance.known_item`): dev split on the main index (sample + 20k xwlb) and
-  the held-out 2012/2013 index (7k records of those years + distractors) — MRR@10, Success@1,
+- known items (`bench.relevance.known_item`): dev split on the main index (sample + 20k xwlb), on
+  the dev mirror (7k records of 2025-2026 + train-year distractors, built like the held-out index)
+  and on the held-out 2012/2013 index (7k records of those years + distractors) — MRR@10, Success@1,
   Success@10. Held-out figures are aggregates only; no per-query line of them is ever printed or
   written;
 - the judged set (`queries.json`) over the sample alone and over the main index (≥ 7k distractors):
@@ -14,10 +15,11 @@ Tasks:
 - `total` (mean per query) and the ranking stage's own cost (features + model + sort, p50/p95);
 - the training run's own comparison (from the model file's `trained` record): dev figures of every
   candidate model, LambdaMART and linear, trained on `tags` alone or on all known-item kinds;
-- the dev known items each configuration misses at rank 1, by cause (`bench.relevance.failures`;
-  dev only: no held-out ranking is kept).
+- the dev known items (main index and dev mirror) each configuration misses at rank 1, by cause
+  (`bench.relevance.failures`; dev only: no held-out ranking is kept).
 
-It also builds the untitled index the trainer's `title` queries are asked of (`known_item.Corpora`).
+It also builds the indices only the trainer asks: the untitled one its `title` queries are asked of and
+the train mirrors (`known_item.Corpora`).
 
 Writes bench/results/relevance-learned.md and relevance-learned.png.
 """
@@ -36,8 +38,10 @@ from bench.relevance.runner import SAMPLE, XWLB, BenchError, IndexInfo, InProces
 from bench.relevance.train import (
     HELD_OUT_ALIAS,
     MAIN_ALIAS,
+    MIRROR_ALIAS,
     MODEL_FILE,
     N_DEV,
+    N_DEV_MIRROR,
     SAMPLE_ALIAS,
     UNTITLED_ALIAS,
     bench_settings,
@@ -47,6 +51,7 @@ from bench.relevance.train import (
 from service import ranking
 
 N_HELD_OUT_QUERIES = 300
+DEV_MIRROR = "devmirror"
 CONFIGS = (("bm25", "bm25", False), ("vector", "vector", False), ("hybrid fusion (before)", "hybrid", False),
            ("hybrid learned (after)", "hybrid", True))
 
@@ -108,7 +113,12 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         with known_item.jsonl_file(corpora.untitled_index(), "xwlb-untitled") as path:
             built.append(ensure_index(es, UNTITLED_ALIAS, "usem3", [path], reuse=args.reuse_index,
                                       embedder=embedder, say=say))
-        expected = [len(corpora.main) + built[0].articles, len(corpora.held_out), len(corpora.untitled_index())]
+        for name, mirror in corpora.mirrors.items():
+            with known_item.jsonl_file(mirror.records, f"xwlb-{name}") as path:
+                built.append(ensure_index(es, MIRROR_ALIAS[name], "usem3", [path], reuse=args.reuse_index,
+                                          embedder=embedder, say=say))
+        expected = [len(corpora.main) + built[0].articles, len(corpora.held_out), len(corpora.untitled_index()),
+                    *[len(m.records) for m in corpora.mirrors.values()]]
         for info, articles in zip(built[1:], expected):
             if info.articles != articles:  # a reused index of another selection would measure something else
                 raise BenchError(f"{info.alias} holds {info.articles} articles, not {articles}: pass the --n-main "
@@ -120,6 +130,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
             api.configure(bench_settings(alias, ranker_model=MODEL_FILE if learned else None))
 
         dev_items = corpora.items("dev", N_DEV)
+        mirror_items = corpora.items("dev", N_DEV_MIRROR, mirror=DEV_MIRROR)
         held_items = corpora.items("heldout", N_HELD_OUT_QUERIES)
         judged_set = judged.load()
         _, judged_dev = judged.split(judged_set)
@@ -128,8 +139,9 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         judged_in = {alias: judged.resolve(judged_set, judged.Corpus.from_index(es, alias))[0]
                      for alias in (SAMPLE_ALIAS, MAIN_ALIAS)}
 
-        ki: dict[str, dict[str, KnownItemScores]] = {"dev": {}, "held-out": {}}
+        ki: dict[str, dict[str, KnownItemScores]] = {"dev": {}, "dev mirror": {}, "held-out": {}}
         dev_rankings: dict[str, list[list[str]]] = {}
+        mirror_rankings: dict[str, list[list[str]]] = {}
         jd: dict[str, dict[str, Any]] = {"sample": {}, "+distractors": {}}
         titles: dict[str, float] = {}
         for label, mode, learned in CONFIGS:
@@ -138,6 +150,9 @@ def run(args: argparse.Namespace, say, command: str) -> int:
             ki["dev"][label] = _known_items(api, dev_items, mode, dev_rankings.setdefault(label, []))
             jd["+distractors"][label] = evaluate(api, judged_in[MAIN_ALIAS], mode=mode, k=10, label=label,
                                                  model="usem3", settings={})
+            say(f"{label}: known items dev mirror ({len(mirror_items)}) ...")
+            configure(MIRROR_ALIAS[DEV_MIRROR], learned)
+            ki["dev mirror"][label] = _known_items(api, mirror_items, mode, mirror_rankings.setdefault(label, []))
             say(f"{label}: held-out ({len(held_items)}) ...")
             configure(HELD_OUT_ALIAS, learned)
             ki["held-out"][label] = _known_items(api, held_items, mode)
@@ -161,9 +176,9 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     labels = [c[0] for c in CONFIGS]
     asked_note = ("" if n_asked == n_main else f"; the queries are those of its first {n_asked} records, the "
                   f"{known_item.N_FULL:,} selection, and the other {n_main - n_asked} only add distractors")
-    ki_header = ["configuration", "dev MRR@10", "dev S@1", "dev S@10", "dev total", "held-out MRR@10",
-                 "held-out S@1", "held-out S@10", "held-out total"]
-    ki_rows = [[label, *ki["dev"][label].cells(), *ki["held-out"][label].cells()] for label in labels]
+    ki_header = ["configuration", *[f"{task} {column}" for task in ki
+                                    for column in ("MRR@10", "S@1", "S@10", "total")]]
+    ki_rows = [[label, *[cell for task in ki for cell in ki[task][label].cells()]] for label in labels]
     kinds = sorted({q.kind for q in judged_set})
     jd_header = ["configuration", "nDCG@10 sample", "dev half", "nDCG@10 +distractors", "dev half",
                  *[f"{k} +distr." for k in kinds], "exact titles at rank 1"]
@@ -174,14 +189,14 @@ def run(args: argparse.Namespace, say, command: str) -> int:
                         f"{d.scores().ndcg:.3f}", f"{d.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
                         *[f"{d.by_kind(k).ndcg:.3f}" for k in kinds], f"{titles[label]:.3f}"])
     tr_header, tr_rows = _training_table(trained)
-    records = {known_item.article_id(r): r for r in corpora.main}
-    misses = {label: failures.counts([failures.cause(item.query, records[item.article_id], ranking, records)
-                                      for item, ranking in zip(dev_items, dev_rankings[label])])
-              for label in labels}
-    fa_header = ["cause (dev misses at rank 1)", *labels]
-    fa_rows = [[c, *[str(misses[label][c]) for label in labels]] for c in failures.CAUSES]
-    fa_rows.append(["all misses", *[str(sum(misses[label].values())) for label in labels]])
-    report.print_table("known items: dev (2023-2026) and held-out (2012+2013)", ki_header, ki_rows)
+    fa_header = ["cause (dev misses at rank 1)", *labels, *[f"{label}, mirror" for label in labels]]
+    misses = [_misses(dev_items, dev_rankings[label], corpora.main) for label in labels]
+    misses += [_misses(mirror_items, mirror_rankings[label], corpora.mirrors[DEV_MIRROR].records)
+               for label in labels]
+    fa_rows = [[c, *[str(m[c]) for m in misses]] for c in failures.CAUSES]
+    fa_rows.append(["all misses", *[str(sum(m.values())) for m in misses]])
+    report.print_table("known items: dev (2023-2026), dev mirror (2025-2026) and held-out (2012+2013)",
+                       ki_header, ki_rows)
     report.print_table("judged set", jd_header, jd_rows)
     report.print_table("training candidates on dev", tr_header, tr_rows)
     report.print_table("dev known items missed at rank 1, by cause", fa_header, fa_rows)
@@ -198,18 +213,22 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         "## Known items", "",
         f"Query = an xwlb record's editors' keywords (`tags`, joined by spaces), answer = that record. Dev: "
         f"{len(dev_items)} records of 2023-2026 over the main index (sample + {n_main} xwlb records of "
-        f"2014-2026{asked_note}); held-out: {len(held_items)} records of 2012+2013 over their own index "
-        f"({known_item.N_HELD_OUT} records of those years + {known_item.N_HELD_OUT_DISTRACTORS} distractors from "
-        "the main index). The ranker trained on 2014-2022 only; held-out figures are aggregates, never per query. "
-        "`total`: mean articles counted per query.", "",
+        f"2014-2026{asked_note}); dev mirror: {len(mirror_items)} records of 2025-2026 over an index built like "
+        f"the held-out one ({known_item.N_HELD_OUT} records of those years + "
+        f"{known_item.N_HELD_OUT_DISTRACTORS} train-year distractors from the main index); held-out: "
+        f"{len(held_items)} records of 2012+2013 over their own index ({known_item.N_HELD_OUT} records of those "
+        f"years + {known_item.N_HELD_OUT_DISTRACTORS} distractors from the main index). The ranker "
+        "trained on 2014-2022 only (its indices: \"Training candidates on dev\" below); held-out figures are "
+        "aggregates, never per query. `total`: mean articles counted per query.", "",
         report._md_table(ki_header, ki_rows, "l" + "r" * (len(ki_header) - 1)), "",
         "## Dev misses by cause", "",
-        f"Each of the {len(dev_items)} dev known items a configuration does not rank first, by the first cause "
+        f"Each of the {len(dev_items)} dev known items (main index; \"mirror\": the {len(mirror_items)} of the dev "
+        "mirror) a configuration does not rank first, by the first cause "
         "that applies (`bench/relevance/failures.py`: the article ranked first compared with the answer, both "
         "read from the records indexed; \"parts\" = the query's space-separated keywords found verbatim in "
         "title + body). Dev only: no held-out ranking is kept. The metric counts an article as found only by "
         "its id; an exact duplicate (same normalized title and body) ranked first would be listed here.", "",
-        report._md_table(fa_header, fa_rows, "l" + "r" * len(labels)), "",
+        report._md_table(fa_header, fa_rows, "l" + "r" * (len(fa_header) - 1)), "",
         "## Judged set and exact titles", "",
         f"`queries.json` ({len(judged_set)} queries) over the sample alone and over the main index "
         f"(the sample + {n_main} distractors); nDCG@10, per kind with distractors; \"dev half\": the "
@@ -218,9 +237,11 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         report._md_table(jd_header, jd_rows, "l" + "r" * (len(jd_header) - 1)), "",
         "## Training candidates on dev", "",
         f"`python -m bench.relevance.train` (its record in the model file): every candidate on the dev split "
-        f"only — known items of 2023-2026 (MRR@10), the judged dev half (nDCG@10) with distractors and on the "
-        f"sample; signals = the known-item kinds trained on (+ the judged train half); the best total is "
-        f"written ({trained['signals']}, {_setting(trained['params'])}).", "",
+        f"only — known items of 2023-2026 (MRR@10) over the main index and of 2025-2026 over the dev mirror, the "
+        f"judged dev half (nDCG@10) with distractors and on the sample; signals = the known-item kinds trained on "
+        f"(+ the judged train half; \"+mirrors\": with the train mirrors' queries); the best total is "
+        f"written ({trained['signals']}, {_setting(trained['params'])}); trained on "
+        + "; ".join(f"{what}: `{alias}`" for what, alias in trained["index"].items()) + ".", "",
         report._md_table(tr_header, tr_rows, "lll" + "r" * (len(tr_header) - 3)), "",
         "## Cost", "", cost + ".", "",
         f"Run time {time.monotonic() - started:.0f} s.", "",
@@ -229,7 +250,9 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     (args.out / "relevance-learned.md").write_text("\n".join(lines), encoding="utf-8")
     # The same figures for other commands to compare runs with (bench.relevance.segmenters, bench.scale).
     indices = {i.alias: {"articles": i.articles, "passages": i.passages} for i in built}
-    figures = {label: {"known items dev": vars(ki["dev"][label]), "known items held-out": vars(ki["held-out"][label]),
+    figures = {label: {"known items dev": vars(ki["dev"][label]),
+                       "known items dev mirror": vars(ki["dev mirror"][label]),
+                       "known items held-out": vars(ki["held-out"][label]),
                        "judged sample nDCG@10": jd["sample"][label].scores().ndcg,
                        "judged +distractors nDCG@10": jd["+distractors"][label].scores().ndcg,
                        "judged +distractors nDCG@10 by kind": {k: jd["+distractors"][label].by_kind(k).ndcg
@@ -239,6 +262,15 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         json.dumps({"env": env, "figures": figures, "indices": indices}, indent=1), encoding="utf-8")
     print(f"wrote {args.out / 'relevance-learned.md'}, relevance-learned.json and relevance-learned.png")
     return 0
+
+
+def _misses(items: list[known_item.KnownItem], rankings: list[list[str]],
+            indexed: list[dict[str, Any]]) -> dict[str, int]:
+    """How many of the dev `items` missed rank 1 for each cause, their `rankings` read against the records
+    of the index they were asked of."""
+    records = {known_item.article_id(r): r for r in indexed}
+    return failures.counts([failures.cause(item.query, records[item.article_id], ranking, records)
+                            for item, ranking in zip(items, rankings)])
 
 
 def _setting(params: dict[str, Any]) -> str:
@@ -267,6 +299,7 @@ def _chart(ki: dict[str, dict[str, KnownItemScores]], jd: dict[str, dict[str, An
 
     series = {
         "known items dev MRR@10": [ki["dev"][label].mrr for label in labels],
+        "known items dev mirror MRR@10": [ki["dev mirror"][label].mrr for label in labels],
         "known items held-out MRR@10": [ki["held-out"][label].mrr for label in labels],
         "judged sample nDCG@10": [jd["sample"][label].scores().ndcg for label in labels],
         "judged +distractors nDCG@10": [jd["+distractors"][label].scores().ndcg for label in labels],

@@ -6,18 +6,25 @@ Training pairs come from the service's own hybrid candidates: each query runs th
 
 - known items (`bench.relevance.known_item`) of the train years (2014-2022), label 1 for the
   record's article, 0 for every other candidate, of three kinds: `tags` and `sentence` queries
-  over the main index, `title` queries over the untitled index (the body found from its title);
+  over the main index and over the train mirrors (dense-era indices built like the held-out one,
+  `known_item.MIRRORS`), `title` queries over the untitled index (the body found from its title);
 - the judged set's train half (`judged.split`: every other query) over the main index (sample +
   distractors) and over the sample alone, labels = grades.
 
-Candidates compared on dev (known items of 2023-2026, `tags` as posed, and the judged set's other
-half): LambdaMART (LightGBM, a few settings) and a regularised linear model (pairwise logistic
-regression on standardised features, a few strengths; `service.ranking.LinearScorer` runs it with
-numpy alone), each trained on `tags` alone (+ judged) and on all three kinds (+ judged). The one with
-the best MRR@10 (known items) + nDCG@10 (judged) on dev is written, with every candidate's dev
-figures in its `trained` record. The 2012/2013 held-out years are never read here. Everything is
-seeded and single-threaded, so a rerun on the same indices writes the same model. The result is
-`service/models/ranker-learned-v3.json` (`service.ranking.load`).
+Candidates compared on dev (known items of 2023-2026, `tags` as posed, over the main index and over
+the dev mirror, and the judged set's other half): LambdaMART (LightGBM, a few settings) and a
+regularised linear model (pairwise logistic regression on standardised features, a few strengths;
+`service.ranking.LinearScorer` runs it with numpy alone), each trained on all three kinds (+ judged)
+without and with the train mirrors' queries. The one with the best sum of MRR@10 (known items, main
+and mirror) + nDCG@10 (judged) on dev is written, with every candidate's dev figures in its `trained`
+record. The 2012/2013 held-out years are never read here. Everything is seeded and single-threaded,
+so a rerun on the same indices writes the same model. The result is
+`service/models/ranker-learned-v4.json` (`service.ranking.load`).
+
+Collecting the candidates (some 3,500 hybrid searches) is most of the run; `--candidates FILE` keeps
+them (the searches' fused entries and lists, which only the indices and the search code decide) and a
+later run with the same queries reuses them, computing the feature rows afresh (`features.rows` is a
+function of the query, the entries, the lists and the depth alone).
 """
 
 from __future__ import annotations
@@ -41,16 +48,19 @@ from govsearch.settings import Settings
 from service import features, ranking
 from service.fusion import Candidate, Fused
 
-VERSION = "learned-v3"
+VERSION = "learned-v4"
 SEED = 20261128
 # Hybrid queries cost ~0.3-0.6 s each on the shared 2-core machine (embedding + two requests + page).
 N_TRAIN = {"tags": 800, "sentence": 400, "title": known_item.N_UNTITLED}
+N_TRAIN_MIRROR = {"tags": 600, "sentence": 300}  # per train mirror
 N_DEV = 300
+N_DEV_MIRROR = 600  # the task the held-out one mirrors, so the choice's noise there is halved (SE ~0.01 at 300)
 JUDGED_WEIGHT = 8.0  # a judged query (graded, hand-made) counts for this many known-item queries
 MAIN_ALIAS = alias_for("usem3", prefix="eval-ki")
 HELD_OUT_ALIAS = alias_for("usem3", prefix="eval-kiheld")
 UNTITLED_ALIAS = alias_for("usem3", prefix="eval-kiuntitled")
 SAMPLE_ALIAS = alias_for("usem3")
+MIRROR_ALIAS = {name: alias_for("usem3", prefix=f"eval-ki{name}") for name in known_item.MIRRORS}
 MODEL_FILE = Path(__file__).resolve().parents[2] / "service" / "models" / f"ranker-{VERSION}.json"
 # LightGBM settings compared on dev. All stay well under the 1 MB the model file may take (31 leaves x
 # 300 trees measured 1.03 MB).
@@ -61,8 +71,9 @@ TREE_VARIANTS: tuple[dict[str, Any], ...] = (
 )
 # Inverse L2 strengths of the linear model compared on dev.
 LINEAR_C = (0.01, 0.1, 1.0)
-# Training signal sets compared on dev: which known-item kinds join the judged train half.
-SIGNALS = {"tags": ("tags",), "tags+sentence+title": known_item.KINDS}
+# Training signal sets compared on dev: which known-item kinds join the judged train half, and whether the
+# train mirrors' queries do.
+SIGNALS = {"tags+sentence+title": (known_item.KINDS, False), "tags+sentence+title+mirrors": (known_item.KINDS, True)}
 
 
 @dataclass
@@ -75,14 +86,14 @@ class Group:
     rows: list[list[float]]
     labels: list[int]
     grades: dict[str, int]  # every judged article of the query, found or not (the ideal ranking's)
+    depth: int  # the candidate depth the rows were computed with
     weight: float = 1.0
     entries: list[Fused] = field(default_factory=list, repr=False)
     lists: dict[str, list[Candidate]] = field(default_factory=dict, repr=False)
 
 
 # What the recorder saw during the current search: one box per search task (asyncio copies the context).
-_RECORDED: ContextVar[list[tuple[list[Fused], dict[str, list[Candidate]], list[list[float]]]]] = ContextVar(
-    "recorded")
+_RECORDED: ContextVar[list[tuple[list[Fused], dict[str, list[Candidate]], int]]] = ContextVar("recorded")
 # Searches in flight at once while collecting (the searcher's admission allows 4).
 CONCURRENCY = 3
 
@@ -94,7 +105,7 @@ class Recorder:
 
     def rerank(self, q: str, entries: list[Fused], lists: dict[str, list[Candidate]],
                depth: int) -> list[Fused] | None:
-        _RECORDED.get().append((list(entries), lists, features.rows(q, entries, lists, depth)))
+        _RECORDED.get().append((list(entries), lists, depth))
         return None
 
 
@@ -115,7 +126,7 @@ async def collect(settings: Settings, queries: Sequence[tuple[str, dict[str, int
 
     async def one(q: str, grades: dict[str, int]) -> Group | None:
         async with slots:
-            box: list[tuple[list[Fused], dict[str, list[Candidate]], list[list[float]]]] = []
+            box: list[tuple[list[Fused], dict[str, list[Candidate]], int]] = []
             _RECORDED.set(box)
             await searcher.search(SearchRequest(q=q, mode="hybrid", size=10))
         done[0] += 1
@@ -123,9 +134,10 @@ async def collect(settings: Settings, queries: Sequence[tuple[str, dict[str, int
             say(f"  {source}: {done[0]}/{len(queries)} queries")
         if not box:
             return None
-        entries, lists, rows = box[0]
+        entries, lists, depth = box[0]
         ids = [e.article_id for e in entries]
-        return Group(q, source, ids, rows, [grades.get(a, 0) for a in ids], grades, weight, entries, lists)
+        return Group(q, source, ids, features.rows(q, entries, lists, depth), [grades.get(a, 0) for a in ids],
+                     grades, depth, weight, entries, lists)
 
     try:
         found = await asyncio.gather(*(one(q, grades) for q, grades in queries))
@@ -232,8 +244,9 @@ class Trained:
 def candidates(train: Sequence[Group], dev: Sequence[Group], say=print) -> list[Trained]:
     """Every (signal set, kind, setting) trained on `train` and scored on `dev`, in a fixed order."""
     out: list[Trained] = []
-    for signals, kinds in SIGNALS.items():
-        chosen = [g for g in train if not g.source.startswith("known-item") or g.source.split()[1] in kinds]
+    for signals, (kinds, mirrors) in SIGNALS.items():
+        chosen = [g for g in train if not g.source.startswith("known-item")
+                  or (g.source.split()[1] in kinds and (mirrors or "mirror" not in g.source))]
         settings = [*[("lambdamart", p) for p in TREE_VARIANTS], *[("linear", {"C": c}) for c in LINEAR_C]]
         for kind, params in settings:
             model = fit_lambdamart(chosen, params) if kind == "lambdamart" else fit_linear(chosen, params["C"])
@@ -261,32 +274,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-main", type=int, default=known_item.N_MAIN,
                         help="xwlb records the main index holds (default %(default)s)")
     parser.add_argument("--n-dev", type=int, default=N_DEV, help="known-item dev queries (default %(default)s)")
+    parser.add_argument("--candidates", type=Path, default=None, metavar="FILE",
+                        help="keep the collected candidates in FILE and reuse those of the same queries from it "
+                        "(outside the repository, e.g. .cache/ranker-candidates.pickle)")
     parser.add_argument("--out", type=Path, default=MODEL_FILE, help="model file (default: %(default)s)")
     args = parser.parse_args(argv)
-    gathered = asyncio.run(gather(args.n_main, args.n_dev))
+    gathered = asyncio.run(gather(args.n_main, args.n_dev, args.candidates))
     if gathered is None:
         return 1
-    write_best(*gathered, args.out, f"python -m bench.relevance.train --n-main {args.n_main}")
+    kept = f" --candidates {args.candidates}" if args.candidates else ""
+    write_best(*gathered, args.out, f"python -m bench.relevance.train --n-main {args.n_main}{kept}")
     return 0
 
 
-async def gather(n_main: int, n_dev: int, say=print) -> tuple[list[Group], list[Group]] | None:
-    """The train and dev groups (None, said why, when an index is missing)."""
-    corpora = known_item.corpora(XWLB, n_main=n_main)
-    judged_set = judged.load()
-    train_j, dev_j = judged.split(judged_set)
-    from indexer import elastic
+@dataclass
+class Ask:
+    """One batch of queries to collect candidates for: where they are asked and what their groups are."""
 
-    es = elastic.connect(Settings().elasticsearch_url)
-    try:
-        for alias in (MAIN_ALIAS, UNTITLED_ALIAS, SAMPLE_ALIAS):
-            if elastic.alias_target(es, alias) is None:
-                say(f"error: index {alias} is missing: build it with `python -m bench.relevance --known-item`")
-                return None
-        resolved = {alias: judged.resolve(judged_set, judged.Corpus.from_index(es, alias))[0]
-                    for alias in (MAIN_ALIAS, SAMPLE_ALIAS)}
-    finally:
-        es.close()
+    split: str  # train | dev
+    alias: str
+    queries: list[tuple[str, dict[str, int]]]
+    source: str
+    weight: float = 1.0
+
+
+def asks(n_main: int, n_dev: int, resolved: dict[str, list[judged.JudgedQuery]],
+         train_ids: set[str], dev_ids: set[str]) -> list[Ask]:
+    """Every batch the trainer collects, train then dev, in a fixed order."""
+    corpora = known_item.corpora(XWLB, n_main=n_main)
 
     def judged_pairs(alias: str, ids: set[str]) -> list[tuple[str, dict[str, int]]]:
         return [(q.query, q.grades) for q in resolved[alias] if q.id in ids]
@@ -294,20 +309,65 @@ async def gather(n_main: int, n_dev: int, say=print) -> tuple[list[Group], list[
     def pairs(items: list[known_item.KnownItem]) -> list[tuple[str, dict[str, int]]]:
         return [(i.query, i.grades) for i in items]
 
-    train_ids, dev_ids = {q.id for q in train_j}, {q.id for q in dev_j}
-    main, untitled, sample = (bench_settings(a) for a in (MAIN_ALIAS, UNTITLED_ALIAS, SAMPLE_ALIAS))
-    say(f"collecting candidates: known items {N_TRAIN} train / {n_dev} dev, judged {len(train_ids)} / "
-        f"{len(dev_ids)}, on {MAIN_ALIAS}, {UNTITLED_ALIAS} and {SAMPLE_ALIAS} ...")
-    train: list[Group] = []
-    for kind, n in N_TRAIN.items():
-        train += await collect(untitled if kind == "title" else main, pairs(corpora.items("train", n, kind)),
-                               f"known-item {kind} train", say=say)
-    train += await collect(main, judged_pairs(MAIN_ALIAS, train_ids), "judged+distractors train", JUDGED_WEIGHT)
-    train += await collect(sample, judged_pairs(SAMPLE_ALIAS, train_ids), "judged sample train", JUDGED_WEIGHT)
-    dev = await collect(main, pairs(corpora.items("dev", n_dev)), "known-item dev", say=say)
-    dev += await collect(main, judged_pairs(MAIN_ALIAS, dev_ids), "judged+distractors dev")
-    dev += await collect(sample, judged_pairs(SAMPLE_ALIAS, dev_ids), "judged sample dev")
-    return train, dev
+    out = [Ask("train", UNTITLED_ALIAS if kind == "title" else MAIN_ALIAS,
+               pairs(corpora.items("train", n, kind)), f"known-item {kind} train") for kind, n in N_TRAIN.items()]
+    for name, mirror in corpora.mirrors.items():
+        if mirror.split == "train":
+            out += [Ask("train", MIRROR_ALIAS[name], pairs(corpora.items("train", n, kind, mirror=name)),
+                        f"known-item {kind} train {name}") for kind, n in N_TRAIN_MIRROR.items()]
+    out += [Ask("train", MAIN_ALIAS, judged_pairs(MAIN_ALIAS, train_ids), "judged+distractors train", JUDGED_WEIGHT),
+            Ask("train", SAMPLE_ALIAS, judged_pairs(SAMPLE_ALIAS, train_ids), "judged sample train", JUDGED_WEIGHT),
+            Ask("dev", MAIN_ALIAS, pairs(corpora.items("dev", n_dev)), "known-item dev")]
+    out += [Ask("dev", MIRROR_ALIAS[name], pairs(corpora.items("dev", N_DEV_MIRROR, mirror=name)),
+                f"known-item dev {name}")
+            for name, mirror in corpora.mirrors.items() if mirror.split == "dev"]
+    out += [Ask("dev", MAIN_ALIAS, judged_pairs(MAIN_ALIAS, dev_ids), "judged+distractors dev"),
+            Ask("dev", SAMPLE_ALIAS, judged_pairs(SAMPLE_ALIAS, dev_ids), "judged sample dev")]
+    return out
+
+
+async def gather(n_main: int, n_dev: int, keep: Path | None = None,
+                 say=print) -> tuple[list[Group], list[Group]] | None:
+    """The train and dev groups (None, said why, when an index is missing); with `keep`, the groups of a batch
+    with the same alias and queries are taken from that file (rows recomputed) and every batch is saved there."""
+    import pickle
+
+    judged_set = judged.load()
+    train_j, dev_j = judged.split(judged_set)
+    from indexer import elastic
+
+    es = elastic.connect(Settings().elasticsearch_url)
+    try:
+        for alias in (MAIN_ALIAS, UNTITLED_ALIAS, SAMPLE_ALIAS, *MIRROR_ALIAS.values()):
+            if elastic.alias_target(es, alias) is None:
+                say(f"error: index {alias} is missing: build it with `python -m bench.relevance --known-item`")
+                return None
+        resolved = {alias: judged.resolve(judged_set, judged.Corpus.from_index(es, alias))[0]
+                    for alias in (MAIN_ALIAS, SAMPLE_ALIAS)}
+    finally:
+        es.close()
+    batches = asks(n_main, n_dev, resolved, {q.id for q in train_j}, {q.id for q in dev_j})
+    # Kept as plain tuples of the searches' outcome (no class of this module, which may run as __main__).
+    kept: dict[tuple[str, str, str], list[tuple[Any, ...]]] = {}
+    if keep is not None and keep.exists():
+        kept = pickle.loads(keep.read_bytes())
+    say("collecting candidates: " + ", ".join(f"{b.source} {len(b.queries)} on {b.alias}" for b in batches))
+    found: dict[str, list[Group]] = {"train": [], "dev": []}
+    for batch in batches:
+        key = (batch.alias, batch.source, json.dumps(batch.queries, ensure_ascii=False, sort_keys=True))
+        if key in kept:
+            groups = [Group(q, batch.source, [e.article_id for e in entries], features.rows(q, entries, lists, depth),
+                            [grades.get(e.article_id, 0) for e in entries], grades, depth, batch.weight, entries, lists)
+                      for q, grades, depth, entries, lists in kept[key]]
+            say(f"  {batch.source}: {len(groups)} groups reused from {keep}")
+        else:
+            groups = await collect(bench_settings(batch.alias), batch.queries, batch.source, batch.weight, say=say)
+            kept[key] = [(g.query, g.grades, g.depth, g.entries, g.lists) for g in groups]
+            if keep is not None:
+                keep.parent.mkdir(parents=True, exist_ok=True)
+                keep.write_bytes(pickle.dumps(kept))
+        found[batch.split] += groups
+    return found["train"], found["dev"]
 
 
 def write_best(train: list[Group], dev: list[Group], out: Path, command: str, say=print) -> Trained:
@@ -321,7 +381,9 @@ def write_best(train: list[Group], dev: list[Group], out: Path, command: str, sa
         "seed": SEED, "signals": best.signals, "params": best.params, "lightgbm": _lightgbm_version(),
         "train": {s: sum(g.source == s for g in train) for s in sorted({g.source for g in train})},
         "index": {"known items (tags, sentence) and judged+distractors": MAIN_ALIAS,
-                  "known items (title)": UNTITLED_ALIAS, "judged sample": SAMPLE_ALIAS},
+                  "known items (title)": UNTITLED_ALIAS, "judged sample": SAMPLE_ALIAS,
+                  **{f"known items ({split} mirror {min(years)}-{max(years)})": MIRROR_ALIAS[name]
+                     for name, (split, years) in known_item.MIRRORS.items()}},
         "dev": {"fusion": _rounded(baseline), VERSION: _rounded(best.dev)},
         "dev_candidates": [{"signals": t.signals, "kind": t.kind, "params": t.params, "dev": _rounded(t.dev)}
                            for t in tried],

@@ -112,3 +112,35 @@ def test_past_n_full_the_main_index_grows_by_records_no_query_asks_about(tmp_pat
         assert ids(bigger.held_out) == ids(sizes[60].held_out) and ids(bigger.untitled) == ids(sizes[60].untitled)
         for split in ("train", "dev"):
             assert bigger.items(split, 100) == sizes[60].items(split, 100)
+
+
+def test_mirrors_are_built_like_the_held_out_index_from_their_own_split_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(known_item, "N_FULL", 120)
+    for year in (2012, 2013, 2014, 2015, 2018, 2021, 2022, 2024, 2025, 2026):
+        with (tmp_path / f"xwlb-{year}.jsonl").open("w", encoding="utf-8") as sink:
+            for i in range(20):
+                sink.write(json.dumps({**RECORD, "id": f"xwlb-{year}-{i}", "date": f"{year}-03-01"},
+                                      ensure_ascii=False) + "\n")
+    selection = known_item.corpora(tmp_path, n_main=120, n_held_out=12, n_distractors=9, n_untitled=4)
+    years = lambda records: {known_item.year_of(r) for r in records}
+    # The held-out index is one case of the same construction: its era's records, then the distractors.
+    held = known_item.read_records(tmp_path, known_item.HELD_OUT_YEARS)
+    assert selection.held_out == known_item.dense_era(held, selection.asked, 12, 9)
+    assert set(selection.mirrors) == set(known_item.MIRRORS)
+    for name, mirror in selection.mirrors.items():
+        split, era = known_item.MIRRORS[name]
+        assert mirror.split == split and mirror.years == era <= known_item.SPLIT_YEARS[split]
+        assert len(mirror.records) == 12 + 9
+        assert years(mirror.records[:12]) <= era  # the era's records: 12 of its 40
+        distractors = mirror.records[12:]
+        assert years(distractors) <= known_item.TRAIN_YEARS - era  # never a dev or held-out year, never the era
+        assert {r["id"] for r in distractors} <= {r["id"] for r in selection.asked}
+        asked = selection.items(split, 100, mirror=name)
+        assert asked and {i.year for i in asked} <= era and {i.split for i in asked} == {split}
+        assert {i.article_id for i in asked} <= {known_item.article_id(r) for r in mirror.records[:12]}
+        assert all(i.id.startswith(f"{split}-{name}-") for i in asked)
+    with pytest.raises(ValueError):
+        selection.items("train", 10, mirror="devmirror")
+    with pytest.raises(ValueError):
+        selection.items("train", 10, "title", mirror="trainmirror1415")

@@ -110,6 +110,24 @@ def test_coverage_features_count_the_query_parts_each_passage_holds() -> None:
         assert row[f["query_full_cover_candidates"]] == 1
 
 
+def test_rival_features_compare_a_candidate_with_the_best_under_its_title() -> None:
+    # a and b: one recurring title (punctuation aside); a holds both parts, b one; c stands alone.
+    lists = {
+        "bm25": [_candidate("b", 30.0, "习近平会见外宾", {"segment_0": 0.0}),
+                 _candidate("a", 20.0, "习近平会见外宾。", {"segment_0": 0.0, "segment_1": 0.0}),
+                 _candidate("c", 10.0, "国务院常务会议", {"segment_1": 0.0})],
+        "vector": [_candidate("a", (1 + 0.5) / 2, "习近平会见外宾。"), _candidate("c", (1 + 0.3) / 2, "国务院常务会议")],
+    }
+    by_id = dict(zip([e.article_id for e in _fused(lists)], features.rows("会见 总统", _fused(lists), lists, DEPTH)))
+    f = {name: i for i, name in enumerate(features.FEATURES)}
+    a, b, c = by_id["a"], by_id["b"], by_id["c"]
+    assert a[f["title_rivals"]] == b[f["title_rivals"]] == 1 and c[f["title_rivals"]] == 0
+    assert a[f["rival_cover_gap"]] == 0 and b[f["rival_cover_gap"]] == pytest.approx(1 / 2)
+    assert a[f["rival_bm25_ratio"]] == pytest.approx(20 / 30) and b[f["rival_bm25_ratio"]] == 1
+    assert a[f["rival_cosine_gap"]] == 0 and b[f["rival_cosine_gap"]] == pytest.approx(0.5)
+    assert c[f["rival_cover_gap"]] == 0 and c[f["rival_bm25_ratio"]] == 1 and c[f["rival_cosine_gap"]] == 0
+
+
 def test_coverage_ignores_parts_beyond_the_clauses_and_repeats() -> None:
     parts = [f"词{i}" for i in range(MAX_COVERAGE_SEGMENTS + 3)]
     assert coverage_segments(" ".join(["词0", *parts, "词1"])) == parts[:MAX_COVERAGE_SEGMENTS]
@@ -221,7 +239,7 @@ def test_the_committed_model_loads() -> None:
     path = Settings(_env_file=None).ranker_model  # type: ignore[call-arg]
     assert path is not None and path.exists(), "train it: python -m bench.relevance.train"
     ranker = ranking.load(path)
-    assert ranker is not None and ranker.name == "learned-v3"
+    assert ranker is not None and ranker.name == "learned-v4"
     assert path.stat().st_size < 1024 * 1024
     document = json.loads(path.read_text(encoding="utf-8"))
     assert document["features"] == list(features.FEATURES)
