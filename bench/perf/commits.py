@@ -48,15 +48,19 @@ class Revision:
             raise argparse.ArgumentTypeError(f"expected LABEL=REV, not {text!r}")
         return cls(label.strip(), rev.strip())
 
+    def commit(self) -> str:
+        """The commit `rev` names (WORKTREE: the working tree's HEAD, plus whatever is not committed)."""
+        rev = "HEAD" if self.rev == WORKTREE else self.rev
+        return subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
     def checkout(self, scratch: Path) -> Path:
         """The directory the API runs from: the working tree, or the revision unpacked under `scratch`."""
         if self.rev == WORKTREE:
             return PROJECT_ROOT
-        commit = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--verify", f"{self.rev}^{{commit}}"],
-                                check=True, capture_output=True, text=True).stdout.strip()
         root = scratch / self.label
         root.mkdir(parents=True)
-        archive = subprocess.run(["git", "-C", str(PROJECT_ROOT), "archive", commit], check=True,
+        archive = subprocess.run(["git", "-C", str(PROJECT_ROOT), "archive", self.commit()], check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
         return root
@@ -114,7 +118,7 @@ def render(revisions: list[Revision], args: argparse.Namespace, measured: list[M
         f"average {load_start:.1f} at the start, {load_average()[0]:.1f} at the end (1-min; 2 cores shared with "
         "other users).",
         "",
-        "Revisions: " + ", ".join(f"**{r.label}** = `{r.rev}`" for r in revisions) + ".",
+        "Revisions: " + ", ".join(f"**{r.label}** = `{r.rev}` ({r.commit()[:7]})" for r in revisions) + ".",
         "",
         f"{args.requests} warm hybrid requests per cell at {args.concurrency} clients, revisions alternating (order "
         "reversed every round). CPU ms per search = the process's CPU time over the cell / successful searches.",
