@@ -9,6 +9,10 @@ After one unmeasured pass over every query of the mix (`bench.perf.queries`: que
 warm), the same warm mix is sent to each API in turn at `--concurrency` clients, the order reversed
 every round, so slow spells on a shared machine hit every revision alike.
 
+Before the load, every revision's answers are compared with the first's: `/search` for every distinct
+query of the mix, modes bm25 and hybrid, pages 1 and 2, the whole JSON but `took_ms` (a change meant to
+cost less, not to rank differently, shows 0 differing).
+
 Per cell: req/s, p50/p99, errors, shed (503 `overloaded`), and CPU milliseconds per successful search
 for the API process and for the node (`bench.perf.machine.CpuMeter`: CPU time over the cell divided by
 the searches), the figures a 2-core box shared with other users cannot fake the way it fakes latencies.
@@ -26,6 +30,9 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from bench.perf import queries as query_mix
 from bench.perf.load import ApiProcess, Cell, service_cell
@@ -76,7 +83,28 @@ class Measured:
     load: float
 
 
-async def run(revisions: list[Revision], args: argparse.Namespace, scratch: Path) -> list[Measured]:
+# What the answers are compared on: the perf mix's distinct queries in these modes and pages.
+COMPARED_MODES = ("bm25", "hybrid")
+COMPARED_PAGES = (1, 2)
+
+
+async def answers(url: str) -> dict[tuple[str, str, int], Any]:
+    """The API's `/search` answers for every compared (mode, query, page), without `took_ms`."""
+    out: dict[tuple[str, str, int], Any] = {}
+    async with httpx.AsyncClient(timeout=60.0, trust_env=False) as client:
+        for mode in COMPARED_MODES:
+            for q in query_mix.distinct():
+                for page in COMPARED_PAGES:
+                    response = await client.get(f"{url}/search", params={"q": q, "mode": mode, "page": page})
+                    answer = response.json()
+                    answer.pop("took_ms", None)
+                    out[(mode, q, page)] = (response.status_code, answer)
+    return out
+
+
+async def run(revisions: list[Revision], args: argparse.Namespace,
+              scratch: Path) -> tuple[list[Measured], dict[str, tuple[int, int]]]:
+    """The measured cells, and per revision (answers compared with the first revision's, how many differ)."""
     settings = get_settings()
     es_url = settings.es_url or f"http://127.0.0.1:{settings.es_port}"
     env = {"INDEX_ALIAS": args.alias, "ES_URL": es_url, "EMBEDDING_MODEL": settings.embedding_model,
@@ -89,6 +117,11 @@ async def run(revisions: list[Revision], args: argparse.Namespace, scratch: Path
             apis[revision.label] = ApiProcess(env, scratch / f"api-{revision.label}.log", root=root).start()
         for api in apis.values():  # every query once: the query-embedding cache warm, not measured
             await service_cell(api.url, "hybrid", "warmup", 4, query_mix.distinct(), args.cell_seconds)
+        reference = await answers(apis[revisions[0].label].url)
+        same: dict[str, tuple[int, int]] = {}
+        for revision in revisions[1:]:
+            theirs = await answers(apis[revision.label].url)
+            same[revision.label] = (len(reference), sum(theirs[key] != value for key, value in reference.items()))
         mix = query_mix.mix(args.requests)
         for n in range(args.rounds):
             for revision in revisions if n % 2 == 0 else revisions[::-1]:
@@ -106,11 +139,11 @@ async def run(revisions: list[Revision], args: argparse.Namespace, scratch: Path
     finally:
         for api in apis.values():
             api.stop()
-    return out
+    return out, same
 
 
-def render(revisions: list[Revision], args: argparse.Namespace, measured: list[Measured], started: str,
-           load_start: float) -> str:
+def render(revisions: list[Revision], args: argparse.Namespace, measured: list[Measured],
+           same: dict[str, tuple[int, int]], started: str, load_start: float) -> str:
     lines = [
         "# Hybrid search at 16 clients, API and node CPU per search, by revision",
         "",
@@ -119,6 +152,10 @@ def render(revisions: list[Revision], args: argparse.Namespace, measured: list[M
         "other users).",
         "",
         "Revisions: " + ", ".join(f"**{r.label}** = `{r.rev}` ({r.commit()[:7]})" for r in revisions) + ".",
+        "",
+        f"Answers compared with **{revisions[0].label}**'s (`/search`, modes {' and '.join(COMPARED_MODES)}, pages "
+        f"{' and '.join(map(str, COMPARED_PAGES))}, every distinct query of the mix, the whole JSON but `took_ms`): "
+        + "; ".join(f"**{label}** {differ} of {total} differ" for label, (total, differ) in same.items()) + ".",
         "",
         f"{args.requests} warm hybrid requests per cell at {args.concurrency} clients, revisions alternating (order "
         "reversed every round). CPU ms per search = the process's CPU time over the cell / successful searches.",
@@ -160,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("every revision needs its own label")
     started, load_start = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), load_average()[0]
     with tempfile.TemporaryDirectory(prefix="perf-commits-") as scratch:
-        measured = asyncio.run(run(args.revisions, args, Path(scratch)))
-    text = render(args.revisions, args, measured, started, load_start)
+        measured, same = asyncio.run(run(args.revisions, args, Path(scratch)))
+    text = render(args.revisions, args, measured, same, started, load_start)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)
