@@ -43,10 +43,12 @@ class ApiProcess:
     startup_timeout: seconds to wait for `/readyz` (the model loads first).
     uvicorn_args: extra command-line options (`--no-access-log`, `--log-level warning`, ...); with app=None
         there are none.
+    root: the checkout whose code the process runs (its working directory, first on its import path).
     """
 
     def __init__(self, env: Mapping[str, str | None], log_path: Path, *, app: str | None = "service.main:app",
-                 startup_timeout: float = 120.0, uvicorn_args: tuple[str, ...] = ("--log-level", "warning")) -> None:
+                 startup_timeout: float = 120.0, uvicorn_args: tuple[str, ...] = ("--log-level", "warning"),
+                 root: Path = PROJECT_ROOT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = dict(env)
@@ -54,6 +56,7 @@ class ApiProcess:
         self.app = app
         self.startup_timeout = startup_timeout
         self.uvicorn_args = uvicorn_args
+        self.root = root
         self.process: subprocess.Popen[bytes] | None = None
         self.startup_seconds = 0.0
         self._log: IO[bytes] | None = None
@@ -74,7 +77,7 @@ class ApiProcess:
         else:
             command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port),
                        *self.uvicorn_args]
-        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=self._log,
+        self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=self._log,
                                         stderr=subprocess.STDOUT)
         try:
             self._wait_ready(started + self.startup_timeout)

@@ -5,13 +5,15 @@ click (POST /events/click from the page): the query, the article id and its posi
 address, a cookie, a user agent or an API key (`mappings/queries.json` is strict: nothing else fits).
 
 Searches are never slowed by it: `record` only puts the event on a bounded in-process queue (dropped,
-and counted, when full); one background task writes batches with `_bulk`. Hot searches count only
-queries that found something, so a typo is never advertised.
+and counted, when full); one background task writes batches with `_bulk`, at most one per WRITE_INTERVAL
+(`flush` writes at once). Hot searches count only queries that found something, so a typo is never
+advertised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
 BATCH = 500
+# Seconds an event waits for others before its batch is written: a busy API then sends one small `_bulk`
+# per interval instead of one per search or two (each a write and a translog sync on the node; issue 11,
+# bench/results/perf-notes.md). GET /hot and analytics see a search that much later.
+WRITE_INTERVAL = 1.0
 
 
 class QueryLog:
@@ -36,6 +42,7 @@ class QueryLog:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         self.dropped = 0
         self._writer: asyncio.Task[None] | None = None
+        self._write_now = asyncio.Event()  # set by `flush`: no more waiting for WRITE_INTERVAL
         self._ready = False
 
     def record_search(self, query: str, total: int) -> None:
@@ -55,8 +62,12 @@ class QueryLog:
             self._writer = asyncio.get_running_loop().create_task(self._write())
 
     async def _write(self) -> None:
-        """Drain the queue in batches until it is empty (the next event starts a new writer)."""
+        """Drain the queue in batches, each after WRITE_INTERVAL unless flushed, until it is empty (the next
+        event starts a new writer)."""
         while not self.queue.empty():
+            if not self._write_now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._write_now.wait(), WRITE_INTERVAL)
             batch = [self.queue.get_nowait() for _ in range(min(BATCH, self.queue.qsize()))]
             try:
                 await self._ensure_index()
@@ -69,9 +80,13 @@ class QueryLog:
                 log.warning("search log: %d events not written", len(batch), exc_info=True)
 
     async def flush(self) -> None:
-        """Wait until every recorded event is written and searchable (tests, shutdown)."""
+        """Write every recorded event now and wait until it is searchable (tests, shutdown)."""
         if self._writer is not None:
-            await self._writer
+            self._write_now.set()
+            try:
+                await self._writer
+            finally:
+                self._write_now.clear()
         if self._ready:
             await self.es.indices.refresh(index=self.index)
 

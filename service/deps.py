@@ -1,6 +1,10 @@
 """Typed dependencies for the routes: `settings: SettingsDep` instead of `Depends(...)` boilerplate.
 
 Each alias reads one part of the `Runtime` the lifespan in `service.main` opened.
+
+Every dependency here is an `async def` that does no I/O: FastAPI calls a plain `def` dependency
+through its worker-thread pool, a thread hand-off per dependency per request (five on /search),
+which cost the API about a tenth of its CPU under load (bench/results/perf-notes.md, issue 11).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from service.search import Searcher
 from service.synonyms import Synonyms
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -35,7 +39,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 def _part(name: str) -> Any:
     """A dependency giving the runtime's attribute `name`."""
 
-    def dependency(runtime: RuntimeDep) -> Any:
+    async def dependency(runtime: RuntimeDep) -> Any:
         return getattr(runtime, name)
 
     dependency.__name__ = f"get_{name}"
@@ -53,7 +57,7 @@ EmbeddersDep = Annotated[EmbedderPool, _part("embedders")]
 QueryEmbedderDep = Annotated[QueryEmbedder, _part("query_embedder")]
 
 
-def get_journal(runtime: RuntimeDep) -> Journal:
+async def get_journal(runtime: RuntimeDep) -> Journal:
     """The admin journal of the runtime's alias (a cheap handle; the index lives in Elasticsearch)."""
     return Journal(runtime.es_sync, runtime.settings.journal_index, runtime.settings.index_alias)
 
@@ -66,7 +70,7 @@ SynonymsDep = Annotated[Synonyms, _part("synonyms")]
 PopularDep = Annotated[PopularQueries, _part("popular")]
 
 
-def get_networks(request: Request) -> ConfiguredNetworks:
+async def get_networks(request: Request) -> ConfiguredNetworks:
     """The address settings `create_app` parsed (not part of the runtime: they exist before it opens)."""
     networks: ConfiguredNetworks = request.app.state.networks
     return networks

@@ -27,6 +27,7 @@ from year-stratified splits, so a date feature would learn the split, not releva
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +73,30 @@ class QueryShape:
                 float(bool(_QUESTION.search(self.text))), float(find_doc_number(self.text) is not None)]
 
 
+@dataclass(frozen=True)
+class TitleShape:
+    """A candidate's title as the title features read it: lower-cased, its segments joined, their
+    characters and character bigrams."""
+
+    lower: str
+    joined: str
+    chars: frozenset[str]
+    bigrams: frozenset[str]
+
+
+# Titles whose shape is kept (`title_shape`): a search reads ~100 candidate titles, and popular articles
+# come back query after query, so most of them are met before (bench/results/perf-notes.md, issue 11).
+TITLE_SHAPES = 8192
+
+
+@functools.lru_cache(maxsize=TITLE_SHAPES)
+def title_shape(title: str) -> TitleShape:
+    lower = title.lower()
+    segments = _TEXT.findall(lower)
+    joined = "".join(segments)
+    return TitleShape(lower, joined, frozenset(joined), frozenset(_bigrams(segments)))
+
+
 def _bigrams(segments: Sequence[str]) -> list[str]:
     return [s[i:i + 2] for s in segments for i in range(len(s) - 1)]
 
@@ -109,9 +134,7 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
     out: list[list[float]] = []
     for entry in entries:
         source = entry.candidate.source
-        title = str(source.get("title") or "").lower()
-        title_segments = _TEXT.findall(title)
-        title_bigrams = set(_bigrams(title_segments))
+        title = title_shape(str(source.get("title") or ""))
         bm25 = bm25_of.get(entry.article_id, 0.0)
         cosine = cos_of.get(entry.article_id, 0.0)
         in_bm25, in_vector = "bm25" in entry.ranks, "vector" in entry.ranks
@@ -124,18 +147,18 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
             cosine, float(entry.ranks.get("vector", depth + 1)), best_cos - cosine if in_vector else 1.0,
             float(in_vector), float(in_bm25 and in_vector), (2 * calibrate_bm25(bm25) + cosine) / 3,
             float(entry.exact),
-            _share(set(shape.chars), set("".join(title_segments))), _share(shape.bigrams, title_bigrams),
-            sum(s in title for s in shape.segments) / len(shape.segments) if shape.segments else 0.0,
-            float(bool(joined) and joined in "".join(title_segments)),
-            _share(title_bigrams, set(shape.bigrams)),
-            float(len(title)), float(source.get("passage_count") or 1), float(source.get("position") or 0),
+            _share(shape.chars, title.chars), _share(shape.bigrams, title.bigrams),
+            sum(s in title.lower for s in shape.segments) / len(shape.segments) if shape.segments else 0.0,
+            float(bool(joined) and joined in title.joined),
+            _share(title.bigrams, shape.bigrams),
+            float(len(title.lower)), float(source.get("passage_count") or 1), float(source.get("position") or 0),
             *query_row,
             1.0 / entry.ranks["bm25"] if in_bm25 else 0.0, 1.0 / entry.ranks["vector"] if in_vector else 0.0,
             covered / segments if segments else 0.0, float(segments - covered),
             (best_covered - covered) / segments if segments else 0.0, full_cover, float(NEAR_CLAUSE in clauses),
             *clause,
             *[v / best_clause[name] if best_clause[name] > 0 else 0.0 for name, v in zip(BM25_CLAUSES, clause)],
-            *rivals.row(entry.article_id, title, covered, bm25, cosine, segments),
+            *rivals.row(title, covered, bm25, cosine, segments),
         ])
     return out
 
@@ -151,23 +174,19 @@ class _TitleRivals:
         self.bm25: dict[str, float] = {}
         self.cosine: dict[str, float] = {}
         for entry in entries:
-            key = self.key(str(entry.candidate.source.get("title") or "").lower())
+            key = title_shape(str(entry.candidate.source.get("title") or "")).joined
             aid = entry.article_id
             self.size[key] = self.size.get(key, 0) + 1
             self.covered[key] = max(self.covered.get(key, 0), covered_of.get(aid, 0))
             self.bm25[key] = max(self.bm25.get(key, 0.0), bm25_of.get(aid, 0.0))
             self.cosine[key] = max(self.cosine.get(key, 0.0), cos_of.get(aid, 0.0))
 
-    @staticmethod
-    def key(title: str) -> str:
-        return "".join(_TEXT.findall(title))
-
-    def row(self, article_id: str, title: str, covered: int, bm25: float, cosine: float,
+    def row(self, title: TitleShape, covered: int, bm25: float, cosine: float,
             segments: int) -> list[float]:
         """Rivals under the same title (others), the gap to their best parts held (share of the query's),
         the BM25 score as a share of their best, the gap to their best cosine; an untitled candidate is
         its own group."""
-        key = self.key(title)
+        key = title.joined
         if not key:
             return [0.0, 0.0, 1.0 if bm25 > 0 else 0.0, 0.0]
         best_bm25 = self.bm25[key]

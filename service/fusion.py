@@ -97,7 +97,7 @@ def fuse(
     pages never shuffle between requests.
     """
     fused: dict[str, Fused] = {}
-    contributions: dict[str, dict[str, float]] = {}
+    largest: dict[str, float] = {}  # each article's largest contribution so far (lists hold an article once)
     for name, candidates in lists.items():
         weight = weights.get(name, 1.0)
         for rank, candidate in enumerate(candidates, start=1):
@@ -108,13 +108,13 @@ def fuse(
             entry = fused.get(candidate.article_id)
             if entry is None:
                 entry = fused[candidate.article_id] = Fused(candidate.article_id, 0.0, candidate)
-            contributions.setdefault(candidate.article_id, {})[name] = part
             entry.ranks[name] = rank
             entry.exact = entry.exact or candidate.exact
             entry.score += part
             # The passage shown is the one from the retriever that contributed most.
-            if part > max((v for k, v in contributions[candidate.article_id].items() if k != name), default=-1.0):
+            if part > largest.get(candidate.article_id, -1.0):
                 entry.candidate = candidate
+                largest[candidate.article_id] = part
     best = sum(weights.get(name, 1.0) for name in lists) or 1.0
     if method == "rrf":
         best /= rrf_k + 1

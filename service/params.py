@@ -22,11 +22,7 @@ MAX_QUERY_CHARS characters once trimmed. Documentation only: `search_text` enfor
 messages that say which half failed."""
 
 
-def search_text(
-    q: Annotated[str, Query(description=f"What to search for (or has been typed so far), 1–{MAX_QUERY_CHARS} "
-                            "characters after trimming.", max_length=4 * MAX_QUERY_CHARS,
-                            json_schema_extra={"pattern": QUERY_PATTERN})],
-) -> str:
+def search_text(q: str) -> str:
     """`q` without control characters and surrounding space; 422 when nothing or too much is left."""
     text = _CONTROL.sub(" ", q).strip()
     if not text:
@@ -36,7 +32,16 @@ def search_text(
     return text
 
 
-SearchText = Annotated[str, Depends(search_text)]
+async def _search_text(
+    q: Annotated[str, Query(description=f"What to search for (or has been typed so far), 1–{MAX_QUERY_CHARS} "
+                            "characters after trimming.", max_length=4 * MAX_QUERY_CHARS,
+                            json_schema_extra={"pattern": QUERY_PATTERN})],
+) -> str:
+    """The `q` parameter through `search_text`; async so FastAPI runs it on the event loop (`service.deps`)."""
+    return search_text(q)
+
+
+SearchText = Annotated[str, Depends(_search_text)]
 
 
 FILTER_SCHEMA = {"maxItems": MAX_FILTER_VALUES, "items": {"type": "string", "maxLength": MAX_FILTER_CHARS}}

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from typing import Any
 
+import orjson
 from elasticsearch import AsyncElasticsearch, Elasticsearch
-from elasticsearch.serializer import OrjsonSerializer
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from govsearch.settings import Settings
 from indexer import elastic
@@ -99,11 +101,23 @@ def search_client(settings: Settings) -> AsyncElasticsearch:
 
     Responses are decoded with orjson: a hybrid search reads two responses of up to ~60 KB each,
     and orjson parses them about twice as fast as the standard `json` module (bench/results/perf-notes.md).
+    The `_msearch` and `_bulk` bodies (NDJSON, the query vector among them) are written with orjson too.
     """
     hosts = settings.elasticsearch_hosts
     return AsyncElasticsearch(hosts, request_timeout=settings.es_request_timeout,
                               max_retries=len(hosts) - 1, retry_on_timeout=False, retry_on_status=(),
-                              serializer=OrjsonSerializer())
+                              serializers={"application/json": OrjsonSerializer(),
+                                           "application/x-ndjson": OrjsonNdjsonSerializer()})
+
+
+class OrjsonNdjsonSerializer(NdjsonSerializer):
+    """The client's NDJSON serializer with orjson instead of the standard `json` module for each line."""
+
+    def json_dumps(self, data: Any) -> bytes:
+        return orjson.dumps(data, default=self.default, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    def json_loads(self, data: bytes) -> Any:
+        return orjson.loads(data)
 
 
 def _query_embedder(settings: Settings, pool: EmbedderPool, es: AsyncElasticsearch) -> QueryEmbedder:

@@ -52,6 +52,7 @@ class _Outcome:
     paged: bool  # True when `ranked` is already the requested page
     ranking: str  # what ordered it: bm25, vector, fusion-<method> or the learned ranker's version
     partial: bool  # some shard did not answer in time or at all: results may be incomplete
+    suggested: Body | None = None  # the typo check's answer, sent with the candidate search (`service.spelling`)
 
 
 class QueryVectors(Protocol):
@@ -88,7 +89,8 @@ class Searcher:
         `query` as typed. Date words and named towns are read out first (`service.understanding`), then the
         official terms for plain words added (`service.synonyms`, unless SYNONYMS_ENABLED is false); a typo
         correction (`service.spelling`) is looked for after the search, only when its passages lack a
-        character pair of the query's words (a search that found everything sends no typo request)."""
+        character pair of the query's words, from the suggester's answer the candidate search brought
+        along (its request rides in the same `_msearch`)."""
         started = time.perf_counter()
         typed, req = req.q, replace(req, q=normalize_text(req.q))
         req, understood = await self.understanding.apply(req)
@@ -97,21 +99,22 @@ class Searcher:
             req = replace(req, synonyms=tuple(term for expansion in expansions for term in expansion.terms))
             understood = replace(understood or Understood(text=req.q), synonyms=expansions)
         async with self.admission.slot():
-            response = await self._search(req, started)
-            did_you_mean = await self._did_you_mean(req.q, [hit["text"] for hit in response["hits"]])
+            response, suggested = await self._search(req, started)
+            did_you_mean = await self._did_you_mean(req.q, [hit["text"] for hit in response["hits"]], suggested)
         return {**response, "query": typed, "did_you_mean": did_you_mean,
                 "understood": understood and understood.as_json()}
 
-    async def _did_you_mean(self, q: str, found: list[str]) -> str | None:
-        """The typo check is an aid: when it fails (a slow suggester past ES_REQUEST_TIMEOUT on a busy node),
-        the search still answers, without a correction."""
+    async def _did_you_mean(self, q: str, found: list[str], suggested: Body | None) -> str | None:
+        """The typo check is an aid: when its own request fails (a phrase count past ES_REQUEST_TIMEOUT on a
+        busy node), the search still answers, without a correction."""
         try:
-            return await self.speller.did_you_mean(q, found)
+            return await self.speller.did_you_mean(q, found, suggested)
         except Exception:
             log.warning("typo check failed; answering without did_you_mean", exc_info=True)
             return None
 
-    async def _search(self, req: SearchRequest, started: float) -> dict[str, Any]:
+    async def _search(self, req: SearchRequest, started: float) -> tuple[dict[str, Any], Body | None]:
+        """The response, and the typo check's answer that came back with the candidates (None: not asked)."""
         degraded: str | None = None
         vector: list[float] | None = None
         if req.mode in ("vector", "hybrid"):
@@ -126,12 +129,13 @@ class Searcher:
                 log.exception("query embedding failed; answering with BM25 only")
                 degraded = f"embedding model unavailable ({type(exc).__name__}); results are BM25 only"
 
+        typo = self.speller.request(req.q)
         if req.mode == "bm25" or vector is None:
-            outcome = await self._bm25(req)
+            outcome = await self._bm25(req, typo)
         elif req.mode == "vector":
-            outcome = await self._vector(req, vector)
+            outcome = await self._vector(req, vector, typo)
         else:
-            outcome = await self._hybrid(req, vector)
+            outcome = await self._hybrid(req, vector, typo)
 
         partial = outcome.partial
         if outcome.paged:
@@ -156,7 +160,7 @@ class Searcher:
         }
         if degraded:
             response["degraded_reason"] = degraded
-        return response
+        return response, outcome.suggested
 
     async def _msearch(self, *bodies: Body, index: str | None = None) -> list[Body]:
         responses = await self.backend.msearch(index or self.settings.index_alias, bodies)
@@ -164,6 +168,14 @@ class Searcher:
             log.warning("Elasticsearch search timeout (%.2f s) reached: answering with partial results",
                         self.settings.es_search_timeout)
         return responses
+
+    async def _candidates(self, bodies: list[Body], typo: Body | None) -> tuple[list[Body], Body | None]:
+        """The responses to the candidate search's `bodies`, with the typo check's request `typo` (if any)
+        sent in the same round trip; its answer apart."""
+        if typo is None:
+            return await self._msearch(*bodies), None
+        *responses, suggested = await self._msearch(*bodies, typo)
+        return responses, suggested
 
     async def _fetch_page(self, req: SearchRequest, page: list[Fused]) -> tuple[list[Fused], bool]:
         """The page's hits whole and highlighted: one request for the ≤ size winning passages, by id,
@@ -189,15 +201,16 @@ class Searcher:
             shown.append(replace(entry, candidate=candidate))
         return shown, _partial(response)
 
-    async def _bm25(self, req: SearchRequest) -> _Outcome:
+    async def _bm25(self, req: SearchRequest, typo: Body | None) -> _Outcome:
         body = bm25_search(req, offset=(req.page - 1) * req.size, limit=req.size, with_aggs=True,
                            timeout=self.settings.es_search_timeout)
-        (response,) = await self._msearch(body)
+        (response,), suggested = await self._candidates([body], typo)
         candidates = group_by_article(response["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
         entries = [Fused(c.article_id, calibrate_bm25(c.score), c, {"bm25": i}, c.exact)
                    for i, c in enumerate(candidates, start=1 + (req.page - 1) * req.size)]
         total, counts = facets.from_aggregations(response["aggregations"])
-        return _Outcome(total, entries, counts, paged=True, ranking="bm25", partial=_partial(response))
+        return _Outcome(total, entries, counts, paged=True, ranking="bm25", partial=_partial(response),
+                        suggested=suggested)
 
     def _knn(self, req: SearchRequest, vector: list[float]) -> dict[str, Any]:
         # kNN returns passages; ask for more than the article depth so grouping still fills it.
@@ -206,29 +219,31 @@ class Searcher:
                           min_similarity=self.settings.vector_min_similarity,
                           timeout=self.settings.es_search_timeout)
 
-    async def _vector(self, req: SearchRequest, vector: list[float]) -> _Outcome:
-        exact, knn = await self._msearch(exact_search(req, timeout=self.settings.es_search_timeout),
-                                         self._knn(req, vector))
+    async def _vector(self, req: SearchRequest, vector: list[float], typo: Body | None) -> _Outcome:
+        (exact, knn), suggested = await self._candidates(
+            [exact_search(req, timeout=self.settings.es_search_timeout), self._knn(req, vector)], typo)
         pinned = group_by_article(exact["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
         candidates = group_by_article(knn["hits"]["hits"])[: self.settings.candidate_depth]
-        return self._paged_here(req, ranked(candidates, "vector", pinned), "vector", _partial(exact, knn))
+        return replace(self._paged_here(req, ranked(candidates, "vector", pinned), "vector", _partial(exact, knn)),
+                       suggested=suggested)
 
-    async def _hybrid(self, req: SearchRequest, vector: list[float]) -> _Outcome:
+    async def _hybrid(self, req: SearchRequest, vector: list[float], typo: Body | None) -> _Outcome:
         depth = self.settings.candidate_depth
         # The BM25 list is a relevance ranking to fuse, whatever order the page is shown in.
         by_relevance = replace(req, sort="relevance")
-        bm25, knn = await self._msearch(
+        (bm25, knn), suggested = await self._candidates([
             bm25_search(by_relevance, offset=0, limit=depth, with_aggs=False, candidates=True,
                         timeout=self.settings.es_search_timeout),
             self._knn(req, vector),
-        )
+        ], typo)
         lists: dict[str, list[Candidate]] = {
             "bm25": group_by_article(bm25["hits"]["hits"], exact_query=EXACT_QUERY_NAME),
             "vector": group_by_article(knn["hits"]["hits"])[:depth],
         }
         weights = {"bm25": self.settings.bm25_weight, "vector": self.settings.vector_weight}
         fused = fuse(lists, method=self.settings.fusion, weights=weights, rrf_k=self.settings.rrf_k)
-        return self._paged_here(req, *self._order(req, fused, lists), partial=_partial(bm25, knn))
+        return replace(self._paged_here(req, *self._order(req, fused, lists), partial=_partial(bm25, knn)),
+                       suggested=suggested)
 
     def _order(self, req: SearchRequest, fused: list[Fused], lists: dict[str, list[Candidate]]) -> tuple[
             list[Fused], str]:

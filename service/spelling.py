@@ -4,10 +4,13 @@ A query word *finds little* when one of its character bigrams occurs in no passa
 has 生厂, 禁铺退捕 has 禁铺 and 铺退. Only such words are corrected, so a name or document number that
 exists in the index is never "corrected" (all its bigrams exist), and document numbers are left alone.
 
-The check costs an Elasticsearch request, so it runs only after a search that found little: when
-some bigram of a query word occurs in none of the passages the search returned (`unseen_pairs`). A
-bigram that a returned passage contains exists in the index, so skipping then never changes the
-answer: the suggester would have proposed nothing for it.
+The check is read only after a search that found little: when some bigram of a query word occurs in
+none of the passages the search returned (`unseen_pairs`). A bigram that a returned passage contains
+exists in the index, so skipping then never changes the answer: the suggester would have proposed
+nothing for it. The searcher sends the suggester's request (`Speller.request`) inside the search's own
+first `_msearch`, so the check costs no round trip of its own (a separate request cost more API and
+node CPU than the suggester itself; bench/results/perf-notes.md, issue 11); its answer is ignored when
+the search found every pair.
 
 Candidates come from Elasticsearch's core term suggester over the passages' character bigrams
 (`text.bigram`, one edit): a missing bigram's neighbours that differ in one Chinese character propose
@@ -157,15 +160,22 @@ class Speller:
         self.index = index
         self.timeout = timeout
 
-    async def did_you_mean(self, query: str, found: Iterable[str] = ()) -> str | None:
+    def request(self, query: str) -> Body | None:
+        """The suggester's request for `query`'s words (to `self.index`), or None when it has none to check."""
+        candidates = words(query)
+        return suggest_body(candidates, timeout=self.timeout) if candidates else None
+
+    async def did_you_mean(self, query: str, found: Iterable[str] = (), suggested: Body | None = None) -> str | None:
         """The query with its misspelt words corrected, or None when nothing needs or admits correcting.
 
         `found`: the (normalised) passage texts the search for `query` returned. When they contain every
-        character pair of the query's words, nothing is missing and no request is sent."""
+        character pair of the query's words, nothing is missing and no request is sent. `suggested`: the
+        answer to `request(query)` when it was sent along with the search; otherwise it is sent here."""
         candidates = words(query)
         if not candidates or not unseen_pairs(query, found):
             return None
-        (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout)])
+        if suggested is None:
+            (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout)])
         corrected = query
         for i, word in enumerate(candidates):
             entries = suggested.get("suggest", {}).get(f"w{i}", [])

@@ -21,6 +21,7 @@ from elasticsearch import AsyncElasticsearch
 
 from bench.perf.machine import process_memory
 from govsearch import apiprocess
+from govsearch.paths import PROJECT_ROOT
 from govsearch.settings import Settings
 from service.backend import ElasticsearchBackend
 from service.query import SearchRequest
@@ -35,7 +36,7 @@ class ApiProcess(apiprocess.ApiProcess):
     access log, one worker; optionally profiled (`bench.perf.profiled_app`, stats written at stop)."""
 
     def __init__(self, env: dict[str, str], log_path: Path, *, startup_timeout: float = 300.0,
-                 profile_to: Path | None = None) -> None:
+                 profile_to: Path | None = None, root: Path = PROJECT_ROOT) -> None:
         overrides: dict[str, str | None] = {**env, "API_KEYS_FILE": None, "ADMIN_TOKEN": None,
                                             "CORS_ORIGINS": None, "REQUIRE_API_KEY": "false",
                                             "KEYLESS_RATE_LIMIT_PER_MINUTE": "0"}
@@ -44,7 +45,7 @@ class ApiProcess(apiprocess.ApiProcess):
             overrides["PERF_PROFILE_OUT"] = str(profile_to)
             app = "bench.perf.profiled_app:app"
         super().__init__(overrides, log_path, app=app, startup_timeout=startup_timeout,
-                         uvicorn_args=("--workers", "1", "--no-access-log", "--log-level", "warning"))
+                         uvicorn_args=("--workers", "1", "--no-access-log", "--log-level", "warning"), root=root)
 
     def start(self) -> ApiProcess:
         super().start()

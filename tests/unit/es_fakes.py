@@ -76,12 +76,17 @@ class FakeBackend:
 
     def __init__(self, **responses: Body) -> None:
         self.responses = responses
-        self.calls: list[tuple[str, list[Body]]] = []  # the search's round trips
-        self.aside_calls: list[tuple[str, list[Body]]] = []  # the typo check's and understanding's
+        self.calls: list[tuple[str, list[Body]]] = []  # the search's bodies, per round trip
+        self.aside_calls: list[tuple[str, list[Body]]] = []  # the typo check's and understanding's, per round trip
+        self.round_trips: list[list[str]] = []  # each round trip's bodies, by kind
 
     async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
-        aside = any(kind(body) in ("suggest", "names") for body in bodies)
-        (self.aside_calls if aside else self.calls).append((index, list(bodies)))
+        self.round_trips.append([kind(body) for body in bodies])
+        search = [body for body in bodies if kind(body) not in ("suggest", "names")]
+        aside = [body for body in bodies if kind(body) in ("suggest", "names")]
+        for calls, part in ((self.calls, search), (self.aside_calls, aside)):
+            if part:
+                calls.append((index, part))
         return [self._page(body) if kind(body) == "page" else self._recorded(kind(body)) for body in bodies]
 
     def _recorded(self, name: str) -> Body:

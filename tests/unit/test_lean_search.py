@@ -60,14 +60,16 @@ class FakeBackend:
         self.gate = gate
 
     async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        if any("suggest" in body or "town" in body.get("aggs", {}) for body in bodies):
-            self.aside_calls.append((index, list(bodies)))
-            return [{"took": 1, "timed_out": False, "hits": {"hits": []}, "suggest": {}, "aggregations": {}}
-                    for _ in bodies]
-        self.calls.append((index, list(bodies)))
-        if self.gate is not None:
-            await self.gate.wait()
-        return [self._answer(body) for body in bodies]
+        aside = [body for body in bodies if _aside(body)]
+        search = [body for body in bodies if not _aside(body)]
+        if aside:
+            self.aside_calls.append((index, aside))
+        if search:
+            self.calls.append((index, search))
+            if self.gate is not None:
+                await self.gate.wait()
+        return [{"took": 1, "timed_out": False, "hits": {"hits": []}, "suggest": {}, "aggregations": {}}
+                if _aside(body) else self._answer(body) for body in bodies]
 
     def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
         if "knn" in body:
@@ -85,6 +87,11 @@ class FakeBackend:
         else:
             hits = [_slim_hit(a, 0, 30.0 - i) for i, a in enumerate(ARTICLES)]
         return {"took": 1, "timed_out": False, "hits": {"hits": hits}}
+
+
+def _aside(body: dict[str, Any]) -> bool:
+    """The typo check's suggest body or understanding's names query (not part of the search itself)."""
+    return "suggest" in body or "town" in body.get("aggs", {})
 
 
 class FixedVector:

@@ -183,12 +183,19 @@ def _typo_checks(backend: FakeBackend) -> int:
     return sum(kind(body) == "suggest" for _, bodies in backend.aside_calls for body in bodies)
 
 
-def test_a_search_whose_passages_hold_every_word_sends_no_typo_request() -> None:
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_the_typo_check_rides_in_the_candidate_search_and_costs_no_round_trip(mode: str) -> None:
     # Each hit's text is "<id>的第<position>段正文": every character pair of 的第 and 段正文 is in a passage.
-    backend = FakeBackend(bm25=response(BM25_HITS, AGGS))
-    result = _search(backend, SearchRequest(q="的第 段正文", mode="bm25"))
-    assert result["did_you_mean"] is None
-    assert _typo_checks(backend) == 0 and len(backend.calls) == 1  # the search alone: one request saved
+    backend = FakeBackend(bm25=response(BM25_HITS, AGGS), knn=response(KNN_HITS),
+                          suggest={"took": 1, "timed_out": False, "hits": {"hits": []},
+                                   "suggest": {"w0": [{"text": "的第", "offset": 0, "length": 2,
+                                                       "options": [{"text": "目第", "score": 0.5, "freq": 3}]}]}})
+    result = _search(backend, SearchRequest(q="的第 段正文", mode=mode))
+    assert result["did_you_mean"] is None  # found every pair: the suggester's answer is not read
+    searches = [trip for trip in backend.round_trips if "names" not in trip]
+    candidates = ["bm25"] if mode == "bm25" else ["bm25", "knn"]
+    assert searches[0] == [*candidates, "suggest"]  # one round trip: candidates and typo check together
+    assert _typo_checks(backend) == 1 and all("suggest" not in trip for trip in searches[1:])
 
 
 @pytest.mark.parametrize("q", ["安全生厂", "的第 段正厂"])
