@@ -86,15 +86,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ESConnectionError)
     @app.exception_handler(ConnectionTimeout)
     async def _es_down(request: Request, exc: Exception) -> JSONResponse:
-        # A node that does not answer within ES_REQUEST_TIMEOUT (down, hung or too busy) is a timeout; one that
-        # refuses the connection is unreachable. Same code and status for clients, the message says which.
-        if isinstance(exc, ConnectionTimeout):
-            log.warning("Elasticsearch did not answer in time: %s", exc)
-            message = "the search backend did not answer in time; try again shortly"
-        else:
-            log.warning("Elasticsearch unreachable: %s", exc)
-            message = "the search backend is unreachable; try again shortly"
-        return JSONResponse(error_body("unavailable", message), status_code=503, headers={"Retry-After": "5"})
+        log.warning("Elasticsearch unreachable: %s", exc)
+        return JSONResponse(error_body("unavailable", "the search backend is unreachable; try again shortly"),
+                            status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(ESNotFoundError)
     async def _es_missing(request: Request, exc: Exception) -> JSONResponse:

@@ -100,9 +100,6 @@ def test_search_answers_503_quickly_and_recovers(settings: Settings, relay: Rela
         relay.cut(failure)
         status, seconds, body = _timed_search(client)
         assert status == 503 and body["error"]["code"] == "unavailable"
-        assert body["error"]["message"] == {
-            "refuse": "the search backend is unreachable; try again shortly",
-            "hang": "the search backend did not answer in time; try again shortly"}[failure]
         assert seconds < 2.0
         assert client.get("/readyz").status_code == 503
         assert client.get("/healthz").status_code == 200
