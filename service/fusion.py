@@ -14,7 +14,7 @@ scale that means the same thing for every query of a mode:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -129,7 +129,12 @@ def fuse(
         best /= rrf_k + 1
     for entry in fused.values():
         entry.score = min(1.0, entry.score / best)
-    return sorted(fused.values(), key=lambda e: (not e.exact, -e.score, e.article_id))
+    return in_order(fused.values())
+
+
+def in_order(entries: Iterable[Fused]) -> list[Fused]:
+    """`entries` as shown: known items first, then by score, ties broken by article id."""
+    return sorted(entries, key=lambda e: (not e.exact, -e.score, e.article_id))
 
 
 def _calibrated(name: str, score: float) -> float:

@@ -39,7 +39,8 @@ from service.query import (
     knn_search,
     page_hits_search,
 )
-from service.ranking import Reranker, plausible
+from service.ranking import LearnedRanker, Reranker, plausible
+from service.rankmemo import RankMemo
 from service.spelling import Speller
 from service.synonyms import SynonymSet
 from service.understanding import Understanding, Understood
@@ -77,7 +78,10 @@ class Searcher:
                  admission: Admission | None = None, ranker: Reranker | None = None,
                  synonyms: SynonymRules | None = None) -> None:
         self.backend = backend
-        self.ranker = ranker
+        # The learned ranker's scores are remembered per exact input (`service.rankmemo`); another Reranker
+        # (a training recorder) is asked every time.
+        self.ranker = (RankMemo(ranker, settings.ranker_cache_size)
+                       if isinstance(ranker, LearnedRanker) and settings.ranker_cache_size else ranker)
         self.synonyms = synonyms if settings.synonyms_enabled else None
         self.embedder = embedder
         self.settings = settings

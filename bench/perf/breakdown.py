@@ -3,12 +3,13 @@
 The API's own `Runtime` (the query-embedding cache, the learned ranker, synonyms, query understanding,
 PAGE_CACHE_SIZE, ...) is opened in this process on the index `--alias`, and its `Searcher` is rebuilt
 around timing wrappers of its seams: the backend (each `_msearch` round trip: the candidate search, the
-page fetch, any other request), the query embedder (a cache lookup when warm) and the ranker (the ranking
-stage's model). After one unmeasured pass over every distinct query of the perf mix per mode, every query
-is searched `--passes` times per mode, one at a time (modes alternating pass by pass), and each part's
-time per search is reported (median over the searches, and mean); "rest" is the search's wall time minus
-the parts: grouping, fusion, the plausibility filter, the ranker's feature rows, facets, the response
-and the typo check's reading. HTTP and the route are not included: `python -m bench.perf` measures those.
+page fetch, any other request), the query embedder (a cache lookup when warm) and the ranker as the
+searcher holds it (the model, or its remembered scores: `service.rankmemo`). After one unmeasured pass
+over every distinct query of the perf mix per mode, every query is searched `--passes` times per mode,
+one at a time (modes alternating pass by pass), and each part's time per search is reported (median over
+the searches, and mean); "rest" is the search's wall time minus the parts: grouping, fusion, the
+plausibility filter, facets, the response and the typo check's reading. HTTP and the route are not
+included: `python -m bench.perf` measures those.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ async def measure(settings: Settings, modes: list[str], passes: int) -> dict[str
     try:
         searcher = Searcher(_TimedBackend(runtime.searcher.backend, clock, settings.index_alias),
                             _TimedVectors(runtime.query_embedder, clock), settings, runtime.admission,
-                            _TimedRanker(runtime.ranker, clock) if runtime.ranker else None, runtime.synonyms)
+                            runtime.ranker, runtime.synonyms)
+        if searcher.ranker is not None:  # as the searcher holds it (`service.rankmemo` around the learned ranker)
+            searcher.ranker = _TimedRanker(searcher.ranker, clock)
         queries = query_mix.distinct()
         for mode in modes:  # warm: query embeddings, the page cache, Elasticsearch's caches
             for q in queries:
