@@ -4,13 +4,13 @@ The ranking stage (`service.ranking`) scores a query's fused candidates from not
 text, the candidates and the retrievers' lists they were fused from: each candidate's scores, named
 clause scores, ranks and its slim `_source`. A passage's `_source` is fixed by its version
 (concrete index, passage id, `_seq_no`, `_primary_term`; `service.pagecache`), so a key of the query
-text, the depth, and every list's and entry's ids, versions, scores, clause scores and ranks fixes
-the model's input, and so its output: a remembered score is the one the model would give. The
-answer is rebuilt from the current entries exactly as the learned ranker builds it (same scores,
-`service.fusion.in_order`): only a ranker that answers in that order may be wrapped (the searcher
-wraps the learned ranker alone). Lists without versions (a search that did not ask for them) are never
-remembered. At most RANKER_CACHE_SIZE queries are kept, least recently used dropped first; 0 keeps
-none.
+text, the depth, and every list's and entry's ids, versions, scores, clause scores and ranks (kept as
+its 64-bit hash, see `_key`) fixes the model's input, and so its output: a remembered score is the
+one the model would give. The answer is rebuilt from the current entries exactly as the learned ranker
+builds it (same scores, `service.fusion.in_order`): only a ranker that answers in that order may be
+wrapped (the searcher wraps the learned ranker alone). Lists without versions (a search that did not
+ask for them) are never remembered. At most RANKER_CACHE_SIZE queries are kept, least recently used
+dropped first; 0 keeps none.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def _key(q: str, entries: list[Fused], lists: dict[str, list[Candidate]], depth:
         sides.append((name, tuple(side)))
     shown = tuple((e.article_id, e.candidate.index, e.candidate.doc_id, e.candidate.version, e.exact, e.score,
                    tuple(e.ranks.items())) for e in entries)
-    return (q, depth, tuple(sides), shown)
+    # The input's hash stands for it: the whole tuple is ~200 KB per query, its hash 8 bytes. Strings hash
+    # with the process's random SipHash key, so two inputs of one query text colliding is a ~2^-64 accident.
+    return (q, depth, hash((tuple(sides), shown)))
 
 
 class RankMemo:
