@@ -33,7 +33,7 @@ def _key(q: str, entries: list[Fused], lists: dict[str, list[Candidate]], depth:
         sides.append((name, tuple(side)))
     shown = tuple((e.article_id, e.candidate.index, e.candidate.doc_id, e.candidate.version, e.exact, e.score,
                    tuple(e.ranks.items())) for e in entries)
-    # The input's hash stands for it: the whole tuple is ~200 KB per query, its hash 8 bytes. Strings hash
+    # The input's hash stands for it: the whole tuple is an estimated ~200 KB per query, its hash 8 bytes. Strings hash
     # with the process's random SipHash key, so two inputs of one query text colliding is a ~2^-64 accident.
     return (q, depth, hash((tuple(sides), shown)))
 
