@@ -204,6 +204,19 @@ class Settings(BaseSettings):
         "20k articles depth 200 took 244 ms per hybrid query, 50 took 73 ms with the same judged metrics.",
     )
     knn_num_candidates: int = 400
+    ranker_cache_size: int = Field(
+        default=1000, ge=0,
+        description="Queries whose learned-ranker scores one API process remembers, per exact input (query text, "
+        "every candidate's passage version, scores, clause scores and ranks; service.rankmemo), least recently "
+        "used dropped first: a repeated hybrid query skips the model; the same answers either way. 0 keeps none.",
+    )
+    page_cache_size: int = Field(
+        default=2000, ge=0,
+        description="Page hits (a passage whole and highlighted, per passage version and query) one API process "
+        "keeps, least recently used dropped first (service.pagecache): a vector or hybrid page whose passages "
+        "are all kept needs no page fetch, one round trip instead of two; the same answers either way. "
+        "0 keeps none.",
+    )
     vector_min_similarity: float = Field(
         default=0.10,
         description="Cosine below which a passage is not a vector match: a floor against the clearly unrelated, "

@@ -14,7 +14,7 @@ scale that means the same thing for every query of a mode:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,7 +29,8 @@ class Candidate:
     (`service.query.CANDIDATE_FIELDS`) in vector and hybrid modes, whose page is fetched afterwards
     by `doc_id` (the passage document's id) from `index` (the concrete index that answered).
     `clauses`: the score of each named query clause the passage matched (`service.query.BM25_CLAUSES`),
-    empty for a vector hit."""
+    empty for a vector hit. `version`: the passage's (`_seq_no`, `_primary_term`) when the search asked for
+    them (`service.pagecache` keys the page's hits by it)."""
 
     article_id: str
     score: float
@@ -39,6 +40,7 @@ class Candidate:
     doc_id: str = ""
     index: str = ""
     clauses: dict[str, float] = field(default_factory=dict)
+    version: tuple[int, int] | None = None
 
 
 @dataclass
@@ -79,8 +81,15 @@ def group_by_article(hits: list[dict[str, Any]], *, exact_query: str | None = No
             doc_id=hit.get("_id", ""),
             index=hit.get("_index", ""),
             clauses={name: float(score) for name, score in matched.items()} if isinstance(matched, dict) else {},
+            version=version_of(hit),
         )
     return list(seen.values())
+
+
+def version_of(hit: dict[str, Any]) -> tuple[int, int] | None:
+    """The hit's (`_seq_no`, `_primary_term`), or None when the search did not ask for them."""
+    seq_no, term = hit.get("_seq_no"), hit.get("_primary_term")
+    return (int(seq_no), int(term)) if seq_no is not None and term is not None else None
 
 
 def fuse(
@@ -120,7 +129,12 @@ def fuse(
         best /= rrf_k + 1
     for entry in fused.values():
         entry.score = min(1.0, entry.score / best)
-    return sorted(fused.values(), key=lambda e: (not e.exact, -e.score, e.article_id))
+    return in_order(fused.values())
+
+
+def in_order(entries: Iterable[Fused]) -> list[Fused]:
+    """`entries` as shown: known items first, then by score, ties broken by article id."""
+    return sorted(entries, key=lambda e: (not e.exact, -e.score, e.article_id))
 
 
 def _calibrated(name: str, score: float) -> float:

@@ -4,7 +4,9 @@ article view and its related articles.
 
 Candidate searches (the retrievers' lists that fusion ranks) are lean: no highlighting and a
 slim `_source` (`CANDIDATE_FIELDS`). Only the ≤ size passages a page shows are then fetched
-whole and highlighted (`page_hits_search`). Every body carries Elasticsearch's own `timeout`.
+whole and highlighted (`page_hits_search`), unless the service holds them already for that
+passage version (`service.pagecache`: candidates and page hits report `_seq_no` and
+`_primary_term`). Every body carries Elasticsearch's own `timeout`.
 
 User text only ever reaches Elasticsearch inside `match`, `match_phrase` and
 `term` queries, never a query-string parser, so `*:*`, `title:(a OR b)` or
@@ -196,8 +198,8 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
     """Passages grouped by article with `collapse`: one hit per article, its best passage.
 
     `candidates=True`: a fusion candidate list (slim `_source`, no highlight, the ranker's coverage
-    clauses); otherwise the bm25 mode's page itself (≤ size hits, whole and highlighted: it is already
-    the page)."""
+    clauses, each passage's version); otherwise the bm25 mode's page itself (≤ size hits, whole and
+    highlighted: it is already the page)."""
     body: dict[str, Any] = {
         "query": bm25_query(req.q, req.filters, req.boost, req.synonyms, coverage=candidates),
         "collapse": {"field": "article_id"},
@@ -208,7 +210,9 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
         "sort": _sort(req.sort),
         "timeout": es_timeout(timeout),
     }
-    if not candidates:
+    if candidates:
+        body["seq_no_primary_term"] = True  # the passage's version (`service.pagecache`)
+    else:
         body["highlight"] = highlight(req.q, req.synonyms)
     if with_aggs:
         body["aggs"] = facets.aggregations()
@@ -217,7 +221,7 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
 
 def knn_search(req: SearchRequest, vector: list[float], *, k: int, num_candidates: int,
                min_similarity: float, timeout: float) -> dict[str, Any]:
-    """The vector side's candidate passages (slim `_source`, no highlight)."""
+    """The vector side's candidate passages (slim `_source`, no highlight, each passage's version)."""
     return {
         "knn": {
             "field": "vector",
@@ -229,6 +233,7 @@ def knn_search(req: SearchRequest, vector: list[float], *, k: int, num_candidate
         },
         "size": k,
         "_source": CANDIDATE_FIELDS,
+        "seq_no_primary_term": True,
         "track_total_hits": False,
         "timeout": es_timeout(timeout),
     }
@@ -242,6 +247,7 @@ def exact_search(req: SearchRequest, *, timeout: float) -> dict[str, Any]:
         "collapse": {"field": "article_id"},
         "size": 5,
         "_source": CANDIDATE_FIELDS,
+        "seq_no_primary_term": True,
         "track_total_hits": False,
         "timeout": es_timeout(timeout),
     }
@@ -250,12 +256,14 @@ def exact_search(req: SearchRequest, *, timeout: float) -> dict[str, Any]:
 def page_hits_search(q: str, passage_ids: list[str], *, timeout: float,
                      synonyms: tuple[str, ...] = ()) -> dict[str, Any]:
     """The page's passages (the winning passage of each article shown, by document id), whole and
-    with the query's words highlighted: the one request of a fused page that reads text."""
+    with the query's words highlighted, each with its version (`service.pagecache` keeps them by it):
+    the one request of a fused page that reads text."""
     return {
         "query": {"ids": {"values": list(passage_ids)}},
         "size": len(passage_ids),
         "_source": SOURCE_FIELDS,
         "highlight": highlight(q, synonyms),
+        "seq_no_primary_term": True,
         "track_total_hits": False,
         "timeout": es_timeout(timeout),
     }

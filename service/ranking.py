@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from service import features
-from service.fusion import Candidate, Fused, calibrate_cosine
+from service.fusion import Candidate, Fused, calibrate_cosine, in_order
 from service.trees import Forest
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class LearnedRanker:
             return None
         scored = [Fused(e.article_id, _logistic(float(s)), e.candidate, e.ranks, e.exact)
                   for e, s in zip(entries, raw)]
-        return sorted(scored, key=lambda e: (not e.exact, -e.score, e.article_id))
+        return in_order(scored)
 
 
 def _logistic(x: float) -> float:

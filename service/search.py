@@ -8,8 +8,10 @@ page 2 always continues page 1 and `total` is the length of that list.
 
 Candidate lists are lean (no highlighting, only the fields fusion, facets and the
 date sort read); one small follow-up request then fetches the page's passages
-whole, highlighted. A search holds an admission slot (`service.admission`) from
-embedding to answer, so a process never runs more than MAX_CONCURRENT_SEARCHES.
+whole, highlighted, but for those kept from an earlier page fetch of the same
+passage version and query (`service.pagecache`): a repeated query is one round
+trip. A search holds an admission slot (`service.admission`) from embedding to
+answer, so a process never runs more than MAX_CONCURRENT_SEARCHES.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from service import facets
 from service.admission import Admission
 from service.backend import Body, SearchBackend, shards_failed
 from service.fusion import Candidate, Fused, calibrate_bm25, fuse, group_by_article, ranked
+from service.pagecache import PageCache
 from service.query import (
     EXACT_QUERY_NAME,
     SNIPPET_CHARS,
@@ -36,7 +39,8 @@ from service.query import (
     knn_search,
     page_hits_search,
 )
-from service.ranking import Reranker, plausible
+from service.ranking import LearnedRanker, Reranker, plausible
+from service.rankmemo import RankMemo
 from service.spelling import Speller
 from service.synonyms import SynonymSet
 from service.understanding import Understanding, Understood
@@ -74,11 +78,15 @@ class Searcher:
                  admission: Admission | None = None, ranker: Reranker | None = None,
                  synonyms: SynonymRules | None = None) -> None:
         self.backend = backend
-        self.ranker = ranker
+        # The learned ranker's scores are remembered per exact input (`service.rankmemo`); another Reranker
+        # (a training recorder) is asked every time.
+        self.ranker = (RankMemo(ranker, settings.ranker_cache_size)
+                       if isinstance(ranker, LearnedRanker) and settings.ranker_cache_size else ranker)
         self.synonyms = synonyms if settings.synonyms_enabled else None
         self.embedder = embedder
         self.settings = settings
         self.admission = admission or Admission(settings.max_concurrent_searches, settings.admission_queue_wait)
+        self.page_cache = PageCache(settings.page_cache_size)
         self.speller = Speller(backend, settings.index_alias, settings.es_search_timeout)
         self.understanding = Understanding(backend, settings.index_alias, settings.es_search_timeout)
 
@@ -178,28 +186,36 @@ class Searcher:
         return responses, suggested
 
     async def _fetch_page(self, req: SearchRequest, page: list[Fused]) -> tuple[list[Fused], bool]:
-        """The page's hits whole and highlighted: one request for the ≤ size winning passages, by id,
-        from the index that answered the candidate search (not the alias, which may have moved);
-        and whether that answer was partial."""
-        wanted = [entry.candidate for entry in page if entry.candidate.doc_id]
-        if not wanted:
-            return page, False
-        index = ",".join(sorted({c.index for c in wanted if c.index})) or None
-        body = page_hits_search(req.q, [c.doc_id for c in wanted], timeout=self.settings.es_search_timeout,
-                                synonyms=req.synonyms)
-        (response,) = await self._msearch(body, index=index)
-        full = {hit["_id"]: hit for hit in response["hits"]["hits"]}
+        """The page's hits whole and highlighted, and whether that answer was partial. Passages kept from an
+        earlier page fetch for the same version and highlight query (`service.pagecache`) are taken from
+        there; one request fetches the rest by id, from the index that answered the candidate search (not
+        the alias, which may have moved). Kept hits are shared: read, never modified."""
+        kept = [self.page_cache.get(self.page_cache.key(entry.candidate, req.q, req.synonyms)) for entry in page]
+        wanted = [entry.candidate for entry, hit in zip(page, kept) if hit is None and entry.candidate.doc_id]
+        fetched: dict[str, Body] = {}
+        partial = False
+        if wanted:
+            index = ",".join(sorted({c.index for c in wanted if c.index})) or None
+            body = page_hits_search(req.q, [c.doc_id for c in wanted], timeout=self.settings.es_search_timeout,
+                                    synonyms=req.synonyms)
+            (response,) = await self._msearch(body, index=index)
+            partial = _partial(response)
+            for hit in response["hits"]["hits"]:
+                fetched[hit["_id"]] = hit
+                self.page_cache.put(self.page_cache.hit_key(hit, req.q, req.synonyms), hit)
         shown: list[Fused] = []
-        for entry in page:
-            hit = full.get(entry.candidate.doc_id)
-            if hit is None:  # deleted since the candidate search: show what is known, no text
-                log.warning("passage %s vanished between candidate and page fetch", entry.candidate.doc_id)
+        for entry, hit in zip(page, kept):
+            if hit is None and entry.candidate.doc_id:
+                hit = fetched.get(entry.candidate.doc_id)
+                if hit is None:  # deleted since the candidate search
+                    log.warning("passage %s vanished between candidate and page fetch", entry.candidate.doc_id)
+            if hit is None:  # show what is known, no text
                 shown.append(entry)
                 continue
             fragments = hit.get("highlight", {}).get("text")
             candidate = replace(entry.candidate, source=hit["_source"], highlight=fragments[0] if fragments else None)
             shown.append(replace(entry, candidate=candidate))
-        return shown, _partial(response)
+        return shown, partial
 
     async def _bm25(self, req: SearchRequest, typo: Body | None) -> _Outcome:
         body = bm25_search(req, offset=(req.page - 1) * req.size, limit=req.size, with_aggs=True,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from service.pagecache import PageCache
+
 MODES = ["bm25", "vector", "hybrid"]
 
 
@@ -204,3 +206,37 @@ def test_openapi_documents_the_contract(client: TestClient) -> None:
     assert params >= {"q", "mode", "size", "page", "publisher", "town", "department", "date_from", "date_to", "sort"}
     assert "/articles/{article_id}" in spec["paths"]
     assert "/articles/{article_id}/related" in spec["paths"]
+
+
+@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+def test_a_repeated_page_is_answered_from_the_page_cache_unchanged(client: TestClient, mode: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second time, the page's passages come from `service.pagecache` (no page fetch is sent), and the
+    answer is the one a fresh page fetch gives: the same JSON but `took_ms`, before and after the cache is
+    emptied."""
+    searcher = client.app.state.runtime.searcher  # type: ignore[attr-defined]
+    sent: list[list[dict]] = []
+    msearch = searcher.backend.msearch
+
+    async def spy(index: str, bodies: list[dict]) -> list[dict]:
+        sent.append(list(bodies))
+        return await msearch(index, bodies)
+
+    monkeypatch.setattr(searcher.backend, "msearch", spy)
+    monkeypatch.setattr(searcher, "page_cache", PageCache(100))
+
+    def answer() -> dict:
+        body = search(client, "港西镇 疫情防控 工作", mode=mode)
+        body.pop("took_ms")
+        return body
+
+    def page_fetches() -> int:
+        return sum("ids" in body.get("query", {}) for bodies in sent for body in bodies)
+
+    fresh = answer()
+    assert fresh["hits"] and page_fetches() == 1
+    assert answer() == fresh
+    assert page_fetches() == 1  # every passage of the page was kept: one round trip
+    monkeypatch.setattr(searcher, "page_cache", PageCache(100))
+    assert answer() == fresh
+    assert page_fetches() == 2

@@ -11,7 +11,9 @@ every round, so slow spells on a shared machine hit every revision alike.
 
 Before the load, every revision's answers are compared with the first's: `/search` for every distinct
 query of the mix, modes bm25 and hybrid, pages 1 and 2, the whole JSON but `took_ms` (a change meant to
-cost less, not to rank differently, shows 0 differing).
+cost less, not to rank differently, shows 0 differing). Every revision answers them ANSWER_PASSES times,
+each pass compared with the reference's first, so answers served from a cache an earlier request filled
+(`service.pagecache`) are compared as well as those computed afresh.
 
 Per cell: req/s, p50/p99, errors, shed (503 `overloaded`), and CPU milliseconds per successful search
 for the API process and for the node (`bench.perf.machine.CpuMeter`: CPU time over the cell divided by
@@ -86,6 +88,7 @@ class Measured:
 # What the answers are compared on: the perf mix's distinct queries in these modes and pages.
 COMPARED_MODES = ("bm25", "hybrid")
 COMPARED_PAGES = (1, 2)
+ANSWER_PASSES = 2
 
 
 async def answers(url: str) -> dict[tuple[str, str, int], Any]:
@@ -119,9 +122,10 @@ async def run(revisions: list[Revision], args: argparse.Namespace,
             await service_cell(api.url, "hybrid", "warmup", 4, query_mix.distinct(), args.cell_seconds)
         reference = await answers(apis[revisions[0].label].url)
         same: dict[str, tuple[int, int]] = {}
-        for revision in revisions[1:]:
-            theirs = await answers(apis[revision.label].url)
-            same[revision.label] = (len(reference), sum(theirs[key] != value for key, value in reference.items()))
+        for n, revision in enumerate(revisions):
+            passes = [await answers(apis[revision.label].url) for _ in range(ANSWER_PASSES - (n == 0))]
+            same[revision.label] = (len(reference) * len(passes),
+                                    sum(theirs[key] != value for theirs in passes for key, value in reference.items()))
         mix = query_mix.mix(args.requests)
         for n in range(args.rounds):
             for revision in revisions if n % 2 == 0 else revisions[::-1]:
@@ -154,7 +158,8 @@ def render(revisions: list[Revision], args: argparse.Namespace, measured: list[M
         "Revisions: " + ", ".join(f"**{r.label}** = `{r.rev}` ({r.commit()[:7]})" for r in revisions) + ".",
         "",
         f"Answers compared with **{revisions[0].label}**'s (`/search`, modes {' and '.join(COMPARED_MODES)}, pages "
-        f"{' and '.join(map(str, COMPARED_PAGES))}, every distinct query of the mix, the whole JSON but `took_ms`): "
+        f"{' and '.join(map(str, COMPARED_PAGES))}, every distinct query of the mix, the whole JSON but `took_ms`; "
+        f"{ANSWER_PASSES} passes per revision, the reference's second against its first): "
         + "; ".join(f"**{label}** {differ} of {total} differ" for label, (total, differ) in same.items()) + ".",
         "",
         f"{args.requests} warm hybrid requests per cell at {args.concurrency} clients, revisions alternating (order "
