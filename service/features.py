@@ -130,11 +130,11 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
     covered_of = {c.article_id: segment_cover(c.clauses, segments) for c in lists.get("bm25", ())}
     best_covered = max(covered_of.values(), default=0)
     full_cover = float(sum(n == segments for n in covered_of.values()) if segments else 0)
-    rivals = _TitleRivals(entries, covered_of, bm25_of, cos_of)
+    titles = [title_shape(str(entry.candidate.source.get("title") or "")) for entry in entries]
+    rivals = _TitleRivals(entries, titles, covered_of, bm25_of, cos_of)
     out: list[list[float]] = []
-    for entry in entries:
+    for entry, title in zip(entries, titles):
         source = entry.candidate.source
-        title = title_shape(str(source.get("title") or ""))
         bm25 = bm25_of.get(entry.article_id, 0.0)
         cosine = cos_of.get(entry.article_id, 0.0)
         in_bm25, in_vector = "bm25" in entry.ranks, "vector" in entry.ranks
@@ -164,17 +164,17 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
 
 
 class _TitleRivals:
-    """The candidates grouped by title (its letters, digits and CJK, lower-cased): each group's size and
-    best query parts held, BM25 score and cosine."""
+    """The candidates grouped by title (its letters, digits and CJK, lower-cased: `titles[i].joined` for
+    `entries[i]`): each group's size and best query parts held, BM25 score and cosine."""
 
-    def __init__(self, entries: Sequence[Fused], covered_of: dict[str, int], bm25_of: dict[str, float],
-                 cos_of: dict[str, float]) -> None:
+    def __init__(self, entries: Sequence[Fused], titles: Sequence[TitleShape], covered_of: dict[str, int],
+                 bm25_of: dict[str, float], cos_of: dict[str, float]) -> None:
         self.size: dict[str, int] = {}
         self.covered: dict[str, int] = {}
         self.bm25: dict[str, float] = {}
         self.cosine: dict[str, float] = {}
-        for entry in entries:
-            key = title_shape(str(entry.candidate.source.get("title") or "")).joined
+        for entry, title in zip(entries, titles):
+            key = title.joined
             aid = entry.article_id
             self.size[key] = self.size.get(key, 0) + 1
             self.covered[key] = max(self.covered.get(key, 0), covered_of.get(aid, 0))
