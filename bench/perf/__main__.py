@@ -214,7 +214,7 @@ def _threads_text(configured: int | None, model: Any) -> str:
             threads = default_threads() if type(first).__name__ == "USEModule" else None
         except ImportError:
             threads = None
-    return f"default ({threads} BLAS threads for batches)" if threads else "default"
+    return f"default ({threads} BLAS threads)" if threads else "default"
 
 
 def _command(argv: list[str]) -> str:
