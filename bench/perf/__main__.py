@@ -133,6 +133,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sizes.add_argument("--cold", choices=("restart", "unseen"),
                        help="cold query cache: a fresh API process per cell (default) or queries the process "
                             "has not seen (quick)")
+    sizes.add_argument("--cold-queries", type=int, metavar="N",
+                       help="distinct queries per cold cell (default 200, quick 30): the mix's 55, then the judged "
+                            "set's and short xwlb keyword queries of the training years (bench/perf/queries.py "
+                            "`unseen`); enough for a 16-client cell to measure throughput, not its ramp-up")
     sizes.add_argument("--cell-seconds", type=float, metavar="S",
                        help="time budget per cell: stop starting requests after S seconds (default 120, quick 30)")
     other = parser.add_argument_group("other")
@@ -157,11 +161,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     quick = args.quick
     for name, full, small in (("xwlb_articles", (7538, 20000), (150,)), ("query_articles", (7538, 20000), (150,)),
-                              ("warm_requests", 200, 30), ("cold", "restart", "unseen"),
+                              ("warm_requests", 200, 30), ("cold_queries", 200, 30), ("cold", "restart", "unseen"),
                               ("cell_seconds", 120.0, 30.0)):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
-    if any(n < 1 for n in args.xwlb_articles) or args.warm_requests < 1:
+    if any(n < 1 for n in args.xwlb_articles) or args.warm_requests < 1 or args.cold_queries < 1:
         parser.error("sizes must be positive")
     return args
 
@@ -337,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
 
             sample_label = os.path.relpath(args.sample, PROJECT_ROOT)
             opts = QueryOptions(alias="", es_url=es_url, concurrency=args.concurrency, modes=args.modes,
-                                warm_requests=args.warm_requests, cold_method=args.cold, cell_seconds=args.cell_seconds,
+                                warm_requests=args.warm_requests, cold_method=args.cold,
+                                cold_queries=args.cold_queries, xwlb=args.xwlb if xwlb_files else None,
+                                cell_seconds=args.cell_seconds,
                                 workdir=workdir, profile=args.profile, diagnose=not args.no_diagnose)
             for n in args.query_articles if xwlb_files else (0,):
                 sources = [args.sample]

@@ -9,6 +9,7 @@ news (xwlb) when available, so the topics lean national; the register is a citiz
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 EXACT_WORDS = [
     "安全生产检查",
@@ -102,6 +103,40 @@ def mix(n: int, seed: int = 1) -> list[str]:
     ranked = distinct(seed)
     weights = [1.0 / (rank ** 0.8) for rank in range(1, len(ranked) + 1)]
     return rng.choices(ranked, weights=weights, k=n)
+
+
+UNSEEN_MAX_CHARS = 12
+"""The longest xwlb keyword query `unseen` takes."""
+
+
+def unseen(n: int, xwlb: Path | None = None, seed: int = 0) -> list[str]:
+    """Up to `n` distinct queries outside the mix, for cold cells that need more queries than the mix has
+    (a 16-client cell of 55 requests is mostly ramp-up and tail, not throughput).
+
+    First the judged set's queries (`bench/relevance/queries.json`: township queries of seven kinds), then,
+    when the xwlb corpus directory `xwlb` is given, its editors' keywords of the training years asked as
+    known-item queries are (`bench.relevance.known_item.tags_query`; never a held-out year) where they are
+    as short as typed queries (at most UNSEEN_MAX_CHARS characters; the mix averages 6, the judged set 7.5),
+    each list shuffled with `seed`. Fewer than `n` when the sources run out."""
+    from bench.relevance import judged, known_item
+    from govsearch.splits import TRAIN_YEARS
+
+    rng = random.Random(seed)
+    taken = set(QUERIES)
+    out: list[str] = []
+
+    def take(candidates: list[str]) -> None:
+        rng.shuffle(candidates)
+        for q in candidates:
+            if len(out) < n and q not in taken:
+                taken.add(q)
+                out.append(q)
+
+    take([query.query for query in judged.load()])
+    if xwlb is not None and xwlb.is_dir() and len(out) < n:
+        take([q for record in known_item.read_records(xwlb, TRAIN_YEARS)
+              if (q := known_item.tags_query(record)) is not None and len(q) <= UNSEEN_MAX_CHARS])
+    return out
 
 
 def partition(queries: list[str], parts: int) -> list[list[str]]:

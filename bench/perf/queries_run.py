@@ -41,6 +41,8 @@ class QueryOptions:
     modes: tuple[str, ...]
     warm_requests: int
     cold_method: str  # "restart" or "unseen"
+    cold_queries: int  # distinct queries per cold cell (the mix's first, then `queries.unseen`)
+    xwlb: Path | None  # the xwlb corpus, for `queries.unseen` (None: the judged set only)
     cell_seconds: float
     workdir: Path
     profile: bool = False
@@ -126,9 +128,18 @@ async def _run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryRe
             vectors[q] = vector.tolist()
     log(f"    p50 {results.embed_p50:.2f} ms over {len(results.embed_ms)} calls")
 
+    cold_modes = [m for m in opts.modes if m in EMBEDDING_MODES]
+    # Cold cells get `cold_queries` queries each, disjoint between cells when the cold method is "unseen":
+    # the mix's distinct queries first, then queries from outside it.
+    cold_cells = len(opts.concurrency) * len(cold_modes) if opts.cold_method == "unseen" else 1
+    wanted = max(opts.cold_queries * cold_cells - len(distinct), 0)
+    cold_pool = distinct + query_mix.unseen(wanted, opts.xwlb)
+    for q in cold_pool[len(distinct):]:
+        vectors[q] = model.embed_query(q).tolist()
+
     es = AsyncElasticsearch(opts.es_url, request_timeout=60)
     try:
-        bodies = {mode: {q: await service_requests(settings, es, q, mode, vectors[q]) for q in distinct}
+        bodies = {mode: {q: await service_requests(settings, es, q, mode, vectors[q]) for q in cold_pool}
                   for mode in opts.modes}
     finally:
         await es.close()
@@ -137,7 +148,6 @@ async def _run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryRe
     warm_mix = query_mix.mix(opts.warm_requests)
     results.warm_requests = len(warm_mix)
     results.warm_distinct = len(set(warm_mix))
-    cold_modes = [m for m in opts.modes if m in EMBEDDING_MODES]
 
     async def cold_cell(api: ApiProcess, mode: str, c: int, qs: list[str]) -> None:
         cpu = CpuMeter(opts.es_url, api.pid).start()
@@ -161,14 +171,15 @@ async def _run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryRe
     # Cold query-embedding cache with fresh processes: one API per (mode, concurrency) cell, each
     # sent every distinct query once.
     if opts.cold_method == "restart" and cold_modes:
-        results.cold_queries_per_cell = len(distinct)
-        log(f"  cold cache: a fresh API per cell, {len(distinct)} distinct queries each")
+        per_cell = cold_pool[:opts.cold_queries]
+        results.cold_queries_per_cell = len(per_cell)
+        log(f"  cold cache: a fresh API per cell, {len(per_cell)} distinct queries each")
         for c in opts.concurrency:
             for mode in cold_modes:
                 api = ApiProcess(env, api_log).start()
                 results.api_startup_seconds.append(api.startup_seconds)
                 try:
-                    await cold_cell(api, mode, c, _shuffled(distinct, 7 * c + len(mode)))
+                    await cold_cell(api, mode, c, _shuffled(per_cell, 7 * c + len(mode)))
                 finally:
                     api.stop()
 
@@ -178,7 +189,7 @@ async def _run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryRe
     try:
         results.api_memory_loaded = main_api.memory()
         if opts.cold_method == "unseen" and cold_modes:
-            groups = query_mix.partition(distinct, len(opts.concurrency) * len(cold_modes))
+            groups = query_mix.partition(cold_pool, cold_cells)
             results.cold_queries_per_cell = min(len(g) for g in groups)
             log(f"  cold cache: queries this API has not seen, {results.cold_queries_per_cell}+ per cell")
             cells = [(mode, c) for c in opts.concurrency for mode in cold_modes]

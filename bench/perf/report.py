@@ -235,8 +235,10 @@ def _order(cell: Cell) -> tuple[int, int, int]:
 def _query_tables(q: QueryResults) -> list[str]:
     service = sorted((c for c in q.cells if c.target == "service" and c.cache in ("warm", "cold")), key=_order)
     raw = sorted((c for c in q.cells if c.target == "es"), key=_order)
-    cold = ("a fresh API process per cell (model loaded, query cache empty), every distinct query once"
+    cold = ("a fresh API process per cell (model loaded, query cache empty), each of its queries once"
             if q.cold_method == "restart" else "queries the API process has not seen before, disjoint per cell")
+    cold += (" (the mix's distinct queries, then the judged set's and short xwlb keyword queries of the "
+             "training years: `unseen` in `bench/perf/queries.py`)")
     lines = [
         f"Index: alias `{q.alias}`. Query mix: {q.distinct_queries} distinct citizen-style queries "
         "(exact words, names, questions, paraphrases; `bench/perf/queries.py`). "
