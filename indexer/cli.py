@@ -36,6 +36,8 @@ examples:
   python -m indexer build --source data/sample              new index, then switch the alias
   python -m indexer build --source ../shared/corpus/xwlb/xwlb-2012.jsonl
   python -m indexer build --source data/sample --incremental   write only changed articles
+  python -m indexer embed --source CORPUS --shard 2/4       one quarter of the vectors, into the cache only
+  python -m indexer cache-merge /mnt/shard1 /mnt/shard2     gather caches filled elsewhere
   python -m indexer stats                                   what the alias points at
 """
 
@@ -72,11 +74,35 @@ def main(argv: list[str] | None = None) -> int:
     inspect_cmd.add_argument("--passages", action="store_true", help="also print every passage")
     inspect_cmd.add_argument("--json", action="store_true", help="one JSON object per article")
 
+    embed_cmd = commands.add_parser(
+        "embed", help="compute passage vectors into the embedding cache only (one shard of them)",
+        description="Parse and chunk the sources as `build` does and compute the vectors of one shard of "
+        "their passages into the embedding cache (EMBEDDING_CACHE_DIR), without Elasticsearch. Run the N "
+        "shards in N processes or on N machines, merge their caches with `cache-merge`, and a `build` of the "
+        "same sources then embeds nothing. Passages already cached are skipped, so a stopped run resumes.",
+    )
+    embed_cmd.add_argument("--source", action="append", required=True, type=Path, metavar="PATH",
+                           help="file or directory to read; repeat for several")
+    embed_cmd.add_argument("--shard", default="1/1", metavar="K/N",
+                           help="embed the K-th of N disjoint shards of the passages (default 1/1: all)")
+    embed_cmd.add_argument("--model", help="embedding model (default: EMBEDDING_MODEL)")
+    embed_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    merge_cmd = commands.add_parser(
+        "cache-merge", help="copy the vectors of other embedding caches into this one",
+        description="Add to the embedding cache in EMBEDDING_CACHE_DIR every vector it lacks from the given "
+        "caches (their directories or embeddings.sqlite3 files), e.g. those `embed --shard` filled elsewhere.",
+    )
+    merge_cmd.add_argument("caches", nargs="+", type=Path, metavar="CACHE",
+                           help="a cache directory or its embeddings.sqlite3 file")
+
     commands.add_parser("stats", help="the alias, its index, counts, size and embedding model")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return {"build": _build, "inspect": _inspect, "stats": _stats}[args.command](args)
+    commands_run = {"build": _build, "embed": _embed, "cache-merge": _cache_merge, "inspect": _inspect,
+                    "stats": _stats}
+    return commands_run[args.command](args)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -151,6 +177,69 @@ def _summary(result: BuildResult, alias: str) -> str:
     if len(report.problems) > 10:
         lines.append(f"  ... and {len(report.problems) - 10} more problems")
     return "\n".join(lines)
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from indexer.embeddings import load_embedder
+    from indexer.shards import ShardProgress, embed_shard, parse_shard
+
+    try:
+        shard, shards = parse_shard(args.shard)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    missing = [str(path) for path in args.source if not path.exists()]
+    if missing:
+        print(f"error: no such source: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    model = args.model or settings.embedding_model
+    print(f"loading embedding model {model!r} ...", flush=True)
+    embedder = load_embedder(model, settings.embedding_cache_dir, threads=settings.embedding_threads)
+    bar = None if args.quiet else tqdm(total=0, unit="passage", desc=f"shard {args.shard}", dynamic_ncols=True)
+
+    def on_progress(progress: ShardProgress) -> None:
+        if bar is not None:
+            bar.total = progress.total
+            bar.n = progress.done
+            bar.set_postfix_str(f"{progress.computed} computed")
+            bar.refresh()
+
+    try:
+        result = embed_shard(embedder, args.source, shard=shard, shards=shards,
+                             batch_size=settings.embedding_batch_size, on_progress=on_progress)
+    finally:
+        if bar is not None:
+            bar.close()
+        embedder.close()
+    rate = result.computed / result.seconds if result.seconds > 0 else 0.0
+    print(f"shard {args.shard} of {result.passages} distinct passages ({result.articles} articles): "
+          f"{result.in_shard} in this shard, {result.computed} computed, {result.cached} already cached, "
+          f"{result.seconds:.1f} s ({rate:.1f} computed/s)\n  cache  {embedder.cache_path}")
+    for problem in result.report.problems[:10]:
+        print(f"  skipped    {problem.path}:{problem.line or '-'}: {problem.reason}")
+    return 0
+
+
+def _cache_merge(args: argparse.Namespace) -> int:
+    from indexer.embeddings import CACHE_DB_NAME, EmbeddingCache
+
+    files = [path / CACHE_DB_NAME if path.is_dir() else path for path in args.caches]
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        print(f"error: no embedding cache at {', '.join(missing)}", file=sys.stderr)
+        return 2
+    target = EmbeddingCache(get_settings().embedding_cache_dir / CACHE_DB_NAME)
+    try:
+        for path in files:
+            if path.resolve() == target.path.resolve():
+                print(f"{path}: the target cache itself, skipped")
+                continue
+            print(f"{path}: {target.merge_from(path)} vectors added")
+        print(f"{target.path}: {target.count()} vectors")
+    finally:
+        target.close()
+    return 0
 
 
 def _inspect(args: argparse.Namespace) -> int:

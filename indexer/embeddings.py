@@ -176,6 +176,25 @@ class EmbeddingCache:
                 raise
             self._conn.execute("COMMIT")
 
+    def merge_from(self, other: Path) -> int:
+        """Copy into this cache every vector of the cache database `other` it lacks (`INSERT OR IGNORE`: a
+        vector already here is kept); returns how many were added. Vectors are keyed by (model, text), so
+        caches filled anywhere — another process, another machine (`python -m indexer embed --shard`) —
+        merge into one."""
+        other = Path(other)
+        if not other.is_file():
+            raise FileNotFoundError(f"no embedding cache database at {other}")
+        with self._lock:
+            before = self._conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
+            self._conn.execute("ATTACH DATABASE ? AS other", (str(other),))
+            try:
+                self._conn.execute("INSERT OR IGNORE INTO main.vectors SELECT model, sha256, dims, vector "
+                                   "FROM other.vectors")
+            finally:
+                self._conn.execute("DETACH DATABASE other")
+            after = self._conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
+        return int(after - before)
+
     def count(self, model: str | None = None) -> int:
         with self._lock:
             if model is None:
@@ -306,7 +325,7 @@ class Embedder:
         if not texts:
             return out
         prefix = self.prefixes.passage
-        keys = [text_key(prefix + text) for text in texts]
+        keys = [self.passage_key(text) for text in texts]
         cache = self._disk_cache()
         vectors = self._cache_get(cache, keys)
 
@@ -332,6 +351,10 @@ class Embedder:
             self.cache_misses += len(missing)
             self.cache_hits += len(texts) - len(missing)
         return out
+
+    def passage_key(self, text: str) -> bytes:
+        """The passage's key in the vector cache (with the model's id): sha256 of the text as encoded."""
+        return text_key(self.prefixes.passage + text)
 
     def embed_query(self, text: str) -> np.ndarray:
         """(dims,) float32 L2-normalised vector for a search query (query prefix applied).

@@ -17,7 +17,6 @@ load time is reported separately and is not part of any rate.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -300,27 +299,11 @@ def measure_corpus(es: Elasticsearch, model: Embedder, *, corpus: str, sources: 
     log(f"    {incremental.seconds:.1f} s, {incremental.skipped_unchanged} articles skipped as unchanged")
     if first.passages != run.passages:
         run.notes.append(f"the build loaded {first.passages} passages, the stage runs {run.passages}")
-    if keep_cache is not None:
-        merge_cache(build_cache / CACHE_DB_NAME, keep_cache)
+    if keep_cache is not None and (build_cache / CACHE_DB_NAME).is_file():
+        kept = EmbeddingCache(keep_cache / CACHE_DB_NAME)
+        kept.merge_from(build_cache / CACHE_DB_NAME)
+        kept.close()
     return run
-
-
-def merge_cache(source_db: Path, target_dir: Path) -> int:
-    """Copy vectors from one cache database into another (the persistent bench cache)."""
-    if not source_db.is_file():
-        return 0
-    target = EmbeddingCache(target_dir / CACHE_DB_NAME)  # creates the table if needed
-    target.close()
-    conn = sqlite3.connect(str(target_dir / CACHE_DB_NAME), timeout=60, isolation_level=None)
-    try:
-        conn.execute("ATTACH DATABASE ? AS src", (str(source_db),))
-        before = conn.execute("SELECT count(*) FROM main.vectors").fetchone()[0]
-        conn.execute("INSERT OR IGNORE INTO main.vectors SELECT model, sha256, dims, vector FROM src.vectors")
-        after = conn.execute("SELECT count(*) FROM main.vectors").fetchone()[0]
-        conn.execute("DETACH DATABASE src")
-    finally:
-        conn.close()
-    return after - before
 
 
 def build_query_index(es: Elasticsearch, model: Embedder, *, sources: Iterable[Path], alias: str,

@@ -1,0 +1,69 @@
+"""Embedding the sample in shards with the real model: disjoint shards covering every passage, resumable,
+and merged caches that leave a build nothing to compute (`indexer/shards.py`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from govsearch.paths import SAMPLE_CORPUS
+from indexer.embeddings import CACHE_DB_NAME, Embedder, EmbeddingCache
+from indexer.passages import embedding_text, split_passages
+from indexer.shards import ShardProgress, embed_shard
+from indexer.sources import ReadReport, read_sources
+
+
+def _on(template: Embedder, cache_dir: Path) -> Embedder:
+    """The loaded model behind another cache directory."""
+    return Embedder(template.name, template.model, prefixes=template.prefixes, cache_dir=cache_dir,
+                    cache_model_id=template.cache_model_id)
+
+
+def _cached_keys(embedder: Embedder, cache_dir: Path, keys: set[bytes]) -> set[bytes]:
+    """Which of `keys` the cache holds; it holds nothing else."""
+    cache = EmbeddingCache(cache_dir / CACHE_DB_NAME)
+    found = set(cache.get_many(embedder.cache_model_id, keys, embedder.dims))
+    assert cache.count() == len(found)
+    cache.close()
+    return found
+
+
+def test_shards_embed_every_passage_once_and_merge_into_a_cache_a_build_needs_nothing_more_from(
+        embedder: Embedder, tmp_path: Path) -> None:
+    texts = [embedding_text(article, passage) for article in read_sources([SAMPLE_CORPUS], ReadReport())
+             for passage in split_passages(article)]
+    keys = {embedder.passage_key(text) for text in texts}
+
+    results, shard_keys = [], []
+    for shard in range(2):
+        directory = tmp_path / f"shard{shard}"
+        worker = _on(embedder, directory)
+        seen: list[ShardProgress] = []
+        results.append(embed_shard(worker, [SAMPLE_CORPUS], shard=shard, shards=2, on_progress=seen.append))
+        worker.close()
+        shard_keys.append(_cached_keys(embedder, directory, keys))
+        assert seen and seen[-1].done == seen[-1].total == results[-1].in_shard
+    assert not shard_keys[0] & shard_keys[1]
+    assert shard_keys[0] | shard_keys[1] == keys
+    assert [r.computed for r in results] == [r.in_shard for r in results] == [len(k) for k in shard_keys]
+    assert all(r.passages == len(keys) and r.articles == 48 for r in results)
+
+    # a second run of a shard finds its vectors cached and computes nothing
+    again = _on(embedder, tmp_path / "shard0")
+    rerun = embed_shard(again, [SAMPLE_CORPUS], shard=0, shards=2)
+    again.close()
+    assert (rerun.computed, rerun.cached) == (0, results[0].in_shard)
+
+    merged_dir = tmp_path / "merged"
+    merged_cache = EmbeddingCache(merged_dir / CACHE_DB_NAME)
+    added = [merged_cache.merge_from(tmp_path / f"shard{shard}" / CACHE_DB_NAME) for shard in range(2)]
+    merged_cache.close()
+    assert added == [len(k) for k in shard_keys]
+
+    build_side = _on(embedder, merged_dir)
+    vectors = build_side.embed_passages(texts)
+    build_side.close()
+    assert (build_side.cache_misses, build_side.cache_hits) == (0, len(texts))
+    direct = _on(embedder, None).embed_passages(texts[:8])  # no cache: computed now
+    assert np.allclose(vectors[:8], direct, atol=1e-6)
