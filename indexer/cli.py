@@ -181,7 +181,7 @@ def _summary(result: BuildResult, alias: str) -> str:
 
 def _embed(args: argparse.Namespace) -> int:
     from indexer.embeddings import load_embedder
-    from indexer.shards import ShardProgress, embed_shard, parse_shard
+    from indexer.shards import ShardError, ShardProgress, embed_shard, parse_shard
 
     try:
         shard, shards = parse_shard(args.shard)
@@ -208,6 +208,9 @@ def _embed(args: argparse.Namespace) -> int:
     try:
         result = embed_shard(embedder, args.source, shard=shard, shards=shards,
                              batch_size=settings.embedding_batch_size, on_progress=on_progress)
+    except ShardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         if bar is not None:
             bar.close()

@@ -26,6 +26,10 @@ CHUNK = 512
 """Passages handed to the embedder per call (progress is reported between calls)."""
 
 
+class ShardError(RuntimeError):
+    """The shard cannot be embedded into the cache (no cache, or one that cannot be written)."""
+
+
 def shard_of(key: bytes, shards: int) -> int:
     """The shard (0 … shards − 1) of a passage with this cache key."""
     if shards < 1:
@@ -79,10 +83,11 @@ def embed_shard(embedder: Embedder, sources: Iterable[str | Path], *, shard: int
     sources: files or directories, read and cut into passages exactly as `python -m indexer build` does.
     batch_size: passages per model call (EMBEDDING_BATCH_SIZE).
     on_progress: called after every CHUNK passages with the running totals.
-    Passages already cached are not computed again, so a stopped run resumes where it was.
+    Passages already cached are not computed again, so a stopped run resumes where it was. Raises
+    ShardError when the cache is disabled or cannot be opened.
     """
     if embedder.cache_path is None:
-        raise ValueError("embedding into shards needs the vector cache (EMBEDDING_CACHE_DIR)")
+        raise ShardError("embedding into shards needs the vector cache (EMBEDDING_CACHE_DIR)")
     if not 0 <= shard < shards:
         raise ValueError(f"shard {shard} is not one of 0 … {shards - 1}")
     started = time.monotonic()
@@ -101,6 +106,9 @@ def embed_shard(embedder: Embedder, sources: Iterable[str | Path], *, shard: int
     for start in range(0, len(mine), CHUNK):
         chunk = mine[start:start + CHUNK]
         embedder.embed_passages(chunk, batch_size=batch_size)
+        if embedder.cache_path is None:  # the cache failed to open: nothing computed would be kept
+            raise ShardError(f"the embedding cache could not be opened or written (see the log): "
+                             f"{len(chunk)} vectors computed and not kept; stopping")
         progress.done += len(chunk)
         progress.computed = embedder.cache_misses - misses_before
         if on_progress:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from govsearch.paths import SAMPLE_CORPUS
+from indexer import shards
 from indexer.embeddings import CACHE_DB_NAME, Embedder, EmbeddingCache
 from indexer.passages import embedding_text, split_passages
-from indexer.shards import ShardProgress, embed_shard
+from indexer.shards import ShardError, ShardProgress, embed_shard
 from indexer.sources import ReadReport, read_sources
 
 
@@ -67,3 +69,16 @@ def test_shards_embed_every_passage_once_and_merge_into_a_cache_a_build_needs_no
     assert (build_side.cache_misses, build_side.cache_hits) == (0, len(texts))
     direct = _on(embedder, None).embed_passages(texts[:8])  # no cache: computed now
     assert np.allclose(vectors[:8], direct, atol=1e-6)
+
+
+def test_a_cache_that_cannot_be_written_stops_the_shard_after_one_chunk(
+        embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shards, "CHUNK", 10)
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache directory should be")
+    worker = _on(embedder, blocked)
+    with pytest.raises(ShardError, match="could not be opened"):
+        embed_shard(worker, [SAMPLE_CORPUS])
+    assert worker.cache_misses == 10  # one chunk computed, not the whole corpus
+    with pytest.raises(ShardError, match="needs the vector cache"):
+        embed_shard(_on(embedder, None), [SAMPLE_CORPUS])
