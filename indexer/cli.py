@@ -225,6 +225,8 @@ def _embed(args: argparse.Namespace) -> int:
 
 
 def _cache_merge(args: argparse.Namespace) -> int:
+    import sqlite3
+
     from indexer.embeddings import CACHE_DB_NAME, EmbeddingCache
 
     files = [path / CACHE_DB_NAME if path.is_dir() else path for path in args.caches]
@@ -238,7 +240,13 @@ def _cache_merge(args: argparse.Namespace) -> int:
             if path.resolve() == target.path.resolve():
                 print(f"{path}: the target cache itself, skipped")
                 continue
-            print(f"{path}: {target.merge_from(path)} vectors added")
+            try:
+                added = target.merge_from(path)
+            except sqlite3.Error as exc:
+                print(f"error: {path} is not a readable embedding cache ({exc}); the caches before it are merged",
+                      file=sys.stderr)
+                return 1
+            print(f"{path}: {added} vectors added")
         print(f"{target.path}: {target.count()} vectors")
     finally:
         target.close()

@@ -84,3 +84,15 @@ def test_cache_merge_adds_what_the_target_lacks_and_keeps_what_it_has(
     assert "0 vectors added" in capsys.readouterr().out
     assert main(["cache-merge", str(second), str(tmp_path / "nowhere")]) == 2
     assert "no embedding cache" in capsys.readouterr().err
+
+
+def test_cache_merge_reports_a_file_that_is_not_a_cache(tmp_path: Path, target_cache: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    _cache(target_cache, {_key(1): 1.0})
+    bogus = tmp_path / "bogus.sqlite3"
+    bogus.write_text("not a database")
+    assert main(["cache-merge", str(bogus)]) == 1
+    assert "is not a readable embedding cache" in capsys.readouterr().err
+    cache = EmbeddingCache(target_cache / CACHE_DB_NAME)
+    assert cache.count() == 1
+    cache.close()
