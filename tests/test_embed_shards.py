@@ -3,12 +3,16 @@ and merged caches that leave a build nothing to compute (`indexer/shards.py`).""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from govsearch.paths import SAMPLE_CORPUS
+from govsearch.paths import PROJECT_ROOT, SAMPLE_CORPUS
 from indexer import shards
 from indexer.embeddings import CACHE_DB_NAME, Embedder, EmbeddingCache
 from indexer.passages import embedding_text, split_passages
@@ -31,10 +35,14 @@ def _cached_keys(embedder: Embedder, cache_dir: Path, keys: set[bytes]) -> set[b
     return found
 
 
+def _sample_texts() -> list[str]:
+    return [embedding_text(article, passage) for article in read_sources([SAMPLE_CORPUS], ReadReport())
+            for passage in split_passages(article)]
+
+
 def test_shards_embed_every_passage_once_and_merge_into_a_cache_a_build_needs_nothing_more_from(
         embedder: Embedder, tmp_path: Path) -> None:
-    texts = [embedding_text(article, passage) for article in read_sources([SAMPLE_CORPUS], ReadReport())
-             for passage in split_passages(article)]
+    texts = _sample_texts()
     keys = {embedder.passage_key(text) for text in texts}
 
     results, shard_keys = [], []
@@ -82,3 +90,18 @@ def test_a_cache_that_cannot_be_written_stops_the_shard_after_one_chunk(
     assert worker.cache_misses == 10  # one chunk computed, not the whole corpus
     with pytest.raises(ShardError, match="needs the vector cache"):
         embed_shard(_on(embedder, None), [SAMPLE_CORPUS])
+
+
+def test_the_embed_command_fills_the_configured_cache_and_says_what_it_did(
+        embedder: Embedder, cache_dir: Path, tmp_path: Path) -> None:
+    """`python -m indexer embed` as an operator runs it (the session's cache holds the model already)."""
+    target = tmp_path / "cli-cache"
+    shutil.copytree(cache_dir / "models", target / "models")  # the materialised model, not its vectors
+    env = {**os.environ, "EMBEDDING_CACHE_DIR": str(target)}
+    done = subprocess.run([sys.executable, "-m", "indexer", "embed", "--source", str(SAMPLE_CORPUS), "--shard", "2/2",
+                           "--quiet"], env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr
+    in_shard = len(_cached_keys(embedder, target, {embedder.passage_key(text) for text in _sample_texts()}))
+    assert in_shard > 0
+    assert f"{in_shard} in this shard, {in_shard} computed, 0 already cached" in done.stdout
+    assert str(target / CACHE_DB_NAME) in done.stdout
