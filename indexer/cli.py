@@ -7,7 +7,9 @@ import json
 import logging
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -17,6 +19,7 @@ from indexer.embeddings import Embedder
 from indexer.journal import Journal
 from indexer.passages import split_passages
 from indexer.pipeline import BuildCancelled, BuildFailed, BuildProgress, BuildResult, build
+from indexer.shards import ShardError, ShardProgress, embed_in_processes, embed_shard, parse_shard
 from indexer.sources import ReadReport, read_sources
 
 DESCRIPTION = """\
@@ -121,9 +124,7 @@ def _build(args: argparse.Namespace) -> int:
     if args.if_missing and elastic.alias_target(es, alias):
         print(f"alias {alias!r} already points at {elastic.alias_target(es, alias)}: nothing to do")
         return 0
-    missing = [str(path) for path in args.source if not path.exists()]
-    if missing:
-        print(f"error: no such source: {', '.join(missing)}", file=sys.stderr)
+    if not _sources_exist(args.source):
         return 2
     if args.processes < 1:
         print("error: --processes must be at least 1", file=sys.stderr)
@@ -169,18 +170,30 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _embed_first(embedder: Embedder, args: argparse.Namespace, batch_size: int) -> bool:
-    """`build --processes N`: the vectors into the cache in N processes; False (and a message) on failure."""
-    from indexer.shards import ShardError, ShardProgress, embed_in_processes
+def _sources_exist(sources: list[Path]) -> bool:
+    """True when every source exists; else False, after saying which do not."""
+    missing = [str(path) for path in sources if not path.exists()]
+    if missing:
+        print(f"error: no such source: {', '.join(missing)}", file=sys.stderr)
+    return not missing
 
-    bar = None if args.quiet else tqdm(total=0, unit="passage", desc=f"embedding, shard 1/{args.processes}",
-                                       dynamic_ncols=True)
+
+def _shard_bar(desc: str, quiet: bool) -> tuple[tqdm[Any] | None, Callable[[ShardProgress], None]]:
+    """A progress bar for one shard's embedding (None when quiet) and the callback that moves it."""
+    bar = None if quiet else tqdm(total=0, unit="passage", desc=desc, dynamic_ncols=True)
 
     def on_progress(progress: ShardProgress) -> None:
         if bar is not None:
             bar.total, bar.n = progress.total, progress.done
+            bar.set_postfix_str(f"{progress.computed} computed")
             bar.refresh()
 
+    return bar, on_progress
+
+
+def _embed_first(embedder: Embedder, args: argparse.Namespace, batch_size: int) -> bool:
+    """`build --processes N`: the vectors into the cache in N processes; False (and a message) on failure."""
+    bar, on_progress = _shard_bar(f"embedding, shard 1/{args.processes}", args.quiet)
     try:
         mine = embed_in_processes(embedder, args.source, args.processes, batch_size=batch_size,
                                   on_progress=on_progress)
@@ -220,30 +233,19 @@ def _summary(result: BuildResult, alias: str) -> str:
 
 def _embed(args: argparse.Namespace) -> int:
     from indexer.embeddings import load_embedder
-    from indexer.shards import ShardError, ShardProgress, embed_shard, parse_shard
 
     try:
         shard, shards = parse_shard(args.shard)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    missing = [str(path) for path in args.source if not path.exists()]
-    if missing:
-        print(f"error: no such source: {', '.join(missing)}", file=sys.stderr)
+    if not _sources_exist(args.source):
         return 2
     settings = get_settings()
     model = args.model or settings.embedding_model
     print(f"loading embedding model {model!r} ...", flush=True)
     embedder = load_embedder(model, settings.embedding_cache_dir, threads=settings.embedding_threads)
-    bar = None if args.quiet else tqdm(total=0, unit="passage", desc=f"shard {args.shard}", dynamic_ncols=True)
-
-    def on_progress(progress: ShardProgress) -> None:
-        if bar is not None:
-            bar.total = progress.total
-            bar.n = progress.done
-            bar.set_postfix_str(f"{progress.computed} computed")
-            bar.refresh()
-
+    bar, on_progress = _shard_bar(f"shard {args.shard}", args.quiet)
     try:
         result = embed_shard(embedder, args.source, shard=shard, shards=shards,
                              batch_size=settings.embedding_batch_size, on_progress=on_progress)

@@ -95,14 +95,11 @@ def embed_shard(embedder: Embedder, sources: Iterable[str | Path], *, shard: int
         raise ValueError(f"shard {shard} is not one of 0 … {shards - 1}")
     started = time.monotonic()
     report = ReadReport()
-    texts: dict[bytes, str] = {}
-    passages = 0
+    texts: dict[bytes, str] = {}  # distinct passage texts by cache key
     for article in read_sources(sources, report):
         for passage in split_passages(article):
             text = embedding_text(article, passage)
-            key = embedder.passage_key(text)
-            passages += key not in texts
-            texts.setdefault(key, text)
+            texts.setdefault(embedder.passage_key(text), text)
     mine = [text for key, text in texts.items() if shard_of(key, shards) == shard]
     progress = ShardProgress(total=len(mine))
     misses_before = embedder.cache_misses
@@ -116,7 +113,7 @@ def embed_shard(embedder: Embedder, sources: Iterable[str | Path], *, shard: int
         progress.computed = embedder.cache_misses - misses_before
         if on_progress:
             on_progress(progress)
-    return ShardResult(shard=shard, shards=shards, articles=report.articles, passages=passages, in_shard=len(mine),
+    return ShardResult(shard=shard, shards=shards, articles=report.articles, passages=len(texts), in_shard=len(mine),
                        computed=embedder.cache_misses - misses_before, seconds=time.monotonic() - started,
                        report=report)
 
