@@ -19,7 +19,14 @@ from indexer.embeddings import Embedder
 from indexer.journal import Journal
 from indexer.passages import split_passages
 from indexer.pipeline import BuildCancelled, BuildFailed, BuildProgress, BuildResult, build
-from indexer.shards import ShardError, ShardProgress, embed_in_processes, embed_shard, parse_shard
+from indexer.shards import (
+    THREADS_PER_PROCESS,
+    ShardError,
+    ShardProgress,
+    embed_in_processes,
+    embed_shard,
+    parse_shard,
+)
 from indexer.sources import ReadReport, read_sources
 
 DESCRIPTION = """\
@@ -131,7 +138,7 @@ def _build(args: argparse.Namespace) -> int:
         return 2
     model = args.model or settings.embedding_model
     print(f"loading embedding model {model!r} ...", flush=True)
-    threads = settings.embedding_threads or (1 if args.processes > 1 else None)
+    threads = settings.embedding_threads or (THREADS_PER_PROCESS if args.processes > 1 else None)
     embedder = load_embedder(model, settings.embedding_cache_dir, threads=threads)
     if args.processes > 1 and not _embed_first(embedder, args, settings.embedding_batch_size):
         return 1

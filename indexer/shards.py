@@ -28,6 +28,9 @@ from indexer.sources import ReadReport, read_sources
 CHUNK = 512
 """Passages handed to the embedder per call (progress is reported between calls)."""
 
+THREADS_PER_PROCESS = 1
+"""BLAS threads of each process when several embed at once and EMBEDDING_THREADS is not set."""
+
 
 class ShardError(RuntimeError):
     """The shard cannot be embedded into the cache (no cache, or one that cannot be written)."""
@@ -133,7 +136,7 @@ def embed_in_processes(embedder: Embedder, sources: Sequence[str | Path], proces
     if embedder.cache_path is None:
         raise ShardError("embedding in processes needs the vector cache (EMBEDDING_CACHE_DIR)")
     env = {**os.environ, "EMBEDDING_CACHE_DIR": str(embedder.cache_path.parent)}
-    env.setdefault("EMBEDDING_THREADS", "1")
+    env.setdefault("EMBEDDING_THREADS", str(THREADS_PER_PROCESS))
     command = [sys.executable, "-m", "indexer", "embed", "--model", embedder.name, "--quiet",
                *(arg for source in sources for arg in ("--source", str(source)))]
     workers = [subprocess.Popen([*command, "--shard", f"{k}/{processes}"], env=env, stdout=subprocess.DEVNULL,
