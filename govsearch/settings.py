@@ -80,8 +80,9 @@ class Settings(BaseSettings):
         description="Segments per shard a full build force-merges its new index into before the alias switch (0: no "
         "force merge, the segments bulk loading left). Every search visits every segment, and kNN walks one HNSW "
         "graph per segment: on 20,000 articles (11 segments after the build) one segment halved the node's CPU per "
-        "BM25 and per kNN search (bench/results/perf-notes.md); the merge itself rebuilds the HNSW graph once "
-        "(~30 s at 20,000 articles on 2 shared cores). Incremental builds and admin writes add small segments "
+        "BM25 and per kNN search (bench/results/perf-notes.md). With a merge the bulk load stores the vectors "
+        "without an HNSW graph and the merge builds it, once (7-9 s of the merge at 20,000 articles on 2 shared "
+        "cores); with 0 every flushed segment builds its own. Incremental builds and admin writes add small segments "
         "that Elasticsearch's own merge policy handles.",
     )
     index_replicas: int = Field(

@@ -86,17 +86,34 @@ def new_index_name(alias: str) -> str:
     return f"{alias}-{stamp}-{secrets.token_hex(2)}"
 
 
+# The vector index types that build an HNSW graph, each with its flat form: the same vectors stored the
+# same way (quantized alike) and searched exactly, with no graph. Elasticsearch lets an index's vector field
+# move from the flat form to the graph type later; segments written after that (a merge's too) get the graph.
+FLAT_FORMS = {"hnsw": "flat", "int8_hnsw": "int8_flat", "int4_hnsw": "int4_flat", "bbq_hnsw": "bbq_flat"}
+
+
 def create_articles_index(es: Elasticsearch, alias: str, *, dims: int, model: str,
-                          layout: IndexLayout | None = None, segmenter: str = "smartcn") -> str:
+                          layout: IndexLayout | None = None, segmenter: str = "smartcn",
+                          graph_at_merge: bool = False) -> str:
     """A new versioned index for `alias`; `layout` (INDEX_SHARDS, INDEX_REPLICAS) overrides the shard and
     replica counts of mappings/articles.json, which apply when it is None; `segmenter` (WORD_SEGMENTER)
-    picks the word analysis and is recorded in the index's `_meta` as `word_segmenter`."""
+    picks the word analysis and is recorded in the index's `_meta` as `word_segmenter`.
+
+    `graph_at_merge`: the vector field starts in the flat form of its type (FLAT_FORMS) and gets the type of
+    mappings/articles.json back in `merge_segments`, whose merge then builds each shard's HNSW graph once.
+    Otherwise every segment the bulk load flushes builds a graph of its own and the merge builds one more
+    from them: 15-20% of a warm full build's node CPU at 7,538 and 20,000 articles (bench/results/perf-notes.md)."""
     name = new_index_name(alias)
     meta = {"embedding_model": model, "dims": dims, "word_segmenter": segmenter,
             "created": datetime.now(UTC).isoformat()}
     body = articles_index_body(dims, meta, segmenter)
     if layout is not None:
         body["settings"]["index"].update(layout.index_settings())
+    if graph_at_merge:
+        vector = body["mappings"]["properties"]["vector"]
+        flat = FLAT_FORMS.get(vector.get("index_options", {}).get("type", ""))
+        if flat is not None:
+            vector["index_options"] = {"type": flat}
     # Bulk loading is faster without refreshes; the alias switch happens after an explicit refresh.
     body["settings"]["index"]["refresh_interval"] = "-1"
     es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
@@ -115,7 +132,15 @@ MERGE_TIMEOUT_SECONDS = 3600.0
 def merge_segments(es: Elasticsearch, index: str, segments: int) -> None:
     """Force-merge `index` into at most `segments` segments per shard (INDEX_MERGE_SEGMENTS); returns when done.
     Meant for a freshly built index nobody searches yet: the merge costs the node CPU and, until it ends,
-    twice the disk."""
+    twice the disk.
+
+    First the vector field gets its index options from mappings/articles.json again (a no-op unless the index
+    was created with `graph_at_merge`), so the merged segments carry the HNSW graph. A shard that is already
+    down to `segments` segments is not rewritten (Lucene skips it): there, segments loaded flat stay flat —
+    exact kNN over at most one indexing buffer's worth of passages, which costs the node about what the
+    graph's search would — and any segment written later gets the graph."""
+    vector = articles_index_body(int(index_meta(es, index)["dims"]), {})["mappings"]["properties"]["vector"]
+    es.indices.put_mapping(index=index, properties={"vector": vector})
     es.options(request_timeout=MERGE_TIMEOUT_SECONDS).indices.forcemerge(
         index=index, max_num_segments=segments, wait_for_completion=True)
 

@@ -303,8 +303,9 @@ def build(
         journal and checks its job's lease here). Raising fails the build like any other error.
     `layout` sets the new index's shards and replicas (None: as in mappings/articles.json); `segmenter`
     its word analysis (WORD_SEGMENTER), `merge_segments` the segments per shard it is force-merged into before
-    the switch (INDEX_MERGE_SEGMENTS; 0: none). All three apply to full builds; an incremental one writes into
-    the live index as it is.
+    the switch (INDEX_MERGE_SEGMENTS; 0: none; with a merge the vectors load without an HNSW graph and the
+    merge builds it, once: `elastic.create_articles_index`'s `graph_at_merge`). All three apply to full builds;
+    an incremental one writes into the live index as it is.
     """
     started = time.monotonic()
     cancel = cancel or threading.Event()
@@ -327,7 +328,7 @@ def build(
         known = _known_articles(es, live)
     else:
         index = elastic.create_articles_index(es, alias, dims=embedder.dims, model=embedder.name, layout=layout,
-                                              segmenter=segmenter)
+                                              segmenter=segmenter, graph_at_merge=merge_segments > 0)
         if on_index_created:
             on_index_created(index)
         known = {}

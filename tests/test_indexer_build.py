@@ -9,8 +9,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
+from elasticsearch.helpers import bulk
 
 from govsearch.paths import PROJECT_ROOT
 from govsearch.settings import Settings
@@ -88,6 +90,33 @@ def test_a_full_build_is_force_merged_into_one_segment_before_the_switch(es: Ela
                      on_progress=lambda progress: phases.append(progress.phase))
     assert "merging" not in phases and "switching" in phases
     assert counts(es, unmerged.index) == counts(es, merged.index)
+
+
+def test_a_graph_deferred_to_the_merge_loads_flat_and_the_merge_builds_the_mapping_s_graph(
+        es: Elasticsearch, clean_alias: str) -> None:
+    dims, passages = 16, 400
+    index = elastic.create_articles_index(es, clean_alias, dims=dims, model="test", graph_at_merge=True)
+    wanted = elastic.articles_index_body(dims, {})["mappings"]["properties"]["vector"]["index_options"]
+
+    def vector_options() -> dict[str, object]:
+        return dict(es.indices.get_mapping(index=index)[index]["mappings"]["properties"]["vector"]["index_options"])
+
+    def vectors_compared() -> int:
+        """How many vectors one kNN search compares the query with: every one without a graph."""
+        profile = es.search(index=index, size=0, profile=True, knn={
+            "field": "vector", "query_vector": [1.0] + [0.0] * (dims - 1), "k": 5, "num_candidates": 10})["profile"]
+        return sum(s["dfs"]["knn"][0]["vector_operations_count"] for s in profile["shards"])
+
+    assert vector_options() == {"type": elastic.FLAT_FORMS[wanted["type"]]}
+    rng = np.random.default_rng(7)
+    for half in range(2):  # two segments, so the merge has something to rewrite
+        bulk(es, ({"_index": index, "_id": f"p{half}-{i}",
+                   "_source": {"doc_type": "passage", "article_id": f"a{i}", "vector": rng.normal(size=dims).tolist()}}
+                  for i in range(passages // 2)), refresh=True)
+    assert vectors_compared() == passages
+    elastic.merge_segments(es, index, 1)
+    assert vector_options() == wanted
+    assert vectors_compared() < passages / 2
 
 
 def test_a_build_the_node_refuses_leaves_the_alias_and_no_partial_index(
