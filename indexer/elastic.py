@@ -102,7 +102,7 @@ def create_articles_index(es: Elasticsearch, alias: str, *, dims: int, model: st
     `graph_at_merge`: the vector field starts in the flat form of its type (FLAT_FORMS) and gets the type of
     mappings/articles.json back in `merge_segments`, whose merge then builds each shard's HNSW graph once.
     Otherwise every segment the bulk load flushes builds a graph of its own and the merge builds one more
-    from them: 15-20% of a warm full build's node CPU at 7,538 and 20,000 articles (bench/results/perf-notes.md)."""
+    from them: 13-17% of a warm full build's node CPU at 7,538 and 20,000 articles (bench/results/perf-notes.md)."""
     name = new_index_name(alias)
     meta = {"embedding_model": model, "dims": dims, "word_segmenter": segmenter,
             "created": datetime.now(UTC).isoformat()}
