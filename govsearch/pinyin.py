@@ -9,9 +9,14 @@ reading in context (the phrase dictionary), on both sides alike.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
+from typing import Any
 
-from pypinyin import lazy_pinyin
+from pypinyin import Style
+from pypinyin.converter import UltimateConverter
+from pypinyin.core import Pinyin
 
 from govsearch.rules import CJK
 
@@ -23,11 +28,38 @@ _RUNS = re.compile(f"[{CJK}]+|[^{CJK}]+")
 _PINYIN_QUERY = re.compile(rf"^(?=.*[a-z])[a-z0-9{CJK}' ]+$")
 
 
+WORD_CACHE_SIZE = 65_536
+"""Words whose pinyin is remembered (`_word_pinyin`): ~5,800 distinct ones in 7,538 news titles."""
+
+_CONVERTER = UltimateConverter()  # what pypinyin's own `lazy_pinyin` converts with, default options
+
+
+@functools.lru_cache(maxsize=WORD_CACHE_SIZE)
+def _word_pinyin(word: str, style: Style, heteronym: bool, errors: Callable[[str], str] | str,
+                 strict: bool) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(readings) for readings in _CONVERTER.convert(word, style, heteronym, errors, strict))
+
+
+class _RememberingConverter(UltimateConverter):
+    """pypinyin's converter with each segmented word's result remembered: a corpus repeats its words
+    (国务院, 习近平, 安全生产), and converting a word was ~60% of a title's pinyin time. Same output as
+    `pypinyin.lazy_pinyin` (a test compares them)."""
+
+    def convert(self, words: str, style: Style, heteronym: bool, errors: Callable[[str], str] | str,
+                strict: bool = True, **kwargs: Any) -> list[list[str]]:
+        if kwargs:
+            return list(super().convert(words, style, heteronym, errors, strict, **kwargs))
+        return [list(readings) for readings in _word_pinyin(words, style, heteronym, errors, strict)]
+
+
+_PINYIN = Pinyin(_RememberingConverter())
+
+
 def syllables(text: str) -> list[str]:
     """One item per kept character: a CJK character's toneless pinyin, a letter or digit itself."""
     items: list[str] = []
     for run in _RUNS.findall(text.lower()):
-        items.extend(lazy_pinyin(run) if _CJK_RUN.match(run) else run)  # a run of characters keeps its context
+        items.extend(_PINYIN.lazy_pinyin(run) if _CJK_RUN.match(run) else run)  # a run keeps its context
     return [item for item in items if item.isascii() and item.isalnum()]
 
 

@@ -34,6 +34,16 @@ def test_title_pinyin_forms_start_at_every_character() -> None:
     assert title_fields("安全") == {"title_pinyin": ["anquan", "quan"], "title_initials": ["aq", "q"]}
 
 
+@pytest.mark.parametrize("text", ["重庆市重要会议", "银行行长步行去行政服务中心", "长江长大了", "港西镇开展安全生产检查",
+                                  "乐清音乐节", "还款还是还钱"])
+def test_remembered_word_pinyin_equals_pypinyin_s_own_even_when_asked_again(text: str) -> None:
+    from pypinyin import lazy_pinyin
+
+    expected = [item for item in lazy_pinyin(text) if item.isascii() and item.isalnum()]
+    assert query_form(text) == "".join(expected)
+    assert query_form(text) == "".join(expected)  # now from the remembered words
+
+
 @pytest.mark.parametrize(("typed", "pinyin", "form"), [
     ("aqsc", True, "aqsc"), ("AnQuan", True, "anquan"), ("安quan", True, "anquan"), ("xi'an", True, "xian"),
     ("安全", False, "anquan"), ("a.b", False, "ab"), ("2022", False, "2022"),
