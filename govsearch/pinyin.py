@@ -48,7 +48,7 @@ class _RememberingConverter(UltimateConverter):
     def convert(self, words: str, style: Style, heteronym: bool, errors: Callable[[str], str] | str,
                 strict: bool = True, **kwargs: Any) -> list[list[str]]:
         if kwargs:
-            return list(super().convert(words, style, heteronym, errors, strict, **kwargs))
+            return super().convert(words, style, heteronym, errors, strict, **kwargs)
         return [list(readings) for readings in _word_pinyin(words, style, heteronym, errors, strict)]
 
 
