@@ -53,8 +53,9 @@ def es(settings: Settings) -> Iterator[Elasticsearch]:
         client.cluster.health(wait_for_status="yellow", timeout="30s")
     except Exception as exc:  # a clear message beats fifty connection errors
         pytest.exit(f"no Elasticsearch at {settings.elasticsearch_url}: run the suite with `make test` ({exc})", 2)
-    # Rules a previous run stored (the fuzz test PUTs sets) must not change this run's searches.
-    for name in (TEST_SYNONYMS, TEST_BEST_BETS):
+    # Rules a previous run stored (the fuzz test PUTs sets) must not change this run's searches, nor its
+    # logged queries this run's suggestions (popular past queries come first and displace equal titles).
+    for name in (TEST_SYNONYMS, TEST_BEST_BETS, TEST_QUERY_LOG):
         client.indices.delete(index=name, ignore_unavailable=True)
     yield client
     client.close()

@@ -16,9 +16,11 @@ ADMIN = {"Authorization": "Bearer test-admin-token"}
 
 @pytest.fixture
 def log(client: TestClient, es: Elasticsearch, settings: Settings) -> Iterator[TestClient]:
-    """The client, with an empty search log before and after."""
-    es.indices.delete(index=settings.query_log_index, ignore_unavailable=True)
+    """The client, with an empty search log before and after (what earlier tests' searches left buffered is
+    written first, so it cannot land in this test's log)."""
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    client.portal.call(runtime.query_log.flush)  # type: ignore[union-attr]
+    es.indices.delete(index=settings.query_log_index, ignore_unavailable=True)
     runtime.query_log._ready = False
     yield client
     es.indices.delete(index=settings.query_log_index, ignore_unavailable=True)
