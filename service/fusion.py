@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from service.query import hit_source
+
 BM25_HALF = 20.0
 
 
@@ -26,7 +28,7 @@ class Candidate:
     """One article as a retriever saw it: its best passage and that passage's raw score.
 
     `source` is what the request fetched: the whole passage in bm25 mode, the candidate fields only
-    (`service.query.CANDIDATE_FIELDS`) in vector and hybrid modes, whose page is fetched afterwards
+    (`service.query.CANDIDATE_DOC_VALUES`) in vector and hybrid modes, whose page is fetched afterwards
     by `doc_id` (the passage document's id) from `index` (the concrete index that answered).
     `clauses`: the score of each named query clause the passage matched (`service.query.BM25_CLAUSES`),
     empty for a vector hit. `version`: the passage's (`_seq_no`, `_primary_term`) when the search asked for
@@ -65,7 +67,7 @@ def group_by_article(hits: list[dict[str, Any]], *, exact_query: str | None = No
     """Keep each article's best passage, in the order the retriever ranked them."""
     seen: dict[str, Candidate] = {}
     for hit in hits:
-        source = hit["_source"]
+        source, doc_id = hit_source(hit)
         article_id = source["article_id"]
         if article_id in seen:
             continue
@@ -78,7 +80,7 @@ def group_by_article(hits: list[dict[str, Any]], *, exact_query: str | None = No
             source=source,
             highlight=fragments[0] if fragments else None,
             exact=exact_query is not None and exact_query in matched,
-            doc_id=hit.get("_id", ""),
+            doc_id=doc_id,
             index=hit.get("_index", ""),
             clauses={name: float(score) for name, score in matched.items()} if isinstance(matched, dict) else {},
             version=version_of(hit),

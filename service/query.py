@@ -2,8 +2,8 @@
 the two retrievers (BM25, kNN), the known-item lookup, the page's hits, suggestions, the
 article view and its related articles.
 
-Candidate searches (the retrievers' lists that fusion ranks) are lean: no highlighting and a
-slim `_source` (`CANDIDATE_FIELDS`). Only the ≤ size passages a page shows are then fetched
+Candidate searches (the retrievers' lists that fusion ranks) are lean: no highlighting and no
+stored field read, only a few doc values (`CANDIDATE_HIT`). Only the ≤ size passages a page shows are then fetched
 whole and highlighted (`page_hits_search`), unless the service holds them already for that
 passage version (`service.pagecache`: candidates and page hits report `_seq_no` and
 `_primary_term`). Every body carries Elasticsearch's own `timeout`.
@@ -28,8 +28,21 @@ from service import facets
 SOURCE_FIELDS = list(HIT_SOURCE_FIELDS)
 # What fusion, facets, the date sort and the ranker's features read of a candidate passage (group by
 # article_id; facets publisher/department/year-from-date; sort by date; title, position, passage_count:
-# service.features); the hit shown is fetched afterwards.
-CANDIDATE_FIELDS = ["article_id", "date", "publisher", "department", "town", "title", "position", "passage_count"]
+# service.features), as doc values: doc-values field -> its name in the candidate's source. The title is
+# its `exact` keyword, lower-cased as the features read it (a title past that keyword's `ignore_above`
+# comes without one). The hit shown is fetched afterwards, whole.
+CANDIDATE_DOC_VALUES: dict[str, str] = {
+    "article_id": "article_id", "date": "date", "publisher": "publisher", "department": "department",
+    "town": "town", "title.exact": "title", "position": "position", "passage_count": "passage_count",
+}
+# A candidate hit reads no stored field: a passage's stored fields hold its `_source` and the
+# `_recovery_source` Elasticsearch keeps beside it (the passage with its vector, since `_source` excludes
+# the vector), and decompressing them was about half of a kNN candidate search's node CPU
+# (bench/results/perf-notes.md, "candidates from doc values"). Without `_id` either: `hit_source` rebuilds it.
+CANDIDATE_HIT: dict[str, Any] = {"_source": False, "stored_fields": "_none_",
+                                 "docvalue_fields": list(CANDIDATE_DOC_VALUES)}
+
+
 SNIPPET_CHARS = 160
 
 EXACT_QUERY_NAME = "exact"
@@ -193,11 +206,23 @@ def es_timeout(seconds: float) -> str:
     return f"{max(1, round(seconds * 1000))}ms"
 
 
+def hit_source(hit: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A search hit's source fields and document id: as loaded, when the search read `_source`; for a
+    candidate hit (`CANDIDATE_HIT`), its doc values under their source names (one value each; a field the
+    passage lacks stays out, as `_source` leaves it null) and its passage id rebuilt as the indexer makes it
+    (`passage_doc_id`: candidate searches find passages only)."""
+    if "_source" in hit:
+        return hit["_source"], hit.get("_id", "")
+    fields = hit.get("fields", {})
+    source = {name: fields[field][0] for field, name in CANDIDATE_DOC_VALUES.items() if fields.get(field)}
+    return source, passage_doc_id(source["article_id"], int(source["position"]))
+
+
 def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool, timeout: float,
                 candidates: bool = False) -> dict[str, Any]:
     """Passages grouped by article with `collapse`: one hit per article, its best passage.
 
-    `candidates=True`: a fusion candidate list (slim `_source`, no highlight, the ranker's coverage
+    `candidates=True`: a fusion candidate list (`CANDIDATE_HIT`, no highlight, the ranker's coverage
     clauses, each passage's version); otherwise the bm25 mode's page itself (≤ size hits, whole and
     highlighted: it is already the page)."""
     body: dict[str, Any] = {
@@ -205,7 +230,7 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
         "collapse": {"field": "article_id"},
         "from": offset,
         "size": limit,
-        "_source": CANDIDATE_FIELDS if candidates else SOURCE_FIELDS,
+        **(CANDIDATE_HIT if candidates else {"_source": SOURCE_FIELDS}),
         "track_total_hits": False,
         "sort": _sort(req.sort),
         "timeout": es_timeout(timeout),
@@ -221,7 +246,7 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
 
 def knn_search(req: SearchRequest, vector: list[float], *, k: int, num_candidates: int,
                min_similarity: float, timeout: float) -> dict[str, Any]:
-    """The vector side's candidate passages (slim `_source`, no highlight, each passage's version)."""
+    """The vector side's candidate passages (`CANDIDATE_HIT`, no highlight, each passage's version)."""
     return {
         "knn": {
             "field": "vector",
@@ -232,7 +257,7 @@ def knn_search(req: SearchRequest, vector: list[float], *, k: int, num_candidate
             "similarity": min_similarity,
         },
         "size": k,
-        "_source": CANDIDATE_FIELDS,
+        **CANDIDATE_HIT,
         "seq_no_primary_term": True,
         "track_total_hits": False,
         "timeout": es_timeout(timeout),
@@ -246,7 +271,7 @@ def exact_search(req: SearchRequest, *, timeout: float) -> dict[str, Any]:
                            "filter": req.filters.clauses()}},
         "collapse": {"field": "article_id"},
         "size": 5,
-        "_source": CANDIDATE_FIELDS,
+        **CANDIDATE_HIT,
         "seq_no_primary_term": True,
         "track_total_hits": False,
         "timeout": es_timeout(timeout),

@@ -4,9 +4,16 @@ and the bundled sample corpus."""
 from __future__ import annotations
 
 import pytest
+from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
+from govsearch.rules import normalize_text
+from govsearch.settings import Settings
+from indexer.embeddings import Embedder
+from indexer.pipeline import BuildResult
+from service.fusion import group_by_article
 from service.pagecache import PageCache
+from service.query import CANDIDATE_DOC_VALUES, CANDIDATE_HIT, SearchRequest, bm25_search, knn_search
 
 MODES = ["bm25", "vector", "hybrid"]
 
@@ -240,3 +247,31 @@ def test_a_repeated_page_is_answered_from_the_page_cache_unchanged(client: TestC
     monkeypatch.setattr(searcher, "page_cache", PageCache(100))
     assert answer() == fresh
     assert page_fetches() == 2
+
+
+@pytest.mark.parametrize("q", ["安全生产检查", "禁止在河里捕鱼", "港西镇召开疫情防控工作会议", "哪里可以免费义诊？"])
+def test_candidate_hits_read_from_doc_values_equal_the_same_hits_read_from_source(
+        es: Elasticsearch, embedder: Embedder, settings: Settings, sample_index: BuildResult, q: str) -> None:
+    # The candidate searches read doc values only (CANDIDATE_HIT); asked for the same fields from `_source`,
+    # the node must answer the same candidates: ids, order, versions, clause scores and every field
+    # (the title lower-cased, as the `exact` keyword keeps it).
+    req = SearchRequest(q=normalize_text(q))
+    vector = embedder.embed_query(req.q).tolist()
+    bodies = [bm25_search(req, offset=0, limit=50, with_aggs=False, candidates=True, timeout=5.0),
+              knn_search(req, vector, k=100, num_candidates=400, min_similarity=0.0, timeout=5.0)]
+    found = 0
+    for body in bodies:
+        assert body["stored_fields"] == "_none_"
+        from_source = {key: value for key, value in body.items() if key not in CANDIDATE_HIT}
+        from_source["_source"] = list(CANDIDATE_DOC_VALUES.values())
+        lean, whole = (group_by_article(es.search(index=settings.index_alias, body=b,
+                                                  include_named_queries_score=True)["hits"]["hits"])
+                       for b in (body, from_source))
+        found += len(lean)
+        assert [(c.article_id, c.doc_id, c.version, c.clauses, c.score) for c in lean] == \
+            [(c.article_id, c.doc_id, c.version, c.clauses, c.score) for c in whole]
+        for a, b in zip(lean, whole):
+            expected = {name: value for name, value in b.source.items() if value is not None}
+            expected["title"] = expected["title"].lower()
+            assert a.source == expected
+    assert found, q

@@ -44,7 +44,7 @@ from govsearch.paths import PROJECT_ROOT
 from govsearch.settings import Settings, get_settings
 from service import ranking
 from service.backend import Body, ElasticsearchBackend
-from service.query import SearchRequest
+from service.query import SearchRequest, hit_source
 from service.search import Searcher
 
 PARTS = ("understanding", "bm25", "knn", "page", "typo")
@@ -106,7 +106,7 @@ class _Recorder(ElasticsearchBackend):
         for body, response in zip(bodies, responses):
             if part_of(body) in ("bm25", "knn"):
                 self.candidates.setdefault(part_of(body), []).append(
-                    [hit["_source"]["article_id"] for hit in response["hits"]["hits"]])
+                    [hit_source(hit)[0]["article_id"] for hit in response["hits"]["hits"]])
         return responses
 
 

@@ -293,14 +293,16 @@ def _no_aggs(search: dict[str, Any]) -> None:
 
 def _slim(search: dict[str, Any]) -> None:
     search.pop("highlight", None)
-    search["_source"] = SLIM_SOURCE
+    if "stored_fields" not in search:  # a candidate search reads doc values only already (CANDIDATE_HIT)
+        search["_source"] = SLIM_SOURCE
 
 
 def _docvalues(search: dict[str, Any]) -> None:
     """The same fields from doc values: no stored `_source` is read (nor its vector parsed)."""
     search.pop("highlight", None)
-    search["_source"] = False
-    search["docvalue_fields"] = SLIM_SOURCE
+    if "stored_fields" not in search:
+        search["_source"] = False
+        search["docvalue_fields"] = SLIM_SOURCE
 
 
 def _mean_kb(cell: Cell) -> float:

@@ -1,6 +1,6 @@
 """The lean query path without Elasticsearch: a fake `SearchBackend` records every request body.
 
-- candidate searches (BM25 list, kNN, known-item lookup) carry no highlight and a slim `_source`;
+- candidate searches (BM25 list, kNN, known-item lookup) carry no highlight and read doc values only;
 - one follow-up request fetches and highlights only the page's winning passages, by id;
 - every body carries Elasticsearch's own `timeout`;
 - admission control sheds with 503 `overloaded` + Retry-After when every search slot is taken.
@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from govsearch.settings import Settings
 from service import errors
 from service.admission import Admission, Overloaded
-from service.query import CANDIDATE_FIELDS, SOURCE_FIELDS, SearchRequest, highlight
+from service.query import CANDIDATE_DOC_VALUES, CANDIDATE_HIT, SOURCE_FIELDS, SearchRequest, highlight, hit_source
 from service.routes import search as search_route
 from service.search import Searcher
 
@@ -36,9 +36,14 @@ META = {
 }
 
 
-def _slim_hit(article_id: str, position: int, score: float) -> dict[str, Any]:
-    return {"_index": INDEX, "_id": f"p:{article_id}-{position}", "_score": score,
-            "_source": {"article_id": article_id, **META[article_id]}}
+def _candidate_hit(body: dict[str, Any], article_id: str, position: int, score: float) -> dict[str, Any]:
+    """A hit as Elasticsearch answers a search reading doc values only: the requested fields the passage
+    has, each a list (a keyword with the `exact` normalizer lower-cased), and no `_id`."""
+    values = {**META[article_id], "article_id": article_id, "position": position}
+    values["title.exact"] = values.pop("title").lower()
+    assert body["stored_fields"] == "_none_" and body["_source"] is False
+    return {"_index": INDEX, "_score": score,
+            "fields": {name: [values[name]] for name in body["docvalue_fields"] if values.get(name) is not None}}
 
 
 def _full_hit(doc_id: str) -> dict[str, Any]:
@@ -73,7 +78,7 @@ class FakeBackend:
 
     def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
         if "knn" in body:
-            hits = [_slim_hit(a, 1, 0.9 - 0.05 * i) for i, a in enumerate(reversed(ARTICLES))]
+            hits = [_candidate_hit(body, a, 1, 0.9 - 0.05 * i) for i, a in enumerate(reversed(ARTICLES))]
         elif "ids" in body.get("query", {}):
             hits = [_full_hit(doc_id) for doc_id in body["query"]["ids"]["values"]]
         elif "aggs" in body:  # bm25 mode's page: whole, highlighted passages
@@ -85,7 +90,7 @@ class FakeBackend:
         elif body["size"] == 5:  # the known-item lookup
             hits = []
         else:
-            hits = [_slim_hit(a, 0, 30.0 - i) for i, a in enumerate(ARTICLES)]
+            hits = [_candidate_hit(body, a, 0, 30.0 - i) for i, a in enumerate(ARTICLES)]
         return {"took": 1, "timed_out": False, "hits": {"hits": hits}}
 
 
@@ -113,13 +118,13 @@ def test_candidate_searches_are_lean(mode: str) -> None:
     assert len(candidates) == 2
     for body in candidates:
         assert "highlight" not in body
-        assert body["_source"] == CANDIDATE_FIELDS
-        assert "text" not in body["_source"] and "article_id" in body["_source"]
+        assert {key: body[key] for key in CANDIDATE_HIT} == CANDIDATE_HIT  # no stored field: doc values only
         assert body["timeout"] == "800ms"
-    # Small numbers only besides the title: the passage's position and the article's passage count are
+    # Small values only besides the title: the passage's position and the article's passage count are
     # features of the learned ranker (service.features); never the text.
-    assert set(CANDIDATE_FIELDS) == {"article_id", "date", "publisher", "department", "town", "title", "position",
-                                     "passage_count"}
+    assert set(CANDIDATE_DOC_VALUES.values()) == {"article_id", "date", "publisher", "department", "town", "title",
+                                                  "position", "passage_count"}
+    assert "text" not in CANDIDATE_DOC_VALUES
     assert follow_up["timeout"] == "800ms"
 
 
@@ -261,3 +266,19 @@ def test_no_queue_wait_sheds_immediately() -> None:
                                      "admitted": 2, "shed": 1}
 
     asyncio.run(scenario())
+
+
+def test_a_candidate_hit_s_doc_values_read_as_its_source_and_its_id_as_the_indexer_makes_it() -> None:
+    body = {**CANDIDATE_HIT}
+    hit = _candidate_hit(body, "a1", 1, 2.0)
+    assert "_id" not in hit
+    source, doc_id = hit_source(hit)
+    assert doc_id == "p:a1-1"
+    assert source == {"article_id": "a1", "position": 1, "title": "标题1", "publisher": "港西镇人民政府",
+                      "department": "党群办", "town": "港西镇", "date": "2023-02-01"}
+    # A passage without a field (no date) leaves it out, as `_source` leaves it null: `.get` reads None either way.
+    del hit["fields"]["date"]
+    assert hit_source(hit)[0].get("date") is None
+    # A hit that loaded `_source` (a page fetch, bm25 mode's page, related articles) is read as loaded.
+    full = _full_hit("p:a2-0")
+    assert hit_source(full) == (full["_source"], "p:a2-0")
