@@ -137,6 +137,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        help="distinct queries per cold cell (default 200, quick 30): the mix's 55, then the judged "
                             "set's and short xwlb keyword queries of the training years (bench/perf/queries.py "
                             "`unseen`); enough for a 16-client cell to measure throughput, not its ramp-up")
+    sizes.add_argument("--api-workers", type=int, default=1, metavar="N",
+                       help="uvicorn worker processes of the measured API (default 1, the dev default; the Docker "
+                            "image runs 2): its CPU is the sum over them, its RSS the largest one's")
     sizes.add_argument("--cell-seconds", type=float, metavar="S",
                        help="time budget per cell: stop starting requests after S seconds (default 120, quick 30)")
     other = parser.add_argument_group("other")
@@ -165,7 +168,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                               ("cell_seconds", 120.0, 30.0)):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
-    if any(n < 1 for n in args.xwlb_articles) or args.warm_requests < 1 or args.cold_queries < 1:
+    if (any(n < 1 for n in args.xwlb_articles) or args.warm_requests < 1 or args.cold_queries < 1
+            or args.api_workers < 1):
         parser.error("sizes must be positive")
     return args
 
@@ -344,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
                                 warm_requests=args.warm_requests, cold_method=args.cold,
                                 cold_queries=args.cold_queries, xwlb=args.xwlb if xwlb_files else None,
                                 cell_seconds=args.cell_seconds,
-                                workdir=workdir, profile=args.profile, diagnose=not args.no_diagnose)
+                                workdir=workdir, profile=args.profile, diagnose=not args.no_diagnose,
+                                api_workers=args.api_workers)
             for n in args.query_articles if xwlb_files else (0,):
                 sources = [args.sample]
                 label, source = "sample", sample_label

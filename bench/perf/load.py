@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 from elasticsearch import AsyncElasticsearch
 
-from bench.perf.machine import process_memory
+from bench.perf.machine import process_memory, process_tree
 from govsearch import apiprocess
 from govsearch.paths import PROJECT_ROOT
 from govsearch.settings import Settings
@@ -33,10 +33,11 @@ from service.search import Searcher
 
 class ApiProcess(apiprocess.ApiProcess):
     """The API for a measurement: no portal keys, admin or CORS from the caller's environment, no
-    access log, one worker; optionally profiled (`bench.perf.profiled_app`, stats written at stop)."""
+    access log, `workers` uvicorn worker processes (1: the dev default; the Docker image runs 2);
+    optionally profiled (`bench.perf.profiled_app`, stats written at stop)."""
 
     def __init__(self, env: dict[str, str], log_path: Path, *, startup_timeout: float = 300.0,
-                 profile_to: Path | None = None, root: Path = PROJECT_ROOT) -> None:
+                 profile_to: Path | None = None, root: Path = PROJECT_ROOT, workers: int = 1) -> None:
         overrides: dict[str, str | None] = {**env, "API_KEYS_FILE": None, "ADMIN_TOKEN": None,
                                             "CORS_ORIGINS": None, "REQUIRE_API_KEY": "false",
                                             "KEYLESS_RATE_LIMIT_PER_MINUTE": "0"}
@@ -45,7 +46,8 @@ class ApiProcess(apiprocess.ApiProcess):
             overrides["PERF_PROFILE_OUT"] = str(profile_to)
             app = "bench.perf.profiled_app:app"
         super().__init__(overrides, log_path, app=app, startup_timeout=startup_timeout,
-                         uvicorn_args=("--workers", "1", "--no-access-log", "--log-level", "warning"), root=root)
+                         uvicorn_args=("--workers", str(workers), "--no-access-log", "--log-level", "warning"),
+                         root=root)
 
     def start(self) -> ApiProcess:
         super().start()
@@ -57,7 +59,10 @@ class ApiProcess(apiprocess.ApiProcess):
         return self
 
     def memory(self) -> dict[str, int | None]:
-        return process_memory(self.pid)
+        """RSS and peak RSS of the largest of the API's processes (each worker loads the model itself)."""
+        readings = [process_memory(pid) for pid in process_tree(self.pid)]
+        return {key: max((r[key] for r in readings if r[key] is not None), default=None)
+                for key in ("rss", "peak_rss")}
 
 
 # --------------------------------------------------------------------------

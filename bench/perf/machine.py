@@ -166,6 +166,28 @@ def _pid_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process under it: the API's worker processes when uvicorn runs several
+    (`--workers N` forks them from a supervisor), or just `pid`."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            text = _read(f"/proc/{entry.name}/stat")
+            if text:
+                children.setdefault(int(text.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        found = todo.pop()
+        tree.append(found)
+        todo += children.get(found, [])
+    return tree
+
+
+def _tree_cpu_seconds(pids: list[int]) -> float | None:
+    readings = [_pid_cpu_seconds(pid) for pid in pids]
+    return None if not readings or readings[0] is None else sum(r for r in readings if r is not None)
+
+
 def es_pids(es_url: str) -> list[int]:
     """The node processes' ids, when Elasticsearch runs on this machine (else [])."""
     if httpx.URL(es_url).host not in ("127.0.0.1", "localhost", "::1"):
@@ -179,8 +201,8 @@ def es_pids(es_url: str) -> list[int]:
 
 
 class CpuMeter:
-    """Cores used over an interval, split into this process, Elasticsearch, the API (if any) and
-    everything else on the machine (other users' work: the noise).
+    """Cores used over an interval, split into this process, Elasticsearch, the API (if any: its process
+    and any worker processes under it) and everything else on the machine (other users' work: the noise).
 
     `start()` then `stop()` -> {"wall", "self", "es", "api", "other", "idle"} in cores
     (CPU seconds / wall seconds), so 2.0 means both cores of a 2-core machine. Elasticsearch
@@ -191,7 +213,8 @@ class CpuMeter:
 
     def __init__(self, es_url: str, api_pid: int | None = None) -> None:
         self.es_url = es_url
-        self.api_pid = api_pid
+        # The API's processes, read once: a supervisor and its workers live as long as the API does.
+        self.api_pids = process_tree(api_pid) if api_pid else []
         if es_url not in CpuMeter._es_pids:
             CpuMeter._es_pids[es_url] = es_pids(es_url)
         self.es_pids = CpuMeter._es_pids[es_url]
@@ -205,7 +228,7 @@ class CpuMeter:
             "wall": time.perf_counter(),
             "self": time.process_time(),
             "es": es,
-            "api": _pid_cpu_seconds(self.api_pid) if self.api_pid else None,
+            "api": _tree_cpu_seconds(self.api_pids) if self.api_pids else None,
             "busy": _system_busy_seconds(),
         }
 

@@ -47,6 +47,7 @@ class QueryOptions:
     workdir: Path
     profile: bool = False
     diagnose: bool = True
+    api_workers: int = 1  # uvicorn worker processes of every measured API (not the profiled one)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class QueryResults:
     warm_requests: int = 0
     warm_distinct: int = 0
     profile_text: str | None = None
+    api_workers: int = 1
 
     def cell(self, target: str, mode: str, cache: str, concurrency: int) -> Cell | None:
         for cell in self.cells:
@@ -113,7 +115,7 @@ def run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryResults:
 
 async def _run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryResults:
     distinct = query_mix.distinct()
-    results = QueryResults(opts.alias, len(distinct), cold_method=opts.cold_method)
+    results = QueryResults(opts.alias, len(distinct), cold_method=opts.cold_method, api_workers=opts.api_workers)
     settings = Settings(index_alias=opts.alias, es_url=opts.es_url, embedding_model=model.name)
 
     # The query-embedding time alone, in this process, same model: every query three times
@@ -176,7 +178,7 @@ async def _run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryRe
         log(f"  cold cache: a fresh API per cell, {len(per_cell)} distinct queries each")
         for c in opts.concurrency:
             for mode in cold_modes:
-                api = ApiProcess(env, api_log).start()
+                api = ApiProcess(env, api_log, workers=opts.api_workers).start()
                 results.api_startup_seconds.append(api.startup_seconds)
                 try:
                     await cold_cell(api, mode, c, _shuffled(per_cell, 7 * c + len(mode)))
@@ -184,7 +186,7 @@ async def _run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryRe
                     api.stop()
 
     log("  starting the API for the warm runs")
-    main_api = ApiProcess(env, api_log).start()
+    main_api = ApiProcess(env, api_log, workers=opts.api_workers).start()
     results.api_startup_seconds.append(main_api.startup_seconds)
     try:
         results.api_memory_loaded = main_api.memory()

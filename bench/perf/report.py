@@ -134,7 +134,8 @@ def query_verdicts(size: QuerySize) -> list[Verdict]:
     if peak is not None:
         found.append(Verdict(name, peak <= API_RSS_MAX_BYTES,
                              f"peak {mib(peak)} over the whole query run (after loading: "
-                             f"{mib(q.api_memory_loaded.get('rss'))})"))
+                             f"{mib(q.api_memory_loaded.get('rss'))})"
+                             + (f"; the largest of {q.api_workers} worker processes" if q.api_workers > 1 else "")))
     else:
         found.append(Verdict(name, None, "no reading"))
     return found
@@ -232,6 +233,10 @@ def _order(cell: Cell) -> tuple[int, int, int]:
             list(MODES).index(cell.mode), cell.concurrency)
 
 
+def _workers(q: QueryResults) -> str:
+    return "1 worker" if q.api_workers == 1 else f"{q.api_workers} worker processes"
+
+
 def _query_tables(q: QueryResults) -> list[str]:
     service = sorted((c for c in q.cells if c.target == "service" and c.cache in ("warm", "cold")), key=_order)
     raw = sorted((c for c in q.cells if c.target == "es"), key=_order)
@@ -250,9 +255,10 @@ def _query_tables(q: QueryResults) -> list[str]:
         "Latencies are client-side wall time in ms (HTTP included), successful requests only; req/s counts "
         "successful requests. **shed** = requests answered 503 `overloaded` by admission control (fast, by design; "
         "not counted as errors, nor in n, latencies or req/s). "
-        "CPU used = cores busy during the cell: bench = this load client, API = the uvicorn process, "
+        f"The API runs as uvicorn with {_workers(q)}. "
+        "CPU used = cores busy during the cell: bench = this load client, API = the uvicorn process(es), "
         "ES = the node, others = everything else on the machine (other people's work: the noise). "
-        "API CPU ms/req = the uvicorn process's CPU time over the cell divided by its requests "
+        "API CPU ms/req = the API's CPU time over the cell divided by its requests "
         "(includes embedding where it embeds).",
         "",
         "**Service** (`GET /search?q=…&mode=…`, 10 hits)",
@@ -374,7 +380,7 @@ def render(data: dict[str, Any]) -> str:
         q = size.results
         loaded, after = q.api_memory_loaded, q.api_memory_after
         lines.append(f"| API process after loading the model, {size.label} | {mib(loaded.get('rss'))} | uvicorn, "
-                     "1 worker, ready (`/readyz` 200), no query served |")
+                     f"{_workers(q)} (the largest process), ready (`/readyz` 200), no query served |")
         lines.append(f"| API process after the query run, {size.label} | {mib(after.get('rss'))} | peak RSS "
                      f"{mib(after.get('peak_rss'))}; served the bm25 cold cells, the warm-up and every warm cell |")
         if q.api_startup_seconds:
