@@ -244,9 +244,11 @@ def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool,
     return body
 
 
-def knn_search(req: SearchRequest, vector: list[float], *, k: int, num_candidates: int,
+def knn_search(req: SearchRequest, vector: list[float], *, k: int, articles: int, num_candidates: int,
                min_similarity: float, timeout: float) -> dict[str, Any]:
-    """The vector side's candidate passages (`CANDIDATE_HIT`, no highlight, each passage's version)."""
+    """The vector side's candidates (`CANDIDATE_HIT`, no highlight, each passage's version): the `k` nearest
+    passages, collapsed by article — each article's nearest passage, at most `articles` of them, nearest
+    first. The node collapses the k passages it found, so only the hits kept are fetched and sent."""
     return {
         "knn": {
             "field": "vector",
@@ -256,7 +258,8 @@ def knn_search(req: SearchRequest, vector: list[float], *, k: int, num_candidate
             "filter": req.filters.clauses(),
             "similarity": min_similarity,
         },
-        "size": k,
+        "collapse": {"field": "article_id"},
+        "size": articles,
         **CANDIDATE_HIT,
         "seq_no_primary_term": True,
         "track_total_hits": False,

@@ -229,9 +229,10 @@ class Searcher:
                         suggested=suggested)
 
     def _knn(self, req: SearchRequest, vector: list[float]) -> dict[str, Any]:
-        # kNN returns passages; ask for more than the article depth so grouping still fills it.
-        k = min(self.settings.candidate_depth * 2, 10_000)
-        return knn_search(req, vector, k=k, num_candidates=self.settings.knn_num_candidates,
+        # kNN finds passages; twice the article depth of them, so that collapsing by article still fills it.
+        depth = self.settings.candidate_depth
+        return knn_search(req, vector, k=min(depth * 2, 10_000), articles=depth,
+                          num_candidates=self.settings.knn_num_candidates,
                           min_similarity=self.settings.vector_min_similarity,
                           timeout=self.settings.es_search_timeout)
 
@@ -239,7 +240,7 @@ class Searcher:
         (exact, knn), suggested = await self._candidates(
             [exact_search(req, timeout=self.settings.es_search_timeout), self._knn(req, vector)], typo)
         pinned = group_by_article(exact["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
-        candidates = group_by_article(knn["hits"]["hits"])[: self.settings.candidate_depth]
+        candidates = group_by_article(knn["hits"]["hits"])
         return replace(self._paged_here(req, ranked(candidates, "vector", pinned), "vector", _partial(exact, knn)),
                        suggested=suggested)
 
@@ -254,7 +255,7 @@ class Searcher:
         ], typo)
         lists: dict[str, list[Candidate]] = {
             "bm25": group_by_article(bm25["hits"]["hits"], exact_query=EXACT_QUERY_NAME),
-            "vector": group_by_article(knn["hits"]["hits"])[:depth],
+            "vector": group_by_article(knn["hits"]["hits"]),
         }
         weights = {"bm25": self.settings.bm25_weight, "vector": self.settings.vector_weight}
         fused = fuse(lists, method=self.settings.fusion, weights=weights, rrf_k=self.settings.rrf_k)

@@ -258,7 +258,7 @@ def test_candidate_hits_read_from_doc_values_equal_the_same_hits_read_from_sourc
     req = SearchRequest(q=normalize_text(q))
     vector = embedder.embed_query(req.q).tolist()
     bodies = [bm25_search(req, offset=0, limit=50, with_aggs=False, candidates=True, timeout=5.0),
-              knn_search(req, vector, k=100, num_candidates=400, min_similarity=0.0, timeout=5.0)]
+              knn_search(req, vector, k=100, articles=50, num_candidates=400, min_similarity=0.0, timeout=5.0)]
     found = 0
     for body in bodies:
         assert body["stored_fields"] == "_none_"
@@ -275,3 +275,20 @@ def test_candidate_hits_read_from_doc_values_equal_the_same_hits_read_from_sourc
             expected["title"] = expected["title"].lower()
             assert a.source == expected
     assert found, q
+
+
+@pytest.mark.parametrize("q", ["安全生产检查", "哪里可以免费义诊？", "给老人装电视"])
+def test_knn_candidates_collapsed_by_the_node_are_each_article_s_nearest_passage(
+        es: Elasticsearch, embedder: Embedder, settings: Settings, sample_index: BuildResult, q: str) -> None:
+    # The kNN body collapses its k nearest passages by article on the node: the same candidates, in the same
+    # order, as grouping all k passages here and keeping the first `articles` (what the service did before).
+    req = SearchRequest(q=normalize_text(q))
+    body = knn_search(req, embedder.embed_query(req.q).tolist(), k=40, articles=8, num_candidates=400,
+                      min_similarity=0.0, timeout=5.0)
+    every = {key: value for key, value in body.items() if key != "collapse"}
+    every["size"] = body["knn"]["k"]
+    collapsed, grouped = (group_by_article(es.search(index=settings.index_alias, body=b)["hits"]["hits"])
+                          for b in (body, every))
+    assert len(collapsed) == 8
+    assert [(c.article_id, c.doc_id, c.score, c.version) for c in collapsed] == \
+        [(c.article_id, c.doc_id, c.score, c.version) for c in grouped[:8]]

@@ -87,7 +87,8 @@ class FakeBackend:
         for calls, part in ((self.calls, search), (self.aside_calls, aside)):
             if part:
                 calls.append((index, part))
-        return [self._page(body) if kind(body) == "page" else self._recorded(kind(body)) for body in bodies]
+        return [self._page(body) if kind(body) == "page" else _collapsed(body, self._recorded(kind(body)))
+                for body in bodies]
 
     def _recorded(self, name: str) -> Body:
         if name == "suggest" and name not in self.responses:  # no word of the query is misspelt
@@ -104,6 +105,17 @@ class FakeBackend:
     @property
     def bodies(self) -> list[Body]:
         return [body for _, bodies in self.calls for body in bodies]
+
+
+def _collapsed(body: Body, recorded: Body) -> Body:
+    """What Elasticsearch does with a body's `collapse` and `size`: each article's first hit, at most `size`
+    of them (a recorded page is answered as recorded: its `from` is not applied again)."""
+    if "collapse" not in body or "hits" not in recorded:
+        return recorded
+    kept: dict[str, Body] = {}
+    for one in recorded["hits"]["hits"]:
+        kept.setdefault(one["_source"]["article_id"], one)
+    return {**recorded, "hits": {**recorded["hits"], "hits": list(kept.values())[:body.get("size", 10)]}}
 
 
 class FakeEmbedder:

@@ -11,7 +11,7 @@ def test_every_body_of_a_hybrid_search_is_put_in_its_part() -> None:
     req = SearchRequest(q="安全生产检查")
     assert part_of(known_names_search(timeout=1)) == "understanding"
     assert part_of(bm25_search(req, offset=0, limit=50, with_aggs=False, timeout=1, candidates=True)) == "bm25"
-    assert part_of(knn_search(req, [0.1] * 4, k=100, num_candidates=400, min_similarity=0.1, timeout=1)) == "knn"
+    assert part_of(knn_search(req, [0.1] * 4, k=100, articles=50, num_candidates=400, min_similarity=0.1, timeout=1)) == "knn"
     assert part_of(page_hits_search(req.q, ["p1", "p2"], timeout=1)) == "page"
     assert part_of(suggest_body(["安全生厂"], timeout=1)) == "typo"
     assert part_of(phrase_count_body("安全生产", timeout=1)) == "typo"

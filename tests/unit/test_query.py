@@ -75,7 +75,7 @@ def _bodies(q: str, filters: Filters = FILTERS) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("q", [HOSTILE, "给老人装电视", "崇港委[2022]171号", "*"])
 def test_the_knn_candidate_search_carries_the_vector_not_the_text(q: str) -> None:
-    body = knn_search(SearchRequest(q=q, filters=FILTERS), [0.1, 0.2], k=100, num_candidates=400,
+    body = knn_search(SearchRequest(q=q, filters=FILTERS), [0.1, 0.2], k=100, articles=50, num_candidates=400,
                       min_similarity=0.1, timeout=1.0)
     assert _text_places(body, q) == [] and body["knn"]["query_vector"] == [0.1, 0.2]
 
@@ -107,7 +107,7 @@ def test_filters_are_identical_in_bm25_knn_and_exact_bodies() -> None:
         {"range": {"date": {"gte": "2022-01-01", "lte": "2022-12-31"}}},
     ]
     assert bodies["bm25"]["query"]["bool"]["filter"] == expected
-    knn = knn_search(SearchRequest(q="港西镇", filters=FILTERS), [0.1], k=10, num_candidates=100,
+    knn = knn_search(SearchRequest(q="港西镇", filters=FILTERS), [0.1], k=10, articles=5, num_candidates=100,
                      min_similarity=0.1, timeout=1.0)
     assert knn["knn"]["filter"] == expected
     assert bodies["exact"]["query"]["bool"]["filter"] == expected
@@ -168,14 +168,15 @@ def test_bm25_body_pages_collapses_and_carries_aggregations_on_request() -> None
     assert "aggs" not in bm25_search(req, offset=0, limit=50, with_aggs=False, timeout=1.0)
 
 
-def test_knn_body_asks_for_at_least_k_candidates_with_the_similarity_floor() -> None:
+def test_knn_body_asks_for_at_least_k_candidates_with_the_similarity_floor_collapsed_by_article() -> None:
     req = SearchRequest(q="港西镇")
-    body = knn_search(req, [0.5, 0.25], k=100, num_candidates=400, min_similarity=0.1, timeout=1.0)
+    body = knn_search(req, [0.5, 0.25], k=100, articles=50, num_candidates=400, min_similarity=0.1, timeout=1.0)
     knn = body["knn"]
     assert (knn["field"], knn["query_vector"], knn["k"], knn["num_candidates"], knn["similarity"]) == (
         "vector", [0.5, 0.25], 100, 400, 0.1)
-    assert body["size"] == 100
-    assert knn_search(req, [0.5], k=500, num_candidates=400, min_similarity=0.1, timeout=1.0)["knn"]["num_candidates"] == 500
+    assert body["collapse"] == {"field": "article_id"} and body["size"] == 50  # each article's nearest passage
+    assert knn_search(req, [0.5], k=500, articles=50, num_candidates=400, min_similarity=0.1,
+                      timeout=1.0)["knn"]["num_candidates"] == 500
     assert "query" not in body  # the filters live inside the kNN clause, not after it
 
 
