@@ -12,7 +12,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 
 from govsearch.settings import Settings, get_settings
-from service import apikeys, errors, logredact
+from service import apikeys, errors, heap, logredact
 from service.auth import AdminGate, validate_tokens
 from service.limits import BodySizeLimit, ConfiguredNetworks
 from service.metrics import Metrics, RequestMetrics, count_elasticsearch_errors
@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.open(settings)
         app.state.runtime = runtime
+        if settings.gc_settle:
+            heap.settle()
         log.info("gov-search ready: Elasticsearch %s, alias %s, model %s",
                  settings.elasticsearch_url, settings.index_alias, settings.embedding_model)
         try:

@@ -20,6 +20,9 @@ from indexer.pipeline import BuildResult, build
 from service.main import create_app
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# This process starts many apps; freezing its heap at each start (`service.heap`) would keep every object then
+# alive out of the collector's reach for good. Served API subprocesses that test it set GC_SETTLE themselves.
+os.environ.setdefault("GC_SETTLE", "false")
 SAMPLE = SAMPLE_CORPUS
 TEST_ALIAS = "test-gov-articles"
 TEST_QUERY_LOG = "test-gov-search-queries"
