@@ -16,7 +16,9 @@ Tasks:
 - the training run's own comparison (from the model file's `trained` record): dev figures of every
   candidate model, LambdaMART and linear, trained on `tags` alone or on all known-item kinds;
 - the dev known items (main index and dev mirror) each configuration misses at rank 1, by cause
-  (`bench.relevance.failures`; dev only: no held-out ranking is kept).
+  (`bench.relevance.failures`; dev only: no held-out ranking is kept);
+- the known items asked of plain Elasticsearch over the same articles (`bench.relevance.plain`: the
+  issue's yardstick, a `multi_match` with the default analyzer), beside the four configurations.
 
 It also builds the indices only the trainer asks: the untitled one its `title` queries are asked of and
 the train mirrors (`known_item.Corpora`).
@@ -33,7 +35,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.relevance import failures, judged, known_item, metrics, report
+from bench.relevance import failures, judged, known_item, metrics, plain, report
 from bench.relevance.runner import SAMPLE, XWLB, BenchError, IndexInfo, InProcessAPI, ensure_index, evaluate
 from bench.relevance.train import (
     HELD_OUT_ALIAS,
@@ -54,6 +56,9 @@ N_HELD_OUT_QUERIES = 300
 DEV_MIRROR = "devmirror"
 CONFIGS = (("bm25", "bm25", False), ("vector", "vector", False), ("hybrid fusion (before)", "hybrid", False),
            ("hybrid learned (after)", "hybrid", True))
+PLAIN_LABEL = "plain Elasticsearch (multi_match, default analyzer)"
+# The plain index of each known-item task: the same articles as the task's own index.
+PLAIN_INDEX = {"dev": "eval-plain-main", "dev mirror": f"eval-plain-{DEV_MIRROR}", "held-out": "eval-plain-heldout"}
 
 
 @dataclass
@@ -79,8 +84,13 @@ def _known_items(api: InProcessAPI, items: list[known_item.KnownItem], mode: str
             rankings.append(ranking)
         rr.append(metrics.reciprocal_rank(ranking, item.grades, 10))
         totals.append(body["total"])
+    return _scores(rr, totals)
+
+
+def _scores(rr: list[float], totals: list[int]) -> KnownItemScores:
+    """MRR@10, S@1, S@10 and mean `total` of one task's reciprocal ranks and counts."""
     return KnownItemScores(metrics.mean(rr), metrics.mean(float(r == 1.0) for r in rr),
-                           metrics.mean(float(r > 0) for r in rr), metrics.mean(totals), len(items))
+                           metrics.mean(float(r > 0) for r in rr), metrics.mean(totals), len(rr))
 
 
 def _titles(api: InProcessAPI, titles: dict[str, str], mode: str) -> float:
@@ -107,9 +117,11 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         with known_item.jsonl_file(corpora.main, "xwlb-main") as path:
             built.append(ensure_index(es, MAIN_ALIAS, "usem3", [SAMPLE, path], reuse=args.reuse_index,
                                       embedder=embedder, say=say))
+            plain.ensure_index(es, PLAIN_INDEX["dev"], [SAMPLE, path], reuse=args.reuse_index)
         with known_item.jsonl_file(corpora.held_out, "xwlb-heldout") as path:
             built.append(ensure_index(es, HELD_OUT_ALIAS, "usem3", [path], reuse=args.reuse_index,
                                       embedder=embedder, say=say))
+            plain.ensure_index(es, PLAIN_INDEX["held-out"], [path], reuse=args.reuse_index)
         with known_item.jsonl_file(corpora.untitled_index(), "xwlb-untitled") as path:
             built.append(ensure_index(es, UNTITLED_ALIAS, "usem3", [path], reuse=args.reuse_index,
                                       embedder=embedder, say=say))
@@ -117,6 +129,8 @@ def run(args: argparse.Namespace, say, command: str) -> int:
             with known_item.jsonl_file(mirror.records, f"xwlb-{name}") as path:
                 built.append(ensure_index(es, MIRROR_ALIAS[name], "usem3", [path], reuse=args.reuse_index,
                                           embedder=embedder, say=say))
+                if name == DEV_MIRROR:
+                    plain.ensure_index(es, PLAIN_INDEX["dev mirror"], [path], reuse=args.reuse_index)
         expected = [len(corpora.main) + built[0].articles, len(corpora.held_out), len(corpora.untitled_index()),
                     *[len(m.records) for m in corpora.mirrors.values()]]
         for info, articles in zip(built[1:], expected):
@@ -160,6 +174,9 @@ def run(args: argparse.Namespace, say, command: str) -> int:
             jd["sample"][label] = evaluate(api, judged_in[SAMPLE_ALIAS], mode=mode, k=10, label=label,
                                            model="usem3", settings={})
             titles[label] = _titles(api, sample_titles, mode)
+        say(f"{PLAIN_LABEL}: known items ...")
+        for task, items in (("dev", dev_items), ("dev mirror", mirror_items), ("held-out", held_items)):
+            ki[task][PLAIN_LABEL] = _scores(*plain.known_items(es, PLAIN_INDEX[task], items))
 
         say("ranking stage cost ...")
         loaded = ranking.load(MODEL_FILE)
@@ -178,7 +195,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
                   f"{known_item.N_FULL:,} selection, and the other {n_main - n_asked} only add distractors")
     ki_header = ["configuration", *[f"{task} {column}" for task in ki
                                     for column in ("MRR@10", "S@1", "S@10", "total")]]
-    ki_rows = [[label, *[cell for task in ki for cell in ki[task][label].cells()]] for label in labels]
+    ki_rows = [[label, *[cell for task in ki for cell in ki[task][label].cells()]] for label in [*labels, PLAIN_LABEL]]
     kinds = sorted({q.kind for q in judged_set})
     jd_header = ["configuration", "nDCG@10 sample", "dev half", "nDCG@10 +distractors", "dev half",
                  *[f"{k} +distr." for k in kinds], "exact titles at rank 1"]
@@ -219,7 +236,10 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         f"{len(held_items)} records of 2012+2013 over their own index ({known_item.N_HELD_OUT} records of those "
         f"years + {known_item.N_HELD_OUT_DISTRACTORS} distractors from the main index). The ranker "
         "trained on 2014-2022 only (its indices: \"Training candidates on dev\" below); held-out figures are "
-        "aggregates, never per query. `total`: mean articles counted per query.", "",
+        "aggregates, never per query. `total`: mean articles counted per query. The last row asks the same "
+        "queries of plain Elasticsearch over the same articles (`bench/relevance/plain.py`: one document per "
+        "article, title and body with the default analyzer, a `multi_match` over both; no gov-search code), "
+        "the yardstick issue 10 measured its own known items with.", "",
         report._md_table(ki_header, ki_rows, "l" + "r" * (len(ki_header) - 1)), "",
         "## Dev misses by cause", "",
         f"Each of the {len(dev_items)} dev known items (main index; \"mirror\": the {len(mirror_items)} of the dev "
@@ -259,7 +279,8 @@ def run(args: argparse.Namespace, say, command: str) -> int:
                                                                for k in kinds},
                        "exact titles at rank 1": titles[label]} for label in labels}
     (args.out / "relevance-learned.json").write_text(
-        json.dumps({"env": env, "figures": figures, "indices": indices}, indent=1), encoding="utf-8")
+        json.dumps({"env": env, "figures": figures, "indices": indices,
+                    "plain": {task: vars(ki[task][PLAIN_LABEL]) for task in ki}}, indent=1), encoding="utf-8")
     print(f"wrote {args.out / 'relevance-learned.md'}, relevance-learned.json and relevance-learned.png")
     return 0
 
