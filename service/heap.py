@@ -5,7 +5,7 @@ often, a full pass over every object the process holds. After startup that is ~4
 the tokenizer's and pypinyin's dictionaries, the ranker), none of which will ever be garbage, so a full
 pass stopped every search in flight for 100–120 ms, and the youngest passes, run dozens of times per
 search (a search's parsed responses, hits and feature rows are tens of thousands of short-lived
-objects), cost ~0.4 ms of CPU per search more. Nearly all of those objects are freed by their reference
+objects), cost ~0.5 ms of CPU per search more. Nearly all of those objects are freed by their reference
 counts the moment a search ends; the collector is only needed for the rare cycle.
 
 `settle` therefore (1) collects once and freezes what startup left (`gc.freeze`: moved to a generation
