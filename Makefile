@@ -87,8 +87,9 @@ FAST_TESTS := tests/unit tests/test_passages.py tests/test_newsletter.py tests/t
 test-fast: install ## the fast layer: unit tests and pure parser/metric tests, no Elasticsearch, no model
 	$(PY) -m pytest $(FAST_TESTS) -q $(PYTEST_ARGS)
 
-bench-relevance: install es-up ## judged-query evaluation of bm25, vector and hybrid
+bench-relevance: install es-up ## relevance: the judged set (relevance.md), then fusion vs the learned ranker at 20k (relevance-learned.md)
 	$(PY) -m bench.relevance
+	$(PY) -m bench.relevance --known-item --reuse-index
 
 bench-segmenters: install es-up ## smartcn vs jieba + user dictionary, side by side (known items, judged set)
 	$(PY) -m bench.relevance.segmenters

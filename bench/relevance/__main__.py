@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         command = "python -m bench.relevance" + ("" if len(sys.argv) <= 1 else " " + shlex.join(sys.argv[1:]))
         try:
             return learned.run(args, _say(args), command)
-        except BenchError as exc:
+        except (BenchError, FileNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     if args.api and (args.compare_fusion or args.distractors or args.compare_synonyms):

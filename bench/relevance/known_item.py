@@ -217,7 +217,10 @@ def corpora(source: Path, n_main: int = N_MAIN, n_held_out: int = N_HELD_OUT,
     one); asked = main, or past N_FULL the N_FULL selection; distractors = every n-th of asked; untitled =
     every n-th train-year record outside the N_FULL selection (never a record queries are asked about);
     held-out and every mirror = `dense_era` of their era (mirrors: distractors from asked's train-year
-    records outside the era)."""
+    records outside the era). FileNotFoundError when `source` holds no `xwlb-YYYY.jsonl` file."""
+    if not any(source.glob("xwlb-*.jsonl")):
+        raise FileNotFoundError(f"no xwlb-YYYY.jsonl file in {source}: the known-item tasks are cut from the xwlb "
+                                "corpus (../shared/corpus/xwlb beside the checkout)")
     train_dev = read_records(source, TRAIN_YEARS | DEV_YEARS)
     full = evenly(train_dev, N_FULL)
     chosen = {article_id(r) for r in full}

@@ -144,3 +144,8 @@ def test_mirrors_are_built_like_the_held_out_index_from_their_own_split_only(
         selection.items("train", 10, mirror="devmirror")
     with pytest.raises(ValueError):
         selection.items("train", 10, "title", mirror="trainmirror1415")
+
+
+def test_without_the_xwlb_corpus_the_selections_fail_with_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no xwlb-YYYY.jsonl file in"):
+        known_item.corpora(tmp_path)
