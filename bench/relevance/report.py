@@ -85,7 +85,9 @@ def _git_revision() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
                               text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+        # The reports are not code: `make bench-relevance`'s second run follows the first one's new report.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)bench/results"], cwd=PROJECT_ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
         return f"{head}{' + uncommitted changes' if dirty else ''}"
     except (OSError, subprocess.CalledProcessError):
