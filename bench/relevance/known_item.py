@@ -123,10 +123,14 @@ def year_of(record: dict[str, Any]) -> int:
     return int(str(record.get("date") or "0")[:4] or 0)
 
 
+# The corpus's files, one per year: xwlb-2012.jsonl … xwlb-2026.jsonl.
+RECORD_FILES = "xwlb-*.jsonl"
+
+
 def read_records(source: Path, years: frozenset[int]) -> list[dict[str, Any]]:
     """The records of `years`, in file then line order (files `xwlb-YYYY.jsonl`, sorted)."""
     out: list[dict[str, Any]] = []
-    for path in sorted(source.glob("xwlb-*.jsonl")):
+    for path in sorted(source.glob(RECORD_FILES)):
         if int(path.stem.rsplit("-", 1)[-1]) not in years:
             continue
         with path.open(encoding="utf-8") as handle:
@@ -218,7 +222,7 @@ def corpora(source: Path, n_main: int = N_MAIN, n_held_out: int = N_HELD_OUT,
     every n-th train-year record outside the N_FULL selection (never a record queries are asked about);
     held-out and every mirror = `dense_era` of their era (mirrors: distractors from asked's train-year
     records outside the era). FileNotFoundError when `source` holds no `xwlb-YYYY.jsonl` file."""
-    if not any(source.glob("xwlb-*.jsonl")):
+    if not any(source.glob(RECORD_FILES)):
         raise FileNotFoundError(f"no xwlb-YYYY.jsonl file in {source}: the known-item tasks are cut from the xwlb "
                                 "corpus (../shared/corpus/xwlb beside the checkout)")
     train_dev = read_records(source, TRAIN_YEARS | DEV_YEARS)
