@@ -46,9 +46,15 @@ def normalize_doc_number(value: str) -> str:
 
 @functools.cache
 def _to_simplified() -> Any:
-    from opencc_purepy import OpenCC  # loads its dictionaries (~0.5 s): once, on first use
+    from opencc_purepy import OpenCC  # loads its dictionaries (~0.1 s): once, on first use
 
     return OpenCC("t2s")
+
+
+def load_tables() -> None:
+    """Load the traditional → simplified dictionaries now rather than on the first `normalize_text`
+    (a server calls it at startup: `service.runtime.load_tables`)."""
+    _to_simplified()
 
 
 def _halfwidth(char: str) -> str:
