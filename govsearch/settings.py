@@ -206,12 +206,6 @@ class Settings(BaseSettings):
         "20k articles depth 200 took 244 ms per hybrid query, 50 took 73 ms with the same judged metrics.",
     )
     knn_num_candidates: int = 400
-    rerank_depth: int = Field(
-        default=30, ge=1,
-        description="Candidates the learned ranker scores per search: the first this many in fusion's order; the "
-        "rest follow below them in that order. 30 of the ~80 candidates a hybrid search fuses measured the same "
-        "known-item and judged figures on dev as scoring all, at ~40% of the ranking stage's CPU.",
-    )
     ranker_cache_size: int = Field(
         default=1000, ge=0,
         description="Queries whose learned-ranker scores one API process remembers, per exact input (query text, "

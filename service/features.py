@@ -110,11 +110,8 @@ def segment_cover(clauses: dict[str, float], segments: int) -> int:
     return sum(SEGMENT_CLAUSE.format(i) in clauses for i in range(segments))
 
 
-def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int,
-         limit: int | None = None) -> list[list[float]]:
-    """One feature row per entry (in `entries` order), columns as `FEATURES`; with `limit`, for the
-    first `limit` entries only, each the same row as without (the query's and the rivals' columns still
-    read every entry and list).
+def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -> list[list[float]]:
+    """One feature row per entry (in `entries` order), columns as `FEATURES`.
 
     `lists` are the retrievers' article lists the entries were fused from (for the best score of
     each side); `depth` is the candidate depth (an absent side's rank is depth + 1)."""
@@ -136,7 +133,7 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int,
     titles = [title_shape(str(entry.candidate.source.get("title") or "")) for entry in entries]
     rivals = _TitleRivals(entries, titles, covered_of, bm25_of, cos_of)
     out: list[list[float]] = []
-    for entry, title in zip(entries[:limit], titles):
+    for entry, title in zip(entries, titles):
         source = entry.candidate.source
         bm25 = bm25_of.get(entry.article_id, 0.0)
         cosine = cos_of.get(entry.article_id, 0.0)

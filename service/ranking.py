@@ -11,8 +11,7 @@
   written by `python -m bench.relevance.train`, which keeps whichever kind measured best on dev.
 
 Invariants: known items (exact title or document number) stay first whatever the model says;
-the model scores the first RERANK_DEPTH candidates of fusion's order and the rest keep that order
-below them (`phased`); ties are broken by article id, so pages never shuffle; a missing, unreadable or mismatched model
+ties are broken by article id, so pages never shuffle; a missing, unreadable or mismatched model
 file, or a model failing on one query, is logged and the search answers in fusion's order — the
 ranker never fails a search. A learned hit's `score` is the logistic of the model's output: in
 [0, 1] and in the order shown, but not calibrated across queries like the fusion scores.
@@ -52,9 +51,8 @@ class Reranker(Protocol):
     name: str
 
     def rerank(self, q: str, entries: list[Fused], lists: dict[str, list[Candidate]],
-               depth: int, top: int | None = None) -> list[Fused] | None:
-        """`entries` in the new order with new scores, or None to keep fusion's order; `top`: how many of
-        them, from the first, the model scores (None: all; see `phased`)."""
+               depth: int) -> list[Fused] | None:
+        """`entries` in the new order with new scores, or None to keep fusion's order."""
         ...
 
 
@@ -105,33 +103,19 @@ class LearnedRanker:
         self.model = model
 
     def rerank(self, q: str, entries: list[Fused], lists: dict[str, list[Candidate]],
-               depth: int, top: int | None = None) -> list[Fused] | None:
+               depth: int) -> list[Fused] | None:
         if not entries:
             return entries
-        head = len(entries) if top is None else min(top, len(entries))
         try:
             import numpy as np
 
-            raw = self.model.predict(np.asarray(features.rows(q, entries, lists, depth, limit=head),
-                                                dtype=np.float64))
+            raw = self.model.predict(np.asarray(features.rows(q, entries, lists, depth), dtype=np.float64))
         except Exception:
             log.exception("ranker %s failed on a query; answering in fusion's order", self.name)
             return None
-        return phased(entries, [float(s) for s in raw])
-
-
-def phased(entries: list[Fused], raw: list[float]) -> list[Fused]:
-    """The answer of a ranking in two phases (RERANK_DEPTH): fusion's order is the first phase, the model
-    (raw outputs `raw`) scores the first len(raw) `entries` of it, the second. They get the logistic of
-    their output; each one below them keeps fusion's order, scored its fusion score times the lowest of
-    theirs (fusion scores are at most 1), so every score falls in the order shown (`in_order`, which
-    `service.rankmemo` rebuilds a remembered answer with). Scoring the first 30 of ~80 candidates measured
-    the same on dev as scoring all of them, at ~40% of the ranking stage's CPU (bench/results/perf-notes.md)."""
-    head = [Fused(e.article_id, _logistic(s), e.candidate, e.ranks, e.exact) for e, s in zip(entries, raw)]
-    floor = min((e.score for e in head), default=1.0)
-    rest = [Fused(e.article_id, floor * min(e.score, 1.0), e.candidate, e.ranks, e.exact)
-            for e in entries[len(head):]]
-    return in_order([*head, *rest])
+        scored = [Fused(e.article_id, _logistic(float(s)), e.candidate, e.ranks, e.exact)
+                  for e, s in zip(entries, raw)]
+        return in_order(scored)
 
 
 def _logistic(x: float) -> float:

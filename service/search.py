@@ -269,8 +269,7 @@ class Searcher:
         fused = plausible(fused, lists, min_similarity=self.settings.vector_only_min_similarity,
                           top_rank=self.settings.vector_only_top_rank)
         if self.ranker is not None:
-            reranked = self.ranker.rerank(req.q, fused, lists, self.settings.candidate_depth,
-                                          self.settings.rerank_depth)
+            reranked = self.ranker.rerank(req.q, fused, lists, self.settings.candidate_depth)
             if reranked is not None:
                 return reranked, self.ranker.name
         return fused, f"fusion-{self.settings.fusion}"

@@ -104,7 +104,7 @@ class Recorder:
     name = "recorder"
 
     def rerank(self, q: str, entries: list[Fused], lists: dict[str, list[Candidate]],
-               depth: int, top: int | None = None) -> list[Fused] | None:
+               depth: int) -> list[Fused] | None:
         _RECORDED.get().append((list(entries), lists, depth))
         return None
 
@@ -210,18 +210,16 @@ def scorer(kind: str, model: str | dict[str, Any]) -> ranking.Scorer:
 
 def score_groups(model: ranking.Scorer | None, groups: Sequence[Group]) -> dict[str, float]:
     """Mean reciprocal rank (known items) / nDCG@10 (judged) per source, as `model` orders each group
-    (None: fusion's order) the way the service does: it scores the first RERANK_DEPTH candidates of
-    fusion's order, the rest follow, known items (exact title / document number) first
-    (`service.ranking.phased`)."""
+    (None: fusion's order), known items (exact title / document number) first as the service does."""
     import numpy as np
 
     by_source: dict[str, list[float]] = {}
-    top = Settings().rerank_depth
+    exact = features.FEATURES.index("exact")
     for g in groups:
         order = g.ids
         if model is not None and g.ids:
-            scores = model.predict(np.asarray(g.rows[:top], dtype=np.float64))
-            order = [e.article_id for e in ranking.phased(g.entries, [float(s) for s in scores])]
+            scores = model.predict(np.asarray(g.rows, dtype=np.float64))
+            order = [a for _, _, a in sorted(zip((not r[exact] for r in g.rows), -scores, g.ids))]
         value = (metrics.ndcg_at_k(order, g.grades, 10) if "judged" in g.source
                  else metrics.reciprocal_rank(order, g.grades, 10))
         by_source.setdefault(g.source, []).append(value)
@@ -261,10 +259,10 @@ def candidates(train: Sequence[Group], dev: Sequence[Group], say=print) -> list[
 def ranking_cost_ms(ranker: ranking.LearnedRanker, groups: Sequence[Group]) -> tuple[float, float]:
     """p50 and p95 milliseconds of the whole ranking stage (features + model + sort) per query."""
     times = []
-    settings = Settings()
+    depth = Settings().candidate_depth
     for g in groups:
         started = time.perf_counter()
-        ranker.rerank(g.query, g.entries, g.lists, settings.candidate_depth, settings.rerank_depth)
+        ranker.rerank(g.query, g.entries, g.lists, depth)
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
     return times[len(times) // 2], times[int(len(times) * 0.95)]

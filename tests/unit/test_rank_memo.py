@@ -23,7 +23,7 @@ class CountingRanker:
         self.calls = 0
 
     def rerank(self, q: str, entries: list[Fused], lists: dict[str, list[Candidate]],
-               depth: int, top: int | None = None) -> list[Fused] | None:
+               depth: int) -> list[Fused] | None:
         self.calls += 1
         scored = [Fused(e.article_id, 0.1 * e.ranks.get("bm25", depth) + len(q) * 0.001, e.candidate,
                         e.ranks, e.exact) for e in entries]
@@ -38,10 +38,10 @@ def _lists(version: int = 3, score: float = 12.0) -> dict[str, list[Candidate]]:
     return {"bm25": bm25, "vector": vector}
 
 
-def _rank(memo: RankMemo, q: str = "安全", top: int | None = None, **kwargs: object) -> list[tuple[str, float, str]]:
+def _rank(memo: RankMemo, q: str = "安全", **kwargs: object) -> list[tuple[str, float, str]]:
     lists = _lists(**kwargs)  # type: ignore[arg-type]
     entries = fuse(lists, method="normalized", weights={"bm25": 2.0, "vector": 1.0})
-    ranked = memo.rerank(q, entries, lists, 50, top)
+    ranked = memo.rerank(q, entries, lists, 50)
     assert ranked is not None
     return [(e.article_id, e.score, e.candidate.doc_id) for e in ranked]
 
@@ -61,11 +61,9 @@ def test_any_change_of_input_asks_the_model() -> None:
     _rank(memo, version=4)  # a passage re-indexed
     _rank(memo, score=13.0)  # other scores
     _rank(memo, q="安全生产")  # another query
-    _rank(memo, top=2)  # the model scores fewer candidates
-    assert inner.calls == 5
+    assert inner.calls == 4
     _rank(memo, version=4)
-    _rank(memo, top=2)
-    assert inner.calls == 5
+    assert inner.calls == 4
 
 
 def test_versionless_inputs_and_size_zero_are_never_remembered() -> None:

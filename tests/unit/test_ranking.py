@@ -14,7 +14,7 @@ import pytest
 
 from govsearch.settings import Settings
 from service import features, ranking
-from service.fusion import Candidate, Fused, in_order
+from service.fusion import Candidate, Fused
 from service.query import MAX_COVERAGE_SEGMENTS, SEGMENT_CLAUSE, SearchRequest, coverage_segments
 from service.search import Searcher
 from tests.unit.test_lean_search import SETTINGS, FakeBackend, FixedVector
@@ -210,42 +210,6 @@ def test_a_linear_model_scores_standardised_rows(tmp_path: Path) -> None:
     rows = features.rows("安全生产检查", _fused(lists), lists, DEPTH)
     scores = ranker.model.predict(np.asarray(rows))
     assert list(scores) == pytest.approx([3.0 * (r[features.FEATURES.index("cosine")] - 0.5) / 2.0 for r in rows])
-
-
-def test_the_model_scores_the_first_phase_and_the_rest_keep_fusion_s_order_below_it(tmp_path: Path) -> None:
-    """RERANK_DEPTH: the first `top` of fusion's order are scored (their rows only), the rest follow in
-    fusion's order with scores under the lowest scored one; every score falls in the order shown."""
-    ranker = ranking.load(_linear_model(tmp_path / "lin.json", {"cosine": 3.0}))
-    assert ranker is not None
-    scored_rows: list[int] = []
-    model = ranker.model
-
-    class Spy:
-        def predict(self, rows: np.ndarray) -> np.ndarray:
-            scored_rows.append(len(rows))
-            return np.asarray(model.predict(rows))
-
-    ranker.model = Spy()
-    lists = _lists()
-    entries = in_order(_fused(lists))  # fusion's order, as `fuse` answers
-    ordered = ranker.rerank("安全生产检查", entries, lists, DEPTH, 3)
-    assert ordered is not None and scored_rows == [3]
-    assert {e.article_id for e in ordered[:3]} == {e.article_id for e in entries[:3]}
-    assert [e.article_id for e in ordered[3:]] == [e.article_id for e in entries[3:]]
-    scores = [e.score for e in ordered]
-    assert scores == sorted(scores, reverse=True) and min(scores[:3]) >= max(scores[3:])
-    assert ranker.rerank("安全生产检查", entries, lists, DEPTH) is not None and scored_rows[-1] == len(entries)
-    # A first phase as long as the list is the whole list scored.
-    everything = ranker.rerank("安全生产检查", entries, lists, DEPTH, len(entries) + 5)
-    assert everything is not None and scored_rows[-1] == len(entries)
-
-
-def test_the_first_candidates_rows_are_their_rows_among_all() -> None:
-    lists = _lists()
-    entries = _fused(lists)
-    everything = features.rows("安全生产检查", entries, lists, DEPTH)
-    assert features.rows("安全生产检查", entries, lists, DEPTH, limit=3) == everything[:3]
-    assert features.rows("安全生产检查", entries, lists, DEPTH, limit=len(entries) + 1) == everything
 
 
 @pytest.mark.parametrize("model", [{"mean": [0.0], "scale": [1.0], "weights": [1.0]},
