@@ -1,7 +1,7 @@
 """scripts/devnode.sh is idempotent: `up` twice starts one node, `down` twice stops it once.
 
-Uses its own port (DEVNODE_TEST_PORT, default 9260) so the node `make test` runs the suite
-against is left alone. One start/stop cycle takes about 20 s. Skipped when ES_URL is set: then
+Uses its own port (DEVNODE_TEST_PORT, default 9260, or 9270 when the suite's own node is on 9260)
+so the node `make test` runs the suite against (ES_PORT) is left alone. One start/stop cycle takes about 20 s. Skipped when ES_URL is set: then
 the script manages no node at all (checked by the last test)."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "devnode.sh"
-PORT = int(os.environ.get("DEVNODE_TEST_PORT", "9260"))
+SUITE_PORT = int(os.environ.get("ES_PORT", "9250"))
+PORT = int(os.environ.get("DEVNODE_TEST_PORT") or (9270 if SUITE_PORT == 9260 else 9260))
 URL = f"http://127.0.0.1:{PORT}"
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("ES_URL")), reason="ES_URL is set: no dev node is managed")
@@ -39,6 +40,8 @@ def answers() -> bool:
 @pytest.fixture(scope="module")
 def stopped_port() -> Iterator[None]:
     """Starts and ends with no node on PORT, whatever happens in between."""
+    if PORT == SUITE_PORT:  # `down` would stop the node every later test needs
+        pytest.fail(f"DEVNODE_TEST_PORT {PORT} is the suite's own node (ES_PORT): set another")
     devnode("down")
     if answers():
         pytest.fail(f"port {PORT} is used by something other than the dev node: set DEVNODE_TEST_PORT")
