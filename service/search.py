@@ -10,8 +10,10 @@ Candidate lists are lean (no highlighting, only the fields fusion, facets and th
 date sort read); one small follow-up request then fetches the page's passages
 whole, highlighted, but for those kept from an earlier page fetch of the same
 passage version and query (`service.pagecache`): a repeated query is one round
-trip. A search holds an admission slot (`service.admission`) from embedding to
-answer, so a process never runs more than MAX_CONCURRENT_SEARCHES.
+trip. A search holds an admission slot (`service.admission`) from its first
+request to Elasticsearch to its answer, so a process never runs more than
+MAX_CONCURRENT_SEARCHES; its query vector is computed before, while it may
+wait for that slot (the embedder has its own bound).
 """
 
 from __future__ import annotations
@@ -106,8 +108,9 @@ class Searcher:
         if expansions:
             req = replace(req, synonyms=tuple(term for expansion in expansions for term in expansion.terms))
             understood = replace(understood or Understood(text=req.q), synonyms=expansions)
+        vector, degraded = await self._embed(req)
         async with self.admission.slot():
-            response, suggested = await self._search(req, started)
+            response, suggested = await self._search(req, started, vector, degraded)
             did_you_mean = await self._did_you_mean(req.q, [hit["text"] for hit in response["hits"]], suggested)
         return {**response, "query": typed, "did_you_mean": did_you_mean,
                 "understood": understood and understood.as_json()}
@@ -121,22 +124,29 @@ class Searcher:
             log.warning("typo check failed; answering without did_you_mean", exc_info=True)
             return None
 
-    async def _search(self, req: SearchRequest, started: float) -> tuple[dict[str, Any], Body | None]:
-        """The response, and the typo check's answer that came back with the candidates (None: not asked)."""
-        degraded: str | None = None
-        vector: list[float] | None = None
-        if req.mode in ("vector", "hybrid"):
-            try:
-                vector = await self.embedder.embed(req.q)
-            except TimeoutError:
-                log.warning("query embedding took longer than %.2f s; answering with BM25 only",
-                            self.settings.query_embedding_timeout)
-                degraded = (f"query embedding took longer than {self.settings.query_embedding_timeout:g} s; "
-                            "results are BM25 only")
-            except Exception as exc:  # the model failing must not take search down
-                log.exception("query embedding failed; answering with BM25 only")
-                degraded = f"embedding model unavailable ({type(exc).__name__}); results are BM25 only"
+    async def _embed(self, req: SearchRequest) -> tuple[list[float] | None, str | None]:
+        """The query vector of a vector or hybrid search, or None and why the search degrades to BM25.
 
+        Computed before the search takes its admission slot: the slots bound what Elasticsearch works on at
+        once, and the embedder bounds its own computations (MAX_CONCURRENT_EMBEDDINGS), so the searches that
+        wait for a slot have their vectors computed meanwhile, together (`service.embedding.QueryEmbedder`)."""
+        if req.mode not in ("vector", "hybrid"):
+            return None, None
+        try:
+            return await self.embedder.embed(req.q), None
+        except TimeoutError:
+            log.warning("query embedding took longer than %.2f s; answering with BM25 only",
+                        self.settings.query_embedding_timeout)
+            return None, (f"query embedding took longer than {self.settings.query_embedding_timeout:g} s; "
+                          "results are BM25 only")
+        except Exception as exc:  # the model failing must not take search down
+            log.exception("query embedding failed; answering with BM25 only")
+            return None, f"embedding model unavailable ({type(exc).__name__}); results are BM25 only"
+
+    async def _search(self, req: SearchRequest, started: float, vector: list[float] | None,
+                      degraded: str | None) -> tuple[dict[str, Any], Body | None]:
+        """The response, and the typo check's answer that came back with the candidates (None: not asked);
+        `vector` is the query's (None: BM25 only, `degraded` says why when it should have been there)."""
         typo = self.speller.request(req.q)
         if req.mode == "bm25" or vector is None:
             outcome = await self._bm25(req, typo)

@@ -51,6 +51,15 @@ def test_api_query_vector_equals_the_indexers(indexer_usem3: Embedder) -> None:
         assert cosine >= 0.9999, (query, cosine)
 
 
+def test_queries_embedded_together_equal_each_embedded_alone(indexer_usem3: Embedder) -> None:
+    # The API embeds the queries that arrive together in one pass (service.embedding.QueryEmbedder), on the
+    # numpy path; the indexer's sentence-transformers path batches the same way.
+    for model in (EmbedderPool(cache_dir=None).get("usem3"), indexer_usem3):
+        together = model.embed_queries(QUERIES)
+        assert together.dtype == np.float32 and together.shape == (len(QUERIES), 512)
+        np.testing.assert_allclose(together, [model.embed_query(q) for q in QUERIES], atol=1e-6)
+
+
 def test_api_passage_vectors_and_cache_keys_equal_the_indexers(indexer_usem3: Embedder, tmp_path: Path) -> None:
     api = EmbedderPool(cache_dir=tmp_path).get("usem3")
     assert isinstance(api.model, Usem3Model)
