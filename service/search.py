@@ -12,8 +12,8 @@ whole, highlighted, but for those kept from an earlier page fetch of the same
 passage version and query (`service.pagecache`): a repeated query is one round
 trip. A search holds an admission slot (`service.admission`) from its first
 request to Elasticsearch to its answer, so a process never runs more than
-MAX_CONCURRENT_SEARCHES; its query vector is computed before, while it may
-wait for that slot (the embedder has its own bound).
+MAX_CONCURRENT_SEARCHES; its query vector is computed before it takes that
+slot (the embedder has its own bound).
 """
 
 from __future__ import annotations
@@ -128,8 +128,8 @@ class Searcher:
         """The query vector of a vector or hybrid search, or None and why the search degrades to BM25.
 
         Computed before the search takes its admission slot: the slots bound what Elasticsearch works on at
-        once, and the embedder bounds its own computations (MAX_CONCURRENT_EMBEDDINGS), so the searches that
-        wait for a slot have their vectors computed meanwhile, together (`service.embedding.QueryEmbedder`)."""
+        once, and the embedder bounds its own computations (MAX_CONCURRENT_EMBEDDINGS) and embeds the queries
+        that arrive together in one pass (`service.embedding.QueryEmbedder`), so no slot is held meanwhile."""
         if req.mode not in ("vector", "hybrid"):
             return None, None
         try:
