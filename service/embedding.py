@@ -120,8 +120,8 @@ class QueryEmbedder:
     next one, which embeds them all in one pass of the model (`Embedder.embed_queries`): queries that arrive
     together (a burst) cost a fraction of what each costs alone, and one alone waits for nothing. At most
     `max_concurrent` computations run at once (MAX_CONCURRENT_EMBEDDINGS), each in a worker thread, never as
-    threads piling up in the default executor. The same query asked again while its vector is computed waits for that
-    computation."""
+    threads piling up in the default executor. The same query asked again while its vector is computed waits
+    for that computation."""
 
     def __init__(self, pool: EmbedderPool, es: AsyncElasticsearch, alias: str, default_model: str,
                  cache_size: int = 2048, meta_ttl: float = 5.0, max_concurrent: int = 1,
@@ -220,10 +220,11 @@ class QueryEmbedder:
 
     def _computed(self, batch: list[Key], done: asyncio.Future[list[list[float]]]) -> None:
         self._running -= 1
-        error = None if done.cancelled() else done.exception()
+        cancelled = done.cancelled()
+        error = None if cancelled else done.exception()
         for row, key in enumerate(batch):
             vector = self._pending.pop(key).vector
-            if done.cancelled():
+            if cancelled:
                 vector.cancel()
             elif error is not None:
                 vector.set_exception(error)

@@ -1,8 +1,9 @@
 """scripts/devnode.sh is idempotent: `up` twice starts one node, `down` twice stops it once.
 
 Uses its own port (DEVNODE_TEST_PORT, default 9260, or 9270 when the suite's own node is on 9260)
-so the node `make test` runs the suite against (ES_PORT) is left alone. One start/stop cycle takes about 20 s. Skipped when ES_URL is set: then
-the script manages no node at all (checked by the last test)."""
+so the node `make test` runs the suite against (ES_PORT) is left alone. One start/stop cycle takes
+about 20 s. Skipped when ES_URL is set: then the script manages no node at all (checked by the last
+test)."""
 
 from __future__ import annotations
 
