@@ -13,7 +13,8 @@ Invariants:
   Nothing else (a job document not written yet, a slow reply) frees it.
 - A running job renews its lease from a heartbeat thread and once more right
   before its alias switch (`renew`); `Fenced` there means another holder took
-  over and the job must not switch.
+  over and the job must not switch. Its two renewals may race each other: the
+  one whose compare-and-set loses reads the lock again and is not fenced off.
 - A job's state leaves `queued`/`running` once: every transition is a
   compare-and-set from an expected state (`transition`), so a late finisher
   cannot overwrite `failed` or `cancelled`.
@@ -147,15 +148,21 @@ class JobStore:
         raise JobConflict(lock.job_id if lock else "unknown")
 
     def renew(self, job_id: str) -> None:
-        """Extend the job's lease by LEASE, or raise Fenced when the lock is no longer the job's."""
-        lock = self._read_lock()
-        if lock is None or lock.job_id != job_id:
-            raise Fenced(f"job {job_id} lost the reindex lease"
-                         + (f" to job {lock.job_id}" if lock else ""))
-        try:
-            self._replace_lock(lock, self._lease(job_id))
-        except ConflictError:
-            raise Fenced(f"job {job_id} lost the reindex lease while renewing it") from None
+        """Extend the job's lease by LEASE, or raise Fenced when the lock is no longer the job's.
+
+        The job renews from two threads (its heartbeat, and its build right before the switch), so a
+        compare-and-set may lose to the job's own other renewal: the lock is read again, and only a lock
+        that names another holder (or none) fences the job off."""
+        while True:
+            lock = self._read_lock()
+            if lock is None or lock.job_id != job_id:
+                raise Fenced(f"job {job_id} lost the reindex lease"
+                             + (f" to job {lock.job_id}" if lock else ""))
+            try:
+                self._replace_lock(lock, self._lease(job_id))
+            except ConflictError:
+                continue  # renewed meanwhile, by this job or not: the next read tells
+            return
 
     def release(self, job_id: str) -> None:
         """Give the lease up, only if it is still the job's."""

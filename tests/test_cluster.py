@@ -234,7 +234,7 @@ def test_a_reindex_on_the_cluster_switches_the_alias(cluster: Elasticsearch, api
         while (job := client.get(f"/admin/jobs/{job_id}").json())["state"] in ("queued", "running"):
             assert time.monotonic() < deadline, job
             time.sleep(0.5)
-        assert job["state"] == "succeeded", job
+        assert job["state"] == "succeeded", f"{job['state']} in {job['phase']}: {job.get('error')}"
         response = client.get("/search", params={"q": QUERIES[0], "mode": "hybrid"})
         assert response.status_code == 200 and response.json()["hits"], response.text
 

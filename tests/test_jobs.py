@@ -137,3 +137,33 @@ def test_a_rollback_holding_the_lease_keeps_jobs_out_and_is_kept_out_by_them(
     with pytest.raises(JobConflict), a.holding("rollback-2"):
         pass
     assert b.running_job() is not None and b.running_job()["job_id"] == job["job_id"]  # type: ignore[index]
+
+
+def test_a_jobs_own_renewals_racing_each_other_do_not_fence_it_off(replicas: tuple[JobStore, JobStore],
+                                                                   es: Elasticsearch) -> None:
+    """The heartbeat thread and the build thread (right before its switch) renew the same lease: the
+    compare-and-set one of them loses is a renewal by the job itself, not a takeover."""
+    a, _ = replicas
+    job = create(a)
+    before = es.get(index=JOBS, id=LOCK_ID)["_version"]
+    rounds, renewers = 20, 3
+    barrier = threading.Barrier(renewers)
+    fenced: list[Fenced] = []
+
+    def renew() -> None:
+        for _ in range(rounds):
+            barrier.wait()
+            try:
+                a.renew(job["job_id"])
+            except Fenced as exc:
+                fenced.append(exc)
+
+    threads = [threading.Thread(target=renew) for _ in range(renewers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert fenced == []
+    lock = es.get(index=JOBS, id=LOCK_ID)
+    assert lock["_source"]["job_id"] == job["job_id"]
+    assert lock["_version"] - before == rounds * renewers  # every renewal was written, none lost
