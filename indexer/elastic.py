@@ -18,7 +18,7 @@ import copy
 import json
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.serializer import OrjsonSerializer
@@ -58,6 +58,13 @@ def ensure_system_index(es: Elasticsearch, index: str, mapping: str, *, replicas
     except Exception:  # another replica created it first
         if not es.indices.exists(index=index):
             raise
+
+
+SYSTEM_WRITE_REFRESH: Final = True
+"""`refresh` of every write into a system index (jobs, journal, best bets, synonyms), so that it is visible
+on return. An explicit refresh of the shards written (~30 ms on the dev node), not `wait_for`: that waits
+for the next scheduled refresh, up to `refresh_interval` (1 s), and an operator's write would take a second
+each time. These writes are few and small, so the extra refreshes cost nothing that matters."""
 
 
 def system_index_body(mapping: str, replicas: int | None = None) -> dict[str, Any]:

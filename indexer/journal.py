@@ -31,7 +31,7 @@ from elasticsearch.helpers import bulk, scan
 
 from govsearch.actions import BULK_OPTIONS
 from govsearch.schema import Article, content_hash
-from indexer.elastic import ensure_system_index
+from indexer.elastic import SYSTEM_WRITE_REFRESH, ensure_system_index
 from indexer.embeddings import Embedder
 from indexer.updates import delete_article, stored_content_hash, write_article
 
@@ -63,7 +63,7 @@ class Journal:
 
     def _record(self, op: Op, article_id: str, article: dict[str, Any] | None) -> None:
         self.ensure_index()
-        self.es.index(index=self.index, refresh="wait_for", document={
+        self.es.index(index=self.index, refresh=SYSTEM_WRITE_REFRESH, document={
             "alias": self.alias, "article_id": article_id, "op": op, "article": article,
             "time": self.clock().isoformat(timespec="milliseconds")})
 
@@ -107,7 +107,7 @@ class Journal:
         doomed = [entry["_id"] for entry in entries if newest[entry["article_id"]] != entry["_id"]]
         if doomed:
             bulk(self.es, ({"_op_type": "delete", "_index": self.index, "_id": doc_id} for doc_id in doomed),
-                 **BULK_OPTIONS, refresh="wait_for", raise_on_error=True)
+                 **BULK_OPTIONS, refresh=SYSTEM_WRITE_REFRESH, raise_on_error=True)
         return len(newest), len(doomed)
 
     def _apply(self, index: str, entry: dict[str, Any], embedder: Callable[[], Embedder], batch_size: int) -> bool:

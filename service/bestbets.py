@@ -17,6 +17,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from govsearch.rules import normalize_text
+from indexer.elastic import SYSTEM_WRITE_REFRESH
 from service.sysindex import ensure_system_index
 
 log = logging.getLogger(__name__)
@@ -48,14 +49,14 @@ class BestBets:
         """Create or replace a rule; (the rule, True when it is new). Searchable on return."""
         await self._ensure_index()
         stored = {**rule, "query": rule_key(rule["query"])}
-        result = await self.es.index(index=self.index, id=bet_id, document=stored, refresh="wait_for")
+        result = await self.es.index(index=self.index, id=bet_id, document=stored, refresh=SYSTEM_WRITE_REFRESH)
         self._cache = None
         return {"id": bet_id, **stored}, result["result"] == "created"
 
     async def delete(self, bet_id: str) -> bool:
         """Remove a rule; False when there was none."""
         try:
-            await self.es.delete(index=self.index, id=bet_id, refresh="wait_for")
+            await self.es.delete(index=self.index, id=bet_id, refresh=SYSTEM_WRITE_REFRESH)
         except NotFoundError:
             return False
         self._cache = None

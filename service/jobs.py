@@ -35,7 +35,7 @@ from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
-from indexer.elastic import LONGEST_CALL_SECONDS, alias_target, delete_index, ensure_system_index
+from indexer.elastic import LONGEST_CALL_SECONDS, SYSTEM_WRITE_REFRESH, alias_target, delete_index, ensure_system_index
 from service.schemas import Job
 
 LOCK_ID = "lock"
@@ -106,7 +106,7 @@ class JobStore:
         job = Job(job_id=job_id, state="queued", phase="queued", sources=sources, model=model,
                   mode="incremental" if incremental else "full", requested_by=requested_by, owner=owner(),
                   created=iso(now()), heartbeat=iso(now())).model_dump()
-        self.es.index(index=self.index, id=job_id, document={"kind": "job", **job}, refresh="wait_for")
+        self.es.index(index=self.index, id=job_id, document={"kind": "job", **job}, refresh=SYSTEM_WRITE_REFRESH)
         return job
 
     # --- the lease ---------------------------------------------------------------------------

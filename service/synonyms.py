@@ -35,6 +35,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from govsearch.rules import normalize_text
+from indexer.elastic import SYSTEM_WRITE_REFRESH
 from service.sysindex import ensure_system_index
 
 log = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ class Synonyms:
         await ensure_system_index(es, self.index, "synonyms")
         updated = _now()
         result = await es.index(index=self.index, id=DOC_ID, document={"rules": synonyms.lines, "updated": updated},
-                                op_type="create" if create else "index", refresh="wait_for")
+                                op_type="create" if create else "index", refresh=SYSTEM_WRITE_REFRESH)
         return StoredSynonyms(synonyms, result["_version"], updated)
 
 
