@@ -11,15 +11,20 @@ WORKDIR /app
 
 # Dependencies first, so code changes don't reinstall torch.
 COPY pyproject.toml README.md ./
-RUN mkdir -p service indexer && touch service/__init__.py indexer/__init__.py \
+RUN mkdir -p govsearch service indexer \
+    && touch govsearch/__init__.py service/__init__.py indexer/__init__.py \
     && pip install --upgrade pip \
     && pip install .
 
+# The packages (pyproject's [tool.setuptools.packages.find]) and what they read at run time, under /app:
+# the processes run from /app, so /app/govsearch is the one imported and its PROJECT_ROOT is /app.
+COPY govsearch/ govsearch/
 COPY service/ service/
 COPY indexer/ indexer/
 COPY mappings/ mappings/
 COPY web/ web/
 COPY data/sample/ data/sample/
+COPY data/synonyms.txt data/synonyms.txt
 RUN pip install --no-deps . \
     && useradd --system --create-home --home-dir /home/govsearch govsearch \
     && mkdir -p /app/.cache && chown -R govsearch /app/.cache

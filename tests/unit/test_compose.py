@@ -1,15 +1,17 @@
 """docker-compose.yml and the Dockerfile, checked for structure (no Docker engine runs here): the default single-node
 stack, the "cluster" profile's three Elasticsearch nodes that must find each other and form one cluster, and how the
-image serves the API."""
+image: how it serves the API, and that it holds every package and file the API reads."""
 
 from __future__ import annotations
 
+import ast
 import json
+import tomllib
 from typing import Any
 
 import yaml
 
-from govsearch.paths import PROJECT_ROOT
+from govsearch.paths import MAPPINGS_DIR, PROJECT_ROOT, WEB_DIR
 from govsearch.settings import Settings
 from service.__main__ import server_options
 
@@ -90,3 +92,41 @@ def test_forwarded_headers_are_believed_from_trusted_proxies_only() -> None:
                                      api_workers=2))
     assert (behind["proxy_headers"], behind["forwarded_allow_ips"], behind["workers"]) == (
         True, "10.0.0.0/8,127.0.0.1", 2)
+
+
+def _image_copies() -> list[str]:
+    """The checkout paths the Dockerfile copies into the image (`COPY src dst`, sources only)."""
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    return [line.split()[1].rstrip("/") for line in dockerfile.splitlines() if line.startswith("COPY ")]
+
+
+def _packages() -> list[str]:
+    """The top-level packages pyproject.toml installs ([tool.setuptools.packages.find] include)."""
+    with (PROJECT_ROOT / "pyproject.toml").open("rb") as file:
+        include = tomllib.load(file)["tool"]["setuptools"]["packages"]["find"]["include"]
+    return sorted({pattern.rstrip("*").rstrip(".") for pattern in include})
+
+
+def test_the_image_holds_every_package_and_what_they_import() -> None:
+    copied = _image_copies()
+    packages = _packages()
+    assert set(packages) <= set(copied), f"packages not copied into the image: {set(packages) - set(copied)}"
+    # Nothing they import comes from a part of the checkout the image lacks (bench/, tests/, scripts/ ...).
+    checkout = {path.name for path in PROJECT_ROOT.iterdir() if path.is_dir() and not path.name.startswith(".")}
+    for package in packages:
+        for source in (PROJECT_ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+                names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+                for name in names:
+                    top = name.split(".")[0]
+                    assert top not in checkout or top in packages, f"{source}: imports {name}, not in the image"
+
+
+def test_the_image_holds_the_files_the_default_settings_read() -> None:
+    copied = [PROJECT_ROOT / path for path in _image_copies()]
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    needed = [MAPPINGS_DIR, WEB_DIR, defaults.synonyms_file, defaults.sample_corpus, defaults.ranker_model]
+    for path in needed:
+        assert path is not None and path.exists(), path
+        assert any(path == source or source in path.parents for source in copied), f"{path} is not in the image"
