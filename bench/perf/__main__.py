@@ -210,19 +210,14 @@ def _doc_count(es: Any, index: str, doc_type: str) -> int:
     return int(es.count(index=index, query={"term": {"doc_type": doc_type}})["count"])
 
 
-def _threads_text(configured: int | None, model: Any) -> str:
+def _threads_text(configured: int | None, embedder: Any) -> str:
     if configured:
         return f"EMBEDDING_THREADS={configured}"
-    first = model.model[0]
-    threads = getattr(first, "threads", None)
-    if threads is None:
-        try:
-            from indexer.usem3_encoder import default_threads
+    from indexer.usem3_encoder import Usem3Model, default_threads
 
-            threads = default_threads() if type(first).__name__ == "USEModule" else None
-        except ImportError:
-            threads = None
-    return f"default ({threads} BLAS threads)" if threads else "default"
+    if isinstance(embedder.model, Usem3Model):
+        return f"default ({embedder.model.encoder.threads or default_threads()} BLAS threads)"
+    return "default"
 
 
 def _command(argv: list[str]) -> str:
