@@ -12,7 +12,8 @@ Invariants:
   index and renews its lease; a job fenced off there (`Fenced`) switches nothing
   and its index is deleted.
 - A job's end is written with `JobStore.transition` from an active state, so a
-  job already failed (abandoned) or cancelled stays so.
+  job already failed (abandoned) or cancelled stays so. Before it, the heartbeat
+  is stopped and a beat in progress waited for; after it, the lease is released.
 - A job that succeeded compacts the admin journal (`Journal.compact`, which changes
   nothing a rebuild or rollback produces); a failed compaction is logged, not fatal.
 """
@@ -30,7 +31,7 @@ from indexer.embeddings import Embedder
 from indexer.journal import Journal
 from indexer.pipeline import BuildCancelled, BuildProgress, build
 from service.embedding import EmbedderPool
-from service.jobs import ACTIVE_STATES, HEARTBEAT_SECONDS, Fenced, JobStore, iso, now
+from service.jobs import ACTIVE_STATES, HEARTBEAT_SECONDS, LEASE, Fenced, JobStore, iso, now
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,13 @@ class _Heartbeat(threading.Thread):
                 return
             except Exception:  # a missed heartbeat is retried on the next tick; the lease outlasts several
                 log.warning("job %s: heartbeat failed", self.job_id, exc_info=True)
+
+    def stop(self) -> None:
+        """No beat after this returns: one in progress (a slow Elasticsearch call, at most LEASE) is waited
+        for, so it can neither overwrite the job's final fields nor find its released lease and cry fenced."""
+        self.stopped.set()
+        if self.is_alive():
+            self.join(timeout=LEASE.total_seconds())
 
     def beat(self) -> None:
         self.store.renew(self.job_id)
@@ -142,7 +150,7 @@ class ReindexRunner:
         log.info("job %s: admin journal compacted: %d entries kept, %d removed", job_id, kept, removed)
 
     def _finish(self, job_id: str, heartbeat: _Heartbeat, **fields: object) -> None:
-        heartbeat.stopped.set()
+        heartbeat.stop()
         try:
             if not self.store.transition(job_id, ACTIVE_STATES, finished=iso(now()), heartbeat=iso(now()),
                                          **fields):

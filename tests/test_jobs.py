@@ -167,3 +167,34 @@ def test_a_jobs_own_renewals_racing_each_other_do_not_fence_it_off(replicas: tup
     lock = es.get(index=JOBS, id=LOCK_ID)
     assert lock["_source"]["job_id"] == job["job_id"]
     assert lock["_version"] - before == rounds * renewers  # every renewal was written, none lost
+
+
+def test_a_stopped_heartbeat_finishes_the_beat_in_progress_before_the_job_ends(
+        replicas: tuple[JobStore, JobStore]) -> None:
+    """A job's end (service.reindex) stops its heartbeat and waits for a beat caught in a slow call, so the
+    beat cannot renew a lease the end has released (and report the job fenced off) or write after the end."""
+    from service.reindex import _Heartbeat
+
+    entered, proceed = threading.Event(), threading.Event()
+
+    class SlowRenewals(JobStore):
+        def renew(self, job_id: str) -> None:
+            entered.set()
+            proceed.wait(30)
+            super().renew(job_id)
+
+    a, _ = replicas
+    job = create(a)
+    store = SlowRenewals(a.es, a.index, a.alias)
+    heartbeat = _Heartbeat(store, job["job_id"], threading.Event())
+    heartbeat.start()
+    assert entered.wait(10)  # a beat is renewing, slowly
+    stopper = threading.Thread(target=heartbeat.stop)
+    stopper.start()
+    stopper.join(0.5)
+    assert stopper.is_alive()  # stop() waits for that beat
+    proceed.set()
+    stopper.join(10)
+    assert not stopper.is_alive() and not heartbeat.is_alive()
+    a.release(job["job_id"])  # what the job's end does next: no beat is left to find the lease gone
+    assert heartbeat.fenced is None and not heartbeat.cancel.is_set()
