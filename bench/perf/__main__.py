@@ -213,10 +213,10 @@ def _doc_count(es: Any, index: str, doc_type: str) -> int:
 def _threads_text(configured: int | None, embedder: Any) -> str:
     if configured:
         return f"EMBEDDING_THREADS={configured}"
-    from indexer.usem3_encoder import Usem3Model, default_threads
+    from indexer.usem3_encoder import Usem3Model
 
     if isinstance(embedder.model, Usem3Model):
-        return f"default ({embedder.model.encoder.threads or default_threads()} BLAS threads)"
+        return f"default ({embedder.model.encoder.blas_threads} BLAS threads)"
     return "default"
 
 
