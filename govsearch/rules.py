@@ -87,3 +87,9 @@ def normalize_text(text: str) -> str:
     if len(simplified) != len(folded):
         simplified = "".join(c if len(c := converter.convert(char)) == 1 else char for char in folded)
     return simplified
+
+
+def match_key(text: str) -> str:
+    """The form in which a best bet's query and a searched query are compared: `normalize_text`, lower
+    case, runs of spaces as one, no space at either end. Empty for text with nothing but spaces."""
+    return " ".join(normalize_text(text).lower().split())

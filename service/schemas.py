@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from govsearch.rules import match_key
 from govsearch.schema import ArticleMetadata, PassageSpan
 from service.synonyms import MAX_LINE_CHARS, MAX_RULE_LINES
 
@@ -70,10 +71,17 @@ class BestBetIn(BaseModel):
                        "normalisation: simplified, half-width, lower case, spaces collapsed).")
     match: Literal["exact", "contains"] = Field("exact", description="exact: the whole query; contains: the "
                                                 "rule's query occurs in it.")
-    title: str = Field(min_length=1, max_length=200, description="What the page shows.")
+    title: str = Field(min_length=1, max_length=200, pattern=r"\S", description="What the page shows.")
     url: str | None = Field(None, max_length=2000, pattern=r"^(https?://\S+|/([^/\s]\S*)?)$",
                             description="A link (http, https, or a path on this site).")
     article_id: str | None = Field(None, min_length=1, max_length=100, description="Or an article of the index.")
+
+    @field_validator("query")
+    @classmethod
+    def _comparable(cls, query: str) -> str:
+        if not match_key(query):
+            raise ValueError("holds nothing to match once spaces are removed")
+        return query
 
     @model_validator(mode="after")
     def _one_target(self) -> BestBetIn:
