@@ -57,7 +57,7 @@ def backup_indices(es: Elasticsearch, settings: Settings) -> tuple[str, list[str
     names = {live}
     patterns = [settings.jobs_index, *(f"{prefix}*" for prefix in settings.backup_index_prefixes if prefix)]
     found = es.indices.get(index=",".join(patterns), ignore_unavailable=True, allow_no_indices=True,
-                           expand_wildcards="open", features="settings")
+                           expand_wildcards="open,hidden", features="settings")
     names.update(name for name in found if not name.startswith("."))
     return live, sorted(names)
 

@@ -29,6 +29,8 @@ TOKEN = "backup-admin-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ALIAS = "test-backup-articles"
 JOBS = "test-backup-jobs"
+SYSTEM_PREFIX = "test-backup-sys-"
+JOURNAL = f"{SYSTEM_PREFIX}journal"  # a hidden system index (mappings/journal.json), found by its prefix
 ARTICLE = {"title": "港西镇为独居老人安装智能水表", "body": "港西镇近日为辖区独居老人免费安装智能水表，"
            "用水异常时自动提醒网格员上门查看。" * 3, "date": "2024-03-01", "town": "港西镇"}
 
@@ -37,6 +39,7 @@ ARTICLE = {"title": "港西镇为独居老人安装智能水表", "body": "港�
 def backup_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={
         "index_alias": ALIAS, "jobs_index": JOBS, "admin_token": [TOKEN],
+        "journal_index": JOURNAL, "backup_index_prefixes": [SYSTEM_PREFIX],
         "snapshot_repository": f"test-backups-{secrets.token_hex(3)}",
         "snapshot_location": f"test-backups-{secrets.token_hex(3)}",
         "admin_auth_max_failures": 10_000,
@@ -46,7 +49,7 @@ def backup_settings(settings: Settings) -> Settings:
 def _cleanup(es: Elasticsearch, settings: Settings) -> None:
     for name in elastic.versioned_indices(es, ALIAS):
         es.indices.delete(index=name)
-    es.indices.delete(index=JOBS, ignore_unavailable=True)
+    es.indices.delete(index=f"{JOBS},{JOURNAL}", ignore_unavailable=True)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +88,8 @@ def test_backup_then_lose_the_index_then_restore_brings_every_article_back(api: 
     assert started.json()["state"] == "IN_PROGRESS" and started.json()["live_index"] == live
     snap = _finished(api, started.json()["snapshot"])
     assert snap["state"] == "SUCCESS" and snap["failures"] == []
-    assert {live, JOBS} <= set(snap["indices"]) and snap["alias"] == ALIAS
+    assert set(snap["indices"]) == {live, JOBS, JOURNAL} and snap["alias"] == ALIAS
+    assert es.indices.get_settings(index=JOURNAL)[JOURNAL]["settings"]["index"]["hidden"] == "true"
     assert snap["requested_by"] and snap["requested_by"].startswith("tok-")
     assert snap["snapshot"] in {b["snapshot"] for b in api.get("/admin/backups", headers=AUTH).json()["backups"]}
 
