@@ -50,8 +50,10 @@ def load_mapping(name: str) -> dict[str, Any]:
 
 def ensure_system_index(es: Elasticsearch, index: str, mapping: str, *, replicas: int | None = None) -> None:
     """Create `index` from `mappings/<mapping>.json` unless it exists (`replicas`: copies of its shards,
-    None as in the file). Another process creating it at the same moment is not an error."""
+    None as in the file). Another process creating it at the same moment is not an error. An index that
+    exists gets the file's fields (`system_mapping_update`)."""
     if es.indices.exists(index=index):
+        es.indices.put_mapping(index=index, **system_mapping_update(mapping))
         return
     try:
         es.indices.create(index=index, **system_index_body(mapping, replicas))
@@ -65,6 +67,14 @@ SYSTEM_WRITE_REFRESH: Final = True
 on return. An explicit refresh of the shards written (~30 ms on the dev node), not `wait_for`: that waits
 for the next scheduled refresh, up to `refresh_interval` (1 s), and an operator's write would take a second
 each time. These writes are few and small, so the extra refreshes cost nothing that matters."""
+
+
+def system_mapping_update(mapping: str) -> dict[str, Any]:
+    """The `put_mapping` body that brings a system index created by an older version up to
+    `mappings/<mapping>.json`: its fields (a system index's mapping only ever gains fields, which
+    Elasticsearch adds in place; an unchanged mapping is a no-op). Documents written before a field was
+    mapped stay unsearchable by it: a sort on it puts them last."""
+    return {"properties": load_mapping(mapping)["mappings"]["properties"]}
 
 
 def system_index_body(mapping: str, replicas: int | None = None) -> dict[str, Any]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from elasticsearch import AsyncElasticsearch
 
-from indexer.elastic import system_index_body
+from indexer.elastic import system_index_body, system_mapping_update
 
 
 async def ensure_system_index(es: AsyncElasticsearch, index: str, mapping: str) -> None:
     """`indexer.elastic.ensure_system_index` for the async client: create `index` from
-    `mappings/<mapping>.json` unless it exists; a racing creator is not an error."""
+    `mappings/<mapping>.json` unless it exists, else give it the file's fields; a racing creator is not an error."""
     if await es.indices.exists(index=index):
+        await es.indices.put_mapping(index=index, **system_mapping_update(mapping))
         return
     try:
         await es.indices.create(index=index, **system_index_body(mapping))

@@ -198,3 +198,20 @@ def test_a_stopped_heartbeat_finishes_the_beat_in_progress_before_the_job_ends(
     assert not stopper.is_alive() and not heartbeat.is_alive()
     a.release(job["job_id"])  # what the job's end does next: no beat is left to find the lease gone
     assert heartbeat.fenced is None and not heartbeat.cancel.is_set()
+
+
+def test_jobs_are_listed_newest_first_even_in_an_index_made_before_created_was_mapped(
+        replicas: tuple[JobStore, JobStore], es: Elasticsearch) -> None:
+    a, _ = replicas
+    # A jobs index as an older version created it: `created` not mapped, so a sort on it sorted nothing.
+    body = elastic.system_index_body("jobs")
+    body["mappings"]["properties"].pop("created")
+    es.indices.create(index=JOBS, **body)
+    created = []
+    for _ in range(6):
+        job = create(a)
+        a.transition(job["job_id"], ACTIVE_STATES, state="succeeded")
+        a.release(job["job_id"])
+        created.append(job["job_id"])
+    assert [job["job_id"] for job in a.list()] == created[::-1]
+    assert a.last_succeeded()["job_id"] == created[-1]  # type: ignore[index]
