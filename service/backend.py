@@ -21,13 +21,19 @@ log = logging.getLogger(__name__)
 Body = dict[str, Any]
 
 
+class SearchRejected(RuntimeError):
+    """Elasticsearch refused a search body (a 4xx other than a missing index): the request does not fit
+    the index, e.g. a query vector of another size than the index's vectors."""
+
+
 class SearchBackend(Protocol):
     async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
         """Run the search `bodies` against `index` in one round trip; one response each, in order.
 
         `index` is the alias for candidate searches, and the concrete index (or comma-separated
         indices) that answered them for the follow-up fetch of the page's hits. Raises
-        `ServiceUnavailable` when the index does not exist."""
+        `ServiceUnavailable` when the index does not exist or is not ready, `SearchRejected` when a
+        body is refused."""
         ...
 
 
@@ -69,5 +75,5 @@ class ElasticsearchBackend:
                     raise ServiceUnavailable("the search index is not built yet")
                 if response.get("status") in TRANSIENT_ES_STATUSES:
                     raise ServiceUnavailable("the search backend is not ready (shards recovering or busy)")
-                raise RuntimeError(f"Elasticsearch rejected a search: {error}")
+                raise SearchRejected(f"Elasticsearch rejected a search: {error}")
         return responses

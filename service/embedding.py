@@ -152,12 +152,15 @@ class QueryEmbedder:
         """
         now = time.monotonic()
         if self._live_model is None:
-            await self._refresh_model()
+            await self.refresh_model()
         elif now - self._live_model[0] > self.meta_ttl and (self._refresh is None or self._refresh.done()):
-            self._refresh = asyncio.create_task(self._refresh_model())
+            self._refresh = asyncio.create_task(self.refresh_model())
         return self._live_model[1] if self._live_model else self.default_model
 
-    async def _refresh_model(self) -> None:
+    async def refresh_model(self) -> None:
+        """Read the live index's model now. A search Elasticsearch refused asks for this: the alias may have
+        moved to an index of another model (a reindex, rollback or restore, perhaps by another replica) since
+        the last read, and its next `embed` then uses that model."""
         name = self._live_model[1] if self._live_model else self.default_model
         try:
             mapping = await self.es.options(request_timeout=0.5).indices.get_mapping(index=self.alias)

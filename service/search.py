@@ -29,7 +29,7 @@ from govsearch.schema import METADATA_FIELDS
 from govsearch.settings import Settings
 from service import facets
 from service.admission import Admission
-from service.backend import Body, SearchBackend, shards_failed
+from service.backend import Body, SearchBackend, SearchRejected, shards_failed
 from service.fusion import Candidate, Fused, calibrate_bm25, fuse, group_by_article, ranked
 from service.pagecache import PageCache
 from service.query import (
@@ -65,6 +65,8 @@ class QueryVectors(Protocol):
     """What the searcher needs of the query embedder (`service.embedding.QueryEmbedder`)."""
 
     async def embed(self, text: str) -> list[float]: ...
+
+    async def refresh_model(self) -> None: ...
 
 
 class SynonymRules(Protocol):
@@ -110,7 +112,20 @@ class Searcher:
             understood = replace(understood or Understood(text=req.q), synonyms=expansions)
         vector, degraded = await self._embed(req)
         async with self.admission.slot():
-            response, suggested = await self._search(req, started, vector, degraded)
+            try:
+                response, suggested = await self._search(req, started, vector, degraded)
+            except SearchRejected:
+                # Refused because the alias moved to an index of another model (its vectors another size)
+                # since the embedder last read it? Then the query embedded by the live model is another
+                # vector (or none in time: BM25 only), and the search runs once more with it.
+                if vector is None:
+                    raise
+                await self.embedder.refresh_model()
+                again, degraded = await self._embed(req)
+                if again == vector:
+                    raise
+                log.warning("the live index's embedding model changed; searching again with its query vector")
+                response, suggested = await self._search(req, started, again, degraded)
             did_you_mean = await self._did_you_mean(req.q, [hit["text"] for hit in response["hits"]], suggested)
         return {**response, "query": typed, "did_you_mean": did_you_mean,
                 "understood": understood and understood.as_json()}

@@ -74,6 +74,9 @@ class _TimedVectors:
         finally:
             self.clock.add("embedding", started)
 
+    async def refresh_model(self) -> None:
+        await self.vectors.refresh_model()
+
 
 class _TimedRanker:
     def __init__(self, ranker: Reranker, clock: _Clock) -> None:

@@ -91,6 +91,9 @@ class _Vectors:
             self.vectors[text] = self.model.embed_query(text).tolist()
         return self.vectors[text]
 
+    async def refresh_model(self) -> None:
+        """One model throughout the benchmark."""
+
 
 class _Recorder(ElasticsearchBackend):
     """The real backend, keeping each body it sends with the index it went to."""

@@ -128,6 +128,9 @@ class _FixedVector:
             raise RuntimeError("no vector")
         return self.vector
 
+    async def refresh_model(self) -> None:
+        """One model throughout the benchmark."""
+
 
 class _RecordingBackend(ElasticsearchBackend):
     """The real backend, keeping every `_msearch` it sends (target and bodies) in order."""

@@ -119,9 +119,15 @@ def _collapsed(body: Body, recorded: Body) -> Body:
 
 
 class FakeEmbedder:
-    def __init__(self, vector: list[float] | None = None, error: Exception | None = None) -> None:
+    """Query vectors: `vector` for every text (or `error` raised); `changes` is how many times a re-read of the
+    live index's model will find another model, whose vector is `changed_vector`."""
+
+    def __init__(self, vector: list[float] | None = None, error: Exception | None = None, *,
+                 changes: int = 0, changed_vector: list[float] | None = None) -> None:
         self.vector = vector or [0.1, 0.2, 0.3]
         self.error = error
+        self.changes = changes
+        self.changed_vector = changed_vector
         self.texts: list[str] = []
 
     async def embed(self, text: str) -> list[float]:
@@ -129,3 +135,8 @@ class FakeEmbedder:
         if self.error is not None:
             raise self.error
         return self.vector
+
+    async def refresh_model(self) -> None:
+        if self.changes:
+            self.changes -= 1
+            self.vector = self.changed_vector or self.vector

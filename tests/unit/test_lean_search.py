@@ -23,6 +23,7 @@ from service.admission import Admission, Overloaded
 from service.query import CANDIDATE_DOC_VALUES, CANDIDATE_HIT, SOURCE_FIELDS, SearchRequest, highlight, hit_source
 from service.routes import search as search_route
 from service.search import Searcher
+from tests.unit.es_fakes import FakeEmbedder
 
 INDEX = "test-gov-articles-20260101-000000-abcd"
 SETTINGS = Settings(index_alias="test-gov-articles", candidate_depth=10, es_search_timeout=0.8)
@@ -99,14 +100,9 @@ def _aside(body: dict[str, Any]) -> bool:
     return "suggest" in body or "town" in body.get("aggs", {})
 
 
-class FixedVector:
-    async def embed(self, text: str) -> list[float]:
-        return [0.1] * 512
-
-
 def _search(req: SearchRequest, backend: FakeBackend | None = None) -> tuple[dict[str, Any], FakeBackend]:
     backend = backend or FakeBackend()
-    response = asyncio.run(Searcher(backend, FixedVector(), SETTINGS).search(req))
+    response = asyncio.run(Searcher(backend, FakeEmbedder([0.1] * 512), SETTINGS).search(req))
     return response, backend
 
 
@@ -213,7 +209,7 @@ def test_overload_is_shed_at_once_with_503_and_retry_after() -> None:
     async def scenario() -> None:
         gate = asyncio.Event()
         admission = Admission(limit=1, queue_wait=0.05)
-        searcher = Searcher(FakeBackend(gate), FixedVector(), SETTINGS, admission)
+        searcher = Searcher(FakeBackend(gate), FakeEmbedder([0.1] * 512), SETTINGS, admission)
         transport = httpx.ASGITransport(app=_app(searcher))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             first = asyncio.create_task(client.get("/search", params={"q": "安全生产检查", "mode": "bm25"}))

@@ -16,6 +16,7 @@ from service.fusion import Candidate
 from service.pagecache import PageCache
 from service.query import SearchRequest
 from service.search import Searcher
+from tests.unit.es_fakes import FakeEmbedder
 
 INDEX = "test-gov-articles-20260101-000000-abcd"
 SETTINGS = Settings(index_alias="test-gov-articles", candidate_depth=10, es_search_timeout=0.8, page_cache_size=100)
@@ -65,11 +66,6 @@ class VersionedBackend:
         return {"took": 1, "timed_out": False, "hits": {"hits": hits}, "suggest": {}, "aggregations": {}}
 
 
-class FixedVector:
-    async def embed(self, text: str) -> list[float]:
-        return [0.1] * 512
-
-
 def _answer(searcher: Searcher, q: str = "安全生产", **kwargs: Any) -> dict[str, Any]:
     response = asyncio.run(searcher.search(SearchRequest(q=q, size=3, **kwargs)))
     response.pop("took_ms")
@@ -79,7 +75,7 @@ def _answer(searcher: Searcher, q: str = "安全生产", **kwargs: Any) -> dict[
 @pytest.mark.parametrize("mode", ["hybrid", "vector"])
 def test_a_repeated_page_needs_no_page_fetch_and_answers_the_same(mode: str) -> None:
     backend = VersionedBackend()
-    searcher = Searcher(backend, FixedVector(), SETTINGS)
+    searcher = Searcher(backend, FakeEmbedder([0.1] * 512), SETTINGS)
     first = _answer(searcher, mode=mode)
     assert len(backend.page_fetches) == 1 and len(backend.page_fetches[0]) == 3
     assert _answer(searcher, mode=mode) == first
@@ -92,7 +88,7 @@ def test_a_repeated_page_needs_no_page_fetch_and_answers_the_same(mode: str) -> 
 
 def test_a_reindexed_passage_is_fetched_again() -> None:
     backend = VersionedBackend()
-    searcher = Searcher(backend, FixedVector(), SETTINGS)
+    searcher = Searcher(backend, FakeEmbedder([0.1] * 512), SETTINGS)
     first = _answer(searcher, mode="hybrid")
     changed = backend.page_fetches[0][1]
     backend.versions[changed] = 7  # re-indexed: new text, new _seq_no in every response from now on
@@ -105,7 +101,7 @@ def test_a_reindexed_passage_is_fetched_again() -> None:
 
 def test_another_query_text_is_another_highlight() -> None:
     backend = VersionedBackend()
-    searcher = Searcher(backend, FixedVector(), SETTINGS)
+    searcher = Searcher(backend, FakeEmbedder([0.1] * 512), SETTINGS)
     _answer(searcher, q="安全生产", mode="hybrid")
     other = _answer(searcher, q="河长制", mode="hybrid")
     assert len(backend.page_fetches) == 2
@@ -114,7 +110,7 @@ def test_another_query_text_is_another_highlight() -> None:
 
 def test_size_zero_keeps_nothing() -> None:
     backend = VersionedBackend()
-    searcher = Searcher(backend, FixedVector(), Settings(**{**SETTINGS.model_dump(), "page_cache_size": 0}))
+    searcher = Searcher(backend, FakeEmbedder([0.1] * 512), Settings(**{**SETTINGS.model_dump(), "page_cache_size": 0}))
     first = _answer(searcher, mode="hybrid")
     assert _answer(searcher, mode="hybrid") == first
     assert len(backend.page_fetches) == 2

@@ -9,11 +9,12 @@ import pytest
 
 from govsearch.schema import METADATA_FIELDS
 from govsearch.settings import Settings
+from service.backend import SearchRejected
 from service.fusion import calibrate_bm25, calibrate_cosine
 from service.query import Filters, SearchRequest
 from service.schemas import SearchResponse
 from service.search import Searcher
-from tests.unit.es_fakes import FakeBackend, FakeEmbedder, hit, kind, response
+from tests.unit.es_fakes import Body, FakeBackend, FakeEmbedder, hit, kind, response
 
 ALIAS = "unit-alias"
 
@@ -159,6 +160,37 @@ def test_vector_mode_pins_the_known_item_lookup_and_ranks_by_cosine() -> None:
     assert [h["score"] for h in result["hits"]] == [1.0, round(calibrate_cosine(0.95), 4),
                                                     round(calibrate_cosine(0.9), 4)]
     assert result["total"] == 3
+
+
+class _SizedIndex(FakeBackend):
+    """Refuses a kNN body whose vector is not `dims` long, as Elasticsearch does."""
+
+    def __init__(self, dims: int, **responses: Body) -> None:
+        super().__init__(**responses)
+        self.dims = dims
+
+    async def msearch(self, index: str, bodies: Any) -> list[Body]:
+        for body in bodies:
+            if kind(body) == "knn" and len(body["knn"]["query_vector"]) != self.dims:
+                raise SearchRejected("query vector has a different number of dimensions")
+        return await super().msearch(index, bodies)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "vector"])
+def test_after_a_model_change_the_query_is_embedded_again_with_the_live_model(mode: str) -> None:
+    """The alias moved to an index of another model (a reindex, maybe by another replica) before the embedder
+    read it again: the refused kNN search is run once more, with the new model's vector."""
+    backend = _SizedIndex(4, bm25=response(BM25_HITS, AGGS), exact=response([]), knn=response(KNN_HITS))
+    embedder = FakeEmbedder([0.1, 0.2, 0.3], changes=1, changed_vector=[0.1, 0.2, 0.3, 0.4])
+    result = _search(backend, SearchRequest(q="港西镇", mode=mode), embedder)
+    assert result["degraded"] is False and "v1" in [h["id"] for h in result["hits"]]
+    assert embedder.texts == ["港西镇", "港西镇"] and embedder.changes == 0
+
+
+def test_a_refused_search_with_the_same_model_is_an_error() -> None:
+    backend = _SizedIndex(4, bm25=response(BM25_HITS, AGGS), knn=response(KNN_HITS))
+    with pytest.raises(SearchRejected):
+        _search(backend, SearchRequest(q="港西镇", mode="hybrid"), FakeEmbedder([0.1, 0.2, 0.3]))
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "vector"])
