@@ -5,24 +5,34 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
-_API_KEY = re.compile(r"(?i)((?:^|[?&;])api_key=)[^&;#\s\"]*")
+from service.apikeys import QUERY_PARAM
+
+# A query-string parameter: its name and its value, as written (percent-encoded or not).
+_PARAMETER = re.compile(r"(?P<lead>(?:^|[?&;]))(?P<name>[^=&;#?\s\"]+)=(?P<value>[^&;#\s\"]*)")
 REDACTED = "[redacted]"
 
 
+def _is_key(name: str) -> bool:
+    """The name the API decodes (`api_key`, also written `api%5Fkey`, `%61pi_key` …); any case, to be safe."""
+    return unquote_plus(name).lower() == QUERY_PARAM
+
+
 def redact(text: str) -> str:
-    return _API_KEY.sub(r"\g<1>" + REDACTED, text)
+    if "=" not in text:
+        return text
+    return _PARAMETER.sub(lambda m: f"{m['lead']}{m['name']}={REDACTED}" if _is_key(m["name"]) else m[0], text)
 
 
 class RedactApiKeys(logging.Filter):
     """Rewrites api_key values in a record's message and arguments; never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "api_key=" in record.msg.lower():
+        if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(arg) if isinstance(arg, str) and "api_key=" in arg.lower() else arg
-                                for arg in record.args)
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
         return True
 
 

@@ -164,6 +164,10 @@ def test_api_keys_are_redacted_from_access_logs(bare: Any) -> None:
     assert "SECRET-KEY" not in line and "api_key=[redacted]&size=2" in line and "q=%E5%AE%89" in line
     assert redact("/suggest?api_key=abc") == "/suggest?api_key=[redacted]"
     assert redact("/search?q=api_key") == "/search?q=api_key"
+    # Every spelling the API decodes to the parameter's name (it reads the query string with parse_qs).
+    for name in ("api%5Fkey", "%61pi_key", "%61%70%69%5f%6b%65%79", "API_KEY"):
+        assert redact(f"/search?q=x&{name}=SECRET;size=2") == f"/search?q=x&{name}=[redacted];size=2"
+    assert redact("/search?q=api%5Fkey&api_keys=x") == "/search?q=api%5Fkey&api_keys=x"
 
 
 # ---- units -----------------------------------------------------------------------------------------
