@@ -160,7 +160,7 @@ def test_searches_during_a_full_reindex_see_no_error_and_no_drop(admin: TestClie
     assert started.status_code == 202, started.text
     job_id = started.json()["job_id"]
 
-    conflict = admin.post("/admin/reindex", json={}, headers=AUTH)
+    conflict = admin.post("/admin/reindex", headers=AUTH)  # no body
     assert conflict.status_code == 409 and conflict.json()["error"]["job_id"] == job_id
 
     queries = errors = 0
@@ -377,8 +377,9 @@ def test_admin_edits_survive_a_full_rebuild_and_a_rollback(admin: TestClient, es
     assert admin.delete(f"/admin/documents/{victim}", headers=AUTH).status_code == 200
     before = elastic.alias_target(es, ALIAS)
 
-    job = wait_for_job(admin, admin.post("/admin/reindex", json={}, headers=AUTH).json()["job_id"])
+    job = wait_for_job(admin, admin.post("/admin/reindex", headers=AUTH).json()["job_id"])  # no body: the sample
     assert job["state"] == "succeeded" and job["new_index"] == elastic.alias_target(es, ALIAS) != before
+    assert job["sources"] == [str(SAMPLE)] and job["mode"] == "full"
     assert admin.get("/articles/journal-1").json()["title"] == doc["title"]
     assert admin.get(f"/articles/{victim}").status_code == 404
     assert admin.get("/search", params={"q": "智能门磁"}).json()["hits"][0]["id"] == "journal-1"

@@ -79,9 +79,11 @@ def resolve_sources(raw: list[str], settings: Settings) -> list[Path]:
 
 @router.post("/reindex", status_code=202, response_model=ReindexStarted,
              responses={**BAD_BODY_RESPONSE, **CONFLICT_RESPONSE})
-async def reindex(request: ReindexRequest, who: AdminDep, settings: SettingsDep, store: JobStoreDep,
-                  runner: RunnerDep) -> dict[str, Any]:
-    """Start a background build; the alias switches only when it succeeds. 409 while another job runs."""
+async def reindex(who: AdminDep, settings: SettingsDep, store: JobStoreDep, runner: RunnerDep,
+                  request: ReindexRequest | None = None) -> dict[str, Any]:
+    """Start a background build; the alias switches only when it succeeds. 409 while another job runs.
+    No body: every default (the sample corpus, EMBEDDING_MODEL, a full build)."""
+    request = request or ReindexRequest()
     sources = resolve_sources(request.sources or [str(settings.sample_corpus)], settings)
     model = request.model or settings.embedding_model
     if model not in settings.reindex_models:
