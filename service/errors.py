@@ -6,6 +6,7 @@ Portals code against this; a stack trace or an HTML error page is never sent.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from elastic_transport import ConnectionError as ESConnectionError
@@ -57,6 +58,19 @@ def invalid_parameter(name: str, message: str) -> ApiError:
     return ApiError(422, "invalid_parameter", f"{name}: {message}", parameter=name)
 
 
+_SOURCES = ("query", "body", "path", "header", "cookie")
+
+
+def parameter_name(location: Sequence[int | str]) -> str:
+    """The parameter a validation error's location names, without the part of the request it came from:
+    ("query", "size") → size, ("body", "rules", 1) → rules.1, ("body", "body") → body (an article's field
+    named body), ("body",) → body (the whole body missing)."""
+    parts = [str(part) for part in location]
+    if len(parts) > 1 and parts[0] in _SOURCES:
+        parts = parts[1:]
+    return ".".join(parts) or "request"
+
+
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": {"code": code, "message": message, **extra}}
 
@@ -70,8 +84,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
-        location = [str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path")]
-        name = ".".join(location) or "request"
+        if first.get("type") == "json_invalid":
+            detail = first.get("ctx", {}).get("error") or first.get("msg", "")
+            return JSONResponse(error_body("invalid_json", f"the body is not valid JSON: {detail}"), status_code=400)
+        name = parameter_name(first.get("loc", ()))
         return JSONResponse(
             error_body("invalid_parameter", f"{name}: {first.get('msg', 'invalid value')}", parameter=name),
             status_code=422,

@@ -281,9 +281,19 @@ def test_upsert_then_search_finds_it_and_delete_removes_it(admin: TestClient) ->
     assert admin.delete("/admin/documents/admin-test-1", headers=AUTH).status_code == 404
 
 
-@pytest.mark.parametrize("body", [{}, {"title": "x"}, {"title": "x", "body": "y", "date": "2023-13-45"}])
-def test_an_invalid_document_is_a_422(admin: TestClient, body: dict) -> None:
-    assert admin.put("/admin/documents/bad-doc", json=body, headers=AUTH).status_code == 422
+@pytest.mark.parametrize(("body", "parameter"), [
+    ({}, "title"), ({"title": "x"}, "body"), ({"title": "x", "body": "y", "date": "2023-13-45"}, "date"),
+])
+def test_an_invalid_document_is_a_422_naming_the_field(admin: TestClient, body: dict, parameter: str) -> None:
+    response = admin.put("/admin/documents/bad-doc", json=body, headers=AUTH)
+    assert response.status_code == 422 and response.json()["error"]["parameter"] == parameter, response.text
+    assert admin.get("/articles/bad-doc").status_code == 404
+
+
+def test_a_body_that_is_not_json_is_a_400(admin: TestClient) -> None:
+    response = admin.put("/admin/documents/bad-doc", content=b'{"title": "x", bad', headers={
+        **AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json", response.text
 
 
 def test_stats_describe_the_live_index(admin: TestClient) -> None:
