@@ -16,6 +16,10 @@ from service.synonyms import MAX_LINE_CHARS, MAX_RULE_LINES
 
 SearchMode = Literal["hybrid", "bm25", "vector"]
 SortOrder = Literal["relevance", "date"]
+LINK_PATTERN = r"^(https?://\S+|/([^/\s]\S*)?)$"
+"""A link a page may show: http(s), or a path on this site (not `//host`, not `javascript:`)."""
+NOT_BLANK = r"\S"
+"""Text with something besides spaces (the contract states it, so a client knows "  " is refused)."""
 
 
 # ---- search ---------------------------------------------------------------------------------
@@ -67,12 +71,12 @@ class BestBetIn(BaseModel):
         {"required": ["article_id"], "properties": {"article_id": {"type": "string"}}},
     ]})
 
-    query: str = Field(min_length=1, max_length=100, description="The query it answers (compared after "
-                       "normalisation: simplified, half-width, lower case, spaces collapsed).")
+    query: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK, description="The query it answers "
+                       "(compared after normalisation: simplified, half-width, lower case, spaces collapsed).")
     match: Literal["exact", "contains"] = Field("exact", description="exact: the whole query; contains: the "
                                                 "rule's query occurs in it.")
-    title: str = Field(min_length=1, max_length=200, pattern=r"\S", description="What the page shows.")
-    url: str | None = Field(None, max_length=2000, pattern=r"^(https?://\S+|/([^/\s]\S*)?)$",
+    title: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK, description="What the page shows.")
+    url: str | None = Field(None, max_length=2000, pattern=LINK_PATTERN,
                             description="A link (http, https, or a path on this site).")
     article_id: str | None = Field(None, min_length=1, max_length=100, description="Or an article of the index.")
 
@@ -220,8 +224,13 @@ class RelatedResponse(BaseModel):
 class ArticleIn(ArticleMetadata):
     """An article written by an admin (PUT /admin/documents/{id}); metadata as in search hits."""
 
-    title: str = Field(min_length=1, max_length=500, description="The article's headline.")
-    body: str = Field(min_length=1, max_length=500_000, description="Plain text; paragraphs separated by newlines.")
+    title: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK,
+                       description="The article's headline (stored without spaces at either end).")
+    body: str = Field(min_length=1, max_length=500_000, pattern=NOT_BLANK,
+                      description="Plain text; paragraphs separated by newlines (stored without spaces at either end).")
+    url: str | None = Field(None, max_length=2000, pattern=LINK_PATTERN,
+                            description="Its address on the publisher's site (http, https, or a path on this site), "
+                            "or null.")
 
 
 class DocumentWritten(BaseModel):

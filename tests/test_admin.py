@@ -283,6 +283,9 @@ def test_upsert_then_search_finds_it_and_delete_removes_it(admin: TestClient) ->
 
 @pytest.mark.parametrize(("body", "parameter"), [
     ({}, "title"), ({"title": "x"}, "body"), ({"title": "x", "body": "y", "date": "2023-13-45"}, "date"),
+    ({"title": "   ", "body": "y"}, "title"), ({"title": "x", "body": " \n "}, "body"),
+    ({"title": "x", "body": "y", "url": "javascript:alert(1)"}, "url"),
+    ({"title": "x", "body": "y", "url": "//evil.example/"}, "url"),
 ])
 def test_an_invalid_document_is_a_422_naming_the_field(admin: TestClient, body: dict, parameter: str) -> None:
     response = admin.put("/admin/documents/bad-doc", json=body, headers=AUTH)
