@@ -50,8 +50,9 @@ FILTER_SCHEMA = {"maxItems": MAX_FILTER_VALUES, "items": {"type": "string", "max
 
 def filter_values(name: str, values: list[str] | None) -> tuple[str, ...]:
     """A repeatable filter (publisher, town, department): at most MAX_FILTER_VALUES values of at most
-    MAX_FILTER_CHARS characters each, else 422 naming the parameter."""
-    values = values or []
+    MAX_FILTER_CHARS characters each, else 422 naming the parameter. Blank values are left out: a portal's
+    form sends `publisher=` for "any publisher", not for articles without one."""
+    values = [value for value in values or [] if value.strip()]
     if len(values) > MAX_FILTER_VALUES:
         raise invalid_parameter(name, f"at most {MAX_FILTER_VALUES} values (got {len(values)})")
     for value in values:

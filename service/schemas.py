@@ -174,8 +174,8 @@ class HotSearches(BaseModel):
 class ClickEvent(BaseModel):
     """A result the page's reader opened (POST /events/click). Nothing identifies the reader."""
 
-    query: str = Field(min_length=1, max_length=200)
-    article_id: str = Field(min_length=1, max_length=100)
+    query: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    article_id: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
     position: int = Field(ge=1, le=1000, description="1-based rank of the result in the list.")
 
 

@@ -71,6 +71,8 @@ def test_click_events_are_validated(log: TestClient) -> None:
     response = log.post("/events/click", json={"query": "安全生产", "article_id": "x", "position": 0})
     assert response.status_code == 422 and response.json()["error"]["code"]
     assert log.post("/events/click", json={"query": "", "article_id": "x", "position": 1}).status_code == 422
+    blank = log.post("/events/click", json={"query": " \u3000 ", "article_id": "x", "position": 1})
+    assert blank.status_code == 422 and blank.json()["error"]["parameter"] == "query"
 
 
 def test_analytics_needs_an_admin_token(log: TestClient) -> None:

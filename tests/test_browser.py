@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -325,19 +325,22 @@ def test_keyboard_alone_suggestion_results_and_article(page, api: ApiProcess) ->
 
 def test_an_api_error_shows_the_api_message(page, api: ApiProcess) -> None:
     page, watch = page
-    too_long = "安" * 201
-    expected = httpx.get(f"{api.url}/search", params={"q": too_long}, timeout=10)
+    refused = {"q": QUERY, "date_from": "2024-02-01", "date_to": "2024-01-01"}  # a hand-edited link
+    expected = httpx.get(f"{api.url}/search", params=refused, timeout=10)
     assert expected.status_code == 422
     message = expected.json()["error"]["message"]
 
-    page.goto(api.url + "/")
-    page.locator("#q").fill(too_long)
-    page.keyboard.press("Enter")
+    page.goto(f"{api.url}/?{urlencode(refused)}")
     expect(page.locator("#error")).to_be_visible()
     expect(page.locator("#error .error-message")).to_have_text(message)
+    expect(page.locator("#error")).to_have_text(f"搜索出错{message}")  # nothing else: no retry for a 4xx
     expect(page.locator("#results .hit")).to_have_count(0)
     expect(page.locator("#status")).to_have_text("搜索未能完成")
     shot(page, "07-error")
+
+    page.goto(f"{api.url}/?{urlencode({'q': QUERY, 'size': 100})}")  # over the API's size: the page asks for its most
+    expect(page.locator("#results .hit").first).to_be_visible()
+    expect(page.locator("#error")).to_be_hidden()
 
     page.goto(f"{api.url}/article.html?id=no-such-article&q={QUERY}")
     expect(page.locator("#error")).to_be_visible()

@@ -68,6 +68,9 @@ def test_bm25_facets_count_articles_and_filters_narrow_consistently(client: Test
     assert narrowed["total"] == publisher["count"] < everything["total"]
     assert {hit["publisher"] for hit in narrowed["hits"]} == {publisher["value"]}
     assert sum(b["count"] for b in narrowed["facets"]["publisher"]) == narrowed["total"]
+    # A portal form's empty field means "any": the same answer as no filter at all.
+    blank = search(client, "工作", mode="bm25", size=50, publisher="", town=" ")
+    assert blank["total"] == everything["total"]
 
 
 @pytest.mark.parametrize("mode", MODES)

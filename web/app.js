@@ -4,7 +4,9 @@
   "use strict";
   const { el, renderSnippet, highlight, queryTerms, fetchJSON, safeHttpUrl, combobox } = govSearchCommon();
 
+  // The API's limits (service/routes/search.py, service/params.py; tests/unit/test_web_limits.py keeps them equal).
   const MAX_WINDOW = 1000;
+  const MAX_SIZE = 50;
   const DEFAULTS = { q: "", mode: "hybrid", sort: "relevance", page: 1, size: 10, time: "", date_from: "", date_to: "",
                      publisher: [], department: [] };
   const MODES = ["hybrid", "bm25", "vector"];
@@ -36,7 +38,7 @@
       mode: MODES.includes(params.get("mode")) ? params.get("mode") : DEFAULTS.mode,
       sort: params.get("sort") === "date" ? "date" : "relevance",
       page: int("page", 1),
-      size: int("size", DEFAULTS.size),
+      size: Math.min(int("size", DEFAULTS.size), MAX_SIZE),  // a hand-edited link must not fail with a 422
       time,  // a preset replaces the date range
       date_from: time ? "" : date("date_from"),
       date_to: time ? "" : date("date_to"),
@@ -302,7 +304,7 @@
     errorEl.replaceChildren(
       el("h2", {}, "搜索出错"),
       el("p", { class: "error-message" }, err.message),
-      retryable ? el("button", { type: "button", class: "retry", onclick: () => run(current, {}) }, "重试") : null,
+      ...(retryable ? [el("button", { type: "button", class: "retry", onclick: () => run(current, {}) }, "重试")] : []),
     );
     show(errorEl, true);
   }

@@ -17,7 +17,8 @@ from service.schemas import ERROR_RESPONSES, SearchMode, SearchResponse, SortOrd
 router = APIRouter(tags=["search"])
 
 MAX_WINDOW = 1000
-_CAPS = f" At most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} characters."
+MAX_SIZE = 50
+_CAPS = f" At most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} characters; blank values are ignored."
 
 
 @router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
@@ -27,7 +28,7 @@ async def search(
     best_bets: BestBetsDep,
     q: SearchText,
     mode: Annotated[SearchMode, Query(description="Retrieval mode.")] = "hybrid",
-    size: Annotated[int, Query(ge=1, le=50, description="Hits per page.")] = 10,
+    size: Annotated[int, Query(ge=1, le=MAX_SIZE, description="Hits per page.")] = 10,
     page: Annotated[int, Query(ge=1, description=f"1-based page; page × size ≤ {MAX_WINDOW}.")] = 1,
     publisher: Annotated[list[str] | None, Query(description=f"Repeatable: any of these publishers.{_CAPS}",
                                                 json_schema_extra=FILTER_SCHEMA)] = None,
