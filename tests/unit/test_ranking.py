@@ -17,7 +17,8 @@ from service import features, ranking
 from service.fusion import Candidate, Fused
 from service.query import MAX_COVERAGE_SEGMENTS, SEGMENT_CLAUSE, SearchRequest, coverage_segments
 from service.search import Searcher
-from tests.unit.test_lean_search import SETTINGS, FakeBackend, FixedVector
+from tests.unit.es_fakes import FakeEmbedder
+from tests.unit.test_lean_search import SETTINGS, FakeBackend
 
 DEPTH = 50
 
@@ -276,7 +277,7 @@ class _Broken:
 
 
 def _ranking(mode: str, ranker: ranking.Reranker | None) -> dict:
-    return asyncio.run(Searcher(FakeBackend(), FixedVector(), SETTINGS, ranker=ranker).search(
+    return asyncio.run(Searcher(FakeBackend(), FakeEmbedder([0.1] * 512), SETTINGS, ranker=ranker).search(
         SearchRequest(q="安全生产检查", mode=mode, size=3)))
 
 
