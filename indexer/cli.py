@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -154,22 +156,38 @@ def _build(args: argparse.Namespace) -> int:
         bar.refresh()
 
     journal = Journal(es, settings.journal_index, alias)
+    cancel = threading.Event()
+    from service.jobs import Fenced, JobConflict, cli_lease
 
-    def replay_admin_writes(index: str) -> None:
-        """Articles written through /admin/documents survive a rebuild from the CLI as from the API."""
+    # The lease serialises changes of the alias the API serves; another alias (a benchmark's) needs none.
+    lease = cli_lease(es, settings, "build", on_lost=cancel.set) if alias == settings.index_alias else None
+
+    def before_switch(index: str) -> None:
+        """Articles written through /admin/documents survive a rebuild from the CLI as from the API; the
+        switch happens only while this build still holds the reindex lease."""
         replayed = journal.replay(index, lambda: embedder, batch_size=settings.embedding_batch_size)
         if replayed:
             print(f"replayed {replayed} journaled admin writes into {index}", flush=True)
+        if lease is not None:
+            lease.renew()
 
     try:
-        result = build(es, embedder, args.source, alias=alias, keep_previous=settings.keep_previous_indices,
-                       batch_size=settings.embedding_batch_size, incremental=args.incremental,
-                       on_progress=on_progress, layout=settings.index_layout, segmenter=settings.word_segmenter,
-                       merge_segments=settings.index_merge_segments, before_switch=replay_admin_writes)
-    except (BuildFailed, BuildCancelled) as exc:
+        with lease or contextlib.nullcontext():
+            result = build(es, embedder, args.source, alias=alias, keep_previous=settings.keep_previous_indices,
+                           batch_size=settings.embedding_batch_size, incremental=args.incremental,
+                           on_progress=on_progress, layout=settings.index_layout,
+                           segmenter=settings.word_segmenter, merge_segments=settings.index_merge_segments,
+                           cancel=cancel, before_switch=before_switch)
+    except JobConflict as conflict:
         if bar:
             bar.close()
-        print(f"build failed, alias {alias!r} unchanged: {exc}", file=sys.stderr)
+        print(f"error: {conflict.running_job_id} holds the reindex lease of {alias!r} (an admin job, a rollback or "
+              "a restore): wait for it, or cancel the job (POST /admin/jobs/{id}/cancel)", file=sys.stderr)
+        return 2
+    except (BuildFailed, BuildCancelled, Fenced) as exc:
+        if bar:
+            bar.close()
+        print(f"build failed, alias {alias!r} unchanged: {exc or type(exc).__name__}", file=sys.stderr)
         return 1
     if bar:
         bar.close()

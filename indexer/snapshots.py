@@ -16,10 +16,12 @@ restored only when they are missing (a lost cluster); existing ones are left as 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,11 +115,14 @@ def get(es: Elasticsearch, settings: Settings, name: str) -> dict[str, Any]:
     return summary(snapshots[0])
 
 
-def restore(es: Elasticsearch, settings: Settings, name: str) -> dict[str, Any]:
+def restore(es: Elasticsearch, settings: Settings, name: str,
+            exclusive: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext) -> dict[str, Any]:
     """Restore snapshot `name`'s article index as a new versioned index and switch the alias to it.
 
     Searches keep answering from the current index until the switch (if there is one). Missing
-    system indices of the snapshot come back under their own names; existing ones are not touched.
+    system indices of the snapshot come back first, under their own names (existing ones are not
+    touched): the jobs index among them holds the reindex lease, which `exclusive()` (the API's and
+    the CLI's: `service.jobs`) holds around the restore of the article index and the switch.
     """
     snap = get(es, settings, name)
     source = snap["live_index"]
@@ -125,19 +130,20 @@ def restore(es: Elasticsearch, settings: Settings, name: str) -> dict[str, Any]:
         raise NotRestorable(f"snapshot {name} is {snap['state']}, not SUCCESS")
     if not source or source not in snap["indices"]:
         raise NotRestorable(f"snapshot {name} records no article index")
-    alias = settings.index_alias
-    target = elastic.new_index_name(alias)
     client = es.options(request_timeout=RESTORE_TIMEOUT_SECONDS)
-    client.snapshot.restore(repository=settings.snapshot_repository, snapshot=name, indices=source,
-                            rename_pattern=".+", rename_replacement=target, include_aliases=False,
-                            include_global_state=False, wait_for_completion=True)
-    client.cluster.health(index=target, wait_for_status="yellow", timeout=f"{int(RESTORE_TIMEOUT_SECONDS)}s")
-    previous = elastic.switch_alias(es, alias, target)
     missing = [index for index in snap["indices"]
                if index != source and not es.indices.exists(index=index, expand_wildcards="all")]
     if missing:
         client.snapshot.restore(repository=settings.snapshot_repository, snapshot=name, indices=",".join(missing),
                                 include_aliases=False, include_global_state=False, wait_for_completion=True)
+    alias = settings.index_alias
+    with exclusive():
+        target = elastic.new_index_name(alias)
+        client.snapshot.restore(repository=settings.snapshot_repository, snapshot=name, indices=source,
+                                rename_pattern=".+", rename_replacement=target, include_aliases=False,
+                                include_global_state=False, wait_for_completion=True)
+        client.cluster.health(index=target, wait_for_status="yellow", timeout=f"{int(RESTORE_TIMEOUT_SECONDS)}s")
+        previous = elastic.switch_alias(es, alias, target)
     return {"snapshot": name, "alias": alias, "index": target, "previous_index": previous,
             "restored_from": source, "system_indices_restored": missing}
 
@@ -150,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore_cmd = commands.add_parser("restore", help="restore a snapshot (default: the newest successful one)")
     restore_cmd.add_argument("snapshot", nargs="?", help="snapshot name (see `list`)")
     args = parser.parse_args(argv)
+    from service.jobs import JobConflict, cli_lease  # the reindex lease, shared with the API's jobs
+
     settings = get_settings()
     es = elastic.connect(settings.elasticsearch_url)
     try:
@@ -163,10 +171,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name is None:
                 print("no successful snapshot to restore", file=sys.stderr)
                 return 1
-            result = restore(es, settings, name)
+            # A restore switches the served alias: never beside an admin job, a rollback or a CLI build.
+            result = restore(es, settings, name, lambda: cli_lease(es, settings, "restore", on_lost=lambda: None))
     except (NoLiveIndex, SnapshotMissing, NotRestorable) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except JobConflict as exc:
+        print(f"error: {exc.running_job_id} holds the reindex lease of {settings.index_alias!r}: wait for it, "
+              "or cancel the job (POST /admin/jobs/{id}/cancel)", file=sys.stderr)
+        return 2
     finally:
         es.close()
     print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -24,19 +24,23 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
+from govsearch.settings import Settings
 from indexer.elastic import LONGEST_CALL_SECONDS, SYSTEM_WRITE_REFRESH, alias_target, delete_index, ensure_system_index
 from service.schemas import Job
+
+log = logging.getLogger(__name__)
 
 LOCK_ID = "lock"
 HEARTBEAT_SECONDS = 2.0
@@ -56,6 +60,16 @@ def iso(moment: datetime) -> str:
 
 def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def cli_lease(es: Elasticsearch, settings: Settings, operation: str,
+              on_lost: Callable[[], None] | None = None) -> Lease:
+    """The reindex lease held by a command-line operation on the index behind INDEX_ALIAS (`python -m
+    indexer build`, `python -m indexer.snapshots restore`), so it never runs beside an admin job, a
+    rollback or a restore from the API, nor they beside it: JobConflict names the holder. The holder id
+    says what and where (`cli-build-host:pid`), which a 409 from the API then names."""
+    store = JobStore(es, settings.jobs_index, settings.index_alias, replicas=settings.index_replicas)
+    return store.holding(f"cli-{operation}-{owner()}", on_lost=on_lost)
 
 
 class JobConflict(Exception):
@@ -86,6 +100,50 @@ class _Lock:
         return expires is None or datetime.fromisoformat(expires) <= now()
 
 
+class Lease:
+    """The reindex lease held by an operation that is no job (a rollback; a build or restore from the CLI)
+    while its `with` block runs; entering raises JobConflict if a job (or another operation) holds it.
+
+    A short operation needs nothing more. A long one passes `on_lost`: a thread then renews the lease every
+    HEARTBEAT_SECONDS for as long as the block runs, and calls `on_lost` once if another holder took it over
+    (the operation must then change nothing live). `renew()` right before an alias switch raises `Fenced`
+    in that case."""
+
+    def __init__(self, store: JobStore, holder_id: str, on_lost: Callable[[], None] | None = None) -> None:
+        self.store, self.holder_id, self.on_lost = store, holder_id, on_lost
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def __enter__(self) -> Lease:
+        self.store.ensure_index()
+        self.store.take_lease(self.holder_id)
+        if self.on_lost is not None:
+            self._renewer = threading.Thread(target=self._renew_until_stopped, name=f"lease-{self.holder_id}",
+                                             daemon=True)
+            self._renewer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        self.store.release(self.holder_id)
+
+    def renew(self) -> None:
+        self.store.renew(self.holder_id)
+
+    def _renew_until_stopped(self) -> None:
+        assert self.on_lost is not None
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.renew()
+            except Fenced:
+                self.on_lost()
+                return
+            except Exception:  # a slow or unreachable node: the lease lasts LEASE, the next beat tries again
+                log.warning("lease of %s not renewed this time", self.holder_id, exc_info=True)
+
+
 class JobStore:
     def __init__(self, es: Elasticsearch, index: str, alias: str, *, replicas: int | None = None) -> None:
         self.es = es
@@ -111,15 +169,9 @@ class JobStore:
 
     # --- the lease ---------------------------------------------------------------------------
 
-    @contextmanager
-    def holding(self, holder_id: str) -> Iterator[None]:
-        """Hold the lease for a short operation that is no job (a rollback); JobConflict if a job holds it."""
-        self.ensure_index()
-        self.take_lease(holder_id)
-        try:
-            yield
-        finally:
-            self.release(holder_id)
+    def holding(self, holder_id: str, *, on_lost: Callable[[], None] | None = None) -> Lease:
+        """The lease for an operation that is no job, held while its `with` block runs (`Lease`)."""
+        return Lease(self, holder_id, on_lost)
 
     def _lease(self, job_id: str) -> dict[str, Any]:
         return {"kind": "lock", "job_id": job_id, "owner": owner(), "lease_expires": iso(now() + LEASE)}

@@ -178,3 +178,14 @@ def test_rollback_after_a_restore_goes_back_to_the_index_live_before_it(api: Tes
     assert rolled.json() == {"alias": ALIAS, "index": newer, "previous_index": restored["index"]}
     rolled_again = api.post("/admin/rollback", headers=AUTH)  # one switch further back
     assert rolled_again.status_code == 200 and rolled_again.json()["index"] == older
+
+
+def test_a_restore_is_refused_while_the_reindex_lease_is_held(api: TestClient, es: Elasticsearch) -> None:
+    """A build from the command line (or a job, a rollback) holds the lease: a restore would switch the alias
+    under it."""
+    name = _finished(api, api.post("/admin/backups", headers=AUTH).json()["snapshot"])["snapshot"]
+    live = elastic.alias_target(es, ALIAS)
+    with JobStore(es, JOBS, ALIAS).holding("cli-build-host:1"):
+        refused = api.post(f"/admin/backups/{name}/restore", headers=AUTH)
+    assert refused.status_code == 409 and refused.json()["error"]["job_id"] == "cli-build-host:1", refused.text
+    assert elastic.alias_target(es, ALIAS) == live

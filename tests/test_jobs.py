@@ -12,7 +12,7 @@ from elasticsearch import Elasticsearch
 
 from govsearch.settings import Settings
 from indexer import elastic
-from service.jobs import ACTIVE_STATES, DEAD_AFTER, LOCK_ID, Fenced, JobConflict, JobStore, iso, now
+from service.jobs import ACTIVE_STATES, DEAD_AFTER, HEARTBEAT_SECONDS, LOCK_ID, Fenced, JobConflict, JobStore, iso, now
 
 JOBS = "test-lease-jobs"
 ALIAS = "test-lease-articles"
@@ -215,3 +215,22 @@ def test_jobs_are_listed_newest_first_even_in_an_index_made_before_created_was_m
         created.append(job["job_id"])
     assert [job["job_id"] for job in a.list()] == created[::-1]
     assert a.last_succeeded()["job_id"] == created[-1]  # type: ignore[index]
+
+
+def test_a_long_operation_keeps_its_lease_and_learns_when_it_loses_it(replicas: tuple[JobStore, JobStore],
+                                                                      es: Elasticsearch) -> None:
+    """A CLI build holds the lease like a job: others get JobConflict; a takeover (its process stalled past
+    the lease) reaches it through on_lost and renew(), so it switches nothing."""
+    a, b = replicas
+    lost = threading.Event()
+    with a.holding("cli-build-host:1", on_lost=lost.set) as lease:
+        with pytest.raises(JobConflict) as conflict:
+            create(b)
+        assert conflict.value.running_job_id == "cli-build-host:1"
+        expire_lease(es)
+        taker = create(b)  # what a replica does with an expired lease
+        assert lost.wait(3 * HEARTBEAT_SECONDS)  # the renewing thread found the lock taken
+        with pytest.raises(Fenced):
+            lease.renew()
+    # Leaving the block released nothing of the new holder's.
+    assert es.get(index=JOBS, id=LOCK_ID)["_source"]["job_id"] == taker["job_id"]

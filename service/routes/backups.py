@@ -7,6 +7,7 @@ restore goes into a new index and switches the alias atomically, so search stays
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +19,7 @@ from indexer import snapshots
 from service.auth import AdminDep, require_admin
 from service.deps import EsSyncDep, JobStoreDep, SettingsDep
 from service.errors import Conflict, NotFound, ServiceUnavailable
+from service.jobs import JobConflict, Lease
 from service.schemas import NOT_FOUND_RESPONSE, Backup, BackupList, ErrorResponse, Restored
 
 router = APIRouter(prefix="/admin/backups", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -69,12 +71,17 @@ async def get_backup(snapshot: SnapshotName, settings: SettingsDep, es: EsSyncDe
              responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE, **CONFLICT})
 async def restore_backup(snapshot: SnapshotName, settings: SettingsDep, es: EsSyncDep,
                          store: JobStoreDep) -> dict[str, Any]:
-    """Restore into a new index, then switch the alias to it atomically; the previous index is kept."""
-    running = await asyncio.to_thread(store.running_job)
-    if running:
-        raise Conflict("job_running", f"reindex job {running['job_id']} is running; cancel it first",
-                       job_id=running["job_id"])
+    """Restore into a new index, then switch the alias to it atomically; the previous index is kept. It holds
+    the reindex lease meanwhile: 409 while a job, a rollback or a CLI build holds it."""
+
+    def lease() -> Lease:
+        return store.holding(f"restore-{uuid.uuid4().hex[:8]}", on_lost=lambda: None)
+
     try:
-        return await _call(snapshots.restore, es, settings, snapshot)
+        return await _call(snapshots.restore, es, settings, snapshot, lease)
+    except JobConflict as conflict:
+        raise Conflict("job_running", f"{conflict.running_job_id} holds the reindex lease (a reindex job, a "
+                       "rollback or a build from the command line); wait for it or cancel the job first",
+                       job_id=conflict.running_job_id) from None
     except snapshots.NotRestorable as exc:
         raise Conflict("not_restorable", str(exc)) from None
