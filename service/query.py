@@ -93,6 +93,7 @@ class SearchRequest:
     filters: Filters = field(default_factory=Filters)
     boost: tuple[str, str] | None = None  # (field, value): a town or publisher the query names (understanding)
     synonyms: tuple[str, ...] = ()  # official terms the query's plain words stand for (service.synonyms)
+    rule_words: tuple[str, ...] = ()  # those plain words: known vocabulary, never corrected as typos
 
 
 def exact_clauses(q: str) -> list[dict[str, Any]]:

@@ -108,7 +108,8 @@ class Searcher:
         req, understood = await self.understanding.apply(req)
         expansions = tuple((await self.synonyms.current()).expand(req.q)) if self.synonyms else ()
         if expansions:
-            req = replace(req, synonyms=tuple(term for expansion in expansions for term in expansion.terms))
+            req = replace(req, synonyms=tuple(term for expansion in expansions for term in expansion.terms),
+                          rule_words=tuple(expansion.word for expansion in expansions))
             understood = replace(understood or Understood(text=req.q), synonyms=expansions)
         vector, degraded = await self._embed(req)
         async with self.admission.slot():
@@ -126,15 +127,15 @@ class Searcher:
                     raise
                 log.warning("the live index's embedding model changed; searching again with its query vector")
                 response, suggested = await self._search(req, started, again, degraded)
-            did_you_mean = await self._did_you_mean(req.q, [hit["text"] for hit in response["hits"]], suggested)
+            did_you_mean = await self._did_you_mean(req, [hit["text"] for hit in response["hits"]], suggested)
         return {**response, "query": typed, "did_you_mean": did_you_mean,
                 "understood": understood and understood.as_json()}
 
-    async def _did_you_mean(self, q: str, found: list[str], suggested: Body | None) -> str | None:
+    async def _did_you_mean(self, req: SearchRequest, found: list[str], suggested: Body | None) -> str | None:
         """The typo check is an aid: when its own request fails (a phrase count past ES_REQUEST_TIMEOUT on a
         busy node), the search still answers, without a correction."""
         try:
-            return await self.speller.did_you_mean(q, found, suggested)
+            return await self.speller.did_you_mean(req.q, found, suggested, known=req.rule_words)
         except Exception:
             log.warning("typo check failed; answering without did_you_mean", exc_info=True)
             return None
@@ -162,7 +163,7 @@ class Searcher:
                       degraded: str | None) -> tuple[dict[str, Any], Body | None]:
         """The response, and the typo check's answer that came back with the candidates (None: not asked);
         `vector` is the query's (None: BM25 only, `degraded` says why when it should have been there)."""
-        typo = self.speller.request(req.q)
+        typo = self.speller.request(req.q, known=req.rule_words)
         if req.mode == "bm25" or vector is None:
             outcome = await self._bm25(req, typo)
         elif req.mode == "vector":

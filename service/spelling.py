@@ -89,16 +89,19 @@ class _Proposal:
     support: int
 
 
-def words(query: str) -> list[str]:
-    """The query's runs of Chinese characters that could be corrected (not inside a document number)."""
+def words(query: str, known: Iterable[str] = ()) -> list[str]:
+    """The query's runs of Chinese characters that could be corrected: not inside a document number, nor
+    one of the `known` words (a synonym rule's plain words, 违建: vocabulary, however rare in the index)."""
     masked = DOC_NUMBER.sub(" ", query)
+    for word in sorted(known, key=len, reverse=True):
+        masked = masked.replace(word, " ")
     return _WORD.findall(masked)
 
 
-def unseen_pairs(query: str, texts: Iterable[str]) -> bool:
+def unseen_pairs(query: str, texts: Iterable[str], known: Iterable[str] = ()) -> bool:
     """True when some character pair of a checked word (`words`) occurs in none of `texts` (normalised
     passage texts), i.e. when the index may lack it; False means every pair exists in the index."""
-    pairs = {word[i:i + 2] for word in words(query) for i in range(len(word) - 1)}
+    pairs = {word[i:i + 2] for word in words(query, known) for i in range(len(word) - 1)}
     for text in texts:
         pairs = {pair for pair in pairs if pair not in text}
         if not pairs:
@@ -166,19 +169,22 @@ class Speller:
         self.index = index
         self.timeout = timeout
 
-    def request(self, query: str) -> Body | None:
+    def request(self, query: str, known: Iterable[str] = ()) -> Body | None:
         """The suggester's request for `query`'s words (to `self.index`), or None when it has none to check."""
-        candidates = words(query)
+        candidates = words(query, known)
         return suggest_body(candidates, timeout=self.timeout) if candidates else None
 
-    async def did_you_mean(self, query: str, found: Iterable[str] = (), suggested: Body | None = None) -> str | None:
+    async def did_you_mean(self, query: str, found: Iterable[str] = (), suggested: Body | None = None,
+                           known: Iterable[str] = ()) -> str | None:
         """The query with its misspelt words corrected, or None when nothing needs or admits correcting.
 
         `found`: the (normalised) passage texts the search for `query` returned. When they contain every
         character pair of the query's words, nothing is missing and no request is sent. `suggested`: the
-        answer to `request(query)` when it was sent along with the search; otherwise it is sent here."""
-        candidates = words(query)
-        if not candidates or not unseen_pairs(query, found):
+        answer to `request(query, known)` when it was sent along with the search; otherwise it is sent
+        here. `known`: words never corrected (`words`)."""
+        known = tuple(known)
+        candidates = words(query, known)
+        if not candidates or not unseen_pairs(query, found, known):
             return None
         if suggested is None:
             (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout)])

@@ -57,6 +57,15 @@ def test_words_that_exist_are_never_corrected(client: TestClient, q: str) -> Non
     assert search(client, q, mode="bm25")["did_you_mean"] is None
 
 
+@pytest.mark.parametrize("q", ["违建", "违建 港西镇", "乱搭乱建投诉"])
+def test_words_a_synonym_rule_names_are_never_corrected(client: TestClient, q: str) -> None:
+    """违建 never occurs in the sample, but a synonym rule knows it (违建 => 违章建筑): it is searched as the
+    official terms, not "corrected" to a word of the index that sounds alike (为建)."""
+    body = search(client, q, mode="bm25")
+    assert body["did_you_mean"] is None
+    assert body["understood"] and body["understood"]["synonyms"]
+
+
 def test_a_document_number_that_does_not_exist_is_not_corrected(client: TestClient) -> None:
     assert search(client, "崇港委〔2022〕999号", mode="bm25")["did_you_mean"] is None
 
