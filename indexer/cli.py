@@ -29,19 +29,22 @@ from indexer.shards import (
     embed_shard,
     parse_shard,
 )
-from indexer.sources import ReadReport, read_sources
+from indexer.sources import PAGE_SUFFIXES, RECORD_SUFFIXES, ReadReport, read_sources
 
 DESCRIPTION = """\
 Turn government newsletters into a searchable Elasticsearch index.
 
 Sources are files or directories (walked recursively):
-  *.txt    raw scraped pages: one newsletter issue or article per file
-  *.jsonl  one record per line: {id, title, date, source, url, body}
+  {pages}
+           raw scraped pages: one newsletter issue or article per file
+  {records}
+           one record per line: {{id, title, date, source, url, body}}
 Unreadable files and malformed lines are reported with path and line, and skipped.
 
 Connection and model come from the environment (see README, "Settings"):
   ES_URL / ES_PORT, INDEX_ALIAS, EMBEDDING_MODEL, EMBEDDING_CACHE_DIR.
-"""
+""".format(pages=", ".join(f"*{suffix}" for suffix in sorted(PAGE_SUFFIXES)),
+           records=", ".join(f"*{suffix}" for suffix in sorted(RECORD_SUFFIXES)))
 
 EPILOG = """\
 examples:
