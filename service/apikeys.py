@@ -220,7 +220,8 @@ def _page_token(headers: Headers) -> str | None:
     return cookie_parser(headers.get("cookie", "")).get(PAGE_COOKIE)
 
 
-def _is_protected(path: str) -> bool:
+def is_protected(path: str) -> bool:
+    """A path the portal keys (and the keyless per-address limit) apply to."""
     return any(path == prefix.rstrip("/") or path.startswith(prefix) for prefix in PROTECTED_PREFIXES)
 
 
@@ -252,7 +253,7 @@ class ApiKeyMiddleware:
         self.proxies = proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or not _is_protected(scope.get("path", "")):
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or not is_protected(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

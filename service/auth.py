@@ -100,7 +100,8 @@ def _log(who: object, method: str, path: str, status: int) -> None:
     audit.warning("admin call refused who=%s what=%s %s outcome=%d", who or "-", method, path, status)
 
 
-def _is_admin_path(path: str) -> bool:
+def is_admin_path(path: str) -> bool:
+    """A path only the admin token opens."""
     return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
 
 
@@ -117,7 +118,7 @@ class AdminGate:
         self.failures = ClientBuckets(max_failures * 60.0 / window_seconds, max_failures)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_admin_path(scope.get("path", "")):
+        if scope["type"] != "http" or not is_admin_path(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         method, path = scope.get("method", ""), scope.get("path", "")

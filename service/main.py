@@ -17,6 +17,7 @@ from service.auth import AdminGate, validate_tokens
 from service.limits import BodySizeLimit, ConfiguredNetworks
 from service.metrics import Metrics, RequestMetrics, count_elasticsearch_errors
 from service.observability import RequestContext, configure_logging
+from service.openapi import document_credentials
 from service.routes import admin, admin_search, analytics, articles, backups, docs, health, metrics, search, web
 from service.runtime import Runtime
 
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    admin_search.router, backups.router, metrics.router,
                    web.router, docs.router):
         app.include_router(router)
+    document_credentials(app)
     return app
 
 

@@ -16,10 +16,12 @@ from service.synonyms import MAX_LINE_CHARS, MAX_RULE_LINES
 
 SearchMode = Literal["hybrid", "bm25", "vector"]
 SortOrder = Literal["relevance", "date"]
-LINK_PATTERN = r"^(https?://\S+|/([^/\s]\S*)?)$"
-"""A link a page may show: http(s), or a path on this site (not `//host`, not `javascript:`)."""
-NOT_BLANK = r"\S"
+_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"  # no space, no control character (Unicode's, \x85 among them)
+NOT_BLANK = _VISIBLE
 """Text with something besides spaces (the contract states it, so a client knows "  " is refused)."""
+LINK_PATTERN = rf"^(https?://{_VISIBLE}+|/([^/\s\x00-\x1f\x7f-\x9f]{_VISIBLE}*)?)$"
+"""A link a page may show: http(s), or a path on this site (not `//host`, not `javascript:`), without spaces or
+control characters."""
 
 
 # ---- search ---------------------------------------------------------------------------------
@@ -388,6 +390,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 BAD_BODY_RESPONSE: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
+    413: {"model": ErrorResponse, "description": "The body is over MAX_REQUEST_BYTES."},
 }
 CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "The current state forbids it (a job is running, nothing to "
