@@ -44,6 +44,18 @@ async def _search_text(
 SearchText = Annotated[str, Depends(_search_text)]
 
 
+async def _marked_text(
+    q: Annotated[str | None, Query(description="The search that led here: its words are returned in `marks`, "
+                                   f"as the search reads them; 1–{MAX_QUERY_CHARS} characters after trimming.",
+                                   max_length=4 * MAX_QUERY_CHARS,
+                                   json_schema_extra={"pattern": QUERY_PATTERN})] = None,
+) -> str | None:
+    return search_text(q) if q is not None else None
+
+
+MarkedText = Annotated[str | None, Depends(_marked_text)]
+
+
 FILTER_SCHEMA = {"maxItems": MAX_FILTER_VALUES, "items": {"type": "string", "maxLength": MAX_FILTER_CHARS}}
 """`filter_values`' caps for the OpenAPI contract (documentation: `filter_values` enforces them)."""
 

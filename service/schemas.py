@@ -210,6 +210,9 @@ class ArticleView(ArticleMetadata):
     id: str
     body: str
     passages: list[PassageSpan]
+    marks: list[str] = Field(default_factory=list, description="With `q`: what to mark in the article, as the "
+                             "search reads the query (traditional characters as simplified, full-width as "
+                             "half-width) and the official terms its synonym rules add; empty without `q`.")
 
 
 class RelatedArticle(ArticleMetadata):

@@ -281,6 +281,7 @@ def test_article_view_shows_the_whole_text_highlighted_and_links_back(page, api:
     words = {QUERY[i:i + 2] for i in range(len(QUERY) - 1)}
     for text in marks.all_inner_texts():
         assert any(word in text for word in words), text
+    marked = marks.all_inner_texts()
     shot(page, "06-article")
 
     page.locator("#back").click()
@@ -289,6 +290,11 @@ def test_article_view_shows_the_whole_text_highlighted_and_links_back(page, api:
     assert params["q"] == [QUERY] and params["sort"] == ["date"]
     expect(page.locator("#q")).to_have_value(QUERY)
     expect(page.locator("#sort")).to_have_value("date")
+
+    # Typed in traditional characters (安全生產檢查), the query marks what the simplified one marks.
+    page.goto(f"{api.url}/article.html?{urlencode({'id': article_id, 'q': '安全生產檢查'})}")
+    expect(page.locator("#body mark")).to_have_count(len(marked))
+    assert page.locator("#body mark").all_inner_texts() == marked
     watch.assert_clean(api.url)
 
 

@@ -116,6 +116,15 @@ def test_article_view_returns_the_whole_article_with_its_passages(client: TestCl
         assert article["body"][passage["char_start"]:passage["char_end"]] == passage["text"]
 
 
+def test_with_the_search_the_article_says_what_to_mark_as_the_search_read_it(client: TestClient) -> None:
+    hit = search(client, "港西镇召开疫情防控工作会议")["hits"][0]
+    assert client.get(f"/articles/{hit['id']}").json()["marks"] == []
+    marks = client.get(f"/articles/{hit['id']}", params={"q": "　疫情防控 違建 "}).json()["marks"]
+    assert marks[0] == "疫情防控 违建"  # simplified, half-width space, trimmed
+    assert "违章建筑" in marks[1:]  # the official terms of the synonym rule (违建 => 违章建筑, 私搭乱建)
+    assert client.get(f"/articles/{hit['id']}", params={"q": "  "}).status_code == 422
+
+
 def test_an_unknown_article_is_a_json_404(client: TestClient) -> None:
     response = client.get("/articles/no-such-article")
     assert response.status_code == 404

@@ -5,6 +5,7 @@
   "use strict";
   const { el, highlight, queryTerms, fetchJSON, safeHttpUrl } = govSearchCommon();
   const $ = (id) => document.getElementById(id);
+  const MAX_QUERY_CHARS = 200;  // the API's (service/params.py; tests/unit/test_web_limits.py keeps it equal)
 
   const params = new URLSearchParams(window.location.search);
   const id = params.get("id") || "";
@@ -31,9 +32,11 @@
     if (!id) { showError("缺少文章编号（id）。"); return; }
     let article;
     try {
-      article = await fetchJSON("/articles/" + encodeURIComponent(id));
+      const asked = q.trim().slice(0, MAX_QUERY_CHARS);  // the marks are an aid: never a reason to fail
+      article = await fetchJSON("/articles/" + encodeURIComponent(id) + (asked ? "?" + new URLSearchParams({ q: asked }) : ""));
     } catch (err) { showError(err.message); return; }
-    const terms = queryTerms(q);
+    // The API reads the query as the search did (安全生產 → 安全生产, and a synonym rule's official terms).
+    const terms = queryTerms((article.marks && article.marks.length ? article.marks : [q]).join(" "));
     document.title = `${article.title || "文章"} - 政务搜索`;
     $("title").replaceChildren(highlight(article.title || "（无标题）", terms));
     $("meta").replaceChildren(...META.filter(([key]) => article[key]).map(([key, label]) =>
