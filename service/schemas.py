@@ -387,6 +387,18 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """/readyz: a probe's answer (not an error: `status` and, when not ready, the reason)."""
+
+    status: Literal["ready", "not_ready"]
+    alias: str | None = Field(None, description="INDEX_ALIAS, when ready.")
+    reason: str | None = Field(None, description="Why not ready: Elasticsearch unreachable, or no alias yet.")
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "A parameter is invalid; `error.parameter` names it."},
     503: {"model": ErrorResponse, "description": "Elasticsearch is unreachable or the index is not built."},

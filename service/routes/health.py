@@ -6,17 +6,19 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from service.deps import EsDep, SettingsDep
+from service.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     """200 while the process is up, whatever Elasticsearch is doing."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "Not ready: `reason` says why."}})
 async def readyz(es: EsDep, settings: SettingsDep) -> JSONResponse:
     """200 only when Elasticsearch answers and the alias exists: only then can a search succeed."""
     try:
