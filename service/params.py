@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query
+from pydantic import BeforeValidator
 
 from service.errors import invalid_parameter
 
@@ -72,3 +74,17 @@ def filter_values(name: str, values: list[str] | None) -> tuple[str, ...]:
             raise invalid_parameter(name, f"each value must be at most {MAX_FILTER_CHARS} characters "
                                     f"(got {len(value)})")
     return tuple(values)
+
+
+def _iso_date(value: object) -> object:
+    """A date parameter as written YYYY-MM-DD only (pydantic alone also reads 0 or 1700000000 as Unix times
+    and 2023-01-01T00:00:00 as a date)."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar date as YYYY-MM-DD (and a real one: 2023-02-30 is refused too)."""
+

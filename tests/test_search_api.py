@@ -181,6 +181,8 @@ def test_related_of_an_unknown_article_is_a_json_404(client: TestClient) -> None
     ({"q": "安全", "page": -1}, "page"),
     ({"q": "安全", "page": 100000}, "page"),
     ({"q": "安全", "date_from": "2023-13-45"}, "date_from"),
+    ({"q": "安全", "date_from": "0"}, "date_from"),  # not a Unix time
+    ({"q": "安全", "date_to": "2023-01-01T00:00:00"}, "date_to"),
     ({"q": "安全", "mode": "xyz"}, "mode"),
     ({"q": "安全", "sort": "price"}, "sort"),
     ({"q": "\x00\x00"}, "q"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Query
 from govsearch.rules import normalize_text
 from service.deps import BestBetsDep, QueryLogDep, SearcherDep
 from service.errors import invalid_parameter
-from service.params import FILTER_SCHEMA, MAX_FILTER_CHARS, MAX_FILTER_VALUES, SearchText, filter_values
+from service.params import FILTER_SCHEMA, MAX_FILTER_CHARS, MAX_FILTER_VALUES, IsoDate, SearchText, filter_values
 from service.query import Filters, SearchRequest
 from service.schemas import ERROR_RESPONSES, SearchMode, SearchResponse, SortOrder
 
@@ -36,8 +35,8 @@ async def search(
                                                 json_schema_extra=FILTER_SCHEMA)] = None,
     department: Annotated[list[str] | None, Query(description=f"Repeatable: any of these departments.{_CAPS}",
                                                 json_schema_extra=FILTER_SCHEMA)] = None,
-    date_from: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive; not after date_to.")] = None,
-    date_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive.")] = None,
+    date_from: Annotated[IsoDate | None, Query(description="YYYY-MM-DD, inclusive; not after date_to.")] = None,
+    date_to: Annotated[IsoDate | None, Query(description="YYYY-MM-DD, inclusive.")] = None,
     sort: Annotated[SortOrder, Query(description="Order of the hits.")] = "relevance",
 ) -> dict[str, Any]:
     """Hybrid search over township government news: one hit per article, best passage highlighted."""
