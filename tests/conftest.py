@@ -79,6 +79,14 @@ def nothing_stored(es: Elasticsearch, index: str, store: object) -> Iterator[Non
         forget()
 
 
+@pytest.fixture
+def seeded_rules(client: TestClient, es: Elasticsearch, settings: Settings) -> Iterator[TestClient]:
+    """The client with the repo's synonym rules (data/synonyms.txt): no stored set before and after, so a set
+    another test stored (the contract fuzz PUTs random ones) does not apply, and the first read seeds the file."""
+    with nothing_stored(es, settings.synonyms_index, client.app.state.runtime.synonyms):  # type: ignore[attr-defined]
+        yield client
+
+
 @pytest.fixture(scope="session")
 def embedder(settings: Settings) -> Embedder:
     return load_embedder(settings.embedding_model, settings.embedding_cache_dir)

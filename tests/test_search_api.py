@@ -116,7 +116,8 @@ def test_article_view_returns_the_whole_article_with_its_passages(client: TestCl
         assert article["body"][passage["char_start"]:passage["char_end"]] == passage["text"]
 
 
-def test_with_the_search_the_article_says_what_to_mark_as_the_search_read_it(client: TestClient) -> None:
+def test_with_the_search_the_article_says_what_to_mark_as_the_search_read_it(seeded_rules: TestClient) -> None:
+    client = seeded_rules
     hit = search(client, "港西镇召开疫情防控工作会议")["hits"][0]
     assert client.get(f"/articles/{hit['id']}").json()["marks"] == []
     marks = client.get(f"/articles/{hit['id']}", params={"q": "　疫情防控 違建 "}).json()["marks"]

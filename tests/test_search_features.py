@@ -58,10 +58,10 @@ def test_words_that_exist_are_never_corrected(client: TestClient, q: str) -> Non
 
 
 @pytest.mark.parametrize("q", ["违建", "违建 港西镇", "乱搭乱建投诉"])
-def test_words_a_synonym_rule_names_are_never_corrected(client: TestClient, q: str) -> None:
+def test_words_a_synonym_rule_names_are_never_corrected(seeded_rules: TestClient, q: str) -> None:
     """违建 never occurs in the sample, but a synonym rule knows it (违建 => 违章建筑): it is searched as the
     official terms, not "corrected" to a word of the index that sounds alike (为建)."""
-    body = search(client, q, mode="bm25")
+    body = search(seeded_rules, q, mode="bm25")
     assert body["did_you_mean"] is None
     assert body["understood"] and body["understood"]["synonyms"]
 

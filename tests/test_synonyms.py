@@ -4,26 +4,22 @@ written in official terms, exact matches stay first, and admins replace the rule
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
-from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch import AsyncElasticsearch
 from fastapi.testclient import TestClient
 
 from govsearch.settings import Settings
 from service import synonyms as synonyms_module
 from service.synonyms import Synonyms, SynonymSet
-from tests.conftest import nothing_stored
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 ELDERLY_VACCINATION = {"b26bb4e51d18cd11", "6c7d062166fe9ce6"}  # 排衙村/协北村: 老年人 + 疫苗接种, never 老人
 
 
 @pytest.fixture
-def rules(client: TestClient, es: Elasticsearch, settings: Settings) -> Iterator[TestClient]:
-    """The client, with no stored synonym set before and after (the first read seeds the repo file)."""
-    with nothing_stored(es, settings.synonyms_index, client.app.state.runtime.synonyms):  # type: ignore[attr-defined]
-        yield client
+def rules(seeded_rules: TestClient) -> TestClient:
+    return seeded_rules
 
 
 def search(client: TestClient, q: str, mode: str = "bm25") -> dict:
