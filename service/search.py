@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -146,7 +147,9 @@ class Searcher:
         Computed before the search takes its admission slot: the slots bound what Elasticsearch works on at
         once, and the embedder bounds its own computations (MAX_CONCURRENT_EMBEDDINGS) and embeds the queries
         that arrive together in one pass (`service.embedding.QueryEmbedder`), so no slot is held meanwhile."""
-        if req.mode not in ("vector", "hybrid"):
+        if req.mode not in ("vector", "hybrid") or not _WORDED.search(req.q):
+            # Only punctuation, symbols or emoji: nothing a vector could stand for, and nothing BM25 matches, so
+            # the answer is empty rather than the vector side's nearest articles to noise.
             return None, None
         try:
             return await self.embedder.embed(req.q), None
@@ -305,6 +308,10 @@ class Searcher:
             entries = sorted(entries, key=lambda e: (e.candidate.source.get("date") or "", e.score), reverse=True)
         return _Outcome(len(entries), entries, facets.count(e.candidate.source for e in entries), paged=False,
                         ranking=ranking, partial=partial)
+
+
+_WORDED = re.compile(r"[^\W_]")
+"""A letter or digit of any script (Chinese characters included): something a query can mean."""
 
 
 def _partial(*responses: Body) -> bool:
