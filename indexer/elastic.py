@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import secrets
+import weakref
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -53,7 +54,8 @@ def ensure_system_index(es: Elasticsearch, index: str, mapping: str, *, replicas
     None as in the file). Another process creating it at the same moment is not an error. An index that
     exists gets the file's fields (`system_mapping_update`)."""
     if es.indices.exists(index=index):
-        es.indices.put_mapping(index=index, **system_mapping_update(mapping))
+        if (update := system_mapping_update(es, index, mapping)) is not None:
+            es.indices.put_mapping(index=index, **update)
         return
     try:
         es.indices.create(index=index, **system_index_body(mapping, replicas))
@@ -69,11 +71,24 @@ for the next scheduled refresh, up to `refresh_interval` (1 s), and an operator'
 each time. These writes are few and small, so the extra refreshes cost nothing that matters."""
 
 
-def system_mapping_update(mapping: str) -> dict[str, Any]:
+# The system indices each client (sync or async) has brought up to their mapping files, see below.
+_MAPPINGS_APPLIED: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
+
+
+def system_mapping_update(es: object, index: str, mapping: str) -> dict[str, Any] | None:
     """The `put_mapping` body that brings a system index created by an older version up to
     `mappings/<mapping>.json`: its fields (a system index's mapping only ever gains fields, which
-    Elasticsearch adds in place; an unchanged mapping is a no-op). Documents written before a field was
-    mapped stay unsearchable by it: a sort on it puts them last."""
+    Elasticsearch adds in place). Documents written before a field was mapped stay unsearchable by it: a
+    sort on it puts them last.
+
+    None when client `es` has asked for `index` before: the files do not change while a process runs, and
+    a `put_mapping` is a cluster-state task (~20 ms on the dev node) that callers ensuring their index on
+    every write (the journal, best bets) would otherwise pay each time. Asked once per client and index,
+    even if that request fails."""
+    applied = _MAPPINGS_APPLIED.setdefault(es, set())
+    if index in applied:
+        return None
+    applied.add(index)
     return {"properties": load_mapping(mapping)["mappings"]["properties"]}
 
 

@@ -11,7 +11,8 @@ async def ensure_system_index(es: AsyncElasticsearch, index: str, mapping: str) 
     """`indexer.elastic.ensure_system_index` for the async client: create `index` from
     `mappings/<mapping>.json` unless it exists, else give it the file's fields; a racing creator is not an error."""
     if await es.indices.exists(index=index):
-        await es.indices.put_mapping(index=index, **system_mapping_update(mapping))
+        if (update := system_mapping_update(es, index, mapping)) is not None:
+            await es.indices.put_mapping(index=index, **update)
         return
     try:
         await es.indices.create(index=index, **system_index_body(mapping))
