@@ -184,8 +184,7 @@ def _build(args: argparse.Namespace) -> int:
     except JobConflict as conflict:
         if bar:
             bar.close()
-        print(f"error: {conflict.running_job_id} holds the reindex lease of {alias!r} (an admin job, a rollback or "
-              "a restore): wait for it, or cancel the job (POST /admin/jobs/{id}/cancel)", file=sys.stderr)
+        print(f"error: {conflict.for_operator(alias)}", file=sys.stderr)
         return 2
     except (BuildFailed, BuildCancelled, Fenced) as exc:
         if bar:

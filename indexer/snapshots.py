@@ -177,8 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except JobConflict as exc:
-        print(f"error: {exc.running_job_id} holds the reindex lease of {settings.index_alias!r}: wait for it, "
-              "or cancel the job (POST /admin/jobs/{id}/cancel)", file=sys.stderr)
+        print(f"error: {exc.for_operator(settings.index_alias)}", file=sys.stderr)
         return 2
     finally:
         es.close()

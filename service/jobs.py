@@ -77,6 +77,11 @@ class JobConflict(Exception):
         super().__init__(running_job_id)
         self.running_job_id = running_job_id
 
+    def for_operator(self, alias: str) -> str:
+        """What a command-line operation refused by the lease tells its operator."""
+        return (f"{self.running_job_id} holds the reindex lease of {alias!r} (a reindex job, a rollback, a "
+                "restore or a command-line build): wait for it, or cancel the job (POST /admin/jobs/{id}/cancel)")
+
 
 class Fenced(Exception):
     """The job no longer holds the reindex lease: another replica took it over; it must change nothing live."""
