@@ -311,7 +311,10 @@ ports_free_or_die() {
 write_config() {
   # Fresh from the distribution every start, so edits here always take effect.
   rm -rf "$CONF_DIR"
-  mkdir -p "$INSTANCE/data" "$INSTANCE/logs" "$INSTANCE/snapshots"
+  # The node's temporary files (ES_TMPDIR) and its launcher's (the JVM flag probes' "final-flags"
+  # dirs) go to the instance, emptied on every start, instead of two to three new dirs in /tmp per start.
+  rm -rf "$INSTANCE/tmp"
+  mkdir -p "$INSTANCE/data" "$INSTANCE/logs" "$INSTANCE/snapshots" "$INSTANCE/tmp"
   cp -R "$ES_HOME/config" "$CONF_DIR"
   cat >>"$CONF_DIR/elasticsearch.yml" <<CONF
 
@@ -350,6 +353,7 @@ launch_node() {
   (
     cd "$ES_HOME"
     as_es_user env ES_JAVA_HOME="$JAVA_HOME_FOR_ES" ES_PATH_CONF="$CONF_DIR" \
+      ES_TMPDIR="$INSTANCE/tmp" CLI_JAVA_OPTS="-Djava.io.tmpdir=$INSTANCE/tmp ${CLI_JAVA_OPTS:-}" \
       "$ES_HOME/bin/elasticsearch" -d -p "$PID_FILE"
   ) </dev/null >>"$LAUNCH_LOG" 2>&1 &
   LAUNCHED_PID=$!
