@@ -45,7 +45,7 @@ from service.query import (
 from service.ranking import LearnedRanker, Reranker, plausible
 from service.rankmemo import RankMemo
 from service.spelling import Speller
-from service.synonyms import SynonymSet
+from service.synonyms import Expansion, SynonymSet
 from service.understanding import Understanding, Understood
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,10 @@ class Searcher:
         self.speller = Speller(backend, settings.index_alias, settings.es_search_timeout)
         self.understanding = Understanding(backend, settings.index_alias, settings.es_search_timeout)
 
+    async def expansions(self, text: str) -> tuple[Expansion, ...]:
+        """What the synonym rules add to `text` (normalised): none when SYNONYMS_ENABLED is false."""
+        return tuple((await self.synonyms.current()).expand(text)) if self.synonyms else ()
+
     async def search(self, req: SearchRequest) -> dict[str, Any]:
         """The response for `req`; raises `service.admission.Overloaded` when no search slot frees in time.
 
@@ -107,7 +111,7 @@ class Searcher:
         started = time.perf_counter()
         typed, req = req.q, replace(req, q=normalize_text(req.q))
         req, understood = await self.understanding.apply(req)
-        expansions = tuple((await self.synonyms.current()).expand(req.q)) if self.synonyms else ()
+        expansions = await self.expansions(req.q)
         if expansions:
             req = replace(req, synonyms=tuple(term for expansion in expansions for term in expansion.terms),
                           rule_words=tuple(expansion.word for expansion in expansions))

@@ -11,13 +11,13 @@ from fastapi import APIRouter, Path, Query
 from govsearch.actions import article_doc_id
 from govsearch.rules import normalize_text
 from govsearch.schema import METADATA_FIELDS
-from service.deps import EsDep, SettingsDep, SynonymsDep
+from service.deps import EsDep, SearcherDep, SettingsDep
 from service.errors import NotFound
 from service.params import MarkedText
 from service.query import article_passages_search
 from service.related import MAX_RELATED, related_articles
 from service.schemas import ERROR_RESPONSES, NOT_FOUND_RESPONSE, ArticleView, RelatedResponse
-from service.synonyms import Synonyms
+from service.search import Searcher
 
 router = APIRouter(tags=["articles"])
 
@@ -26,7 +26,7 @@ ArticleId = Annotated[str, Path(max_length=200)]
 
 @router.get("/articles/{article_id}", response_model=ArticleView,
             responses={**NOT_FOUND_RESPONSE, **ERROR_RESPONSES})
-async def get_article(article_id: ArticleId, es: EsDep, settings: SettingsDep, synonyms: SynonymsDep,
+async def get_article(article_id: ArticleId, es: EsDep, settings: SettingsDep, searcher: SearcherDep,
                       q: MarkedText) -> dict[str, Any]:
     alias = settings.index_alias
     try:
@@ -42,14 +42,14 @@ async def get_article(article_id: ArticleId, es: EsDep, settings: SettingsDep, s
         "id": article_id,
         "body": source.get("body", ""),
         "passages": [hit["_source"] for hit in passages["hits"]["hits"]],
-        "marks": await _marks(q, synonyms, settings.synonyms_enabled) if q else [],
+        "marks": await _marks(q, searcher) if q else [],
     }
 
 
-async def _marks(q: str, synonyms: Synonyms, expand: bool) -> list[str]:
+async def _marks(q: str, searcher: Searcher) -> list[str]:
     """The query as the search reads it, then the official terms its synonym rules add (违建 → 违章建筑)."""
     text = normalize_text(q)
-    expansions = (await synonyms.current()).expand(text) if expand else ()
+    expansions = await searcher.expansions(text)
     return [text, *dict.fromkeys(term for expansion in expansions for term in expansion.terms if term != text)]
 
 
