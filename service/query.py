@@ -24,6 +24,7 @@ from govsearch.pinyin import INITIALS_FIELD, PINYIN_FIELD
 from govsearch.rules import normalize_doc_number
 from govsearch.schema import HIT_SOURCE_FIELDS, MAX_PASSAGES, METADATA_FIELDS, PASSAGE_SPAN_FIELDS
 from service import facets
+from service.marks import POST_TAG, PRE_TAG
 
 SOURCE_FIELDS = list(HIT_SOURCE_FIELDS)
 # What fusion, facets, the date sort and the ranker's features read of a candidate passage (group by
@@ -183,22 +184,26 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
     }
 
 
-def highlight(q: str, synonyms: tuple[str, ...] = ()) -> dict[str, Any]:
+def highlight(q: str, synonyms: tuple[str, ...] = (), *, whole: bool = False) -> dict[str, Any]:
     """Highlight the query's words (and the official terms searched for them) in the passage, also for
     hits found only by the vector side: the highlight query is the word match, whatever retrieved the
-    passage."""
+    passage. A snippet: the passage's best fragment; `whole`: the whole text and the title (the article
+    view's marks). Either way the marks are read through `service.marks.tidy`."""
     words: dict[str, Any] = {"match": {"text": {"query": q}}}
     if synonyms:
         words = {"bool": {"should": [words, *({"match_phrase": {"text": term}} for term in synonyms)]}}
+    fields: dict[str, Any] = (
+        {name: {"type": "unified", "number_of_fragments": 0} for name in ("text", "title")} if whole else
+        {"text": {"type": "unified", "fragment_size": SNIPPET_CHARS, "number_of_fragments": 1,
+                  "no_match_size": SNIPPET_CHARS}})
     return {
         "encoder": "html",
-        "pre_tags": ["<em>"],
-        "post_tags": ["</em>"],
+        "pre_tags": [PRE_TAG],
+        "post_tags": [POST_TAG],
         "highlight_query": words,
-        "fields": {
-            "text": {"type": "unified", "fragment_size": SNIPPET_CHARS, "number_of_fragments": 1,
-                     "no_match_size": SNIPPET_CHARS},
-        },
+        # The title is marked by the text's query (`whole`).
+        "require_field_match": False,
+        "fields": fields,
     }
 
 
@@ -395,15 +400,21 @@ def analytics_search(size: int, *, days: int) -> dict[str, Any]:
     }
 
 
-def article_passages_search(article_id: str, *, timeout: float) -> dict[str, Any]:
-    """The article's passages in body order, for the article view."""
-    return {
+def article_passages_search(article_id: str, *, timeout: float, q: str | None = None,
+                            synonyms: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The article's passages in body order, for the article view; with `q` (normalised) and the official
+    terms searched for it (`synonyms`), each passage's text and title whole and highlighted as a search
+    highlights them."""
+    body: dict[str, Any] = {
         "timeout": es_timeout(timeout),
         "size": MAX_PASSAGES,
         "sort": [{"position": "asc"}],
         "query": {"bool": {"filter": [{"term": {"doc_type": "passage"}}, {"term": {"article_id": article_id}}]}},
         "_source": list(PASSAGE_SPAN_FIELDS),
     }
+    if q:
+        body["highlight"] = highlight(q, synonyms, whole=True)
+    return body
 
 
 # The article text a more_like_this query reads: its title and the start of its body. Longer bodies

@@ -210,9 +210,12 @@ class ArticleView(ArticleMetadata):
     id: str
     body: str
     passages: list[PassageSpan]
-    marks: list[str] = Field(default_factory=list, description="With `q`: what to mark in the article, as the "
-                             "search reads the query (traditional characters as simplified, full-width as "
-                             "half-width) and the official terms its synonym rules add; empty without `q`.")
+    marks: list[str] = Field(default_factory=list, description="With `q`: the texts a search for `q` marks in "
+                             "this article's title and passages, each once, longest first — the query's words as "
+                             "the search reads them (traditional characters as simplified, full-width as "
+                             "half-width) and the official terms its synonym rules add; touching marks joined, a "
+                             "lone character only when the query has a one-character part. Empty without `q` or "
+                             "when the article holds none of them.")
 
 
 class RelatedArticle(ArticleMetadata):

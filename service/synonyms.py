@@ -77,6 +77,11 @@ class Expansion:
         return {"word": self.word, "terms": list(self.terms)}
 
 
+def added_terms(expansions: Iterable[Expansion]) -> tuple[str, ...]:
+    """Every term the `expansions` search besides the query's own words, in order."""
+    return tuple(term for expansion in expansions for term in expansion.terms)
+
+
 def _key(text: str) -> str:
     return normalize_text(text).strip().lower()
 

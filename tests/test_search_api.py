@@ -3,6 +3,9 @@ and the bundled sample corpus."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
@@ -119,11 +122,36 @@ def test_article_view_returns_the_whole_article_with_its_passages(client: TestCl
 def test_with_the_search_the_article_says_what_to_mark_as_the_search_read_it(seeded_rules: TestClient) -> None:
     client = seeded_rules
     hit = search(client, "港西镇召开疫情防控工作会议")["hits"][0]
-    assert client.get(f"/articles/{hit['id']}").json()["marks"] == []
+    article = client.get(f"/articles/{hit['id']}").json()
+    assert article["marks"] == []
     marks = client.get(f"/articles/{hit['id']}", params={"q": "　疫情防控 違建 "}).json()["marks"]
-    assert marks[0] == "疫情防控 违建"  # simplified, half-width space, trimmed
-    assert "违章建筑" in marks[1:]  # the official terms of the synonym rule (违建 => 违章建筑, 私搭乱建)
+    assert "疫情防控" in marks  # simplified, read as the search reads it; 疫情 + 防控 marked as one
+    assert all(mark in article["title"] or mark in article["body"] for mark in marks), marks
+    assert marks == sorted(marks, key=len, reverse=True) and len(set(marks)) == len(marks)
+    assert client.get(f"/articles/{hit['id']}", params={"q": "疫情防控 违建"}).json()["marks"] == marks
     assert client.get(f"/articles/{hit['id']}", params={"q": "  "}).status_code == 422
+    # The official terms of a synonym rule (违建 => 违章建筑, 私搭乱建) are marked where the article has them.
+    building = search(client, "私搭乱建 高铁沿线")["hits"][0]
+    assert "私搭乱建" in client.get(f"/articles/{building['id']}", params={"q": "违建"}).json()["marks"]
+
+
+@pytest.mark.parametrize("q", ["怎么申请低保", "垃圾分类怎么做", "王卫中讲话", "扫黑除恶", "违建拆除"])
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_snippets_and_the_article_view_mark_words_not_stray_characters(seeded_rules: TestClient, q: str,
+                                                                        mode: str) -> None:
+    """smartcn splits a word it does not know into characters; each was once marked wherever it stood (保 in
+    包保, 中 in 报告中, 扫 in 扫码, 做 anywhere)."""
+    hits = search(seeded_rules, q, mode=mode)["hits"]
+    assert hits
+    for hit in hits:
+        assert all(len(html.unescape(text)) > 1 for text in re.findall("<em>(.*?)</em>", hit["snippet"])), hit
+        marks = seeded_rules.get(f"/articles/{hit['id']}", params={"q": q}).json()["marks"]
+        assert all(len(mark) > 1 for mark in marks), (hit["id"], marks)
+
+
+def test_a_one_character_part_of_the_query_is_marked(client: TestClient) -> None:
+    hits = search(client, "港西镇 镇", mode="bm25")["hits"]
+    assert any("<em>镇</em>" in hit["snippet"] for hit in hits)
 
 
 def test_an_unknown_article_is_a_json_404(client: TestClient) -> None:

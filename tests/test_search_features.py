@@ -57,6 +57,14 @@ def test_words_that_exist_are_never_corrected(client: TestClient, q: str) -> Non
     assert search(client, q, mode="bm25")["did_you_mean"] is None
 
 
+@pytest.mark.parametrize("q", ["学校", "身份证", "缴费", "停车", "供暖"])
+def test_real_words_the_sample_lacks_are_not_corrected_into_others(client: TestClient, q: str) -> None:
+    """No passage holds these, but they are words. The corrections once proposed were pairs that stand in a
+    row only across punctuation (学乐 of 好学、乐学; 身份镇 of 身份 / 镇 over a line break; 众暖 of 群众“暖心),
+    or characters that share only a radical (缴 and 经: 纟; 停 and 火: 人)."""
+    assert search(client, q, mode="bm25")["did_you_mean"] is None
+
+
 @pytest.mark.parametrize("q", ["违建", "违建 港西镇", "乱搭乱建投诉"])
 def test_words_a_synonym_rule_names_are_never_corrected(seeded_rules: TestClient, q: str) -> None:
     """违建 never occurs in the sample, but a synonym rule knows it (违建 => 违章建筑): it is searched as the

@@ -3,7 +3,7 @@
  * (GET /articles/{id}/related) linking to articles like it with the same way back. */
 (function () {
   "use strict";
-  const { el, highlight, queryTerms, fetchJSON, safeHttpUrl } = govSearchCommon();
+  const { el, highlight, fetchJSON, safeHttpUrl } = govSearchCommon();
   const $ = (id) => document.getElementById(id);
   const MAX_QUERY_CHARS = 200;  // the API's (service/params.py; tests/unit/test_web_limits.py keeps it equal)
 
@@ -35,8 +35,9 @@
       const asked = q.trim().slice(0, MAX_QUERY_CHARS);  // the marks are an aid: never a reason to fail
       article = await fetchJSON("/articles/" + encodeURIComponent(id) + (asked ? "?" + new URLSearchParams({ q: asked }) : ""));
     } catch (err) { showError(err.message); return; }
-    // The API reads the query as the search did (安全生產 → 安全生产, and a synonym rule's official terms).
-    const terms = queryTerms((article.marks && article.marks.length ? article.marks : [q]).join(" "));
+    // The API says what a search for q marks in this article (安全生產 as 安全生产, a synonym rule's official
+    // terms, whole words rather than stray characters): those texts are marked wherever they occur.
+    const terms = (article.marks || []).map((text) => text.toLowerCase());  // highlight() compares lower case
     document.title = `${article.title || "文章"} - 政务搜索`;
     $("title").replaceChildren(highlight(article.title || "（无标题）", terms));
     $("meta").replaceChildren(...META.filter(([key]) => article[key]).map(([key, label]) =>
@@ -49,7 +50,7 @@
       $("original").hidden = false;
     }
     const marks = $("body").querySelectorAll("mark").length;
-    $("status").textContent = terms.length && q
+    $("status").textContent = q
       ? (marks ? `已标出“${q}”相关词语 ${marks} 处` : `正文中没有与“${q}”完全相同的词语`) : "";
     $("article").hidden = false;
     loadRelated();

@@ -11,13 +11,14 @@ from fastapi import APIRouter, Path, Query
 from govsearch.actions import article_doc_id
 from govsearch.rules import normalize_text
 from govsearch.schema import METADATA_FIELDS
+from service import marks
 from service.deps import EsDep, SearcherDep, SettingsDep
 from service.errors import NotFound
 from service.params import MarkedText
 from service.query import article_passages_search
 from service.related import MAX_RELATED, related_articles
 from service.schemas import ERROR_RESPONSES, NOT_FOUND_RESPONSE, ArticleView, RelatedResponse
-from service.search import Searcher
+from service.synonyms import added_terms
 
 router = APIRouter(tags=["articles"])
 
@@ -36,21 +37,26 @@ async def get_article(article_id: ArticleId, es: EsDep, settings: SettingsDep, s
             raise NotFound("article", article_id) from exc
         raise
     source = doc["_source"]
-    passages = await es.search(index=alias, **article_passages_search(article_id, timeout=settings.es_search_timeout))
+    text = normalize_text(q) if q else None
+    synonyms = added_terms(await searcher.expansions(text)) if text else ()
+    passages = await es.search(index=alias, **article_passages_search(
+        article_id, timeout=settings.es_search_timeout, q=text, synonyms=synonyms))
+    hits = passages["hits"]["hits"]
     return {
         **{name: source.get(name) for name in METADATA_FIELDS},
         "id": article_id,
         "body": source.get("body", ""),
-        "passages": [hit["_source"] for hit in passages["hits"]["hits"]],
-        "marks": await _marks(q, searcher) if q else [],
+        "passages": [hit["_source"] for hit in hits],
+        "marks": _marks(hits, text) if text else [],
     }
 
 
-async def _marks(q: str, searcher: Searcher) -> list[str]:
-    """The query as the search reads it, then the official terms its synonym rules add (违建 → 违章建筑)."""
-    text = normalize_text(q)
-    expansions = await searcher.expansions(text)
-    return [text, *dict.fromkeys(term for expansion in expansions for term in expansion.terms if term != text)]
+def _marks(hits: list[dict[str, Any]], q: str) -> list[str]:
+    """What the search's highlighter marks in the article's passages and title for `q` (`service.marks`),
+    each text once, longest first."""
+    found = (text for hit in hits for fragments in hit.get("highlight", {}).values() for fragment in fragments
+             for text in marks.marked(marks.tidy(fragment, q)))
+    return sorted(dict.fromkeys(found), key=len, reverse=True)
 
 
 @router.get("/articles/{article_id}/related", response_model=RelatedResponse,

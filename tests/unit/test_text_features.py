@@ -58,7 +58,11 @@ def test_sound_and_shape_likeness() -> None:
     assert sounds_alike("晴", "情")  # same syllable
     assert not sounds_alike("铺", "捕")
     assert looks_alike("铺", "捕")  # 甫
+    assert looks_alike("全", "金")  # 王
+    assert looks_alike("空", "控") and looks_alike("健", "建")  # one is a part of the other
     assert not looks_alike("厂", "产")  # only a stroke in common
+    # A shared radical is no likeness: 缴费 is not a typo of 经费, nor 停车 of 火车, nor 学校 of 学乐.
+    assert not looks_alike("缴", "经") and not looks_alike("停", "火") and not looks_alike("校", "乐")
 
 
 def test_only_chinese_words_outside_document_numbers_are_checked() -> None:
@@ -72,11 +76,13 @@ def _suggest(text: str, options: dict[int, list[str]]) -> dict[str, Any]:
 
 
 class _Backend:
-    """Answers the suggest request with the given options and each phrase count from `found`."""
+    """Answers the suggest request with the given options and each phrase count from `found`; the passages
+    returned write the word out, unless `texts` gives their texts."""
 
-    def __init__(self, suggest: dict[str, Any], found: dict[str, int]) -> None:
+    def __init__(self, suggest: dict[str, Any], found: dict[str, int], texts: dict[str, str] | None = None) -> None:
         self.suggest = suggest
         self.found = found
+        self.texts = texts or {}
         self.counted: list[str] = []
         self.requests = 0
 
@@ -86,7 +92,9 @@ class _Backend:
             return [self.suggest]
         words = [body["query"]["bool"]["should"][0]["match_phrase"]["text.bigram"] for body in bodies]
         self.counted.extend(words)
-        return [{"hits": {"total": {"value": self.found.get(w, 0)}}} for w in words]
+        return [{"hits": {"total": {"value": self.found.get(w, 0)},
+                          "hits": [{"_source": {"title": "", "text": self.texts.get(w, f"开展{w}工作")}}]
+                          if self.found.get(w) else []}} for w in words]
 
 
 def _did_you_mean(query: str, backend: _Backend) -> str | None:
@@ -109,6 +117,13 @@ def test_no_correction_when_the_corrected_word_is_nowhere_or_nothing_is_missing(
     assert _did_you_mean("安全生厂", _Backend(_suggest("安全生厂", {2: ["生产"]}), {})) is None
     assert _did_you_mean("安全生产", _Backend(_suggest("安全生产", {}), {"安全生产": 13})) is None
     assert _did_you_mean("ABC", _Backend(_suggest("", {}), {})) is None
+
+
+def test_a_word_whose_pairs_run_on_across_punctuation_is_not_written_out_and_not_proposed() -> None:
+    # 身份证 is in no passage; 身份 + 镇 stand in a row in the bigram field only across a line break.
+    backend = _Backend(_suggest("身份证", {1: ["份镇"]}), {"身份镇": 2}, texts={"身份镇": "亮明身份\n镇、村干部"})
+    assert _did_you_mean("身份证", backend) is None
+    assert backend.counted == ["身份镇"]
 
 
 def test_unseen_pairs_says_whether_the_returned_passages_lack_a_pair_of_a_word() -> None:
