@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -23,6 +24,27 @@ def _csv(text: str) -> list[str]:
 
 def _split_csv(value: object) -> object:
     return _csv(value) if isinstance(value, str) else value
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def web_origin(value: str) -> str:
+    """A web origin as browsers send it in `Origin`: `scheme://host[:port]`, lower case, without a trailing
+    slash or the scheme's default port (`HTTPS://A.gov.cn:443/` → `https://a.gov.cn`); ValueError for anything
+    else (no scheme, a path, a query, `*`). CORS_ORIGINS and the API keys' origins are read through it, so an
+    entry matches the browsers' spelling of the same origin."""
+    parts = urlsplit(value.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or parts.username or parts.password or port == -1:
+        raise ValueError(f"origin {value!r} must look like https://host[:port]")
+    scheme, host = parts.scheme.lower(), parts.hostname
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else "")
 
 
 @dataclass(frozen=True)
@@ -260,7 +282,12 @@ class Settings(BaseSettings):
         "collector's youngest pass every `service.heap.GEN0_THRESHOLD` new objects instead of 700: a full pass "
         "no longer stops searches for ~0.1 s. Off: Python's defaults.",
     )
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated web origins (https://host[:port]) whose pages may call the public API from the "
+        "browser, besides every API key's own origins. Written in any case, with or without a default port or a "
+        "trailing slash; anything else (a path, no scheme, `*`) stops the start with an error.",
+    )
     admin_token: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated bearer tokens for /admin (several allow rotation). Empty: admin disabled.",
@@ -380,6 +407,11 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(web_origin(origin) for origin in value if origin.strip()))
 
     @field_validator("ranker_model", mode="before")
     @classmethod

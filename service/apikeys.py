@@ -46,6 +46,7 @@ from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from govsearch.settings import web_origin
 from service.errors import error_body
 from service.limits import ClientBuckets, Network, client_ip, retry_after
 
@@ -66,8 +67,12 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _normalize_origin(value: str) -> str:
-    return value.strip().rstrip("/").lower()
+def _origin_of(header: str) -> str | None:
+    """The request's `Origin` header as a `web_origin`; None for one that is not (`null`, from a sandbox)."""
+    try:
+        return web_origin(header)
+    except ValueError:
+        return None
 
 
 class TokenBucket:
@@ -138,11 +143,10 @@ def parse(data: Any, *, source: str = "API keys") -> KeyRegistry:
         origins = entry.get("origins", [])
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
             raise KeyFileError(f"{where}: 'origins' must be a list of strings")
-        for origin in origins:
-            parts = urlsplit(origin.strip())
-            if origin.strip() == "*" or parts.scheme not in ("http", "https") or not parts.netloc \
-                    or parts.path not in ("", "/") or parts.query or parts.fragment:
-                raise KeyFileError(f"{where}: origin {origin!r} must look like https://host[:port]")
+        try:
+            allowed = frozenset(web_origin(origin) for origin in origins)
+        except ValueError as exc:
+            raise KeyFileError(f"{where}: {exc}") from None
         rate = entry.get("rate_limit_per_minute", DEFAULT_RATE_PER_MINUTE)
         if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
             raise KeyFileError(f"{where}: 'rate_limit_per_minute' must be a positive integer")
@@ -151,7 +155,7 @@ def parse(data: Any, *, source: str = "API keys") -> KeyRegistry:
             raise KeyFileError(f"{where}: the same key is listed twice")
         names.add(name)
         registry.keys[digest] = ApiKey(name=name, digest=digest,
-                                       origins=frozenset(_normalize_origin(o) for o in origins),
+                                       origins=allowed,
                                        rate_limit_per_minute=rate, bucket=TokenBucket(rate))
     return registry
 
@@ -172,13 +176,8 @@ def load(path: Path | None) -> KeyRegistry:
 
 
 def cors_allowlist(configured: Iterable[str], registry: KeyRegistry) -> list[str]:
-    """settings.cors_origins plus every key's origins, without duplicates, order kept."""
-    seen: dict[str, None] = {}
-    for origin in [*configured, *registry.origins]:
-        origin = origin.strip().rstrip("/")
-        if origin:
-            seen.setdefault(origin, None)
-    return list(seen)
+    """settings.cors_origins plus every key's origins (both already `web_origin`s), without duplicates, order kept."""
+    return list(dict.fromkeys([*configured, *registry.origins]))
 
 
 class PageTokens:
@@ -270,7 +269,7 @@ class ApiKeyMiddleware:
             await _error(401, "invalid_api_key", "the API key is not valid")(scope, receive, send)
             return
         origin = headers.get("origin")
-        if origin and not _same_origin(headers) and _normalize_origin(origin) not in key.origins:
+        if origin and not _same_origin(headers) and _origin_of(origin) not in key.origins:
             log.warning("API key %s used from origin %s, not in its list", key.name, origin)
             await _error(403, "origin_not_allowed",
                          f"this API key may not be used from origin {origin}")(scope, receive, send)

@@ -1,4 +1,4 @@
-"""Facets: how many articles of the result set have each publisher, department and year.
+"""Facets: how many articles of the result set have each town, publisher, department and year.
 
 One meaning everywhere: a count is of *articles* (not passages) in the set that `total`
 counts. bm25 mode pages in Elasticsearch, so its counts come from aggregations over every
@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-FACET_FIELDS = ("publisher", "department", "year")
+FACET_FIELDS = ("town", "publisher", "department", "year")
 MAX_BUCKETS = 30
 # Exact article counts up to this many distinct articles per bucket (Elasticsearch's maximum).
 _CARDINALITY_PRECISION = 40_000

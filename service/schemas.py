@@ -41,6 +41,7 @@ class FacetBucket(BaseModel):
 
 
 class Facets(BaseModel):
+    town: list[FacetBucket] = Field(description="The town (镇/街道) of the article; `town=` filters by it.")
     publisher: list[FacetBucket]
     department: list[FacetBucket]
     year: list[FacetBucket]

@@ -22,6 +22,7 @@ import pytest
 
 from govsearch.apiprocess import ApiProcess
 from indexer.elastic import load_mapping
+from service.params import MAX_QUERY_CHARS
 from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -216,7 +217,7 @@ def test_a_facet_narrows_the_results_and_the_chip_undoes_it(page, api: ApiProces
     after = total_of(page)
     assert 0 < after < before, (before, after)
     params = query_of(page.url)
-    assert label in params.get("publisher", []) + params.get("department", []) \
+    assert label in params.get("town", []) + params.get("publisher", []) + params.get("department", []) \
         or params.get("date_from", [""])[0].startswith(label.replace(" 年", "")), params
     expect(page.locator("#facets a[aria-current=true]")).to_have_count(1)
     shot(page, "04-facet-selected")
@@ -224,7 +225,25 @@ def test_a_facet_narrows_the_results_and_the_chip_undoes_it(page, api: ApiProces
     page.locator("#active-filters .chip").click()
     expect(page.locator("#active-filters")).to_be_hidden()
     expect(page.locator("#status .total")).to_have_text(str(before))
-    assert "department" not in query_of(page.url) and "publisher" not in query_of(page.url)
+    assert not {"town", "department", "publisher"} & set(query_of(page.url))
+    watch.assert_clean(api.url)
+
+
+def test_a_facet_or_chip_chosen_from_the_keyboard_leaves_the_focus_on_the_results(page, api: ApiProcess) -> None:
+    """The chosen link is re-rendered away: focus must not fall back to <body> (where Tab starts over)."""
+    page, watch = page
+    page.goto(f"{api.url}/?q={BROAD_QUERY}")
+    wait_results(page)
+    page.locator("#facets .facet a").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#active-filters .chip")).to_have_count(1)
+    wait_results(page)
+    expect(page.locator("#results")).to_be_focused()
+    page.locator("#active-filters .chip").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#active-filters")).to_be_hidden()
+    wait_results(page)
+    expect(page.locator("#results")).to_be_focused()
     watch.assert_clean(api.url)
 
 
@@ -339,17 +358,21 @@ def test_keyboard_alone_suggestion_results_and_article(page, api: ApiProcess) ->
     watch.assert_clean(api.url)
 
 
-def test_an_api_error_shows_the_api_message(page, api: ApiProcess) -> None:
+def test_an_api_error_is_told_in_chinese_by_its_code(page, api: ApiProcess) -> None:
     page, watch = page
+    warnings: list[str] = []
+    page.on("console", lambda message: warnings.append(message.text) if message.type == "warning" else None)
     refused = {"q": QUERY, "date_from": "2024-02-01", "date_to": "2024-01-01"}  # a hand-edited link
     expected = httpx.get(f"{api.url}/search", params=refused, timeout=10)
-    assert expected.status_code == 422
-    message = expected.json()["error"]["message"]
+    assert expected.status_code == 422 and expected.json()["error"]["code"] == "invalid_parameter"
+    message = "日期条件有误：日期写作“年-月-日”，开始日期不能晚于结束日期。"
 
     page.goto(f"{api.url}/?{urlencode(refused)}")
     expect(page.locator("#error")).to_be_visible()
     expect(page.locator("#error .error-message")).to_have_text(message)
     expect(page.locator("#error")).to_have_text(f"搜索出错{message}")  # nothing else: no retry for a 4xx
+    # The API's own words are for the portal's developers: in the console.
+    assert any(expected.json()["error"]["message"] in warning for warning in warnings), warnings
     expect(page.locator("#results .hit")).to_have_count(0)
     expect(page.locator("#status")).to_have_text("搜索未能完成")
     shot(page, "07-error")
@@ -360,7 +383,7 @@ def test_an_api_error_shows_the_api_message(page, api: ApiProcess) -> None:
 
     page.goto(f"{api.url}/article.html?id=no-such-article&q={QUERY}")
     expect(page.locator("#error")).to_be_visible()
-    expect(page.locator("#error .error-message")).to_contain_text("no-such-article")
+    expect(page.locator("#error .error-message")).to_have_text("没有找到这篇文章，它可能已被删除或链接有误。")
     watch.assert_clean(api.url)
 
 
@@ -485,11 +508,13 @@ def test_widget_renders_in_a_portal_page_on_another_origin(page, api: ApiProcess
     assert styles == {"em": "rgb(179, 38, 30)", "emStyle": "normal", "spacing": "normal",
                       "hostEm": "rgb(0, 0, 255)", "hostEmStyle": "italic"}, styles
 
-    # A wrong key: the widget shows the API's message, the page does not break.
+    # A wrong key: the widget tells the resident in Chinese (the API's message goes to the console), the page
+    # does not break.
     bad = page.locator("#gov-search-bad-key")
     bad.locator("input[type=search]").fill("安全")
     bad.locator("input[type=search]").press("Enter")
-    expect(bad.locator(".error")).to_have_text("the API key is not valid")
+    expect(bad.locator(".error")).to_have_text("本网站的搜索服务设置有误，暂时无法搜索，请联系网站管理员。")
+    assert bad.locator("input[type=search]").get_attribute("maxlength") == str(MAX_QUERY_CHARS)
     shot(page, "11-widget-on-portal")
 
     # Its links open the article view on the API host.

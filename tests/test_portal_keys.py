@@ -224,6 +224,11 @@ def test_malformed_key_entries_are_refused(entry: dict, message: str) -> None:
         parse({"keys": [entry]})
 
 
+def test_key_origins_are_read_as_browsers_spell_them() -> None:
+    registry = parse({"keys": [{"key": KEY_A, "name": "a", "origins": ["HTTPS://Portal.GOV.cn:443/", "http://b.cn:8080"]}]})
+    assert registry.origins == ["http://b.cn:8080", "https://portal.gov.cn"]
+
+
 def test_duplicates_and_bad_files_are_refused(tmp_path: Path, settings: Settings) -> None:
     with pytest.raises(KeyFileError, match="twice"):
         parse({"keys": [{"key": KEY_A, "name": "a"}, {"key": KEY_A, "name": "b"}]})
@@ -241,5 +246,6 @@ def test_duplicates_and_bad_files_are_refused(tmp_path: Path, settings: Settings
 def test_cors_allowlist_is_the_union() -> None:
     registry = parse({"keys": [{"key": KEY_A, "name": "a", "origins": [A, "http://portal.example"]},
                                {"key": KEY_B, "name": "b", "origins": [B + "/"]}]})
-    assert cors_allowlist(["http://portal.example/", "http://other.example"], registry) == [
+    # CORS_ORIGINS come read by the settings (tests/unit/test_settings.py), the keys' origins by `parse`.
+    assert cors_allowlist(["http://portal.example", "http://other.example"], registry) == [
         "http://portal.example", "http://other.example", A, B]

@@ -42,7 +42,7 @@ def test_response_follows_the_contract(client: TestClient) -> None:
     body = search(client, "疫情防控")
     assert set(body) >= {"query", "mode", "total", "page", "size", "took_ms", "hits", "facets"}
     assert body["mode"] == "hybrid" and body["page"] == 1 and body["size"] == 10
-    assert set(body["facets"]) == {"publisher", "department", "year"}
+    assert set(body["facets"]) == {"town", "publisher", "department", "year"}
     hit = body["hits"][0]
     assert set(hit) == {"id", "title", "snippet", "text", "score", "publisher", "town", "date", "department",
                         "section", "newsletter", "doc_number", "source", "url"}

@@ -8,15 +8,17 @@
   const MAX_WINDOW = 1000;
   const MAX_SIZE = 50;
   const DEFAULTS = { q: "", mode: "hybrid", sort: "relevance", page: 1, size: 10, time: "", date_from: "", date_to: "",
-                     publisher: [], department: [] };
+                     town: [], publisher: [], department: [] };
   const MODES = ["hybrid", "bm25", "vector"];
   const SIZES = [10, 20, 50];
   const FACETS = [
-    { name: "publisher", label: "镇 / 发布单位" },
+    { name: "town", label: "镇（街道）" },
+    { name: "publisher", label: "发布单位" },
     { name: "department", label: "部门" },
     { name: "year", label: "年份" },
   ];
-  const FILTER_LABELS = { publisher: "发布单位", department: "部门" };
+  const FILTER_LABELS = { town: "镇（街道）", publisher: "发布单位", department: "部门" };
+  const FILTERS = Object.keys(FILTER_LABELS);  // the repeatable filters, as the API names them
 
   const $ = (id) => document.getElementById(id);
   const form = $("search-form"), input = $("q"), list = $("suggestions");
@@ -42,8 +44,7 @@
       time,  // a preset replaces the date range
       date_from: time ? "" : date("date_from"),
       date_to: time ? "" : date("date_to"),
-      publisher: params.getAll("publisher").filter(Boolean),
-      department: params.getAll("department").filter(Boolean),
+      ...Object.fromEntries(FILTERS.map((name) => [name, params.getAll(name).filter(Boolean)])),
     };
   }
 
@@ -57,7 +58,7 @@
     for (const name of ["mode", "sort", "page", "size", forApi ? null : "time", "date_from", "date_to"]) {
       if (name && api[name] !== "" && (forApi || api[name] !== DEFAULTS[name])) params.set(name, String(api[name]));
     }
-    for (const name of ["publisher", "department"]) for (const value of state[name]) params.append(name, value);
+    for (const name of FILTERS) for (const value of state[name]) params.append(name, value);
     return params.toString();
   }
 
@@ -154,7 +155,9 @@
     if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey
         || event.altKey) return;
     event.preventDefault();
-    navigate(readState(new URL(link.href).search), { focusResults: link.dataset.nav === "page" });
+    // The link is gone once the page re-renders: focus moves to the results (a new page scrolls to its top;
+    // a filter leaves the view where it is), so a keyboard user is never dropped back to <body>.
+    navigate(readState(new URL(link.href).search), { focusResults: link.dataset.nav === "page" ? "top" : "here" });
   });
 
   window.addEventListener("popstate", () => {
@@ -217,7 +220,8 @@
       const data = await fetchJSON("/search?" + toQuery(state, { forApi: true }), { signal: controller.signal });
       if (controller !== inflight) return;
       render(state, data);
-      if (focusResults) { resultsEl.focus({ preventScroll: true }); window.scrollTo(0, 0); }
+      if (focusResults) resultsEl.focus({ preventScroll: true });
+      if (focusResults === "top") window.scrollTo(0, 0);
     } catch (err) {
       if (err.name === "AbortError" || controller !== inflight) return;
       renderError(err);
@@ -272,7 +276,7 @@
   }
 
   function renderEmpty(state, total) {
-    const filtered = state.publisher.length || state.department.length || state.time || state.date_from || state.date_to;
+    const filtered = FILTERS.some((name) => state[name].length) || state.time || state.date_from || state.date_to;
     const box = el("div", { class: "empty" },
       el("h2", {}, total > 0 ? "这一页没有更多结果" : `没有找到与“${state.q}”相关的结果`));
     const tips = el("ul", {});
@@ -282,8 +286,7 @@
       tips.append(el("li", {}, "检查是否有错别字，或换用更常见、更简短的词语。"));
       if (filtered) {
         tips.append(el("li", {}, "减少筛选条件：",
-          el("a", { href: pageHref(with_(state, { publisher: [], department: [], time: "", date_from: "", date_to: "" })),
-                    "data-nav": "filter" }, "清除全部筛选")));
+          el("a", { href: pageHref(unfiltered(state)), "data-nav": "filter" }, "清除全部筛选")));
       }
       if (state.mode === "bm25") {
         tips.append(el("li", {}, "试试",
@@ -401,6 +404,11 @@
     return state[name].includes(String(value));
   }
 
+  /** The state without any filter or date condition. */
+  function unfiltered(state) {
+    return with_(state, { ...Object.fromEntries(FILTERS.map((name) => [name, []])), time: "", date_from: "", date_to: "" });
+  }
+
   function toggled(state, name, value) {
     if (name === "year") {
       return with_(state, isActive(state, name, value) ? { date_from: "", date_to: "" } : Object.assign({ time: "" }, yearRange(value)));
@@ -441,7 +449,7 @@
 
   function renderActiveFilters(state) {
     const chips = [];
-    for (const name of ["publisher", "department"]) {
+    for (const name of FILTERS) {
       for (const value of state[name]) {
         chips.push(chip(`${FILTER_LABELS[name]}：${value}`, toggled(state, name, value)));
       }
@@ -455,7 +463,7 @@
     if (state.time) chips.push(chip(`日期：${TIME_PRESETS[state.time].label}`, with_(state, { time: "" })));
     if (chips.length > 1) {
       chips.push(el("a", { class: "clear-all", "data-nav": "filter",
-        href: pageHref(with_(state, { publisher: [], department: [], time: "", date_from: "", date_to: "" })) }, "清除全部"));
+        href: pageHref(unfiltered(state)) }, "清除全部"));
     }
     activeEl.replaceChildren(...(chips.length ? [el("span", { class: "label" }, "已选条件："), ...chips] : []));
     show(activeEl, chips.length > 0);

@@ -3,9 +3,8 @@
  * (GET /articles/{id}/related) linking to articles like it with the same way back. */
 (function () {
   "use strict";
-  const { el, highlight, fetchJSON, safeHttpUrl } = govSearchCommon();
+  const { el, highlight, fetchJSON, safeHttpUrl, MAX_QUERY_CHARS } = govSearchCommon();
   const $ = (id) => document.getElementById(id);
-  const MAX_QUERY_CHARS = 200;  // the API's (service/params.py; tests/unit/test_web_limits.py keeps it equal)
 
   const params = new URLSearchParams(window.location.search);
   const id = params.get("id") || "";

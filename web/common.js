@@ -112,20 +112,47 @@ function govSearchCommon() {  // eslint-disable-line no-unused-vars -- called by
   }
 
   /** GET a JSON endpoint. Resolves to {ok, status, data}; rejects only when nothing usable came back. */
+  // The API's longest query (service/params.py; tests/unit/test_web_limits.py keeps it equal).
+  const MAX_QUERY_CHARS = 200;
+  const OFFLINE = "无法连接搜索服务，请检查网络后重试。";
+
+  /** What a resident reads for the API's error `{code, message, parameter}` (HTTP `status`, `Retry-After`
+   * seconds `retryAfter`): Chinese, chosen by the stable code. The API's own message is for developers:
+   * it goes to the console. */
+  function errorText(status, error, retryAfter) {
+    const code = error && error.code;
+    const later = retryAfter ? `请 ${retryAfter} 秒后再试。` : "请稍后再试。";
+    if (error && typeof error.message === "string") console.warn(`gov-search: HTTP ${status} ${code}: ${error.message}`);
+    switch (code) {
+      case "invalid_parameter": {
+        const parameter = String(error.parameter || "");
+        if (parameter === "q") return `请输入 1–${MAX_QUERY_CHARS} 个字的搜索词。`;
+        if (parameter.startsWith("date")) return "日期条件有误：日期写作“年-月-日”，开始日期不能晚于结束日期。";
+        if (parameter === "page" || parameter === "size") return "页码超出了可以浏览的范围，请缩小搜索范围。";
+        return "搜索条件有误，请修改后重试。";
+      }
+      case "rate_limited": return "搜索过于频繁，" + later;
+      case "overloaded": return "搜索的人太多，服务正忙，" + later;
+      case "unavailable": return "搜索服务暂时不可用，" + later;
+      case "not_found": return "没有找到这篇文章，它可能已被删除或链接有误。";
+      case "api_key_required": case "invalid_api_key": case "origin_not_allowed":
+        return "本网站的搜索服务设置有误，暂时无法搜索，请联系网站管理员。";
+      default: return `搜索服务出错（HTTP ${status}），` + later;
+    }
+  }
+
   async function fetchJSON(url, options) {
     let response;
     try {
       response = await fetch(url, Object.assign({ headers: { Accept: "application/json" } }, options || {}));
     } catch (err) {
       if (err && err.name === "AbortError") throw err;
-      throw new Error("无法连接搜索服务，请检查网络后重试。");
+      throw new Error(OFFLINE);
     }
     let data = null;
     try { data = await response.json(); } catch (_) { data = null; }
     if (!response.ok) {
-      const message = data && data.error && typeof data.error.message === "string"
-        ? data.error.message : `搜索服务返回错误（HTTP ${response.status}）。`;
-      const error = new Error(message);
+      const error = new Error(errorText(response.status, data && data.error, response.headers.get("Retry-After")));
       error.status = response.status;
       error.code = data && data.error ? data.error.code : null;
       throw error;
@@ -229,5 +256,6 @@ function govSearchCommon() {  // eslint-disable-line no-unused-vars -- called by
     return { close };
   }
 
-  return { el, renderSnippet, isVettedSnippet, decodeEntities, queryTerms, highlight, fetchJSON, safeHttpUrl, combobox };
+  return { el, renderSnippet, isVettedSnippet, decodeEntities, queryTerms, highlight, fetchJSON, errorText, safeHttpUrl,
+    combobox, MAX_QUERY_CHARS, OFFLINE };
 }

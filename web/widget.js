@@ -21,7 +21,7 @@
   const apiKey = script.dataset.apiKey || "";
   const placeholder = script.dataset.placeholder || "搜索政务信息";
   const size = Math.min(Math.max(parseInt(script.dataset.size || "5", 10) || 5, 1), 20);
-  const { el, renderSnippet, combobox } = govSearchCommon();
+  const { el, renderSnippet, combobox, errorText, MAX_QUERY_CHARS, OFFLINE } = govSearchCommon();
   const headers = () => Object.assign({ Accept: "application/json" }, apiKey ? { "X-API-Key": apiKey } : {});
 
   const CSS = `
@@ -105,6 +105,7 @@
     const root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
     const uid = "gsw-" + Math.random().toString(36).slice(2, 8);
     const input = el("input", { type: "search", id: uid, placeholder, autocomplete: "off", enterkeyhint: "search",
+      maxlength: MAX_QUERY_CHARS,
       role: "combobox", "aria-autocomplete": "list", "aria-expanded": "false", "aria-controls": uid + "-list" });
     const list = el("ul", { class: "suggestions", id: uid + "-list", role: "listbox", "aria-label": "搜索建议", hidden: "" });
     const status = el("p", { class: "status", role: "status", "aria-live": "polite" });
@@ -143,13 +144,13 @@
       } catch (err) {
         if (err.name === "AbortError") return;
         status.textContent = "";
-        results.replaceChildren(el("p", { class: "error", role: "alert" }, "无法连接搜索服务，请稍后再试。"));
+        results.replaceChildren(el("p", { class: "error", role: "alert" }, OFFLINE));
         return;
       }
       if (mine !== controller) return;
       if (!response.ok || !data) {
         status.textContent = "";
-        const message = data && data.error && data.error.message ? data.error.message : `搜索服务返回错误（HTTP ${response.status}）`;
+        const message = errorText(response.status, data && data.error, response.headers.get("Retry-After"));
         results.replaceChildren(el("p", { class: "error", role: "alert" }, message));
         return;
       }

@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from service.facets import FACET_FIELDS
 from service.query import EXACT_QUERY_NAME
 
 Body = dict[str, Any]
+
+
+def aggregations(articles: int = 1, **buckets: list[dict[str, Any]]) -> Body:
+    """The aggregations of a bm25 request (`service.facets.aggregations`): every facet, with `buckets` given by
+    facet name (`publisher=[...]`) and none for the others."""
+    return {"articles": {"value": articles},
+            **{f"facet_{name}": {"buckets": buckets.get(name, [])} for name in FACET_FIELDS}}
 
 
 def source(article_id: str, position: int = 0, *, title: str | None = None, date: str | None = "2022-11-01",

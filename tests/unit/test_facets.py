@@ -51,6 +51,9 @@ def test_aggregations_count_articles_per_bucket() -> None:
 # Recorded from a bm25 request (`aggregations()`) on the sample index; numeric keys come back as floats.
 RECORDED = {
     "articles": {"value": 37},
+    "facet_town": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": [
+        {"key": "港西镇", "doc_count": 130, "articles": {"value": 28}},
+    ]},
     "facet_publisher": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": [
         {"key": "上海市崇明区港西镇人民政府", "doc_count": 120, "articles": {"value": 25}},
         {"key": "上海市崇明区庙镇人民政府", "doc_count": 40, "articles": {"value": 12}},
@@ -71,5 +74,6 @@ def test_from_aggregations_reads_article_counts_and_integer_years() -> None:
     assert counts["publisher"] == [{"value": "上海市崇明区港西镇人民政府", "count": 25},
                                    {"value": "上海市崇明区庙镇人民政府", "count": 12}]
     assert counts["department"] == [{"value": "党群办", "count": 9}]
+    assert counts["town"] == [{"value": "港西镇", "count": 28}]
     assert counts["year"] == [{"value": 2022, "count": 30}, {"value": 2021, "count": 7}]
     assert [type(b["value"]) for b in counts["year"]] == [int, int]

@@ -23,7 +23,7 @@ from service.admission import Admission, Overloaded
 from service.query import CANDIDATE_DOC_VALUES, CANDIDATE_HIT, SOURCE_FIELDS, SearchRequest, highlight, hit_source
 from service.routes import search as search_route
 from service.search import Searcher
-from tests.unit.es_fakes import FakeEmbedder
+from tests.unit.es_fakes import FakeEmbedder, aggregations
 
 INDEX = "test-gov-articles-20260101-000000-abcd"
 SETTINGS = Settings(index_alias="test-gov-articles", candidate_depth=10, es_search_timeout=0.8)
@@ -84,10 +84,7 @@ class FakeBackend:
             hits = [_full_hit(doc_id) for doc_id in body["query"]["ids"]["values"]]
         elif "aggs" in body:  # bm25 mode's page: whole, highlighted passages
             hits = [_full_hit(f"p:{a}-0") for a in ARTICLES[body["from"]:body["from"] + body["size"]]]
-            buckets = {"buckets": []}
-            return {"took": 1, "timed_out": False, "hits": {"hits": hits},
-                    "aggregations": {"articles": {"value": 6}, "facet_publisher": buckets,
-                                     "facet_department": buckets, "facet_year": buckets}}
+            return {"took": 1, "timed_out": False, "hits": {"hits": hits}, "aggregations": aggregations(6)}
         elif body["size"] == 5:  # the known-item lookup
             hits = []
         else:

@@ -164,7 +164,7 @@ def test_bm25_body_pages_collapses_and_carries_aggregations_on_request() -> None
     assert (body["from"], body["size"]) == (20, 10)
     assert body["collapse"] == {"field": "article_id"}
     assert body["_source"] == list(HIT_SOURCE_FIELDS)
-    assert {"articles", "facet_publisher", "facet_department", "facet_year"} <= set(body["aggs"])
+    assert {"articles", "facet_town", "facet_publisher", "facet_department", "facet_year"} <= set(body["aggs"])
     assert "aggs" not in bm25_search(req, offset=0, limit=50, with_aggs=False, timeout=1.0)
 
 

@@ -17,10 +17,9 @@ from service.admission import Admission
 from service.embedding import EmbedderPool, LoadedModels, ModelUnavailable, QueryEmbedder
 from service.query import SearchRequest
 from service.search import Searcher
-from tests.unit.es_fakes import FakeBackend, hit, kind, response
+from tests.unit.es_fakes import FakeBackend, aggregations, hit, kind, response
 
-AGGS = {"articles": {"value": 1}, "facet_publisher": {"buckets": []}, "facet_department": {"buckets": []},
-        "facet_year": {"buckets": []}}
+AGGS = aggregations()
 
 
 class BlockedModel:

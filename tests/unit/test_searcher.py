@@ -14,7 +14,7 @@ from service.fusion import calibrate_bm25, calibrate_cosine
 from service.query import Filters, SearchRequest
 from service.schemas import SearchResponse
 from service.search import Searcher
-from tests.unit.es_fakes import Body, FakeBackend, FakeEmbedder, hit, kind, response
+from tests.unit.es_fakes import Body, FakeBackend, FakeEmbedder, aggregations, hit, kind, response
 
 ALIAS = "unit-alias"
 
@@ -34,13 +34,9 @@ def _search(backend: FakeBackend, req: SearchRequest, embedder: FakeEmbedder | N
     return result
 
 
-AGGS = {
-    "articles": {"value": 42},
-    "facet_publisher": {"buckets": [{"key": "港西镇人民政府", "doc_count": 50, "articles": {"value": 42}}]},
-    "facet_department": {"buckets": []},
-    "facet_year": {"buckets": [{"key": 2022.0, "doc_count": 50, "articles": {"value": 40}},
-                               {"key": 2021.0, "doc_count": 3, "articles": {"value": 2}}]},
-}
+AGGS = aggregations(42, publisher=[{"key": "港西镇人民政府", "doc_count": 50, "articles": {"value": 42}}],
+                    year=[{"key": 2022.0, "doc_count": 50, "articles": {"value": 40}},
+                          {"key": 2021.0, "doc_count": 3, "articles": {"value": 2}}])
 
 # BM25 (collapsed: one hit per article), best first.
 BM25_HITS = [hit("b1", 60.0, 2, highlight="<em>港西镇</em>安全"), hit("b2", 20.0, 0, date="2021-05-01"),

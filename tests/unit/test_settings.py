@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from govsearch.paths import PROJECT_ROOT
 from govsearch.settings import Settings
@@ -41,6 +42,22 @@ def test_lists_are_comma_separated(clean_env: pytest.MonkeyPatch) -> None:
     assert settings.cors_origins == ["http://a.example", "http://b.example:8080"]
     assert settings.admin_token == ["new-token", "old-token"]
     assert settings.data_roots == [Path("/srv/corpus"), Path("data/extra")]
+
+
+def test_cors_origins_are_read_as_browsers_spell_them(clean_env: pytest.MonkeyPatch) -> None:
+    # Browsers send the host in lower case and leave out the scheme's default port: an entry written otherwise
+    # could never match.
+    clean_env.setenv("CORS_ORIGINS", "http://Example.GOV.cn, https://a.gov.cn:443/, http://b.gov.cn:8080, "
+                     "HTTP://example.gov.cn:80")
+    assert _settings().cors_origins == ["http://example.gov.cn", "https://a.gov.cn", "http://b.gov.cn:8080"]
+
+
+@pytest.mark.parametrize("origin", ["example.gov.cn", "https://a.gov.cn/search", "*", "ftp://a.gov.cn",
+                                    "https://a.gov.cn?x=1", "https://a.gov.cn:99999", "https://user@a.gov.cn"])
+def test_a_malformed_cors_origin_stops_the_start_naming_it(clean_env: pytest.MonkeyPatch, origin: str) -> None:
+    clean_env.setenv("CORS_ORIGINS", f"https://ok.gov.cn,{origin}")
+    with pytest.raises(ValidationError, match="must look like https://host"):
+        _settings()
 
 
 def test_a_single_value_is_a_one_item_list_and_empty_is_no_item(clean_env: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ from service.query import SYNONYM_BOOST, Filters, SearchRequest, bm25_query, bm2
 from service.schemas import SearchResponse
 from service.search import Searcher
 from service.synonyms import MAX_EXPANSIONS, Expansion, SynonymError, SynonymSet, parse_rule
-from tests.unit.es_fakes import FakeBackend, FakeEmbedder, hit, response
+from tests.unit.es_fakes import FakeBackend, FakeEmbedder, aggregations, hit, response
 
 SEED = Settings(_env_file=None).synonyms_file  # type: ignore[call-arg]
 XWLB_YEARS = range(2014, 2027)  # never 2012/2013: held out
@@ -148,8 +148,7 @@ class _Rules:
         return RULES
 
 
-AGGS = {"articles": {"value": 1}, "facet_publisher": {"buckets": []}, "facet_department": {"buckets": []},
-        "facet_year": {"buckets": []}}
+AGGS = aggregations()
 
 
 def _bm25_search(enabled: bool) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -13,6 +13,6 @@ def test_the_page_uses_the_apis_limits() -> None:
     script = (WEB / "app.js").read_text(encoding="utf-8")
     assert re.search(rf"const MAX_WINDOW = {MAX_WINDOW};", script)
     assert re.search(rf"const MAX_SIZE = {MAX_SIZE};", script)
-    assert re.search(rf"const MAX_QUERY_CHARS = {MAX_QUERY_CHARS};", (WEB / "article.js").read_text(encoding="utf-8"))
+    assert re.search(rf"const MAX_QUERY_CHARS = {MAX_QUERY_CHARS};", (WEB / "common.js").read_text(encoding="utf-8"))
     page = (WEB / "index.html").read_text(encoding="utf-8")
     assert re.search(rf'<input id="q"[^>]*\smaxlength="{MAX_QUERY_CHARS}"', page)
