@@ -16,8 +16,13 @@ MAX_FILTER_VALUES = 20
 MAX_FILTER_CHARS = 100
 # Control characters (NUL included) carry no meaning in a search box; they are dropped, not searched.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_TRIMMED = r"[\s\x00-\x1f\x7f]"  # what `search_text` treats as space: whitespace and control characters
-_KEPT = r"[^\s\x00-\x1f\x7f]"
+# What `search_text` trims as space: control characters and every character that is space to Python's
+# str.isspace or to ECMAScript's \s (U+0085 is to the one, U+FEFF to the other), written out so that the
+# OpenAPI pattern means the same to every regex engine a client validates with.
+_SPACE = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_TRIMMED = f"[{_SPACE}]"
+_KEPT = f"[^{_SPACE}]"
+_EDGES = re.compile(f"^{_TRIMMED}+|{_TRIMMED}+$")
 QUERY_PATTERN = rf"^{_TRIMMED}*{_KEPT}(?:[\s\S]{{0,{MAX_QUERY_CHARS - 2}}}{_KEPT})?{_TRIMMED}*$"
 """`search_text`'s rule as a regular expression, for the OpenAPI contract: something to search for, at most
 MAX_QUERY_CHARS characters once trimmed. Documentation only: `search_text` enforces the rule itself, with
@@ -26,7 +31,7 @@ messages that say which half failed."""
 
 def search_text(q: str) -> str:
     """`q` without control characters and surrounding space; 422 when nothing or too much is left."""
-    text = _CONTROL.sub(" ", q).strip()
+    text = _EDGES.sub("", _CONTROL.sub(" ", q))
     if not text:
         raise invalid_parameter("q", "must contain something to search for")
     if len(text) > MAX_QUERY_CHARS:

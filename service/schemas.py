@@ -403,9 +403,15 @@ class Readiness(BaseModel):
     reason: str | None = Field(None, description="Why not ready: Elasticsearch unreachable, or no alias yet.")
 
 
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "Retry-After": {"description": "Whole seconds to wait before asking again.",
+                    "schema": {"type": "integer", "minimum": 0}},
+}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "A parameter is invalid; `error.parameter` names it."},
-    503: {"model": ErrorResponse, "description": "Elasticsearch is unreachable or the index is not built."},
+    503: {"model": ErrorResponse, "headers": RETRY_AFTER_HEADER,
+          "description": "Elasticsearch is unreachable or the index is not built (`unavailable`), or this API "
+          "process runs as many searches as it may (`overloaded`, /search only): ask again after Retry-After."},
 }
 BAD_BODY_RESPONSE: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not valid JSON."},

@@ -19,3 +19,13 @@ def test_every_operation_of_the_keyed_and_admin_paths_states_its_credentials() -
                 assert "security" not in operation, path
             if "security" in operation:
                 assert {"401", "403", "429"} <= set(operation["responses"]), path
+
+
+def test_the_retry_and_rate_headers_are_stated() -> None:
+    schema = create_app().openapi()
+    search = schema["paths"]["/search"]["get"]["responses"]
+    assert {"Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"} <= set(search["429"]["headers"])
+    assert "Retry-After" in search["503"]["headers"]
+    assert {"X-RateLimit-Limit", "X-RateLimit-Remaining"} <= set(search["200"]["headers"])
+    admin = schema["paths"]["/admin/reindex"]["post"]["responses"]
+    assert "Retry-After" in admin["429"]["headers"] and "X-RateLimit-Limit" not in admin.get("202", {}).get("headers", {})

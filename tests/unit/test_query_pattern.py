@@ -8,7 +8,7 @@ import re
 from service.errors import ApiError
 from service.params import MAX_QUERY_CHARS, QUERY_PATTERN, search_text
 
-ALPHABET = [" ", "\t", "\n", "\x00", "\x1f", "\x7f", "\u3000", "\xa0", "\u2028", "\x85", "a", "中", "〔"]
+ALPHABET = [" ", "\t", "\n", "\x00", "\x1f", "\x7f", "\u3000", "\xa0", "\u2028", "\x85", "\ufeff", "\u200b", "a", "中", "〔"]
 
 
 def accepted(q: str) -> bool:
@@ -29,3 +29,11 @@ def test_the_pattern_accepts_exactly_what_search_text_accepts() -> None:
     disagree = [q for q in cases if accepted(q) != bool(pattern.search(q))]
     assert not disagree, disagree[:3]
     assert sum(map(accepted, cases)) > 100 and sum(not accepted(q) for q in cases) > 100  # both sides exercised
+
+
+def test_the_pattern_means_the_same_to_every_regex_engine() -> None:
+    """JSON Schema validators read patterns as ECMAScript, whose \\s differs from Python's (U+0085, U+FEFF):
+    apart from "any character" ([\\s\\S]) the pattern uses no class shorthand."""
+    assert not re.search(r"\\[sSwWdDbB]", QUERY_PATTERN.replace(r"[\s\S]", ""))
+    assert search_text("\ufeff安全\x85") == "安全"
+    assert not accepted("\ufeff\x85\u3000")
