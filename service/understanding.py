@@ -66,8 +66,9 @@ _RELATIVE: dict[str, Callable[[date], tuple[date, date]]] = {
     "上个月": _previous_month,
     "上月": _previous_month,
 }
-_DATE_WORDS = re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:\s*(?P<d>\d{1,2})\s*[日号])?|"
-                         + "|".join(sorted(_RELATIVE, key=len, reverse=True)))
+# A date word, with the 的 that ties it to the rest (去年的安全检查 → 安全检查, not 的安全检查).
+_DATE_WORDS = re.compile(r"(?:(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:\s*(?P<d>\d{1,2})\s*[日号])?|(?P<rel>"
+                         + "|".join(sorted(_RELATIVE, key=len, reverse=True)) + r"))(?:\s*的)?")
 
 
 def date_range(q: str, today: date) -> tuple[tuple[date, date], str] | None:
@@ -78,7 +79,7 @@ def date_range(q: str, today: date) -> tuple[tuple[date, date], str] | None:
         return None
     try:
         if match["y"] is None:
-            span = _RELATIVE[match[0]](today)
+            span = _RELATIVE[match["rel"]](today)
         elif match["d"]:
             day = date(int(match["y"]), int(match["m"]), int(match["d"]))
             span = (day, day)

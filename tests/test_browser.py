@@ -613,6 +613,14 @@ def test_the_time_presets_work_from_the_keyboard(page, api: ApiProcess) -> None:
     expect(page).to_have_url(re.compile(r"time=week"))
     outline = page.evaluate("getComputedStyle(document.activeElement.closest('label')).outlineStyle")
     assert outline != "none", "the focused preset must show a focus ring"
+    # Passing over a preset on the way to another searches only where the choice stops.
+    expect(page.locator("body.is-loading")).to_have_count(0)
+    searched = sum("/search?" in url for url in watch.requests)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile(r"time=year"))
+    expect(page.locator("body.is-loading")).to_have_count(0)
+    assert sum("/search?" in url for url in watch.requests) == searched + 1
     watch.assert_clean(api.url)
 
 

@@ -117,6 +117,9 @@
     return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
   }
 
+  // A change of the form's controls searches once they rest this long (ms): one search, one history entry.
+  const CONTROL_DELAY = 350;
+  let controlTimer = null;
   const timeRadios = Array.from(form.querySelectorAll('input[name="time"]'));
   const checkedTime = () => (timeRadios.find((radio) => radio.checked) || { value: "" }).value;
 
@@ -131,8 +134,10 @@
     radio.addEventListener("change", () => {
       const custom = radio.value === "custom";
       $("custom-dates").hidden = !custom;
+      clearTimeout(controlTimer);
       if (custom) { $("date_from").focus(); return; }  // searches once a date is entered
-      if (current.q) navigate(stateFromForm(current));
+      // Arrow keys move the choice across the presets: search (and add to the history) where it stops.
+      controlTimer = setTimeout(() => { if (current.q) navigate(stateFromForm(current)); }, CONTROL_DELAY);
     });
   }
 
@@ -173,11 +178,10 @@
     navigate(state);
   });
 
-  let controlTimer = null;
   for (const id of ["date_from", "date_to", "sort", "size"]) {
     $(id).addEventListener("change", () => {
       clearTimeout(controlTimer);
-      controlTimer = setTimeout(() => { if (current.q) navigate(stateFromForm(current)); }, 350);
+      controlTimer = setTimeout(() => { if (current.q) navigate(stateFromForm(current)); }, CONTROL_DELAY);
     });
   }
   for (const radio of form.querySelectorAll('input[name="mode"]')) {
