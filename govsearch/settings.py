@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     es_request_timeout: float = Field(
         default=1.5, description="Seconds a search waits for Elasticsearch before answering 503."
     )
+    search_deadline: float = Field(
+        default=3.0, gt=0,
+        description="Seconds a whole search may take, every Elasticsearch round trip included (query understanding, "
+        "synonyms, candidates, the page, the typo check), before it answers 503 `unavailable`: a node that hangs "
+        "instead of refusing connections costs each search at most this. Default: two ES_REQUEST_TIMEOUTs, the "
+        "candidate search and the page fetch each at their longest.",
+    )
     es_search_timeout: float = Field(
         default=1.2, gt=0,
         description="Seconds Elasticsearch itself may spend on one search (the `timeout` every search body "

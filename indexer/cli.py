@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     commands_run = {"build": _build, "embed": _embed, "cache-merge": _cache_merge, "inspect": _inspect,
                     "stats": _stats}
-    return commands_run[args.command](args)
+    return elastic.run_command(lambda: commands_run[args.command](args), get_settings().elasticsearch_url)
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import secrets
+import sys
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from elastic_transport import TransportError
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.serializer import OrjsonSerializer
 
@@ -32,6 +36,25 @@ from govsearch.settings import IndexLayout
 REQUEST_TIMEOUT_SECONDS = 30.0
 MAX_RETRIES = 3
 LONGEST_CALL_SECONDS = REQUEST_TIMEOUT_SECONDS * (MAX_RETRIES + 1)
+
+
+def run_command(command: Callable[[], int], url: str) -> int:
+    """A command-line command's exit code, with the failures an operator meets told in one line on stderr
+    instead of a traceback: Elasticsearch unreachable or not answering in time (exit 1: a build leaves the
+    alias as it was; its partial index, and a lease it could not give back, stay until the next build or
+    the lease's expiry), Ctrl-C (exit 130, after the command's own cleanup)."""
+    # The client logs each retry with a traceback; the line below says what an operator needs.
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
+    try:
+        return command()
+    except TransportError as exc:  # connection refused or reset, timeouts: not an answer from the node
+        print(f"error: Elasticsearch at {url} did not answer ({type(exc).__name__}: {exc.message}). Start it "
+              "(make es-up) or set ES_URL, then run the command again; a build that stopped leaves the alias "
+              "as it was.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def connect(hosts: str | list[str], *, request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> Elasticsearch:

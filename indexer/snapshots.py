@@ -156,9 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore_cmd = commands.add_parser("restore", help="restore a snapshot (default: the newest successful one)")
     restore_cmd.add_argument("snapshot", nargs="?", help="snapshot name (see `list`)")
     args = parser.parse_args(argv)
+    settings = get_settings()
+    return elastic.run_command(lambda: _run(args, settings), settings.elasticsearch_url)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     from service.jobs import JobConflict, cli_lease  # the reindex lease, shared with the API's jobs
 
-    settings = get_settings()
     es = elastic.connect(settings.elasticsearch_url)
     try:
         if args.command == "backup":

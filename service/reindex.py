@@ -16,13 +16,23 @@ Invariants:
   is stopped and a beat in progress waited for; after it, the lease is released.
 - A job that succeeded compacts the admin journal (`Journal.compact`, which changes
   nothing a rebuild or rollback produces); a failed compaction is logged, not fatal.
+- A job's end is recorded even when Elasticsearch is away at that moment: writing it
+  (and releasing the lease) is retried until LEASE has passed, so a job that failed
+  because the node went down says so once it is back, instead of "running" until its
+  lease expires and then "abandoned".
+- An API process that stops (SIGTERM, a deploy) cancels its running jobs and waits up to
+  SHUTDOWN_WAIT for each to end: cancelled, its partial index deleted, its lease
+  released, so the next process need not wait out the lease.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from elasticsearch import Elasticsearch
 
@@ -34,6 +44,9 @@ from service.embedding import EmbedderPool
 from service.jobs import ACTIVE_STATES, HEARTBEAT_SECONDS, LEASE, Fenced, JobStore, iso, now
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_WAIT = 30.0  # seconds a stopping API process waits for each cancelled job to clean up
+_T = TypeVar("_T")
 
 
 class _Heartbeat(threading.Thread):
@@ -87,16 +100,32 @@ class ReindexRunner:
         self.settings = settings
         self.journal = Journal(es, settings.journal_index, settings.index_alias)
         self.threads: dict[str, threading.Thread] = {}
+        self.cancels: dict[str, threading.Event] = {}
+        self.shutting_down = threading.Event()
 
     def start(self, job: dict, sources: list[Path]) -> None:
+        self.cancels[job["job_id"]] = threading.Event()
         thread = threading.Thread(target=self._run, args=(job, sources), name=f"reindex-{job['job_id']}",
                                   daemon=True)
         self.threads[job["job_id"]] = thread
         thread.start()
 
+    def shutdown(self, wait: float = SHUTDOWN_WAIT) -> None:
+        """Cancel every job this process runs and wait up to `wait` seconds for each to end (blocking)."""
+        self.shutting_down.set()
+        running = {job_id: thread for job_id, thread in self.threads.items() if thread.is_alive()}
+        for job_id in running:
+            log.warning("job %s: the API process is stopping: cancelling it", job_id)
+            self.cancels[job_id].set()
+        for job_id, thread in running.items():
+            thread.join(timeout=wait)
+            if thread.is_alive():
+                log.error("job %s did not end within %.0f s of the shutdown; its lease expires in %s",
+                          job_id, wait, LEASE)
+
     def _run(self, job: dict, sources: list[Path]) -> None:
         job_id = job["job_id"]
-        cancel = threading.Event()
+        cancel = self.cancels.setdefault(job_id, threading.Event())
         heartbeat = _Heartbeat(self.store, job_id, cancel)
         if not self.store.transition(job_id, ("queued",), state="running", phase="parsing", started=iso(now())):
             self.store.release(job_id)  # cancelled or abandoned before it started
@@ -121,6 +150,9 @@ class ReindexRunner:
             fenced = exc if isinstance(exc, Fenced) else heartbeat.fenced
             if fenced is not None:
                 self._finish(job_id, heartbeat, state="failed", error=f"fenced off: {fenced}")
+            elif self.shutting_down.is_set():
+                self._finish(job_id, heartbeat, state="cancelled", phase="cancelled",
+                             error="the API process running it was stopped; start the job again")
             else:
                 self._finish(job_id, heartbeat, state="cancelled", phase="cancelled", error=None)
         except Exception as exc:  # every failure ends as a failed job with its reason
@@ -152,8 +184,27 @@ class ReindexRunner:
     def _finish(self, job_id: str, heartbeat: _Heartbeat, **fields: object) -> None:
         heartbeat.stop()
         try:
-            if not self.store.transition(job_id, ACTIVE_STATES, finished=iso(now()), heartbeat=iso(now()),
-                                         **fields):
+            recorded = _retried(lambda: self.store.transition(job_id, ACTIVE_STATES, finished=iso(now()),
+                                                              heartbeat=iso(now()), **fields),
+                                f"job {job_id}: recording its end")
+            if not recorded:
                 log.warning("job %s had already ended; its outcome %s is not recorded", job_id, fields["state"])
         finally:
-            self.store.release(job_id)
+            _retried(lambda: self.store.release(job_id), f"job {job_id}: releasing its lease")
+        self.cancels.pop(job_id, None)
+
+
+def _retried(call: Callable[[], _T], what: str, within: float | None = None) -> _T:
+    """`call()`, tried again while it raises (Elasticsearch away) for up to `within` seconds (default: the
+    lease, after which another process may take the job over anyway); its last error is raised."""
+    deadline = time.monotonic() + (LEASE.total_seconds() if within is None else within)
+    pause = 1.0
+    while True:
+        try:
+            return call()
+        except Exception:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("%s failed; trying again in %.0f s", what, pause, exc_info=True)
+            time.sleep(pause)
+            pause = min(pause * 2, 15.0)

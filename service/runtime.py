@@ -86,6 +86,7 @@ class Runtime:
                                          self.synonyms))
 
     async def close(self) -> None:
+        await asyncio.to_thread(self.runner.shutdown)  # running reindex jobs end cancelled, not abandoned
         await self.popular.close()
         await self.query_log.flush()
         await self.es.close()

@@ -18,6 +18,7 @@ slot (the embedder has its own bound).
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -31,6 +32,7 @@ from govsearch.settings import Settings
 from service import facets, marks
 from service.admission import Admission
 from service.backend import Body, SearchBackend, SearchRejected, shards_failed
+from service.errors import ServiceUnavailable
 from service.fusion import Candidate, Fused, calibrate_bm25, fuse, group_by_article, ranked
 from service.pagecache import PageCache
 from service.query import (
@@ -100,7 +102,17 @@ class Searcher:
         return tuple((await self.synonyms.current()).expand(text)) if self.synonyms else ()
 
     async def search(self, req: SearchRequest) -> dict[str, Any]:
-        """The response for `req`; raises `service.admission.Overloaded` when no search slot frees in time.
+        """The response for `req` within SEARCH_DEADLINE (else `ServiceUnavailable`); raises
+        `service.admission.Overloaded` when no search slot frees in time (see `_answer`)."""
+        try:
+            async with asyncio.timeout(self.settings.search_deadline):
+                return await self._answer(req)
+        except TimeoutError:
+            log.warning("search past SEARCH_DEADLINE (%.1f s): answering 503", self.settings.search_deadline)
+            raise ServiceUnavailable("the search backend did not answer in time; try again shortly") from None
+
+    async def _answer(self, req: SearchRequest) -> dict[str, Any]:
+        """The response for `req`.
 
         The text searched is `normalize_text(req.q)` (the index holds that form too); the response echoes
         `query` as typed. Date words and named towns are read out first (`service.understanding`), then the

@@ -33,6 +33,7 @@ from service.synonyms import Expansion
 log = logging.getLogger(__name__)
 
 NAMES_TTL = 300.0
+NAMES_RETRY = 10.0  # seconds before names that could not be read are asked for again
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,10 @@ class Understanding:
                 (response,) = await self.backend.msearch(self.index, [known_names_search(timeout=self.timeout)])
             except Exception:  # a convenience: the search itself reports an unreachable node or index
                 log.warning("query understanding: town and publisher names not readable", exc_info=True)
-                return self._names[1] if self._names else []
+                # Asked again NAMES_RETRY later, not by every search: a hung node would cost each one a timeout.
+                known = self._names[1] if self._names else []
+                self._names = (now - NAMES_TTL + NAMES_RETRY, known)
+                return known
             names = [(field, bucket["key"]) for field in ("publisher", "town")
                      for bucket in response.get("aggregations", {}).get(field, {}).get("buckets", [])]
             self._names = (now, sorted(names, key=lambda pair: -len(pair[1])))

@@ -241,6 +241,28 @@ def test_a_cancelled_job_removes_its_partial_index(admin: TestClient, data_root:
     assert admin.post(f"/admin/jobs/{job_id}/cancel", headers=AUTH).status_code == 409
 
 
+def test_a_stopping_api_cancels_its_job_cleans_up_and_frees_the_lease(admin: TestClient, admin_settings: Settings,
+                                                                       es: Elasticsearch, data_root: Path,
+                                                                       tmp_path: Path) -> None:
+    """SIGTERM (a deploy, a restart) runs the lifespan's shutdown: the job must not be left "running" until
+    its lease expires minutes later, holding every reindex, rollback and restore off meanwhile."""
+    before = (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS))
+    stopping = admin_settings.model_copy(update={"embedding_cache_dir": tmp_path})  # cold: it really embeds
+    with TestClient(create_app(stopping)) as other:
+        job_id = other.post("/admin/reindex", json={"sources": [str(data_root / "bigger.jsonl")]},
+                            headers=AUTH).json()["job_id"]
+        while other.get(f"/admin/jobs/{job_id}", headers=AUTH).json()["state"] == "queued":
+            time.sleep(0.05)
+    job = admin.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+    assert job["state"] in ("cancelled", "succeeded"), job  # it may have finished before the shutdown
+    if job["state"] == "cancelled":
+        assert "stopped" in job["error"]
+        assert (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS)) == before
+    else:
+        admin.post("/admin/rollback", headers=AUTH)
+    assert not es.exists(index=JOBS, id=LOCK_ID)  # the next job starts at once
+
+
 def test_a_job_whose_process_died_is_marked_failed_and_frees_the_lock(admin: TestClient, es: Elasticsearch) -> None:
     stale = iso(now() - timedelta(minutes=5))
     es.index(index=JOBS, id="deadjob", refresh=True, document={

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -108,6 +109,23 @@ def test_metrics_count_requests_by_route_template_and_mode(api: TestClient) -> N
     assert "govsearch_search_shed_total" in {name for name, _ in after}
     assert delta("govsearch_query_embedding_cache_hits_total") + delta("govsearch_query_embedding_cache_misses_total") == 1
     assert {labels for name, labels in after if name == "govsearch_reindex_jobs"} >= {(("state", "running"),)}
+
+
+def test_a_scrape_answers_when_the_job_states_take_too_long(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job listing goes through the admin client, which waits minutes for a node that hangs."""
+    def hanging(limit: int = 50) -> list:
+        time.sleep(5)
+        return []
+
+    runtime = api.app.state.runtime
+    monkeypatch.setattr(runtime.jobs, "list", hanging)
+    # The suite's settings wait long for a busy node; a scrape waits ES_REQUEST_TIMEOUT.
+    monkeypatch.setattr(runtime.settings, "es_request_timeout", 1.0)
+    started = time.monotonic()
+    metrics = scrape(api)
+    assert time.monotonic() - started < 4
+    assert "govsearch_http_requests_total" in {name for name, _ in metrics}
+    assert not {labels for name, labels in metrics if name == "govsearch_reindex_jobs"}  # left out, not stale
 
 
 def test_metrics_are_not_public(app_settings: Settings, sample_index: BuildResult) -> None:

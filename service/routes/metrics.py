@@ -48,12 +48,15 @@ def require_metrics_access(request: Request, settings: SettingsDep, networks: Ne
                              "description": "Prometheus text exposition format."},
                        401: {"model": ErrorResponse, "description": "METRICS_TOKEN is set and was not sent."},
                        403: {"model": ErrorResponse, "description": "Wrong token, or an address not allowed."}})
-async def metrics(metrics: MetricsDep, runtime: RuntimeDep, store: JobStoreDep) -> Response:
+async def metrics(metrics: MetricsDep, runtime: RuntimeDep, store: JobStoreDep, settings: SettingsDep) -> Response:
     """Request counts and latencies by route and mode, shed searches, query-cache hits, ES errors, job states."""
     metrics.runtime_state.runtime = runtime
     try:
-        jobs: list[dict[str, Any]] = await asyncio.to_thread(store.list, 100)
+        # Within a search's wait at most: the admin client waits minutes for a node that hangs, and a scrape
+        # that times out loses the process's own metrics, which matter most then.
+        jobs: list[dict[str, Any]] = await asyncio.wait_for(asyncio.to_thread(store.list, 100),
+                                                            timeout=settings.es_request_timeout)
         metrics.runtime_state.job_states = dict(Counter(job["state"] for job in jobs))
-    except Exception:  # Elasticsearch away: the process's own metrics still matter most then
+    except Exception:  # Elasticsearch away or slow: the job states are left out of this scrape
         metrics.runtime_state.job_states = None
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

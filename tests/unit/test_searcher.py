@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from govsearch.schema import METADATA_FIELDS
 from govsearch.settings import Settings
 from service.backend import SearchRejected
+from service.errors import ServiceUnavailable
 from service.fusion import calibrate_bm25, calibrate_cosine
 from service.query import Filters, SearchRequest
 from service.schemas import SearchResponse
@@ -253,3 +256,17 @@ def test_a_timed_out_answer_says_it_is_degraded() -> None:
     late = response(BM25_HITS, AGGS) | {"timed_out": True}
     result = _search(FakeBackend(bm25=late), SearchRequest(q="港西镇", mode="bm25"))
     assert result["degraded"] is True and "did not answer in time" in result["degraded_reason"]
+
+
+def test_a_search_past_its_deadline_is_a_503_unavailable() -> None:
+    """A node that hangs instead of refusing connections: every round trip would wait its own timeout."""
+    class Hanging(FakeBackend):
+        async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
+            await asyncio.sleep(30)
+            raise AssertionError("never answers")
+
+    searcher = Searcher(Hanging(), FakeEmbedder(), _settings(search_deadline=0.2))
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable, match="did not answer in time"):
+        asyncio.run(searcher.search(SearchRequest(q="港西镇", mode="bm25")))
+    assert time.monotonic() - started < 5

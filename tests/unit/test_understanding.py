@@ -98,6 +98,22 @@ def test_unreadable_names_boost_nothing_and_dates_still_apply() -> None:
     assert req.boost is None and understood.town is None and understood.date_from == date(2023, 1, 1)
 
 
+def test_names_that_could_not_be_read_are_not_asked_for_by_every_search() -> None:
+    """A node that hangs costs the request its timeout: asked by every search, the names alone would add it to
+    each one."""
+    class Counting(_Down):
+        asked = 0
+
+        async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+            Counting.asked += 1
+            return await super().msearch(index, bodies)
+
+    understanding = Understanding(Counting(), "alias", 1.0, today=lambda: TODAY)
+    for _ in range(5):
+        asyncio.run(understanding.apply(SearchRequest(q="港西镇 防汛")))
+    assert Counting.asked == 1
+
+
 class _Titles(_Names):
     """An index holding one article titled 今年7350亿元中央预算内投资基本下达完毕 (title.exact, lower case)."""
 
