@@ -65,7 +65,11 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
     Files with other extensions are skipped and counted in `files_skipped`.
     Symbolic links met while walking are not followed (reported as skipped): a link could lead
     outside the directories an admin may index, or back into itself.
+    An article whose id was read already (a JSONL id repeated, in one file or another) is skipped and
+    reported: the first is kept whole. Indexed both, the second would replace the first's article
+    document and only as many of its passages as it has itself, mixing the two.
     """
+    first_seen: dict[str, str] = {}
     for path in paths:
         path = Path(path)
         if not path.exists():
@@ -74,6 +78,13 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
             continue
         for file in _walk(path, report) if path.is_dir() else [path]:
             for article in _read_file(file, report):
+                if article.article_id in first_seen:
+                    report.records_skipped += 1
+                    report.problems.append(Problem(str(file), None, f"article {article.article_id} "
+                                                   f"({article.title[:30]!r}) has the id of one read before from "
+                                                   f"{first_seen[article.article_id]}: skipped, the first is kept"))
+                    continue
+                first_seen[article.article_id] = str(file)
                 report.articles += 1
                 yield article
 

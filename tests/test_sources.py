@@ -67,8 +67,23 @@ def test_record_ids_follow_the_record_not_the_file(tmp_path: Path) -> None:
     line = _record(id="xwlb-VIDE1", title="标题", body="正文。") + "\n"
     (tmp_path / "a.jsonl").write_text(line, encoding="utf-8")
     (tmp_path / "b.jsonl").write_text(line, encoding="utf-8")
-    first, second = read_sources([tmp_path], ReadReport())
-    assert first.article_id == second.article_id  # the same record copied elsewhere updates, not duplicates
+    report = ReadReport()
+    (article,) = read_sources([tmp_path], report)  # the same record copied elsewhere is one article
+    assert article.article_id == next(iter(read_sources([tmp_path / "b.jsonl"], ReadReport()))).article_id
+    assert report.records_skipped == 1 and "b.jsonl" in report.problems[0].path
+    assert "a.jsonl" in report.problems[0].reason
+
+
+def test_a_repeated_id_keeps_the_first_record_whole_and_reports_the_second(tmp_path: Path) -> None:
+    """Indexed both, the short second version would replace the article document and passage 0 only, leaving
+    the long first version's passages 1… searchable under the second one's title."""
+    path = tmp_path / "news.jsonl"
+    path.write_text(_record(id="dup-x", title="长文章第一版", body="第一句。" * 400) + "\n"
+                    + _record(id="dup-x", title="短文章第二版", body="只有一句。") + "\n", encoding="utf-8")
+    report = ReadReport()
+    (article,) = read_sources([path], report)
+    assert article.title == "长文章第一版" and report.articles == 1 and report.records_skipped == 1
+    assert "短文章第二版" in report.problems[0].reason and "skipped" in report.problems[0].reason
 
 
 def test_an_undecodable_file_is_reported_and_skipped(tmp_path: Path) -> None:
