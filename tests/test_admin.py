@@ -24,6 +24,7 @@ from indexer.pipeline import build
 from indexer.sources import ReadReport, read_sources
 from service.jobs import ACTIVE_STATES, LOCK_ID, JobConflict, JobStore, iso, now
 from service.main import create_app
+from service.routes import admin as admin_routes
 from tests.conftest import SAMPLE
 
 TOKEN = "s3cret-admin-token-for-tests"
@@ -261,6 +262,23 @@ def test_a_stopping_api_cancels_its_job_cleans_up_and_frees_the_lease(admin: Tes
     else:
         admin.post("/admin/rollback", headers=AUTH)
     assert not es.exists(index=JOBS, id=LOCK_ID)  # the next job starts at once
+
+
+def test_admin_reads_answer_503_when_elasticsearch_does_not_answer(admin: TestClient,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that hangs: the admin client would wait minutes (30 s × 4 attempts) for each read."""
+    def hanging(*args: object, **kwargs: object) -> list:
+        time.sleep(3)
+        return []
+
+    monkeypatch.setattr(admin_routes, "ADMIN_READ_SECONDS", 0.3)
+    monkeypatch.setattr(admin.app.state.runtime.jobs, "list", hanging)
+    monkeypatch.setattr(admin.app.state.runtime.jobs, "get", hanging)
+    for path in ("/admin/jobs", "/admin/jobs/x", "/admin/stats"):
+        started = time.monotonic()
+        response = admin.get(path, headers=AUTH)
+        assert response.status_code == 503 and response.json()["error"]["code"] == "unavailable", path
+        assert time.monotonic() - started < 2.5, path
 
 
 def test_a_job_whose_process_died_is_marked_failed_and_frees_the_lock(admin: TestClient, es: Elasticsearch) -> None:

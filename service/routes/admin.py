@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from elasticsearch import Elasticsearch
 from fastapi import APIRouter, Depends, Response
@@ -53,6 +54,19 @@ from service.schemas import (
 )
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+ADMIN_READ_SECONDS = 10.0
+"""How long a read of the admin routes (jobs, stats) waits for Elasticsearch before answering 503: the admin
+client itself waits minutes for a node that hangs (it also serves bulk loads and snapshots)."""
+_T = TypeVar("_T")
+
+
+async def _read(call: Callable[..., _T], *args: Any) -> _T:
+    """`call(*args)` on a worker thread, within ADMIN_READ_SECONDS (503 `unavailable` past it)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(call, *args), timeout=ADMIN_READ_SECONDS)
+    except TimeoutError:
+        raise ServiceUnavailable(f"Elasticsearch did not answer within {ADMIN_READ_SECONDS:.0f} s") from None
 
 ArticleIdParam = Annotated[str, PathParam(min_length=1, max_length=200, pattern=r"^[\w.\-:]+$")]
 
@@ -101,11 +115,11 @@ async def reindex(who: AdminDep, settings: SettingsDep, store: JobStoreDep, runn
 
 @router.get("/jobs", response_model=JobList)
 async def list_jobs(store: JobStoreDep) -> dict[str, Any]:
-    return {"jobs": await asyncio.to_thread(store.list)}
+    return {"jobs": await _read(store.list)}
 
 
 async def _job(store: JobStore, job_id: str) -> dict[str, Any]:
-    job = await asyncio.to_thread(store.get, job_id)
+    job = await _read(store.get, job_id)
     if job is None:
         raise NotFound("job", job_id)
     return job
@@ -168,12 +182,12 @@ async def compact_journal(settings: SettingsDep, journal: JournalDep) -> dict[st
 async def stats(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep,
                 query_embedder: QueryEmbedderDep, runtime: RuntimeDep) -> dict[str, Any]:
     alias = settings.index_alias
-    live = await asyncio.to_thread(elastic.alias_target, es, alias)
+    live = await _read(elastic.alias_target, es, alias)
     if live is None:
         raise ServiceUnavailable(f"alias {alias} does not exist yet")
-    data = await asyncio.to_thread(elastic.index_stats, es, alias, live)
-    data["last_successful_job"] = await asyncio.to_thread(store.last_succeeded)
-    data["running_job"] = await asyncio.to_thread(store.running_job)
+    data = await _read(elastic.index_stats, es, alias, live)
+    data["last_successful_job"] = await _read(store.last_succeeded)
+    data["running_job"] = await _read(store.running_job)
     data["query_cache"] = {"hits": query_embedder.hits, "misses": query_embedder.misses}
     data["admission"] = runtime.admission.stats()
     return data
