@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -65,6 +66,17 @@ class KeyFileError(ValueError):
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _refunding_503(send: Send, give_back: Callable[[], None]) -> Send:
+    """`send`, returning the caller's token when the answer is a 503 (shed, or Elasticsearch away): the
+    service's own trouble is not charged to the portal's key or the client's address."""
+    async def sending(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 503:
+            give_back()
+        await send(message)
+
+    return sending
 
 
 def _origin_of(header: str) -> str | None:
@@ -97,6 +109,11 @@ class TokenBucket:
                 self.tokens -= 1
                 return True, self.tokens
             return False, (1 - self.tokens) / self.rate if self.rate > 0 else 60.0
+
+    def give_back(self) -> None:
+        """Return the token a request took that the service could not answer (503): the key is not charged."""
+        with self._lock:
+            self.tokens = min(self.capacity, self.tokens + 1)
 
 
 @dataclass
@@ -287,6 +304,8 @@ class ApiKeyMiddleware:
         scope.setdefault("state", {})["api_key"] = key.name
         remaining = str(int(value))
 
+        send = _refunding_503(send, key.bucket.give_back)
+
         async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
@@ -307,6 +326,7 @@ class ApiKeyMiddleware:
         if self.keyless is not None:
             ip = client_ip(scope, self.proxies)
             allowed, value = self.keyless.take(ip)
+            send = _refunding_503(send, partial(self.keyless.give_back, ip))
             if not allowed:
                 seconds = retry_after(value)
                 log.info("keyless client %s over %d requests per minute", ip, self.keyless_rate)

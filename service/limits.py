@@ -180,6 +180,13 @@ class ClientBuckets:
                 return True, tokens
             return False, (1 - tokens) / self.rate if self.rate > 0 else 60.0
 
+    def give_back(self, client: str) -> None:
+        """Return the token a request took that the service could not answer (503): the client is not charged."""
+        with self._lock:
+            if client in self._buckets:
+                now = self.clock()
+                self._store(client, min(self.capacity, self._level(client, now) + 1), now)
+
     def blocked(self, client: str) -> float:
         """Seconds until `client` has a token again; 0 when it has one now (nothing is taken)."""
         with self._lock:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from govsearch.settings import Settings
 from service import apikeys
+from service.admission import Overloaded
 from service.apikeys import KeyFileError, TokenBucket, cors_allowlist, parse
 from service.main import create_app
 
@@ -53,6 +54,26 @@ def _error(response) -> str:
 
 def test_without_a_key_requests_pass_when_keys_are_optional(keyed: TestClient) -> None:
     assert keyed.get("/search", params={"q": "安全"}).status_code == 200
+
+
+def test_a_503_is_not_charged_to_the_key_or_the_address(settings: Settings, sample_index, keys_file: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Searches the service sheds (or cannot answer with Elasticsearch away) give the caller's token back."""
+    async def shed(req: object) -> dict:
+        raise Overloaded("every search slot is taken")
+
+    with TestClient(create_app(_settings(settings, keys_file, keyless_rate_limit_per_minute=B_RATE,
+                                         keyless_burst=B_RATE))) as client:
+        monkeypatch.setattr(client.app.state.runtime.searcher, "search", shed)
+        keyed_headers = {"X-API-Key": KEY_B, "Origin": B}
+        for headers in (keyed_headers, {}):
+            assert [client.get("/search", params={"q": "安全"}, headers=headers).status_code
+                    for _ in range(2 * B_RATE)] == [503] * (2 * B_RATE)
+        monkeypatch.undo()
+        for headers in (keyed_headers, {}):
+            statuses = [client.get("/search", params={"q": "安全"}, headers=headers).status_code
+                        for _ in range(B_RATE + 1)]
+            assert statuses == [200] * B_RATE + [429], headers
 
 
 def test_unknown_key_is_401(keyed: TestClient) -> None:
