@@ -84,6 +84,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if tuple(first.get("loc", ()))[:1] == ("body",) and media_type and media_type != "application/json" \
+                and not media_type.endswith("+json"):
+            # FastAPI reads such a body as bytes, and the model then says "Input should be a valid dictionary".
+            return JSONResponse(error_body("unsupported_media_type",
+                                           f"the body must be JSON (Content-Type: application/json), not {media_type}"),
+                                status_code=415)
         if first.get("type") == "json_invalid":
             detail = first.get("ctx", {}).get("error") or first.get("msg", "")
             return JSONResponse(error_body("invalid_json", f"the body is not valid JSON: {detail}"), status_code=400)

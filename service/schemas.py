@@ -416,6 +416,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 BAD_BODY_RESPONSE: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
     413: {"model": ErrorResponse, "description": "The body is over MAX_REQUEST_BYTES."},
+    415: {"model": ErrorResponse, "description": "The body was sent as another media type than application/json."},
 }
 CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "The current state forbids it (a job is running, nothing to "

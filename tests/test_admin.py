@@ -339,6 +339,15 @@ def test_a_body_that_is_not_json_is_a_400(admin: TestClient) -> None:
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json", response.text
 
 
+@pytest.mark.parametrize("media_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_of_another_media_type_is_a_415(admin: TestClient, media_type: str) -> None:
+    body = json.dumps({"title": "标题", "body": "正文。"}, ensure_ascii=False).encode()
+    response = admin.put("/admin/documents/bad-doc", content=body, headers={**AUTH, "Content-Type": media_type})
+    assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type", response.text
+    assert media_type in response.json()["error"]["message"]
+    assert admin.get("/articles/bad-doc").status_code == 404
+
+
 def test_stats_describe_the_live_index(admin: TestClient) -> None:
     stats = admin.get("/admin/stats", headers=AUTH).json()
     assert stats["alias"] == ALIAS and stats["index"].startswith(ALIAS)
