@@ -77,12 +77,12 @@ class Settings(BaseSettings):
     es_request_timeout: float = Field(
         default=1.5, description="Seconds a search waits for Elasticsearch before answering 503."
     )
-    search_deadline: float = Field(
-        default=3.0, gt=0,
+    search_deadline: float | None = Field(
+        default=None, gt=0,
         description="Seconds a whole search may take, every Elasticsearch round trip included (query understanding, "
         "synonyms, candidates, the page, the typo check), before it answers 503 `unavailable`: a node that hangs "
-        "instead of refusing connections costs each search at most this. Default: two ES_REQUEST_TIMEOUTs, the "
-        "candidate search and the page fetch each at their longest.",
+        "instead of refusing connections costs each search at most this. Unset: two ES_REQUEST_TIMEOUTs (3 s), the "
+        "candidate search and the page fetch each at their longest (`search_deadline_seconds`).",
     )
     es_search_timeout: float = Field(
         default=1.2, gt=0,
@@ -429,6 +429,11 @@ class Settings(BaseSettings):
     def reindex_models(self) -> list[str]:
         """The models an admin reindex may build with: EMBEDDING_MODEL and ALLOWED_MODELS."""
         return list(dict.fromkeys([self.embedding_model, *self.allowed_models]))
+
+    @property
+    def search_deadline_seconds(self) -> float:
+        """SEARCH_DEADLINE, or two ES_REQUEST_TIMEOUTs when it is unset."""
+        return self.search_deadline or 2 * self.es_request_timeout
 
     @property
     def elasticsearch_url(self) -> str:

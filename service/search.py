@@ -105,10 +105,10 @@ class Searcher:
         """The response for `req` within SEARCH_DEADLINE (else `ServiceUnavailable`); raises
         `service.admission.Overloaded` when no search slot frees in time (see `_answer`)."""
         try:
-            async with asyncio.timeout(self.settings.search_deadline):
+            async with asyncio.timeout(self.settings.search_deadline_seconds):
                 return await self._answer(req)
         except TimeoutError:
-            log.warning("search past SEARCH_DEADLINE (%.1f s): answering 503", self.settings.search_deadline)
+            log.warning("search past SEARCH_DEADLINE (%.1f s): answering 503", self.settings.search_deadline_seconds)
             raise ServiceUnavailable("the search backend did not answer in time; try again shortly") from None
 
     async def _answer(self, req: SearchRequest) -> dict[str, Any]:

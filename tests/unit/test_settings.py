@@ -201,3 +201,11 @@ def test_readme_defaults_are_the_real_ones() -> None:
     wrong = {name: (documented, real[name]) for name, documented in _settings_table().items()
              if name in real and _normal(documented) != _normal(real[name])}
     assert not wrong, f"README.md default != real default: {wrong}"
+
+
+def test_the_search_deadline_follows_the_request_timeout_unless_set(clean_env: pytest.MonkeyPatch) -> None:
+    assert _settings().search_deadline_seconds == 3.0  # two ES_REQUEST_TIMEOUTs of 1.5 s
+    clean_env.setenv("ES_REQUEST_TIMEOUT", "30")
+    assert _settings().search_deadline_seconds == 60.0  # a patient node timeout is not cut short
+    clean_env.setenv("SEARCH_DEADLINE", "5")
+    assert _settings().search_deadline_seconds == 5.0
