@@ -231,7 +231,10 @@ class RelatedResponse(BaseModel):
 
 
 class ArticleIn(ArticleMetadata):
-    """An article written by an admin (PUT /admin/documents/{id}); metadata as in search hits."""
+    """An article written by an admin (PUT /admin/documents/{id}); metadata as in search hits. A field it does
+    not know is a 422 naming it: a misspelt `date` (`publish_date`) must not be dropped unnoticed."""
+
+    model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK,
                        description="The article's headline (stored without spaces at either end).")
@@ -256,6 +259,8 @@ JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class ReindexRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt `sources` must not rebuild from the default corpus
+
     sources: list[str] | None = Field(None, min_length=1, max_length=50,
                                       description="Files or directories under the configured DATA_ROOTS; relative "
                                       "paths are relative to the project. Default: SAMPLE_CORPUS.")

@@ -143,6 +143,11 @@ def test_reindex_models_must_be_allowed(admin: TestClient) -> None:
     assert "ALLOWED_MODELS" in response.json()["error"]["message"]
 
 
+def test_a_misspelt_reindex_field_is_refused_not_read_as_the_default_corpus(admin: TestClient) -> None:
+    response = admin.post("/admin/reindex", json={"source": ["data/sample"]}, headers=AUTH)
+    assert response.status_code == 422 and response.json()["error"]["parameter"] == "source", response.text
+
+
 @pytest.mark.parametrize("source", ["/etc", "data/../../../etc", "data/sample/../../service", "data/no-such-dir"])
 def test_reindex_sources_must_exist_inside_the_data_roots(admin: TestClient, source: str) -> None:
     response = admin.post("/admin/reindex", json={"sources": [source]}, headers=AUTH)
@@ -326,6 +331,7 @@ def test_upsert_then_search_finds_it_and_delete_removes_it(admin: TestClient) ->
     ({"title": "   ", "body": "y"}, "title"), ({"title": "x", "body": " \n "}, "body"),
     ({"title": "x", "body": "y", "url": "javascript:alert(1)"}, "url"),
     ({"title": "x", "body": "y", "url": "//evil.example/"}, "url"),
+    ({"title": "x", "body": "y", "publish_date": "2023-01-05"}, "publish_date"),  # a misspelt field: not dropped
 ])
 def test_an_invalid_document_is_a_422_naming_the_field(admin: TestClient, body: dict, parameter: str) -> None:
     response = admin.put("/admin/documents/bad-doc", json=body, headers=AUTH)
