@@ -125,7 +125,7 @@ class ReindexRunner:
 
     def _run(self, job: dict, sources: list[Path]) -> None:
         job_id = job["job_id"]
-        cancel = self.cancels.setdefault(job_id, threading.Event())
+        cancel = self.cancels[job_id]  # set by `start`; `shutdown` sets it too
         heartbeat = _Heartbeat(self.store, job_id, cancel)
         if not self.store.transition(job_id, ("queued",), state="running", phase="parsing", started=iso(now())):
             self.store.release(job_id)  # cancelled or abandoned before it started

@@ -114,8 +114,7 @@ function govSearchCommon() {  // eslint-disable-line no-unused-vars -- called by
   /** GET a JSON endpoint. Resolves to {ok, status, data}; rejects only when nothing usable came back. */
   // The API's longest query (service/params.py; tests/unit/test_web_limits.py keeps it equal).
   const MAX_QUERY_CHARS = 200;
-  const OFFLINE = "无法连接搜索服务，请检查网络后重试。";
-
+  
   /** What a resident reads for the API's error `{code, message, parameter}` (HTTP `status`, `Retry-After`
    * seconds `retryAfter`): Chinese, chosen by the stable code. The API's own message is for developers:
    * it goes to the console. */
@@ -147,7 +146,7 @@ function govSearchCommon() {  // eslint-disable-line no-unused-vars -- called by
       response = await fetch(url, Object.assign({ headers: { Accept: "application/json" } }, options || {}));
     } catch (err) {
       if (err && err.name === "AbortError") throw err;
-      throw new Error(OFFLINE);
+      throw new Error("无法连接搜索服务，请检查网络后重试。");
     }
     let data = null;
     try { data = await response.json(); } catch (_) { data = null; }
@@ -256,6 +255,6 @@ function govSearchCommon() {  // eslint-disable-line no-unused-vars -- called by
     return { close };
   }
 
-  return { el, renderSnippet, isVettedSnippet, decodeEntities, queryTerms, highlight, fetchJSON, errorText, safeHttpUrl,
-    combobox, MAX_QUERY_CHARS, OFFLINE };
+  return { el, renderSnippet, isVettedSnippet, decodeEntities, queryTerms, highlight, fetchJSON, safeHttpUrl, combobox,
+    MAX_QUERY_CHARS };
 }

@@ -21,7 +21,7 @@
   const apiKey = script.dataset.apiKey || "";
   const placeholder = script.dataset.placeholder || "搜索政务信息";
   const size = Math.min(Math.max(parseInt(script.dataset.size || "5", 10) || 5, 1), 20);
-  const { el, renderSnippet, combobox, errorText, MAX_QUERY_CHARS, OFFLINE } = govSearchCommon();
+  const { el, renderSnippet, combobox, fetchJSON, MAX_QUERY_CHARS } = govSearchCommon();
   const headers = () => Object.assign({ Accept: "application/json" }, apiKey ? { "X-API-Key": apiKey } : {});
 
   const CSS = `
@@ -137,23 +137,17 @@
       results.replaceChildren();
       const url = new URL("search", base);
       url.search = new URLSearchParams({ q, size: String(size) }).toString();
-      let response, data = null;
+      let data;
       try {
-        response = await fetch(url, { headers: headers(), signal: mine.signal, credentials: "omit" });
-        try { data = await response.json(); } catch (_) { data = null; }
+        // The pages' own fetch: its errors are told in Chinese by the API's error code (common.js, errorText).
+        data = await fetchJSON(url, { headers: headers(), signal: mine.signal, credentials: "omit" });
       } catch (err) {
-        if (err.name === "AbortError") return;
+        if (err.name === "AbortError" || mine !== controller) return;
         status.textContent = "";
-        results.replaceChildren(el("p", { class: "error", role: "alert" }, OFFLINE));
+        results.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
         return;
       }
       if (mine !== controller) return;
-      if (!response.ok || !data) {
-        status.textContent = "";
-        const message = errorText(response.status, data && data.error, response.headers.get("Retry-After"));
-        results.replaceChildren(el("p", { class: "error", role: "alert" }, message));
-        return;
-      }
       status.textContent = data.total ? `找到 ${data.total} 条结果` : `没有找到与“${q}”相关的结果`;
       results.replaceChildren(el("ol", {}, data.hits.map((hit) => {
         const href = new URL("article.html", base);
