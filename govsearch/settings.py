@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     keep_previous_indices: int = Field(
         default=1, description="Older indices kept after an alias switch, for rollback."
     )
+    rebuild_max_drop: float = Field(
+        default=0.5, ge=0, le=1,
+        description="The share of the live index's articles a full rebuild (the admin reindex, `python -m indexer "
+        "build`) may leave out: one that would hold fewer fails before the alias switch, the live index untouched, "
+        "unless asked for explicitly (`allow_shrink` in the reindex request, `--allow-shrink`). Catches a mistyped "
+        "or half-copied source path. 1: no check.",
+    )
     jobs_index: str = "gov-search-jobs"
     journal_index: str = Field(
         default="gov-search-journal",

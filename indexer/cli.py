@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                                 "cache; one BLAS thread each unless EMBEDDING_THREADS is set), then build from "
                                 "the warm cache: for a first build on a machine with N free cores (default 1: "
                                 "the build embeds as it loads)")
+    build_cmd.add_argument("--allow-shrink", action="store_true",
+                           help="switch even when the new index holds far fewer articles than the live one "
+                                "(more than REBUILD_MAX_DROP fewer; without it such a build fails, alias unchanged)")
     build_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
     inspect_cmd = commands.add_parser(
@@ -180,7 +183,8 @@ def _build(args: argparse.Namespace) -> int:
                            batch_size=settings.embedding_batch_size, incremental=args.incremental,
                            on_progress=on_progress, layout=settings.index_layout,
                            segmenter=settings.word_segmenter, merge_segments=settings.index_merge_segments,
-                           cancel=cancel, before_switch=before_switch)
+                           cancel=cancel, before_switch=before_switch,
+                           max_drop=1.0 if args.allow_shrink else settings.rebuild_max_drop)
     except JobConflict as conflict:
         if bar:
             bar.close()

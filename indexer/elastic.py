@@ -277,11 +277,14 @@ def delete_index(es: Elasticsearch, index: str) -> None:
     es.indices.delete(index=index, ignore_unavailable=True)
 
 
+def doc_count(es: Elasticsearch, index: str, kind: str = "article") -> int:
+    """How many documents of `kind` ("article" or "passage") `index` holds, as last refreshed."""
+    return int(es.count(index=index, query={"term": {"doc_type": kind}})["count"])
+
+
 def index_stats(es: Elasticsearch, alias: str, index: str) -> dict[str, Any]:
     """What ops want to see at a glance: what is live, how big, built with which model."""
-    counts = {
-        kind: es.count(index=index, query={"term": {"doc_type": kind}})["count"] for kind in ("article", "passage")
-    }
+    counts = {kind: doc_count(es, index, kind) for kind in ("article", "passage")}
     store = es.indices.stats(index=index, metric="store")["indices"][index]["total"]["store"]["size_in_bytes"]
     meta = index_meta(es, index)
     return {

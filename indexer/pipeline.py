@@ -52,6 +52,24 @@ class BuildFailed(Exception):
     """A build that could not complete; the alias was left untouched."""
 
 
+class BuildShrinks(BuildFailed):
+    """A full build that would drop more of the live index's articles than it may (`max_drop`)."""
+
+
+def check_shrink(es: Elasticsearch, live: str, index: str, max_drop: float) -> None:
+    """BuildShrinks when `index` holds fewer than (1 - `max_drop`) of the articles `live` holds: a source
+    path mistyped or half-copied would otherwise replace the live index with a fraction of it. Both
+    counts include the admin writes the journal replayed into `index`."""
+    if max_drop >= 1:
+        return
+    before, after = elastic.doc_count(es, live), elastic.doc_count(es, index)
+    if before and after < before * (1 - max_drop):
+        raise BuildShrinks(
+            f"the new index holds {after} articles where the live index {live!r} holds {before} "
+            f"({1 - after / before:.0%} fewer), more than the {max_drop:.0%} a rebuild may drop (REBUILD_MAX_DROP); "
+            "check the sources, or ask for the smaller index explicitly (allow_shrink / --allow-shrink)")
+
+
 @dataclass
 class BuildProgress:
     phase: Phase = "parsing"
@@ -290,6 +308,7 @@ def build(
     layout: IndexLayout | None = None,
     segmenter: str = "smartcn",
     merge_segments: int = 0,
+    max_drop: float = 1.0,
 ) -> BuildResult:
     """Build an index from `sources` and make it live under `alias`.
 
@@ -306,6 +325,8 @@ def build(
     the switch (INDEX_MERGE_SEGMENTS; 0: none; with a merge the vectors load without an HNSW graph and the
     merge builds it, once: `elastic.create_articles_index`'s `graph_at_merge`). All three apply to full builds;
     an incremental one writes into the live index as it is.
+    max_drop: the share of the live index's articles a full build may leave out; more fails the build with
+        BuildShrinks before the switch (`check_shrink`; REBUILD_MAX_DROP). 1.0, the default here: no check.
     """
     started = time.monotonic()
     cancel = cancel or threading.Event()
@@ -365,6 +386,9 @@ def build(
         pipeline._notify()
         if before_switch:
             before_switch(index)
+        if live is not None and not incremental:
+            es.indices.refresh(index=index)  # the journal's replayed writes count too
+            check_shrink(es, live, index, max_drop)
         previous = live if incremental else elastic.switch_alias(es, alias, index)
     except BaseException:
         cancel.set()  # stops the other stages promptly

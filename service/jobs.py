@@ -161,13 +161,15 @@ class JobStore:
         mappings/jobs.json): the lock and the job history must survive the loss of a node too."""
         ensure_system_index(self.es, self.index, "jobs", replicas=self.replicas)
 
-    def create(self, *, sources: list[str], model: str, incremental: bool, requested_by: str) -> dict[str, Any]:
+    def create(self, *, sources: list[str], model: str, incremental: bool, requested_by: str,
+               allow_shrink: bool = False) -> dict[str, Any]:
         """A queued job holding the lease, or JobConflict naming the job that holds it."""
         self.ensure_index()
         job_id = uuid.uuid4().hex[:12]
         self.take_lease(job_id)
         job = Job(job_id=job_id, state="queued", phase="queued", sources=sources, model=model,
-                  mode="incremental" if incremental else "full", requested_by=requested_by, owner=owner(),
+                  mode="incremental" if incremental else "full", allow_shrink=allow_shrink,
+                  requested_by=requested_by, owner=owner(),
                   created=iso(now()), heartbeat=iso(now())).model_dump()
         self.es.index(index=self.index, id=job_id, document={"kind": "job", **job}, refresh=SYSTEM_WRITE_REFRESH)
         return job

@@ -39,7 +39,7 @@ from elasticsearch import Elasticsearch
 from govsearch.settings import Settings
 from indexer.embeddings import Embedder
 from indexer.journal import Journal
-from indexer.pipeline import BuildCancelled, BuildProgress, build
+from indexer.pipeline import BuildCancelled, BuildFailed, BuildProgress, build
 from service.embedding import EmbedderPool
 from service.jobs import ACTIVE_STATES, HEARTBEAT_SECONDS, LEASE, Fenced, JobStore, iso, now
 
@@ -145,6 +145,7 @@ class ReindexRunner:
                 before_switch=lambda index: self._before_switch(job_id, index, embedder),
                 layout=self.settings.index_layout, segmenter=self.settings.word_segmenter,
                 merge_segments=self.settings.index_merge_segments,
+                max_drop=1.0 if job.get("allow_shrink") else self.settings.rebuild_max_drop,
             )
         except (Fenced, BuildCancelled) as exc:
             fenced = exc if isinstance(exc, Fenced) else heartbeat.fenced
@@ -155,7 +156,10 @@ class ReindexRunner:
                              error="the API process running it was stopped; start the job again")
             else:
                 self._finish(job_id, heartbeat, state="cancelled", phase="cancelled", error=None)
-        except Exception as exc:  # every failure ends as a failed job with its reason
+        except BuildFailed as exc:  # the build's own refusal (nothing readable, documents rejected, it shrinks)
+            log.warning("job %s failed: %s", job_id, exc)
+            self._finish(job_id, heartbeat, state="failed", error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # every other failure ends as a failed job with its reason and traceback
             log.exception("job %s failed", job_id)
             self._finish(job_id, heartbeat, state="failed", error=f"{type(exc).__name__}: {exc}")
         else:

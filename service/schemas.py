@@ -267,6 +267,9 @@ class ReindexRequest(BaseModel):
     model: str | None = Field(None, description="Embedding model for the new index (default: EMBEDDING_MODEL).")
     mode: Literal["full", "incremental"] = Field(
         "full", description="full: new index, then alias switch. incremental: changed articles only, in place.")
+    allow_shrink: bool = Field(
+        False, description="A full build may hold far fewer articles than the live index (more than "
+        "REBUILD_MAX_DROP fewer); without it such a build fails before the switch, the live index untouched.")
 
 
 class ReindexStarted(BaseModel):
@@ -284,6 +287,7 @@ class Job(BaseModel):
     sources: list[str] = Field(default_factory=list)
     model: str | None = None
     mode: Literal["full", "incremental"] = "full"
+    allow_shrink: bool = Field(False, description="Asked to switch to a much smaller index (ReindexRequest).")
     requested_by: str | None = Field(None, description="Fingerprint of the admin token that asked for it.")
     owner: str | None = Field(None, description="host:pid of the API process running it.")
     created: str

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
+from elasticsearch.helpers import scan
 from fastapi.testclient import TestClient
 
 from govsearch.settings import Settings
@@ -69,6 +71,9 @@ def admin_settings(settings: Settings, data_root: Path, tmp_path_factory: pytest
         "data_roots": [SAMPLE.parent, data_root],
         # A cold cache of its own, so reindex jobs really embed and take a while.
         "embedding_cache_dir": tmp_path_factory.mktemp("admin-embedding-cache"),
+        # The tests here rebuild corpora of 48 to 960 articles in any order; the shrink guard's own test
+        # (test_a_reindex_that_would_drop_most_articles_fails_unless_asked_for) runs with the default.
+        "rebuild_max_drop": 1.0,
     })
 
 
@@ -212,6 +217,41 @@ def test_a_failed_reindex_changes_nothing_and_says_why(admin: TestClient, data_r
     assert "no articles" in job["error"]
     assert (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS)) == before
     assert admin.get("/search", params={"q": "安全生产检查"}).json()["hits"] == hits_before
+
+
+def test_a_reindex_that_would_drop_most_articles_fails_unless_asked_for(
+        admin: TestClient, admin_settings: Settings, data_root: Path, es: Elasticsearch) -> None:
+    """A mistyped or half-copied source must not replace the live index with a fraction of it."""
+    few = data_root / "few.jsonl"
+    few.write_text("".join(json.dumps({"id": f"few-{i}", "title": f"港西镇安全生产检查通报{i}", "date": "2024-03-01",
+                                       "source": "few", "url": None, "body": "港西镇开展安全生产检查。" * 5},
+                                      ensure_ascii=False) + "\n" for i in range(2)), encoding="utf-8")
+    guarded = admin_settings.model_copy(update={"rebuild_max_drop": Settings.model_fields["rebuild_max_drop"].default})
+    assert guarded.rebuild_max_drop == 0.5
+    # Admin writes of other tests here are journaled and replayed into every build: counted on both sides.
+    journaled = len({hit["_source"]["article_id"] for hit in scan(es, index=JOURNAL, query={"query": {"match_all": {}}},
+                                                                 _source=["article_id"])}) \
+        if es.indices.exists(index=JOURNAL) else 0
+    before = (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS))
+    live_articles = article_count(admin)
+    with TestClient(create_app(guarded)) as client:
+        job = wait_for_job(client, client.post("/admin/reindex", json={"sources": [str(few)]},
+                                               headers=AUTH).json()["job_id"])
+        assert job["state"] == "failed" and job["allow_shrink"] is False
+        assert re.search(rf"the new index holds \d+ articles where the live index '{before[0]}' holds {live_articles} \(\d+% fewer\)",
+                         job["error"]), job["error"]
+        assert "REBUILD_MAX_DROP" in job["error"] and "allow_shrink" in job["error"]
+        assert (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS)) == before  # no partial index
+        assert article_count(client) == live_articles
+
+        job = wait_for_job(client, client.post("/admin/reindex", json={"sources": [str(few)], "allow_shrink": True},
+                                               headers=AUTH).json()["job_id"])
+        assert job["state"] == "succeeded" and job["allow_shrink"] is True
+        assert article_count(client) <= 2 + journaled < live_articles
+        # Growing is never checked: back to the sample for the other tests.
+        assert wait_for_job(client, client.post("/admin/reindex", headers=AUTH).json()["job_id"])["state"] \
+            == "succeeded"
+        assert article_count(client) >= 48
 
 
 def test_a_node_refusing_writes_fails_the_job_and_leaves_no_partial_index(admin: TestClient,

@@ -250,3 +250,24 @@ def test_a_cli_rebuild_keeps_articles_written_through_the_admin_api(es: Elastics
         assert doc["title"] == "港西镇开通独居老人紧急呼叫服务" and doc["passage_count"] == 1
     finally:
         es.indices.delete(index=JOURNAL, ignore_unavailable=True)
+
+
+def test_a_cli_rebuild_that_would_drop_most_articles_fails_unless_asked_for(
+        es: Elasticsearch, settings: Settings, clean_alias: str, tmp_path: Path) -> None:
+    built = _cli("build", "--source", "data/sample", "--quiet", settings=settings)
+    assert built.returncode == 0, built.stderr
+    live = elastic.alias_target(es, ALIAS)
+    few = tmp_path / "few.jsonl"
+    few.write_text(json.dumps({"id": "few-1", "title": "港西镇安全生产检查通报", "date": "2024-03-01", "source": "few",
+                               "url": None, "body": "港西镇开展安全生产检查。" * 5}, ensure_ascii=False), encoding="utf-8")
+    es.indices.delete(index=JOURNAL, ignore_unavailable=True)
+    refused = _cli("build", "--source", str(few), "--quiet", settings=settings)
+    assert refused.returncode == 1
+    assert f"alias {ALIAS!r} unchanged: the new index holds 1 articles where the live index {live!r} holds 48 " \
+           "(98% fewer), more than the 50% a rebuild may drop (REBUILD_MAX_DROP)" in refused.stderr
+    assert elastic.versioned_indices(es, ALIAS) == [live]
+    allowed = _cli("build", "--source", str(few), "--allow-shrink", "--quiet", settings=settings)
+    assert allowed.returncode == 0, allowed.stderr
+    assert counts(es, elastic.alias_target(es, ALIAS))["article"] == 1
+    grown = _cli("build", "--source", "data/sample", "--quiet", settings=settings)  # growing is never checked
+    assert grown.returncode == 0, grown.stderr

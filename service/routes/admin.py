@@ -105,7 +105,8 @@ async def reindex(who: AdminDep, settings: SettingsDep, store: JobStoreDep, runn
                                 f"({', '.join(settings.reindex_models)}; see ALLOWED_MODELS)")
     try:
         job = await asyncio.to_thread(store.create, sources=[str(s) for s in sources], model=model,
-                                      incremental=request.mode == "incremental", requested_by=who)
+                                      incremental=request.mode == "incremental", requested_by=who,
+                                      allow_shrink=request.allow_shrink)
     except JobConflict as conflict:
         raise Conflict("job_running", f"reindex job {conflict.running_job_id} is still running",
                        job_id=conflict.running_job_id) from None
