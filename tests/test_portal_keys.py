@@ -216,6 +216,16 @@ def test_pages_are_served_with_a_strict_content_security_policy(keyed: TestClien
     assert widget.headers["content-type"].startswith("text/javascript")
 
 
+def test_pages_and_files_answer_head_as_get(keyed: TestClient) -> None:
+    """Uptime monitors and link checkers ask with HEAD: the same status and headers, no 405."""
+    for path in ("/", "/article.html", "/static/style.css", "/favicon.ico", "/widget.js", "/opensearch.xml"):
+        got, head = keyed.get(path), keyed.head(path)
+        assert (head.status_code, head.headers["content-type"]) == (200, got.headers["content-type"]), path
+        assert head.headers["content-length"] == got.headers["content-length"], path
+    assert keyed.head("/view/x", follow_redirects=False).status_code == 307
+    assert keyed.head("/static/nothing.js").status_code == 404
+
+
 # ---- units ----------------------------------------------------------------------------------------
 
 

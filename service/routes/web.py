@@ -43,6 +43,10 @@ STATIC = {
 }
 
 
+PAGE_METHODS = ["GET", "HEAD"]
+"""The pages and files here answer HEAD as GET without the body (uptime monitors and link checkers ask so)."""
+
+
 def _page(name: str, request: Request) -> FileResponse:
     """A page, with a fresh page token (service.apikeys.PageTokens) for its own API requests."""
     response = FileResponse(WEB_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
@@ -52,24 +56,24 @@ def _page(name: str, request: Request) -> FileResponse:
     return response
 
 
-@router.get("/", include_in_schema=False)
+@router.api_route("/", methods=PAGE_METHODS, include_in_schema=False)
 async def index(request: Request) -> FileResponse:
     return _page("index.html", request)
 
 
-@router.get("/article.html", include_in_schema=False)
+@router.api_route("/article.html", methods=PAGE_METHODS, include_in_schema=False)
 async def article_page(request: Request) -> FileResponse:
     return _page("article.html", request)
 
 
-@router.get("/view/{article_id}", include_in_schema=False)
+@router.api_route("/view/{article_id}", methods=PAGE_METHODS, include_in_schema=False)
 async def article_view(article_id: str, request: Request) -> Response:
     """A short link to an article: /view/ID?q=… redirects to the article view."""
     params = {"id": article_id, **({"q": request.query_params["q"]} if "q" in request.query_params else {})}
     return Response(status_code=307, headers={"Location": "/article.html?" + urlencode(params)})
 
 
-@router.get("/static/{name}", include_in_schema=False)
+@router.api_route("/static/{name}", methods=PAGE_METHODS, include_in_schema=False)
 async def static(name: str) -> FileResponse:
     media_type = STATIC.get(name)
     if media_type is None:
@@ -78,7 +82,7 @@ async def static(name: str) -> FileResponse:
                         headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
 
-@router.get("/favicon.ico", include_in_schema=False)
+@router.api_route("/favicon.ico", methods=PAGE_METHODS, include_in_schema=False)
 async def favicon() -> FileResponse:
     return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
@@ -94,7 +98,7 @@ def widget_script() -> str:
     return "(function () {\n" + "\n".join(parts) + "\n})();\n"
 
 
-@router.get("/widget.js", include_in_schema=False)
+@router.api_route("/widget.js", methods=PAGE_METHODS, include_in_schema=False)
 async def widget() -> Response:
     # Loaded by <script> on portals' pages: cross-origin embedding is the point.
     return Response(widget_script(), media_type="text/javascript; charset=utf-8",
@@ -116,7 +120,7 @@ def public_base(request: Request, settings: Settings) -> str:
     return str(request.base_url)  # ends with "/"; honours --proxy-headers / root_path
 
 
-@router.get("/opensearch.xml", include_in_schema=False)
+@router.api_route("/opensearch.xml", methods=PAGE_METHODS, include_in_schema=False)
 async def opensearch(request: Request, settings: SettingsDep) -> Response:
     base = public_base(request, settings)
     # Built from the request's Host unless PUBLIC_BASE_URL is set: then no shared cache may keep it.
