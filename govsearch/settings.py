@@ -167,8 +167,9 @@ class Settings(BaseSettings):
     suggest_min_searches: int = Field(
         default=5, ge=2,
         description="Privacy floor of query suggestions and GET /hot: a past query is shown to others only once "
-        "it was searched (and found something) at least this many times in the last HOT_DAYS days, so a query "
-        "one person typed is never shown to anyone else.",
+        "this many different people searched it (and it found something, with no typo correction offered) in the "
+        "last HOT_DAYS days, so a query one person typed, however often, is never shown to anyone else. People are "
+        "told apart by a pseudonym of their address that changes daily (service.analytics.Pseudonyms).",
     )
     suggest_half_life_days: float = Field(
         default=7.0, gt=0,

@@ -1,27 +1,37 @@
 """The search log: hot searches (GET /hot) and analytics (GET /admin/analytics), without personal data.
 
-What is stored per search: the normalised query text, the time, the number of results; per result
-click (POST /events/click from the page): the query, the article id and its position. Never an IP
-address, a cookie, a user agent or an API key (`mappings/queries.json` is strict: nothing else fits).
+What is stored per search: the normalised query text, the time, the number of results, whether a typo
+correction was offered, and `searcher`: a pseudonym of the client's address that changes every UTC day
+(`Pseudonyms`: a keyed hash whose key lives only in this process's memory and is replaced at midnight, so the
+log can neither be traced back to an address nor link one person's searches across days). Per result click
+(POST /events/click from the page): the query, the article id and its position. Never an IP address, a
+cookie, a user agent or an API key (`mappings/queries.json` is strict: nothing else fits).
+
+What may be shown to others (GET /hot, query suggestions: `SHOWN`): queries searched by at least
+SUGGEST_MIN_SEARCHES different searchers (pseudonyms) in the last HOT_DAYS days, that found something and were
+not offered a correction, so neither one person's query nor a typo is advertised.
 
 Searches are never slowed by it: `record` only puts the event on a bounded in-process queue (dropped,
 and counted, when full); one background task writes batches with `_bulk`, at most one per WRITE_INTERVAL
-(`flush` writes at once). Hot searches count only queries that found something, so a typo is never
-advertised.
+(`flush` writes at once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
-from datetime import UTC, datetime
+import secrets
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 from elasticsearch import ApiError, AsyncElasticsearch
 
 from service.errors import ServiceUnavailable
-from service.query import analytics_search, hot_search, popular_queries_search
+from service.query import analytics_search, shown_queries_search
 from service.sysindex import ensure_system_index
 
 log = logging.getLogger(__name__)
@@ -32,6 +42,34 @@ BATCH = 500
 # per interval instead of one per search or two (each a write and a translog sync on the node; issue 11,
 # bench/results/perf-notes.md). GET /hot and analytics see a search that much later.
 WRITE_INTERVAL = 1.0
+# GET /hot asks for this many times the queries it lists: the most searched may be one person's (dropped by
+# `shown`), and the log's terms aggregation cannot leave them out itself (its bucket filter needs scripting).
+HOT_CANDIDATES = 5
+
+
+class Pseudonyms:
+    """The search log's `searcher` for a client address: HMAC-SHA256 under a random key of the current UTC
+    day, 16 hex digits. The key is made when the day's first search is logged and never stored, so yesterday's
+    pseudonyms cannot be recomputed, and each API process has its own: one person can count once per process
+    (worker, replica) a day, never more."""
+
+    def __init__(self, today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> None:
+        self._today = today
+        self._day: date | None = None
+        self._key = b""
+
+    def of(self, address: str) -> str:
+        day = self._today()
+        if day != self._day:
+            self._day, self._key = day, secrets.token_bytes(32)
+        return hmac.new(self._key, address.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+def shown(bucket: dict[str, Any], min_searchers: int) -> bool:
+    """Whether a query bucket of `service.query.shown_queries_search` may be shown to others: searched by at
+    least `min_searchers` different searchers (the terms' `min_doc_count` is only a first cut: one person
+    searching five times is five documents)."""
+    return bool(bucket["searchers"]["value"] >= min_searchers)
 
 
 class QueryLog:
@@ -44,9 +82,13 @@ class QueryLog:
         self._writer: asyncio.Task[None] | None = None
         self._write_now = asyncio.Event()  # set by `flush`: no more waiting for WRITE_INTERVAL
         self._ready = False
+        self.pseudonyms = Pseudonyms()
 
-    def record_search(self, query: str, total: int) -> None:
-        self._put({"kind": "search", "query": query, "total": total})
+    def record_search(self, query: str, total: int, *, address: str, corrected: bool) -> None:
+        """A search of `query` from client `address` (logged as its pseudonym only) that counted `total`
+        results; `corrected`: a typo correction was offered for it."""
+        self._put({"kind": "search", "query": query, "total": total, "corrected": corrected,
+                   "searcher": self.pseudonyms.of(address)})
 
     def record_click(self, query: str, article_id: str, position: int) -> None:
         self._put({"kind": "click", "query": query, "article_id": article_id, "position": position})
@@ -109,24 +151,26 @@ class QueryLog:
             raise
         return result
 
-    async def hot(self, size: int, min_searches: int) -> list[dict[str, Any]]:
-        """The most searched queries of the last `hot_days` days that found something, each searched at
-        least `min_searches` times (so no one person's query is shown to others): [{query, count}];
-        empty while the log is unreadable (hot searches are a convenience, the page works without them)."""
+    async def hot(self, size: int, min_searchers: int) -> list[dict[str, Any]]:
+        """The `size` most searched queries of the last `hot_days` days that may be shown (`shown`):
+        [{query, count}]; empty while the log is unreadable (hot searches are a convenience, the page works
+        without them)."""
         try:
-            result = await self._search(hot_search(size, days=self.hot_days, min_searches=min_searches))
+            buckets = await self._shown(HOT_CANDIDATES * size, min_searchers, per_day=False)
         except ServiceUnavailable:
             return []
-        if result is None:
-            return []
-        return [{"query": b["key"], "count": b["doc_count"]} for b in result["aggregations"]["hot"]["buckets"]]
+        return [{"query": b["key"], "count": b["doc_count"]} for b in buckets[:size]]
 
-    async def popular(self, size: int, min_searches: int) -> list[dict[str, Any]]:
-        """The `size` most searched queries of the last `hot_days` days that found something, searched at
-        least `min_searches` times, with their searches per day (`service.popular` builds suggestions)."""
-        body = popular_queries_search(size, days=self.hot_days, min_searches=min_searches)
+    async def popular(self, size: int, min_searchers: int) -> list[dict[str, Any]]:
+        """Of the `size` most searched queries of the last `hot_days` days, those that may be shown (`shown`),
+        with their searches per day (`service.popular` builds suggestions)."""
+        return await self._shown(size, min_searchers, per_day=True)
+
+    async def _shown(self, size: int, min_searchers: int, *, per_day: bool) -> list[dict[str, Any]]:
+        body = shown_queries_search(size, days=self.hot_days, min_searchers=min_searchers, per_day=per_day)
         result = await self._search(body)
-        return [] if result is None else list(result["aggregations"]["popular"]["buckets"])
+        buckets = [] if result is None else result["aggregations"]["queries"]["buckets"]
+        return [bucket for bucket in buckets if shown(bucket, min_searchers)]
 
     async def analytics(self, size: int, days: int) -> dict[str, Any]:
         """Top queries with their clicks and click-through, zero-result queries, and the totals."""

@@ -1,11 +1,10 @@
 """Popular past queries as suggestions: the search log, aggregated into a small list kept in memory.
 
-What goes in: queries of the last HOT_DAYS days that found something, each searched at least
-SUGGEST_MIN_SEARCHES times (the privacy floor: a query one person typed is never shown to others; the
-log holds no identity, so the floor counts searches), none containing a SUGGEST_HIDDEN_QUERIES word,
-at most `MAX_POPULAR` of them. Each is weighted by its searches, a search `d` days old counting
-0.5^(d / SUGGEST_HALF_LIFE_DAYS), and is matched by its text and its pinyin forms (`govsearch.pinyin`,
-as titles are).
+What goes in: queries of the last HOT_DAYS days that may be shown to others (`service.analytics.shown`:
+searched by at least SUGGEST_MIN_SEARCHES different searchers, found something, offered no correction),
+none containing a SUGGEST_HIDDEN_QUERIES word, at most `MAX_POPULAR` of them. Each is weighted by its
+searches, a search `d` days old counting 0.5^(d / SUGGEST_HALF_LIFE_DAYS), and is matched by its text and its
+pinyin forms (`govsearch.pinyin`, as titles are).
 
 A keystroke never touches the log: `matching` reads `PopularIndex` in memory (sorted keys searched by
 bisection: well under a millisecond for 2,000 queries); when the list is older than
@@ -25,7 +24,7 @@ from typing import Any
 
 from govsearch import pinyin
 from govsearch.rules import normalize_text
-from service.analytics import QueryLog
+from service.analytics import QueryLog, shown
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +52,16 @@ def hidden_by(query: str, hidden: Iterable[str]) -> bool:
     return any(word and normalize_text(word).lower() in key for word in hidden)
 
 
-def from_buckets(buckets: Iterable[dict[str, Any]], *, min_searches: int, half_life_days: float,
+def from_buckets(buckets: Iterable[dict[str, Any]], *, min_searchers: int, half_life_days: float,
                  hidden: Iterable[str], now: float) -> list[PopularQuery]:
-    """The popular queries in the log's aggregation (`service.query.popular_queries_search`), heaviest
-    first: below the privacy floor or hidden ones left out (the floor is also in the request, as
-    `min_doc_count`; it is applied here again so that no other caller of this function can skip it)."""
+    """The popular queries in the log's aggregation (`service.query.shown_queries_search`), heaviest
+    first: those that may not be shown (`shown`) or are hidden left out (`QueryLog.popular` drops the first
+    already; they are checked here again so that no other caller of this function can skip the rule)."""
     hidden = list(hidden)
     popular = []
     for bucket in buckets:
         query, searches = bucket["key"], bucket["doc_count"]
-        if searches < min_searches or hidden_by(query, hidden):
+        if not shown(bucket, min_searchers) or hidden_by(query, hidden):
             continue
         weight = sum(day["doc_count"] * 0.5 ** (max(0.0, now - day["key"] / 1000) / DAY_SECONDS / half_life_days)
                      for day in bucket["days"]["buckets"])
@@ -136,10 +135,10 @@ class PopularIndex:
 class PopularQueries:
     """The process's list of popular queries, refreshed from the search log in the background."""
 
-    def __init__(self, query_log: QueryLog, *, min_searches: int, half_life_days: float, refresh_seconds: float,
+    def __init__(self, query_log: QueryLog, *, min_searchers: int, half_life_days: float, refresh_seconds: float,
                  hidden: Iterable[str]) -> None:
         self.query_log = query_log
-        self.min_searches = min_searches
+        self.min_searchers = min_searchers
         self.half_life_days = half_life_days
         self.refresh_seconds = refresh_seconds
         self.hidden = tuple(hidden)
@@ -151,12 +150,12 @@ class PopularQueries:
         """Re-aggregate the log now; on failure keep the list as it was (suggestions are a convenience)."""
         self._refreshed = time.monotonic()
         try:
-            buckets = await self.query_log.popular(MAX_POPULAR, self.min_searches)
+            buckets = await self.query_log.popular(MAX_POPULAR, self.min_searchers)
         except Exception:
             log.warning("popular queries: the search log is not readable; keeping %d", len(self.index.popular),
                         exc_info=True)
             return
-        popular = from_buckets(buckets, min_searches=self.min_searches, half_life_days=self.half_life_days,
+        popular = from_buckets(buckets, min_searchers=self.min_searchers, half_life_days=self.half_life_days,
                                hidden=self.hidden, now=time.time())
         # Pinyin for a few thousand queries takes a fraction of a second: not on the event loop.
         self.index = await asyncio.to_thread(PopularIndex, popular)

@@ -357,29 +357,21 @@ def known_names_search(*, timeout: float) -> dict[str, Any]:
     }
 
 
-def hot_search(size: int, *, days: int, min_searches: int) -> dict[str, Any]:
-    """The search log's most frequent queries of the last `days` days that found something and were
-    searched at least `min_searches` times (the privacy floor)."""
-    return {
-        "size": 0,
-        "query": {"bool": {"filter": [{"term": {"kind": "search"}}, {"range": {"total": {"gt": 0}}},
-                                      {"range": {"timestamp": {"gte": f"now-{days}d"}}}]}},
-        "aggs": {"hot": {"terms": {"field": "query", "size": size, "min_doc_count": min_searches}}},
-    }
-
-
-def popular_queries_search(size: int, *, days: int, min_searches: int) -> dict[str, Any]:
+def shown_queries_search(size: int, *, days: int, min_searchers: int, per_day: bool) -> dict[str, Any]:
     """The search log's `size` most frequent queries of the last `days` days that found something and were
-    searched at least `min_searches` times, each with its searches per day (for the recency decay)."""
+    offered no correction, each searched at least `min_searchers` times, with how many different searchers
+    (`service.analytics.shown` keeps those with at least `min_searchers`) and, with `per_day`, its searches
+    per day (for the suggestions' recency decay)."""
+    aggs: dict[str, Any] = {"searchers": {"cardinality": {"field": "searcher"}}}
+    if per_day:
+        aggs["days"] = {"date_histogram": {"field": "timestamp", "calendar_interval": "day", "min_doc_count": 1}}
     return {
         "size": 0,
         "query": {"bool": {"filter": [{"term": {"kind": "search"}}, {"range": {"total": {"gt": 0}}},
-                                      {"range": {"timestamp": {"gte": f"now-{days}d"}}}]}},
-        "aggs": {"popular": {
-            "terms": {"field": "query", "size": size, "min_doc_count": min_searches},
-            "aggs": {"days": {"date_histogram": {"field": "timestamp", "calendar_interval": "day",
-                                                 "min_doc_count": 1}}},
-        }},
+                                      {"range": {"timestamp": {"gte": f"now-{days}d"}}}],
+                           "must_not": [{"term": {"corrected": True}}]}},
+        "aggs": {"queries": {"terms": {"field": "query", "size": size, "min_doc_count": min_searchers},
+                             "aggs": aggs}},
     }
 
 

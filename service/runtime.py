@@ -67,7 +67,7 @@ class Runtime:
                    searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission, ranker, synonyms),
                    ranker=ranker, admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings),
                    query_log=query_log, best_bets=BestBets(es, settings.best_bets_index), synonyms=synonyms,
-                   popular=PopularQueries(query_log, min_searches=settings.suggest_min_searches,
+                   popular=PopularQueries(query_log, min_searchers=settings.suggest_min_searches,
                                           half_life_days=settings.suggest_half_life_days,
                                           refresh_seconds=settings.suggest_refresh_seconds,
                                           hidden=settings.suggest_hidden_queries))

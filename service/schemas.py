@@ -151,8 +151,9 @@ class SearchResponse(BaseModel):
 
 
 class Suggestion(BaseModel):
-    kind: Literal["query", "title"] = Field(description="`query`: a popular past search (searched at least "
-                                           "SUGGEST_MIN_SEARCHES times), to run as a search; `title`: an article.")
+    kind: Literal["query", "title"] = Field(description="`query`: a popular past search (searched by at "
+                                           "least SUGGEST_MIN_SEARCHES different people), to run as a search; "
+                                           "`title`: an article.")
     text: str = Field(description="What to show and, for a query, to search.")
     id: str | None = Field(description="Article id (GET /articles/{id}) of a title; null for a query.")
     title: str | None = Field(description="The article's title; null for a query.")

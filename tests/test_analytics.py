@@ -32,6 +32,20 @@ def flush(client: TestClient) -> None:
     client.portal.call(client.app.state.runtime.query_log.flush)  # type: ignore[attr-defined, union-attr]
 
 
+def person(client: TestClient, number: int) -> TestClient:
+    """The same running app (its event loop and lifespan state), asked from another address: another searcher."""
+    other = TestClient(client.app, client=(f"192.0.2.{number}", 50000))
+    other.portal = client.portal
+    other.app_state.update(client.app_state)
+    return other
+
+
+def searched_by(client: TestClient, q: str, people: int, *, times: int = 1, mode: str = "bm25") -> list[dict]:
+    """`q` searched `times` times by each of `people` different searchers; their responses."""
+    return [person(client, number).get("/search", params={"q": q, "mode": mode}).json()
+            for number in range(1, people + 1) for _ in range(times)]
+
+
 def test_hot_and_analytics_are_empty_before_any_search(log: TestClient) -> None:
     assert log.get("/hot").json() == {"hot": []}
     report = log.get("/admin/analytics", headers=ADMIN).json()
@@ -40,31 +54,47 @@ def test_hot_and_analytics_are_empty_before_any_search(log: TestClient) -> None:
 
 def test_searches_and_clicks_become_hot_searches_and_analytics(log: TestClient, es: Elasticsearch,
                                                               settings: Settings) -> None:
-    floor = settings.suggest_min_searches  # the privacy floor: a query searched fewer times is never hot
-    for q, times in (("安全生产", floor), ("疫情防控", floor - 1), ("ＱＷＥＲＴＹＵＩＯＰ", 2)):
-        for _ in range(times):
-            assert log.get("/search", params={"q": q, "mode": "bm25"}).status_code == 200
-    log.get("/search", params={"q": "安全生产", "mode": "bm25", "page": 2})  # the same search, read further
-    hit = log.get("/search", params={"q": "安全生产", "mode": "bm25"}).json()["hits"][0]
+    floor = settings.suggest_min_searches  # the privacy floor: a query fewer people searched is never hot
+    searched_by(log, "安全生产", floor)
+    searched_by(log, "疫情防控", floor - 1, times=2)  # more searches than the floor, by fewer people
+    searched_by(log, "ＱＷＥＲＴＹＵＩＯＰ", 2)
+    person(log, 1).get("/search", params={"q": "安全生产", "mode": "bm25", "page": 2})  # the same search, read further
+    hit = person(log, 1).get("/search", params={"q": "安全生产", "mode": "bm25"}).json()["hits"][0]
     assert log.post("/events/click", json={"query": "安全生产", "article_id": hit["id"], "position": 1}).status_code == 204
     flush(log)
 
     assert log.get("/hot").json()["hot"] == [{"query": "安全生产", "count": floor + 1}]  # 疫情防控: below the floor
     report = log.get("/admin/analytics", headers=ADMIN).json()
-    searches = (floor + 1) + (floor - 1) + 2
+    searches = (floor + 1) + 2 * (floor - 1) + 2
     assert report["searches"] == searches and report["clicks"] == 1
     assert report["click_through"] == round(1 / searches, 3)
-    assert report["top_queries"][0] == {"query": "安全生产", "searches": floor + 1, "clicks": 1,
-                                        "click_through": round(1 / (floor + 1), 3)}
-    assert {"query": "疫情防控", "searches": floor - 1, "clicks": 0, "click_through": 0.0} in report["top_queries"]
+    assert report["top_queries"][:2] == [  # the admins' view counts searches, whoever made them
+        {"query": "疫情防控", "searches": 2 * (floor - 1), "clicks": 0, "click_through": 0.0},
+        {"query": "安全生产", "searches": floor + 1, "clicks": 1, "click_through": round(1 / (floor + 1), 3)}]
     assert report["zero_result_queries"] == [{"query": "QWERTYUIOP", "searches": 2}]  # normalised
 
-    # Nothing about who searched is stored: exactly these fields, whatever the request carried.
-    docs = es.search(index=settings.query_log_index, size=20)["hits"]["hits"]
-    assert {key for doc in docs for key in doc["_source"]} == {"kind", "query", "timestamp", "total", "article_id",
-                                                               "position"}
-    assert all(set(doc["_source"]) == {"kind", "query", "timestamp", "total"}
-               for doc in docs if doc["_source"]["kind"] == "search")
+    # Nothing about who searched is stored but a pseudonym of the day: exactly these fields, whatever the
+    # request carried; one per address, and not the address.
+    docs = [doc["_source"] for doc in es.search(index=settings.query_log_index, size=50)["hits"]["hits"]]
+    assert {key for doc in docs for key in doc} == {"kind", "query", "timestamp", "total", "corrected", "searcher",
+                                                    "article_id", "position"}
+    searches_logged = [doc for doc in docs if doc["kind"] == "search"]
+    assert all(set(doc) == {"kind", "query", "timestamp", "total", "corrected", "searcher"} for doc in searches_logged)
+    assert len({doc["searcher"] for doc in searches_logged}) == floor
+    assert all(len(doc["searcher"]) == 16 and "192" not in doc["searcher"] for doc in searches_logged)
+
+
+def test_one_persons_searches_or_a_corrected_typo_never_become_hot(log: TestClient, settings: Settings) -> None:
+    """A visitor must not be able to put their own text on everyone's 热门搜索 and suggestions by searching it
+    again and again, and a typo that found something (the vector side always does) is not advertised."""
+    floor = settings.suggest_min_searches
+    assert all(r["total"] > 0 for r in searched_by(log, "安全生产 请加微信", 1, times=3 * floor, mode="hybrid"))
+    typo = searched_by(log, "安全生厂", floor, mode="hybrid")
+    assert {r["did_you_mean"] for r in typo} == {"安全生产"} and all(r["total"] > 0 for r in typo)
+    flush(log)
+    assert log.get("/hot").json() == {"hot": []}
+    log.portal.call(log.app.state.runtime.popular.refresh)  # type: ignore[attr-defined]
+    assert [item for item in suggest(log, "安全") if item["kind"] == "query"] == []
 
 
 def test_click_events_are_validated(log: TestClient) -> None:
@@ -87,17 +117,16 @@ def suggest(client: TestClient, q: str) -> list[dict]:
 
 def test_popular_queries_are_suggested_above_the_privacy_floor_only(log: TestClient, settings: Settings) -> None:
     floor = settings.suggest_min_searches
-    for q, times in (("安全生产", floor), ("安全管控", 1), ("安全生产检查", floor - 1), ("ａｑｚｚｘｑ", floor)):
-        for _ in range(times):
-            found = log.get("/search", params={"q": q, "mode": "bm25"}).json()["total"]
-            assert (found == 0) == (q == "ａｑｚｚｘｑ")  # that one found nothing
+    for q, people in (("安全生产", floor), ("安全管控", 1), ("安全生产检查", floor - 1), ("ａｑｚｚｘｑ", floor)):
+        for found in searched_by(log, q, people):
+            assert (found["total"] == 0) == (q == "ａｑｚｚｘｑ")  # that one found nothing
     flush(log)
     log.portal.call(log.app.state.runtime.popular.refresh)  # type: ignore[attr-defined]
 
     for typed in ("aq", "anquan", "安quan", "安全", "aqsc"):
         items = suggest(log, typed)
         queries = [item["text"] for item in items if item["kind"] == "query"]
-        assert queries == ["安全生产"], (typed, items)  # once, or below the floor, or nothing found: never
+        assert queries == ["安全生产"], (typed, items)  # by too few people, or nothing found: never
         assert items[0] == {"kind": "query", "text": "安全生产", "id": None, "title": None}
         assert any(item["kind"] == "title" for item in items)  # titles still follow
         assert len({item["text"] for item in items}) == len(items)

@@ -63,8 +63,8 @@ def popular_queries(n: int = POPULAR_QUERIES) -> list[str]:
 
 
 def seed_log(es: Any, settings: Settings, queries: list[str], seed: int = 3) -> int:
-    """Write a search log in which every query found something and was searched above the privacy
-    floor, on days spread over the last two weeks; returns the number of searches written."""
+    """Write a search log in which every query found something and was searched by more different searchers
+    than the privacy floor, on days spread over the last two weeks; returns the number of searches written."""
     if es.indices.exists(index=LOG_INDEX):
         es.indices.delete(index=LOG_INDEX)
     elastic.ensure_system_index(es, LOG_INDEX, "queries")
@@ -72,10 +72,10 @@ def seed_log(es: Any, settings: Settings, queries: list[str], seed: int = 3) -> 
     now = datetime.now(UTC)
     operations: list[dict[str, Any]] = []
     for query in queries:
-        for _ in range(settings.suggest_min_searches + rng.randrange(20)):
+        for searcher in range(settings.suggest_min_searches + rng.randrange(20)):
             when = now - timedelta(days=rng.uniform(0, 14))
-            operations += [{"create": {}}, {"kind": "search", "query": query, "total": 1,
-                                            "timestamp": when.isoformat()}]
+            operations += [{"create": {}}, {"kind": "search", "query": query, "total": 1, "corrected": False,
+                                            "searcher": f"{searcher:016x}", "timestamp": when.isoformat()}]
     for start in range(0, len(operations), 4000):
         es.bulk(index=LOG_INDEX, operations=operations[start:start + 4000])
     es.indices.refresh(index=LOG_INDEX)

@@ -17,9 +17,9 @@ router = APIRouter(tags=["search"])
 @router.get("/hot", response_model=HotSearches, responses=ERROR_RESPONSES)
 async def hot(query_log: QueryLogDep, settings: SettingsDep,
               size: Annotated[int, Query(ge=1, le=50, description="At most this many queries.")] = 10) -> HotSearches:
-    """The most searched queries of the last HOT_DAYS days that found something (热门搜索), under the same
-    privacy rules as query suggestions: searched at least SUGGEST_MIN_SEARCHES times, no
-    SUGGEST_HIDDEN_QUERIES word."""
+    """The most searched queries of the last HOT_DAYS days (热门搜索), under the same rules as query
+    suggestions: searched by at least SUGGEST_MIN_SEARCHES different people, found something, offered no
+    typo correction, no SUGGEST_HIDDEN_QUERIES word (`service.analytics`)."""
     hot = await query_log.hot(size, settings.suggest_min_searches)
     return HotSearches.model_validate(
         {"hot": [item for item in hot if not hidden_by(item["query"], settings.suggest_hidden_queries)]})

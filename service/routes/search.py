@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from govsearch.rules import normalize_text
-from service.deps import BestBetsDep, QueryLogDep, SearcherDep
+from service.deps import BestBetsDep, NetworksDep, QueryLogDep, SearcherDep
 from service.errors import invalid_parameter
+from service.limits import client_ip
 from service.params import FILTER_SCHEMA, MAX_FILTER_CHARS, MAX_FILTER_VALUES, IsoDate, SearchText, filter_values
 from service.query import Filters, SearchRequest
 from service.schemas import ERROR_RESPONSES, SearchMode, SearchResponse, SortOrder
@@ -22,6 +23,8 @@ _CAPS = f" At most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} char
 
 @router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
 async def search(
+    request: Request,
+    networks: NetworksDep,
     searcher: SearcherDep,
     query_log: QueryLogDep,
     best_bets: BestBetsDep,
@@ -51,5 +54,6 @@ async def search(
     response = await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))
     response["best_bets"] = await best_bets.matching(q)
     if page == 1:  # one search, however many pages of it are read
-        query_log.record_search(normalize_text(q), response["total"])
+        query_log.record_search(normalize_text(q), response["total"], corrected=response["did_you_mean"] is not None,
+                                address=client_ip(request.scope, networks.trusted_proxies))
     return response

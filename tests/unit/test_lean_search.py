@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from govsearch.settings import Settings
 from service import errors
 from service.admission import Admission, Overloaded
+from service.limits import ConfiguredNetworks
 from service.query import CANDIDATE_DOC_VALUES, CANDIDATE_HIT, SOURCE_FIELDS, SearchRequest, highlight, hit_source
 from service.routes import search as search_route
 from service.search import Searcher
@@ -189,7 +190,7 @@ class _QueryLog:
     def __init__(self) -> None:
         self.searches: list[tuple[str, int]] = []
 
-    def record_search(self, query: str, total: int) -> None:
+    def record_search(self, query: str, total: int, *, address: str, corrected: bool) -> None:
         self.searches.append((query, total))
 
 
@@ -199,6 +200,7 @@ def _app(searcher: Searcher) -> FastAPI:
     errors.install(app)
     app.include_router(search_route.router)
     app.state.runtime = SimpleNamespace(searcher=searcher, query_log=_QueryLog(), best_bets=_NoBestBets())
+    app.state.networks = ConfiguredNetworks(trusted_proxies=(), metrics_allow_from=())
     return app
 
 

@@ -15,18 +15,22 @@ NOW = 1_700_000_000.0  # seconds
 DAY = 86_400.0
 
 
-def bucket(query: str, *per_day: tuple[float, int]) -> dict[str, Any]:
-    """A terms bucket of the log's aggregation: (days ago, searches that day) per day."""
+def bucket(query: str, *per_day: tuple[float, int], searchers: int | None = None) -> dict[str, Any]:
+    """A terms bucket of the log's aggregation: (days ago, searches that day) per day, by `searchers` different
+    searchers (default: one per search)."""
     days = [{"key": (NOW - ago * DAY) * 1000, "doc_count": count} for ago, count in per_day]
-    return {"key": query, "doc_count": sum(count for _, count in per_day), "days": {"buckets": days}}
+    searches = sum(count for _, count in per_day)
+    return {"key": query, "doc_count": searches, "days": {"buckets": days},
+            "searchers": {"value": searches if searchers is None else searchers}}
 
 
 def popular(*buckets: dict[str, Any], hidden: tuple[str, ...] = ()) -> list[PopularQuery]:
-    return from_buckets(buckets, min_searches=5, half_life_days=7.0, hidden=hidden, now=NOW)
+    return from_buckets(buckets, min_searchers=5, half_life_days=7.0, hidden=hidden, now=NOW)
 
 
 def test_a_query_below_the_privacy_floor_is_never_kept() -> None:
-    kept = popular(bucket("安全生产", (0, 5)), bucket("张三的低保申请", (0, 4)), bucket("疫情防控", (1, 3), (2, 3)))
+    kept = popular(bucket("安全生产", (0, 5)), bucket("张三的低保申请", (0, 4)), bucket("疫情防控", (1, 3), (2, 3)),
+                   bucket("办证请加微信", (0, 40), searchers=1), bucket("港西镇", (0, 9), (1, 9), searchers=4))
     assert sorted((p.query, p.searches) for p in kept) == [("安全生产", 5), ("疫情防控", 6)]
 
 
@@ -93,8 +97,8 @@ class _Log:
         self.buckets = buckets
         self.requests: list[tuple[int, int]] = []
 
-    async def popular(self, size: int, min_searches: int) -> list[dict[str, Any]]:
-        self.requests.append((size, min_searches))
+    async def popular(self, size: int, min_searchers: int) -> list[dict[str, Any]]:
+        self.requests.append((size, min_searchers))
         if isinstance(self.buckets, Exception):
             raise self.buckets
         return self.buckets
@@ -102,7 +106,7 @@ class _Log:
 
 def test_keystrokes_read_memory_and_a_stale_list_is_refreshed_once_in_the_background() -> None:
     log = _Log([bucket("安全生产", (0, 9))])
-    queries = PopularQueries(log, min_searches=5, half_life_days=7, refresh_seconds=60, hidden=())  # type: ignore[arg-type]
+    queries = PopularQueries(log, min_searchers=5, half_life_days=7, refresh_seconds=60, hidden=())  # type: ignore[arg-type]
 
     async def keystrokes() -> tuple[list[str], list[str]]:
         first = [p.query for p in queries.matching("aq", 8)]  # nothing yet: the first refresh starts now
@@ -117,8 +121,23 @@ def test_keystrokes_read_memory_and_a_stale_list_is_refreshed_once_in_the_backgr
 
 def test_a_failed_refresh_keeps_the_list() -> None:
     log = _Log([bucket("安全生产", (0, 9))])
-    queries = PopularQueries(log, min_searches=5, half_life_days=7, refresh_seconds=60, hidden=())  # type: ignore[arg-type]
+    queries = PopularQueries(log, min_searchers=5, half_life_days=7, refresh_seconds=60, hidden=())  # type: ignore[arg-type]
     asyncio.run(queries.refresh())
     log.buckets = ConnectionError("node away")
     asyncio.run(queries.refresh())
     assert [p.query for p in queries.index.popular] == ["安全生产"]
+
+
+def test_a_searcher_is_a_pseudonym_of_the_day_never_the_address() -> None:
+    from datetime import date
+
+    from service.analytics import Pseudonyms
+
+    today = [date(2026, 11, 30)]
+    pseudonyms = Pseudonyms(today=lambda: today[0])
+    first = pseudonyms.of("192.0.2.7")
+    assert first == pseudonyms.of("192.0.2.7") != pseudonyms.of("192.0.2.8")
+    assert len(first) == 16 and "192" not in first and int(first, 16) >= 0
+    assert Pseudonyms(today=lambda: today[0]).of("192.0.2.7") != first  # another process: another key
+    today[0] = date(2026, 12, 1)
+    assert pseudonyms.of("192.0.2.7") != first  # a new day, a new key: yesterday's searches cannot be linked
