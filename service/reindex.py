@@ -169,13 +169,24 @@ class ReindexRunner:
                          result=result.as_dict())
             self._compact_journal(job_id)
 
+    def cancel(self, job_id: str) -> None:
+        """Stop a job this process runs at once (the heartbeat reads a cancel asked through another
+        replica within HEARTBEAT_SECONDS, and `_before_switch` reads it last)."""
+        event = self.cancels.get(job_id)
+        if event is not None:
+            event.set()
+
     def _before_switch(self, job_id: str, index: str, embedder: Embedder) -> None:
         """Admin writes journaled since the build read its sources go into its index; then the lease
-        is renewed, so the switch that follows happens while this job surely still holds it."""
+        is renewed, so the switch that follows happens while this job surely still holds it, and a cancel
+        asked for until now stops it (a build shorter than a heartbeat would otherwise switch anyway)."""
         replayed = self.journal.replay(index, lambda: embedder, batch_size=self.settings.embedding_batch_size)
         if replayed:
             log.info("job %s: replayed %d journaled admin writes into %s", job_id, replayed, index)
         self.store.renew(job_id)
+        current = self.store.get(job_id)
+        if current and current.get("cancel_requested"):
+            raise BuildCancelled()
 
     def _compact_journal(self, job_id: str) -> None:
         try:

@@ -133,12 +133,14 @@ async def get_job(job_id: str, store: JobStoreDep) -> dict[str, Any]:
 
 @router.post("/jobs/{job_id}/cancel", status_code=202, response_model=CancelRequested,
              responses={**NOT_FOUND_RESPONSE, **CONFLICT_RESPONSE})
-async def cancel_job(job_id: str, store: JobStoreDep) -> dict[str, Any]:
-    """Ask the job to stop; it removes its partial index and ends as `cancelled`."""
+async def cancel_job(job_id: str, store: JobStoreDep, runner: RunnerDep) -> dict[str, Any]:
+    """Ask the job to stop; it removes its partial index and ends as `cancelled` (a cancel that arrives once
+    the alias switch is under way comes too late: the job ends `succeeded`)."""
     job = await _job(store, job_id)
     if job["state"] not in ("queued", "running"):
         raise Conflict("job_finished", f"job {job_id} already ended as {job['state']}")
     await asyncio.to_thread(store.update, job_id, cancel_requested=True)
+    runner.cancel(job_id)
     return {"job_id": job_id, "state": job["state"], "cancel_requested": True}
 
 
