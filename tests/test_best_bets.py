@@ -62,10 +62,13 @@ def test_rules_are_managed_by_admins_and_shown_above_the_hits(bets: TestClient) 
     {"query": " \u3000 ", "title": "t", "url": "/x", "match": "contains"},  # empty once normalised: would match all
     {"query": "a", "title": "   ", "url": "/x"},
     {"query": "a", "title": "t", "url": "/x", "match": "regex"},
+    {"query": "a", "title": "t", "article_id": "no-such-article"},  # the page would link to a 404
 ])
 def test_invalid_rules_are_422(bets: TestClient, body: dict) -> None:
     response = bets.put("/admin/bestbets/r1", headers=ADMIN, json=body)
     assert response.status_code == 422 and response.json()["error"]["code"]
+    if "article_id" in body and "url" not in body:
+        assert response.json()["error"]["parameter"] == "article_id"
     assert bets.get("/admin/bestbets", headers=ADMIN).json() == {"best_bets": []}  # nothing stored
     assert best_bets(bets, "安全生产") == []
 

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from govsearch.actions import article_doc_id
 from service.auth import require_admin
-from service.deps import BestBetsDep, QueryLogDep, SynonymsDep
+from service.deps import BestBetsDep, EsDep, QueryLogDep, SettingsDep, SynonymsDep
 from service.errors import NotFound, invalid_parameter
 from service.schemas import (
     BAD_BODY_RESPONSE,
@@ -45,8 +46,13 @@ async def list_best_bets(best_bets: BestBetsDep) -> BestBetList:
 
 @router.put("/bestbets/{bet_id}", response_model=BestBet,
             responses={201: {"model": BestBet, "description": "Created."}, **BAD_BODY_RESPONSE})
-async def put_best_bet(bet_id: BetId, rule: BestBetIn, best_bets: BestBetsDep, response: Response) -> BestBet:
-    """Create or replace a rule; searches show it as soon as this returns (other replicas within 10 s)."""
+async def put_best_bet(bet_id: BetId, rule: BestBetIn, best_bets: BestBetsDep, es: EsDep, settings: SettingsDep,
+                       response: Response) -> BestBet:
+    """Create or replace a rule; searches show it as soon as this returns (other replicas within 10 s). An
+    `article_id` must name an article of the live index (422 otherwise: the page would link to a 404)."""
+    if rule.article_id is not None and not await es.exists(index=settings.index_alias,
+                                                           id=article_doc_id(rule.article_id)):
+        raise invalid_parameter("article_id", f"no article {rule.article_id!r} in the index {settings.index_alias!r}")
     stored, created = await best_bets.put(bet_id, rule.model_dump())
     response.status_code = 201 if created else 200
     return BestBet.model_validate(stored)
