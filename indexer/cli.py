@@ -11,11 +11,12 @@ import textwrap
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from elasticsearch import Elasticsearch
 from tqdm import tqdm
 
-from govsearch.settings import get_settings
+from govsearch.settings import Settings, get_settings
 from indexer import elastic
 from indexer.embeddings import Embedder
 from indexer.journal import Journal
@@ -30,6 +31,9 @@ from indexer.shards import (
     parse_shard,
 )
 from indexer.sources import PAGE_SUFFIXES, RECORD_SUFFIXES, ReadReport, read_sources
+
+if TYPE_CHECKING:
+    from service.jobs import Lease
 
 DESCRIPTION = """\
 Turn government newsletters into a searchable Elasticsearch index.
@@ -131,8 +135,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from indexer.embeddings import load_embedder
-
     settings = get_settings()
     alias = args.alias or settings.index_alias
     es = elastic.connect(settings.elasticsearch_hosts)
@@ -144,12 +146,38 @@ def _build(args: argparse.Namespace) -> int:
     if args.processes < 1:
         print("error: --processes must be at least 1", file=sys.stderr)
         return 2
+    from service.jobs import Fenced, JobConflict, cli_lease
+
+    cancel = threading.Event()
+    # The lease serialises changes of the alias the API serves; another alias (a benchmark's) needs none. It is
+    # taken first, so a build refused by it stops before loading the model or embedding anything.
+    lease = cli_lease(es, settings, "build", on_lost=cancel.set) if alias == settings.index_alias else None
+    try:
+        with lease or contextlib.nullcontext():
+            result = _build_holding(args, settings, es, alias, lease, cancel)
+    except JobConflict as conflict:
+        print(f"error: {conflict.for_operator(alias)}", file=sys.stderr)
+        return 2
+    except (BuildFailed, BuildCancelled, Fenced) as exc:
+        print(f"build failed, alias {alias!r} unchanged: {exc or type(exc).__name__}", file=sys.stderr)
+        return 1
+    if result is None:
+        return 1
+    print(_summary(result, alias))
+    return 0
+
+
+def _build_holding(args: argparse.Namespace, settings: Settings, es: Elasticsearch, alias: str,
+                   lease: Lease | None, cancel: threading.Event) -> BuildResult | None:
+    """`build` once the lease is held (None: the embedding pre-pass failed, said why)."""
+    from indexer.embeddings import load_embedder
+
     model = args.model or settings.embedding_model
     print(f"loading embedding model {model!r} ...", flush=True)
     threads = settings.embedding_threads or (THREADS_PER_PROCESS if args.processes > 1 else None)
     embedder = load_embedder(model, settings.embedding_cache_dir, threads=threads)
     if args.processes > 1 and not _embed_first(embedder, args, settings.embedding_batch_size):
-        return 1
+        return None
 
     bar = None if args.quiet else tqdm(total=0, unit="passage", desc="indexing", dynamic_ncols=True)
 
@@ -162,11 +190,6 @@ def _build(args: argparse.Namespace) -> int:
         bar.refresh()
 
     journal = Journal(es, settings.journal_index, alias)
-    cancel = threading.Event()
-    from service.jobs import Fenced, JobConflict, cli_lease
-
-    # The lease serialises changes of the alias the API serves; another alias (a benchmark's) needs none.
-    lease = cli_lease(es, settings, "build", on_lost=cancel.set) if alias == settings.index_alias else None
 
     def before_switch(index: str) -> None:
         """Articles written through /admin/documents survive a rebuild from the CLI as from the API; the
@@ -178,27 +201,15 @@ def _build(args: argparse.Namespace) -> int:
             lease.renew()
 
     try:
-        with lease or contextlib.nullcontext():
-            result = build(es, embedder, args.source, alias=alias, keep_previous=settings.keep_previous_indices,
-                           batch_size=settings.embedding_batch_size, incremental=args.incremental,
-                           on_progress=on_progress, layout=settings.index_layout,
-                           segmenter=settings.word_segmenter, merge_segments=settings.index_merge_segments,
-                           cancel=cancel, before_switch=before_switch,
-                           max_drop=1.0 if args.allow_shrink else settings.rebuild_max_drop)
-    except JobConflict as conflict:
-        if bar:
+        return build(es, embedder, args.source, alias=alias, keep_previous=settings.keep_previous_indices,
+                     batch_size=settings.embedding_batch_size, incremental=args.incremental,
+                     on_progress=on_progress, layout=settings.index_layout,
+                     segmenter=settings.word_segmenter, merge_segments=settings.index_merge_segments,
+                     cancel=cancel, before_switch=before_switch,
+                     max_drop=1.0 if args.allow_shrink else settings.rebuild_max_drop)
+    finally:
+        if bar is not None:
             bar.close()
-        print(f"error: {conflict.for_operator(alias)}", file=sys.stderr)
-        return 2
-    except (BuildFailed, BuildCancelled, Fenced) as exc:
-        if bar:
-            bar.close()
-        print(f"build failed, alias {alias!r} unchanged: {exc or type(exc).__name__}", file=sys.stderr)
-        return 1
-    if bar:
-        bar.close()
-    print(_summary(result, alias))
-    return 0
 
 
 def _sources_exist(sources: list[Path]) -> bool:

@@ -206,6 +206,7 @@ def test_a_cli_build_refuses_while_the_reindex_lease_is_held(
         with JobStore(es, JOBS, ALIAS).holding("job-0123456789ab"):
             refused = _cli("build", "--source", "data/sample", "--quiet", settings=settings)
         assert refused.returncode == 2 and "job-0123456789ab holds the reindex lease" in refused.stderr
+        assert "loading embedding model" not in refused.stdout  # refused first, before any model or embedding
         assert elastic.alias_target(es, ALIAS) is None and elastic.versioned_indices(es, ALIAS) == []
         built = _cli("build", "--source", "data/sample", "--quiet", settings=settings)  # the lease is free again
         assert built.returncode == 0, built.stderr
