@@ -6,13 +6,14 @@ sets `ES_URL` or `EMBEDDING_MODEL` in one place and every process agrees.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from govsearch.paths import CACHE_DIR, DATA_DIR, PROJECT_ROOT, SAMPLE_CORPUS, SHARED_CORPUS
@@ -461,3 +462,16 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_or_exit() -> Settings:
+    """`get_settings()` for a command's start (`python -m service`, `python -m indexer …`): an invalid setting
+    ends the process with exit code 2 and one line per problem naming its environment variable (never its
+    value: it may be a secret), not a validation traceback."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "a setting"
+            print(f"error: {name}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from elasticsearch import Elasticsearch
 from tqdm import tqdm
 
-from govsearch.settings import Settings, get_settings
+from govsearch.settings import Settings, get_settings, settings_or_exit
 from indexer import elastic
 from indexer.embeddings import Embedder
 from indexer.journal import Journal
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     commands_run = {"build": _build, "embed": _embed, "cache-merge": _cache_merge, "inspect": _inspect,
                     "stats": _stats}
-    return elastic.run_command(lambda: commands_run[args.command](args), get_settings().elasticsearch_url)
+    return elastic.run_command(lambda: commands_run[args.command](args), settings_or_exit().elasticsearch_url)
 
 
 def _build(args: argparse.Namespace) -> int:

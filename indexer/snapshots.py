@@ -27,7 +27,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from govsearch.settings import Settings, get_settings
+from govsearch.settings import Settings, settings_or_exit
 from indexer import elastic
 
 RESTORE_TIMEOUT_SECONDS = 600.0
@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore_cmd = commands.add_parser("restore", help="restore a snapshot (default: the newest successful one)")
     restore_cmd.add_argument("snapshot", nargs="?", help="snapshot name (see `list`)")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    settings = settings_or_exit()
     return elastic.run_command(lambda: _run(args, settings), settings.elasticsearch_url)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from govsearch.settings import Settings, get_settings
+from govsearch.settings import Settings, settings_or_exit
 
 APP = "service.main:app"
 
@@ -24,7 +24,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 
 def main() -> None:
-    uvicorn.run(APP, **server_options(get_settings()))
+    uvicorn.run(APP, **server_options(settings_or_exit()))
 
 
 if __name__ == "__main__":

@@ -32,3 +32,21 @@ def test_ctrl_c_is_exit_130_and_other_errors_are_not_hidden(capsys: pytest.Captu
     with pytest.raises(ValueError, match="a bug"):  # a bug keeps its traceback
         run_command(broken, "http://x")
     assert run_command(lambda: 2, "http://x") == 2
+
+
+def test_an_invalid_setting_stops_a_command_with_one_line_each_and_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    from govsearch.settings import get_settings, settings_or_exit
+
+    monkeypatch.setenv("SUGGEST_MIN_SEARCHES", "1")
+    monkeypatch.setenv("CORS_ORIGINS", "not-an-origin")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            settings_or_exit()
+    finally:
+        get_settings.cache_clear()
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["error: SUGGEST_MIN_SEARCHES: Input should be greater than or equal to 2",
+                     "error: CORS_ORIGINS: Value error, origin 'not-an-origin' must look like https://host[:port]"]
