@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     merge_cmd.add_argument("caches", nargs="+", type=Path, metavar="CACHE",
                            help="a cache directory or its embeddings.sqlite3 file")
 
-    commands.add_parser("stats", help="the alias, its index, counts, size and embedding model")
+    stats_cmd = commands.add_parser("stats", help="the alias, its index, counts, size and embedding model")
+    stats_cmd.add_argument("--alias", help="alias to describe (default: INDEX_ALIAS)")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -364,7 +365,7 @@ def _inspect(args: argparse.Namespace) -> int:
 def _stats(args: argparse.Namespace) -> int:
     settings = get_settings()
     es = elastic.connect(settings.elasticsearch_hosts)
-    alias = settings.index_alias
+    alias = args.alias or settings.index_alias
     index = elastic.alias_target(es, alias)
     if index is None:
         print(f"alias {alias!r} does not exist on {settings.elasticsearch_url}: run `python -m indexer build`")

