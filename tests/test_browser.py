@@ -465,6 +465,141 @@ def test_phone_width_has_no_horizontal_scroll(browser, api: ApiProcess) -> None:
         page.context.close()
 
 
+PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+def box_of(page: Page, selector: str) -> dict[str, float]:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, selector
+    return box
+
+
+@pytest.mark.parametrize("large_text", [False, True], ids=["normal", "large-text"])
+def test_on_a_phone_the_results_come_first_and_the_filters_open_on_demand(browser, api: ApiProcess,
+                                                                         large_text: bool) -> None:
+    """The facets stood above the results: at 375 × 740 the first hit began at y 630 (below the fold in large
+    text). Now they are one closed 筛选 disclosure; the count and the first hit are in view."""
+    page, watch = _open_page(browser, **PHONE)
+    try:
+        if large_text:
+            page.add_init_script("localStorage.setItem('govsearch.largeText', '1')")
+        page.goto(f"{api.url}/?q={QUERY}")
+        wait_results(page)
+        panel = page.locator("#facets details.facet-panel")
+        expect(panel).not_to_have_attribute("open", "")
+        expect(page.locator("#facets .facet").first).to_be_hidden()
+        assert box_of(page, "#status")["y"] < 740
+        first = box_of(page, "#results .hit-title a")
+        assert first["y"] + first["height"] <= 740, first
+        shot(page, f"21-phone-results-first{'-large' if large_text else ''}", full_page=False)
+        panel.locator("summary").click()
+        facet = page.locator("#facets .facet a").first
+        expect(facet).to_be_visible()
+        label = facet.locator(".facet-value").inner_text()
+        facet.click()
+        wait_results(page)
+        expect(page.locator("#active-filters .chip")).to_have_count(1)
+        expect(panel.locator("summary")).to_contain_text("已选 1 项")
+        assert label in page.locator("#active-filters").inner_text()
+        watch.assert_clean(api.url)
+    finally:
+        page.context.close()
+
+
+def test_on_a_phone_every_control_is_a_44_pixel_target(browser, api: ApiProcess) -> None:
+    page, watch = _open_page(browser, **PHONE)
+    try:
+        page.goto(f"{api.url}/?{urlencode({'q': '工作', 'mode': 'bm25', 'town': '港西镇'})}")  # pages; a chip
+        wait_results(page)
+        page.locator("#facets summary").click()
+        page.locator("#advanced summary").click()
+        short = page.evaluate("""() => [...document.querySelectorAll(
+              '.time-presets .preset, .chip, .facet a, .pagination a, .pagination span, #sort, #size, '
+            + '.advanced summary, .facet-panel summary, #a11y-toggle, .search-button, #q')]
+            .filter(node => node.getClientRects().length)
+            .map(node => [node.id || node.className || node.tagName, node.getBoundingClientRect().height])
+            .filter(([, height]) => height < 44)""")
+        assert short == []
+        page.locator("#q").fill("")
+        page.locator("#q").press_sequentially("港西", delay=30)
+        expect(page.locator("#suggestions [role=option]").first).to_be_visible()
+        heights = page.evaluate("[...document.querySelectorAll('#suggestions [role=option]')]"
+                                ".map(o => o.getBoundingClientRect().height)")
+        assert heights and min(heights) >= 44, heights
+        watch.assert_clean(api.url)
+    finally:
+        page.context.close()
+
+
+def test_tab_from_the_box_with_suggestions_open_goes_to_the_search_button(page, api: ApiProcess) -> None:
+    """With eight suggestions the list scrolled by a few pixels, which made it a tab stop of its own: Tab
+    landed on it as it closed, and focus fell to <body>."""
+    page, watch = page
+    page.goto(api.url + "/")
+    page.locator("#q").press_sequentially("港西", delay=30)
+    expect(page.locator("#suggestions [role=option]").first).to_be_visible()
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(300)  # the list closes on blur
+    assert page.evaluate("document.activeElement.className") == "search-button"
+    watch.assert_clean(api.url)
+
+
+def test_back_from_an_article_returns_to_the_same_place_in_the_results(browser, api: ApiProcess) -> None:
+    page, watch = _open_page(browser, **PHONE)
+    try:
+        page.goto(f"{api.url}/?q=%E5%B7%A5%E4%BD%9C&mode=bm25")  # 工作: a full page of hits
+        wait_results(page)
+        eighth = page.locator("#results .hit-title a").nth(7)
+        eighth.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)  # the scroll position is remembered once scrolling stops
+        title, before = eighth.inner_text(), page.evaluate("window.scrollY")
+        assert before > 740
+        eighth.click()
+        expect(page.locator("#article")).to_be_visible()
+        page.go_back()
+        wait_results(page)
+        expect(page.locator("#results .hit-title a").nth(7)).to_have_text(title)
+        page.wait_for_function(f"Math.abs(window.scrollY - {before}) < 5")
+        watch.assert_clean(api.url)
+    finally:
+        page.context.close()
+
+
+def test_retry_after_an_outage_leaves_the_focus_on_the_results(page, api: ApiProcess) -> None:
+    page, watch = page
+    outage = {"on": True}
+
+    def search(route) -> None:
+        if outage["on"]:
+            route.fulfill(status=503, content_type="application/json", headers={"Retry-After": "1"},
+                          body='{"error": {"code": "unavailable", "message": "backend away"}}')
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/search\?.*"), search)
+    page.goto(f"{api.url}/?q={QUERY}")
+    retry = page.locator("#error button.retry")
+    expect(retry).to_be_visible()
+    outage["on"] = False
+    retry.focus()
+    page.keyboard.press("Enter")
+    wait_results(page)
+    assert page.evaluate("document.activeElement.id") == "results"
+    watch.assert_clean(api.url)
+
+
+def test_a_link_with_a_blank_or_over_long_query_is_read_as_the_api_reads_it(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.goto(f"{api.url}/?q=%20%20%20")
+    expect(page.locator("#welcome")).to_be_visible()
+    expect(page.locator("#error")).to_be_hidden()
+    page.goto(f"{api.url}/?{urlencode({'q': '安全生产' * 60})}")  # 240 characters
+    wait_results(page)
+    expect(page.locator("#error")).to_be_hidden()
+    assert len(page.locator("#q").input_value()) == 200
+    watch.assert_clean(api.url)
+
+
 # ---- the widget on a portal's page ---------------------------------------------------------------
 
 

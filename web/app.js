@@ -2,7 +2,7 @@
  * so back/forward work and every result page can be shared as a link. No framework, no build step. */
 (function () {
   "use strict";
-  const { el, renderSnippet, highlight, queryTerms, fetchJSON, safeHttpUrl, combobox } = govSearchCommon();
+  const { el, renderSnippet, highlight, queryTerms, fetchJSON, safeHttpUrl, combobox, MAX_QUERY_CHARS } = govSearchCommon();
 
   // The API's limits (service/routes/search.py, service/params.py; tests/unit/test_web_limits.py keeps them equal).
   const MAX_WINDOW = 1000;
@@ -36,7 +36,9 @@
     const date = (name) => (/^\d{4}-\d{2}-\d{2}$/.test(params.get(name) || "") ? params.get(name) : "");
     const time = Object.prototype.hasOwnProperty.call(TIME_PRESETS, params.get("time")) ? params.get("time") : "";
     return {
-      q: params.get("q") || "",
+      // As the API reads it (trimmed, at most MAX_QUERY_CHARS characters): a hand-edited or shared link with a
+      // blank or over-long q shows the start view or its first 200 characters, not a 422.
+      q: Array.from((params.get("q") || "").trim()).slice(0, MAX_QUERY_CHARS).join(""),
       mode: MODES.includes(params.get("mode")) ? params.get("mode") : DEFAULTS.mode,
       sort: params.get("sort") === "date" ? "date" : "relevance",
       page: int("page", 1),
@@ -146,8 +148,22 @@
   let current = readState(window.location.search);
   let inflight = null;
 
+  // Where the reader was on each history entry: results render after the browser would restore the scroll
+  // position, so the page does it itself, once they are there (back from an article, or within the page).
+  window.history.scrollRestoration = "manual";
+  const rememberScroll = () => window.history.replaceState({ scrollY: window.scrollY }, "");
+  const rememberedScroll = () => (window.history.state && Number.isFinite(window.history.state.scrollY)
+    ? window.history.state.scrollY : null);
+  window.addEventListener("pagehide", rememberScroll);
+  let scrollTimer = null;
+  window.addEventListener("scroll", () => {
+    clearTimeout(scrollTimer);
+    scrollTimer = setTimeout(rememberScroll, 200);
+  }, { passive: true });
+
   function navigate(state, { focusResults = false } = {}) {
     const url = pageHref(state);
+    rememberScroll();
     if (url !== window.location.pathname + window.location.search) window.history.pushState(null, "", url);
     current = state;
     fillForm(state);
@@ -168,7 +184,7 @@
   window.addEventListener("popstate", () => {
     current = readState(window.location.search);
     fillForm(current);
-    run(current, {});
+    run(current, { scrollTo: rememberedScroll() });
   });
 
   form.addEventListener("submit", (event) => {
@@ -195,7 +211,7 @@
     if (node === facetsEl) document.body.classList.toggle("has-facets", visible);
   }
 
-  async function run(state, { focusResults }) {
+  async function run(state, { focusResults, scrollTo = null }) {
     if (inflight) inflight.abort();
     show(errorEl, false);
     show(noticeEl, false);
@@ -226,6 +242,7 @@
       render(state, data);
       if (focusResults) resultsEl.focus({ preventScroll: true });
       if (focusResults === "top") window.scrollTo(0, 0);
+      else if (scrollTo !== null) window.scrollTo(0, scrollTo);
     } catch (err) {
       if (err.name === "AbortError" || controller !== inflight) return;
       renderError(err);
@@ -311,7 +328,9 @@
     errorEl.replaceChildren(
       el("h2", {}, "搜索出错"),
       el("p", { class: "error-message" }, err.message),
-      ...(retryable ? [el("button", { type: "button", class: "retry", onclick: () => run(current, {}) }, "重试")] : []),
+      // The button is gone once the search answers: focus moves to the results, not back to <body>.
+      ...(retryable ? [el("button", { type: "button", class: "retry",
+                                      onclick: () => run(current, { focusResults: "here" }) }, "重试")] : []),
     );
     show(errorEl, true);
   }
@@ -447,9 +466,23 @@
           }, el("span", { class: "facet-value" }, text), el("span", { class: "count" }, String(bucket.count))));
         }))));
     }
-    facetsEl.replaceChildren(el("h2", { class: "facets-title" }, "筛选"), ...groups);
+    // One disclosure: open beside the results on a wide screen; on a phone, where it would stand above them,
+    // closed until asked for (the chips above the results say what is chosen).
+    const chosen = FILTERS.reduce((n, name) => n + state[name].length, 0)
+      + (state.time || state.date_from || state.date_to ? 1 : 0);
+    const panel = el("details", { class: "facet-panel" },
+      el("summary", {}, el("h2", { class: "facets-title" }, "筛选", chosen ? `（已选 ${chosen} 项）` : "")),
+      ...groups);
+    panel.open = !NARROW.matches;
+    facetsEl.replaceChildren(panel);
     show(facetsEl, groups.length > 0);
   }
+
+  const NARROW = window.matchMedia("(max-width: 760px)");  // style.css's narrow-screen rules
+  NARROW.addEventListener("change", () => {
+    const panel = facetsEl.querySelector(".facet-panel");
+    if (panel) panel.open = !NARROW.matches;
+  });
 
   function renderActiveFilters(state) {
     const chips = [];
@@ -519,7 +552,7 @@
   // ---- start ---------------------------------------------------------------------------------
 
   fillForm(current);
-  run(current, {});
+  run(current, { scrollTo: rememberedScroll() });
   loadHot();
   if (!current.q) input.focus();
 })();

@@ -177,6 +177,9 @@ function govSearchCommon() {  // eslint-disable-line no-unused-vars -- called by
    *   idPrefix: option i has the id `${idPrefix}-${i}` (for aria-activedescendant) */
   function combobox(input, list, form, { load, label, idPrefix }) {
     let timer = null, pending = null, active = -1, options = [];
+    // The options are reached from the box (aria-activedescendant), never by Tab: a list that scrolls would
+    // otherwise be a tab stop of its own, and Tab from the box would land on it as it closes (focus to <body>).
+    list.tabIndex = -1;
     const focused = () => input.getRootNode().activeElement === input;  // also inside a shadow root
 
     function close() {

@@ -71,6 +71,12 @@
     .suggestion[data-kind="query"]::after { content: "热门搜索"; float: right; margin-left: 8px; font-size: 12px;
       color: #57606a; }
     .label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+    /* On a touch screen the box, its button and the suggestions are at least 44 px tall (WCAG 2.5.5). */
+    @media (pointer: coarse) {
+      input, button { min-height: 44px; }
+      .suggestion { line-height: 32px; }
+      .suggestions { max-height: min(60vh, 400px); }
+    }
   `;
 
   /** "您是不是要找：…" for the API's typo correction: a button that searches the corrected words. */
