@@ -526,6 +526,7 @@ def test_on_a_phone_every_control_is_a_44_pixel_target(browser, api: ApiProcess)
         heights = page.evaluate("[...document.querySelectorAll('#suggestions [role=option]')]"
                                 ".map(o => o.getBoundingClientRect().height)")
         assert heights and min(heights) >= 44, heights
+        shot(page, "22-phone-suggestions", full_page=False)
         watch.assert_clean(api.url)
     finally:
         page.context.close()
