@@ -153,7 +153,7 @@ def test_a_repository_outside_path_repo_is_a_503_that_says_why(es: Elasticsearch
 def test_the_command_line_backs_up_and_restores(es: Elasticsearch, backup_settings: Settings,
                                                 api: TestClient, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(snapshots, "get_settings", lambda: backup_settings)
+    monkeypatch.setattr(snapshots, "settings_or_exit", lambda: backup_settings)
     before = elastic.alias_target(es, ALIAS)
     assert snapshots.main(["backup"]) == 0
     assert '"state": "SUCCESS"' in capsys.readouterr().out
