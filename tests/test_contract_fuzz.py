@@ -108,8 +108,12 @@ def test_every_operation_honours_the_contract(contract: BaseSchema, method: str,
         # which no schema can state; here none do (so that no build outlives its case): every request is a 422.
         # PUT /admin/synonyms: each entry is a line of the synonym-rule language (`a, b => c` or `a, b`), a
         # grammar the schema states in words only; entries outside it are refused with 422 naming the entry.
+        # PUT /admin/bestbets/{id} with an `article_id`: it must name an article of the live index, which the
+        # generated ids do not (422 naming article_id).
         if _breaks_a_cross_field_rule(case) or case.operation.path == "/admin/reindex" or (
-                case.operation.path == "/admin/synonyms" and case.method.upper() == "PUT"):
+                case.operation.path == "/admin/synonyms" and case.method.upper() == "PUT") or (
+                case.operation.path == "/admin/bestbets/{bet_id}" and isinstance(case.body, dict)
+                and case.body.get("article_id") is not None):
             excluded.append(positive_data_acceptance)
         case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=excluded)
 

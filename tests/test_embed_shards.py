@@ -110,6 +110,7 @@ def test_a_failed_embedding_process_fails_the_whole_and_says_why(
     target = tmp_path / "processes-cache"
     worker = _on(embedder, target)
     monkeypatch.setenv("EMBEDDING_THREADS", "0")  # refused by the settings of the subprocess (≥ 1), not here
-    with pytest.raises(ShardError, match=r"shard 2/2 failed \(exit 1\): .*greater than or equal to 1"):
+    with pytest.raises(ShardError, match=r"shard 2/2 failed \(exit 2\): error: EMBEDDING_THREADS: .*greater than or "
+                                         "equal to 1"):
         embed_in_processes(worker, [SAMPLE_CORPUS], 2)
     worker.close()
