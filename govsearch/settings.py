@@ -6,6 +6,7 @@ sets `ES_URL` or `EMBEDDING_MODEL` in one place and every process agrees.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,6 +29,7 @@ def _split_csv(value: object) -> object:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_PASSWORD = re.compile(r"(://[^:/@,\s]*:)[^@,\s]*@")  # scheme://user:PASSWORD@host
 
 
 def web_origin(value: str) -> str:
@@ -448,6 +450,12 @@ class Settings(BaseSettings):
     def elasticsearch_url(self) -> str:
         """ES_URL as given (possibly several comma-separated nodes), or the dev node's URL."""
         return self.es_url or f"http://127.0.0.1:{self.es_port}"
+
+    @property
+    def elasticsearch_url_shown(self) -> str:
+        """`elasticsearch_url` for logs and messages: the password of a `https://user:password@host` URL (how a
+        secured cluster's credentials are given) written as ***."""
+        return _PASSWORD.sub(r"\1***@", self.elasticsearch_url)
 
     @property
     def elasticsearch_hosts(self) -> list[str]:

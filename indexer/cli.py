@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     commands_run = {"build": _build, "embed": _embed, "cache-merge": _cache_merge, "inspect": _inspect,
                     "stats": _stats}
-    return elastic.run_command(lambda: commands_run[args.command](args), settings_or_exit().elasticsearch_url)
+    return elastic.run_command(lambda: commands_run[args.command](args), settings_or_exit().elasticsearch_url_shown)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -368,7 +368,7 @@ def _stats(args: argparse.Namespace) -> int:
     alias = args.alias or settings.index_alias
     index = elastic.alias_target(es, alias)
     if index is None:
-        print(f"alias {alias!r} does not exist on {settings.elasticsearch_url}: run `python -m indexer build`")
+        print(f"alias {alias!r} does not exist on {settings.elasticsearch_url_shown}: run `python -m indexer build`")
         return 1
     print(json.dumps(elastic.index_stats(es, alias, index), ensure_ascii=False, indent=2))
     return 0

@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore_cmd.add_argument("snapshot", nargs="?", help="snapshot name (see `list`)")
     args = parser.parse_args(argv)
     settings = settings_or_exit()
-    return elastic.run_command(lambda: _run(args, settings), settings.elasticsearch_url)
+    return elastic.run_command(lambda: _run(args, settings), settings.elasticsearch_url_shown)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

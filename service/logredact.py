@@ -1,5 +1,7 @@
-"""Keep API keys out of logs: uvicorn's access log prints each request's query string, and
-`?api_key=…` is how simple embeds send their key."""
+"""Keep API keys and search text out of logs: uvicorn's access log prints each request's query string with the
+client's address. `?api_key=…` is how simple embeds send their key, and `q` is what a resident searched for,
+which the search log keeps without any address (`service.analytics`): beside an address it would say who
+searched what."""
 
 from __future__ import annotations
 
@@ -14,19 +16,23 @@ _PARAMETER = re.compile(r"(?P<lead>(?:^|[?&;]))(?P<name>[^=&;#?\s\"]+)=(?P<value
 REDACTED = "[redacted]"
 
 
-def _is_key(name: str) -> bool:
-    """The name the API decodes (`api_key`, also written `api%5Fkey`, `%61pi_key` …); any case, to be safe."""
-    return unquote_plus(name).lower() == QUERY_PARAM
+REDACTED_PARAMETERS = frozenset({QUERY_PARAM, "q"})
+
+
+def _is_redacted(name: str) -> bool:
+    """A name the API decodes to one of REDACTED_PARAMETERS (`api_key` is also written `api%5Fkey`,
+    `%61pi_key` …); any case, to be safe."""
+    return unquote_plus(name).lower() in REDACTED_PARAMETERS
 
 
 def redact(text: str) -> str:
     if "=" not in text:
         return text
-    return _PARAMETER.sub(lambda m: f"{m['lead']}{m['name']}={REDACTED}" if _is_key(m["name"]) else m[0], text)
+    return _PARAMETER.sub(lambda m: f"{m['lead']}{m['name']}={REDACTED}" if _is_redacted(m["name"]) else m[0], text)
 
 
-class RedactApiKeys(logging.Filter):
-    """Rewrites api_key values in a record's message and arguments; never drops a record."""
+class RedactParameters(logging.Filter):
+    """Rewrites the values of REDACTED_PARAMETERS in a record's message and arguments; never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
@@ -40,5 +46,5 @@ def install(logger_names: tuple[str, ...] = ("uvicorn.access", "uvicorn.error", 
     """Add the filter once to each logger (idempotent: create_app may run several times)."""
     for name in logger_names:
         logger = logging.getLogger(name)
-        if not any(isinstance(existing, RedactApiKeys) for existing in logger.filters):
-            logger.addFilter(RedactApiKeys())
+        if not any(isinstance(existing, RedactParameters) for existing in logger.filters):
+            logger.addFilter(RedactParameters())

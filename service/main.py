@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.gc_settle:
             heap.settle()
         log.info("gov-search ready: Elasticsearch %s, alias %s, model %s",
-                 settings.elasticsearch_url, settings.index_alias, settings.embedding_model)
+                 settings.elasticsearch_url_shown, settings.index_alias, settings.embedding_model)
         try:
             yield
         finally:

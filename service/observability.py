@@ -104,6 +104,17 @@ class JsonFormatter(logging.Formatter):
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class TextFormatter(logging.Formatter):
+    """LOG_FORMAT=text: one line per record. Control characters in the message (a request path's decoded
+    %0a) are written as \\xNN, so a caller cannot start a forged line of the audit trail; a traceback keeps
+    its own lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", record.message)
+        return super().formatMessage(record)
 
 
 class _OurHandler(logging.StreamHandler):
@@ -111,12 +122,12 @@ class _OurHandler(logging.StreamHandler):
 
 
 def configure_logging(log_format: Literal["json", "text"]) -> None:
-    """Request ids on every record; the root logger (and in json, uvicorn's handlers) in `log_format`.
+    """Request ids on every record; the root logger and uvicorn's handlers in `log_format`.
 
     Idempotent: create_app may run several times in one process (tests)."""
     if logging.getLogRecordFactory() is not _record_with_request_id:
         logging.setLogRecordFactory(_record_with_request_id)
-    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    formatter = JsonFormatter() if log_format == "json" else TextFormatter(TEXT_FORMAT)
     root = logging.getLogger()
     ours = next((h for h in root.handlers if isinstance(h, _OurHandler)), None)
     if ours is None:
@@ -126,7 +137,8 @@ def configure_logging(log_format: Literal["json", "text"]) -> None:
     service = logging.getLogger("service")
     if service.level == logging.NOTSET:
         service.setLevel(logging.INFO)  # the audit trail and warnings are INFO and up
-    if log_format == "json":  # uvicorn's own lines too, so a log shipper parses every line alike
-        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-            for handler in logging.getLogger(name).handlers:
-                handler.setFormatter(formatter)
+    # uvicorn's own lines too: in json so that a log shipper parses every line alike, in text so that a
+    # request path's decoded %0a cannot start a line of its own there either.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(formatter)

@@ -19,9 +19,9 @@ SortOrder = Literal["relevance", "date"]
 _VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"  # no space, no control character (Unicode's, \x85 among them)
 NOT_BLANK = _VISIBLE
 """Text with something besides spaces (the contract states it, so a client knows "  " is refused)."""
-LINK_PATTERN = rf"^(https?://{_VISIBLE}+|/([^/\s\x00-\x1f\x7f-\x9f]{_VISIBLE}*)?)$"
-"""A link a page may show: http(s), or a path on this site (not `//host`, not `javascript:`), without spaces or
-control characters."""
+LINK_PATTERN = rf"^(https?://{_VISIBLE}+|/([^/\\\s\x00-\x1f\x7f-\x9f]{_VISIBLE}*)?)$"
+"""A link a page may show: http(s), or a path on this site (not `//host` nor `/\\host`, which browsers read as
+another host, not `javascript:`), without spaces or control characters."""
 
 
 # ---- search ---------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ def test_rules_are_managed_by_admins_and_shown_above_the_hits(bets: TestClient) 
     {"query": "a", "title": "   ", "url": "/x"},
     {"query": "a", "title": "t", "url": "/x", "match": "regex"},
     {"query": "a", "title": "t", "article_id": "no-such-article"},  # the page would link to a 404
+    {"query": "a", "title": "t", "url": "/\\evil.example/"},  # browsers read /\host as another host
 ])
 def test_invalid_rules_are_422(bets: TestClient, body: dict) -> None:
     response = bets.put("/admin/bestbets/r1", headers=ADMIN, json=body)
@@ -89,3 +90,14 @@ def test_an_unreadable_stored_rule_fails_neither_searches_nor_the_list(bets: Tes
 def test_best_bets_need_an_admin_token(bets: TestClient) -> None:
     assert bets.get("/admin/bestbets").status_code == 401
     assert bets.put("/admin/bestbets/r1", json={"query": "a", "title": "t", "url": "/x"}).status_code == 401
+
+
+@pytest.mark.parametrize("bet_id", ["%2E%2E", "%2E"])  # sent as is (`curl --path-as-is` of .. and .)
+def test_a_rule_id_that_is_a_path_segment_is_refused(bets: TestClient, bet_id: str) -> None:
+    """In Elasticsearch's URL (/index/_doc/ID) "." and ".." are segments an HTTP client collapses: a delete of
+    rule ".." became a request on the rules index itself."""
+    for method in ("PUT", "DELETE"):
+        response = bets.request(method, f"/admin/bestbets/{bet_id}", headers=ADMIN,
+                                json={"query": "a", "title": "t", "url": "/x"} if method == "PUT" else None)
+        assert response.status_code == 422, (method, response.status_code, response.text)
+        assert response.json()["error"]["parameter"] == "bet_id"

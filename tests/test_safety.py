@@ -22,7 +22,7 @@ from govsearch.settings import Settings
 from service.apikeys import PageTokens
 from service.auth import AdminTokenError
 from service.limits import ClientBuckets, ConfiguredNetworks, client_ip, in_networks, parse_networks
-from service.logredact import RedactApiKeys, redact
+from service.logredact import RedactParameters, redact
 from service.main import create_app
 
 TOKEN = "safety-admin-token-0123456789"
@@ -152,22 +152,25 @@ def test_swagger_ui_is_served_locally_under_a_strict_csp(bare: Any) -> None:
     assert client.get("/redoc").status_code == 404  # ReDoc exists only as a CDN script
 
 
-def test_api_keys_are_redacted_from_access_logs(bare: Any) -> None:
+def test_api_keys_and_search_text_are_redacted_from_access_logs(bare: Any) -> None:
     access = logging.getLogger("uvicorn.access")
-    assert any(isinstance(f, RedactApiKeys) for f in access.filters)  # installed by create_app
+    assert any(isinstance(f, RedactParameters) for f in access.filters)  # installed by create_app
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
                                ("127.0.0.1:5000", "GET", "/search?q=%E5%AE%89&api_key=SECRET-KEY-0123456789&size=2",
                                 "1.1", 200), None)
     for log_filter in access.filters:
         log_filter.filter(record)
     line = record.getMessage()
-    assert "SECRET-KEY" not in line and "api_key=[redacted]&size=2" in line and "q=%E5%AE%89" in line
+    assert "SECRET-KEY" not in line and "api_key=[redacted]&size=2" in line
+    # What was searched, beside the address that searched it: never (the search log keeps it without one).
+    assert "%E5%AE%89" not in line and "?q=[redacted]&" in line
     assert redact("/suggest?api_key=abc") == "/suggest?api_key=[redacted]"
-    assert redact("/search?q=api_key") == "/search?q=api_key"
+    assert redact("/articles/x?q=%E5%AE%89") == "/articles/x?q=[redacted]"
+    assert redact("/search?query=api_key&mode=bm25") == "/search?query=api_key&mode=bm25"
     # Every spelling the API decodes to the parameter's name (it reads the query string with parse_qs).
     for name in ("api%5Fkey", "%61pi_key", "%61%70%69%5f%6b%65%79", "API_KEY"):
-        assert redact(f"/search?q=x&{name}=SECRET;size=2") == f"/search?q=x&{name}=[redacted];size=2"
-    assert redact("/search?q=api%5Fkey&api_keys=x") == "/search?q=api%5Fkey&api_keys=x"
+        assert redact(f"/search?mode=x&{name}=SECRET;size=2") == f"/search?mode=x&{name}=[redacted];size=2"
+    assert redact("/search?qq=api%5Fkey&api_keys=x") == "/search?qq=api%5Fkey&api_keys=x"
 
 
 # ---- units -----------------------------------------------------------------------------------------

@@ -35,7 +35,10 @@ async def analytics(query_log: QueryLogDep,
     return AnalyticsReport.model_validate(await query_log.analytics(size, days))
 
 
-BetId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The rule's id, chosen by the admin.")]
+# Not starting with a dot: "." and ".." in Elasticsearch's URL (/index/_doc/ID) are path segments an HTTP client
+# collapses, so a delete of rule ".." became a request on the index itself.
+BetId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$",
+                            description="The rule's id, chosen by the admin: letters, digits, _ - and . (not first).")]
 
 
 @router.get("/bestbets", response_model=BestBetList)

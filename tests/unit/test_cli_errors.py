@@ -50,3 +50,23 @@ def test_an_invalid_setting_stops_a_command_with_one_line_each_and_exit_2(monkey
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["error: SUGGEST_MIN_SEARCHES: Input should be greater than or equal to 2",
                      "error: CORS_ORIGINS: Value error, origin 'not-an-origin' must look like https://host[:port]"]
+
+
+def test_a_text_log_line_cannot_be_split_by_what_a_caller_sent() -> None:
+    import logging
+    import sys
+
+    from service.observability import TEXT_FORMAT, TextFormatter
+
+    formatter = TextFormatter(TEXT_FORMAT)
+    record = logging.LogRecord("service.audit", logging.WARNING, __file__, 1, "admin call refused what=%s %s",
+                               ("GET", "/admin/x\nFAKE INFO service.audit admin call outcome=200"), None)
+    record.request_id = "-"
+    line = formatter.format(record)
+    assert "\n" not in line and line.endswith("what=GET /admin/x\\x0aFAKE INFO service.audit admin call outcome=200")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failed = logging.LogRecord("service", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    failed.request_id = "-"
+    assert "\nTraceback" in formatter.format(failed)  # a traceback keeps its own lines

@@ -209,3 +209,9 @@ def test_the_search_deadline_follows_the_request_timeout_unless_set(clean_env: p
     assert _settings().search_deadline_seconds == 60.0  # a patient node timeout is not cut short
     clean_env.setenv("SEARCH_DEADLINE", "5")
     assert _settings().search_deadline_seconds == 5.0
+
+
+def test_the_elasticsearch_url_is_shown_without_its_password() -> None:
+    shown = Settings(es_url="https://elastic:S3cret@es1.internal:9200,https://elastic:S3cret@es2.internal:9200")
+    assert shown.elasticsearch_url_shown == "https://elastic:***@es1.internal:9200,https://elastic:***@es2.internal:9200"
+    assert Settings(es_url="http://127.0.0.1:9200").elasticsearch_url_shown == "http://127.0.0.1:9200"
