@@ -7,9 +7,11 @@ log can neither be traced back to an address nor link one person's searches acro
 (POST /events/click from the page): the query, the article id and its position. Never an IP address, a
 cookie, a user agent or an API key (`mappings/queries.json` is strict: nothing else fits).
 
-What may be shown to others (GET /hot, query suggestions: `SHOWN`): queries searched by at least
+What may be shown to others (GET /hot, query suggestions: `shown`): queries searched by at least
 SUGGEST_MIN_SEARCHES different searchers (pseudonyms) in the last HOT_DAYS days, that found something and were
-not offered a correction, so neither one person's query nor a typo is advertised.
+not offered a correction, so neither one person's query nor a typo is advertised; and short, without contact
+details or links (`publishable`), so that the list is no notice board for whoever can search from a few
+addresses.
 
 Searches are never slowed by it: `record` only puts the event on a bounded in-process queue (dropped,
 and counted, when full); one background task writes batches with `_bulk`, at most one per WRITE_INTERVAL
@@ -23,6 +25,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -65,11 +68,27 @@ class Pseudonyms:
         return hmac.new(self._key, address.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
+MAX_SHOWN_CHARS = 30
+"""The longest past query shown to others: what residents search is short (the judged queries: at most 25
+characters); a sentence on everyone's 热门搜索 is someone's message, not a search."""
+# Contact details and links: a run of 7 or more digits (a phone number; hotlines such as 12345 or 12315 stay
+# searchable), a word of 6 or more letters and digits with a letter and at least 3 digits (an account id:
+# wx1234, fake123; COVID19 and H7N9 stay), an address or a link. No search for public information needs them, and
+# a planted one is how a scam would use the list.
+_CONTACT = re.compile(r"\d{7,}|(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])(?=(?:[A-Za-z]*\d){3})[A-Za-z0-9]{6,}"
+                      r"|@|https?:|www\.|\.(?:com|cn|net)\b", re.IGNORECASE)
+
+
+def publishable(query: str) -> bool:
+    """Whether a past query's text may be shown to others at all (MAX_SHOWN_CHARS, no contact details)."""
+    return len(query) <= MAX_SHOWN_CHARS and _CONTACT.search(query) is None
+
+
 def shown(bucket: dict[str, Any], min_searchers: int) -> bool:
     """Whether a query bucket of `service.query.shown_queries_search` may be shown to others: searched by at
     least `min_searchers` different searchers (the terms' `min_doc_count` is only a first cut: one person
-    searching five times is five documents)."""
-    return bool(bucket["searchers"]["value"] >= min_searchers)
+    searching five times is five documents), and `publishable`."""
+    return bool(bucket["searchers"]["value"] >= min_searchers) and publishable(bucket["key"])
 
 
 class QueryLog:

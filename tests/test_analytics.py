@@ -84,13 +84,16 @@ def test_searches_and_clicks_become_hot_searches_and_analytics(log: TestClient, 
     assert all(len(doc["searcher"]) == 16 and "192" not in doc["searcher"] for doc in searches_logged)
 
 
-def test_one_persons_searches_or_a_corrected_typo_never_become_hot(log: TestClient, settings: Settings) -> None:
+def test_one_persons_searches_a_corrected_typo_or_contact_details_never_become_hot(log: TestClient, settings: Settings) -> None:
     """A visitor must not be able to put their own text on everyone's 热门搜索 and suggestions by searching it
     again and again, and a typo that found something (the vector side always does) is not advertised."""
     floor = settings.suggest_min_searches
     assert all(r["total"] > 0 for r in searched_by(log, "安全生产 请加微信", 1, times=3 * floor, mode="hybrid"))
     typo = searched_by(log, "安全生厂", floor, mode="hybrid")
     assert {r["did_you_mean"] for r in typo} == {"安全生产"} and all(r["total"] > 0 for r in typo)
+    # From enough addresses a planted message is searched by "enough people": contact details never show.
+    planted = searched_by(log, "港西镇 安全生产 请加微信 fake123 领补贴", floor, mode="bm25")
+    assert all(r["total"] > 0 and r["did_you_mean"] is None for r in planted)
     flush(log)
     assert log.get("/hot").json() == {"hot": []}
     log.portal.call(log.app.state.runtime.popular.refresh)  # type: ignore[attr-defined]

@@ -34,6 +34,13 @@ def test_a_query_below_the_privacy_floor_is_never_kept() -> None:
     assert sorted((p.query, p.searches) for p in kept) == [("安全生产", 5), ("疫情防控", 6)]
 
 
+def test_long_queries_contact_details_and_links_are_never_shown() -> None:
+    kept = popular(bucket("12345热线", (0, 9)), bucket("COVID19 疫苗", (0, 9)), bucket("拨打13812345678办证", (0, 9)),
+                   bucket("加微信 fake123", (0, 9)), bucket("www.example.cn", (0, 9)), bucket("a@b.cn", (0, 9)),
+                   bucket("港西镇" * 11, (0, 9)))
+    assert sorted(p.query for p in kept) == ["12345热线", "COVID19 疫苗"]
+
+
 def test_hidden_words_hide_every_query_containing_them_in_any_form() -> None:
     kept = popular(bucket("安全生产", (0, 9)), bucket("某某违纪举报", (0, 9)), bucket("ABC公司", (0, 9)),
                    hidden=("违紀", "ａｂｃ"))  # traditional and full-width: normalised like queries
