@@ -393,6 +393,9 @@ def test_a_body_that_is_not_json_is_a_400(admin: TestClient) -> None:
     response = admin.put("/admin/documents/bad-doc", content=b'{"title": "x", bad', headers={
         **AUTH, "Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json", response.text
+    nested = admin.put("/admin/documents/bad-doc", content=b"[" * 100_000 + b"]" * 100_000, headers={
+        **AUTH, "Content-Type": "application/json"})  # past the JSON parser's depth
+    assert nested.status_code == 400 and nested.json()["error"]["code"] == "invalid_json", nested.text
 
 
 @pytest.mark.parametrize("media_type", ["text/plain", "application/x-www-form-urlencoded"])
