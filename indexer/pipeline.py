@@ -387,7 +387,7 @@ def build(
         if before_switch:
             before_switch(index)
         if live is not None and not incremental:
-            es.indices.refresh(index=index)  # the journal's replayed writes count too
+            # The index was refreshed by finish_index, and the journal's replayed writes refresh what they touch.
             check_shrink(es, live, index, max_drop)
         previous = live if incremental else elastic.switch_alias(es, alias, index)
     except BaseException:
