@@ -186,8 +186,14 @@ class Settings(BaseSettings):
     )
     suggest_hidden_queries: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated words an administrator hides: a past query containing one (after "
-        "normalisation, case-insensitive) is never offered as a query suggestion nor listed by GET /hot.",
+        description="Comma-separated words hidden with the deployment: a past query containing one (after "
+        "normalisation, case-insensitive) is never offered as a query suggestion nor listed by GET /hot. Words "
+        "hidden while the service runs: /admin/hidden-queries (HIDDEN_QUERIES_INDEX).",
+    )
+    hidden_queries_index: str = Field(
+        default="gov-search-hidden-queries",
+        description="System index of the words hidden from GET /hot and the query suggestions while the service "
+        "runs, managed through /admin/hidden-queries (besides SUGGEST_HIDDEN_QUERIES).",
     )
 
     # --- Embeddings --------------------------------------------------------

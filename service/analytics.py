@@ -170,15 +170,15 @@ class QueryLog:
             raise
         return result
 
-    async def hot(self, size: int, min_searchers: int) -> list[dict[str, Any]]:
-        """The `size` most searched queries of the last `hot_days` days that may be shown (`shown`):
-        [{query, count}]; empty while the log is unreadable (hot searches are a convenience, the page works
-        without them)."""
+    async def hot(self, size: int, min_searchers: int, hides: Callable[[str], bool]) -> list[dict[str, Any]]:
+        """The `size` most searched queries of the last `hot_days` days that may be shown (`shown`) and
+        that `hides` does not hide: [{query, count}]; empty while the log is unreadable (hot searches are a
+        convenience, the page works without them)."""
         try:
             buckets = await self._shown(HOT_CANDIDATES * size, min_searchers, per_day=False)
         except ServiceUnavailable:
             return []
-        return [{"query": b["key"], "count": b["doc_count"]} for b in buckets[:size]]
+        return [{"query": b["key"], "count": b["doc_count"]} for b in buckets if not hides(b["key"])][:size]
 
     async def popular(self, size: int, min_searchers: int) -> list[dict[str, Any]]:
         """Of the `size` most searched queries of the last `hot_days` days, those that may be shown (`shown`),

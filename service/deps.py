@@ -19,6 +19,7 @@ from indexer.journal import Journal
 from service.analytics import QueryLog
 from service.bestbets import BestBets
 from service.embedding import EmbedderPool, QueryEmbedder
+from service.hidden import HiddenQueries
 from service.jobs import JobStore
 from service.limits import ConfiguredNetworks
 from service.popular import PopularQueries
@@ -68,6 +69,7 @@ QueryLogDep = Annotated[QueryLog, _part("query_log")]
 BestBetsDep = Annotated[BestBets, _part("best_bets")]
 SynonymsDep = Annotated[Synonyms, _part("synonyms")]
 PopularDep = Annotated[PopularQueries, _part("popular")]
+HiddenQueriesDep = Annotated[HiddenQueries, _part("hidden")]
 
 
 async def get_networks(request: Request) -> ConfiguredNetworks:

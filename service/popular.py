@@ -2,7 +2,8 @@
 
 What goes in: queries of the last HOT_DAYS days that may be shown to others (`service.analytics.shown`:
 searched by at least SUGGEST_MIN_SEARCHES different searchers, found something, offered no correction),
-none containing a SUGGEST_HIDDEN_QUERIES word, at most `MAX_POPULAR` of them. Each is weighted by its
+at most `MAX_POPULAR` of them; those holding a hidden word (`service.hidden`) are left out when the list is
+read, so hiding a word applies at once. Each is weighted by its
 searches, a search `d` days old counting 0.5^(d / SUGGEST_HALF_LIFE_DAYS), and is matched by its text and its
 pinyin forms (`govsearch.pinyin`, as titles are).
 
@@ -23,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from govsearch import pinyin
-from govsearch.rules import normalize_text
 from service.analytics import QueryLog, shown
+from service.hidden import HiddenQueries, Hides
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +47,15 @@ class PopularQuery:
     weight: float  # searches decayed by age
 
 
-def hidden_by(query: str, hidden: Iterable[str]) -> bool:
-    """True when `query` contains an administrator-hidden word (both normalised, case-insensitive)."""
-    key = query.lower()
-    return any(word and normalize_text(word).lower() in key for word in hidden)
-
-
 def from_buckets(buckets: Iterable[dict[str, Any]], *, min_searchers: int, half_life_days: float,
-                 hidden: Iterable[str], now: float) -> list[PopularQuery]:
+                 now: float) -> list[PopularQuery]:
     """The popular queries in the log's aggregation (`service.query.shown_queries_search`), heaviest
-    first: those that may not be shown (`shown`) or are hidden left out (`QueryLog.popular` drops the first
-    already; they are checked here again so that no other caller of this function can skip the rule)."""
-    hidden = list(hidden)
+    first: those that may not be shown (`shown`) left out (`QueryLog.popular` drops them already; they are
+    checked here again so that no other caller of this function can skip the rule)."""
     popular = []
     for bucket in buckets:
         query, searches = bucket["key"], bucket["doc_count"]
-        if not shown(bucket, min_searchers) or hidden_by(query, hidden):
+        if not shown(bucket, min_searchers):
             continue
         weight = sum(day["doc_count"] * 0.5 ** (max(0.0, now - day["key"] / 1000) / DAY_SECONDS / half_life_days)
                      for day in bucket["days"]["buckets"])
@@ -113,8 +107,9 @@ class PopularIndex:
         self._text = _Prefixes(text_rows)
         self._pinyin = _Prefixes(pinyin_rows)
 
-    def matching(self, typed: str, size: int) -> list[PopularQuery]:
-        """The `size` queries that match `typed` (normalised) best: by how they match, then by weight."""
+    def matching(self, typed: str, size: int, hides: Hides = lambda query: False) -> list[PopularQuery]:
+        """The `size` queries that match `typed` (normalised) best, by how they match, then by weight; none
+        that `hides`."""
         text = typed.lower().strip()
         if not text:
             return []
@@ -126,7 +121,9 @@ class PopularIndex:
         n = len(self.popular)
         chosen: dict[int, None] = {}  # query numbers in rank order; the first rank of each is its best
         for rank in ranks:
-            chosen.setdefault(rank % n)
+            if rank % n in chosen or hides(self.popular[rank % n].query):
+                continue
+            chosen[rank % n] = None
             if len(chosen) == size:
                 break
         return [self.popular[number] for number in chosen]
@@ -136,12 +133,12 @@ class PopularQueries:
     """The process's list of popular queries, refreshed from the search log in the background."""
 
     def __init__(self, query_log: QueryLog, *, min_searchers: int, half_life_days: float, refresh_seconds: float,
-                 hidden: Iterable[str]) -> None:
+                 hidden: HiddenQueries) -> None:
         self.query_log = query_log
         self.min_searchers = min_searchers
         self.half_life_days = half_life_days
         self.refresh_seconds = refresh_seconds
-        self.hidden = tuple(hidden)
+        self.hidden = hidden
         self.index = PopularIndex([])
         self._refreshed: float | None = None  # time.monotonic() of the last refresh attempt
         self._task: asyncio.Task[None] | None = None
@@ -156,17 +153,17 @@ class PopularQueries:
                         exc_info=True)
             return
         popular = from_buckets(buckets, min_searchers=self.min_searchers, half_life_days=self.half_life_days,
-                               hidden=self.hidden, now=time.time())
+                               now=time.time())
         # Pinyin for a few thousand queries takes a fraction of a second: not on the event loop.
         self.index = await asyncio.to_thread(PopularIndex, popular)
 
-    def matching(self, typed: str, size: int) -> list[PopularQuery]:
-        """The best `size` popular queries for `typed` (normalised), from memory; starts a background
-        refresh when the list is older than `refresh_seconds` (and none is running)."""
+    async def matching(self, typed: str, size: int) -> list[PopularQuery]:
+        """The best `size` popular queries for `typed` (normalised) that no hidden word hides, from memory;
+        starts a background refresh when the list is older than `refresh_seconds` (and none is running)."""
         stale = self._refreshed is None or time.monotonic() - self._refreshed > self.refresh_seconds
         if stale and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self.refresh())
-        return self.index.matching(typed, size)
+        return self.index.matching(typed, size, await self.hidden.hides())
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():

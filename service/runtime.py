@@ -24,6 +24,7 @@ from service.analytics import QueryLog
 from service.backend import ElasticsearchBackend
 from service.bestbets import BestBets
 from service.embedding import EmbedderPool, QueryEmbedder
+from service.hidden import HiddenQueries
 from service.jobs import JobStore
 from service.popular import PopularQueries
 from service.ranking import LearnedRanker
@@ -48,6 +49,7 @@ class Runtime:
     best_bets: BestBets  # 办事直达 rules
     synonyms: Synonyms  # plain words → official terms, shared by every searcher of the runtime
     popular: PopularQueries  # popular past queries for /suggest, aggregated from query_log in the background
+    hidden: HiddenQueries  # words kept out of /hot and the query suggestions
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -63,14 +65,15 @@ class Runtime:
         ranker = await asyncio.to_thread(ranking.load, settings.ranker_model)
         synonyms = Synonyms(es, settings.synonyms_index, settings.synonyms_file)
         query_log = QueryLog(es, settings.query_log_index, settings.hot_days)
+        hidden = HiddenQueries(es, settings.hidden_queries_index, settings.suggest_hidden_queries)
         return cls(settings=settings, es=es, es_sync=es_sync, embedders=pool, query_embedder=query_embedder,
                    searcher=Searcher(ElasticsearchBackend(es), query_embedder, settings, admission, ranker, synonyms),
                    ranker=ranker, admission=admission, jobs=jobs, runner=ReindexRunner(es_sync, jobs, pool, settings),
                    query_log=query_log, best_bets=BestBets(es, settings.best_bets_index), synonyms=synonyms,
                    popular=PopularQueries(query_log, min_searchers=settings.suggest_min_searches,
                                           half_life_days=settings.suggest_half_life_days,
-                                          refresh_seconds=settings.suggest_refresh_seconds,
-                                          hidden=settings.suggest_hidden_queries))
+                                          refresh_seconds=settings.suggest_refresh_seconds, hidden=hidden),
+                   hidden=hidden)
 
     def with_settings(self, settings: Settings) -> Runtime:
         """The same clients and models, searching with `settings` (a new alias gets its own query cache,

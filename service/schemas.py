@@ -6,12 +6,14 @@ Article fields are not listed here: `Hit`, `ArticleView` and `ArticleIn` inherit
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from govsearch.rules import match_key
 from govsearch.schema import ArticleMetadata, PassageSpan
+from service.hidden import MAX_WORD_CHARS as MAX_HIDDEN_WORD_CHARS
+from service.hidden import MAX_WORDS as MAX_HIDDEN_WORDS
 from service.synonyms import MAX_LINE_CHARS, MAX_RULE_LINES
 
 SearchMode = Literal["hybrid", "bm25", "vector"]
@@ -119,6 +121,22 @@ class SynonymRules(SynonymRulesIn):
     version: int | None = Field(description="The stored set's version (grows with every PUT); null: the repo file, "
                                 "Elasticsearch not written yet.")
     updated: str | None = Field(description="When the set was stored (ISO 8601, UTC).")
+
+
+class HiddenQueriesIn(BaseModel):
+    """The whole list of words hidden from 热门搜索 and the query suggestions: a past query holding one (both
+    normalised, any case) is not shown. A word written twice is kept once."""
+
+    words: list[Annotated[str, Field(min_length=1, max_length=MAX_HIDDEN_WORD_CHARS, pattern=NOT_BLANK)]] = Field(
+        max_length=MAX_HIDDEN_WORDS, description=f"At most {MAX_HIDDEN_WORDS} words of 1-{MAX_HIDDEN_WORD_CHARS} "
+        "characters, not blank.", examples=[["代办", "加微信"]])
+
+
+class HiddenQueries(HiddenQueriesIn):
+    settings_words: list[str] = Field(description="Words hidden by SUGGEST_HIDDEN_QUERIES (set with the "
+                                      "deployment, not changed by PUT); hidden as well.")
+    version: int | None = Field(description="The stored list's version (grows with every PUT); null: none stored.")
+    updated: str | None = Field(description="When the list was stored (ISO 8601, UTC).")
 
 
 class SearchResponse(BaseModel):

@@ -60,5 +60,5 @@ def merged(queries: list[str], titles: list[dict[str, str]], size: int) -> list[
 async def suggest(es: AsyncElasticsearch, settings: Settings, popular: PopularQueries, typed: str,
                   size: int) -> list[dict[str, str | None]]:
     """Popular past queries and titles for `typed`, best first (see the module docstring)."""
-    queries = [p.query for p in popular.matching(normalize_text(typed), size)]
+    queries = [p.query for p in await popular.matching(normalize_text(typed), size)]
     return merged(queries, await suggest_titles(es, settings, typed, size), size)

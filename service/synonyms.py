@@ -14,35 +14,24 @@ ones — and returns the terms the query does not already hold; `service.query` 
 as low-weight phrase clauses, so an article using only the official term is found and one matching the
 typed words still ranks above it. The vector side is not expanded.
 
-Storage: the live set is one document in `SYNONYMS_INDEX`, written whole by `Synonyms.replace`; while the
-index holds none, searches use the repo file's rules, and the first admin read (`GET /admin/synonyms`) stores
-them there (the seed). Searches never write. Each process re-reads the document's version at most
-`RULES_TTL` seconds after a change elsewhere and at once after a change it made itself; a set that cannot
-be read leaves the previous one (or the repo file's) in place: synonyms never fail a search.
+Storage: the live set is one document in `SYNONYMS_INDEX` (`service.ruledoc`), written whole by
+`Synonyms.replace`; while the index holds none, searches use the repo file's rules, and the first admin read
+(`GET /admin/synonyms`) stores them there (the seed). A set that cannot be read leaves the previous one (or
+the repo file's) in place: synonyms never fail a search.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
+from elasticsearch import AsyncElasticsearch
 
 from govsearch.rules import normalize_text
-from indexer.elastic import SYSTEM_WRITE_REFRESH
-from service.sysindex import ensure_system_index
+from service.ruledoc import RuleDocument
 
-log = logging.getLogger(__name__)
-
-RULES_TTL = 10.0
-WRITE_TIMEOUT = 30.0
-DOC_ID = "current"
 MAX_RULES = 5000
 MAX_RULE_LINES = 10_000
 """Lines (rules, comments, blanks) a set may have; PUT bodies are capped by MAX_REQUEST_BYTES too."""
@@ -177,85 +166,9 @@ class SynonymSet:
         return expansions
 
 
-@dataclass(frozen=True)
-class StoredSynonyms:
-    synonyms: SynonymSet
-    version: int | None  # the document's version in SYNONYMS_INDEX; None: the repo file (not stored)
-    updated: str | None
-
-
-class Synonyms:
+class Synonyms(RuleDocument[SynonymSet]):
     """The live rules of every API process: read from Elasticsearch, seeded from the repo file."""
 
     def __init__(self, es: AsyncElasticsearch, index: str, seed: Path) -> None:
-        self.es = es
-        self.index = index
-        self.seed = seed
-        self._cache: tuple[float, StoredSynonyms] | None = None
-        self._refreshing = asyncio.Lock()
-
-    async def current(self) -> SynonymSet:
-        """The rules to expand with (cached; see the module docstring). Never writes: while the index holds
-        no set, searches use the repo file's. One version check at a time: searches arriving while it runs
-        use the set they would have used a moment earlier (the first search of a process waits for it)."""
-        if self._cache is not None and (not self._stale() or self._refreshing.locked()):
-            return self._cache[1].synonyms
-        async with self._refreshing:
-            if self._cache is None or self._stale():
-                try:
-                    stored = await self._read(self._cache[1] if self._cache else None, seed=False)
-                except Exception:
-                    log.warning("synonyms: not readable from %s; keeping the previous set", self.index, exc_info=True)
-                    stored = self._cache[1] if self._cache else self._file()
-                self._cache = (time.monotonic(), stored)
-            return self._cache[1].synonyms
-
-    def _stale(self) -> bool:
-        return self._cache is None or time.monotonic() - self._cache[0] > RULES_TTL
-
-    async def stored(self) -> StoredSynonyms:
-        """The rules as Elasticsearch holds them now, seeding the index from the repo file if it holds none."""
-        stored = await self._read(None, seed=True)
-        self._cache = (time.monotonic(), stored)
-        return stored
-
-    async def replace(self, synonyms: SynonymSet) -> StoredSynonyms:
-        """Store `synonyms` as the whole set; this process uses it on return, the others within RULES_TTL."""
-        stored = await self._write(synonyms, create=False)
-        self._cache = (time.monotonic(), stored)
-        return stored
-
-    def _file(self) -> StoredSynonyms:
-        return StoredSynonyms(SynonymSet.from_file(self.seed), None, None)
-
-    async def _read(self, known: StoredSynonyms | None, *, seed: bool) -> StoredSynonyms:
-        try:
-            head = await self.es.get(index=self.index, id=DOC_ID, source=False)
-        except NotFoundError:  # no index or no document yet
-            if not seed:
-                return known if known is not None and known.version is None else self._file()
-            try:
-                stored = await self._write(self._file().synonyms, create=True)
-            except ConflictError:  # another replica seeded it (or an admin stored a set) meanwhile
-                return await self._read(None, seed=False)
-            log.info("synonyms: %s seeded from %s (%d rules)", self.index, self.seed, len(stored.synonyms.rules))
-            return stored
-        if known is not None and known.version == head["_version"]:
-            return known
-        document = await self.es.get(index=self.index, id=DOC_ID)
-        source = document["_source"]
-        return StoredSynonyms(SynonymSet(source["rules"]), document["_version"], source["updated"])
-
-    async def _write(self, synonyms: SynonymSet, *, create: bool) -> StoredSynonyms:
-        """Index the set as the one document (`create`: only if there is none), with an admin's patience:
-        creating the index may take longer than a search may wait."""
-        es = self.es.options(request_timeout=WRITE_TIMEOUT)
-        await ensure_system_index(es, self.index, "synonyms")
-        updated = _now()
-        result = await es.index(index=self.index, id=DOC_ID, document={"rules": synonyms.lines, "updated": updated},
-                                op_type="create" if create else "index", refresh=SYSTEM_WRITE_REFRESH)
-        return StoredSynonyms(synonyms, result["_version"], updated)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+        super().__init__(es, index, mapping="synonyms", field="rules", parse=SynonymSet,
+                         seed=lambda: SynonymSet.from_file(seed), name="synonyms")

@@ -29,6 +29,7 @@ TEST_QUERY_LOG = "test-gov-search-queries"
 # The suite's own system indices, so a test storing rules never leaves them in a node's default ones.
 TEST_SYNONYMS = "test-gov-search-synonyms"
 TEST_BEST_BETS = "test-gov-search-bestbets"
+TEST_HIDDEN = "test-gov-search-hidden-queries"
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +44,7 @@ def settings(cache_dir: Path) -> Settings:
     # Patient deadlines: on a loaded machine a 1 s embedding wait or a 1.2 s ES timeout turned a hybrid answer
     # into a BM25-only or partial one (a ranking test then failed); the deadlines have tests of their own.
     return Settings(index_alias=TEST_ALIAS, query_log_index=TEST_QUERY_LOG, synonyms_index=TEST_SYNONYMS,
-                    best_bets_index=TEST_BEST_BETS, embedding_cache_dir=cache_dir,
+                    best_bets_index=TEST_BEST_BETS, hidden_queries_index=TEST_HIDDEN, embedding_cache_dir=cache_dir,
                     query_embedding_timeout=30.0, es_search_timeout=25.0, es_request_timeout=30.0,
                     admin_token=["test-admin-token"],
                     cors_origins=["http://portal.example"], keyless_rate_limit_per_minute=0)
@@ -58,7 +59,7 @@ def es(settings: Settings) -> Iterator[Elasticsearch]:
         pytest.exit(f"no Elasticsearch at {settings.elasticsearch_url}: run the suite with `make test` ({exc})", 2)
     # Rules a previous run stored (the fuzz test PUTs sets) must not change this run's searches, nor its
     # logged queries this run's suggestions (popular past queries come first and displace equal titles).
-    for name in (TEST_SYNONYMS, TEST_BEST_BETS, TEST_QUERY_LOG):
+    for name in (TEST_SYNONYMS, TEST_BEST_BETS, TEST_HIDDEN, TEST_QUERY_LOG):
         client.indices.delete(index=name, ignore_unavailable=True)
     yield client
     client.close()
@@ -66,7 +67,7 @@ def es(settings: Settings) -> Iterator[Elasticsearch]:
 
 @contextmanager
 def nothing_stored(es: Elasticsearch, index: str, store: object) -> Iterator[None]:
-    """A rule store of the app (synonyms, best bets) with nothing stored, before and after the block:
+    """A rule store of the app (synonyms, best bets, hidden queries) with nothing stored, before and after the block:
     its index dropped and its in-process cache forgotten (the next read finds what the test stored)."""
     def forget() -> None:
         es.indices.delete(index=index, ignore_unavailable=True)

@@ -1,5 +1,5 @@
 """The search log through the real app and node: searches and clicks recorded without personal data,
-GET /hot, GET /admin/analytics, POST /events/click."""
+GET /hot, GET /admin/analytics, POST /events/click, /admin/hidden-queries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
 from govsearch.settings import Settings
+from tests.conftest import nothing_stored
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 
@@ -134,3 +135,54 @@ def test_popular_queries_are_suggested_above_the_privacy_floor_only(log: TestCli
         assert any(item["kind"] == "title" for item in items)  # titles still follow
         assert len({item["text"] for item in items}) == len(items)
     assert [item for item in suggest(log, "shipin") if item["kind"] == "query"] == []
+
+
+@pytest.fixture
+def hiding(log: TestClient, es: Elasticsearch, settings: Settings) -> Iterator[TestClient]:
+    """`log`, with no hidden words stored before and after."""
+    with nothing_stored(es, settings.hidden_queries_index, log.app.state.runtime.hidden):  # type: ignore[attr-defined]
+        yield log
+
+
+def shown(client: TestClient) -> tuple[list[str], list[str]]:
+    """The queries /hot lists and those suggested for 安全 (the suggestions' list re-aggregated first)."""
+    client.portal.call(client.app.state.runtime.popular.refresh)  # type: ignore[attr-defined]
+    return ([item["query"] for item in client.get("/hot").json()["hot"]],
+            [item["text"] for item in suggest(client, "安全") if item["kind"] == "query"])
+
+
+def test_an_admin_hides_a_hot_query_at_once_and_can_bring_it_back(hiding: TestClient, settings: Settings) -> None:
+    floor = settings.suggest_min_searches
+    searched_by(hiding, "安全生产", floor + 1)
+    searched_by(hiding, "安全检查", floor)
+    flush(hiding)
+    assert shown(hiding) == (["安全生产", "安全检查"], ["安全生产", "安全检查"])
+    stored = hiding.get("/admin/hidden-queries", headers=ADMIN).json()  # the first read stores the empty seed
+    assert (stored["words"], stored["settings_words"], stored["version"]) == ([], [], 1) and stored["updated"]
+
+    put = hiding.put("/admin/hidden-queries", headers=ADMIN, json={"words": ["生產", " 生产 "]})  # traditional
+    assert put.status_code == 200 and put.json()["words"] == ["生產"] and put.json()["version"] == 2
+    # No re-aggregation of the log: the lists read now leave it out, and the next query takes its place.
+    assert hiding.get("/hot").json()["hot"] == [{"query": "安全检查", "count": floor}]
+    assert [item["text"] for item in suggest(hiding, "安全") if item["kind"] == "query"] == ["安全检查"]
+    assert hiding.get("/hot", params={"size": 1}).json()["hot"] == [{"query": "安全检查", "count": floor}]
+    top = hiding.get("/admin/analytics", headers=ADMIN).json()["top_queries"]
+    assert "安全生产" in [row["query"] for row in top]  # the log keeps it: admins still see it
+
+    assert hiding.put("/admin/hidden-queries", headers=ADMIN, json={"words": []}).json()["words"] == []
+    assert shown(hiding) == (["安全生产", "安全检查"], ["安全生产", "安全检查"])
+
+
+@pytest.mark.parametrize(("words", "parameter"), [
+    (["代办", " "], "words.1"), (["港" * 31], "words.0"), (["代办", ""], "words.1"), ("代办", "words")])
+def test_a_bad_hidden_word_is_refused_and_nothing_is_stored(hiding: TestClient, words: object, parameter: str) -> None:
+    assert hiding.put("/admin/hidden-queries", headers=ADMIN, json={"words": ["加微信"]}).status_code == 200
+    response = hiding.put("/admin/hidden-queries", headers=ADMIN, json={"words": words})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["parameter"] == parameter
+    assert hiding.get("/admin/hidden-queries", headers=ADMIN).json()["words"] == ["加微信"]
+
+
+def test_hidden_queries_need_an_admin_token(hiding: TestClient) -> None:
+    assert hiding.get("/admin/hidden-queries").status_code == 401
+    assert hiding.put("/admin/hidden-queries", json={"words": ["x"]}).status_code == 401

@@ -82,6 +82,7 @@ def api(sample_index, settings, cache_dir: Path, portal: str, portal_dir: Path, 
         "QUERY_LOG_INDEX": QUERY_LOG,
         "SYNONYMS_INDEX": settings.synonyms_index,  # none stored (the es fixture drops it): the repo file's rules
         "BEST_BETS_INDEX": settings.best_bets_index,
+        "HIDDEN_QUERIES_INDEX": settings.hidden_queries_index,
         "SUGGEST_REFRESH_SECONDS": "1",  # popular queries show within a second or two
     }
     es.indices.delete(index=QUERY_LOG, ignore_unavailable=True)

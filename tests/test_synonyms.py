@@ -11,7 +11,7 @@ from elasticsearch import AsyncElasticsearch
 from fastapi.testclient import TestClient
 
 from govsearch.settings import Settings
-from service import synonyms as synonyms_module
+from service import ruledoc
 from service.synonyms import Synonyms, SynonymSet
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
@@ -82,7 +82,7 @@ def test_admins_read_and_replace_the_rules_and_searches_follow_at_once(rules: Te
 
 def test_another_process_picks_the_change_up_by_version(rules: TestClient, settings: Settings,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(synonyms_module, "RULES_TTL", 0.0)  # the replica's 10 s, elapsed at once
+    monkeypatch.setattr(ruledoc, "RULES_TTL", 0.0)  # the replica's 10 s, elapsed at once
 
     async def replica_sees(q: str) -> list:
         es = AsyncElasticsearch(settings.elasticsearch_hosts)

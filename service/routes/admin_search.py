@@ -1,5 +1,5 @@
-"""/admin endpoints about searching (not indexing): the search analytics, best bets (办事直达) and the
-synonym rules (plain words → official terms)."""
+"""/admin endpoints about searching (not indexing): the search analytics, best bets (办事直达), the
+synonym rules (plain words → official terms) and the words hidden from 热门搜索 and the suggestions."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from govsearch.actions import article_doc_id
 from service.auth import require_admin
-from service.deps import BestBetsDep, EsDep, QueryLogDep, SettingsDep, SynonymsDep
+from service.deps import BestBetsDep, EsDep, HiddenQueriesDep, QueryLogDep, SettingsDep, SynonymsDep
 from service.errors import NotFound, invalid_parameter
+from service.hidden import HiddenWordError, HiddenWords
+from service.ruledoc import Stored
 from service.schemas import (
     BAD_BODY_RESPONSE,
     NOT_FOUND_RESPONSE,
@@ -18,10 +20,12 @@ from service.schemas import (
     BestBet,
     BestBetIn,
     BestBetList,
+    HiddenQueries,
+    HiddenQueriesIn,
     SynonymRules,
     SynonymRulesIn,
 )
-from service.synonyms import StoredSynonyms, SynonymError, SynonymSet
+from service.synonyms import SynonymError, SynonymSet
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
@@ -68,8 +72,8 @@ async def delete_best_bet(bet_id: BetId, best_bets: BestBetsDep) -> Response:
     return Response(status_code=204)
 
 
-def _rules(stored: StoredSynonyms) -> SynonymRules:
-    return SynonymRules(rules=stored.synonyms.lines, count=len(stored.synonyms.rules), version=stored.version,
+def _rules(stored: Stored[SynonymSet]) -> SynonymRules:
+    return SynonymRules(rules=stored.value.lines, count=len(stored.value.rules), version=stored.version,
                         updated=stored.updated)
 
 
@@ -88,3 +92,28 @@ async def put_synonyms(body: SynonymRulesIn, synonyms: SynonymsDep) -> SynonymRu
     except SynonymError as exc:
         raise invalid_parameter(f"rules.{exc.line - 1}", f"{exc.text!r}: {exc.reason}") from None
     return _rules(await synonyms.replace(parsed))
+
+
+def _hidden(stored: Stored[HiddenWords], hidden: HiddenQueriesDep) -> HiddenQueries:
+    return HiddenQueries(words=stored.value.lines, settings_words=list(hidden.always), version=stored.version,
+                         updated=stored.updated)
+
+
+@router.get("/hidden-queries", response_model=HiddenQueries)
+async def get_hidden_queries(hidden: HiddenQueriesDep) -> HiddenQueries:
+    """The words hidden from GET /hot and the query suggestions: the stored list (`words`, which PUT replaces)
+    and SUGGEST_HIDDEN_QUERIES (`settings_words`)."""
+    return _hidden(await hidden.stored(), hidden)
+
+
+@router.put("/hidden-queries", response_model=HiddenQueries, responses=BAD_BODY_RESPONSE)
+async def put_hidden_queries(body: HiddenQueriesIn, hidden: HiddenQueriesDep) -> HiddenQueries:
+    """Replace the stored list. A past query holding one of the words (both normalised, any case) leaves
+    /hot and the suggestions of this process as soon as this returns, of other replicas within 10 s; the
+    search log keeps it (the analytics still list it), so removing the word brings it back. An empty or too
+    long word is a 422 naming it (`words.2`) and nothing is stored."""
+    try:
+        words = HiddenWords(body.words)
+    except HiddenWordError as exc:
+        raise invalid_parameter(f"words.{exc.position}", exc.reason) from None
+    return _hidden(await hidden.replace(words), hidden)

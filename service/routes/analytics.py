@@ -7,22 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from govsearch.rules import normalize_text
-from service.deps import QueryLogDep, SettingsDep
-from service.popular import hidden_by
+from service.deps import HiddenQueriesDep, QueryLogDep, SettingsDep
 from service.schemas import BAD_BODY_RESPONSE, ERROR_RESPONSES, ClickEvent, HotSearches
 
 router = APIRouter(tags=["search"])
 
 
 @router.get("/hot", response_model=HotSearches, responses=ERROR_RESPONSES)
-async def hot(query_log: QueryLogDep, settings: SettingsDep,
+async def hot(query_log: QueryLogDep, hidden: HiddenQueriesDep, settings: SettingsDep,
               size: Annotated[int, Query(ge=1, le=50, description="At most this many queries.")] = 10) -> HotSearches:
     """The most searched queries of the last HOT_DAYS days (热门搜索), under the same rules as query
     suggestions: searched by at least SUGGEST_MIN_SEARCHES different people, found something, offered no
-    typo correction, no SUGGEST_HIDDEN_QUERIES word (`service.analytics`)."""
-    hot = await query_log.hot(size, settings.suggest_min_searches)
-    return HotSearches.model_validate(
-        {"hot": [item for item in hot if not hidden_by(item["query"], settings.suggest_hidden_queries)]})
+    typo correction, no hidden word (SUGGEST_HIDDEN_QUERIES, /admin/hidden-queries; `service.analytics`,
+    `service.hidden`)."""
+    hot = await query_log.hot(size, settings.suggest_min_searches, await hidden.hides())
+    return HotSearches.model_validate({"hot": hot})
 
 
 @router.post("/events/click", status_code=204, response_class=Response,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from service.hidden import HiddenWords, Hides, hidden_by
 from service.popular import PopularIndex, PopularQueries, PopularQuery, from_buckets
 from service.suggest import merged
 
@@ -24,8 +25,8 @@ def bucket(query: str, *per_day: tuple[float, int], searchers: int | None = None
             "searchers": {"value": searches if searchers is None else searchers}}
 
 
-def popular(*buckets: dict[str, Any], hidden: tuple[str, ...] = ()) -> list[PopularQuery]:
-    return from_buckets(buckets, min_searchers=5, half_life_days=7.0, hidden=hidden, now=NOW)
+def popular(*buckets: dict[str, Any]) -> list[PopularQuery]:
+    return from_buckets(buckets, min_searchers=5, half_life_days=7.0, now=NOW)
 
 
 def test_a_query_below_the_privacy_floor_is_never_kept() -> None:
@@ -39,12 +40,6 @@ def test_long_queries_contact_details_and_links_are_never_shown() -> None:
                    bucket("加微信 fake123", (0, 9)), bucket("www.example.cn", (0, 9)), bucket("a@b.cn", (0, 9)),
                    bucket("港西镇" * 11, (0, 9)))
     assert sorted(p.query for p in kept) == ["12345热线", "COVID19 疫苗"]
-
-
-def test_hidden_words_hide_every_query_containing_them_in_any_form() -> None:
-    kept = popular(bucket("安全生产", (0, 9)), bucket("某某违纪举报", (0, 9)), bucket("ABC公司", (0, 9)),
-                   hidden=("违紀", "ａｂｃ"))  # traditional and full-width: normalised like queries
-    assert [p.query for p in kept] == ["安全生产"]
 
 
 def test_weight_decays_with_age_so_recent_searches_outrank_old_ones() -> None:
@@ -97,6 +92,36 @@ def test_queries_take_the_room_titles_leave_and_a_title_equal_to_a_query_is_left
     assert merged([], [title("a", "T")], 8) == [{"kind": "title", "text": "T", "id": "a", "title": "T"}]
 
 
+class _Hidden:
+    """`service.hidden.HiddenQueries` with `words` hidden (no node)."""
+
+    def __init__(self, *words: str) -> None:
+        self.words = HiddenWords(words)
+
+    async def hides(self) -> Hides:
+        return lambda query: hidden_by(query, self.words.keys)
+
+
+def test_hidden_words_take_a_query_off_the_suggestions_the_moment_they_are_hidden() -> None:
+    log = _Log([bucket("某某违纪举报", (0, 20)), bucket("违纪举报电话", (0, 10)), bucket("ABC公司", (0, 9)),
+                bucket("安全生产", (0, 9))])
+    hidden = _Hidden()
+    queries = PopularQueries(log, min_searchers=5, half_life_days=7, refresh_seconds=60, hidden=hidden)  # type: ignore[arg-type]
+
+    async def typed(text: str, size: int) -> list[str]:
+        return [p.query for p in await queries.matching(text, size)]
+
+    asyncio.run(queries.refresh())
+    assert asyncio.run(typed("违纪", 8)) == ["违纪举报电话", "某某违纪举报"]  # a prefix match first
+    hidden.words = HiddenWords(["电话"])
+    assert asyncio.run(typed("违纪", 1)) == ["某某违纪举报"]  # the hidden better match does not take the one place
+    hidden.words = HiddenWords(["违紀", "ａｂｃ"])  # traditional and full-width: normalised like queries
+    assert asyncio.run(typed("违纪", 8)) == [] and asyncio.run(typed("abc", 8)) == []
+    hidden.words = HiddenWords([])
+    assert asyncio.run(typed("违纪", 8)) == ["违纪举报电话", "某某违纪举报"]  # unhidden: back, no refresh needed
+    assert len(log.requests) == 1
+
+
 class _Log:
     """The search log's aggregation as a recorded answer (or a failure), counting the requests."""
 
@@ -113,14 +138,14 @@ class _Log:
 
 def test_keystrokes_read_memory_and_a_stale_list_is_refreshed_once_in_the_background() -> None:
     log = _Log([bucket("安全生产", (0, 9))])
-    queries = PopularQueries(log, min_searchers=5, half_life_days=7, refresh_seconds=60, hidden=())  # type: ignore[arg-type]
+    queries = PopularQueries(log, min_searchers=5, half_life_days=7, refresh_seconds=60, hidden=_Hidden())  # type: ignore[arg-type]
 
     async def keystrokes() -> tuple[list[str], list[str]]:
-        first = [p.query for p in queries.matching("aq", 8)]  # nothing yet: the first refresh starts now
+        first = [p.query for p in await queries.matching("aq", 8)]  # nothing yet: the first refresh starts now
         for _ in range(5):
-            queries.matching("aqs", 8)
+            await queries.matching("aqs", 8)
         await queries._task  # the background refresh (the pinyin forms are computed in a thread)
-        return first, [p.query for p in queries.matching("aqsc", 8)]
+        return first, [p.query for p in await queries.matching("aqsc", 8)]
 
     assert asyncio.run(keystrokes()) == ([], ["安全生产"])
     assert log.requests == [(2000, 5)]  # one aggregation for seven keystrokes
@@ -128,7 +153,7 @@ def test_keystrokes_read_memory_and_a_stale_list_is_refreshed_once_in_the_backgr
 
 def test_a_failed_refresh_keeps_the_list() -> None:
     log = _Log([bucket("安全生产", (0, 9))])
-    queries = PopularQueries(log, min_searchers=5, half_life_days=7, refresh_seconds=60, hidden=())  # type: ignore[arg-type]
+    queries = PopularQueries(log, min_searchers=5, half_life_days=7, refresh_seconds=60, hidden=_Hidden())  # type: ignore[arg-type]
     asyncio.run(queries.refresh())
     log.buckets = ConnectionError("node away")
     asyncio.run(queries.refresh())

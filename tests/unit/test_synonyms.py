@@ -188,6 +188,7 @@ class _SlowStore:
 
 
 def test_searches_arriving_together_share_one_version_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service import ruledoc
     from service import synonyms as module
 
     store = _SlowStore()
@@ -196,7 +197,7 @@ def test_searches_arriving_together_share_one_version_check(monkeypatch: pytest.
     async def bursts() -> tuple[int, int, list[SynonymSet]]:
         first = await asyncio.gather(*(rules.current() for _ in range(20)))
         after_first = store.gets  # an empty cache: all waited for the one read (version check + document)
-        monkeypatch.setattr(module, "RULES_TTL", -1.0)  # every set is stale from now on
+        monkeypatch.setattr(ruledoc, "RULES_TTL", -1.0)  # every set is stale from now on
         await asyncio.gather(*(rules.current() for _ in range(20)))
         return after_first, store.gets, first
 
