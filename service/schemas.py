@@ -103,8 +103,13 @@ class BestBet(BestBetIn):
     id: str
 
 
+class BestBetListed(BestBet):
+    shown: bool = Field(description="Whether searches show the rule now: false while its article is not in the "
+                        "live index (deleted, or left out of a rebuild); it is shown again once the article is back.")
+
+
 class BestBetList(BaseModel):
-    best_bets: list[BestBet]
+    best_bets: list[BestBetListed]
 
 
 class SynonymRulesIn(BaseModel):

@@ -101,3 +101,21 @@ def test_a_rule_id_that_is_a_path_segment_is_refused(bets: TestClient, bet_id: s
                                 json={"query": "a", "title": "t", "url": "/x"} if method == "PUT" else None)
         assert response.status_code == 422, (method, response.status_code, response.text)
         assert response.json()["error"]["parameter"] == "bet_id"
+
+
+def test_a_rule_whose_article_is_deleted_is_not_shown_until_the_article_is_back(bets: TestClient) -> None:
+    article = {"title": "农村建房审批流程说明", "body": "农村村民建房需要向镇政府提出申请，经审批后开工。", "publisher": "测试镇"}
+    assert bets.put("/admin/documents/bestbet-target-1", headers=ADMIN, json=article).status_code in (200, 201)
+    try:
+        assert bets.put("/admin/bestbets/build", headers=ADMIN, json={
+            "query": "建房", "match": "contains", "title": "建房审批", "article_id": "bestbet-target-1"}).status_code == 201
+        assert [b["id"] for b in best_bets(bets, "农村建房")] == ["build"]
+        assert bets.delete("/admin/documents/bestbet-target-1", headers=ADMIN).status_code == 200
+        assert best_bets(bets, "农村建房") == []  # no link to a 404
+        listed = bets.get("/admin/bestbets", headers=ADMIN).json()["best_bets"]
+        assert [(b["id"], b["shown"]) for b in listed] == [("build", False)]  # kept, and flagged for the admins
+        assert bets.put("/admin/documents/bestbet-target-1", headers=ADMIN, json=article).status_code == 201
+        assert [b["id"] for b in best_bets(bets, "农村建房")] == ["build"]
+        assert [b["shown"] for b in bets.get("/admin/bestbets", headers=ADMIN).json()["best_bets"]] == [True]
+    finally:
+        bets.delete("/admin/documents/bestbet-target-1", headers=ADMIN)

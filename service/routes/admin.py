@@ -25,6 +25,7 @@ from indexer.journal import Journal
 from indexer.updates import ArticleTooLong, checked_passages, delete_article, stored_passage_count, write_article
 from service.auth import AdminDep, require_admin
 from service.deps import (
+    BestBetsDep,
     EmbeddersDep,
     EsSyncDep,
     JobStoreDep,
@@ -214,7 +215,7 @@ def _target_indices(es: Elasticsearch, store: JobStore, alias: str) -> list[str]
             responses={201: {"model": DocumentWritten, "description": "Created."}, **BAD_BODY_RESPONSE})
 async def put_document(article_id: ArticleIdParam, document: ArticleIn, response: Response, settings: SettingsDep,
                        es: EsSyncDep, store: JobStoreDep, embedders: EmbeddersDep,
-                       journal: JournalDep) -> dict[str, Any]:
+                       journal: JournalDep, best_bets: BestBetsDep) -> dict[str, Any]:
     """Create or replace one article; it is re-chunked and re-embedded alone, searchable on return.
     Journaled first, so the next full build and a rollback keep it."""
     fields = document.model_dump()
@@ -232,20 +233,23 @@ async def put_document(article_id: ArticleIdParam, document: ArticleIn, response
     passages = await asyncio.to_thread(write_article, es, targets, article, embedder,
                                        batch_size=settings.embedding_batch_size)
     response.status_code = 200 if existed else 201
+    best_bets.forget()  # a best bet naming this article is shown again
     return {"id": article_id, "result": "updated" if existed else "created", "passages": passages,
             "indices": targets, "searchable": "now: the write waited for an index refresh"}
 
 
 @router.delete("/documents/{article_id}", response_model=DocumentWritten, responses=NOT_FOUND_RESPONSE)
 async def delete_document(article_id: str, settings: SettingsDep, es: EsSyncDep,
-                          store: JobStoreDep, journal: JournalDep) -> dict[str, Any]:
-    """Delete one article (journaled first, so the next full build and a rollback keep it deleted)."""
+                          store: JobStoreDep, journal: JournalDep, best_bets: BestBetsDep) -> dict[str, Any]:
+    """Delete one article (journaled first, so the next full build and a rollback keep it deleted). A best bet
+    naming it is no longer shown (`service.bestbets`)."""
     targets = await asyncio.to_thread(_target_indices, es, store, settings.index_alias)
     if not any([await asyncio.to_thread(_exists, es, index, article_id) for index in targets]):
         raise NotFound("article", article_id)
     await asyncio.to_thread(journal.record_delete, article_id)
     if not await asyncio.to_thread(delete_article, es, targets, article_id):
         raise NotFound("article", article_id)
+    best_bets.forget()
     return {"id": article_id, "result": "deleted", "indices": targets,
             "searchable": "now: the delete waited for an index refresh"}
 

@@ -47,8 +47,11 @@ BetId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$",
 
 @router.get("/bestbets", response_model=BestBetList)
 async def list_best_bets(best_bets: BestBetsDep) -> BestBetList:
-    """Every best-bet rule."""
-    return BestBetList.model_validate({"best_bets": await best_bets.all()})
+    """Every best-bet rule, and whether searches show it (`shown`: false while its article is not in the live
+    index)."""
+    rules = await best_bets.all()
+    listed = [{**rule, "shown": shown} for rule, shown in zip(rules, await best_bets.shown(rules), strict=True)]
+    return BestBetList.model_validate({"best_bets": listed})
 
 
 @router.put("/bestbets/{bet_id}", response_model=BestBet,
