@@ -199,6 +199,11 @@ def test_type_see_suggestions_submit_and_see_highlighted_results(page, api: ApiP
     expect(first.locator(".hit-title a")).to_have_attribute("href", re.compile(r"^/article\.html\?id="))
     expect(first.locator(".hit-meta")).not_to_be_empty()
     expect(page.locator("#facets")).to_be_visible()
+    # The outline reads in order for a screen reader: one h1 first, never a level skipped on the way down.
+    levels = page.evaluate("Array.from(document.querySelectorAll('h1, h2, h3, h4, h5, h6'))"
+                           ".filter(h => h.closest('[hidden]') === null).map(h => Number(h.tagName[1]))")
+    assert levels[0] == 1 and levels.count(1) == 1, levels
+    assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
     shot(page, "03-results")
     watch.assert_clean(api.url)
 

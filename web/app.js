@@ -455,7 +455,7 @@
       if (!buckets.length) continue;
       const headingId = `facet-${name}`;
       groups.push(el("section", { class: "facet", "aria-labelledby": headingId },
-        el("h2", { id: headingId }, label),
+        el("h3", { id: headingId }, label),
         el("ul", {}, buckets.map((bucket) => {
           const active = isActive(state, name, bucket.value);
           const text = name === "year" ? `${bucket.value} 年` : String(bucket.value);
