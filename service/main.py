@@ -6,13 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 
 from govsearch.settings import Settings, get_settings
-from service import apikeys, errors, heap, logredact
+from service import apikeys, errors, heap, logredact, params
 from service.auth import AdminGate, validate_tokens
 from service.limits import BodySizeLimit, ConfiguredNetworks
 from service.metrics import Metrics, RequestMetrics, count_elasticsearch_errors
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served from local files by service.routes.docs
         redoc_url=None,  # ReDoc exists only as a CDN script: off
+        dependencies=[Depends(params.once_each)],  # ?q=a&q=b is a 422, not a search for b
     )
     errors.install(app)
     app.state.networks = networks

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from pydantic import BeforeValidator
 
 from service.errors import invalid_parameter
@@ -93,3 +94,30 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 """A calendar date as YYYY-MM-DD (and a real one: 2023-02-30 is refused too)."""
 
+
+
+def taken_once(openapi: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """Per operation of the contract, (METHOD, path template): the query parameters it takes once, i.e. those
+    whose schema is not an array (the filters are repeatable, `q` or `size` are not)."""
+    def repeatable(schema: dict[str, Any]) -> bool:
+        return schema.get("type") == "array" or any(repeatable(s) for s in schema.get("anyOf", ()))
+
+    return {(method.upper(), path): frozenset(p["name"] for p in operation.get("parameters", ())
+                                              if p["in"] == "query" and not repeatable(p.get("schema", {})))
+            for path, operations in openapi.get("paths", {}).items() for method, operation in operations.items()}
+
+
+async def once_each(request: Request) -> None:
+    """422 naming the parameter when one the route takes once is given twice (`?q=a&q=b`): the framework would
+    silently search the last. The rule comes from the OpenAPI contract (`taken_once`), read once per app."""
+    repeated = [name for name, count in Counter(k for k, _ in request.query_params.multi_items()).items() if count > 1]
+    if not repeated:
+        return
+    state = request.app.state
+    if not hasattr(state, "taken_once"):
+        state.taken_once = taken_once(request.app.openapi())
+    method = "GET" if request.method == "HEAD" else request.method
+    once = state.taken_once.get((method, getattr(request.scope.get("route"), "path", "")), frozenset())
+    for name in repeated:
+        if name in once:
+            raise invalid_parameter(name, "given more than once: give it once")
