@@ -35,6 +35,11 @@ class Hit(ArticleMetadata):
     score: float = Field(ge=0, le=1, description="Relevance in [0, 1], comparable across queries of one mode "
                          "(bm25: s/(s+20) of the BM25 score; vector: cosine similarity; hybrid: the weighted "
                          "mean of those two, or with FUSION=rrf the fused score over the best possible).")
+    match: Literal["words", "meaning"] = Field(description="`words`: the article holds words of the query (the word "
+                                               "search found it, it is the exact title or document number, or its "
+                                               "snippet marks a word); `meaning`: found by meaning alone (the vector "
+                                               "side), so nothing in it is marked. A page may label such hits "
+                                               "(意思相近).")
 
 
 class FacetBucket(BaseModel):

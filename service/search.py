@@ -347,4 +347,5 @@ def _hit(entry: Fused, q: str) -> dict[str, Any]:
         "snippet": snippet,
         "text": text,
         "score": round(entry.score, 4),
+        "match": "words" if "bm25" in entry.ranks or entry.exact or marks.PRE_TAG in snippet else "meaning",
     }

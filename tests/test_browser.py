@@ -1037,6 +1037,10 @@ def test_widget_offers_did_you_mean(page, api: ApiProcess, portal: str) -> None:
     expect(box).to_have_value("禁捕退捕")
     expect(widget.locator(".dym")).to_have_count(0)
     expect(widget.locator(".snippet em").first).to_be_visible()
+    expect(widget.locator(".meta").first).not_to_contain_text("意思相近")
+    box.fill("量子计算机火箭")  # no article holds these words: what the vector side found is labelled
+    box.press("Enter")
+    expect(widget.locator(".meta").first).to_contain_text("意思相近")
     watch.assert_clean(api.url, portal)
 
 
@@ -1153,3 +1157,22 @@ def test_best_bets_show_above_the_results(page, api: ApiProcess, portal: str, es
         watch.assert_clean(api.url, portal)
     finally:
         es.delete(index=settings.best_bets_index, id="browser-permit", refresh="wait_for")
+
+
+def test_results_found_by_meaning_alone_are_labelled_and_said_to_be_loose(page, api: ApiProcess) -> None:
+    """A query sharing no word with any article (the sample has nothing on quantum computers or rockets) still
+    gets the vector side's closest articles: they are labelled 意思相近, and a notice says nothing held the words."""
+    page, watch = page
+    page.goto(api.url + "/?q=" + "量子计算机火箭")
+    wait_results(page)
+    hits = page.locator("#results .hit")
+    assert hits.count() > 0
+    expect(page.locator("#notice")).to_have_text("没有找到包含“量子计算机火箭”中词语的文章，以下是意思相近的结果，仅供参考。")
+    expect(hits.locator(".by-meaning")).to_have_count(hits.count())
+    shot(page, "15-meaning-only", full_page=False)
+
+    page.goto(api.url + "/?q=" + QUERY)  # words found: no notice, and the first hits hold the words
+    wait_results(page)
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.locator("#results .hit").first.locator(".by-meaning")).to_have_count(0)
+    watch.assert_clean(api.url)

@@ -266,6 +266,11 @@
     if (data.degraded) {
       noticeEl.textContent = "语义检索模型暂不可用，当前结果仅基于关键词匹配。";
       show(noticeEl, true);
+    } else if (state.mode !== "vector" && state.page === 1 && data.hits.length
+               && data.hits.every((hit) => hit.match === "meaning")) {
+      // Nothing holds the words typed: say so, rather than let loosely related articles pass for matches.
+      noticeEl.textContent = `没有找到包含“${state.q}”中词语的文章，以下是意思相近的结果，仅供参考。`;
+      show(noticeEl, true);
     }
     renderDidYouMean(state, data);
     renderUnderstood(state, data);
@@ -289,6 +294,7 @@
       el("h2", { class: "hit-title" }, el("a", { href }, hit.title || "（无标题）")),
       el("p", { class: "snippet" }, renderSnippet(hit.snippet, hit.text)),
       el("p", { class: "hit-meta" },
+        hit.match === "meaning" ? el("span", { class: "by-meaning", title: "不含搜索的词语，按意思找到" }, "意思相近") : null,
         meta.map((value, i) => [i ? el("span", { class: "sep", "aria-hidden": "true" }, "·") : null,
                                  el("span", {}, value)]),
         original ? [el("span", { class: "sep", "aria-hidden": "true" }, "·"),

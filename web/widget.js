@@ -161,7 +161,8 @@
         return el("li", {},
           el("a", { class: "title", href: href.href, target: "_blank", rel: "noopener" }, hit.title || "（无标题）"),
           el("p", { class: "snippet" }, renderSnippet(hit.snippet, hit.text)),
-          el("span", { class: "meta" }, [hit.publisher || hit.town, hit.date].filter(Boolean).join(" · ")));
+          el("span", { class: "meta" },
+            [hit.match === "meaning" ? "意思相近" : null, hit.publisher || hit.town, hit.date].filter(Boolean).join(" · ")));
       })));
       const synonyms = alsoSearched(data.understood);
       if (synonyms) results.prepend(synonyms);

@@ -102,6 +102,21 @@ def test_hybrid_sends_both_retrievers_in_one_round_trip_with_the_same_filters() 
     assert (knn["knn"]["k"], knn["knn"]["query_vector"]) == (60, [0.25, 0.5])
 
 
+def test_each_hit_says_whether_it_holds_words_of_the_query_or_was_found_by_meaning_alone() -> None:
+    knn = [*KNN_HITS, hit("v3", 0.65, 0, highlight="一个<em>港西镇</em>的词")]  # vector-only, but a word is marked
+    result = _search(FakeBackend(bm25=response(BM25_HITS), knn=response(knn)), SearchRequest(q="港西镇", size=50),
+                     vector_only_top_rank=10)
+    match = {h["id"]: h["match"] for h in result["hits"]}
+    assert match == {"b1": "words", "b2": "words", "b3": "words", "both": "words", "v3": "words",
+                     "v1": "meaning", "v2": "meaning"}
+    bm25 = _search(FakeBackend(bm25=response(BM25_HITS, AGGS)), SearchRequest(q="港西镇", mode="bm25"))
+    assert {h["match"] for h in bm25["hits"]} == {"words"}  # bm25 mode finds by words only
+    exact = hit("e1", 9.0, exact=True)
+    vector = _search(FakeBackend(exact=response([exact]), knn=response(KNN_HITS)),
+                     SearchRequest(q="标题e1", mode="vector"))
+    assert [(h["id"], h["match"]) for h in vector["hits"][:2]] == [("e1", "words"), ("both", "meaning")]
+
+
 @pytest.mark.parametrize("fusion", ["normalized", "rrf"])
 def test_hybrid_fuses_unique_articles_and_counts_facets_over_them(fusion: str) -> None:
     result = _search(_hybrid_backend(), SearchRequest(q="港西镇", size=50), fusion=fusion)
