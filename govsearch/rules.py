@@ -80,13 +80,42 @@ def normalize_text(text: str) -> str:
 
     Invariant: the result has exactly as many characters as `text`, position for position, so passage
     offsets (`char_start`/`char_end`) into the original body stay valid. Where OpenCC would change the
-    length (a phrase mapping), characters are converted one by one instead."""
+    length (a phrase mapping), characters are converted one by one instead.
+
+    Simplified text stays as written: OpenCC's phrase rules also rewrite characters that are already
+    simplified (opencc-purepy turns 结束 into 結束 and 显著 into 显着). A character of the simplified standard
+    (GB 2312) is changed only next to one that is traditional beyond doubt (not in GB 2312), within
+    `_PHRASE_REACH` characters: 乾淨 → 干净, but 乾坤, 结束 and 显著 are kept."""
     folded = text.translate(_HALFWIDTH)
     converter = _to_simplified()
     simplified: str = converter.convert(folded)
     if len(simplified) != len(folded):
         simplified = "".join(c if len(c := converter.convert(char)) == 1 else char for char in folded)
-    return simplified
+    if simplified == folded:
+        return folded
+    changed = [i for i, (old, new) in enumerate(zip(folded, simplified, strict=True)) if old != new]
+    traditional = [i for i in changed if not _simplified_standard(folded[i])]
+    if len(traditional) == len(changed):
+        return simplified
+    kept = list(folded)
+    for i in changed:
+        if not _simplified_standard(folded[i]) or any(abs(i - t) <= _PHRASE_REACH for t in traditional):
+            kept[i] = simplified[i]
+    return "".join(kept)
+
+
+_PHRASE_REACH = 4
+"""How far (in characters) a traditional character vouches for converting its neighbours: a phrase's length."""
+
+
+@functools.lru_cache(maxsize=8192)
+def _simplified_standard(char: str) -> bool:
+    """Whether `char` is in GB 2312, the simplified standard (traditional-only forms such as 結 and 髮 are not)."""
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def match_key(text: str) -> str:

@@ -22,6 +22,16 @@ def test_normalize_text_simplifies_and_folds_full_width_letters_only(typed: str,
     assert normalize_text(typed) == normal
 
 
+@pytest.mark.parametrize(("typed", "normal"), [
+    # Simplified text OpenCC's phrase rules would rewrite (opencc-purepy: 结束 → 結束, 显著 → 显着): kept as written.
+    ("圆满结束 成效显著", "圆满结束 成效显著"), ("习近平结束对沙特的国事访问", "习近平结束对沙特的国事访问"), ("乾坤", "乾坤"),
+    # Traditional text: converted, phrase rules included, also for characters the simplified standard has too.
+    ("圓滿結束 成效顯著", "圆满结束 成效显著"), ("乾淨", "干净"), ("後來", "后来"), ("一隻", "一只"),
+])
+def test_normalize_text_changes_traditional_text_only(typed: str, normal: str) -> None:
+    assert normalize_text(typed) == normal
+
+
 def test_normalize_text_keeps_every_position() -> None:
     body = "違章建築（ＡＢＣ）…… 乾淨，頭髮。" * 3
     assert len(normalize_text(body)) == len(body)
