@@ -17,10 +17,11 @@ Adding a field is one line in `ArticleMetadata` and its mapping in `mappings/art
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date as _date
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from govsearch.rules import normalize_doc_number, normalize_text
 
@@ -60,12 +61,46 @@ class ArticleMetadata(BaseModel):
 METADATA_FIELDS: tuple[str, ...] = tuple(ArticleMetadata.model_fields)
 """The metadata field names, in declaration order."""
 
+LABEL_FIELDS: tuple[str, ...] = ("publisher", "town", "department", "section", "newsletter", "doc_number", "source")
+"""The metadata stored as one keyword each (filtered, faceted, shown): short names, not text."""
+
+MAX_LABEL_CHARS = 200
+"""A label's length at most: names run to ~30 characters, and Elasticsearch refuses a keyword over 32,766 bytes,
+a refusal that would fail a build or a journal replay."""
+
+MAX_TITLE_CHARS = 500
+MAX_URL_CHARS = 2000
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def unstorable(name: str, value: str) -> str | None:
+    """Why a field's text cannot be stored (too long for its kind, or an unpaired UTF-16 surrogate, which no
+    UTF-8 text can hold: half of an emoji cut by the tool that wrote the record); None when it can."""
+    limit = MAX_LABEL_CHARS if name in LABEL_FIELDS else MAX_TITLE_CHARS if name == "title" else (
+        MAX_URL_CHARS if name == "url" else None)
+    if limit is not None and len(value) > limit:
+        return f"{name} is {len(value):,} characters long: at most {limit:,}"
+    if (found := _SURROGATE.search(value)) is not None:
+        return f"{name} holds an unpaired surrogate (\\u{ord(found.group()):04x}, half of an emoji?) at {found.start()}"
+    return None
+
 
 class Article(ArticleMetadata):
-    """One piece of news as a reader sees it: the record the indexer passes around."""
+    """One piece of news as a reader sees it: the record the indexer passes around. Every field can be stored
+    (`unstorable`): ValueError otherwise, so a source's record is reported and skipped, not sent to a bulk
+    request that would fail the build."""
 
     article_id: str = Field(description="Stable id (16 hex digits from where the article lives, never its text).")
     body: str = Field(description="Cleaned paragraphs joined by a newline.")
+
+    @model_validator(mode="after")
+    def _storable(self) -> Article:
+        for name in (*METADATA_FIELDS, "body"):
+            value = getattr(self, name)
+            if isinstance(value, str) and (reason := unstorable(name, value)) is not None:
+                raise ValueError(reason)
+        return self
 
 
 class PassageSpan(BaseModel):

@@ -22,6 +22,7 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -34,6 +35,8 @@ from govsearch.schema import Article, content_hash
 from indexer.elastic import SYSTEM_WRITE_REFRESH, ensure_system_index
 from indexer.embeddings import Embedder
 from indexer.updates import delete_article, stored_content_hash, write_article
+
+log = logging.getLogger(__name__)
 
 Op = Literal["upsert", "delete"]
 
@@ -113,7 +116,12 @@ class Journal:
     def _apply(self, index: str, entry: dict[str, Any], embedder: Callable[[], Embedder], batch_size: int) -> bool:
         if entry["op"] == "delete":
             return delete_article(self.es, [index], entry["article_id"])
-        article = Article(**entry["article"])
+        try:
+            article = Article(**entry["article"])
+        except ValueError as exc:  # journaled by an older version that did not check, then refused by the node
+            log.warning("journal: the upsert of %s cannot be stored and is skipped (it was never indexed): %s",
+                        entry["article_id"], exc)
+            return False
         if stored_content_hash(self.es, index, article.article_id) == content_hash(article):
             return False
         write_article(self.es, [index], article, embedder(), batch_size=batch_size)

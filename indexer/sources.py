@@ -23,6 +23,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from govsearch.paths import PROJECT_ROOT
 from govsearch.rules import find_doc_number
 from govsearch.schema import Article
@@ -125,7 +127,11 @@ def _read_page(path: Path, report: ReadReport) -> Iterator[Article]:
     report.files_read += 1
     if path.suffix.lower() in {".html", ".htm"}:
         text = _html_to_text(text)
-    articles = parse_newsletter(text, source_name(path))
+    try:
+        articles = parse_newsletter(text, source_name(path))
+    except ValueError as exc:  # an article of it cannot be stored
+        report.problems.append(Problem(str(path), None, f"no article indexed: {_reason(exc)}"))
+        return
     if not articles:
         report.problems.append(Problem(str(path), None, "no article found in the page"))
     yield from articles
@@ -160,6 +166,8 @@ def _read_records(path: Path, report: ReadReport) -> Iterator[Article]:
 
 
 def _reason(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError):  # the article cannot be stored (`govsearch.schema.unstorable`)
+        return "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 ({exc.reason})"
     if isinstance(exc, json.JSONDecodeError):

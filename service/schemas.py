@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from govsearch.rules import match_key
-from govsearch.schema import ArticleMetadata, PassageSpan
+from govsearch.schema import (
+    LABEL_FIELDS,
+    MAX_LABEL_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    ArticleMetadata,
+    PassageSpan,
+)
 from service.hidden import MAX_WORD_CHARS as MAX_HIDDEN_WORD_CHARS
 from service.hidden import MAX_WORDS as MAX_HIDDEN_WORDS
 from service.synonyms import MAX_LINE_CHARS, MAX_RULE_LINES
@@ -259,17 +266,25 @@ class RelatedResponse(BaseModel):
     related: list[RelatedArticle] = Field(description="Other articles like it, best first, one entry per article.")
 
 
-class ArticleIn(ArticleMetadata):
+# The metadata with the labels' length cap stated, descriptions and defaults taken from `ArticleMetadata`.
+_CappedMetadata: type[ArticleMetadata] = create_model(  # type: ignore[call-overload]
+    "_CappedMetadata", __base__=ArticleMetadata,
+    **{name: (Annotated[ArticleMetadata.model_fields[name].annotation, Field(max_length=MAX_LABEL_CHARS)],
+              ArticleMetadata.model_fields[name]) for name in LABEL_FIELDS})
+
+
+class ArticleIn(_CappedMetadata):
     """An article written by an admin (PUT /admin/documents/{id}); metadata as in search hits. A field it does
-    not know is a 422 naming it: a misspelt `date` (`publish_date`) must not be dropped unnoticed."""
+    not know is a 422 naming it: a misspelt `date` (`publish_date`) must not be dropped unnoticed; so is text
+    Elasticsearch would refuse (a label over MAX_LABEL_CHARS; half of an emoji, which pydantic refuses itself)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK,
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, pattern=NOT_BLANK,
                        description="The article's headline (stored without spaces at either end).")
     body: str = Field(min_length=1, max_length=500_000, pattern=NOT_BLANK,
                       description="Plain text; paragraphs separated by newlines (stored without spaces at either end).")
-    url: str | None = Field(None, max_length=2000, pattern=LINK_PATTERN,
+    url: str | None = Field(None, max_length=MAX_URL_CHARS, pattern=LINK_PATTERN,
                             description="Its address on the publisher's site (http, https, or a path on this site), "
                             "or null.")
 

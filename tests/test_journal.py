@@ -138,3 +138,15 @@ def test_compaction_keeps_what_rebuilds_and_rollbacks_replay(es: Elasticsearch, 
         assert articles_of(es, index) == before[name], name
     assert set(before["rollback"]) == {"edited", "added"}
     assert set(before["rebuild"]) == {"edited", "added", "kept-source"}
+
+
+def test_an_entry_the_node_would_refuse_is_skipped_not_a_failed_replay(es: Elasticsearch, embedder: Embedder,
+                                                                     target: str) -> None:
+    """An older version journaled admin writes before checking them; one Elasticsearch refused (a 12,000-character
+    department) failed every later rebuild and rollback. It was never indexed: the replay skips it."""
+    journal = Journal(es, JOURNAL, ALIAS)
+    journal.ensure_index()
+    journal._record("upsert", "refused", {**article("refused", "部门过长").model_dump(), "department": "党" * 12_000})
+    journal.record_upsert(article("fine", "正常"))
+    assert journal.replay(target, lambda: embedder) == 1
+    assert stored_title(es, target, "fine") == "正常" and stored_title(es, target, "refused") is None

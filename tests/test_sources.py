@@ -86,6 +86,24 @@ def test_a_repeated_id_keeps_the_first_record_whole_and_reports_the_second(tmp_p
     assert "短文章第二版" in report.problems[0].reason and "skipped" in report.problems[0].reason
 
 
+def test_a_record_elasticsearch_would_refuse_is_reported_with_its_line_and_skipped(tmp_path: Path) -> None:
+    """A label too long for a keyword, or half of an emoji (valid JSON, no UTF-8 text): one bad record must not
+    fail the build's bulk request nor crash the read."""
+    path = tmp_path / "news.jsonl"
+    path.write_text("\n".join([
+        _record(id="a", title="正常的记录", body="正文。"),
+        _record(id="b", title="部门过长", body="正文。", department="党群办" * 400),
+        '{"id": "c", "title": "截断的表情\\ud83d", "body": "正文。"}',
+        _record(id="d", title="也正常", body="正文。"),
+    ]) + "\n", encoding="utf-8")
+    report = ReadReport()
+    assert [a.title for a in read_sources([path], report)] == ["正常的记录", "也正常"]
+    assert [(p.line, p.reason) for p in report.problems] == [
+        (2, "department is 1,200 characters long: at most 200"),
+        (3, "title holds an unpaired surrogate (\\ud83d, half of an emoji?) at 5")]
+    assert (report.records_read, report.records_skipped) == (2, 2)
+
+
 def test_an_undecodable_file_is_reported_and_skipped(tmp_path: Path) -> None:
     (tmp_path / "a_gbk.txt").write_bytes("港西镇召开会议\n\n会议内容。".encode("gbk"))
     (tmp_path / "b_good.txt").write_text("港西镇召开会议\n\n会议内容。\n", encoding="utf-8")
