@@ -43,7 +43,9 @@ Sources are files or directories (walked recursively):
            raw scraped pages: one newsletter issue or article per file
   {records}
            one record per line: {{id, title, date, source, url, body}}
-Unreadable files and malformed lines are reported with path and line, and skipped.
+Pages: UTF-8, UTF-16 with a byte-order mark, or GBK/GB18030; records: UTF-8. Unreadable files, files of
+other kinds, malformed lines and records Elasticsearch would refuse are reported with path and line, and
+skipped.
 
 Connection and model come from the environment (see README, "Settings"):
   ES_URL / ES_PORT, INDEX_ALIAS, EMBEDDING_MODEL, EMBEDDING_CACHE_DIR.

@@ -111,21 +111,23 @@ def _read_file(path: Path, report: ReadReport) -> Iterator[Article]:
     elif suffix in PAGE_SUFFIXES:
         yield from _read_page(path, report)
     else:
-        report.files_skipped += 1
+        yield from _skip_file(path, report, f"not read: only {', '.join(sorted(PAGE_SUFFIXES))} pages and "
+                              f"{', '.join(sorted(RECORD_SUFFIXES))} records are")
 
 
 def _read_page(path: Path, report: ReadReport) -> Iterator[Article]:
-    """A scraped page, strictly UTF-8: a page in another encoding would parse into mojibake silently."""
+    """A scraped page in UTF-8, UTF-16 with a byte-order mark, or GB18030 (`page_text`)."""
+    html = path.suffix.lower() in {".html", ".htm"}
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = page_text(path.read_bytes(), html=html)
     except UnicodeDecodeError as exc:
-        yield from _skip_file(path, report, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        yield from _skip_file(path, report, str(exc.reason))
         return
     except OSError as exc:
         yield from _skip_file(path, report, f"unreadable: {exc.strerror or exc}")
         return
     report.files_read += 1
-    if path.suffix.lower() in {".html", ".htm"}:
+    if html:
         text = _html_to_text(text)
     try:
         articles = parse_newsletter(text, source_name(path))
@@ -135,6 +137,43 @@ def _read_page(path: Path, report: ReadReport) -> Iterator[Article]:
     if not articles:
         report.problems.append(Problem(str(path), None, "no article found in the page"))
     yield from articles
+
+
+_GB = {"gb2312", "gbk", "gb18030", "x-gbk", "cp936", "euc-cn", "hz-gb-2312"}
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_-]+)""", re.IGNORECASE)
+_DAMAGED_SHARE = 0.01
+
+
+def page_text(raw: bytes, *, html: bool = False) -> str:
+    """A page's text, as the county's editors save it: UTF-8 (with or without a byte-order mark), UTF-16 with
+    one, or GB18030 (of which GBK and GB2312 are parts) — when an HTML page declares a GB charset, or when the
+    bytes are not UTF-8 at all. A UTF-8 page with a few bad bytes stays UTF-8 and is refused (read as GB18030 it
+    would become mojibake, silently). UnicodeDecodeError (its `reason` says why, in words) when none fits."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    declared = _CHARSET.search(raw[:4096]) if html else None
+    if declared and declared.group(1).decode("ascii").lower() in _GB:
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise _undecodable(exc, f"not {declared.group(1).decode()} text as the page declares "
+                                    f"({exc.reason} at byte {exc.start})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = raw.decode("utf-8", errors="replace").count("\ufffd")
+        if bad <= max(3, _DAMAGED_SHARE * sum(byte >= 0x80 for byte in raw)):
+            raise _undecodable(exc, f"not UTF-8 text ({exc.reason} at byte {exc.start}; {bad} bad bytes: a damaged "
+                                    "UTF-8 file?)") from None
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError:
+            raise _undecodable(exc, f"neither UTF-8 nor GB18030 (GBK) text ({exc.reason} at byte {exc.start})"
+                               ) from None
+
+
+def _undecodable(exc: UnicodeDecodeError, reason: str) -> UnicodeDecodeError:
+    return UnicodeDecodeError(exc.encoding, exc.object, exc.start, exc.end, reason)
 
 
 def _skip_file(path: Path, report: ReadReport, reason: str) -> Iterator[Article]:

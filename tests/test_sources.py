@@ -104,17 +104,50 @@ def test_a_record_elasticsearch_would_refuse_is_reported_with_its_line_and_skipp
     assert (report.records_read, report.records_skipped) == (2, 2)
 
 
+PAGE = "港西镇召开安全生产工作会议\n\n会议要求各村居做好安全生产检查工作，落实责任。\n"
+
+
+def test_pages_in_the_encodings_editors_save_are_read(tmp_path: Path) -> None:
+    """GBK (as GB18030), UTF-16 with its mark, UTF-8 with a BOM, and an HTML page declaring gb2312."""
+    (tmp_path / "a_gbk.txt").write_bytes(PAGE.encode("gbk"))
+    (tmp_path / "b_utf16.txt").write_bytes(PAGE.encode("utf-16"))
+    (tmp_path / "c_bom.txt").write_bytes(PAGE.encode("utf-8-sig"))
+    (tmp_path / "d_gb2312.html").write_bytes(
+        ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312"></head><body>'
+         '<h1>港西镇召开安全生产工作会议</h1><p>会议要求各村居做好安全生产检查工作，落实责任。</p></body></html>').encode("gb2312"))
+    report = ReadReport()
+    articles = list(read_sources([tmp_path], report))
+    assert [a.title for a in articles] == ["港西镇召开安全生产工作会议"] * 4 and report.problems == []
+    assert {a.body for a in articles} == {"会议要求各村居做好安全生产检查工作，落实责任。"}
+
+
 def test_an_undecodable_file_is_reported_and_skipped(tmp_path: Path) -> None:
-    (tmp_path / "a_gbk.txt").write_bytes("港西镇召开会议\n\n会议内容。".encode("gbk"))
+    damaged = bytearray((PAGE * 20).encode("utf-8"))
+    damaged[40] = 0xFF  # one bad byte in a UTF-8 file: refused, never read as GB18030 mojibake
+    (tmp_path / "a_damaged.txt").write_bytes(bytes(damaged))
     (tmp_path / "b_good.txt").write_text("港西镇召开会议\n\n会议内容。\n", encoding="utf-8")
     (tmp_path / "c_bad_line.jsonl").write_bytes(b'{"title": "\xff\xfe", "body": "x"}\n'
                                                 + _record(title="好的", body="正文。").encode() + b"\n")
+    (tmp_path / "d_binary.txt").write_bytes(bytes(range(256)) * 4)
     report = ReadReport()
     articles = list(read_sources([tmp_path], report))
     assert [a.title for a in articles] == ["港西镇召开会议", "好的"]
-    assert [(Path(p.path).name, p.line) for p in report.problems] == [("a_gbk.txt", None), ("c_bad_line.jsonl", 1)]
-    assert "UTF-8" in report.problems[0].reason
-    assert (report.files_read, report.files_skipped, report.records_skipped) == (2, 1, 1)
+    assert [(Path(p.path).name, p.line) for p in report.problems] == [
+        ("a_damaged.txt", None), ("c_bad_line.jsonl", 1), ("d_binary.txt", None)]
+    assert "not UTF-8 text" in report.problems[0].reason and "damaged" in report.problems[0].reason
+    assert "neither UTF-8 nor GB18030" in report.problems[2].reason
+    assert (report.files_read, report.files_skipped, report.records_skipped) == (2, 2, 1)
+
+
+def test_files_of_other_kinds_are_named_in_the_report(tmp_path: Path) -> None:
+    (tmp_path / "notice.txt").write_text("港西镇召开会议\n\n会议内容。\n", encoding="utf-8")
+    for name in ("scan.pdf", "photo.jpg", "README", "draft.docx"):
+        (tmp_path / name).write_bytes(b"x")
+    report = ReadReport()
+    assert len(list(read_sources([tmp_path], report))) == 1
+    assert sorted(Path(p.path).name for p in report.problems) == ["README", "draft.docx", "photo.jpg", "scan.pdf"]
+    assert all(p.reason.startswith("not read: only .htm, .html, .txt pages") for p in report.problems)
+    assert report.files_skipped == 4
 
 
 def test_directories_are_walked_recursively_in_sorted_order(tmp_path: Path) -> None:
@@ -134,7 +167,8 @@ def test_directories_are_walked_recursively_in_sorted_order(tmp_path: Path) -> N
     assert [a.title for a in articles] == ["网页中的文章", "深处的文章", "记录文章"]
     assert articles[0].body == "第一段，接着写。\n第二段。" and "color" not in articles[0].body
     assert (report.files_read, report.files_skipped, report.articles) == (3, 2, 3)  # notes.md and missing
-    assert [(p.path, p.reason) for p in report.problems] == [(str(tmp_path / "missing"), "no such file or directory")]
+    assert [(p.path, p.reason.split(":")[0]) for p in report.problems] == [
+        (str(tmp_path / "a" / "notes.md"), "not read"), (str(tmp_path / "missing"), "no such file or directory")]
 
 
 def test_reading_streams_one_file_at_a_time(tmp_path: Path) -> None:
