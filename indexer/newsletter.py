@@ -81,12 +81,17 @@ _META = re.compile(rf"^[•·●▪◆*\-\s]*({'|'.join(_META_LABELS)})\s*[:：]
 _DATE_LABELS = {"发布时间", "发布日期", "成文日期", "生效日期"}
 _PLACEHOLDER = re.compile(r"^[-—–/无暂]*$")
 
-# Site furniture that scrapers keep: share/print/close links, ratings, breadcrumbs, editor credits.
-_CHROME = re.compile(
-    r"扫一扫|scan me|公众评价|位公众参与评价|打印本页|打印此页|关闭窗口|关闭本页|返回顶部|分享到|收藏本页"
+# Site furniture that scrapers keep (share/print/close links, ratings, breadcrumbs, editor credits): the site's
+# own phrases, never in an article (_SITE), and words that are chrome on a short line of their own but may open
+# a sentence of the article (_SITE_WORDS: 扫一扫…, 联系我们, 审核：…).
+_SITE = re.compile(
+    r"公众评价|位公众参与评价|打印本页|打印此页|关闭窗口|关闭本页|返回顶部|分享到|收藏本页"
     r"|^[【\[]?(打印|关闭|收藏|返回|顶部)[】\]]?$|字号\s*[:：]?\s*[【\[]?[大中小]|^[【\[]?\s*[大中小]\s*[中小]"
-    r"|^上一篇|^下一篇|^相关(链接|阅读|文章|新闻)|版权所有|网站地图|联系我们|ICP备|公网安备|网站标识码"
-    r"|当前位置|现在的位置|^首页\s*[>＞»]|浏览次数|阅读次数|点击数"
+    r"|^上一篇|^下一篇|版权所有|网站地图|ICP备|公网安备|网站标识码"
+    r"|当前位置|现在的位置|^首页\s*[>＞»]|浏览次数|阅读次数|点击数",
+    re.IGNORECASE)
+_SITE_WORDS = re.compile(
+    r"扫一扫|scan me|^相关(链接|阅读|文章|新闻)|联系我们"
     r"|^[(（]?\s*(责任编辑|编辑|审核|校对|记者|通讯员|撰稿人?|摄影|供图|文\s*/|图\s*/)\s*[:：/\s]",
     re.IGNORECASE)
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
@@ -98,7 +103,18 @@ def _clean(line: str) -> str:
 
 
 def _is_chrome(line: str) -> bool:
-    return len(line) <= 50 and bool(_CHROME.search(line))
+    """A short line of the site around the article (打印本页, 责任编辑：…, 扫一扫…). A line that is a whole
+    sentence (over `_SENTENCE_CHARS`, ending 。！？；) is the article's own, whatever words it holds:
+    审核：镇武装部在5个工作日内完成资格审核。 and 扫一扫下方二维码即可进入报名页面。 are content."""
+    if len(line) > 50:
+        return False
+    if _SITE.search(line):
+        return True
+    sentence = len(line) > _SENTENCE_CHARS and line[-1] in "。！？；!?;"
+    return not sentence and bool(_SITE_WORDS.search(line))
+
+
+_SENTENCE_CHARS = 12
 
 
 def _read_page(text: str) -> tuple[_Page, list[str]]:

@@ -194,6 +194,21 @@ def test_empty_or_chrome_only_pages_give_no_articles() -> None:
     assert parse_newsletter("扫一扫在手机打开当前页\nScan me!\n公众评价\n", "inline") == []
 
 
+def test_a_whole_sentence_is_content_even_with_words_of_page_chrome() -> None:
+    page = "\n".join([
+        "港西镇开展2024年度征兵报名工作", "",
+        "一、报名对象为2024年应届高校毕业生。",
+        "审核：镇武装部在5个工作日内完成资格审核。",
+        "扫一扫下方二维码即可进入报名页面。",
+        "如有疑问请联系我们，电话：021-69612345。",
+        "扫一扫在手机打开当前页",
+        "（责任编辑：张三）",
+    ])
+    [article] = parse_newsletter(page, "inline")
+    assert article.body.splitlines() == ["一、报名对象为2024年应届高校毕业生。", "审核：镇武装部在5个工作日内完成资格审核。",
+                                         "扫一扫下方二维码即可进入报名页面。", "如有疑问请联系我们，电话：021-69612345。"]
+
+
 def test_dates_are_never_invented() -> None:
     page = "某镇召开会议\n\n11月2日，某镇召开会议。\n"
     assert parse_newsletter(page, "inline")[0].date is None  # a month and day without a year is not a date
