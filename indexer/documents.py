@@ -100,9 +100,14 @@ def _towns(text: str) -> list[str]:
         name = match[1]
         if name[0] in _PREPOSITIONS and len(name) >= 3:  # "，在港西镇召开" names 港西镇
             name = name[1:]
-        if name[0] not in _NOT_A_NAME_START and name[-2:] not in _NOT_TOWN_ENDINGS:
+        stem = name.removesuffix("镇街道").removesuffix("街道").removesuffix("镇").removesuffix("乡")
+        if name[0] not in _NOT_A_NAME_START and name[-2:] not in _NOT_TOWN_ENDINGS and stem[-1] not in _GOING_TO:
             found.append(name)
     return found
+
+
+# A verb of going just before 镇/街道/乡 says "to the town", not a name: 请到镇社区事务受理中心, 或就近到镇卫生院, 回乡.
+_GOING_TO = set("到去回赴往至")
 
 
 def derive_town(publisher: str | None, title: str, body: str) -> str | None:

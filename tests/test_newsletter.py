@@ -213,3 +213,13 @@ def test_dates_are_never_invented() -> None:
     page = "某镇召开会议\n\n11月2日，某镇召开会议。\n"
     assert parse_newsletter(page, "inline")[0].date is None  # a month and day without a year is not a date
     assert re.fullmatch(r"[0-9a-f]{16}", parse_newsletter(page, "inline")[0].article_id)
+
+
+def test_going_to_the_town_is_not_a_town_name() -> None:
+    """请到镇… / 就近到镇… say where to go, not which town: none of them may become a town facet."""
+    from indexer.documents import derive_town
+
+    body = "办理流程：携带身份证、房产证到镇社区事务受理中心，或就近到镇卫生院咨询。请到镇社区事务受理中心办理。"
+    assert derive_town(None, "关于办理居住证的通知", body) is None
+    assert derive_town(None, "前进镇开展居住证集中办理", body) == "前进镇"  # a real name ending the same way stays
+    assert derive_town(None, "在港西镇召开会议", "") == "港西镇"
