@@ -30,7 +30,7 @@ from indexer.shards import (
     embed_shard,
     parse_shard,
 )
-from indexer.sources import PAGE_SUFFIXES, RECORD_SUFFIXES, ReadReport, read_sources
+from indexer.sources import PAGE_SUFFIXES, RECORD_SUFFIXES, Problem, ReadReport, read_sources
 
 if TYPE_CHECKING:
     from service.jobs import Lease
@@ -270,7 +270,7 @@ def _summary(result: BuildResult, alias: str) -> str:
     if result.pruned:
         lines.append(f"  removed    {', '.join(result.pruned)}")
     for problem in report.problems[:10]:
-        lines.append(f"  skipped    {problem.path}:{problem.line or '-'}: {problem.reason}")
+        lines.append(_problem_line(problem))
     if len(report.problems) > 10:
         lines.append(f"  ... and {len(report.problems) - 10} more problems")
     return "\n".join(lines)
@@ -306,7 +306,7 @@ def _embed(args: argparse.Namespace) -> int:
           f"{result.in_shard} in this shard, {result.computed} computed, {result.cached} already cached, "
           f"{result.seconds:.1f} s ({rate:.1f} computed/s)\n  cache  {embedder.cache_path}")
     for problem in result.report.problems[:10]:
-        print(f"  skipped    {problem.path}:{problem.line or '-'}: {problem.reason}")
+        print(_problem_line(problem))
     return 0
 
 
@@ -360,8 +360,13 @@ def _inspect(args: argparse.Namespace) -> int:
     print(f"# {report.articles} articles from {report.files_read} files; "
           f"{report.files_skipped} files and {report.records_skipped} records skipped", file=sys.stderr)
     for problem in report.problems:
-        print(f"# skipped {problem.path}:{problem.line or '-'}: {problem.reason}", file=sys.stderr)
+        print(f"# {_problem_line(problem).strip()}", file=sys.stderr)
     return 0
+
+
+def _problem_line(problem: Problem) -> str:
+    """A reported problem as the CLI prints it: `skipped` (not indexed) or `noted` (indexed, a part not read)."""
+    return f"  {'noted  ' if problem.kept else 'skipped'}    {problem.path}:{problem.line or '-'}: {problem.reason}"
 
 
 def _stats(args: argparse.Namespace) -> int:

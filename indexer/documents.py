@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections import Counter
 from datetime import date
 
@@ -34,18 +35,41 @@ _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日
 
 
 def normalize_date(value: object) -> str | None:
-    """`YYYY-MM-DD` from the spellings pages use (2023-02-07 00:00, 2023/2/7, 2023年2月7日).
+    """`YYYY-MM-DD` from the spellings pages and records use: 2023-02-07 00:00, 2023/2/7, 2023.2.7, 2023年2月7日,
+    full-width ２０２３－０２－０７, 20230207 (text or number) and 二〇二三年二月七日.
 
-    Anything that is not a real calendar day — a bare year such as "2025",
-    a month, 2023-02-30 — gives None: a date we would have to invent is worse
+    Anything that is not a real calendar day — a bare year such as "2025", a month, 2023-02-30, or an order
+    that cannot be told (03/05/2024: March or May?) — gives None: a date we would have to invent is worse
     than no date, because it silently wins date filters and sorting.
     """
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
     if not isinstance(value, str):
         return None
-    match = _DATE.search(value)
+    text = unicodedata.normalize("NFKC", value).strip()
+    if (compact := _COMPACT_DATE.fullmatch(text)) is not None:
+        return _iso(int(compact[1]), int(compact[2]), int(compact[3]))
+    if (written := _CHINESE_DATE.search(text)) is not None:
+        year = "".join(str(_CHINESE_DIGITS.index(char)) for char in written[1].replace("零", "〇"))
+        return _iso(int(year), _chinese_number(written[2]), _chinese_number(written[3]))
+    match = _DATE.search(text)
     if not match:
         return None
     return _iso(int(match[1]), int(match[2]), int(match[3]))
+
+
+_COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_CHINESE_DIGITS = "〇一二三四五六七八九"
+_CHINESE_DATE = re.compile(r"([〇零一二三四五六七八九]{4})\s*年\s*([一二三四五六七八九十]{1,3})\s*月"
+                           r"\s*([一二三四五六七八九十]{1,3})\s*日")
+
+
+def _chinese_number(text: str) -> int:
+    """1-31 written in Chinese numerals: 五, 十, 十二, 二十, 三十一."""
+    tens, _, ones = text.rpartition("十")
+    if "十" not in text:
+        return _CHINESE_DIGITS.index(text)
+    return (_CHINESE_DIGITS.index(tens) if tens else 1) * 10 + (_CHINESE_DIGITS.index(ones) if ones else 0)
 
 
 def _iso(year: int, month: int, day: int) -> str | None:

@@ -40,6 +40,7 @@ class Problem:
     path: str
     line: int | None  # 1-based line of a JSONL record; None for a whole file
     reason: str
+    kept: bool = False  # True: a note; what it is about was indexed, without the part the reason names
 
 
 @dataclass
@@ -190,18 +191,60 @@ def _read_records(path: Path, report: ReadReport) -> Iterator[Article]:
         return
     report.files_read += 1
     titles: Counter[str] = Counter()
+    unread = _Unread()
     with handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
             try:
-                article = _record_article(json.loads(raw.decode("utf-8-sig")), path, titles)
+                record = json.loads(raw.decode("utf-8-sig"))
+                article = _record_article(record, path, titles)
             except ValueError as exc:  # also UnicodeDecodeError and json.JSONDecodeError
                 report.records_skipped += 1
                 report.problems.append(Problem(str(path), number, _reason(exc)))
                 continue
+            unread.note(record, article, number)
             report.records_read += 1
             yield article
+    report.problems.extend(Problem(str(path), line, reason, kept=True) for line, reason in unread.notes())
+
+
+RECORD_FIELDS = frozenset({"id", "title", "body", "date", "source", "url", "publisher", "town", "department",
+                           "section", "newsletter", "doc_number"})
+"""What a record's fields may be; `tags`, `level` or a misspelt `publish_date` are not read, and said so."""
+
+
+class _Unread:
+    """What a file's records held that was not read, for one note per kind at the end of the file (a corpus
+    of 100,000 records with `tags` gets one note, not 100,000): fields the indexer does not know, fields that
+    are not text, and dates not understood."""
+
+    def __init__(self) -> None:
+        self.unknown: Counter[str] = Counter()
+        self.not_text: Counter[str] = Counter()
+        self.dates: list[tuple[int, object]] = []  # (line, value) of each date not understood
+
+    def note(self, record: dict[str, Any], article: Article, line: int) -> None:
+        self.unknown.update(name for name in record if name not in RECORD_FIELDS)
+        self.not_text.update(name for name in RECORD_FIELDS - {"id", "date", "body"}
+                             if record.get(name) is not None and not isinstance(record[name], str))
+        if record.get("date") not in (None, "") and article.date is None:
+            self.dates.append((line, record["date"]))
+
+    def notes(self) -> Iterator[tuple[int | None, str]]:
+        if self.unknown:
+            yield None, "fields not read (not record fields): " + _counted(self.unknown)
+        if self.not_text:
+            yield None, "fields not read (not text): " + _counted(self.not_text)
+        if self.dates:
+            line, value = self.dates[0]
+            yield line, (f"date {value!r} is not a day (YYYY-MM-DD, 2024年3月5日, 20240305, …): indexed without a date"
+                         + (f"; {len(self.dates) - 1} more record{'s' if len(self.dates) > 2 else ''} like it"
+                            if len(self.dates) > 1 else ""))
+
+
+def _counted(counter: Counter[str]) -> str:
+    return ", ".join(f"{name} ({count} record{'s' if count > 1 else ''})" for name, count in sorted(counter.items()))
 
 
 def _reason(exc: ValueError) -> str:

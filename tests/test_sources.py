@@ -44,11 +44,15 @@ def test_jsonl_records_load_and_bad_lines_are_reported_and_skipped(tmp_path: Pat
     articles = list(read_sources([path], report))
 
     assert [a.title for a in articles] == ["2026年上海市政府工作报告", "古巴领导人将访华", "没有编号的记录", "没有编号的记录"]
-    assert [(p.path, p.line) for p in report.problems] == [(str(path), 2), (str(path), 3), (str(path), 6),
-                                                           (str(path), 7)]
-    reasons = [p.reason for p in report.problems]
+    skipped = [p for p in report.problems if not p.kept]
+    assert [(p.path, p.line) for p in skipped] == [(str(path), 2), (str(path), 3), (str(path), 6), (str(path), 7)]
+    reasons = [p.reason for p in skipped]
     assert reasons[0].startswith("invalid JSON") and "body" in reasons[1] and "title" in reasons[3]
     assert (report.files_read, report.records_read, report.records_skipped, report.articles) == (1, 4, 4, 4)
+    # Indexed, with what was not read said once per file: an unknown field, a date that is no day.
+    assert [(p.line, p.reason) for p in report.problems if p.kept] == [
+        (None, "fields not read (not record fields): level (1 record)"),
+        (5, "date '2025' is not a day (YYYY-MM-DD, 2024年3月5日, 20240305, …): indexed without a date")]
 
     report_article = articles[0]
     assert report_article.body == "各位代表：\n现在，我代表市人民政府报告工作。\n谢谢。"
@@ -105,6 +109,22 @@ def test_a_record_elasticsearch_would_refuse_is_reported_with_its_line_and_skipp
 
 
 PAGE = "港西镇召开安全生产工作会议\n\n会议要求各村居做好安全生产检查工作，落实责任。\n"
+
+
+def test_what_a_record_holds_that_is_not_read_is_noted_once_per_file(tmp_path: Path) -> None:
+    path = tmp_path / "records.jsonl"
+    path.write_text("\n".join(_record(id=str(i), title=f"记录{i}", body="正文。", **fields) for i, fields in enumerate([
+        {"date": "二〇二四年三月五日", "tags": ["安全"]}, {"date": 20240305, "tags": ["安全"]},
+        {"date": "２０２４－０３－０５", "publish_date": "2024-03-05"}, {"date": "03/05/2024", "town": 123},
+        {"date": "2024年13月1日"}])) + "\n", encoding="utf-8")
+    report = ReadReport()
+    articles = list(read_sources([path], report))
+    assert [a.date for a in articles] == ["2024-03-05", "2024-03-05", "2024-03-05", None, None]
+    assert all(p.kept for p in report.problems) and [(p.line, p.reason) for p in report.problems] == [
+        (None, "fields not read (not record fields): publish_date (1 record), tags (2 records)"),
+        (None, "fields not read (not text): town (1 record)"),
+        (4, "date '03/05/2024' is not a day (YYYY-MM-DD, 2024年3月5日, 20240305, …): indexed without a date; "
+            "1 more record like it")]
 
 
 def test_pages_in_the_encodings_editors_save_are_read(tmp_path: Path) -> None:
