@@ -6,6 +6,7 @@ Article fields are not listed here: `Hit`, `ArticleView` and `ArticleIn` inherit
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
@@ -276,7 +277,8 @@ _CappedMetadata: type[ArticleMetadata] = create_model(  # type: ignore[call-over
 class ArticleIn(_CappedMetadata):
     """An article written by an admin (PUT /admin/documents/{id}); metadata as in search hits. A field it does
     not know is a 422 naming it: a misspelt `date` (`publish_date`) must not be dropped unnoticed; so is text
-    Elasticsearch would refuse (a label over MAX_LABEL_CHARS; half of an emoji, which pydantic refuses itself)."""
+    Elasticsearch would refuse (a label over MAX_LABEL_CHARS; half of an emoji, which pydantic refuses itself), and a
+    `date` after tomorrow (UTC)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -287,6 +289,15 @@ class ArticleIn(_CappedMetadata):
     url: str | None = Field(None, max_length=MAX_URL_CHARS, pattern=LINK_PATTERN,
                             description="Its address on the publisher's site (http, https, or a path on this site), "
                             "or null.")
+
+    @field_validator("date")
+    @classmethod
+    def _published(cls, value: str | None) -> str | None:
+        """Not after tomorrow (UTC, so that every time zone's today passes): a typo such as 2099-12-31 would sort
+        first under sort=date for good and fall inside every 一周内 filter."""
+        if value is not None and value > (datetime.now(UTC).date() + timedelta(days=1)).isoformat():
+            raise ValueError("is in the future: the day the article was published, at the latest today")
+        return value
 
 
 class DocumentWritten(BaseModel):
