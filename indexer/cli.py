@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("--alias", help="alias to build behind (default: INDEX_ALIAS)")
     build_cmd.add_argument("--model", help="embedding model (default: EMBEDDING_MODEL)")
     build_cmd.add_argument("--incremental", action="store_true",
-                           help="write new and changed articles into the live index instead of building a new one")
+                           help="write new and changed articles into the live index instead of building a new one "
+                           "(nothing is removed: an article whose file was deleted or renamed stays until a full "
+                           "build)")
     build_cmd.add_argument("--if-missing", action="store_true",
                            help="do nothing when the alias already exists (used by `make run`)")
     build_cmd.add_argument("--processes", type=int, default=1, metavar="N",
@@ -256,8 +258,12 @@ def _embed_first(embedder: Embedder, args: argparse.Namespace, batch_size: int) 
 def _summary(result: BuildResult, alias: str) -> str:
     report = result.report
     skipped = report.files_skipped + report.records_skipped
+    in_place = result.previous_index == result.index  # an incremental build
     lines = [
-        f"alias {alias} -> {result.index}" + (f" (was {result.previous_index})" if result.previous_index else ""),
+        f"alias {alias} -> {result.index}" + (
+            " (written in place: new and changed articles only; one whose file was deleted or renamed, or whose "
+            "title changed, stays until a full build)" if in_place
+            else f" (was {result.previous_index})" if result.previous_index else ""),
         f"  read       {report.files_read} files, {report.records_read} records, {skipped} skipped"
         + (f" ({len(report.problems)} problems)" if report.problems else ""),
         f"  articles   {result.articles}" + (f" (+{result.skipped_unchanged} unchanged, not rewritten)"
@@ -272,7 +278,7 @@ def _summary(result: BuildResult, alias: str) -> str:
     for problem in report.problems[:10]:
         lines.append(_problem_line(problem))
     if len(report.problems) > 10:
-        lines.append(f"  ... and {len(report.problems) - 10} more problems")
+        lines.append(f"  ... and {len(report.problems) - 10} more problems (`indexer inspect` lists them all)")
     return "\n".join(lines)
 
 
@@ -340,6 +346,8 @@ def _cache_merge(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    if not _sources_exist(args.source):
+        return 2
     report = ReadReport()
     for article in read_sources(args.source, report):
         passages = split_passages(article)

@@ -183,6 +183,8 @@ def test_cli_inspect_shows_parsed_articles_without_elasticsearch(settings: Setti
     articles = [json.loads(line) for line in result.stdout.splitlines()]
     assert any(a["title"] == "港西镇召开疫情防控工作会议" for a in articles)
     assert "articles from 5 files" in result.stderr
+    missing = _cli("inspect", "--source", "no/such/dir", settings=settings)
+    assert missing.returncode == 2 and "no such source: no/such/dir" in missing.stderr
 
 
 def test_cli_build_and_stats(settings: Settings, clean_alias: str) -> None:
