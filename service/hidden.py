@@ -81,6 +81,11 @@ class HiddenQueries(RuleDocument[HiddenWords]):
         self._always_keys = tuple(key(word) for word in self.always)
 
     async def hides(self) -> Hides:
-        """Whether a query may not be shown, under the words hidden now (never fails: see `RuleDocument`)."""
-        keys = self._always_keys + (await self.current()).keys
+        """Whether a query may not be shown, under the words hidden now (never fails: see `RuleDocument`). While
+        no list could be read yet (a process started during an outage), every query is hidden: /hot and the
+        suggestions show nothing rather than what an administrator may have hidden."""
+        words = await self.read()
+        if words is None:
+            return lambda query: True
+        keys = self._always_keys + words.keys
         return lambda query: hidden_by(query, keys)

@@ -7,7 +7,8 @@ none, readers use the seed (the repo's synonym file; no hidden words), and the f
 version at most `RULES_TTL` seconds after a change elsewhere, and at once after a change it made itself;
 one version check runs at a time, and requests arriving meanwhile use the list they would have used a
 moment earlier (the first request of a process waits for it). A list that cannot be read leaves the
-previous one (or the seed) in place: a rule document never fails a search.
+previous one in place; a process that has read none yet uses the seed (`current`) or knows it has none
+(`read`), and asks again after RETRY_SECONDS: a rule document never fails a search.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from service.sysindex import ensure_system_index
 log = logging.getLogger(__name__)
 
 RULES_TTL = 10.0
+RETRY_SECONDS = 1.0
+"""How soon a process that could not read a list yet asks again (one attempt at a time, not one per request)."""
 WRITE_TIMEOUT = 30.0
 DOC_ID = "current"
 
@@ -66,22 +69,43 @@ class RuleDocument(Generic[ListT]):
         self.seed = seed
         self.name = name
         self._cache: tuple[float, Stored[ListT]] | None = None
+        self._failed_at: float | None = None  # time.monotonic() of the last failed first read
         self._refreshing = asyncio.Lock()
 
     async def current(self) -> ListT:
-        """The list to apply (cached; see the module docstring). Never writes."""
+        """The list to apply (cached; see the module docstring), the seed while none could be read. Never writes."""
+        stored = await self._current()
+        return self.seed() if stored is None else stored.value
+
+    async def read(self) -> ListT | None:
+        """As `current`, but None while no list could be read since the process started (the index unreachable):
+        for a caller that must not fall back to the seed (hidden words: hide everything rather than nothing)."""
+        stored = await self._current()
+        return None if stored is None else stored.value
+
+    async def _current(self) -> Stored[ListT] | None:
         if self._cache is not None and (not self._stale() or self._refreshing.locked()):
-            return self._cache[1].value
+            return self._cache[1]
+        if self._cache is None and self._failed_recently():
+            return None
         async with self._refreshing:
+            if self._cache is None and self._failed_recently():  # the request that held the lock just failed
+                return None
             if self._cache is None or self._stale():
                 try:
                     stored = await self._read(self._cache[1] if self._cache else None, seed=False)
                 except Exception:
                     log.warning("%s: not readable from %s; keeping the previous list", self.name, self.index,
                                 exc_info=True)
-                    stored = self._cache[1] if self._cache else self._seeded()
+                    if self._cache is None:  # nothing to keep: asked again after RETRY_SECONDS, not RULES_TTL
+                        self._failed_at = time.monotonic()
+                        return None
+                    stored = self._cache[1]
                 self._cache = (time.monotonic(), stored)
-            return self._cache[1].value
+            return self._cache[1]
+
+    def _failed_recently(self) -> bool:
+        return self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_SECONDS
 
     async def stored(self) -> Stored[ListT]:
         """The list as Elasticsearch holds it now, storing the seed first if it holds none."""

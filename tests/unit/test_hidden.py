@@ -35,3 +35,41 @@ def test_a_bad_word_is_named_by_its_place(words: list[str], position: int, reaso
 def test_as_many_words_as_allowed_and_the_longest_word_are_accepted() -> None:
     assert len(HiddenWords([f"词{i}" for i in range(MAX_WORDS)]).lines) == MAX_WORDS
     assert HiddenWords(["港" * MAX_WORD_CHARS]).lines == ["港" * MAX_WORD_CHARS]
+
+
+class _Node:
+    """The hidden-queries document's `get`, failing while `down`, counting the calls."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.gets = 0
+
+    async def get(self, index: str, id: str, source: bool = True) -> dict:
+        self.gets += 1
+        if self.down:
+            raise ConnectionError("node away")
+        return {"_version": 2, "_source": {"words": ["垃圾"], "updated": "2026-11-30T00:00:00+00:00"}}
+
+
+def test_a_process_that_could_not_read_the_list_hides_everything_and_asks_again_soon(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started while Elasticsearch was away, a replica used to show hidden words on /hot for 10 s after it came
+    back (an empty list, cached as if read). Now it hides every query until the list is read, and retries after
+    RETRY_SECONDS, one attempt at a time."""
+    import asyncio
+
+    from service import ruledoc
+    from service.hidden import HiddenQueries
+
+    node = _Node()
+    hidden = HiddenQueries(node, "unit-hidden", always=["代办"])  # type: ignore[arg-type]
+
+    async def shown(query: str) -> bool:
+        return not (await hidden.hides())(query)
+
+    assert asyncio.run(shown("垃圾分类")) is False and asyncio.run(shown("安全生产")) is False
+    assert node.gets == 1  # asked once; the second request within RETRY_SECONDS did not ask again
+    node.down = False
+    monkeypatch.setattr(ruledoc, "RETRY_SECONDS", 0.0)
+    assert asyncio.run(shown("垃圾分类")) is False and asyncio.run(shown("安全生产")) is True
+    assert asyncio.run(shown("请找代办")) is False  # SUGGEST_HIDDEN_QUERIES: hidden as well
