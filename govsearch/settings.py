@@ -138,8 +138,8 @@ class Settings(BaseSettings):
     jobs_index: str = "gov-search-jobs"
     journal_index: str = Field(
         default="gov-search-journal",
-        description="System index journaling every admin document write (per alias), replayed by full builds "
-        "and rollbacks so admin edits survive them.",
+        description="System index journaling every admin document write (per alias), replayed by full builds, "
+        "rollbacks and restores so admin edits survive them.",
     )
     query_log_index: str = Field(
         default="gov-search-queries",

@@ -205,12 +205,23 @@ def _build_holding(args: argparse.Namespace, settings: Settings, es: Elasticsear
         if lease is not None:
             lease.renew()
 
+    def after_switch(index: str) -> None:
+        """Admin writes made between the replay and the switch went to the old live index only (a CLI build is no
+        job whose index they also go to): they are journaled, so a second replay brings them in."""
+        try:
+            replayed = journal.replay(index, lambda: embedder, batch_size=settings.embedding_batch_size)
+        except Exception as exc:  # the switch stands; the next build or rollback replays them
+            print(f"warning: replaying admin writes made during the switch failed: {exc}", file=sys.stderr)
+            return
+        if replayed:
+            print(f"replayed {replayed} admin writes made during the switch into {index}", flush=True)
+
     try:
         return build(es, embedder, args.source, alias=alias, keep_previous=settings.keep_previous_indices,
                      batch_size=settings.embedding_batch_size, incremental=args.incremental,
                      on_progress=on_progress, layout=settings.index_layout,
                      segmenter=settings.word_segmenter, merge_segments=settings.index_merge_segments,
-                     cancel=cancel, before_switch=before_switch,
+                     cancel=cancel, before_switch=before_switch, after_switch=after_switch,
                      max_drop=1.0 if args.allow_shrink else settings.rebuild_max_drop)
     finally:
         if bar is not None:

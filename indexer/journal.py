@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk, scan
@@ -39,6 +39,7 @@ from indexer.updates import delete_article, stored_content_hash, write_article
 log = logging.getLogger(__name__)
 
 Op = Literal["upsert", "delete"]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -101,6 +102,17 @@ class Journal:
                     break
                 entry = newest
         return changed
+
+    def switch_to(self, index: str, switch: Callable[[], T], embedder: Callable[[], Embedder], *,
+                  batch_size: int = 64) -> T:
+        """`switch()` the alias to `index` with every admin write in it: the journal is replayed before the
+        switch and again after it. An admin write made meanwhile went to the old live index only (a rollback, a
+        restore or a CLI build holds the lease but is no job whose index the writes also go to), and is
+        journaled first: the second replay brings it into the index now live. Returns what `switch` returned."""
+        self.replay(index, embedder, batch_size=batch_size)
+        switched = switch()
+        self.replay(index, embedder, batch_size=batch_size)
+        return switched
 
     def compact(self) -> tuple[int, int]:
         """Delete the entries superseded by a newer entry of the same article; (kept, removed).

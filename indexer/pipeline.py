@@ -305,6 +305,7 @@ def build(
     cancel: threading.Event | None = None,
     on_index_created: Callable[[str], None] | None = None,
     before_switch: Callable[[str], None] | None = None,
+    after_switch: Callable[[str], None] | None = None,
     layout: IndexLayout | None = None,
     segmenter: str = "smartcn",
     merge_segments: int = 0,
@@ -320,6 +321,9 @@ def build(
     before_switch: called with the loaded, refreshed index (new, or live when incremental) right
         before the alias switch; what it writes is part of the switch (the service replays the admin
         journal and checks its job's lease here). Raising fails the build like any other error.
+    after_switch: called with the index a full build made live, once it is (the CLI replays the journal again:
+        admin writes made since `before_switch` went to the old live index only). The switch stands whatever
+        it does: it must handle its own errors.
     `layout` sets the new index's shards and replicas (None: as in mappings/articles.json); `segmenter`
     its word analysis (WORD_SEGMENTER), `merge_segments` the segments per shard it is force-merged into before
     the switch (INDEX_MERGE_SEGMENTS; 0: none; with a merge the vectors load without an HNSW graph and the
@@ -395,6 +399,8 @@ def build(
         if not incremental:
             elastic.delete_index(es, index)
         raise
+    if after_switch and not incremental:
+        after_switch(index)
     pruned = [] if incremental else elastic.prune_indices(es, alias, keep_previous)
     progress.phase = "done"
     pipeline._notify()

@@ -29,6 +29,8 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from govsearch.settings import Settings, settings_or_exit
 from indexer import elastic
+from indexer.embeddings import Embedder, load_embedder
+from indexer.journal import Journal
 
 RESTORE_TIMEOUT_SECONDS = 600.0
 
@@ -116,13 +118,18 @@ def get(es: Elasticsearch, settings: Settings, name: str) -> dict[str, Any]:
 
 
 def restore(es: Elasticsearch, settings: Settings, name: str,
-            exclusive: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext) -> dict[str, Any]:
+            exclusive: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+            embedder: Callable[[str], Embedder] | None = None) -> dict[str, Any]:
     """Restore snapshot `name`'s article index as a new versioned index and switch the alias to it.
 
     Searches keep answering from the current index until the switch (if there is one). Missing
     system indices of the snapshot come back first, under their own names (existing ones are not
     touched): the jobs index among them holds the reindex lease, which `exclusive()` (the API's and
     the CLI's: `service.jobs`) holds around the restore of the article index and the switch.
+    The admin journal is replayed into the restored index around the switch (`Journal.switch_to`), as a
+    rebuild and a rollback do: the articles written or deleted through /admin/documents since the snapshot
+    stay as written, instead of flipping back now and again at the next rebuild. `embedder` gives the model
+    of a name (default: loaded with EMBEDDING_CACHE_DIR), asked only if an article must be embedded.
     """
     snap = get(es, settings, name)
     source = snap["live_index"]
@@ -143,7 +150,11 @@ def restore(es: Elasticsearch, settings: Settings, name: str,
                                 rename_pattern=".+", rename_replacement=target, include_aliases=False,
                                 include_global_state=False, wait_for_completion=True)
         client.cluster.health(index=target, wait_for_status="yellow", timeout=f"{int(RESTORE_TIMEOUT_SECONDS)}s")
-        previous = elastic.switch_alias(es, alias, target)
+        model = str(elastic.index_meta(es, target).get("embedding_model"))
+        load = embedder or (lambda model: load_embedder(model, settings.embedding_cache_dir))
+        previous = Journal(es, settings.journal_index, alias).switch_to(
+            target, lambda: elastic.switch_alias(es, alias, target), lambda: load(model),
+            batch_size=settings.embedding_batch_size)
     return {"snapshot": name, "alias": alias, "index": target, "previous_index": previous,
             "restored_from": source, "system_indices_restored": missing}
 

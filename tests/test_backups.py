@@ -133,6 +133,20 @@ def test_restoring_over_a_live_index_never_interrupts_search(api: TestClient, es
     assert statuses and set(statuses) == {200}, f"{len(statuses)} searches during the restore: {set(statuses)}"
 
 
+def test_admin_writes_made_after_the_snapshot_survive_its_restore(api: TestClient, es: Elasticsearch) -> None:
+    """As they survive a rebuild and a rollback: restored without them, the next rebuild (which replays the
+    journal) would have flipped them back, unannounced."""
+    gone = api.get("/search", params={"q": "工作会议", "mode": "bm25"}).json()["hits"][0]["id"]
+    name = _finished(api, api.post("/admin/backups", headers=AUTH).json()["snapshot"])["snapshot"]
+    assert api.put("/admin/documents/backup-after-1", json={**ARTICLE, "title": "快照之后写入的文章"},
+                   headers=AUTH).status_code == 201
+    assert api.delete(f"/admin/documents/{gone}", headers=AUTH).status_code == 200
+    restored = api.post(f"/admin/backups/{name}/restore", headers=AUTH)
+    assert restored.status_code == 200, restored.text
+    assert api.get("/articles/backup-after-1").json()["title"] == "快照之后写入的文章"
+    assert api.get(f"/articles/{gone}").status_code == 404
+
+
 def test_unknown_snapshot_is_404_and_admin_auth_is_required(api: TestClient) -> None:
     assert api.get("/admin/backups/no-such-snapshot", headers=AUTH).status_code == 404
     missing = api.post("/admin/backups/no-such-snapshot/restore", headers=AUTH)

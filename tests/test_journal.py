@@ -150,3 +150,18 @@ def test_an_entry_the_node_would_refuse_is_skipped_not_a_failed_replay(es: Elast
     journal.record_upsert(article("fine", "正常"))
     assert journal.replay(target, lambda: embedder) == 1
     assert stored_title(es, target, "fine") == "正常" and stored_title(es, target, "refused") is None
+
+
+def test_a_write_made_between_the_replay_and_the_switch_is_replayed_after_it(es: Elasticsearch, embedder: Embedder,
+                                                                            target: str) -> None:
+    """A rollback, a restore or a CLI build holds the lease but is no job whose index admin writes also go to:
+    a write made while it switches went to the old live index only. It is journaled, and replayed after."""
+    journal = Journal(es, JOURNAL, ALIAS)
+    journal.record_upsert(article("before", "切换之前"))
+
+    def switch() -> str:
+        journal.record_upsert(article("during", "切换之时"))  # an admin write landing in the window
+        return "switched"
+
+    assert journal.switch_to(target, switch, lambda: embedder) == "switched"
+    assert stored_title(es, target, "before") == "切换之前" and stored_title(es, target, "during") == "切换之时"

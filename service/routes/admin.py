@@ -167,9 +167,9 @@ def _rollback(es: Elasticsearch, store: JobStore, journal: Journal, embedders: E
         if target is None:
             raise Conflict("nothing_to_roll_back", f"no index that was live before {live} is kept for alias {alias}")
         meta = elastic.index_meta(es, target)
-        journal.replay(target, lambda: embedders.get(str(meta.get("embedding_model"))),
-                       batch_size=settings.embedding_batch_size)
-        elastic.switch_alias(es, alias, target, rollback=True)
+        journal.switch_to(target, lambda: elastic.switch_alias(es, alias, target, rollback=True),
+                          lambda: embedders.get(str(meta.get("embedding_model"))),
+                          batch_size=settings.embedding_batch_size)
     return {"alias": alias, "index": target, "previous_index": live}
 
 

@@ -17,7 +17,7 @@ from fastapi import Path as PathParam
 
 from indexer import snapshots
 from service.auth import AdminDep, require_admin
-from service.deps import EsSyncDep, JobStoreDep, SettingsDep
+from service.deps import EmbeddersDep, EsSyncDep, JobStoreDep, SettingsDep
 from service.errors import Conflict, NotFound, ServiceUnavailable
 from service.jobs import JobConflict, Lease
 from service.schemas import NOT_FOUND_RESPONSE, Backup, BackupList, ErrorResponse, Restored
@@ -70,15 +70,16 @@ async def get_backup(snapshot: SnapshotName, settings: SettingsDep, es: EsSyncDe
 @router.post("/{snapshot}/restore", response_model=Restored,
              responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE, **CONFLICT})
 async def restore_backup(snapshot: SnapshotName, settings: SettingsDep, es: EsSyncDep,
-                         store: JobStoreDep) -> dict[str, Any]:
+                         store: JobStoreDep, embedders: EmbeddersDep) -> dict[str, Any]:
     """Restore into a new index, then switch the alias to it atomically; the previous index is kept. It holds
-    the reindex lease meanwhile: 409 while a job, a rollback or a CLI build holds it."""
+    the reindex lease meanwhile: 409 while a job, a rollback or a CLI build holds it. Articles written or deleted
+    through /admin/documents since the snapshot stay as written (the admin journal is replayed into it)."""
 
     def lease() -> Lease:
         return store.holding(f"restore-{uuid.uuid4().hex[:8]}", on_lost=lambda: None)
 
     try:
-        return await _call(snapshots.restore, es, settings, snapshot, lease)
+        return await _call(snapshots.restore, es, settings, snapshot, lease, embedders.get)
     except JobConflict as conflict:
         raise Conflict("job_running", f"{conflict.running_job_id} holds the reindex lease (a reindex job, a "
                        "rollback or a build from the command line); wait for it or cancel the job first",
