@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
@@ -113,9 +113,11 @@ class RuleDocument(Generic[ListT]):
         self._cache = (time.monotonic(), stored)
         return stored
 
-    async def replace(self, value: ListT) -> Stored[ListT]:
-        """Store `value` as the whole list; this process uses it on return, the others within RULES_TTL."""
-        stored = await self._write(value, create=False)
+    async def replace(self, value: ListT, expected: int | None = None) -> Stored[ListT]:
+        """Store `value` as the whole list; this process uses it on return, the others within RULES_TTL.
+        `expected`: the version the writer read; VersionConflict (nothing stored) when the stored list is at
+        another version by then, so two admins editing the same list cannot silently undo each other."""
+        stored = await self._write(value, create=False, expected=expected)
         self._cache = (time.monotonic(), stored)
         return stored
 
@@ -147,12 +149,37 @@ class RuleDocument(Generic[ListT]):
         source = document["_source"]
         return Stored(self.parse(source[self.field]), document["_version"], source["updated"])
 
-    async def _write(self, value: ListT, *, create: bool) -> Stored[ListT]:
-        """Index the list as the one document (`create`: only if there is none), with an admin's patience:
-        creating the index may take longer than a search may wait."""
+    async def _write(self, value: ListT, *, create: bool, expected: int | None = None) -> Stored[ListT]:
+        """Index the list as the one document (`create`: only if there is none; `expected`: only over that
+        version, atomically), with an admin's patience: creating the index may take longer than a search may
+        wait."""
         es = self.es.options(request_timeout=WRITE_TIMEOUT)
         await ensure_system_index(es, self.index, self.mapping)
+        condition: dict[str, Any] = {"op_type": "create" if create else "index"}
+        if expected is not None:
+            try:
+                head = await es.get(index=self.index, id=DOC_ID, source=False)
+            except NotFoundError:
+                raise VersionConflict(expected, None) from None
+            if head["_version"] != expected:
+                raise VersionConflict(expected, head["_version"])
+            condition = {"if_seq_no": head["_seq_no"], "if_primary_term": head["_primary_term"]}
         updated = datetime.now(UTC).isoformat(timespec="seconds")
-        result = await es.index(index=self.index, id=DOC_ID, document={self.field: value.lines, "updated": updated},
-                                op_type="create" if create else "index", refresh=SYSTEM_WRITE_REFRESH)
+        try:
+            result = await es.index(index=self.index, id=DOC_ID, document={self.field: value.lines, "updated": updated},
+                                    refresh=SYSTEM_WRITE_REFRESH, **condition)
+        except ConflictError:
+            if expected is None:
+                raise
+            raise VersionConflict(expected, None) from None  # written by another between the check and the write
         return Stored(value, result["_version"], updated)
+
+
+class VersionConflict(Exception):
+    """A replace based on a version the stored list is no longer at."""
+
+    def __init__(self, expected: int, current: int | None) -> None:
+        now = "changed since" if current is None else f"is at version {current}, not"
+        super().__init__(f"the stored list {now} version {expected}: read it again, apply your change, put it back")
+        self.expected = expected
+        self.current = current

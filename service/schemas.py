@@ -125,6 +125,11 @@ class BestBetList(BaseModel):
     best_bets: list[BestBetListed]
 
 
+VERSION_READ = ("PUT: the `version` the GET you edited answered; if the stored list is at another version by "
+                "then (another admin changed it), nothing is stored and the answer is 409 `version_conflict`. "
+                "Leave it out to replace whatever is stored.")
+
+
 class SynonymRulesIn(BaseModel):
     """The whole synonym set, one rule per entry, in the `data/synonyms.txt` format: `plain, plain2 =>
     official, official2` (one-way) or `term, term2` (equivalent); `#` comments and blank entries are kept
@@ -132,6 +137,7 @@ class SynonymRulesIn(BaseModel):
 
     rules: list[str] = Field(max_length=MAX_RULE_LINES, description=f"At most {MAX_RULE_LINES} entries, "
                              f"{MAX_LINE_CHARS} characters each.", examples=[["老人, 老人家 => 老年人", "防火, 消防"]])
+    version: int | None = Field(None, ge=1, description=VERSION_READ)
 
 
 class SynonymRules(SynonymRulesIn):
@@ -148,6 +154,7 @@ class HiddenQueriesIn(BaseModel):
     words: list[Annotated[str, Field(min_length=1, max_length=MAX_HIDDEN_WORD_CHARS, pattern=NOT_BLANK)]] = Field(
         max_length=MAX_HIDDEN_WORDS, description=f"At most {MAX_HIDDEN_WORDS} words of 1-{MAX_HIDDEN_WORD_CHARS} "
         "characters, not blank.", examples=[["代办", "加微信"]])
+    version: int | None = Field(None, ge=1, description=VERSION_READ)
 
 
 class HiddenQueries(HiddenQueriesIn):

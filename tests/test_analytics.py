@@ -186,3 +186,18 @@ def test_a_bad_hidden_word_is_refused_and_nothing_is_stored(hiding: TestClient, 
 def test_hidden_queries_need_an_admin_token(hiding: TestClient) -> None:
     assert hiding.get("/admin/hidden-queries").status_code == 401
     assert hiding.put("/admin/hidden-queries", json={"words": ["x"]}).status_code == 401
+
+
+def test_two_admins_editing_the_hidden_words_cannot_undo_each_other(hiding: TestClient) -> None:
+    read = hiding.get("/admin/hidden-queries", headers=ADMIN).json()  # both admins read version 1
+    first = hiding.put("/admin/hidden-queries", headers=ADMIN, json={"words": ["代办"], "version": read["version"]})
+    assert first.status_code == 200 and first.json()["version"] == read["version"] + 1
+    second = hiding.put("/admin/hidden-queries", headers=ADMIN, json={"words": ["加微信"], "version": read["version"]})
+    assert second.status_code == 409, second.text
+    assert second.json()["error"]["code"] == "version_conflict"
+    assert (second.json()["error"]["expected_version"], second.json()["error"]["current_version"]) == (
+        read["version"], read["version"] + 1)
+    assert hiding.get("/admin/hidden-queries", headers=ADMIN).json()["words"] == ["代办"]  # nothing overwritten
+    merged = hiding.put("/admin/hidden-queries", headers=ADMIN, json={"words": ["代办", "加微信"],
+                                                                      "version": first.json()["version"]})
+    assert merged.status_code == 200 and merged.json()["words"] == ["代办", "加微信"]

@@ -121,3 +121,12 @@ def test_synonyms_need_an_admin_token(rules: TestClient) -> None:
     wrong = {"Authorization": "Bearer not-the-admin-token"}
     assert rules.get("/admin/synonyms", headers=wrong).status_code == 403
     assert rules.put("/admin/synonyms", headers=wrong, json={"rules": ["长者 => 老年人"]}).status_code == 403
+
+
+def test_a_set_based_on_a_version_no_longer_stored_is_a_409_and_changes_nothing(rules: TestClient) -> None:
+    read = rules.get("/admin/synonyms", headers=ADMIN).json()
+    assert rules.put("/admin/synonyms", headers=ADMIN,
+                     json={"rules": ["长者 => 老年人"], "version": read["version"]}).status_code == 200
+    stale = rules.put("/admin/synonyms", headers=ADMIN, json={"rules": ["老人 => 老年人"], "version": read["version"]})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "version_conflict", stale.text
+    assert rules.get("/admin/synonyms", headers=ADMIN).json()["rules"] == ["长者 => 老年人"]

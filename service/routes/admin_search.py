@@ -10,11 +10,12 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from govsearch.actions import article_doc_id
 from service.auth import require_admin
 from service.deps import BestBetsDep, EsDep, HiddenQueriesDep, QueryLogDep, SettingsDep, SynonymsDep
-from service.errors import NotFound, invalid_parameter
+from service.errors import Conflict, NotFound, invalid_parameter
 from service.hidden import HiddenWordError, HiddenWords
-from service.ruledoc import Stored
+from service.ruledoc import ListT, RuleDocument, Stored, VersionConflict
 from service.schemas import (
     BAD_BODY_RESPONSE,
+    CONFLICT_RESPONSE,
     NOT_FOUND_RESPONSE,
     AnalyticsReport,
     BestBet,
@@ -86,15 +87,25 @@ async def get_synonyms(synonyms: SynonymsDep) -> SynonymRules:
     return _rules(await synonyms.stored())
 
 
-@router.put("/synonyms", response_model=SynonymRules, responses=BAD_BODY_RESPONSE)
+@router.put("/synonyms", response_model=SynonymRules, responses={**BAD_BODY_RESPONSE, **CONFLICT_RESPONSE})
 async def put_synonyms(body: SynonymRulesIn, synonyms: SynonymsDep) -> SynonymRules:
     """Replace the whole set. A rule that does not parse is a 422 naming its entry (`rules.3`) and nothing
-    is stored. Searches of this process use the new set as soon as this returns, other replicas within 10 s."""
+    is stored; so is a set based on a `version` no longer stored (409 `version_conflict`). Searches of this
+    process use the new set as soon as this returns, other replicas within 10 s."""
     try:
         parsed = SynonymSet(body.rules)
     except SynonymError as exc:
         raise invalid_parameter(f"rules.{exc.line - 1}", f"{exc.text!r}: {exc.reason}") from None
-    return _rules(await synonyms.replace(parsed))
+    return _rules(await _replaced(synonyms, parsed, body.version))
+
+
+async def _replaced(document: RuleDocument[ListT], value: ListT, version: int | None) -> Stored[ListT]:
+    """`document.replace`, a version conflict answered 409 `version_conflict` naming both versions."""
+    try:
+        return await document.replace(value, version)
+    except VersionConflict as exc:
+        raise Conflict("version_conflict", str(exc), expected_version=exc.expected,
+                       current_version=exc.current) from None
 
 
 def _hidden(stored: Stored[HiddenWords], hidden: HiddenQueriesDep) -> HiddenQueries:
@@ -109,14 +120,15 @@ async def get_hidden_queries(hidden: HiddenQueriesDep) -> HiddenQueries:
     return _hidden(await hidden.stored(), hidden)
 
 
-@router.put("/hidden-queries", response_model=HiddenQueries, responses=BAD_BODY_RESPONSE)
+@router.put("/hidden-queries", response_model=HiddenQueries, responses={**BAD_BODY_RESPONSE, **CONFLICT_RESPONSE})
 async def put_hidden_queries(body: HiddenQueriesIn, hidden: HiddenQueriesDep) -> HiddenQueries:
     """Replace the stored list. A past query holding one of the words (both normalised, any case) leaves
     /hot and the suggestions of this process as soon as this returns, of other replicas within 10 s; the
     search log keeps it (the analytics still list it), so removing the word brings it back. An empty or too
-    long word is a 422 naming it (`words.2`) and nothing is stored."""
+    long word is a 422 naming it (`words.2`) and nothing is stored; so is a list based on a `version` no longer
+    stored (409 `version_conflict`)."""
     try:
         words = HiddenWords(body.words)
     except HiddenWordError as exc:
         raise invalid_parameter(f"words.{exc.position}", exc.reason) from None
-    return _hidden(await hidden.replace(words), hidden)
+    return _hidden(await _replaced(hidden, words, body.version), hidden)
