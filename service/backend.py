@@ -72,8 +72,9 @@ class ElasticsearchBackend:
             if "error" in response:
                 error = response["error"]
                 if isinstance(error, dict) and error.get("type") == "index_not_found_exception":
-                    raise ServiceUnavailable("the search index is not built yet")
+                    raise ServiceUnavailable("the search index is not built yet", es_kind="index_missing")
                 if response.get("status") in TRANSIENT_ES_STATUSES:
-                    raise ServiceUnavailable("the search backend is not ready (shards recovering or busy)")
+                    raise ServiceUnavailable("the search backend is not ready (shards recovering or busy)",
+                                             es_kind="api_error")
                 raise SearchRejected(f"Elasticsearch rejected a search: {error}")
         return responses

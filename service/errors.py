@@ -36,8 +36,12 @@ class ApiError(Exception):
 
 
 class ServiceUnavailable(ApiError):
-    def __init__(self, message: str) -> None:
+    """503 `unavailable`. `es_kind`: the Elasticsearch failure it stands for (`service.metrics.ES_ERROR_KINDS`'
+    kinds: timeout, index_missing, api_error), counted like one the handlers below answer; None: not one."""
+
+    def __init__(self, message: str, *, es_kind: str | None = None) -> None:
         super().__init__(503, "unavailable", message, headers={"Retry-After": "5"})
+        self.es_kind = es_kind
 
 
 class NotFound(ApiError):
@@ -110,10 +114,15 @@ def install(app: FastAPI) -> None:
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(ESConnectionError)
-    @app.exception_handler(ConnectionTimeout)
     async def _es_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("Elasticsearch unreachable: %s", exc)
         return JSONResponse(error_body("unavailable", "the search backend is unreachable; try again shortly"),
+                            status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(ConnectionTimeout)
+    async def _es_slow(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("Elasticsearch did not answer within ES_REQUEST_TIMEOUT: %s", exc)
+        return JSONResponse(error_body("unavailable", "the search backend did not answer in time; try again shortly"),
                             status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(ESNotFoundError)

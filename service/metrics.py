@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.errors import ApiError, ServiceUnavailable
 from service.observability import ResponseStatus
 
 UNMATCHED = "unmatched"
@@ -145,12 +146,27 @@ Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 def count_elasticsearch_errors(app: FastAPI, metrics: Metrics) -> None:
-    """Wrap the app's handlers of Elasticsearch exceptions so each handled one is counted by kind."""
+    """Wrap the app's handlers of Elasticsearch exceptions so each handled one is counted by kind, and of
+    `ServiceUnavailable` so one standing for an Elasticsearch failure (`es_kind`: the search deadline, an
+    `_msearch` answer saying the index is missing or not ready) is counted too."""
     for exc_class, kind in ES_ERROR_KINDS.items():
         handler = app.exception_handlers.get(exc_class)
         if handler is None:
             continue
         app.exception_handlers[exc_class] = _counting(handler, metrics.es_errors.labels(kind))
+    api_errors = app.exception_handlers.get(ApiError)
+    if api_errors is not None:
+        app.exception_handlers[ApiError] = _counting_es_kind(api_errors, metrics)
+
+
+def _counting_es_kind(handler: Handler, metrics: Metrics) -> Handler:
+    async def counted(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ServiceUnavailable) and exc.es_kind is not None:
+            metrics.es_errors.labels(exc.es_kind).inc()
+        response = handler(request, exc)
+        return await response if inspect.isawaitable(response) else response
+
+    return counted
 
 
 def _counting(handler: Handler, counter: Any) -> Handler:

@@ -109,7 +109,8 @@ class Searcher:
                 return await self._answer(req)
         except TimeoutError:
             log.warning("search past SEARCH_DEADLINE (%.1f s): answering 503", self.settings.search_deadline_seconds)
-            raise ServiceUnavailable("the search backend did not answer in time; try again shortly") from None
+            raise ServiceUnavailable("the search backend did not answer in time; try again shortly",
+                                     es_kind="timeout") from None
 
     async def _answer(self, req: SearchRequest) -> dict[str, Any]:
         """The response for `req`.

@@ -148,3 +148,10 @@ def test_elasticsearch_errors_are_counted_by_kind(app_settings: Settings) -> Non
     assert value(samples, "govsearch_elasticsearch_errors_total", kind="unreachable") == 1
     assert value(samples, "govsearch_http_requests_total", method="GET", route="/search", mode="bm25",
                  status="503") == 1
+    # A 503 the searcher raises for what Elasticsearch answered (no index behind the alias) is counted as well.
+    no_index = app_settings.model_copy(update={"index_alias": "test-no-such-alias"})
+    with TestClient(create_app(no_index)) as client:
+        response = client.get("/search", params={"q": "河长制", "mode": "bm25"})
+        assert response.status_code == 503 and "not built" in response.json()["error"]["message"]
+        samples = scrape(client)
+    assert value(samples, "govsearch_elasticsearch_errors_total", kind="index_missing") == 1
