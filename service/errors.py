@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
@@ -17,6 +17,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+if TYPE_CHECKING:
+    from service.jobs import JobConflict
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,12 @@ class Conflict(ApiError):
 
     def __init__(self, code: str, message: str, **extra: Any) -> None:
         super().__init__(409, code, message, **extra)
+
+
+def job_running(conflict: JobConflict) -> Conflict:
+    """409 `job_running` for a refused reindex lease: its holder (`job_id`), process and expiry."""
+    return Conflict("job_running", conflict.message(), job_id=conflict.running_job_id,
+                    lease_expires=conflict.lease_expires)
 
 
 def invalid_parameter(name: str, message: str) -> ApiError:

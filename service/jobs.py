@@ -73,14 +73,29 @@ def cli_lease(es: Elasticsearch, settings: Settings, operation: str,
 
 
 class JobConflict(Exception):
-    def __init__(self, running_job_id: str) -> None:
+    """The reindex lease is held by another: a reindex job, or an operation that is no job (a rollback, a
+    restore, a command-line build: `rollback-…`, `restore-…`, `cli-build-host:pid`, with no job document)."""
+
+    def __init__(self, running_job_id: str, owner: str | None = None, lease_expires: str | None = None) -> None:
         super().__init__(running_job_id)
         self.running_job_id = running_job_id
+        self.owner = owner  # host:pid of the process holding it
+        self.lease_expires = lease_expires  # when the lease lapses unless its holder renews it
+
+    def message(self) -> str:
+        """What the API's 409 `job_running` says: who holds the lease, where, and until when, so that a lease
+        left by a process that died (a rollback has no job to look up or cancel) is not a mystery."""
+        held = f"{self.running_job_id} holds the reindex lease (a reindex job, a rollback, a restore or a " \
+               "command-line build)"
+        if self.owner:
+            held += f", taken by {self.owner}"
+        if self.lease_expires:
+            held += f", until {self.lease_expires} unless renewed (a holder that died lets it lapse then)"
+        return held + ": wait for it, or cancel it if it is a job (POST /admin/jobs/{id}/cancel)"
 
     def for_operator(self, alias: str) -> str:
         """What a command-line operation refused by the lease tells its operator."""
-        return (f"{self.running_job_id} holds the reindex lease of {alias!r} (a reindex job, a rollback, a "
-                "restore or a command-line build): wait for it, or cancel the job (POST /admin/jobs/{id}/cancel)")
+        return f"on {alias!r}: {self.message()}"
 
 
 class Fenced(Exception):
@@ -103,6 +118,9 @@ class _Lock:
     def expired(self) -> bool:
         expires = self.source.get("lease_expires")
         return expires is None or datetime.fromisoformat(expires) <= now()
+
+    def conflict(self) -> JobConflict:
+        return JobConflict(self.job_id, self.source.get("owner"), self.source.get("lease_expires"))
 
 
 class Lease:
@@ -195,7 +213,7 @@ class JobStore:
             if lock is None:
                 continue  # released between our attempt and the read
             if not lock.expired and not self._ended(lock.job_id):
-                raise JobConflict(lock.job_id)
+                raise lock.conflict()
             try:
                 self._replace_lock(lock, self._lease(job_id))
             except ConflictError:
@@ -204,7 +222,7 @@ class JobStore:
                                               f"job {job_id} took it over")
             return
         lock = self._read_lock()
-        raise JobConflict(lock.job_id if lock else "unknown")
+        raise lock.conflict() if lock else JobConflict("unknown")
 
     def renew(self, job_id: str) -> None:
         """Extend the job's lease by LEASE, or raise Fenced when the lock is no longer the job's.

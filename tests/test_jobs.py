@@ -12,7 +12,18 @@ from elasticsearch import Elasticsearch
 
 from govsearch.settings import Settings
 from indexer import elastic
-from service.jobs import ACTIVE_STATES, DEAD_AFTER, HEARTBEAT_SECONDS, LOCK_ID, Fenced, JobConflict, JobStore, iso, now
+from service.jobs import (
+    ACTIVE_STATES,
+    DEAD_AFTER,
+    HEARTBEAT_SECONDS,
+    LOCK_ID,
+    Fenced,
+    JobConflict,
+    JobStore,
+    iso,
+    now,
+    owner,
+)
 
 JOBS = "test-lease-jobs"
 ALIAS = "test-lease-articles"
@@ -133,6 +144,9 @@ def test_a_rollback_holding_the_lease_keeps_jobs_out_and_is_kept_out_by_them(
         with pytest.raises(JobConflict) as conflict:
             create(b)
         assert conflict.value.running_job_id == "rollback-1"
+        # A rollback has no job document to look up or cancel: the refusal says where it runs and until when.
+        assert conflict.value.owner == owner() and conflict.value.lease_expires
+        assert f"taken by {owner()}, until {conflict.value.lease_expires} unless renewed" in conflict.value.message()
     job = create(b)
     with pytest.raises(JobConflict), a.holding("rollback-2"):
         pass

@@ -36,7 +36,7 @@ from service.deps import (
     SettingsDep,
 )
 from service.embedding import EmbedderPool
-from service.errors import Conflict, NotFound, ServiceUnavailable, invalid_parameter
+from service.errors import Conflict, NotFound, ServiceUnavailable, invalid_parameter, job_running
 from service.jobs import JobConflict, JobStore
 from service.schemas import (
     BAD_BODY_RESPONSE,
@@ -109,8 +109,7 @@ async def reindex(who: AdminDep, settings: SettingsDep, store: JobStoreDep, runn
                                       incremental=request.mode == "incremental", requested_by=who,
                                       allow_shrink=request.allow_shrink)
     except JobConflict as conflict:
-        raise Conflict("job_running", f"reindex job {conflict.running_job_id} is still running",
-                       job_id=conflict.running_job_id) from None
+        raise job_running(conflict) from None
     runner.start(job, sources)
     return {"job_id": job["job_id"], "state": job["state"], "status_url": f"/admin/jobs/{job['job_id']}"}
 
@@ -154,8 +153,7 @@ async def rollback(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep, jou
     try:
         return await asyncio.to_thread(_rollback, es, store, journal, embedders, settings)
     except JobConflict as conflict:
-        raise Conflict("job_running", f"reindex job {conflict.running_job_id} is running; cancel it first",
-                       job_id=conflict.running_job_id) from None
+        raise job_running(conflict) from None
 
 
 def _rollback(es: Elasticsearch, store: JobStore, journal: Journal, embedders: EmbedderPool,

@@ -18,7 +18,7 @@ from fastapi import Path as PathParam
 from indexer import snapshots
 from service.auth import AdminDep, require_admin
 from service.deps import EmbeddersDep, EsSyncDep, JobStoreDep, SettingsDep
-from service.errors import Conflict, NotFound, ServiceUnavailable
+from service.errors import Conflict, NotFound, ServiceUnavailable, job_running
 from service.jobs import JobConflict, Lease
 from service.schemas import NOT_FOUND_RESPONSE, Backup, BackupList, ErrorResponse, Restored
 
@@ -81,8 +81,6 @@ async def restore_backup(snapshot: SnapshotName, settings: SettingsDep, es: EsSy
     try:
         return await _call(snapshots.restore, es, settings, snapshot, lease, embedders.get)
     except JobConflict as conflict:
-        raise Conflict("job_running", f"{conflict.running_job_id} holds the reindex lease (a reindex job, a "
-                       "rollback or a build from the command line); wait for it or cancel the job first",
-                       job_id=conflict.running_job_id) from None
+        raise job_running(conflict) from None
     except snapshots.NotRestorable as exc:
         raise Conflict("not_restorable", str(exc)) from None
