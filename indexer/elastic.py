@@ -19,10 +19,11 @@ import json
 import logging
 import secrets
 import sys
+import time
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from elastic_transport import TransportError
 from elasticsearch import Elasticsearch, NotFoundError
@@ -30,6 +31,8 @@ from elasticsearch.serializer import OrjsonSerializer
 
 from govsearch.paths import MAPPINGS_DIR
 from govsearch.settings import IndexLayout
+
+log = logging.getLogger(__name__)
 
 # The patient client of builds and admin work: one call may legitimately take up to
 # LONGEST_CALL_SECONDS (every attempt timing out). Job leases are derived from it (service.jobs).
@@ -298,3 +301,22 @@ def index_stats(es: Elasticsearch, alias: str, index: str) -> dict[str, Any]:
         "created": meta.get("created"),
         "indices": versioned_indices(es, alias),
     }
+
+
+_T = TypeVar("_T")
+
+
+def retried(call: Callable[[], _T], what: str, within: float) -> _T:
+    """`call()`, tried again while it raises (Elasticsearch away), backing off from 1 s to 15 s, for up to
+    `within` seconds; its last error is raised. `what` names the call in the warnings."""
+    deadline = time.monotonic() + within
+    pause = 1.0
+    while True:
+        try:
+            return call()
+        except Exception:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("%s failed; trying again in %.0f s", what, pause, exc_info=True)
+            time.sleep(pause)
+            pause = min(pause * 2, 15.0)

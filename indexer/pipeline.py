@@ -115,6 +115,22 @@ class BuildResult:
         return data
 
 
+DISCARD_SECONDS = 120.0
+"""How long a failed build tries to delete its partial index while Elasticsearch is away."""
+
+
+def _discard(es: Elasticsearch, index: str) -> None:
+    """Delete a failed or cancelled build's index, tried again for DISCARD_SECONDS while the node is away (the
+    build may have failed because it went away); past that, said in the log: the next successful build of the
+    alias prunes it. Never raises: the build's own error is the one to report."""
+    try:
+        elastic.retried(lambda: elastic.delete_index(es, index), f"deleting the failed build's index {index}",
+                        within=DISCARD_SECONDS)
+    except Exception:
+        log.warning("the failed build's index %s could not be deleted; the next successful build prunes it", index,
+                    exc_info=True)
+
+
 class _Stage(threading.Thread):
     """A pipeline thread whose exception is re-raised in the caller instead of dying silently."""
 
@@ -397,7 +413,7 @@ def build(
     except BaseException:
         cancel.set()  # stops the other stages promptly
         if not incremental:
-            elastic.delete_index(es, index)
+            _discard(es, index)
         raise
     if after_switch and not incremental:
         after_switch(index)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -37,6 +36,7 @@ from typing import TypeVar
 from elasticsearch import Elasticsearch
 
 from govsearch.settings import Settings
+from indexer import elastic
 from indexer.embeddings import Embedder
 from indexer.journal import Journal
 from indexer.pipeline import BuildCancelled, BuildFailed, BuildProgress, build
@@ -210,16 +210,6 @@ class ReindexRunner:
 
 
 def _retried(call: Callable[[], _T], what: str, within: float | None = None) -> _T:
-    """`call()`, tried again while it raises (Elasticsearch away) for up to `within` seconds (default: the
-    lease, after which another process may take the job over anyway); its last error is raised."""
-    deadline = time.monotonic() + (LEASE.total_seconds() if within is None else within)
-    pause = 1.0
-    while True:
-        try:
-            return call()
-        except Exception:
-            if time.monotonic() + pause > deadline:
-                raise
-            log.warning("%s failed; trying again in %.0f s", what, pause, exc_info=True)
-            time.sleep(pause)
-            pause = min(pause * 2, 15.0)
+    """`elastic.retried`, for up to `within` seconds (default: the lease, after which another process may take
+    the job over anyway)."""
+    return elastic.retried(call, what, LEASE.total_seconds() if within is None else within)
