@@ -108,3 +108,22 @@ def test_search_answers_503_quickly_and_recovers(settings: Settings, relay: Rela
         status, _, body = _timed_search(client)
         assert status == 200 and body["hits"]
         assert client.get("/readyz").status_code == 200
+
+
+def test_readiness_waits_for_the_shards_behind_the_alias(settings: Settings, es) -> None:  # type: ignore[no-untyped-def]
+    """Right after a node restart the alias exists while its shards recover, and searches answer 503: a load
+    balancer must not be told the replica is ready then. Unassignable shards stand in for recovering ones."""
+    index, alias = "test-readiness-red", "test-readiness-alias"
+    es.indices.delete(index=index, ignore_unavailable=True)
+    es.indices.create(index=index, settings={"number_of_replicas": 0,
+                                             "routing.allocation.require._name": "no-such-node"},
+                      aliases={alias: {}}, wait_for_active_shards="0")
+    try:
+        with TestClient(create_app(settings.model_copy(update={"index_alias": alias}))) as client:
+            ready = client.get("/readyz")
+            assert ready.status_code == 503 and "not started" in ready.json()["reason"], ready.text
+            es.indices.put_settings(index=index, settings={"routing.allocation.require._name": None})
+            es.cluster.health(index=index, wait_for_status="green", timeout="30s")
+            assert client.get("/readyz").status_code == 200
+    finally:
+        es.indices.delete(index=index, ignore_unavailable=True)
