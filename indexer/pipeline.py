@@ -232,6 +232,7 @@ class _Pipeline:
         self.embed_seconds += time.monotonic() - started
         self.progress.phase = "embedding"
         self.progress.passages_embedded += len(texts)
+        self._notify()  # a cold cache embeds a batch in seconds, long before the first loaded passages are told
         actions: list[dict[str, Any]] = []
         row = 0
         for article, digest, passages in items:
