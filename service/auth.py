@@ -6,7 +6,8 @@ Tokens are compared in constant time; only a short fingerprint of the token
 `check_admin` is the one check. `AdminGate` (pure ASGI, outside the routes) applies it to every
 /admin request before its body is read, and throttles client IPs that keep failing; the routes'
 `require_admin` dependency applies the same check again for apps built without the gate. The gate
-also writes the audit line of every authenticated call, with its outcome.
+also writes the audit line of every authenticated call, with its outcome and what the route noted of what it
+changed (`note`: a rollback's indices, a rule list's versions and the words added or removed, …).
 """
 
 from __future__ import annotations
@@ -147,8 +148,25 @@ class AdminGate:
         try:
             await self.app(scope, receive, response)
         finally:
-            # One audit line per authenticated admin call, with its outcome.
-            audit.info("admin call who=%s what=%s %s outcome=%d", who, method, path, response.status)
+            # One audit line per authenticated admin call, with its outcome and what the route noted.
+            noted = scope["state"].get(AUDIT_NOTE) or {}
+            audit.info("admin call who=%s what=%s %s outcome=%d%s", who, method, path, response.status,
+                       "".join(f" {key}={value}" for key, value in noted.items()))
+
+
+AUDIT_NOTE = "audit_note"
+
+
+def note(request: Request, **changed: object) -> None:
+    """Add `changed` (name=value, values as short text) to the audit line of this admin call: what it changed,
+    so that the trail tells what happened, not only that a PUT was made."""
+    request.scope.setdefault("state", {}).setdefault(AUDIT_NOTE, {}).update(
+        {key: _short(value) for key, value in changed.items()})
+
+
+def _short(value: object, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + f"…(+{len(text) - limit})"
 
 
 AdminDep = Annotated[str, Depends(require_admin)]

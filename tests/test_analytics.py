@@ -188,10 +188,15 @@ def test_hidden_queries_need_an_admin_token(hiding: TestClient) -> None:
     assert hiding.put("/admin/hidden-queries", json={"words": ["x"]}).status_code == 401
 
 
-def test_two_admins_editing_the_hidden_words_cannot_undo_each_other(hiding: TestClient) -> None:
+def test_two_admins_editing_the_hidden_words_cannot_undo_each_other(hiding: TestClient,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
     read = hiding.get("/admin/hidden-queries", headers=ADMIN).json()  # both admins read version 1
-    first = hiding.put("/admin/hidden-queries", headers=ADMIN, json={"words": ["代办"], "version": read["version"]})
+    with caplog.at_level("INFO", logger="service.audit"):
+        first = hiding.put("/admin/hidden-queries", headers=ADMIN, json={"words": ["代办"], "version": read["version"]})
     assert first.status_code == 200 and first.json()["version"] == read["version"] + 1
+    # The audit line says what changed, not only that a PUT was made.
+    assert (f"what=PUT /admin/hidden-queries outcome=200 version={read['version']}->{read['version'] + 1} "
+            "added=['代办'] removed=[]") in caplog.text
     second = hiding.put("/admin/hidden-queries", headers=ADMIN, json={"words": ["加微信"], "version": read["version"]})
     assert second.status_code == 409, second.text
     assert second.json()["error"]["code"] == "version_conflict"

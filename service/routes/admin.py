@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from elasticsearch import Elasticsearch
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 
 from govsearch.paths import PROJECT_ROOT
@@ -23,7 +23,7 @@ from govsearch.settings import Settings
 from indexer import elastic
 from indexer.journal import Journal
 from indexer.updates import ArticleTooLong, checked_passages, delete_article, stored_passage_count, write_article
-from service.auth import AdminDep, require_admin
+from service.auth import AdminDep, note, require_admin
 from service.deps import (
     BestBetsDep,
     EmbeddersDep,
@@ -94,7 +94,7 @@ def resolve_sources(raw: list[str], settings: Settings) -> list[Path]:
 
 @router.post("/reindex", status_code=202, response_model=ReindexStarted,
              responses={**BAD_BODY_RESPONSE, **CONFLICT_RESPONSE})
-async def reindex(who: AdminDep, settings: SettingsDep, store: JobStoreDep, runner: RunnerDep,
+async def reindex(who: AdminDep, settings: SettingsDep, store: JobStoreDep, runner: RunnerDep, http: Request,
                   request: ReindexRequest | None = None) -> dict[str, Any]:
     """Start a background build; the alias switches only when it succeeds. 409 while another job runs.
     No body: every default (the sample corpus, EMBEDDING_MODEL, a full build)."""
@@ -111,6 +111,7 @@ async def reindex(who: AdminDep, settings: SettingsDep, store: JobStoreDep, runn
     except JobConflict as conflict:
         raise job_running(conflict) from None
     runner.start(job, sources)
+    note(http, job=job["job_id"], mode=request.mode, model=model, sources=[str(s) for s in sources])
     return {"job_id": job["job_id"], "state": job["state"], "status_url": f"/admin/jobs/{job['job_id']}"}
 
 
@@ -146,14 +147,16 @@ async def cancel_job(job_id: str, store: JobStoreDep, runner: RunnerDep) -> dict
 
 @router.post("/rollback", response_model=RolledBack, responses=CONFLICT_RESPONSE)
 async def rollback(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep, journal: JournalDep,
-                   embedders: EmbeddersDep) -> dict[str, Any]:
+                   embedders: EmbeddersDep, request: Request) -> dict[str, Any]:
     """Put the alias back on the index that was live before the current one (by the recorded switch
     history, which restores keep right), with the admin journal replayed into it first. It holds the
     reindex lease meanwhile, so no job switches the alias under it (409 while a job holds it)."""
     try:
-        return await asyncio.to_thread(_rollback, es, store, journal, embedders, settings)
+        rolled = await asyncio.to_thread(_rollback, es, store, journal, embedders, settings)
     except JobConflict as conflict:
         raise job_running(conflict) from None
+    note(request, alias=rolled["alias"], previous_index=rolled["previous_index"], index=rolled["index"])
+    return rolled
 
 
 def _rollback(es: Elasticsearch, store: JobStore, journal: Journal, embedders: EmbedderPool,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from govsearch.actions import article_doc_id
-from service.auth import require_admin
+from service.auth import note, require_admin
 from service.deps import BestBetsDep, EsDep, HiddenQueriesDep, QueryLogDep, SettingsDep, SynonymsDep
 from service.errors import Conflict, NotFound, invalid_parameter
 from service.hidden import HiddenWordError, HiddenWords
@@ -58,7 +58,7 @@ async def list_best_bets(best_bets: BestBetsDep) -> BestBetList:
 @router.put("/bestbets/{bet_id}", response_model=BestBet,
             responses={201: {"model": BestBet, "description": "Created."}, **BAD_BODY_RESPONSE})
 async def put_best_bet(bet_id: BetId, rule: BestBetIn, best_bets: BestBetsDep, es: EsDep, settings: SettingsDep,
-                       response: Response) -> BestBet:
+                       response: Response, request: Request) -> BestBet:
     """Create or replace a rule; searches show it as soon as this returns (other replicas within 10 s). An
     `article_id` must name an article of the live index (422 otherwise: the page would link to a 404)."""
     if rule.article_id is not None and not await es.exists(index=settings.index_alias,
@@ -66,6 +66,7 @@ async def put_best_bet(bet_id: BetId, rule: BestBetIn, best_bets: BestBetsDep, e
         raise invalid_parameter("article_id", f"no article {rule.article_id!r} in the index {settings.index_alias!r}")
     stored, created = await best_bets.put(bet_id, rule.model_dump())
     response.status_code = 201 if created else 200
+    note(request, query=stored["query"], match=stored["match"], target=stored["article_id"] or stored["url"])
     return BestBet.model_validate(stored)
 
 
@@ -88,7 +89,7 @@ async def get_synonyms(synonyms: SynonymsDep) -> SynonymRules:
 
 
 @router.put("/synonyms", response_model=SynonymRules, responses={**BAD_BODY_RESPONSE, **CONFLICT_RESPONSE})
-async def put_synonyms(body: SynonymRulesIn, synonyms: SynonymsDep) -> SynonymRules:
+async def put_synonyms(body: SynonymRulesIn, synonyms: SynonymsDep, request: Request) -> SynonymRules:
     """Replace the whole set. A rule that does not parse is a 422 naming its entry (`rules.3`) and nothing
     is stored; so is a set based on a `version` no longer stored (409 `version_conflict`). Searches of this
     process use the new set as soon as this returns, other replicas within 10 s."""
@@ -96,16 +97,24 @@ async def put_synonyms(body: SynonymRulesIn, synonyms: SynonymsDep) -> SynonymRu
         parsed = SynonymSet(body.rules)
     except SynonymError as exc:
         raise invalid_parameter(f"rules.{exc.line - 1}", f"{exc.text!r}: {exc.reason}") from None
-    return _rules(await _replaced(synonyms, parsed, body.version))
+    return _rules(await _replaced(synonyms, parsed, body.version, request))
 
 
-async def _replaced(document: RuleDocument[ListT], value: ListT, version: int | None) -> Stored[ListT]:
-    """`document.replace`, a version conflict answered 409 `version_conflict` naming both versions."""
+async def _replaced(document: RuleDocument[ListT], value: ListT, version: int | None,
+                    request: Request) -> Stored[ListT]:
+    """`document.replace`, a version conflict answered 409 `version_conflict` naming both versions; the audit
+    line says which version replaced which and the lines added and removed."""
+    before = await document.stored()
     try:
-        return await document.replace(value, version)
+        stored = await document.replace(value, version)
     except VersionConflict as exc:
         raise Conflict("version_conflict", str(exc), expected_version=exc.expected,
                        current_version=exc.current) from None
+    old, new = set(before.value.lines), set(value.lines)
+    note(request, version=f"{before.version}->{stored.version}",
+         added=[line for line in value.lines if line not in old],
+         removed=[line for line in before.value.lines if line not in new])
+    return stored
 
 
 def _hidden(stored: Stored[HiddenWords], hidden: HiddenQueriesDep) -> HiddenQueries:
@@ -121,7 +130,7 @@ async def get_hidden_queries(hidden: HiddenQueriesDep) -> HiddenQueries:
 
 
 @router.put("/hidden-queries", response_model=HiddenQueries, responses={**BAD_BODY_RESPONSE, **CONFLICT_RESPONSE})
-async def put_hidden_queries(body: HiddenQueriesIn, hidden: HiddenQueriesDep) -> HiddenQueries:
+async def put_hidden_queries(body: HiddenQueriesIn, hidden: HiddenQueriesDep, request: Request) -> HiddenQueries:
     """Replace the stored list. A past query holding one of the words (both normalised, any case) leaves
     /hot and the suggestions of this process as soon as this returns, of other replicas within 10 s; the
     search log keeps it (the analytics still list it), so removing the word brings it back. An empty or too
@@ -131,4 +140,4 @@ async def put_hidden_queries(body: HiddenQueriesIn, hidden: HiddenQueriesDep) ->
         words = HiddenWords(body.words)
     except HiddenWordError as exc:
         raise invalid_parameter(f"words.{exc.position}", exc.reason) from None
-    return _hidden(await _replaced(hidden, words, body.version), hidden)
+    return _hidden(await _replaced(hidden, words, body.version, request), hidden)

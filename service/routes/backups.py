@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from elasticsearch import ApiError as ESApiError
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 
 from indexer import snapshots
-from service.auth import AdminDep, require_admin
+from service.auth import AdminDep, note, require_admin
 from service.deps import EmbeddersDep, EsSyncDep, JobStoreDep, SettingsDep
 from service.errors import Conflict, NotFound, ServiceUnavailable, job_running
 from service.jobs import JobConflict, Lease
@@ -70,7 +70,7 @@ async def get_backup(snapshot: SnapshotName, settings: SettingsDep, es: EsSyncDe
 @router.post("/{snapshot}/restore", response_model=Restored,
              responses={**NOT_FOUND_RESPONSE, **UNAVAILABLE, **CONFLICT})
 async def restore_backup(snapshot: SnapshotName, settings: SettingsDep, es: EsSyncDep,
-                         store: JobStoreDep, embedders: EmbeddersDep) -> dict[str, Any]:
+                         store: JobStoreDep, embedders: EmbeddersDep, request: Request) -> dict[str, Any]:
     """Restore into a new index, then switch the alias to it atomically; the previous index is kept. It holds
     the reindex lease meanwhile: 409 while a job, a rollback or a CLI build holds it. Articles written or deleted
     through /admin/documents since the snapshot stay as written (the admin journal is replayed into it)."""
@@ -79,8 +79,10 @@ async def restore_backup(snapshot: SnapshotName, settings: SettingsDep, es: EsSy
         return store.holding(f"restore-{uuid.uuid4().hex[:8]}", on_lost=lambda: None)
 
     try:
-        return await _call(snapshots.restore, es, settings, snapshot, lease, embedders.get)
+        restored: dict[str, Any] = await _call(snapshots.restore, es, settings, snapshot, lease, embedders.get)
     except JobConflict as conflict:
         raise job_running(conflict) from None
     except snapshots.NotRestorable as exc:
         raise Conflict("not_restorable", str(exc)) from None
+    note(request, snapshot=snapshot, previous_index=restored["previous_index"], index=restored["index"])
+    return restored
