@@ -69,14 +69,16 @@ def parse_newsletter(text: str, source: str) -> list[Article]:
     """Every article on a scraped page, in page order. A page with no recognisable content gives []."""
     page, lines = _read_page(text)
     paras = _drop_repeated(_join_broken(_classify(lines)))
-    blocks = _move_displaced_titles(_segment(paras))
+    blocks = _fold_closing(_move_displaced_titles(_segment(paras)))
     return _articles(page, blocks, source)
 
 
 # --- 1. header and chrome ---------------------------------------------------------------------------------
 
-_META_LABELS = ("信息来源", "发布时间", "发布日期", "索引号", "主题分类", "公开主体", "发布机构", "发文机关",
+_META_LABELS = ("信息来源", "来源", "发布时间", "发布日期", "索引号", "主题分类", "公开主体", "发布机构", "发文机关",
                 "发文字号", "文号", "成文日期", "生效日期", "有效性", "浏览次数", "访问次数", "点击次数")
+_FIELD_GAP = re.compile(r"\s{2,}|\u3000+")
+"""What separates two header fields written on one line (来源：…　　发布日期：…)."""
 _META = re.compile(rf"^[•·●▪◆*\-\s]*({'|'.join(_META_LABELS)})\s*[:：]\s*(.*)$")
 _DATE_LABELS = {"发布时间", "发布日期", "成文日期", "生效日期"}
 _PLACEHOLDER = re.compile(r"^[-—–/无暂]*$")
@@ -133,7 +135,14 @@ def _read_page(text: str) -> tuple[_Page, list[str]]:
     while i < len(raw):
         line = _clean(raw[i])
         match = _META.match(line) if len(line) <= 80 else None
-        if match:
+        fields = [_META.match(_clean(part)) for part in _FIELD_GAP.split(raw[i].strip())]
+        if len(fields) > 1 and all(fields):  # 发布时间：2024-06-05  来源：某镇人民政府  浏览次数：123
+            if lines_before_meta is None:
+                lines_before_meta = len(content)
+            for field_match in fields:
+                if field_match and not _PLACEHOLDER.match(value := field_match[2].strip()):
+                    meta.setdefault(field_match[1], value)
+        elif match:
             if lines_before_meta is None:
                 lines_before_meta = len(content)
             label, value = match[1], match[2].strip()
@@ -155,8 +164,9 @@ def _read_page(text: str) -> tuple[_Page, list[str]]:
     page.date = next((d for label in ("发布日期", "发布时间", "成文日期") if (d := normalize_date(meta.get(label)))),
                      None)
     page.publisher = meta.get("公开主体") or meta.get("发布机构") or meta.get("发文机关")
-    if not page.publisher and looks_like_government_body(meta.get("信息来源")):
-        page.publisher = meta["信息来源"]
+    source = meta.get("信息来源") or meta.get("来源")
+    if not page.publisher and looks_like_government_body(source):
+        page.publisher = source
     page.doc_number = meta.get("发文字号") or meta.get("文号")
     return page, content
 
@@ -303,6 +313,8 @@ def _segment(lines: list[_Line]) -> list[_Block]:
         nonlocal current
         if current.paras:
             blocks.append(current)
+        elif current.titles and blocks and all(_closing_line(text) for text in current.titles):
+            blocks[-1].paras += [_Line(_Kind.PROSE, text) for text in current.titles]  # a notice's signature
         elif current.titles and blocks and not blocks[-1].titles:  # a title left after its untitled article
             blocks[-1].titles = current.titles
         current = _Block(section)
@@ -341,6 +353,30 @@ def _segment(lines: list[_Line]) -> list[_Block]:
         else:
             current.paras.append(line)
     close()
+    return blocks
+
+
+_CLOSING_LABEL = re.compile(r"^(?:联\s*系\s*人|联系电话|联系方式|咨询电话|电\s*话|传\s*真|地\s*址|邮\s*编|(?:电子)?邮箱"
+                            r"|附\s*件\s*\d*)\s*[:：]|^\d{1,2}\s*[.．、]\s*\S")
+
+
+def _closing_line(text: str) -> bool:
+    """A line of a notice's close: a contact or attachment line (联系人：…, 附件：1.…, a numbered attachment
+    2.承诺书), the issuing body (上海市崇明区港西镇人民政府) or the date (2024年5月20日, 二〇二四年五月二十日)."""
+    text = text.strip()
+    return bool(_CLOSING_LABEL.match(text)) or (len(text) <= 30 and looks_like_government_body(text)) or (
+        len(text) <= 16 and normalize_date(text) is not None)
+
+
+def _fold_closing(blocks: list[_Block]) -> list[_Block]:
+    """The close of a notice — contact person and phone, attachments, the issuing body and its date — reads
+    like a title group (联系人：王老师 has a colon, the body's name no full stop), so it was cut off as an article of
+    its own, leaving the notice without its end. A last block made of nothing else goes back into the article
+    above it, its lines as paragraphs."""
+    while len(blocks) >= 2 and all(_closing_line(text) for text in (*blocks[-1].titles,
+                                                                      *(p.text for p in blocks[-1].paras))):
+        closing = blocks.pop()
+        blocks[-1].paras += [_Line(_Kind.PROSE, text) for text in closing.titles] + closing.paras
     return blocks
 
 

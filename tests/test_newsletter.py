@@ -223,3 +223,33 @@ def test_going_to_the_town_is_not_a_town_name() -> None:
     assert derive_town(None, "关于办理居住证的通知", body) is None
     assert derive_town(None, "前进镇开展居住证集中办理", body) == "前进镇"  # a real name ending the same way stays
     assert derive_town(None, "在港西镇召开会议", "") == "港西镇"
+
+
+NOTICE = "\n".join([
+    "港西镇关于开展2024年适龄儿童入学登记的通知", "", "发布日期：2024-05-20", "", "各位家长：", "",
+    "2024年适龄儿童入学登记工作将于6月1日开始，请家长携带户口簿到镇社区事务受理中心办理。", "",
+    "附件：1.入学登记表", "", "2.承诺书", "", "联系人：王老师", "", "联系电话：021-69612345", "",
+    "上海市崇明区港西镇人民政府", "", "二〇二四年五月二十日",
+])
+
+
+def test_a_notice_is_one_article_with_its_close() -> None:
+    """The salutation, the attachments, the contact lines, the issuing body and the date are the notice's
+    own: not articles titled 各位家长： or 联系人：王老师 …, and not dropped."""
+    [article] = parse_newsletter(NOTICE, "inline")
+    assert article.title == "港西镇关于开展2024年适龄儿童入学登记的通知" and article.newsletter is None
+    assert article.body.splitlines() == [
+        "各位家长：", "2024年适龄儿童入学登记工作将于6月1日开始，请家长携带户口簿到镇社区事务受理中心办理。",
+        "附件：1.入学登记表", "2.承诺书", "联系人：王老师", "联系电话：021-69612345", "上海市崇明区港西镇人民政府",
+        "二〇二四年五月二十日"]
+
+
+def test_header_fields_written_on_one_line_are_each_read() -> None:
+    page = ("港西镇开展防汛演练\n来源：港西镇人民政府\u3000\u3000发布日期：2024年6月5日\n"
+            "6月5日上午，港西镇在团结村开展防汛防台应急演练，共80余人参加。\n")
+    [article] = parse_newsletter(page, "inline")
+    assert (article.title, article.publisher, article.date) == ("港西镇开展防汛演练", "港西镇人民政府", "2024-06-05")
+    page = ("港西镇开展防汛演练\n\n发布时间：2024-06-05 10:00  来源：上海市崇明区港西镇人民政府  浏览次数：123\n\n"
+            "6月5日上午，港西镇在团结村开展防汛防台应急演练，共80余人参加。\n")
+    [article] = parse_newsletter(page, "inline")
+    assert (article.publisher, article.date) == ("上海市崇明区港西镇人民政府", "2024-06-05")
