@@ -77,8 +77,8 @@ def parse_newsletter(text: str, source: str) -> list[Article]:
 
 _META_LABELS = ("信息来源", "来源", "发布时间", "发布日期", "索引号", "主题分类", "公开主体", "发布机构", "发文机关",
                 "发文字号", "文号", "成文日期", "生效日期", "有效性", "浏览次数", "访问次数", "点击次数")
-_FIELD_GAP = re.compile(r"\s{2,}|\u3000+")
-"""What separates two header fields written on one line (来源：…　　发布日期：…)."""
+_FIELD_GAP = re.compile(rf"\s+(?=(?:{'|'.join(_META_LABELS)})\s*[:：])")
+"""Where a second header field starts on the same line (来源：…　　发布日期：…, 发布时间：… 来源：… 浏览次数：…)."""
 _META = re.compile(rf"^[•·●▪◆*\-\s]*({'|'.join(_META_LABELS)})\s*[:：]\s*(.*)$")
 _DATE_LABELS = {"发布时间", "发布日期", "成文日期", "生效日期"}
 _PLACEHOLDER = re.compile(r"^[-—–/无暂]*$")

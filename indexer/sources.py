@@ -304,28 +304,58 @@ def _record_article(record: Any, path: Path, titles: Counter[str]) -> Article:
 # --- HTML pages ---------------------------------------------------------------------------------------------
 
 class _TextExtractor(HTMLParser):
-    """Visible text with block elements on their own lines — the shape the page parser expects."""
+    """Visible text with block elements on their own lines — the shape the page parser expects.
 
-    _BLOCKS = {"p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
-               "section", "article", "header", "footer", "table", "ul", "ol", "dd", "dt", "blockquote"}
-    _HIDDEN = {"title", "script", "style", "noscript", "template"}  # <title> repeats the heading plus site name
+    Left out: what is never the article (scripts, styles, the <title>, which repeats the heading plus the site's
+    name) and the site's furniture around it — <nav>, <header>, <footer>, <aside>, forms and buttons, and elements
+    whose class or id names the furniture exactly (nav, menu, crumb, share, footer, …: `_FURNITURE`). A table
+    row is one line, its cells joined and ended by "；" (cells on lines of their own read as headings: 村名 / 得分 /
+    团结村 became articles)."""
+
+    _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
+               "section", "article", "table", "ul", "ol", "dd", "dt", "blockquote"}
+    _HIDDEN = {"title", "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
+               "button", "select", "textarea"}
+    _FURNITURE = {"nav", "navbar", "menu", "header", "footer", "crumb", "crumbs", "breadcrumb", "share", "search",
+                  "sidebar", "prevnext", "pagination", "pager", "copyright", "toolbar", "topbar"}
+    _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track",
+             "wbr"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._hidden = 0
+        self._open: list[tuple[str, bool]] = []  # the open non-void elements, each with whether it is left out
+        self._cells = 0  # cells started in the current table row
+
+    @property
+    def _hidden(self) -> bool:
+        return any(hidden for _, hidden in self._open)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._HIDDEN:
-            self._hidden += 1
-        elif tag in self._BLOCKS:
+        names = {token.lower() for name, value in attrs if name in ("class", "id") and value for token in value.split()}
+        if tag not in self._VOID:
+            self._open.append((tag, tag in self._HIDDEN or bool(names & self._FURNITURE)))
+        if tag == "tr":
+            self._cells = 0
+        elif tag in ("td", "th"):
+            if self._cells and not self._hidden:
+                self.parts.append("；")
+            self._cells += 1
+        if tag in self._BLOCKS and not self._hidden:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self._HIDDEN:
-            self._hidden = max(0, self._hidden - 1)
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
+        if tag in self._VOID:
+            return
+        for depth in range(len(self._open) - 1, -1, -1):  # close up to the matching tag (unclosed <p>, <li> …)
+            if self._open[depth][0] == tag:
+                hidden = self._hidden
+                del self._open[depth:]
+                if tag == "tr" and self._cells and not hidden:
+                    self.parts.append("；")  # a row ends like a clause: never glued to the next as a broken line
+                if tag in self._BLOCKS and not hidden:
+                    self.parts.append("\n")
+                return
 
     def handle_data(self, data: str) -> None:
         if not self._hidden:

@@ -228,3 +228,28 @@ def test_symbolic_links_inside_a_source_are_not_followed(tmp_path: Path) -> None
     assert sorted(p.path for p in report.problems) == sorted(
         str(root / name) for name in ("escape", "file-link.txt", "sub/loop"))
     assert {p.reason for p in report.problems} == {"symbolic link, not followed"}
+
+
+CMS_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>港西镇开展消防演练_港西镇人民政府</title></head><body>
+<div class="header"><img src="logo.png" alt="港西镇人民政府"><div class="search"><input type="text"><button>搜索</button></div></div>
+<ul class="nav"><li><a href="/">首页</a></li><li><a href="/zwgk">政务公开</a></li><li><a href="/bsfw">办事服务</a></li></ul>
+<div class="crumb">当前位置：<a href="/">首页</a> &gt; 工作动态</div>
+<div class="article"><h2 class="title">港西镇开展消防演练</h2>
+<div class="info">发布时间：2024-03-05 来源：港西镇人民政府 浏览次数：<span>128</span></div>
+<div class="content"><p>3月5日上午，港西镇在镇敬老院开展消防应急疏散演练，60余人参加。</p>
+<table><tr><th>村名</th><th>得分</th></tr><tr><td>团结村</td><td>95</td></tr><tr><td>北双村</td><td>92</td></tr></table>
+<p>演练中，工作人员按照预案迅速组织老人疏散。</p></div>
+<div class="share">分享到：<a>微信</a></div><div class="prevnext"><p>上一篇：港西镇召开安全生产工作会议</p></div></div>
+<div class="footer"><p>主办单位：上海市崇明区港西镇人民政府</p><p>地址：上海市崇明区港西镇北双公路1185号</p></div>
+</body></html>"""
+
+
+def test_a_cms_page_gives_its_article_without_the_site_around_it(tmp_path: Path) -> None:
+    """Navigation, search box, breadcrumb, share links and footer are the site's; a table's rows stay rows."""
+    (tmp_path / "page.html").write_text(CMS_PAGE, encoding="utf-8")
+    report = ReadReport()
+    [article] = read_sources([tmp_path], report)
+    assert (article.title, article.date, article.publisher) == ("港西镇开展消防演练", "2024-03-05", "港西镇人民政府")
+    assert article.body.splitlines() == ["3月5日上午，港西镇在镇敬老院开展消防应急疏散演练，60余人参加。",
+                                         "村名；得分；", "团结村；95；", "北双村；92；", "演练中，工作人员按照预案迅速组织老人疏散。"]
+    assert report.problems == []
