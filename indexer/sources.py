@@ -38,7 +38,7 @@ RECORD_SUFFIXES = {".jsonl", ".json"}
 @dataclass
 class Problem:
     path: str
-    line: int | None  # 1-based line of a JSONL record; None for a whole file
+    line: int | None  # 1-based line of a JSONL record (item of a .json array); None for a whole file
     reason: str
     kept: bool = False  # True: a note; what it is about was indexed, without the part the reason names
 
@@ -193,11 +193,11 @@ def _read_records(path: Path, report: ReadReport) -> Iterator[Article]:
     titles: Counter[str] = Counter()
     unread = _Unread()
     with handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
+        for number, raw in _record_texts(path, handle):
+            if isinstance(raw, bytes) and not raw.strip():
                 continue
             try:
-                record = json.loads(raw.decode("utf-8-sig"))
+                record = json.loads(raw.decode("utf-8-sig")) if isinstance(raw, bytes) else raw
                 article = _record_article(record, path, titles)
             except ValueError as exc:  # also UnicodeDecodeError and json.JSONDecodeError
                 report.records_skipped += 1
@@ -247,6 +247,24 @@ def _counted(counter: Counter[str]) -> str:
     return ", ".join(f"{name} ({count} record{'s' if count > 1 else ''})" for name, count in sorted(counter.items()))
 
 
+def _record_texts(path: Path, handle: Any) -> Iterator[tuple[int, Any]]:
+    """(number, record) of a records file: JSON Lines, each line's bytes numbered by line; or, for a .json file
+    holding one JSON array (pretty-printed, as exports often are), its items numbered from 1. A .json file
+    that is no valid array is read as JSON Lines, so its problems still say where."""
+    if path.suffix.lower() == ".json":
+        head = handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+        handle.seek(0)
+        if head.startswith(b"["):
+            try:
+                items = json.loads(handle.read().decode("utf-8-sig"))
+            except ValueError:
+                handle.seek(0)
+            else:
+                yield from enumerate(items if isinstance(items, list) else [items], start=1)
+                return
+    yield from enumerate(handle, start=1)
+
+
 def _reason(exc: ValueError) -> str:
     if isinstance(exc, ValidationError):  # the article cannot be stored (`govsearch.schema.unstorable`)
         return "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
@@ -262,15 +280,25 @@ def _text_field(record: dict[str, Any], name: str) -> str | None:
     return (value.strip() or None) if isinstance(value, str) else None
 
 
+_MARKUP = re.compile(r"</?(?:p|br|div|span|script|style|table|tr|td|li|ul|ol|h[1-6]|a|img|strong|b|font)\b[^>]*>"
+                     r"|&(?:nbsp|amp|lt|gt|quot|#\d+|#x[0-9a-f]+);", re.IGNORECASE)
+"""What tells a record's body is HTML, not the plain text records hold."""
+
+
 def _record_article(record: Any, path: Path, titles: Counter[str]) -> Article:
     """One JSONL record as an article; ValueError says why it cannot be one."""
     if not isinstance(record, dict):
         raise ValueError("record is not a JSON object")
     title, body = _text_field(record, "title"), record.get("body")
+    for name, value in (("title", record.get("title")), ("body", body)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"record's {name} is not text ({type(value).__name__}: {str(value)[:30]!r})")
     if title is None:
         raise ValueError("record has no title")
     if not isinstance(body, str) or not body.strip():
         raise ValueError("record has no body")
+    if _MARKUP.search(body):  # a body copied from a web page: its text, not its tags and &nbsp;
+        body = _html_to_text(body)
     body = "\n".join(line for line in (re.sub(r"[^\S\n]+", " ", raw).strip() for raw in body.splitlines()) if line)
     record_source = _text_field(record, "source")
     publisher = _text_field(record, "publisher") or (record_source if looks_like_government_body(record_source)

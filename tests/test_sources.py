@@ -253,3 +253,19 @@ def test_a_cms_page_gives_its_article_without_the_site_around_it(tmp_path: Path)
     assert article.body.splitlines() == ["3月5日上午，港西镇在镇敬老院开展消防应急疏散演练，60余人参加。",
                                          "村名；得分；", "团结村；95；", "北双村；92；", "演练中，工作人员按照预案迅速组织老人疏散。"]
     assert report.problems == []
+
+
+def test_a_json_array_and_an_html_body_are_read_as_their_records_and_text(tmp_path: Path) -> None:
+    (tmp_path / "export.json").write_text(json.dumps([
+        {"id": "a", "title": "港西镇开展春季植树活动", "body": "3月5日，港西镇组织开展春季植树活动。"},
+        {"id": "b", "title": "正文带HTML", "body": "<p>港西镇&nbsp;召开会议&amp;部署工作。</p><script>alert(1)</script>"
+                                                 "<p>第二段&#x4E2D;文。</p>"},
+        {"id": "c", "title": 12345, "body": "正文。"},
+        {"id": "d", "title": "列表正文", "body": ["第一段。", "第二段。"]},
+    ], ensure_ascii=False, indent=2), encoding="utf-8")
+    report = ReadReport()
+    articles = list(read_sources([tmp_path], report))
+    assert [a.title for a in articles] == ["港西镇开展春季植树活动", "正文带HTML"]
+    assert articles[1].body == "港西镇 召开会议&部署工作。\n第二段中文。"  # no tags, no script, entities read
+    assert [(p.line, p.reason) for p in report.problems] == [  # the array's items, numbered from 1
+        (3, "record's title is not text (int: '12345')"), (4, "record's body is not text (list: \"['第一段。', '第二段。']\")")]
