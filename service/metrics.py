@@ -153,25 +153,19 @@ def count_elasticsearch_errors(app: FastAPI, metrics: Metrics) -> None:
         handler = app.exception_handlers.get(exc_class)
         if handler is None:
             continue
-        app.exception_handlers[exc_class] = _counting(handler, metrics.es_errors.labels(kind))
+        app.exception_handlers[exc_class] = _counting(handler, metrics, kind)
     api_errors = app.exception_handlers.get(ApiError)
     if api_errors is not None:
-        app.exception_handlers[ApiError] = _counting_es_kind(api_errors, metrics)
+        app.exception_handlers[ApiError] = _counting(api_errors, metrics)
 
 
-def _counting_es_kind(handler: Handler, metrics: Metrics) -> Handler:
+def _counting(handler: Handler, metrics: Metrics, kind: str | None = None) -> Handler:
+    """`handler`, counting each exception it answers as an Elasticsearch error of `kind`; without one, a
+    `ServiceUnavailable` under its `es_kind` (other exceptions are not Elasticsearch failures)."""
     async def counted(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, ServiceUnavailable) and exc.es_kind is not None:
-            metrics.es_errors.labels(exc.es_kind).inc()
-        response = handler(request, exc)
-        return await response if inspect.isawaitable(response) else response
-
-    return counted
-
-
-def _counting(handler: Handler, counter: Any) -> Handler:
-    async def counted(request: Request, exc: Exception) -> Response:
-        counter.inc()
+        counted_as = kind or (exc.es_kind if isinstance(exc, ServiceUnavailable) else None)
+        if counted_as is not None:
+            metrics.es_errors.labels(counted_as).inc()
         response = handler(request, exc)
         return await response if inspect.isawaitable(response) else response
 
