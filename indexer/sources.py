@@ -352,17 +352,17 @@ class _TextExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._open: list[tuple[str, bool]] = []  # the open non-void elements, each with whether it is left out
+        self._open: list[tuple[str, bool]] = []  # the open non-void elements, each with whether it lies in one left out
         self._cells = 0  # cells started in the current table row
 
     @property
     def _hidden(self) -> bool:
-        return any(hidden for _, hidden in self._open)
+        return bool(self._open) and self._open[-1][1]
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         names = {token.lower() for name, value in attrs if name in ("class", "id") and value for token in value.split()}
         if tag not in self._VOID:
-            self._open.append((tag, tag in self._HIDDEN or bool(names & self._FURNITURE)))
+            self._open.append((tag, self._hidden or tag in self._HIDDEN or bool(names & self._FURNITURE)))
         if tag == "tr":
             self._cells = 0
         elif tag in ("td", "th"):
