@@ -54,8 +54,8 @@ class HiddenWords:
                 raise HiddenWordError(position, "empty word")
             if len(word) > MAX_WORD_CHARS:
                 raise HiddenWordError(position, f"longer than {MAX_WORD_CHARS} characters: no query shown is")
-            if key(word) not in seen:
-                seen.add(key(word))
+            if (word_key := key(word)) not in seen:
+                seen.add(word_key)
                 self.lines.append(word)
             if len(self.lines) > MAX_WORDS:
                 raise HiddenWordError(position, f"more than {MAX_WORDS} words")
@@ -88,4 +88,6 @@ class HiddenQueries(RuleDocument[HiddenWords]):
         if words is None:
             return lambda query: True
         keys = self._always_keys + words.keys
+        if not keys:  # the usual case: no query normalised again on every keystroke to find nothing
+            return lambda query: False
         return lambda query: hidden_by(query, keys)
