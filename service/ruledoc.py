@@ -107,6 +107,10 @@ class RuleDocument(Generic[ListT]):
     def _failed_recently(self) -> bool:
         return self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_SECONDS
 
+    async def latest(self) -> Stored[ListT]:
+        """The list as Elasticsearch holds it now, the seed (version None) if it holds none. Never writes."""
+        return await self._read(None, seed=False)
+
     async def stored(self) -> Stored[ListT]:
         """The list as Elasticsearch holds it now, storing the seed first if it holds none."""
         stored = await self._read(None, seed=True)

@@ -71,7 +71,7 @@ def nothing_stored(es: Elasticsearch, index: str, store: object) -> Iterator[Non
     its index dropped and its in-process cache forgotten (the next read finds what the test stored)."""
     def forget() -> None:
         es.indices.delete(index=index, ignore_unavailable=True)
-        store._cache = None  # type: ignore[attr-defined]
+        store.forget()  # type: ignore[attr-defined]
 
     forget()
     try:

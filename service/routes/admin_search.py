@@ -104,7 +104,7 @@ async def _replaced(document: RuleDocument[ListT], value: ListT, version: int | 
                     request: Request) -> Stored[ListT]:
     """`document.replace`, a version conflict answered 409 `version_conflict` naming both versions; the audit
     line says which version replaced which and the lines added and removed."""
-    before = await document.stored()
+    before = await document.latest()  # for the audit line only: it stores no seed
     try:
         stored = await document.replace(value, version)
     except VersionConflict as exc:
