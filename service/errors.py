@@ -38,6 +38,10 @@ class ApiError(Exception):
         self.extra = extra
 
 
+NOT_IN_TIME = "the search backend did not answer in time; try again shortly"
+"""A request timeout and the search deadline tell the client the same."""
+
+
 class ServiceUnavailable(ApiError):
     """503 `unavailable`. `es_kind`: the Elasticsearch failure it stands for (`service.metrics.ES_ERROR_KINDS`'
     kinds: timeout, index_missing, api_error), counted like one the handlers below answer; None: not one."""
@@ -131,7 +135,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConnectionTimeout)
     async def _es_slow(request: Request, exc: Exception) -> JSONResponse:
         log.warning("Elasticsearch did not answer within ES_REQUEST_TIMEOUT: %s", exc)
-        return JSONResponse(error_body("unavailable", "the search backend did not answer in time; try again shortly"),
+        return JSONResponse(error_body("unavailable", NOT_IN_TIME),
                             status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(ESNotFoundError)

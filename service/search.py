@@ -32,7 +32,7 @@ from govsearch.settings import Settings
 from service import facets, marks
 from service.admission import Admission
 from service.backend import Body, SearchBackend, SearchRejected, shards_failed
-from service.errors import ServiceUnavailable
+from service.errors import NOT_IN_TIME, ServiceUnavailable
 from service.fusion import Candidate, Fused, calibrate_bm25, fuse, group_by_article, ranked
 from service.pagecache import PageCache
 from service.query import (
@@ -109,8 +109,7 @@ class Searcher:
                 return await self._answer(req)
         except TimeoutError:
             log.warning("search past SEARCH_DEADLINE (%.1f s): answering 503", self.settings.search_deadline_seconds)
-            raise ServiceUnavailable("the search backend did not answer in time; try again shortly",
-                                     es_kind="timeout") from None
+            raise ServiceUnavailable(NOT_IN_TIME, es_kind="timeout") from None
 
     async def _answer(self, req: SearchRequest) -> dict[str, Any]:
         """The response for `req`.
