@@ -77,15 +77,16 @@ class Runtime:
                    hidden=hidden)
 
     def with_settings(self, settings: Settings) -> Runtime:
-        """The same clients and models, searching with `settings` (a new alias gets its own query cache,
-        another RANKER_MODEL is loaded)."""
-        embedder = self.query_embedder
+        """The same clients and models, searching with `settings` (a new alias gets its own query cache and
+        best bets checked against its articles, another RANKER_MODEL is loaded)."""
+        embedder, best_bets = self.query_embedder, self.best_bets
         if settings.index_alias != self.settings.index_alias:
             embedder = _query_embedder(settings, self.embedders, self.es)
+            best_bets = BestBets(self.es, settings.best_bets_index, settings.index_alias)  # rules name its articles
         ranker = self.ranker
         if settings.ranker_model != self.settings.ranker_model:
             ranker = ranking.load(settings.ranker_model)
-        return replace(self, settings=settings, query_embedder=embedder, ranker=ranker,
+        return replace(self, settings=settings, query_embedder=embedder, ranker=ranker, best_bets=best_bets,
                        searcher=Searcher(ElasticsearchBackend(self.es), embedder, settings, self.admission, ranker,
                                          self.synonyms))
 
