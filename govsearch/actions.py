@@ -68,7 +68,9 @@ def article_actions(index: str, article: Article, passages: Sequence[Passage], v
         "_id": article_doc_id(article.article_id),
         "_source": {**fields, "doc_type": "article", "body": article.body,
                     "content_hash": digest or content_hash(article), "passage_count": len(passages),
-                    **title_fields(fields["title"])},
+                    **title_fields(fields["title"]),
+                    # only when a file owns it: an index built before `origin` was mapped still takes admin writes
+                    **({"origin": article.origin} if article.origin is not None else {})},
     })
     for passage, vector in zip(passages, vectors):
         actions.append({

@@ -93,6 +93,9 @@ class Article(ArticleMetadata):
 
     article_id: str = Field(description="Stable id (16 hex digits from where the article lives, never its text).")
     body: str = Field(description="Cleaned paragraphs joined by a newline.")
+    origin: str | None = Field(None, description="The file it was read from (`indexer.sources.source_name`): kept on "
+                               "the article document so that an incremental build removes what a file no longer "
+                               "holds. None for an admin write, which no file owns.")
 
     @model_validator(mode="after")
     def _storable(self) -> Article:

@@ -133,7 +133,8 @@ class Settings(BaseSettings):
         description="The share of the live index's articles a full rebuild (the admin reindex, `python -m indexer "
         "build`) may leave out: one that would hold fewer fails before the alias switch, the live index untouched, "
         "unless asked for explicitly (`allow_shrink` in the reindex request, `--allow-shrink`). Catches a mistyped "
-        "or half-copied source path. 1: no check.",
+        "or half-copied source path. An incremental build that would remove more fails before removing any. "
+        "1: no check.",
     )
     jobs_index: str = "gov-search-jobs"
     journal_index: str = Field(

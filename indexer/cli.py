@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("--alias", help="alias to build behind (default: INDEX_ALIAS)")
     build_cmd.add_argument("--model", help="embedding model (default: EMBEDDING_MODEL)")
     build_cmd.add_argument("--incremental", action="store_true",
-                           help="write new and changed articles into the live index instead of building a new one "
-                           "(nothing is removed: an article whose file was deleted or renamed stays until a full "
-                           "build)")
+                           help="write new and changed articles into the live index instead of building a new one, "
+                           "and remove the articles a source's files no longer hold (a file deleted or renamed, a "
+                           "page's title or a record's id changed); a file read with a problem keeps its articles")
     build_cmd.add_argument("--if-missing", action="store_true",
                            help="do nothing when the alias already exists (used by `make run`)")
     build_cmd.add_argument("--processes", type=int, default=1, metavar="N",
@@ -272,8 +272,7 @@ def _summary(result: BuildResult, alias: str) -> str:
     in_place = result.previous_index == result.index  # an incremental build
     lines = [
         f"alias {alias} -> {result.index}" + (
-            " (written in place: new and changed articles only; one whose file was deleted or renamed, or whose "
-            "title changed, stays until a full build)" if in_place
+            " (written in place: new and changed articles, and removed what the files no longer hold)" if in_place
             else f" (was {result.previous_index})" if result.previous_index else ""),
         f"  read       {report.files_read} files, {report.records_read} records, {skipped} skipped"
         + (f" ({len(report.problems)} problems)" if report.problems else ""),
@@ -284,6 +283,11 @@ def _summary(result: BuildResult, alias: str) -> str:
         f"  embedding  {result.embed_seconds:.1f} s  (cache: {result.cache_hits} hits, {result.cache_misses} computed)",
         f"  loading    {result.load_seconds:.1f} s  (overlaps embedding)",
     ]
+    if in_place:
+        lines.append(f"  removed    {result.removed} articles their files no longer hold")
+    if result.unrecorded:
+        lines.append(f"  kept       {result.unrecorded} articles not read this time whose file the index does not "
+                     "know (indexed before files were recorded): a full build records them")
     if result.pruned:
         lines.append(f"  removed    {', '.join(result.pruned)}")
     for problem in report.problems[:10]:

@@ -139,6 +139,18 @@ def articles_index_body(dims: int, meta: dict[str, Any], segmenter: str = "smart
     return body
 
 
+def add_new_fields(es: Elasticsearch, index: str) -> list[str]:
+    """Map in an articles index the fields mappings/articles.json has gained since the index was built (an
+    incremental build writes `origin`, which the strict mapping of an older index would refuse); return their
+    names. Fields the index has already are left as they are: their analysis and vector size are the index's."""
+    mapped = es.indices.get_mapping(index=index)[index]["mappings"].get("properties", {})
+    new = {name: field for name, field in load_mapping("articles")["mappings"]["properties"].items()
+           if name not in mapped}
+    if new:
+        es.indices.put_mapping(index=index, properties=new)
+    return sorted(new)
+
+
 def new_index_name(alias: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{alias}-{stamp}-{secrets.token_hex(2)}"

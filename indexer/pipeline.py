@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import scan, streaming_bulk
@@ -31,7 +31,8 @@ from govsearch.settings import IndexLayout
 from indexer import elastic
 from indexer.embeddings import Embedder
 from indexer.passages import embedding_text, split_passages
-from indexer.sources import ReadReport, read_sources
+from indexer.sources import ReadReport, read_sources, source_name
+from indexer.updates import delete_articles
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ class BuildFailed(Exception):
 
 
 class BuildShrinks(BuildFailed):
-    """A full build that would drop more of the live index's articles than it may (`max_drop`)."""
+    """A build that would drop more of the live index's articles than it may (`max_drop`): a full build's new
+    index holding too few, or an incremental build removing too many."""
 
 
 def check_shrink(es: Elasticsearch, live: str, index: str, max_drop: float) -> None:
@@ -102,6 +104,8 @@ class BuildResult:
     cache_misses: int
     report: ReadReport
     pruned: list[str]
+    removed: int = 0  # incremental: articles removed because their file no longer holds them (`stale_articles`)
+    unrecorded: int = 0  # incremental: articles not read this time, no file recorded, not admin writes: kept
 
     @property
     def passages_per_second(self) -> float:
@@ -149,12 +153,12 @@ class _Stage(threading.Thread):
 class _Pipeline:
     def __init__(self, es: Elasticsearch, embedder: Embedder, index: str, *, batch_size: int,
                  progress: BuildProgress, on_progress: ProgressCallback | None,
-                 cancel: threading.Event, known: dict[str, tuple[str, int]]) -> None:
+                 cancel: threading.Event, known: dict[str, Stored]) -> None:
         self.es, self.embedder, self.index = es, embedder, index
         self.batch_size = batch_size
         self.progress, self.on_progress, self.cancel = progress, on_progress, cancel
-        # article_id -> (content hash, passage count) of what the target index already holds
-        self.known = known
+        self.known = known  # what the target index already holds, by article id
+        self.seen: set[str] = set()  # every article id read from the sources, changed or not
         # Parsing is ~100x faster than embedding: let it run far ahead (tens of MB at most) so the
         # progress bar knows the total early, while memory stays bounded on huge corpora.
         self.parsed: queue.Queue[Any] = queue.Queue(maxsize=20_000)
@@ -196,8 +200,10 @@ class _Pipeline:
     def parse(self, sources: Iterable[str | Path], report: ReadReport) -> None:
         try:
             for article in read_sources(sources, report):
+                self.seen.add(article.article_id)
                 digest = content_hash(article)
-                if self.known.get(article.article_id, ("", 0))[0] == digest:
+                stored = self.known.get(article.article_id)
+                if stored is not None and stored.content_hash == digest and stored.origin == article.origin:
                     self.skipped_unchanged += 1
                     continue
                 passages = split_passages(article)
@@ -236,9 +242,9 @@ class _Pipeline:
         actions: list[dict[str, Any]] = []
         row = 0
         for article, digest, passages in items:
+            stored = self.known.get(article.article_id)
             actions.extend(article_actions(self.index, article, passages, vectors[row:row + len(passages)],
-                                           digest=digest,
-                                           old_passage_count=self.known.get(article.article_id, ("", 0))[1]))
+                                           digest=digest, old_passage_count=stored.passage_count if stored else 0))
             row += len(passages)
         return actions
 
@@ -350,6 +356,7 @@ def build(
         BuildShrinks before the switch (`check_shrink`; REBUILD_MAX_DROP). 1.0, the default here: no check.
     """
     started = time.monotonic()
+    sources = list(sources)  # read twice: by the parser, and by an incremental build's `stale_articles`
     cancel = cancel or threading.Event()
     report = ReadReport()
     progress = BuildProgress()
@@ -367,7 +374,8 @@ def build(
                 "a model change needs a full build"
             )
         index = live
-        known = _known_articles(es, live)
+        elastic.add_new_fields(es, live)  # `origin`, in an index built before it was mapped
+        known = _stored_articles(es, live)
     else:
         index = elastic.create_articles_index(es, alias, dims=embedder.dims, model=embedder.name, layout=layout,
                                               segmenter=segmenter, graph_at_merge=merge_segments > 0)
@@ -393,8 +401,21 @@ def build(
             raise BuildCancelled()
         if progress.articles == 0 and not incremental:
             raise BuildFailed(f"no articles were read from the sources ({_problems_summary(report)})")
+        removed = unrecorded = 0
         if incremental:
-            es.indices.refresh(index=index)
+            es.indices.refresh(index=index)  # what was written is searched, whatever follows
+            stale = stale_articles(known, pipeline.seen, sources, report)
+            if max_drop < 1 and len(stale) > len(known) * max_drop:
+                raise BuildShrinks(
+                    f"the incremental build would remove {len(stale)} of the {len(known)} articles of {live!r} (their "
+                    f"files no longer hold them), more than the {max_drop:.0%} a rebuild may drop (REBUILD_MAX_DROP); "
+                    f"{progress.articles} new and changed articles were written, nothing was removed. Check the "
+                    "sources, or ask for the removal explicitly (allow_shrink / --allow-shrink)")
+            removed = delete_articles(es, index, stale, cancel=cancel)
+            unrecorded = sum(1 for article_id, stored in known.items() if article_id not in pipeline.seen
+                             and stored.origin is None and stored.source != "admin")
+            if stale:
+                es.indices.refresh(index=index)
         else:
             elastic.finish_index(es, index)
             if merge_segments:
@@ -435,6 +456,8 @@ def build(
         cache_misses=embedder.cache_misses - misses_before,
         report=report,
         pruned=pruned,
+        removed=removed,
+        unrecorded=unrecorded,
     )
 
 
@@ -443,12 +466,41 @@ def _is_missing_delete(item: dict[str, Any]) -> bool:
     return item.get("delete", {}).get("status") == 404
 
 
-def _known_articles(es: Elasticsearch, index: str) -> dict[str, tuple[str, int]]:
+class Stored(NamedTuple):
+    """What an index holds of an article, as an incremental build compares it with the sources."""
+
+    content_hash: str
+    passage_count: int
+    origin: str | None  # the file it was read from; None: an admin write, or indexed before files were recorded
+    source: str | None
+
+
+def _stored_articles(es: Elasticsearch, index: str) -> dict[str, Stored]:
     return {
-        hit["_source"]["article_id"]: (hit["_source"].get("content_hash", ""), hit["_source"].get("passage_count", 0))
-        for hit in scan(es, index=index, query={"query": {"term": {"doc_type": "article"}}},
-                        _source=["article_id", "content_hash", "passage_count"])
+        doc["article_id"]: Stored(doc.get("content_hash", ""), doc.get("passage_count", 0), doc.get("origin"),
+                                  doc.get("source"))
+        for doc in (hit["_source"] for hit in scan(
+            es, index=index, query={"query": {"term": {"doc_type": "article"}}},
+            _source=["article_id", "content_hash", "passage_count", "origin", "source"]))
     }
+
+
+def stale_articles(known: dict[str, Stored], seen: set[str], sources: Iterable[str | Path],
+                   report: ReadReport) -> list[str]:
+    """The articles an incremental build of `sources` removes: those recorded as read from a file in one of
+    the sources (the source itself, or under it) that it no longer holds. That file is gone, or it was read
+    whole this time and no article of it had the id (the record's id or the page's title changed, the
+    article was taken out). Kept: a file read with a problem (unreadable, a record skipped, no article found),
+    a source path that does not exist (a share not mounted is not an emptied one), admin writes."""
+    roots = [source_name(Path(path)) for path in sources if Path(path).exists()]
+    unread = {source_name(Path(problem.path)) for problem in report.problems if not problem.kept}
+
+    def in_sources(origin: str) -> bool:
+        return any(origin == root or origin.startswith(root.rstrip("/") + "/") for root in roots)
+
+    return sorted(article_id for article_id, stored in known.items()
+                  if article_id not in seen and stored.origin is not None and stored.origin not in unread
+                  and in_sources(stored.origin))
 
 
 def _problems_summary(report: ReadReport) -> str:

@@ -68,6 +68,7 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
     Files with other extensions are skipped and counted in `files_skipped`.
     Symbolic links met while walking are not followed (reported as skipped): a link could lead
     outside the directories an admin may index, or back into itself.
+    Each article's `origin` is its file's `source_name`.
     An article whose id was read already (a JSONL id repeated, in one file or another) is skipped and
     reported: the first is kept whole. Indexed both, the second would replace the first's article
     document and only as many of its passages as it has itself, mixing the two.
@@ -80,7 +81,9 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
             report.problems.append(Problem(str(path), None, "no such file or directory"))
             continue
         for file in _walk(path, report) if path.is_dir() else [path]:
+            origin = source_name(file)
             for article in _read_file(file, report):
+                article = article.model_copy(update={"origin": origin})
                 if article.article_id in first_seen:
                     report.records_skipped += 1
                     report.problems.append(Problem(str(file), None, f"article {article.article_id} "

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
-from elasticsearch.helpers import bulk
+from elasticsearch.helpers import bulk, scan
 
-from govsearch.actions import BULK_OPTIONS, article_actions, article_doc_id, delete_actions
+from govsearch.actions import BULK_OPTIONS, article_actions, article_doc_id, delete_actions, is_passage_doc_id
 from govsearch.schema import MAX_PASSAGES, Article, Passage
 from indexer.embeddings import Embedder
 from indexer.passages import embedding_text, split_passages
@@ -82,6 +83,26 @@ def write_article(es: Elasticsearch, indices: list[str], article: Article, embed
             actions.extend(article_actions(index, article, passages, vectors))
         bulk(es, actions, **BULK_OPTIONS, refresh=True, raise_on_error=True)
     return len(passages)
+
+
+def delete_articles(es: Elasticsearch, index: str, article_ids: Sequence[str], *, chunk: int = 1000,
+                    cancel: threading.Event | None = None) -> int:
+    """Remove these articles, every document of them (the article and each passage it has in the index), from
+    `index`; return how many had an article document there. For many articles at once (an incremental build
+    removing what a file no longer holds): the documents are found by a search per `chunk` ids, not two
+    requests per article, and the deletes go in bulk, not refreshed (the caller refreshes). Stops between
+    chunks when `cancel` is set; what was removed stays removed."""
+    removed = 0
+    for start in range(0, len(article_ids), chunk):
+        if cancel is not None and cancel.is_set():
+            break
+        ids = list(article_ids[start:start + chunk])
+        doc_ids = [hit["_id"] for hit in scan(es, index=index, _source=False,
+                                              query={"query": {"terms": {"article_id": ids}}})]
+        removed += sum(1 for doc_id in doc_ids if not is_passage_doc_id(doc_id))
+        bulk(es, ({"_op_type": "delete", "_index": index, "_id": doc_id} for doc_id in doc_ids),
+             **BULK_OPTIONS, raise_on_error=True)
+    return removed
 
 
 def delete_article(es: Elasticsearch, indices: list[str], article_id: str) -> bool:

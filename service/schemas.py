@@ -328,10 +328,12 @@ class ReindexRequest(BaseModel):
                                       "paths are relative to the project. Default: SAMPLE_CORPUS.")
     model: str | None = Field(None, description="Embedding model for the new index (default: EMBEDDING_MODEL).")
     mode: Literal["full", "incremental"] = Field(
-        "full", description="full: new index, then alias switch. incremental: changed articles only, in place.")
+        "full", description="full: new index, then alias switch. incremental: in place, new and changed articles "
+        "written, and the articles the sources' files no longer hold removed.")
     allow_shrink: bool = Field(
         False, description="A full build may hold far fewer articles than the live index (more than "
-        "REBUILD_MAX_DROP fewer); without it such a build fails before the switch, the live index untouched.")
+        "REBUILD_MAX_DROP fewer), an incremental one remove that many; without it such a build fails before the "
+        "switch (the removal), the live index untouched.")
 
 
 class ReindexStarted(BaseModel):

@@ -254,6 +254,33 @@ def test_a_reindex_that_would_drop_most_articles_fails_unless_asked_for(
         assert article_count(client) >= 48
 
 
+def test_an_incremental_reindex_removes_the_articles_of_a_deleted_file(admin: TestClient, data_root: Path) -> None:
+    corpus = data_root / "incremental"
+    corpus.mkdir()
+    for name, title in (("kept.jsonl", "港西镇召开防汛防台工作部署会"), ("deleted.jsonl", "港西镇开展秸秆禁烧巡查")):
+        (corpus / name).write_text(json.dumps({"id": name, "title": title, "date": "2024-06-01", "source": "t",
+                                               "body": f"{title}，各村居落实责任。" * 3}, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+    sources = ["data/sample", str(corpus)]
+    try:
+        full = wait_for_job(admin, admin.post("/admin/reindex", json={"sources": sources}, headers=AUTH).json()["job_id"])
+        assert full["state"] == "succeeded", full
+        assert admin.get("/search", params={"q": "秸秆禁烧巡查", "mode": "bm25"}).json()["hits"][0]["title"] \
+            == "港西镇开展秸秆禁烧巡查"
+        (corpus / "deleted.jsonl").unlink()
+        job = wait_for_job(admin, admin.post("/admin/reindex", json={"sources": sources, "mode": "incremental"},
+                                             headers=AUTH).json()["job_id"])
+        assert job["state"] == "succeeded", job
+        assert (job["result"]["removed"], job["result"]["articles"]) == (1, 0)
+        assert job["new_index"] == job["previous_index"] == full["new_index"]  # in place
+        titles = [hit["title"] for hit in admin.get("/search", params={"q": "秸秆禁烧巡查", "mode": "bm25"}).json()["hits"]]
+        assert "港西镇开展秸秆禁烧巡查" not in titles
+        assert admin.get("/search", params={"q": "防汛防台工作部署会", "mode": "bm25"}).json()["hits"][0]["title"] \
+            == "港西镇召开防汛防台工作部署会"
+    finally:  # back to the sample for the other tests
+        assert wait_for_job(admin, admin.post("/admin/reindex", headers=AUTH).json()["job_id"])["state"] == "succeeded"
+
+
 def test_a_node_refusing_writes_fails_the_job_and_leaves_no_partial_index(admin: TestClient,
                                                                           es: Elasticsearch) -> None:
     before = (elastic.alias_target(es, ALIAS), elastic.versioned_indices(es, ALIAS))

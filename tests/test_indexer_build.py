@@ -13,11 +13,15 @@ import pytest
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 
+from govsearch.actions import article_actions
 from govsearch.paths import PROJECT_ROOT
+from govsearch.schema import Article
 from govsearch.settings import Settings
 from indexer import elastic
 from indexer.embeddings import Embedder, load_embedder
-from indexer.pipeline import BuildFailed, build
+from indexer.passages import embedding_text, split_passages
+from indexer.pipeline import BuildFailed, BuildShrinks, build
+from indexer.sources import ReadReport, read_sources
 from service.jobs import JobStore
 from tests.conftest import SAMPLE
 
@@ -154,6 +158,84 @@ def test_incremental_build_rewrites_only_changed_articles(es: Elasticsearch, emb
     assert update.index == full.index
     assert update.articles == 1 and update.skipped_unchanged == 2
     assert counts(es, full.index) == {"article": 3, "passage": full.passages - (full.passages // 3) + 1}
+
+
+def _write_records(path: Path, records: list[dict[str, str]]) -> None:
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
+
+
+def _record(key: str, title: str) -> dict[str, str]:
+    return {"id": key, "title": title, "date": "2024-01-02", "source": "t",
+            "body": f"{title}：村里开展安全生产检查，排查隐患，落实整改。"}
+
+
+def _ids(es: Elasticsearch, index: str, kind: str = "article") -> set[str]:
+    found = es.search(index=index, size=1000, query={"term": {"doc_type": kind}}, source_includes=["article_id"])
+    return {hit["_source"]["article_id"] for hit in found["hits"]["hits"]}
+
+
+def test_incremental_build_removes_what_the_files_no_longer_hold(es: Elasticsearch, embedder: Embedder,
+                                                                   clean_alias: str, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write_records(corpus / "a.jsonl", [_record("a1", "第一篇"), _record("a2", "第二篇")])
+    _write_records(corpus / "b.jsonl", [_record("b1", "第三篇")])
+    _write_records(corpus / "c.jsonl", [_record("c1", "第四篇")])
+    full = build(es, embedder, [corpus], alias=clean_alias)
+    before = _ids(es, full.index)
+    # b.jsonl deleted; a2's record id changed; c.jsonl now unreadable: its article stays
+    (corpus / "b.jsonl").unlink()
+    _write_records(corpus / "a.jsonl", [_record("a1", "第一篇"), _record("a2-new", "第二篇")])
+    (corpus / "c.jsonl").write_bytes(b"\xff\xfe broken")
+    update = build(es, embedder, [corpus], alias=clean_alias, incremental=True)
+    assert update.index == full.index and update.removed == 2 and update.articles == 1
+    after = _ids(es, full.index)
+    assert len(after) == 3 and len(before - after) == 2
+    assert _ids(es, full.index, "passage") == after  # no passage of a removed article is left
+    stats = json.loads(subprocess.run([sys.executable, "-m", "indexer", "inspect", "--source", str(corpus), "--json"],
+                                      cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120).stdout.split(
+                                          "\n")[0])
+    assert stats["origin"] == str(corpus / "a.jsonl")  # where each article records its file
+
+
+def test_an_incremental_build_that_would_remove_most_of_the_index_fails_first(
+        es: Elasticsearch, embedder: Embedder, clean_alias: str, tmp_path: Path) -> None:
+    source = tmp_path / "records.jsonl"
+    _write_records(source, [_record(f"r{i}", f"第{i}篇") for i in range(4)])
+    full = build(es, embedder, [source], alias=clean_alias)
+    _write_records(source, [_record("r0", "第0篇"), _record("new", "新的一篇")])
+    with pytest.raises(BuildShrinks, match="would remove 3 of the 4 articles"):
+        build(es, embedder, [source], alias=clean_alias, incremental=True, max_drop=0.5)
+    assert len(_ids(es, full.index)) == 5  # the new one written, none removed
+    allowed = build(es, embedder, [source], alias=clean_alias, incremental=True, max_drop=1.0)
+    assert allowed.removed == 3 and len(_ids(es, full.index)) == 2
+
+
+def test_an_index_built_before_files_were_recorded_gains_them_and_loses_nothing_unread(
+        es: Elasticsearch, embedder: Embedder, clean_alias: str, tmp_path: Path) -> None:
+    source = tmp_path / "records.jsonl"
+    records = [_record("r1", "第一篇"), _record("r2", "第二篇")]
+    _write_records(source, records)
+    body = elastic.articles_index_body(embedder.dims, {"embedding_model": embedder.name, "dims": embedder.dims})
+    del body["mappings"]["properties"]["origin"]  # as an older version created it
+    old = f"{clean_alias}-20240101-000000-0000"
+    es.indices.create(index=old, **body)
+    read = [article.model_copy(update={"origin": None}) for article in read_sources([source], ReadReport())]
+    gone = Article(**{k: v for k, v in _record("gone", "已删除的一篇").items() if k != "id"}, article_id="gone")
+    earlier = [*read, gone]
+    actions = []
+    for article in earlier:
+        passages = split_passages(article)
+        vectors = embedder.embed_passages([embedding_text(article, p) for p in passages])
+        actions.extend(article_actions(old, article, passages, vectors))
+    bulk(es, actions, refresh=True)
+    es.indices.put_alias(index=old, name=clean_alias)
+    update = build(es, embedder, [source], alias=clean_alias, incremental=True)
+    # the two read get their file recorded (rewritten); the one no file holds now is kept and counted
+    assert (update.articles, update.skipped_unchanged, update.removed, update.unrecorded) == (2, 0, 0, 1)
+    assert _ids(es, old) == {article.article_id for article in earlier}
+    again = build(es, embedder, [source], alias=clean_alias, incremental=True)
+    assert (again.articles, again.skipped_unchanged, again.removed) == (0, 2, 0)
 
 
 JOURNAL = "test-build-journal"
