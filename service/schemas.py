@@ -74,6 +74,9 @@ class UnderstoodQuery(BaseModel):
     date_from: str | None = Field(None, description="YYYY-MM-DD: the start of the range a date word "
                                   "(2022年12月, 去年, 上个月, 今年) stands for, applied as a filter.")
     date_to: str | None = Field(None, description="YYYY-MM-DD, inclusive.")
+    date_applied: bool = Field(False, description="Whether the date words' range filters the results. False with "
+                               "a range: nothing of that time answered the query (no result; in hybrid mode none "
+                               "holding its words), so the words were searched at any time.")
     town: str | None = Field(None, description="A town or publisher the query names, whose articles are boosted.")
     synonyms: list[SynonymExpansion] = Field(default_factory=list, description="Plain words of the query and the "
                                              "official terms also searched for them (同时搜索), from the synonym "

@@ -4,7 +4,11 @@
   前年, 本月/这个月, 上个月/上月. A bare year (2022年) is not one: in the judged queries and titles it
   names what a text is about (港西镇2022年党员代表会议, published 2023-02-07), not when it appeared.
   The first one found becomes `date_from`/`date_to`, is removed from the searched text, and the
-  response reports it (`understood`), so the page can show it as a removable filter. It is
+  response reports it (`understood`), so the page can show it as a removable filter. When nothing of
+  that range answers the query (`service.search`: no result, or in hybrid mode only the vector side's
+  nearest articles: none holds the query's words), the words are searched at any time instead and
+  `understood.date_applied` is false: a sentence quoted from an article that says 去年, an event
+  published the month after, an undated article must not come back empty. It is
   applied only when the request sets no dates itself, some text remains to search and the query is
   not itself an article's exact title or document number (one lookup, only for a query holding a date
   word): in 今年7350亿元中央预算内投资基本下达完毕 the date word is part of a title, not a filter. Undated
@@ -43,10 +47,12 @@ class Understood:
     date_to: date | None = None
     town: str | None = None  # the town or publisher boosted
     synonyms: tuple[Expansion, ...] = ()  # plain words of `text` and the official terms also searched
+    date_applied: bool = True  # False: the range held nothing answering the query, which was searched at any time
 
     def as_json(self) -> dict[str, Any]:
         return {"text": self.text, "date_from": self.date_from and self.date_from.isoformat(),
-                "date_to": self.date_to and self.date_to.isoformat(), "town": self.town,
+                "date_to": self.date_to and self.date_to.isoformat(),
+                "date_applied": self.date_from is not None and self.date_applied, "town": self.town,
                 "synonyms": [expansion.as_json() for expansion in self.synonyms]}
 
 

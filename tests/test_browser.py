@@ -1062,6 +1062,16 @@ def test_a_month_in_the_query_shows_as_a_removable_date_filter(page, api: ApiPro
     watch.assert_clean(api.url)
 
 
+def test_a_date_range_with_no_answer_is_said_and_the_words_found_at_any_time(page, api: ApiProcess) -> None:
+    page, watch = page
+    page.goto(api.url + "/?q=" + "2022年12月29日 人民代表大会")  # published in February 2023
+    wait_results(page)
+    expect(page.locator("#understood")).to_contain_text("2022-12-29 至 2022-12-29 没有相关文章，已显示全部时间的结果")
+    expect(page.locator("#understood a.chip")).to_have_count(0)  # no filter is applied, none to remove
+    expect(page.locator("#results .hit").first).to_contain_text("人民代表大会")
+    watch.assert_clean(api.url)
+
+
 def test_plain_words_show_the_official_terms_also_searched(page, api: ApiProcess) -> None:
     # The repo's synonym file (the browser API's node holds no other set): 老人 → 老年人, 打针 → 疫苗接种/接种疫苗.
     page, watch = page

@@ -100,11 +100,22 @@ def test_full_width_letters_and_digits_match_their_ascii_forms(client: TestClien
 @pytest.mark.parametrize("mode", ["bm25", "hybrid"])
 def test_a_month_in_the_query_becomes_a_reported_date_filter(client: TestClient, mode: str) -> None:
     body = search(client, "2023年2月 疫情防控", mode=mode)
-    assert body["understood"] == {"text": "疫情防控", "date_from": "2023-02-01", "date_to": "2023-02-28", "town": None,
-                                  "synonyms": []}
+    assert body["understood"] == {"text": "疫情防控", "date_from": "2023-02-01", "date_to": "2023-02-28",
+                                  "date_applied": True, "town": None, "synonyms": []}
     assert body["hits"] and all(hit["date"] and hit["date"].startswith("2023-02") for hit in body["hits"])
     unfiltered = search(client, "疫情防控", mode=mode)
     assert body["total"] < unfiltered["total"]
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid", "vector"])
+def test_a_date_range_that_holds_no_answer_gives_the_words_at_any_time(client: TestClient, mode: str) -> None:
+    """The 2022-12-29 人大 session was published in 2023: its date words must not empty the page."""
+    body = search(client, "2022年12月29日 人民代表大会", mode=mode)
+    assert body["understood"]["date_from"] == body["understood"]["date_to"] == "2022-12-29"
+    assert body["understood"]["date_applied"] is False
+    words = search(client, "人民代表大会", mode=mode)
+    assert body["total"] == words["total"] > 0
+    assert [hit["id"] for hit in body["hits"]] == [hit["id"] for hit in words["hits"]]
 
 
 def test_a_named_town_ranks_its_articles_first(client: TestClient) -> None:

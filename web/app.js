@@ -361,14 +361,19 @@
   }
 
   // Date words the API read as a date range (2022年12月, 去年, 上个月) show as a filter; removing it
-  // searches the words alone. A town named in the query is shown as boosted, the official terms
+  // searches the words alone. When the range held nothing answering the query, the results are of any
+  // time, and the page says so. A town named in the query is shown as boosted, the official terms
   // searched besides plain words as 同时搜索.
   function renderUnderstood(state, data) {
     const u = data.understood;
     if (!u) return;
     const parts = [];
-    if (u.date_from) {
+    if (u.date_from && u.date_applied) {
       parts.push(chip(`时间：${u.date_from} 至 ${u.date_to}`, with_(state, { q: u.text })));
+    } else if (u.date_from) {
+      // Nothing of that time answered the query: the API searched its words at any time instead.
+      parts.push(el("span", { class: "understood-date-relaxed" },
+        `${u.date_from} 至 ${u.date_to} 没有相关文章，已显示全部时间的结果`));
     }
     if (u.town) parts.push(el("span", { class: "understood-town" }, `优先显示：${u.town}`));
     const terms = synonymTerms(u);

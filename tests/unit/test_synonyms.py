@@ -163,7 +163,8 @@ def _bm25_search(enabled: bool) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def test_the_searcher_expands_and_reports_it() -> None:
     result, body = _bm25_search(enabled=True)
-    assert result["understood"] == {"text": "给老人装电视", "date_from": None, "date_to": None, "town": None,
+    assert result["understood"] == {"text": "给老人装电视", "date_from": None, "date_to": None,
+                                    "date_applied": False, "town": None,
                                     "synonyms": [{"word": "老人", "terms": ["老年人"]}]}
     assert {"multi_match": {"query": "老年人", "type": "phrase", "fields": ["title^3", "text"],
                             "boost": SYNONYM_BOOST}} in body["query"]["bool"]["must"][0]["bool"]["should"]

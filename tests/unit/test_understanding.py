@@ -59,7 +59,7 @@ def test_a_named_town_is_boosted_and_dates_filter() -> None:
     assert req.q == "港西镇 安全生产" and req.boost == ("town", "港西镇")
     assert (req.filters.date_from, req.filters.date_to) == (date(2024, 2, 1), date(2024, 2, 29))
     assert understood.as_json() == {"text": "港西镇 安全生产", "date_from": "2024-02-01", "date_to": "2024-02-29",
-                                    "town": "港西镇", "synonyms": []}
+                                    "date_applied": True, "town": "港西镇", "synonyms": []}
     clause = {"constant_score": {"filter": {"term": {"town": "港西镇"}}, "boost": 10.0}}
     assert clause in bm25_query(req.q, req.filters, req.boost)["bool"]["should"]
     assert clause not in bm25_query(req.q, req.filters)["bool"]["should"]
