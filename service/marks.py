@@ -1,10 +1,16 @@
 """What the highlighter's marks keep: the query's words, not stray characters.
 
 Elasticsearch marks every token of the query's word analysis wherever it occurs. smartcn splits a word
-its dictionary lacks into single characters (低保 → 低 / 保, 王卫中 → 王 / 卫 / 中, 5G → 5 / g), and a
-lone character marked elsewhere (保 in 包保, 中 in 报告中, 5 in 5月14日) tells the reader nothing. So marks
-that touch are joined into one (<em>低</em><em>保</em> → <em>低保</em>), and a mark of one character is
-dropped, unless the query asks for single characters: a part of it between spaces is one character.
+its dictionary lacks into single characters (低保 → 低 / 保, 王卫中 → 王 / 卫 / 中, 5G → 5 / g), and the
+stop filter drops function characters from the query (八里庙村 → 八 / 庙 / 村, 卫你健康 → 卫 / 健康). So the
+marks are read against the query's own text (and the official terms searched for it, `also`):
+
+- touching marks become one when together they are text of the query (<em>低</em><em>保</em> → <em>低保</em>),
+  and stay apart when not: 北 and 村 of the query 北双村 must not make 协<em>北村</em>;
+- a mark grows over the characters around it while the text it covers is still text of the query, so
+  八里<em>庙村</em> becomes <em>八里庙村</em> and <em>党</em>的<em>二十大</em> becomes <em>党的二十大</em>;
+- a mark of one character is dropped, unless the query asks for single characters (a part of it between
+  spaces is one character): a lone 保 in 保质保量 tells the reader nothing.
 
 Search snippets (`service.search`) and the article view's marks (`service.routes.articles`) both pass
 through `tidy`, so a page marks what its snippet marked.
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable, Iterable
 
 PRE_TAG = "<em>"
 POST_TAG = "</em>"
@@ -21,21 +28,84 @@ _MARK = re.compile(f"{re.escape(PRE_TAG)}(.*?){re.escape(POST_TAG)}", re.S)
 
 __all__ = ["POST_TAG", "PRE_TAG", "marked", "single_characters_asked", "tidy"]
 
+Span = tuple[int, int]  # [start, end) in the fragment's unescaped text
+
 
 def single_characters_asked(q: str) -> bool:
     """Whether the (normalised) query asks for a single character: one of its space-separated parts is one."""
     return any(len(part) == 1 for part in q.split())
 
 
-def tidy(fragment: str, q: str) -> str:
-    """`fragment` (the highlighter's HTML) with touching marks joined and one-character marks dropped,
-    unless `q` asks for single characters (`single_characters_asked`)."""
-    joined = fragment.replace(POST_TAG + PRE_TAG, "")
+def tidy(fragment: str, q: str, also: Iterable[str] = ()) -> str:
+    """`fragment` (the highlighter's HTML) with its marks read against `q` (normalised) and `also` (the official
+    terms searched besides it) as the module says; text is escaped as the highlighter escapes it."""
+    text, spans = _parse(fragment)
+    runs = _touching(spans)
     if single_characters_asked(q):
-        return joined
-    return _MARK.sub(lambda m: m.group(0) if len(html.unescape(m.group(1))) > 1 else m.group(1), joined)
+        return _render(text, [(run[0][0], run[-1][1]) for run in runs])
+    words = [word.casefold() for word in (*q.split(), *also) if word]
+
+    def in_query(start: int, end: int) -> bool:
+        piece = text[start:end].casefold()
+        return any(piece in word for word in words)
+
+    grown: list[Span] = []
+    for run in runs:
+        whole = (run[0][0], run[-1][1])
+        for start, end in [whole] if in_query(*whole) else run:
+            start, end = _grow(start, end, len(text), in_query)
+            if end - start > 1:
+                grown.append((start, end))
+    return _render(text, [(run[0][0], max(end for _, end in run)) for run in _touching(sorted(grown))])
 
 
 def marked(fragment: str) -> list[str]:
     """The texts `fragment` marks, unescaped, in order."""
     return [html.unescape(text) for text in _MARK.findall(fragment)]
+
+
+def _parse(fragment: str) -> tuple[str, list[Span]]:
+    """The fragment's text, unescaped, and where its marks are in it."""
+    parts: list[str] = []
+    spans: list[Span] = []
+    at = length = 0
+    for match in _MARK.finditer(fragment):
+        before = html.unescape(fragment[at:match.start()])
+        inside = html.unescape(match.group(1))
+        parts += [before, inside]
+        length += len(before)
+        spans.append((length, length + len(inside)))
+        length += len(inside)
+        at = match.end()
+    parts.append(html.unescape(fragment[at:]))
+    return "".join(parts), spans
+
+
+def _touching(spans: list[Span]) -> list[list[Span]]:
+    """Sorted spans in runs of ones that touch or overlap."""
+    runs: list[list[Span]] = []
+    for span in spans:
+        if runs and span[0] <= max(end for _, end in runs[-1]):
+            runs[-1].append(span)
+        else:
+            runs.append([span])
+    return runs
+
+
+def _grow(start: int, end: int, length: int, in_query: Callable[[int, int], bool]) -> Span:
+    """The span widened a character at a time, left then right, while its text is still text of the query."""
+    while start > 0 and in_query(start - 1, end):
+        start -= 1
+    while end < length and in_query(start, end + 1):
+        end += 1
+    return start, end
+
+
+def _render(text: str, spans: list[Span]) -> str:
+    out: list[str] = []
+    at = 0
+    for start, end in spans:
+        out += [html.escape(text[at:start]), PRE_TAG, html.escape(text[start:end]), POST_TAG]
+        at = end
+    out.append(html.escape(text[at:]))
+    return "".join(out)

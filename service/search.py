@@ -234,7 +234,7 @@ class Searcher:
             "page": req.page,
             "size": req.size,
             "took_ms": round((time.perf_counter() - started) * 1000, 1),
-            "hits": [_hit(entry, req.q) for entry in page],
+            "hits": [_hit(entry, req.q, req.synonyms) for entry in page],
             "facets": outcome.facets,
             "degraded": degraded is not None,
             "ranking": outcome.ranking,
@@ -363,11 +363,11 @@ def _partial(*responses: Body) -> bool:
     return any(response.get("timed_out") or shards_failed(response) for response in responses)
 
 
-def _hit(entry: Fused, q: str) -> dict[str, Any]:
+def _hit(entry: Fused, q: str, synonyms: tuple[str, ...]) -> dict[str, Any]:
     source = entry.candidate.source
     text = source.get("text", "")
     highlighted = entry.candidate.highlight
-    snippet = marks.tidy(highlighted, q) if highlighted else html.escape(text[:SNIPPET_CHARS])
+    snippet = marks.tidy(highlighted, q, synonyms) if highlighted else html.escape(text[:SNIPPET_CHARS])
     return {
         **{name: source.get(name) for name in METADATA_FIELDS},
         "title": source.get("title", ""),

@@ -47,15 +47,15 @@ async def get_article(article_id: ArticleId, es: EsDep, settings: SettingsDep, s
         "id": article_id,
         "body": source.get("body", ""),
         "passages": [hit["_source"] for hit in hits],
-        "marks": _marks(hits, text) if text else [],
+        "marks": _marks(hits, text, synonyms) if text else [],
     }
 
 
-def _marks(hits: list[dict[str, Any]], q: str) -> list[str]:
-    """What the search's highlighter marks in the article's passages and title for `q` (`service.marks`),
-    each text once, longest first."""
+def _marks(hits: list[dict[str, Any]], q: str, synonyms: tuple[str, ...]) -> list[str]:
+    """What the search's highlighter marks in the article's passages and title for `q` and the official terms
+    searched for it (`service.marks`), each text once, longest first."""
     found = (text for hit in hits for fragments in hit.get("highlight", {}).values() for fragment in fragments
-             for text in marks.marked(marks.tidy(fragment, q)))
+             for text in marks.marked(marks.tidy(fragment, q, synonyms)))
     return sorted(dict.fromkeys(found), key=len, reverse=True)
 
 

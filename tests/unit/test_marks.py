@@ -8,21 +8,37 @@ from service.marks import marked, single_characters_asked, tidy
 
 
 @pytest.mark.parametrize(("fragment", "q", "tidied"), [
-    # smartcn splits words it does not know into characters; touching marks become one.
-    ("申请<em>低</em><em>保</em>的", "怎么申请低保", "申请<em>低保</em>的"),
-    ("<em>王</em><em>卫</em><em>中</em>讲话", "王卫中讲话", "<em>王卫中</em>讲话"),
-    # A lone character marked elsewhere says nothing: dropped.
-    ("落实<em>包</em><em>保</em>责任，<em>保</em>质<em>保</em>量", "低保", "落实<em>包保</em>责任，保质保量"),
+    # smartcn splits words it does not know into characters; touching marks that are the query's text become one,
+    # and a mark covers as much of the query's text as the passage holds around it.
+    ("申请<em>低</em><em>保</em>的", "低保怎么办", "申请<em>低保</em>的"),
+    ("办理<em>低</em><em>保</em>的", "怎么申请低保", "办理<em>低保</em>的"),
+    ("<em>王</em><em>卫</em><em>中</em>讲话", "王卫中", "<em>王卫中</em>讲话"),
+    ("今年<em>垃圾</em>分类怎么<em>做</em>", "垃圾分类怎么做", "今年<em>垃圾分类怎么做</em>"),
+    # ... over what the stop filter took out of the query: 里, 的, 你
+    ("八里<em>庙</em><em>村</em>召开", "八里庙村", "<em>八里庙村</em>召开"),
+    ("学习<em>党</em>的<em>二十大</em>精神", "党的二十大", "学习<em>党的二十大</em>精神"),
+    ("<em>卫</em>你<em>健康</em>", "卫你健康", "<em>卫你健康</em>"),
+    # Touching marks that are not the query's text together stay apart, and lone characters go: 北 and 村 of
+    # 北双村 do not make 北村, 港 and 镇 of 港西镇 not 港镇.
+    ("协<em>北</em><em>村</em>村委会", "北双村", "协北村村委会"),
+    ("泖<em>港</em><em>镇</em><em>人大</em>", "港西镇 人大", "泖港镇<em>人大</em>"),
+    ("落实<em>包</em><em>保</em>责任，<em>保</em>质<em>保</em>量", "低保", "落实包保责任，保质保量"),
     ("<em>5</em>月14日", "5G基站", "5月14日"),
-    ("今年<em>垃圾</em>分类怎么<em>做</em>", "垃圾分类怎么做", "今年<em>垃圾</em>分类怎么做"),
-    # Escaped text counts as the character it stands for.
-    ("A<em>&amp;</em>B <em>&amp;&lt;</em>", "A&B", "A&amp;B <em>&amp;&lt;</em>"),
-    # The query asks for one character: kept.
+    # Escaped text counts as the character it stands for, and is escaped again.
+    ("A<em>&amp;</em>B <em>&amp;&lt;</em>", "A&B", "<em>A&amp;B</em> <em>&amp;&lt;</em>"),
+    ("X<em>&lt;b&gt;</em>", "<b>", "X<em>&lt;b&gt;</em>"),
+    # The query asks for one character: kept, touching marks joined.
     ("<em>镇</em>政府 <em>税</em>务", "港西 税", "<em>镇</em>政府 <em>税</em>务"),
     ("无标记的文字", "低保", "无标记的文字"),
 ])
 def test_tidy_joins_touching_marks_and_drops_lone_characters(fragment: str, q: str, tidied: str) -> None:
     assert tidy(fragment, q) == tidied
+
+
+def test_the_official_terms_searched_count_as_the_query_text() -> None:
+    # 老人 → 老年人 (a synonym rule): its characters marked apart are joined as the query's 老人 would be
+    assert tidy("关爱<em>老</em><em>年</em><em>人</em>", "给老人装电视", also=("老年人",)) == "关爱<em>老年人</em>"
+    assert tidy("关爱<em>老</em><em>年</em><em>人</em>", "给老人装电视") == "关爱老年人"
 
 
 def test_single_characters_are_asked_by_a_one_character_part() -> None:
