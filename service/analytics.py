@@ -103,10 +103,11 @@ class QueryLog:
         self._ready = False
         self.pseudonyms = Pseudonyms()
 
-    def record_search(self, query: str, total: int, *, address: str, corrected: bool) -> None:
+    def record_search(self, query: str, total: int, *, matched: bool, address: str, corrected: bool) -> None:
         """A search of `query` from client `address` (logged as its pseudonym only) that counted `total`
-        results; `corrected`: a typo correction was offered for it."""
-        self._put({"kind": "search", "query": query, "total": total, "corrected": corrected,
+        results; `matched`: a result holds the query's words (not only articles near it in meaning, which
+        never make it a popular query); `corrected`: a typo correction was offered for it."""
+        self._put({"kind": "search", "query": query, "total": total, "matched": matched, "corrected": corrected,
                    "searcher": self.pseudonyms.of(address)})
 
     def record_click(self, query: str, article_id: str, position: int) -> None:

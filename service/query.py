@@ -358,7 +358,8 @@ def known_names_search(*, timeout: float) -> dict[str, Any]:
 
 
 def shown_queries_search(size: int, *, days: int, min_searchers: int, per_day: bool) -> dict[str, Any]:
-    """The search log's `size` most frequent queries of the last `days` days that found something and were
+    """The search log's `size` most frequent queries of the last `days` days that found an article holding
+    their words (`matched`; searches logged before it was recorded count when they found anything) and were
     offered no correction, each searched at least `min_searchers` times, with how many different searchers
     (`service.analytics.shown` keeps those with at least `min_searchers`) and, with `per_day`, its searches
     per day (for the suggestions' recency decay)."""
@@ -369,7 +370,7 @@ def shown_queries_search(size: int, *, days: int, min_searchers: int, per_day: b
         "size": 0,
         "query": {"bool": {"filter": [{"term": {"kind": "search"}}, {"range": {"total": {"gt": 0}}},
                                       {"range": {"timestamp": {"gte": f"now-{days}d"}}}],
-                           "must_not": [{"term": {"corrected": True}}]}},
+                           "must_not": [{"term": {"corrected": True}}, {"term": {"matched": False}}]}},
         "aggs": {"queries": {"terms": {"field": "query", "size": size, "min_doc_count": min_searchers},
                              "aggs": aggs}},
     }

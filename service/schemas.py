@@ -218,7 +218,8 @@ class HotQuery(BaseModel):
 
 
 class HotSearches(BaseModel):
-    hot: list[HotQuery] = Field(description="Most searched queries that found something, most first.")
+    hot: list[HotQuery] = Field(description="Most searched queries that found an article holding their words, "
+                                "most first.")
 
 
 class ClickEvent(BaseModel):

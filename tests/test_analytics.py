@@ -77,17 +77,19 @@ def test_searches_and_clicks_become_hot_searches_and_analytics(log: TestClient, 
     # Nothing about who searched is stored but a pseudonym of the day: exactly these fields, whatever the
     # request carried; one per address, and not the address.
     docs = [doc["_source"] for doc in es.search(index=settings.query_log_index, size=50)["hits"]["hits"]]
-    assert {key for doc in docs for key in doc} == {"kind", "query", "timestamp", "total", "corrected", "searcher",
-                                                    "article_id", "position"}
+    assert {key for doc in docs for key in doc} == {"kind", "query", "timestamp", "total", "matched", "corrected",
+                                                    "searcher", "article_id", "position"}
     searches_logged = [doc for doc in docs if doc["kind"] == "search"]
-    assert all(set(doc) == {"kind", "query", "timestamp", "total", "corrected", "searcher"} for doc in searches_logged)
+    assert all(set(doc) == {"kind", "query", "timestamp", "total", "matched", "corrected", "searcher"}
+               for doc in searches_logged)
     assert len({doc["searcher"] for doc in searches_logged}) == floor
     assert all(len(doc["searcher"]) == 16 and "192" not in doc["searcher"] for doc in searches_logged)
 
 
 def test_one_persons_searches_a_corrected_typo_or_contact_details_never_become_hot(log: TestClient, settings: Settings) -> None:
     """A visitor must not be able to put their own text on everyone's 热门搜索 and suggestions by searching it
-    again and again, and a typo that found something (the vector side always does) is not advertised."""
+    again and again, and a typo that found something (the vector side always does) or a query only the vector
+    side answered is not advertised."""
     floor = settings.suggest_min_searches
     assert all(r["total"] > 0 for r in searched_by(log, "安全生产 请加微信", 1, times=3 * floor, mode="hybrid"))
     typo = searched_by(log, "安全生厂", floor, mode="hybrid")
@@ -95,6 +97,9 @@ def test_one_persons_searches_a_corrected_typo_or_contact_details_never_become_h
     # From enough addresses a planted message is searched by "enough people": contact details never show.
     planted = searched_by(log, "港西镇 安全生产 请加微信 fake123 领补贴", floor, mode="bm25")
     assert all(r["total"] > 0 and r["did_you_mean"] is None for r in planted)
+    # What only the vector side "found" (no article holds these words) is no popular query either.
+    meaning = searched_by(log, "量子计算机火箭", floor, mode="hybrid")
+    assert all(r["total"] > 0 and {hit["match"] for hit in r["hits"]} == {"meaning"} for r in meaning)
     flush(log)
     assert log.get("/hot").json() == {"hot": []}
     log.portal.call(log.app.state.runtime.popular.refresh)  # type: ignore[attr-defined]

@@ -17,9 +17,9 @@ router = APIRouter(tags=["search"])
 async def hot(query_log: QueryLogDep, hidden: HiddenQueriesDep, settings: SettingsDep,
               size: Annotated[int, Query(ge=1, le=50, description="At most this many queries.")] = 10) -> HotSearches:
     """The most searched queries of the last HOT_DAYS days (热门搜索), under the same rules as query
-    suggestions: searched by at least SUGGEST_MIN_SEARCHES different people, found something, offered no
-    typo correction, no hidden word (SUGGEST_HIDDEN_QUERIES, /admin/hidden-queries; `service.analytics`,
-    `service.hidden`)."""
+    suggestions: searched by at least SUGGEST_MIN_SEARCHES different people, found an article holding their
+    words, offered no typo correction, no hidden word (SUGGEST_HIDDEN_QUERIES, /admin/hidden-queries;
+    `service.analytics`, `service.hidden`)."""
     hot = await query_log.hot(size, settings.suggest_min_searches, await hidden.hides())
     return HotSearches.model_validate({"hot": hot})
 

@@ -54,6 +54,8 @@ async def search(
     response = await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))
     response["best_bets"] = await best_bets.matching(q)
     if page == 1:  # one search, however many pages of it are read
-        query_log.record_search(normalize_text(q), response["total"], corrected=response["did_you_mean"] is not None,
+        query_log.record_search(normalize_text(q), response["total"],
+                                matched=any(hit["match"] == "words" for hit in response["hits"]),
+                                corrected=response["did_you_mean"] is not None,
                                 address=client_ip(request.scope, networks.trusted_proxies))
     return response

@@ -190,7 +190,7 @@ class _QueryLog:
     def __init__(self) -> None:
         self.searches: list[tuple[str, int]] = []
 
-    def record_search(self, query: str, total: int, *, address: str, corrected: bool) -> None:
+    def record_search(self, query: str, total: int, *, matched: bool, address: str, corrected: bool) -> None:
         self.searches.append((query, total))
 
 
