@@ -466,6 +466,13 @@ def test_phone_width_has_no_horizontal_scroll(browser, api: ApiProcess) -> None:
         expect(page.locator("#article")).to_be_visible()
         assert page.evaluate(overflow) <= 0
         shot(page, "10-phone-article", full_page=False)
+        # A long unbroken query (a pasted code, a URL) wraps inside the boxes that repeat it.
+        page.goto(f"{api.url}/?q={'x' * 200}")
+        wait_results(page)
+        assert page.evaluate(overflow) <= 0
+        for box in page.locator(".notice, .empty, #understood, #did-you-mean").all():
+            if box.is_visible():
+                assert box.evaluate("e => e.scrollWidth - e.clientWidth") <= 0
         watch.assert_clean(api.url)
     finally:
         page.context.close()
