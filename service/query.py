@@ -303,20 +303,29 @@ def page_hits_search(q: str, passage_ids: list[str], *, timeout: float,
     }
 
 
+SHARED_WORDS_CLAUSE = "shared_words"
+"""The name of the title suggestions' loose clause (titles sharing at least half of the typed text's
+character pairs): a title only it matched is shown only when no title contains the text
+(`service.suggest.suggest_titles`)."""
+
+
 def suggest_search(text: str, size: int, *, timeout: float) -> dict[str, Any]:
     """Titles for what has been typed: titles containing it (the last word as a prefix) first,
-    then titles sharing at least half of its words; one suggestion per article, newer first on ties."""
+    then titles sharing at least half of its words (SHARED_WORDS_CLAUSE); one suggestion per article,
+    newer first on ties. Every clause is named, so each hit says which matched."""
     return {
         "size": size,
         "_source": ["article_id", "title"],
         "query": {"bool": {
             "filter": [{"term": {"doc_type": "passage"}}],
             "should": [
-                {"prefix": {"title.exact": {"value": text.lower(), "boost": 4}}},
-                {"match_phrase_prefix": {"title": {"query": text, "boost": 2}}},
-                {"match_phrase_prefix": {"title.bigram": {"query": text, "max_expansions": 50, "boost": 2}}},
+                {"prefix": {"title.exact": {"value": text.lower(), "boost": 4, "_name": "title_prefix"}}},
+                {"match_phrase_prefix": {"title": {"query": text, "boost": 2, "_name": "words_prefix"}}},
+                {"match_phrase_prefix": {"title.bigram": {"query": text, "max_expansions": 50, "boost": 2,
+                                                          "_name": "characters_prefix"}}},
                 # Titles sharing most of the words, so a longer query still gets suggestions.
-                {"match": {"title.bigram": {"query": text, "minimum_should_match": "50%"}}},
+                {"match": {"title.bigram": {"query": text, "minimum_should_match": "50%",
+                                            "_name": SHARED_WORDS_CLAUSE}}},
             ],
             "minimum_should_match": 1,
         }},

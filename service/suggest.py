@@ -18,7 +18,7 @@ from govsearch import pinyin
 from govsearch.rules import normalize_text
 from govsearch.settings import Settings
 from service.popular import PopularQueries
-from service.query import pinyin_suggest_search, suggest_search
+from service.query import SHARED_WORDS_CLAUSE, pinyin_suggest_search, suggest_search
 
 
 def titles_body(typed: str, size: int, *, timeout: float) -> dict[str, Any]:
@@ -30,12 +30,15 @@ def titles_body(typed: str, size: int, *, timeout: float) -> dict[str, Any]:
 
 
 async def suggest_titles(es: AsyncElasticsearch, settings: Settings, typed: str, size: int) -> list[dict[str, str]]:
-    """[{id, title}] for `typed`, best first, no title twice."""
+    """[{id, title}] for `typed`, best first, no title twice. Titles that only share words with it
+    (SHARED_WORDS_CLAUSE) come only when no title contains it: typing 安全生产 suggests titles holding 安全生产."""
     body = titles_body(typed, size, timeout=settings.es_search_timeout)
     result = await es.search(index=settings.index_alias, **body)
+    hits = result["hits"]["hits"]
+    containing = [hit for hit in hits if hit.get("matched_queries") != [SHARED_WORDS_CLAUSE]]
     items: list[dict[str, str]] = []
     seen: set[str] = set()
-    for hit in result["hits"]["hits"]:
+    for hit in containing or hits:
         title = hit["_source"].get("title") or ""
         if title and title not in seen:  # two articles may share a title: one suggestion is enough
             seen.add(title)

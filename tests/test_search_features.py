@@ -37,6 +37,17 @@ def test_pinyin_that_matches_no_title_suggests_nothing(client: TestClient) -> No
     assert suggestions(client, "qqqqxz") == []
 
 
+@pytest.mark.parametrize("typed", ["安全生产", "港西镇召开疫", "疫情防控"])
+def test_title_suggestions_hold_what_was_typed_when_some_title_does(client: TestClient, typed: str) -> None:
+    titles = suggestions(client, typed)
+    assert titles and all(typed in title for title in titles), titles
+
+
+def test_titles_sharing_words_are_suggested_when_none_holds_the_text(client: TestClient) -> None:
+    titles = suggestions(client, "召开安全生产会议")  # no title says it so; some share most of its words
+    assert titles and not any("召开安全生产会议" in title for title in titles)
+
+
 def test_traditional_input_suggests_simplified_titles(client: TestClient) -> None:
     assert suggestions(client, "安全生產") == suggestions(client, "安全生产") != []
 
