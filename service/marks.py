@@ -14,6 +14,11 @@ marks are read against the query's own text (and the official terms searched for
 
 Search snippets (`service.search`) and the article view's marks (`service.routes.articles`) both pass
 through `tidy`, so a page marks what its snippet marked.
+
+The highlighter reads the word analysis only, so a passage that matched through character pairs alone
+(防火 in 防火墙, which smartcn keeps as one word; 凸面镜 in 凸面广角镜) comes back unmarked, as its first
+characters. `snippet` then marks the query's text in the passage itself (`query_text`: its longest runs of two
+characters or more) and shows the passage around the first of them; the article view reads the same marks.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ PRE_TAG = "<em>"
 POST_TAG = "</em>"
 _MARK = re.compile(f"{re.escape(PRE_TAG)}(.*?){re.escape(POST_TAG)}", re.S)
 
-__all__ = ["POST_TAG", "PRE_TAG", "marked", "single_characters_asked", "tidy"]
+__all__ = ["POST_TAG", "PRE_TAG", "marked", "query_text", "single_characters_asked", "snippet", "tidy"]
 
 Span = tuple[int, int]  # [start, end) in the fragment's unescaped text
 
@@ -57,6 +62,40 @@ def tidy(fragment: str, q: str, also: Iterable[str] = ()) -> str:
             if end - start > 1:
                 grown.append((start, end))
     return _render(text, [(run[0][0], max(end for _, end in run)) for run in _touching(sorted(grown))])
+
+
+def query_text(text: str, q: str, also: Iterable[str] = ()) -> list[Span]:
+    """Where `text` holds the query's text: left to right, each longest run of two characters or more that is
+    text of `q` (normalised) or of `also`, the official terms searched besides it."""
+    words = [word.casefold() for word in (*q.split(), *also) if word]
+    folded = text.casefold()
+    spans: list[Span] = []
+    at = 0
+    while at < len(folded) - 1:
+        end = at + 1
+        while end < len(folded) and any(folded[at:end + 1] in word for word in words):
+            end += 1
+        if end - at > 1:
+            spans.append((at, end))
+            at = end
+        else:
+            at += 1
+    return spans
+
+
+def snippet(fragment: str | None, text: str, q: str, also: Iterable[str], size: int) -> str:
+    """A hit's snippet: the highlighter's `fragment` tidied; when it marks nothing (or there is none), the
+    passage `text` around the first run of the query's text it holds (`query_text`), those runs marked; else
+    the passage's first `size` characters."""
+    tidied = tidy(fragment, q, also) if fragment else ""
+    if PRE_TAG in tidied:
+        return tidied
+    found = query_text(text, q, also)
+    if not found:
+        return tidied or html.escape(text[:size])
+    start = max(0, min(found[0][0] - size // 8, len(text) - size))
+    end = start + size
+    return _render(text[start:end], [(s - start, e - start) for s, e in found if start <= s and e <= end])
 
 
 def marked(fragment: str) -> list[str]:

@@ -19,7 +19,6 @@ slot (the embedder has its own bound).
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import re
 import time
@@ -367,7 +366,7 @@ def _hit(entry: Fused, q: str, synonyms: tuple[str, ...]) -> dict[str, Any]:
     source = entry.candidate.source
     text = source.get("text", "")
     highlighted = entry.candidate.highlight
-    snippet = marks.tidy(highlighted, q, synonyms) if highlighted else html.escape(text[:SNIPPET_CHARS])
+    snippet = marks.snippet(highlighted, text, q, synonyms, SNIPPET_CHARS)
     return {
         **{name: source.get(name) for name in METADATA_FIELDS},
         "title": source.get("title", ""),

@@ -129,6 +129,16 @@ def test_a_date_range_that_holds_no_answer_gives_the_words_at_any_time(client: T
     assert [hit["id"] for hit in body["hits"]] == [hit["id"] for hit in words["hits"]]
 
 
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_a_passage_matched_through_character_pairs_alone_is_marked_there(client: TestClient, mode: str) -> None:
+    """smartcn keeps 防火墙 whole, so only the bigram field finds 防火 in it; the snippet shows and marks it."""
+    hits = search(client, "防火", mode=mode)["hits"]
+    wall = [hit for hit in hits if "防火墙" in hit["text"]]
+    assert wall and all("<em>防火</em>墙" in hit["snippet"] for hit in wall)
+    view = client.get(f"/articles/{wall[0]['id']}", params={"q": "防火"}).json()
+    assert "防火" in view["marks"]
+
+
 def test_a_named_town_ranks_its_articles_first(client: TestClient) -> None:
     body = search(client, "港西镇 安全生产", mode="bm25")
     assert body["understood"]["town"] == "港西镇" and body["understood"]["date_from"] is None

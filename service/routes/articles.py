@@ -47,15 +47,20 @@ async def get_article(article_id: ArticleId, es: EsDep, settings: SettingsDep, s
         "id": article_id,
         "body": source.get("body", ""),
         "passages": [hit["_source"] for hit in hits],
-        "marks": _marks(hits, text, synonyms) if text else [],
+        "marks": _marks(hits, text, synonyms, source.get("title", "")) if text else [],
     }
 
 
-def _marks(hits: list[dict[str, Any]], q: str, synonyms: tuple[str, ...]) -> list[str]:
+def _marks(hits: list[dict[str, Any]], q: str, synonyms: tuple[str, ...], title: str) -> list[str]:
     """What the search's highlighter marks in the article's passages and title for `q` and the official terms
-    searched for it (`service.marks`), each text once, longest first."""
-    found = (text for hit in hits for fragments in hit.get("highlight", {}).values() for fragment in fragments
-             for text in marks.marked(marks.tidy(fragment, q, synonyms)))
+    searched for it (`service.marks`), each text once, longest first; when it marks nothing (a match through
+    character pairs alone), the query's text the passages and the title hold (`marks.query_text`), as the
+    search's snippet marks it."""
+    found = [text for hit in hits for fragments in hit.get("highlight", {}).values() for fragment in fragments
+             for text in marks.marked(marks.tidy(fragment, q, synonyms))]
+    if not found:
+        texts = [title, *(hit["_source"].get("text", "") for hit in hits)]
+        found = [text[start:end] for text in texts for start, end in marks.query_text(text, q, synonyms)]
     return sorted(dict.fromkeys(found), key=len, reverse=True)
 
 

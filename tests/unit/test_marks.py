@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.marks import marked, single_characters_asked, tidy
+from service.marks import marked, query_text, single_characters_asked, snippet, tidy
 
 
 @pytest.mark.parametrize(("fragment", "q", "tidied"), [
@@ -49,3 +49,22 @@ def test_single_characters_are_asked_by_a_one_character_part() -> None:
 def test_marked_reads_the_marked_texts_unescaped() -> None:
     assert marked("<em>安全</em>生产<em>&lt;检查&gt;</em>") == ["安全", "<检查>"]
     assert marked("没有") == []
+
+
+def test_query_text_finds_the_longest_runs_of_the_query_in_a_passage() -> None:
+    text = "筑牢“防火墙”，加装凸面广角镜"
+    assert [text[s:e] for s, e in query_text(text, "防火")] == ["防火"]
+    assert [text[s:e] for s, e in query_text(text, "凸面镜 防火墙")] == ["防火墙", "凸面"]
+    assert query_text(text, "倪志佳") == [] and query_text("", "防火") == []
+    assert [text[s:e] for s, e in query_text(text, "加装", also=("广角镜",))] == ["加装", "广角镜"]
+
+
+def test_a_snippet_the_highlighter_left_unmarked_shows_and_marks_the_query_text() -> None:
+    text = "第一句与查询无关。" * 20 + "筑牢<防火墙>安全。"
+    unmarked = text[:40]  # what the highlighter returns for a passage it found no word of
+    shown = snippet(unmarked, text, "防火", (), 40)
+    assert "<em>防火</em>墙" in shown and "&lt;" in shown and len(marked(shown)) == 1
+    # marks the highlighter made are kept as they are (tidied)
+    assert snippet("<em>防火</em>墙", text, "防火", (), 40) == "<em>防火</em>墙"
+    # nothing of the query in the passage: its first characters, escaped
+    assert snippet(None, "a<b 与此无关", "防火", (), 4) == "a&lt;b "
