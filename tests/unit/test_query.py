@@ -189,7 +189,7 @@ def test_suggest_search_shape() -> None:
     query = body["query"]["bool"]
     assert query["filter"] == [{"term": {"doc_type": "passage"}}]
     assert query["minimum_should_match"] == 1
-    assert query["should"][0] == {"prefix": {"title.exact": {"value": "港西镇party", "boost": 4}}}
+    assert query["should"][0] == {"prefix": {"title.exact": {"value": "港西镇party", "boost": 4, "_name": "title_prefix"}}}
     assert {next(iter(clause)) for clause in query["should"]} == {"prefix", "match_phrase_prefix", "match"}
 
 

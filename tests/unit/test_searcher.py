@@ -81,7 +81,8 @@ def test_snippet_without_highlight_is_html_escaped() -> None:
     raw = hit("x", 3.0)
     raw["_source"]["text"] = "<script>alert(1)</script> & 安全"
     result = _search(FakeBackend(bm25=response([raw], AGGS)), SearchRequest(q="安全", mode="bm25"))
-    assert result["hits"][0]["snippet"] == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; 安全"
+    # escaped, and the query's text the highlighter left unmarked is marked by the service (`marks.snippet`)
+    assert result["hits"][0]["snippet"] == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; <em>安全</em>"
 
 
 def test_hybrid_sends_both_retrievers_in_one_round_trip_with_the_same_filters() -> None:
