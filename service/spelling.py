@@ -43,6 +43,9 @@ _FUZZY_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
 # Components made of one stroke say nothing about two characters' shapes.
 _STROKES = set("一丨丿丶乙亅乚㇆㇇㇈㇉㇊㇋㇌㇍㇎㇏⺄")
 MAX_PROPOSALS = 6  # corrected words verified per query word
+NUMERALS = frozenset("〇零一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟")
+"""Characters that state a number: a typo check never puts one in or takes one out (第三届 is not a misspelt 第二届,
+三月 not 五月; 二 and 三 also look alike)."""
 VERIFIED_HITS = 3  # passages read to see a corrected word written out (`phrase_count_body`)
 
 
@@ -163,6 +166,8 @@ def _proposals(word: str, entries: list[dict[str, Any]]) -> list[_Proposal]:
     proposals = []
     for (position, char), support in votes.items():
         old = word[position]
+        if old in NUMERALS or char in NUMERALS:
+            continue  # 第三届 → 第二届 changes a fact, not a spelling
         sound = sounds_alike(old, char)
         if sound or looks_alike(old, char):
             proposals.append(_Proposal(position, char, sound, support))

@@ -129,6 +129,13 @@ def test_no_correction_when_the_corrected_word_is_nowhere_or_nothing_is_missing(
     assert _did_you_mean("ABC", _Backend(_suggest("", {}), {})) is None
 
 
+def test_a_number_is_never_corrected_into_another() -> None:
+    # 第三届 is in no passage, 第二届 is (二 and 三 look alike): another session, not a typo
+    backend = _Backend(_suggest("第三届人民代表大会", {0: ["第二"], 1: ["二届"]}), {"第二届人民代表大会": 4})
+    assert _did_you_mean("第三届人民代表大会", backend) is None
+    assert backend.counted == []
+
+
 def test_a_word_whose_pairs_run_on_across_punctuation_is_not_written_out_and_not_proposed() -> None:
     # 身份证 is in no passage; 身份 + 镇 stand in a row in the bigram field only across a line break.
     backend = _Backend(_suggest("身份证", {1: ["份镇"]}), {"身份镇": 2}, texts={"身份镇": "亮明身份\n镇、村干部"})
