@@ -113,7 +113,8 @@ def test_list_columns_become_one_article_per_item(pages: dict[str, list[Article]
 
 def test_a_title_printed_after_its_article_is_moved_back(pages: dict[str, list[Article]]) -> None:
     articles = pages[MAOGANG]
-    assert [a.department for a in articles] == ["党群办", "城运中心", "镇人大办", "镇党群办"]
+    # 镇人大办 and 镇党群办 on the page: the office, named as every other page names it
+    assert [a.department for a in articles] == ["党群办", "城运中心", "人大办", "党群办"]
     inspection = _by_title(articles, "泖港镇开展重点企业安全大检查")
     assert "三家重点监管企业开展安全大检查" in inspection.body
     assert _by_title(articles, "人大代表进选区 搭建群众“连心桥”").body.startswith("为切实履行好人大代表职责")
@@ -253,3 +254,13 @@ def test_header_fields_written_on_one_line_are_each_read() -> None:
             "6月5日上午，港西镇在团结村开展防汛防台应急演练，共80余人参加。\n")
     [article] = parse_newsletter(page, "inline")
     assert (article.publisher, article.date) == ("上海市崇明区港西镇人民政府", "2024-06-05")
+
+
+@pytest.mark.parametrize(("written", "department"), [
+    ("（镇党群办）", "党群办"), ("（镇综合执法队）", "综合执法队"), ("（党群办）", "党群办"),
+    ("（镇江市文明办）", "镇江市文明办"), ("（镇海区文明办）", "镇海区文明办"),  # places whose names start with 镇
+])
+def test_a_town_office_is_one_department_with_or_without_its_town(written: str, department: str) -> None:
+    (article,) = parse_newsletter(f"港西动态\n港西镇开展安全生产检查\n本周，港西镇对辖区企业开展安全生产检查。\n{written}",
+                                  "t.txt")
+    assert article.department == department
