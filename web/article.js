@@ -50,7 +50,7 @@
     }
     const marks = $("body").querySelectorAll("mark").length;
     $("status").textContent = q
-      ? (marks ? `已标出“${q}”相关词语 ${marks} 处` : `正文中没有与“${q}”完全相同的词语`) : "";
+      ? (marks ? `正文中已标出“${q}”相关词语 ${marks} 处` : `正文中没有与“${q}”完全相同的词语`) : "";
     $("article").hidden = false;
     loadRelated();
   }
