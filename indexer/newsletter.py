@@ -194,7 +194,7 @@ _ATTRIBUTIONS = (
 )
 # 镇党群办 and 党群办 are one office, written with and without its town's 镇: one facet value. Not a place whose
 # name starts with 镇 (镇江, 镇海区, 镇平县 …): short office names only, no 市/县/区/省 in them.
-_TOWN_OFFICE = re.compile(rf"^镇(?![江海宁远雄平安巴原坪康沅赉])(?=[^市县区省]{{1,4}}(?:办|中心|所|站|科|室|队|局)$)")
+_TOWN_OFFICE = re.compile(r"^镇(?![江海宁远雄平安巴原坪康沅赉])(?=[^市县区省]{1,4}(?:办|中心|所|站|科|室|队|局)$)")
 _TRAILING_ATTRIBUTION = re.compile(rf"(.*[。！？!?”])\s*([(（]\s*{_DEPARTMENT}\s*[)）])")
 _BYLINE = re.compile(rf"[·•]\s*[{CJK}]{{2,4}}(?:\s+[{CJK}]{{2,4}})*\s*[·•]")
 _NUMBERED = re.compile(r"(?:[一二三四五六七八九十]{1,3}[、.．]|[(（][一二三四五六七八九十\d]{1,3}[)）]"

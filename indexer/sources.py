@@ -68,12 +68,14 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
     Files with other extensions are skipped and counted in `files_skipped`.
     Symbolic links met while walking are not followed (reported as skipped): a link could lead
     outside the directories an admin may index, or back into itself.
-    Each article's `origin` is its file's `source_name`.
+    Each article's `origin` is its file's `source_name`. A file named twice (a directory and a file in it) is
+    read once.
     An article whose id was read already (a JSONL id repeated, in one file or another) is skipped and
     reported: the first is kept whole. Indexed both, the second would replace the first's article
     document and only as many of its passages as it has itself, mixing the two.
     """
     first_seen: dict[str, str] = {}
+    files_seen: set[str] = set()
     for path in paths:
         path = Path(path)
         if not path.exists():
@@ -82,9 +84,13 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
             continue
         for file in _walk(path, report) if path.is_dir() else [path]:
             origin = source_name(file)
+            if origin in files_seen:  # named twice (a directory and a file in it): read once
+                continue
+            files_seen.add(origin)
             for article in _read_file(file, report):
                 article = article.model_copy(update={"origin": origin})
                 if article.article_id in first_seen:
+                    report.records_read -= 1  # read, but not taken: counted as skipped only
                     report.records_skipped += 1
                     report.problems.append(Problem(str(file), None, f"article {article.article_id} "
                                                    f"({article.title[:30]!r}) has the id of one read before from "

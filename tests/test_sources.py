@@ -19,7 +19,7 @@ def _record(**fields: object) -> str:
 def test_the_sample_directory_reads_like_parsing_each_page() -> None:
     report = ReadReport()
     articles = list(read_sources([SAMPLE], report))
-    expected = [a for path in sorted(SAMPLE.glob("*.txt"))
+    expected = [a.model_copy(update={"origin": source_name(path)}) for path in sorted(SAMPLE.glob("*.txt"))
                 for a in parse_newsletter(path.read_text(encoding="utf-8"), source_name(path))]
     assert articles == expected
     assert (report.files_read, report.files_skipped, report.articles, report.problems) == (5, 0, len(expected), [])
@@ -87,7 +87,15 @@ def test_a_repeated_id_keeps_the_first_record_whole_and_reports_the_second(tmp_p
     report = ReadReport()
     (article,) = read_sources([path], report)
     assert article.title == "长文章第一版" and report.articles == 1 and report.records_skipped == 1
+    assert report.records_read == 1  # the second is counted once, as skipped
     assert "短文章第二版" in report.problems[0].reason and "skipped" in report.problems[0].reason
+
+
+def test_a_file_named_twice_in_the_sources_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "news.jsonl").write_text(_record(id="x", title="标题", body="正文。") + "\n", encoding="utf-8")
+    report = ReadReport()
+    (article,) = read_sources([tmp_path, tmp_path / "news.jsonl", f"{tmp_path}/./news.jsonl"], report)
+    assert (report.files_read, report.records_read, report.records_skipped, report.problems) == (1, 1, 0, [])
 
 
 def test_a_record_elasticsearch_would_refuse_is_reported_with_its_line_and_skipped(tmp_path: Path) -> None:
