@@ -18,12 +18,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC, timedelta
 from datetime import date as _date
+from datetime import datetime as _datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from govsearch.rules import normalize_doc_number, normalize_text
+
+
+def in_the_future(day: str) -> bool:
+    """Whether an article's `YYYY-MM-DD` is after tomorrow (UTC, so that every time zone's today passes): no
+    article was published then. A typo such as 2099-12-31 would sort first under sort=date for good and fall
+    inside every 一周内 filter."""
+    return day > (_datetime.now(UTC).date() + timedelta(days=1)).isoformat()
 
 
 def _real_day(value: str | None) -> str | None:

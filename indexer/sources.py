@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from govsearch.paths import PROJECT_ROOT
 from govsearch.rules import find_doc_number
-from govsearch.schema import Article
+from govsearch.schema import Article, in_the_future
 from indexer.documents import derive_town, looks_like_government_body, make_article_id, normalize_date
 from indexer.newsletter import parse_newsletter
 
@@ -68,8 +68,9 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
     Files with other extensions are skipped and counted in `files_skipped`.
     Symbolic links met while walking are not followed (reported as skipped): a link could lead
     outside the directories an admin may index, or back into itself.
-    Each article's `origin` is its file's `source_name`. A file named twice (a directory and a file in it) is
-    read once.
+    Each article's `origin` is its file's `source_name`. A date in the future (`govsearch.schema.in_the_future`:
+    a typo, or a page's 生效日期 read as its date) is dropped, with a note: the article is indexed undated. A file
+    named twice (a directory and a file in it) is read once.
     An article whose id was read already (a JSONL id repeated, in one file or another) is skipped and
     reported: the first is kept whole. Indexed both, the second would replace the first's article
     document and only as many of its passages as it has itself, mixing the two.
@@ -89,6 +90,11 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
             files_seen.add(origin)
             for article in _read_file(file, report):
                 article = article.model_copy(update={"origin": origin})
+                if article.date is not None and in_the_future(article.date):
+                    report.problems.append(Problem(str(file), None, f"article {article.article_id} "
+                                                   f"({article.title[:30]!r}) is dated {article.date}, in the "
+                                                   "future: indexed without a date", kept=True))
+                    article = article.model_copy(update={"date": None})
                 if article.article_id in first_seen:
                     report.records_read -= 1  # read, but not taken: counted as skipped only
                     report.records_skipped += 1

@@ -6,7 +6,6 @@ Article fields are not listed here: `Hit`, `ArticleView` and `ArticleIn` inherit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
@@ -19,6 +18,7 @@ from govsearch.schema import (
     MAX_URL_CHARS,
     ArticleMetadata,
     PassageSpan,
+    in_the_future,
 )
 from service.hidden import MAX_WORD_CHARS as MAX_HIDDEN_WORD_CHARS
 from service.hidden import MAX_WORDS as MAX_HIDDEN_WORDS
@@ -304,9 +304,8 @@ class ArticleIn(_CappedMetadata):
     @field_validator("date")
     @classmethod
     def _published(cls, value: str | None) -> str | None:
-        """Not after tomorrow (UTC, so that every time zone's today passes): a typo such as 2099-12-31 would sort
-        first under sort=date for good and fall inside every 一周内 filter."""
-        if value is not None and value > (datetime.now(UTC).date() + timedelta(days=1)).isoformat():
+        """Not in the future (`govsearch.schema.in_the_future`)."""
+        if value is not None and in_the_future(value):
             raise ValueError("is in the future: the day the article was published, at the latest today")
         return value
 

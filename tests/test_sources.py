@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from govsearch.paths import SAMPLE_CORPUS
@@ -89,6 +90,18 @@ def test_a_repeated_id_keeps_the_first_record_whole_and_reports_the_second(tmp_p
     assert article.title == "长文章第一版" and report.articles == 1 and report.records_skipped == 1
     assert report.records_read == 1  # the second is counted once, as skipped
     assert "短文章第二版" in report.problems[0].reason and "skipped" in report.problems[0].reason
+
+
+def test_a_date_in_the_future_is_dropped_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "news.jsonl"
+    path.write_text(_record(id="a", title="定时发布的通知", date="2099-12-31", body="正文。") + "\n"
+                    + _record(id="b", title="今天的通知", date=date.today().isoformat(), body="正文。") + "\n",
+                    encoding="utf-8")
+    report = ReadReport()
+    future, today = read_sources([path], report)
+    assert (future.date, today.date) == (None, date.today().isoformat())
+    (note,) = report.problems
+    assert note.kept and "2099-12-31, in the future: indexed without a date" in note.reason
 
 
 def test_a_file_named_twice_in_the_sources_is_read_once(tmp_path: Path) -> None:
