@@ -1111,6 +1111,21 @@ def test_widget_shows_the_official_terms_also_searched(page, api: ApiProcess, po
     watch.assert_clean(api.url, portal)
 
 
+def test_widget_says_what_date_it_read_and_when_it_searched_any_time(page, api: ApiProcess, portal: str) -> None:
+    page, watch = page
+    page.goto(portal + "/host.html")
+    widget = page.locator("#gov-search")
+    box = widget.locator("input[type=search]")
+    box.fill("2023年2月 疫情防控")
+    box.press("Enter")
+    expect(widget.locator(".date-read")).to_have_text("时间：2023-02-01 至 2023-02-28")
+    box.fill("2022年12月29日 人民代表大会")  # published in February 2023
+    box.press("Enter")
+    expect(widget.locator(".date-read")).to_have_text("2022-12-29 至 2022-12-29 没有相关文章，已显示全部时间的结果")
+    expect(widget.locator("li").first).to_contain_text("人民代表大会")
+    watch.assert_clean(api.url, portal)
+
+
 def test_hot_searches_on_the_start_view_and_a_result_click_is_reported(page, api: ApiProcess, es) -> None:
     page, watch = page
     search_as_people(api, "垃圾分类", 5)  # the privacy floor (SUGGEST_MIN_SEARCHES)

@@ -54,8 +54,8 @@
     .meta { font-size: 12px; color: #57606a; }
     .error { margin: 8px 0 0; padding: 8px 10px; border-left: 4px solid #b3261e; background: #fdf3f2; font-size: 14px; }
     .more { display: inline-block; margin-top: 6px; font-size: 14px; }
-    .dym, .synonyms { margin: 8px 0 0; font-size: 14px; }
-    .synonyms { color: #555; }
+    .dym, .synonyms, .date-read { margin: 8px 0 0; font-size: 14px; }
+    .synonyms, .date-read { color: #555; }
     .best-bets { margin: 8px 0 0; padding: 6px 10px; list-style: none; background: #fdf3f2; border-left: 4px solid #b3261e; }
     .best-bets li { border: 0; padding: 2px 0; }
     .dym-link, .dym-link:hover { border: 0; background: none; padding: 0; color: #0b4ea2; text-decoration: underline;
@@ -90,6 +90,15 @@
   function alsoSearched(understood) {
     const terms = [...new Set(((understood && understood.synonyms) || []).flatMap((s) => s.terms))];
     return terms.length ? el("p", { class: "synonyms" }, "同时搜索：" + terms.join("、")) : null;
+  }
+
+  /** The date range the API read out of the query (去年, 2022年12月): applied, or searched at any time when nothing of
+   *  that time answered (`understood.date_applied`). */
+  function dateRead(understood) {
+    if (!understood || !understood.date_from) return null;
+    const range = `${understood.date_from} 至 ${understood.date_to}`;
+    return el("p", { class: "date-read" }, understood.date_applied ? `时间：${range}`
+      : `${range} 没有相关文章，已显示全部时间的结果`);
   }
 
   /** 办事直达: what administrators pinned for the query, as links on the API's host (or their own URL). */
@@ -166,6 +175,8 @@
       })));
       const synonyms = alsoSearched(data.understood);
       if (synonyms) results.prepend(synonyms);
+      const dated = dateRead(data.understood);
+      if (dated) results.prepend(dated);
       if (data.did_you_mean) results.prepend(didYouMean(data.did_you_mean, input, form));
       if (data.best_bets && data.best_bets.length) results.prepend(bestBets(data.best_bets));
       if (data.total > data.hits.length) {
