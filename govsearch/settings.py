@@ -284,7 +284,10 @@ class Settings(BaseSettings):
         default=10, ge=0,
         description="Hybrid mode: vector-only candidates ranked this high by the vector side are kept whatever their "
         "cosine (a paraphrase's right article is strong relative to the query's other candidates, not absolutely: "
-        "on the judged sample 78% of relevant vector-only hits rank in the vector top 10, 33% of unrelated ones).",
+        "on the judged sample 78% of relevant vector-only hits rank in the vector top 10, 33% of unrelated ones), "
+        "unless a BM25 candidate holds the whole query (every space-separated part verbatim): a name, a document "
+        "number or a phrase found as typed is answered in words, and its vector-only hits need "
+        "VECTOR_ONLY_MIN_SIMILARITY.",
     )
     ranker_model: Path | None = Field(
         default=PROJECT_ROOT / "service" / "models" / "ranker-learned-v4.json",

@@ -1,8 +1,11 @@
 """The ranking stage of hybrid search: which fused candidates count, and in what order they are shown.
 
 - `plausible`: a candidate only the vector side found (it shares no word with the query) counts
-  only if the vector side ranks it in its top VECTOR_ONLY_TOP_RANK or its cosine reaches
-  VECTOR_ONLY_MIN_SIMILARITY; the rest neither pad the list nor count in `total`.
+  only if its cosine reaches VECTOR_ONLY_MIN_SIMILARITY or, while no BM25 candidate holds the whole
+  query (each of its parts verbatim), the vector side ranks it in its top VECTOR_ONLY_TOP_RANK; the
+  rest neither pad the list nor count in `total`. A query some article holds whole (a name, a
+  document number, an exact phrase) is answered in words: the vector side's nearest articles to it
+  were nearly all unrelated on the judged set (0 of 179 relevant on the sample's train half).
 - `LearnedRanker`: a model over `service.features` reorders the remaining candidates. It is a JSON
   file (`RANKER_MODEL`) holding the format, the ranking's version name (`learned-v4`), the feature
   list it was trained on, its `kind` and the model: `lambdamart`, a LightGBM text model evaluated
@@ -28,6 +31,7 @@ from typing import Any, Protocol
 
 from service import features
 from service.fusion import Candidate, Fused, calibrate_cosine, in_order
+from service.query import coverage_segments
 from service.trees import Forest
 
 log = logging.getLogger(__name__)
@@ -35,10 +39,14 @@ log = logging.getLogger(__name__)
 MODEL_FORMAT = "gov-search-ranker/1"
 
 
-def plausible(entries: list[Fused], lists: dict[str, list[Candidate]], *, min_similarity: float,
+def plausible(q: str, entries: list[Fused], lists: dict[str, list[Candidate]], *, min_similarity: float,
               top_rank: int) -> list[Fused]:
-    """`entries` (order kept) without the vector-only candidates that are neither within the vector side's
-    `top_rank` best nor at a cosine of `min_similarity` or more."""
+    """`entries` (order kept) without the vector-only candidates that are neither at a cosine of `min_similarity`
+    or more nor, while no BM25 candidate holds every part of `q` (`features.segment_cover`, read from the
+    coverage clauses), within the vector side's `top_rank` best."""
+    parts = len(coverage_segments(q))
+    if parts and any(features.segment_cover(c.clauses, parts) == parts for c in lists.get("bm25", ())):
+        top_rank = 0
     cosine = {c.article_id: calibrate_cosine(c.score) for c in lists.get("vector", ())}
     return [e for e in entries
             if "bm25" in e.ranks or e.exact or e.ranks.get("vector", top_rank + 1) <= top_rank

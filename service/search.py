@@ -338,7 +338,7 @@ class Searcher:
             list[Fused], str]:
         """The ranking stage (`service.ranking`): drop implausible vector-only hits, then let the learned
         ranker order the rest; fusion's order (and name) when there is no ranker or it fails."""
-        fused = plausible(fused, lists, min_similarity=self.settings.vector_only_min_similarity,
+        fused = plausible(req.q, fused, lists, min_similarity=self.settings.vector_only_min_similarity,
                           top_rank=self.settings.vector_only_top_rank)
         if self.ranker is not None:
             reranked = self.ranker.rerank(req.q, fused, lists, self.settings.candidate_depth)

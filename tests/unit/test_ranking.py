@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -150,14 +151,25 @@ def test_query_shape(q: str, question: int, doc_number: int, segments: int) -> N
 
 def test_weak_vector_only_hits_are_dropped_strong_and_top_ranked_ones_kept() -> None:
     lists = _lists()
-    kept = ranking.plausible(_fused(lists), lists, min_similarity=0.3, top_rank=10)
+    kept = ranking.plausible("安全生产检查", _fused(lists), lists, min_similarity=0.3, top_rank=10)
     ids = [e.article_id for e in kept]
     assert ids[:3] == ["a", "b", "c"]  # BM25 matches, and a strong vector-only hit
     assert ids[3:] == [f"v{i}" for i in range(8)]  # vector ranks 3..10 kept, 11.. dropped (cos 0.12)
-    assert [e.article_id for e in ranking.plausible(_fused(lists), lists, min_similarity=0.45, top_rank=0)] == \
+    assert [e.article_id for e in ranking.plausible("安全生产检查", _fused(lists), lists, min_similarity=0.45, top_rank=0)] == \
         ["a", "b", "c"]
-    assert [e.article_id for e in ranking.plausible(_fused(lists), lists, min_similarity=0.6, top_rank=0)] == \
+    assert [e.article_id for e in ranking.plausible("安全生产检查", _fused(lists), lists, min_similarity=0.6, top_rank=0)] == \
         ["a", "b"]
+
+
+def test_a_query_some_article_holds_whole_keeps_only_strong_vector_only_hits() -> None:
+    lists = _lists()
+    whole = {**lists, "bm25": [replace(lists["bm25"][0], clauses={**lists["bm25"][0].clauses,
+                                                                   SEGMENT_CLAUSE.format(0): 0.0})] + lists["bm25"][1:]}
+    # 安全生产检查 stands in "a" as typed: the vector side's top ranks are no longer a pass, its cosine is
+    assert [e.article_id for e in ranking.plausible("安全生产检查", _fused(whole), whole, min_similarity=0.3,
+                                                   top_rank=10)] == ["a", "b", "c"]
+    # two parts, one held: the top ranks count again
+    assert len(ranking.plausible("安全生产检查 港西镇", _fused(whole), whole, min_similarity=0.3, top_rank=10)) == 11
 
 
 # ---- loading the model ----------------------------------------------------------------------------
