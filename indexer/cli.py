@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "the build embeds as it loads)")
     build_cmd.add_argument("--allow-shrink", action="store_true",
                            help="switch even when the new index holds far fewer articles than the live one "
-                                "(more than REBUILD_MAX_DROP fewer; without it such a build fails, alias unchanged)")
+                                "(more than REBUILD_MAX_DROP fewer; without it such a build fails, alias unchanged); "
+                                "with --incremental, remove that many")
     build_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
     inspect_cmd = commands.add_parser(
@@ -164,7 +165,9 @@ def _build(args: argparse.Namespace) -> int:
         print(f"error: {conflict.for_operator(alias)}", file=sys.stderr)
         return 2
     except (BuildFailed, BuildCancelled, Fenced) as exc:
-        print(f"build failed, alias {alias!r} unchanged: {exc or type(exc).__name__}", file=sys.stderr)
+        outcome = ("incremental build failed: the new and changed articles written so far stay in the live index, "
+                   "nothing was removed" if args.incremental else f"build failed, alias {alias!r} unchanged")
+        print(f"{outcome}: {exc or type(exc).__name__}", file=sys.stderr)
         return 1
     if result is None:
         return 1
@@ -222,7 +225,8 @@ def _build_holding(args: argparse.Namespace, settings: Settings, es: Elasticsear
                      on_progress=on_progress, layout=settings.index_layout,
                      segmenter=settings.word_segmenter, merge_segments=settings.index_merge_segments,
                      cancel=cancel, before_switch=before_switch, after_switch=after_switch,
-                     max_drop=1.0 if args.allow_shrink else settings.rebuild_max_drop)
+                     max_drop=1.0 if args.allow_shrink else settings.rebuild_max_drop,
+                     journaled=journal.latest().keys() if args.incremental else ())
     finally:
         if bar is not None:
             bar.close()
@@ -285,9 +289,12 @@ def _summary(result: BuildResult, alias: str) -> str:
     ]
     if in_place:
         lines.append(f"  removed    {result.removed} articles their files no longer hold")
+    if result.journaled:
+        lines.append(f"  kept       {result.journaled} articles an administrator wrote or deleted (the journal's "
+                     "version stands, not the file's)")
     if result.unrecorded:
-        lines.append(f"  kept       {result.unrecorded} articles not read this time whose file the index does not "
-                     "know (indexed before files were recorded): a full build records them")
+        lines.append(f"  kept       {result.unrecorded} articles with no recorded file (indexed before files were "
+                     "recorded) that no source held this time: if their files are gone, a full build removes them")
     if result.pruned:
         lines.append(f"  removed    {', '.join(result.pruned)}")
     for problem in report.problems[:10]:

@@ -16,9 +16,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, NamedTuple
 
 from elasticsearch import Elasticsearch
@@ -31,7 +31,7 @@ from govsearch.settings import IndexLayout
 from indexer import elastic
 from indexer.embeddings import Embedder
 from indexer.passages import embedding_text, split_passages
-from indexer.sources import ReadReport, read_sources, source_name
+from indexer.sources import Problem, ReadReport, read_sources, source_name
 from indexer.updates import delete_articles
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,8 @@ class BuildResult:
     report: ReadReport
     pruned: list[str]
     removed: int = 0  # incremental: articles removed because their file no longer holds them (`stale_articles`)
-    unrecorded: int = 0  # incremental: articles not read this time, no file recorded, not admin writes: kept
+    unrecorded: int = 0  # incremental: articles not read this time, no file recorded, not journaled: kept
+    journaled: int = 0  # incremental: articles of the sources an administrator wrote or deleted: left to the journal
 
     @property
     def passages_per_second(self) -> float:
@@ -153,12 +154,15 @@ class _Stage(threading.Thread):
 class _Pipeline:
     def __init__(self, es: Elasticsearch, embedder: Embedder, index: str, *, batch_size: int,
                  progress: BuildProgress, on_progress: ProgressCallback | None,
-                 cancel: threading.Event, known: dict[str, Stored]) -> None:
+                 cancel: threading.Event, known: dict[str, Stored], journaled: Collection[str]) -> None:
         self.es, self.embedder, self.index = es, embedder, index
         self.batch_size = batch_size
         self.progress, self.on_progress, self.cancel = progress, on_progress, cancel
         self.known = known  # what the target index already holds, by article id
+        self.journaled = frozenset(journaled)  # ids whose version is the admin journal's, never the sources'
         self.seen: set[str] = set()  # every article id read from the sources, changed or not
+        self.read: set[str] = set()  # the files (`origin`) articles were read from
+        self.kept_journaled = 0
         # Parsing is ~100x faster than embedding: let it run far ahead (tens of MB at most) so the
         # progress bar knows the total early, while memory stays bounded on huge corpora.
         self.parsed: queue.Queue[Any] = queue.Queue(maxsize=20_000)
@@ -201,6 +205,11 @@ class _Pipeline:
         try:
             for article in read_sources(sources, report):
                 self.seen.add(article.article_id)
+                if article.origin is not None:
+                    self.read.add(article.origin)
+                if article.article_id in self.journaled:
+                    self.kept_journaled += 1
+                    continue
                 digest = content_hash(article)
                 stored = self.known.get(article.article_id)
                 if stored is not None and stored.content_hash == digest and stored.origin == article.origin:
@@ -333,6 +342,7 @@ def build(
     segmenter: str = "smartcn",
     merge_segments: int = 0,
     max_drop: float = 1.0,
+    journaled: Collection[str] = (),
 ) -> BuildResult:
     """Build an index from `sources` and make it live under `alias`.
 
@@ -353,7 +363,13 @@ def build(
     merge builds it, once: `elastic.create_articles_index`'s `graph_at_merge`). All three apply to full builds;
     an incremental one writes into the live index as it is.
     max_drop: the share of the live index's articles a full build may leave out; more fails the build with
-        BuildShrinks before the switch (`check_shrink`; REBUILD_MAX_DROP). 1.0, the default here: no check.
+        BuildShrinks before the switch (`check_shrink`; REBUILD_MAX_DROP). 1.0, the default here: no check. An
+        incremental build fails the same way, before removing any, when what it would remove less what it adds
+        exceeds that share (files renamed: as many added as removed).
+    journaled: the article ids the admin journal governs (`indexer.journal.Journal.latest`): an incremental build
+        neither writes them from the sources nor removes them, so an article an administrator deleted or edited
+        stays so while the build runs and whatever it ends in; the journal's replay decides them. A full build
+        writes them and replays the journal into its index before the switch.
     """
     started = time.monotonic()
     sources = list(sources)  # read twice: by the parser, and by an incremental build's `stale_articles`
@@ -383,8 +399,8 @@ def build(
             on_index_created(index)
         known = {}
 
-    pipeline = _Pipeline(es, embedder, index, batch_size=batch_size, progress=progress,
-                         on_progress=on_progress, cancel=cancel, known=known)
+    pipeline = _Pipeline(es, embedder, index, batch_size=batch_size, progress=progress, on_progress=on_progress,
+                         cancel=cancel, known=known, journaled=journaled if incremental else ())
     try:
         parser = _Stage("parse", lambda: pipeline.parse(sources, report))
         embedding = _Stage("embed", lambda: pipeline.embed(parser))
@@ -404,16 +420,19 @@ def build(
         removed = unrecorded = 0
         if incremental:
             es.indices.refresh(index=index)  # what was written is searched, whatever follows
-            stale = stale_articles(known, pipeline.seen, sources, report)
-            if max_drop < 1 and len(stale) > len(known) * max_drop:
+            stale = stale_articles(known, pipeline.seen, sources, report, read=pipeline.read,
+                                   keep=pipeline.journaled)
+            added = len(pipeline.seen - known.keys() - pipeline.journaled)
+            if max_drop < 1 and len(stale) - added > len(known) * max_drop:
                 raise BuildShrinks(
                     f"the incremental build would remove {len(stale)} of the {len(known)} articles of {live!r} (their "
-                    f"files no longer hold them), more than the {max_drop:.0%} a rebuild may drop (REBUILD_MAX_DROP); "
-                    f"{progress.articles} new and changed articles were written, nothing was removed. Check the "
-                    "sources, or ask for the removal explicitly (allow_shrink / --allow-shrink)")
+                    f"files no longer hold them) and add {added}, a drop of more than the {max_drop:.0%} a rebuild "
+                    f"may make (REBUILD_MAX_DROP); the {progress.articles} new and changed articles were written, "
+                    "nothing was removed. Check the sources, or ask for the removal explicitly (allow_shrink / "
+                    "--allow-shrink)")
             removed = delete_articles(es, index, stale, cancel=cancel)
-            unrecorded = sum(1 for article_id, stored in known.items() if article_id not in pipeline.seen
-                             and stored.origin is None and stored.source != "admin")
+            unrecorded = sum(1 for article_id, stored in known.items() if stored.origin is None
+                             and article_id not in pipeline.seen and article_id not in pipeline.journaled)
             if stale:
                 es.indices.refresh(index=index)
         else:
@@ -458,6 +477,7 @@ def build(
         pruned=pruned,
         removed=removed,
         unrecorded=unrecorded,
+        journaled=pipeline.kept_journaled,
     )
 
 
@@ -472,35 +492,54 @@ class Stored(NamedTuple):
     content_hash: str
     passage_count: int
     origin: str | None  # the file it was read from; None: an admin write, or indexed before files were recorded
-    source: str | None
 
 
 def _stored_articles(es: Elasticsearch, index: str) -> dict[str, Stored]:
     return {
-        doc["article_id"]: Stored(doc.get("content_hash", ""), doc.get("passage_count", 0), doc.get("origin"),
-                                  doc.get("source"))
+        doc["article_id"]: Stored(doc.get("content_hash", ""), doc.get("passage_count", 0), doc.get("origin"))
         for doc in (hit["_source"] for hit in scan(
             es, index=index, query={"query": {"term": {"doc_type": "article"}}},
-            _source=["article_id", "content_hash", "passage_count", "origin", "source"]))
+            _source=["article_id", "content_hash", "passage_count", "origin"]))
     }
 
 
-def stale_articles(known: dict[str, Stored], seen: set[str], sources: Iterable[str | Path],
-                   report: ReadReport) -> list[str]:
+def stale_articles(known: dict[str, Stored], seen: set[str], sources: Iterable[str | Path], report: ReadReport, *,
+                   read: set[str], keep: Collection[str] = ()) -> list[str]:
     """The articles an incremental build of `sources` removes: those recorded as read from a file in one of
     the sources (the source itself, or under it) that it no longer holds. That file is gone, or it was read
     whole this time and no article of it had the id (the record's id or the page's title changed, the
-    article was taken out). Kept: a file read with a problem (unreadable, a record skipped, no article found),
-    a source path that does not exist (a share not mounted is not an emptied one), admin writes."""
-    roots = [source_name(Path(path)) for path in sources if Path(path).exists()]
-    unread = {source_name(Path(problem.path)) for problem in report.problems if not problem.kept}
+    article was taken out). `read`: the files articles were read from this time; `keep`: ids never removed
+    (the admin journal's).
 
-    def in_sources(origin: str) -> bool:
-        return any(origin == root or origin.startswith(root.rstrip("/") + "/") for root in roots)
+    Kept: the articles of a file, or of a directory, the read reported a problem with (unreadable, a record
+    skipped, no article found, a symbolic link not followed); of a source path that does not exist; and of a
+    source under which no file was read at all (an empty mount point: a share not mounted is not an emptied
+    one), which the read report then notes."""
+    roots = [PurePosixPath(source_name(Path(path))) for path in sources if Path(path).exists()]
+    unread = [PurePosixPath(_own_name(Path(problem.path))) for problem in report.problems if not problem.kept]
+    read_paths = [PurePosixPath(origin) for origin in read]
+    empty = [root for root in roots if not any(path.is_relative_to(root) for path in read_paths)]
+    def under(origin: PurePosixPath, paths: list[PurePosixPath]) -> bool:
+        return any(origin.is_relative_to(path) for path in paths)
 
-    return sorted(article_id for article_id, stored in known.items()
-                  if article_id not in seen and stored.origin is not None and stored.origin not in unread
-                  and in_sources(stored.origin))
+    stale: list[str] = []
+    for article_id, stored in known.items():
+        if article_id in seen or article_id in keep or stored.origin is None:
+            continue
+        origin = PurePosixPath(stored.origin)
+        if under(origin, roots) and not under(origin, unread) and not under(origin, empty):
+            stale.append(article_id)
+    for root in empty:
+        held = sum(1 for stored in known.values() if stored.origin and under(PurePosixPath(stored.origin), [root]))
+        if held:
+            report.problems.append(Problem(str(root), None, f"no file was read here this time: the {held} articles "
+                                           "recorded from it are kept (a share not mounted?)", kept=True))
+    return sorted(stale)
+
+
+def _own_name(path: Path) -> str:
+    """`source_name` of `path` itself, not of what it links to: a symbolic link not followed is named as the link."""
+    return str(PurePosixPath(source_name(path.parent)) / path.name) if path.name else source_name(path)
 
 
 def _problems_summary(report: ReadReport) -> str:

@@ -108,7 +108,13 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
 
 
 def _walk(directory: Path, report: ReadReport) -> Iterator[Path]:
-    for entry in sorted(directory.iterdir(), key=lambda p: p.name):
+    try:
+        entries = sorted(directory.iterdir(), key=lambda p: p.name)
+    except OSError as exc:  # a directory that cannot be listed is reported, as an unreadable file is
+        report.files_skipped += 1
+        report.problems.append(Problem(str(directory), None, f"unreadable directory: {exc.strerror or exc}"))
+        return
+    for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.is_symlink():

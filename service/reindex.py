@@ -146,6 +146,7 @@ class ReindexRunner:
                 layout=self.settings.index_layout, segmenter=self.settings.word_segmenter,
                 merge_segments=self.settings.index_merge_segments,
                 max_drop=1.0 if job.get("allow_shrink") else self.settings.rebuild_max_drop,
+                journaled=self.journal.latest().keys() if job["mode"] == "incremental" else (),
             )
         except (Fenced, BuildCancelled) as exc:
             fenced = exc if isinstance(exc, Fenced) else heartbeat.fenced

@@ -22,6 +22,7 @@ from indexer.embeddings import Embedder, load_embedder
 from indexer.passages import embedding_text, split_passages
 from indexer.pipeline import BuildFailed, BuildShrinks, build
 from indexer.sources import ReadReport, read_sources
+from indexer.updates import delete_article, write_article
 from service.jobs import JobStore
 from tests.conftest import SAMPLE
 
@@ -201,14 +202,56 @@ def test_incremental_build_removes_what_the_files_no_longer_hold(es: Elasticsear
 def test_an_incremental_build_that_would_remove_most_of_the_index_fails_first(
         es: Elasticsearch, embedder: Embedder, clean_alias: str, tmp_path: Path) -> None:
     source = tmp_path / "records.jsonl"
-    _write_records(source, [_record(f"r{i}", f"第{i}篇") for i in range(4)])
+    _write_records(source, [_record(f"r{i}", f"第{i}篇") for i in range(6)])
     full = build(es, embedder, [source], alias=clean_alias)
     _write_records(source, [_record("r0", "第0篇"), _record("new", "新的一篇")])
-    with pytest.raises(BuildShrinks, match="would remove 3 of the 4 articles"):
+    # 5 removed less 1 added: 4 of 6 fewer, more than half
+    with pytest.raises(BuildShrinks, match="would remove 5 of the 6 articles .* and add 1"):
         build(es, embedder, [source], alias=clean_alias, incremental=True, max_drop=0.5)
-    assert len(_ids(es, full.index)) == 5  # the new one written, none removed
+    assert len(_ids(es, full.index)) == 7  # the new one written, none removed
     allowed = build(es, embedder, [source], alias=clean_alias, incremental=True, max_drop=1.0)
-    assert allowed.removed == 3 and len(_ids(es, full.index)) == 2
+    assert allowed.removed == 5 and len(_ids(es, full.index)) == 2
+
+
+def test_an_incremental_build_leaves_admin_writes_as_the_journal_made_them(
+        es: Elasticsearch, embedder: Embedder, clean_alias: str, tmp_path: Path) -> None:
+    """Deleted or edited through /admin/documents: not rewritten from the files, even by a build that fails."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write_records(corpus / "a.jsonl", [_record(f"a{i}", f"甲组第{i}篇") for i in range(3)])
+    _write_records(corpus / "b.jsonl", [_record(f"b{i}", f"乙组第{i}篇") for i in range(3)])
+    full = build(es, embedder, [corpus], alias=clean_alias)
+    deleted, edited, _ = list(read_sources([corpus / "a.jsonl"], ReadReport()))
+    delete_article(es, [full.index], deleted.article_id)
+    write_article(es, [full.index], edited.model_copy(update={"title": "管理员修订的标题", "origin": None}), embedder)
+    journaled = {deleted.article_id, edited.article_id}
+
+    def admin_writes_stand() -> None:
+        assert deleted.article_id not in _ids(es, full.index)
+        title = es.get(index=full.index, id=f"a:{edited.article_id}")["_source"]["title"]
+        assert title == "管理员修订的标题"
+
+    (corpus / "b.jsonl").unlink()  # 3 of 6 to remove: more than the build may
+    with pytest.raises(BuildShrinks, match="would remove 3 of the 5 articles"):
+        build(es, embedder, [corpus], alias=clean_alias, incremental=True, max_drop=0.2, journaled=journaled)
+    admin_writes_stand()
+    update = build(es, embedder, [corpus], alias=clean_alias, incremental=True, journaled=journaled)
+    assert (update.removed, update.journaled, update.articles) == (3, 2, 0)
+    admin_writes_stand()
+
+
+def test_an_incremental_build_of_a_renamed_corpus_passes_the_shrink_guard(
+        es: Elasticsearch, embedder: Embedder, clean_alias: str, tmp_path: Path) -> None:
+    """A scraper that names its files anew each run removes as many articles as it adds: no drop."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    page = (SAMPLE / "004_f67e90fa6815c35e.txt").read_text(encoding="utf-8")
+    (corpus / "run-1.txt").write_text(page, encoding="utf-8")
+    full = build(es, embedder, [corpus], alias=clean_alias)
+    (corpus / "run-1.txt").rename(corpus / "run-2.txt")
+    update = build(es, embedder, [corpus], alias=clean_alias, incremental=True, max_drop=0.5)
+    assert update.removed == full.articles == update.articles
+    assert len(_ids(es, full.index)) == full.articles
 
 
 def test_an_index_built_before_files_were_recorded_gains_them_and_loses_nothing_unread(
