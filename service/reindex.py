@@ -79,14 +79,17 @@ class _Heartbeat(threading.Thread):
         if self.is_alive():
             self.join(timeout=LEASE.total_seconds())
 
+    def progress_fields(self) -> dict[str, object]:
+        """The job record's progress fields as the build last told them (none before it told any)."""
+        progress = self.progress
+        if progress is None:
+            return {}
+        return {"phase": progress.phase, "done": progress.passages_loaded, "total": progress.passages_total,
+                "articles": progress.articles, "rate": round(progress.rate, 1)}
+
     def beat(self) -> None:
         self.store.renew(self.job_id)
-        fields: dict = {"heartbeat": iso(now())}
-        progress = self.progress
-        if progress is not None:
-            fields.update(phase=progress.phase, done=progress.passages_loaded, total=progress.passages_total,
-                          articles=progress.articles, rate=round(progress.rate, 1))
-        self.store.update(self.job_id, **fields)
+        self.store.update(self.job_id, heartbeat=iso(now()), **self.progress_fields())
         current = self.store.get(self.job_id)
         if current and current.get("cancel_requested"):
             self.cancel.set()
@@ -159,7 +162,9 @@ class ReindexRunner:
                 self._finish(job_id, heartbeat, state="cancelled", phase="cancelled", error=None)
         except BuildFailed as exc:  # the build's own refusal (nothing readable, documents rejected, it shrinks)
             log.warning("job %s failed: %s", job_id, exc)
-            self._finish(job_id, heartbeat, state="failed", error=f"{type(exc).__name__}: {exc}")
+            # where it got to: an incremental build's articles written so far stay in the live index
+            self._finish(job_id, heartbeat, state="failed", error=f"{type(exc).__name__}: {exc}",
+                         **heartbeat.progress_fields())
         except Exception as exc:  # every other failure ends as a failed job with its reason and traceback
             log.exception("job %s failed", job_id)
             self._finish(job_id, heartbeat, state="failed", error=f"{type(exc).__name__}: {exc}")

@@ -238,6 +238,7 @@ def test_a_reindex_that_would_drop_most_articles_fails_unless_asked_for(
         job = wait_for_job(client, client.post("/admin/reindex", json={"sources": [str(few)]},
                                                headers=AUTH).json()["job_id"])
         assert job["state"] == "failed" and job["allow_shrink"] is False
+        assert (job["phase"], job["articles"]) == ("switching", 2)  # where it got to, not where it started
         assert re.search(rf"the new index holds \d+ articles where the live index '{before[0]}' holds {live_articles} \(\d+% fewer\)",
                          job["error"]), job["error"]
         assert "REBUILD_MAX_DROP" in job["error"] and "allow_shrink" in job["error"]
