@@ -295,7 +295,9 @@ class Searcher:
                 shown.append(entry)
                 continue
             fragments = hit.get("highlight", {}).get("text")
-            candidate = replace(entry.candidate, source=hit["_source"], highlight=fragments[0] if fragments else None)
+            titles = hit.get("highlight", {}).get("title")
+            candidate = replace(entry.candidate, source=hit["_source"], highlight=fragments[0] if fragments else None,
+                                title_highlight=titles[0] if titles else None)
             shown.append(replace(entry, candidate=candidate))
         return shown, partial
 
@@ -377,12 +379,16 @@ def _hit(entry: Fused, q: str, synonyms: tuple[str, ...]) -> dict[str, Any]:
     text = source.get("text", "")
     highlighted = entry.candidate.highlight
     snippet = marks.snippet(highlighted, text, q, synonyms, SNIPPET_CHARS)
+    title = source.get("title", "")
+    title_snippet = marks.snippet(entry.candidate.title_highlight, title, q, synonyms, len(title))
     return {
         **{name: source.get(name) for name in METADATA_FIELDS},
-        "title": source.get("title", ""),
+        "title": title,
         "id": entry.article_id,
         "snippet": snippet,
+        "title_snippet": title_snippet,
         "text": text,
         "score": round(entry.score, 4),
-        "match": "words" if "bm25" in entry.ranks or entry.exact or marks.PRE_TAG in snippet else "meaning",
+        "match": "words" if "bm25" in entry.ranks or entry.exact or marks.PRE_TAG in snippet + title_snippet
+        else "meaning",
     }

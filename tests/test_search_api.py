@@ -44,7 +44,8 @@ def test_response_follows_the_contract(client: TestClient) -> None:
     assert body["mode"] == "hybrid" and body["page"] == 1 and body["size"] == 10
     assert set(body["facets"]) == {"town", "publisher", "department", "year"}
     hit = body["hits"][0]
-    assert set(hit) == {"id", "title", "snippet", "text", "score", "match", "publisher", "town", "date", "department",
+    assert set(hit) == {"id", "title", "snippet", "title_snippet", "text", "score", "match", "publisher", "town",
+                        "date", "department",
                         "section", "newsletter", "doc_number", "source", "url"}
     scores = [h["score"] for h in body["hits"]]
     assert scores == sorted(scores, reverse=True)

@@ -3,6 +3,8 @@ pinyin suggestions, typo correction (did_you_mean), traditional and full-width i
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -155,6 +157,17 @@ def test_a_passage_matched_through_character_pairs_alone_is_marked_there(client:
     assert wall and all("<em>防火</em>墙" in hit["snippet"] for hit in wall)
     view = client.get(f"/articles/{wall[0]['id']}", params={"q": "防火"}).json()
     assert "防火" in view["marks"]
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid", "vector"])
+def test_a_hits_title_marks_the_query_words_it_holds(client: TestClient, mode: str) -> None:
+    hits = search(client, "疫情防控", mode=mode)["hits"]
+    titled = [hit for hit in hits if "疫情防控" in hit["title"]]
+    assert titled and all("<em>疫情防控</em>" in hit["title_snippet"] for hit in titled)
+    assert all(hit["title_snippet"].replace("<em>", "").replace("</em>", "") == html.escape(hit["title"])
+               for hit in hits)
+    exact = search(client, "港西镇召开疫情防控工作会议", mode=mode)["hits"][0]
+    assert exact["title_snippet"] == "<em>港西镇召开疫情防控工作会议</em>"
 
 
 def test_a_named_town_ranks_its_articles_first(client: TestClient) -> None:

@@ -293,7 +293,8 @@
     const meta = [hit.publisher || hit.town, hit.department, hit.date].filter(Boolean);
     const original = hit.url ? safeHttpUrl(hit.url) : null;
     return el("li", { class: "hit" },
-      el("h2", { class: "hit-title" }, el("a", { href }, hit.title || "（无标题）")),
+      el("h2", { class: "hit-title" }, el("a", { href }, hit.title ? renderSnippet(hit.title_snippet, hit.title)
+                                                                   : "（无标题）")),
       el("p", { class: "snippet" }, renderSnippet(hit.snippet, hit.text)),
       el("p", { class: "hit-meta" },
         hit.match === "meaning" ? el("span", { class: "by-meaning", title: "不含搜索的词语，按意思找到" }, "意思相近") : null,

@@ -178,7 +178,8 @@
         const href = new URL("article.html", base);
         href.search = new URLSearchParams({ id: hit.id, q, back: new URLSearchParams({ q }).toString() }).toString();
         return el("li", {},
-          el("a", { class: "title", href: href.href, target: "_blank", rel: "noopener" }, hit.title || "（无标题）"),
+          el("a", { class: "title", href: href.href, target: "_blank", rel: "noopener" },
+            hit.title ? renderSnippet(hit.title_snippet, hit.title) : "（无标题）"),
           el("p", { class: "snippet" }, renderSnippet(hit.snippet, hit.text)),
           el("span", { class: "meta" },
             [hit.match === "meaning" ? "意思相近" : null, hit.publisher || hit.town, hit.date].filter(Boolean).join(" · ")));

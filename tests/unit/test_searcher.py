@@ -114,8 +114,11 @@ def test_each_hit_says_whether_it_holds_words_of_the_query_or_was_found_by_meani
     assert {h["match"] for h in bm25["hits"]} == {"words"}  # bm25 mode finds by words only
     exact = hit("e1", 9.0, exact=True)
     vector = _search(FakeBackend(exact=response([exact]), knn=response(KNN_HITS)),
-                     SearchRequest(q="标题e1", mode="vector"))
+                     SearchRequest(q="e1", mode="vector"))
     assert [(h["id"], h["match"]) for h in vector["hits"][:2]] == [("e1", "words"), ("both", "meaning")]
+    # a title holding the query's text is a word match too, and says where
+    titled = _search(FakeBackend(exact=response([]), knn=response(KNN_HITS)), SearchRequest(q="标题", mode="vector"))
+    assert {(h["match"], h["title_snippet"].startswith("<em>标题</em>")) for h in titled["hits"]} == {("words", True)}
 
 
 @pytest.mark.parametrize("fusion", ["normalized", "rrf"])
