@@ -285,9 +285,10 @@ JOURNAL = "test-build-journal"
 JOBS = "test-build-jobs"
 
 
-def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, settings: Settings, **environment: str) -> subprocess.CompletedProcess[str]:
     env = {"ES_PORT": str(settings.es_port), "INDEX_ALIAS": ALIAS, "HF_HUB_OFFLINE": "1", "JOURNAL_INDEX": JOURNAL,
-           "JOBS_INDEX": JOBS, "EMBEDDING_CACHE_DIR": str(settings.embedding_cache_dir), "PATH": "/usr/bin:/bin"}
+           "JOBS_INDEX": JOBS, "EMBEDDING_CACHE_DIR": str(settings.embedding_cache_dir), "PATH": "/usr/bin:/bin",
+           **environment}
     if settings.es_url:
         env["ES_URL"] = settings.es_url
     return subprocess.run([sys.executable, "-m", "indexer", *args], cwd=PROJECT_ROOT, env=env,
@@ -310,6 +311,22 @@ def test_cli_inspect_shows_parsed_articles_without_elasticsearch(settings: Setti
     assert "articles from 5 files" in result.stderr
     missing = _cli("inspect", "--source", "no/such/dir", settings=settings)
     assert missing.returncode == 2 and "no such source: no/such/dir" in missing.stderr
+
+
+def test_cli_incremental_build_says_what_it_removed_and_what_a_refusal_left(settings: Settings, clean_alias: str,
+                                                                            tmp_path: Path) -> None:
+    source = tmp_path / "records.jsonl"
+    _write_records(source, [_record(f"r{i}", f"第{i}篇") for i in range(4)])
+    assert _cli("build", "--source", str(source), "--quiet", settings=settings).returncode == 0
+    _write_records(source, [_record("r0", "第0篇")])
+    refused = _cli("build", "--source", str(source), "--incremental", "--quiet", settings=settings,
+                   REBUILD_MAX_DROP="0.5")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("incremental build failed: the new and changed articles written so far stay in "
+                                     "the live index, nothing was removed: ")
+    allowed = _cli("build", "--source", str(source), "--incremental", "--allow-shrink", "--quiet", settings=settings)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "removed    3 articles their files no longer hold" in allowed.stdout
 
 
 def test_cli_build_and_stats(settings: Settings, clean_alias: str) -> None:
