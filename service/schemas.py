@@ -191,10 +191,6 @@ class SearchResponse(BaseModel):
                                      "when a word of it finds little: some of its character pairs occur nowhere in "
                                      "the index. Words that occur in the index (names, document numbers) are never "
                                      "corrected. null otherwise.")
-    searched_instead: str | None = Field(None, description="The correction whose results are shown: the query as "
-                                         "typed found no article holding its words, and `did_you_mean` does "
-                                         "(秸杆 → 秸秆). Ask again with `correct=false` for the query as typed. null: "
-                                         "the hits are the query's own.")
     best_bets: list[BestBet] = Field(default_factory=list, description="办事直达: what administrators pinned for "
                                      "this query (/admin/bestbets), to show above the hits.")
     understood: UnderstoodQuery | None = Field(None, description="Date words turned into a date range, a "

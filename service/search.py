@@ -109,28 +109,18 @@ class Searcher:
         """What the synonym rules add to `text` (normalised): none when SYNONYMS_ENABLED is false."""
         return tuple((await self.synonyms.current()).expand(text)) if self.synonyms else ()
 
-    async def search(self, req: SearchRequest, *, correct: bool = True) -> dict[str, Any]:
+    async def search(self, req: SearchRequest) -> dict[str, Any]:
         """The response for `req` within SEARCH_DEADLINE (else `ServiceUnavailable`); raises
-        `service.admission.Overloaded` when no search slot frees in time (see `_answer`).
-
-        `correct`: when the query as typed finds no article holding its words (`_Outcome.answers`) and its typo
-        correction (`did_you_mean`) does, the correction's results are the answer, `searched_instead` naming it
-        (秸杆 → 秸秆: a citizen's typo must not end on a page of articles only near in meaning)."""
+        `service.admission.Overloaded` when no search slot frees in time (see `_answer`)."""
         try:
             async with asyncio.timeout(self.settings.search_deadline_seconds):
-                response, answers = await self._answer(req)
-                corrected = response["did_you_mean"]
-                if correct and corrected and not answers:
-                    instead, instead_answers = await self._answer(replace(req, q=corrected))
-                    if instead_answers:
-                        return {**instead, "query": req.q, "did_you_mean": corrected, "searched_instead": corrected}
-                return response
+                return await self._answer(req)
         except TimeoutError:
             log.warning("search past SEARCH_DEADLINE (%.1f s): answering 503", self.settings.search_deadline_seconds)
             raise ServiceUnavailable(NOT_IN_TIME, es_kind="timeout") from None
 
-    async def _answer(self, req: SearchRequest) -> tuple[dict[str, Any], bool]:
-        """The response for `req`, and whether its result set answers the query (`_Outcome.answers`).
+    async def _answer(self, req: SearchRequest) -> dict[str, Any]:
+        """The response for `req`.
 
         The text searched is `normalize_text(req.q)` (the index holds that form too); the response echoes
         `query` as typed. Date words and named towns are read out first (`service.understanding`), then the
@@ -157,11 +147,11 @@ class Searcher:
                 wide, wide_suggested, wide_answers, vector, degraded = await self._search_current(
                     anytime, started, vector, degraded)
                 if wide_answers or not response["total"]:
-                    req, response, suggested, answers = anytime, wide, wide_suggested, wide_answers
+                    req, response, suggested = anytime, wide, wide_suggested
                     understood = replace(understood, date_applied=False)
             did_you_mean = await self._did_you_mean(req, [hit["text"] for hit in response["hits"]], suggested)
         return {**response, "query": typed, "did_you_mean": did_you_mean,
-                "understood": understood and understood.as_json()}, answers
+                "understood": understood and understood.as_json()}
 
     async def _search_current(self, req: SearchRequest, started: float, vector: list[float] | None,
                               degraded: str | None) -> tuple[dict[str, Any], Body | None, bool, list[float] | None,

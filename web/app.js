@@ -8,7 +8,7 @@
   const MAX_WINDOW = 1000;
   const MAX_SIZE = 50;
   const DEFAULTS = { q: "", mode: "hybrid", sort: "relevance", page: 1, size: 10, time: "", date_from: "", date_to: "",
-                     correct: true, town: [], publisher: [], department: [] };
+                     town: [], publisher: [], department: [] };
   const MODES = ["hybrid", "bm25", "vector"];
   const SIZES = [10, 20, 50];
   const FACETS = [
@@ -46,7 +46,6 @@
       time,  // a preset replaces the date range
       date_from: time ? "" : date("date_from"),
       date_to: time ? "" : date("date_to"),
-      correct: params.get("correct") !== "false",  // false: the query as typed, not its typo correction's results
       ...Object.fromEntries(FILTERS.map((name) => [name, params.getAll(name).filter(Boolean)])),
     };
   }
@@ -58,7 +57,7 @@
     const params = new URLSearchParams();
     params.set("q", state.q);
     const api = forApi && state.time ? Object.assign({}, state, { date_from: presetStart(state.time, new Date()) }) : state;
-    for (const name of ["mode", "sort", "page", "size", forApi ? null : "time", "date_from", "date_to", "correct"]) {
+    for (const name of ["mode", "sort", "page", "size", forApi ? null : "time", "date_from", "date_to"]) {
       if (name && api[name] !== "" && (forApi || api[name] !== DEFAULTS[name])) params.set(name, String(api[name]));
     }
     for (const name of FILTERS) for (const value of state[name]) params.append(name, value);
@@ -91,7 +90,6 @@
     const custom = time === "custom";
     return with_(current, {
       q: input.value.trim(),
-      correct: true,
       time: custom ? "" : time,
       date_from: custom ? $("date_from").value : "",
       date_to: custom ? $("date_to").value : "",
@@ -351,13 +349,6 @@
   // The API offers a correction when a word of the query occurs nowhere in the index (安全生厂 → 安全生产):
   // a link that searches the corrected words with the same filters, from the first page.
   function renderDidYouMean(state, data) {
-    if (data.searched_instead) {
-      // The query as typed found no article holding its words; its correction did, and those are the results.
-      didYouMeanEl.replaceChildren(`已显示“${data.searched_instead}”的结果。仍然搜索：`,
-        el("a", { href: pageHref(with_(state, { correct: false })), "data-nav": "filter", lang: "zh-CN" }, state.q));
-      show(didYouMeanEl, true);
-      return;
-    }
     if (!data.did_you_mean) return;
     didYouMeanEl.replaceChildren("您是不是要找：",
       el("a", { href: pageHref(with_(state, { q: data.did_you_mean })), "data-nav": "filter", lang: "zh-CN" },

@@ -86,14 +86,6 @@
     return el("p", { class: "dym" }, "您是不是要找：", button);
   }
 
-  /** "已显示“秸秆”的结果。仍然搜索：秸杆": the typed query found no article holding its words and the API answered
-   *  with its correction's; a button searches the query as typed. */
-  function searchedInstead(corrected, typed, form, asTyped) {
-    const button = el("button", { type: "button", class: "dym-link" }, typed);
-    button.addEventListener("click", () => { asTyped.value = true; form.requestSubmit(); });
-    return el("p", { class: "dym" }, `已显示“${corrected}”的结果。仍然搜索：`, button);
-  }
-
   /** "同时搜索：…": the official terms the API searched besides plain words of the query (老人 → 老年人). */
   function alsoSearched(understood) {
     const terms = [...new Set(((understood && understood.synonyms) || []).flatMap((s) => s.terms))];
@@ -149,7 +141,6 @@
       },
     });
 
-    const asTyped = { value: false };  // set by 仍然搜索: the next search is of the query as typed
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const q = input.value.trim();
@@ -160,8 +151,7 @@
       status.textContent = "正在搜索…";
       results.replaceChildren();
       const url = new URL("search", base);
-      url.search = new URLSearchParams({ q, size: String(size), correct: String(!asTyped.value) }).toString();
-      asTyped.value = false;  // one search as typed; the next query is corrected again
+      url.search = new URLSearchParams({ q, size: String(size) }).toString();
       let data;
       try {
         // The pages' own fetch: its errors are told in Chinese by the API's error code (common.js, errorText).
@@ -188,8 +178,7 @@
       if (synonyms) results.prepend(synonyms);
       const dated = dateRead(data.understood);
       if (dated) results.prepend(dated);
-      if (data.searched_instead) results.prepend(searchedInstead(data.searched_instead, q, form, asTyped));
-      else if (data.did_you_mean) results.prepend(didYouMean(data.did_you_mean, input, form));
+      if (data.did_you_mean) results.prepend(didYouMean(data.did_you_mean, input, form));
       if (data.best_bets && data.best_bets.length) results.prepend(bestBets(data.best_bets));
       if (data.total > data.hits.length) {
         const more = new URL(".", base);

@@ -41,10 +41,6 @@ async def search(
     date_from: Annotated[IsoDate | None, Query(description="YYYY-MM-DD, inclusive; not after date_to.")] = None,
     date_to: Annotated[IsoDate | None, Query(description="YYYY-MM-DD, inclusive.")] = None,
     sort: Annotated[SortOrder, Query(description="Order of the hits.")] = "relevance",
-    correct: Annotated[bool, Query(description="When the query finds no article holding its words and its typo "
-                                   "correction (`did_you_mean`) does, answer with the correction's results "
-                                   "(`searched_instead`; bm25 and hybrid mode: vector mode answers by meaning). "
-                                   "false: the query as typed, whatever it finds.")] = True,
 ) -> dict[str, Any]:
     """Hybrid search over township government news: one hit per article, best passage highlighted."""
     if page * size > MAX_WINDOW:
@@ -55,8 +51,7 @@ async def search(
         publisher=filter_values("publisher", publisher), town=filter_values("town", town),
         department=filter_values("department", department), date_from=date_from, date_to=date_to,
     )
-    response = await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters),
-                                     correct=correct)
+    response = await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))
     response["best_bets"] = await best_bets.matching(q)
     if page == 1:  # one search, however many pages of it are read
         query_log.record_search(normalize_text(q), response["total"],

@@ -28,6 +28,6 @@ def test_a_parameter_taken_once_given_twice_is_refused_by_name(path: str, query:
 
 def test_which_parameters_are_taken_once_comes_from_the_contract() -> None:
     once = taken_once(APP.openapi())
-    assert once[("GET", "/search")] == {"q", "mode", "size", "page", "date_from", "date_to", "sort", "correct"}
+    assert once[("GET", "/search")] == {"q", "mode", "size", "page", "date_from", "date_to", "sort"}
     assert not {"publisher", "town", "department"} & once[("GET", "/search")]  # repeatable filters
     assert once[("GET", "/suggest")] == {"q", "size", "format"}
