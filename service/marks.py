@@ -7,10 +7,13 @@ marks are read against the query's own text (and the official terms searched for
 
 - touching marks become one when together they are text of the query (<em>低</em><em>保</em> → <em>低保</em>),
   and stay apart when not: 北 and 村 of the query 北双村 must not make 协<em>北村</em>;
-- a mark grows over the characters around it while the text it covers is still text of the query, so
+- a mark inside a whole part of the query (or a whole official term) that the passage holds covers it, so
   八里<em>庙村</em> becomes <em>八里庙村</em> and <em>党</em>的<em>二十大</em> becomes <em>党的二十大</em>;
+  never part of one: 加固疫情防线 holds no 疫情防控, so its 疫情 stays as marked (growing over any characters
+  that were query text marked 疫情防, 区委副书记 and 负责人的);
 - a mark of one character is dropped, unless the query asks for single characters (a part of it between
-  spaces is one character): a lone 保 in 保质保量 tells the reader nothing.
+  spaces is one character): a lone 保 in 保质保量 tells the reader nothing;
+- marks that touch but are not query text together stay two marks (12月 and 1日 for the query 12月31日).
 
 Search snippets (`service.search`) and the article view's marks (`service.routes.articles`) both pass
 through `tidy`, so a page marks what its snippet marked.
@@ -18,20 +21,22 @@ through `tidy`, so a page marks what its snippet marked.
 The highlighter reads the word analysis only, so a passage that matched through character pairs alone
 (防火 in 防火墙, which smartcn keeps as one word; 凸面镜 in 凸面广角镜) comes back unmarked, as its first
 characters. `snippet` then marks the query's text in the passage itself (`query_text`: its longest runs of two
-characters or more) and shows the passage around the first of them; the article view reads the same marks.
+characters or more, not cutting a number) and shows the passage around the first of them, for a hit the word
+search found (never one found by meaning alone: 17 of 171号 is no answer to 170号); the article view reads the
+same marks.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 PRE_TAG = "<em>"
 POST_TAG = "</em>"
 _MARK = re.compile(f"{re.escape(PRE_TAG)}(.*?){re.escape(POST_TAG)}", re.S)
 
-__all__ = ["POST_TAG", "PRE_TAG", "marked", "query_text", "single_characters_asked", "snippet", "tidy"]
+__all__ = ["POST_TAG", "PRE_TAG", "covered", "marked", "query_text", "single_characters_asked", "snippet", "tidy"]
 
 Span = tuple[int, int]  # [start, end) in the fragment's unescaped text
 
@@ -48,34 +53,38 @@ def tidy(fragment: str, q: str, also: Iterable[str] = ()) -> str:
     runs = _touching(spans)
     if single_characters_asked(q):
         return _render(text, [(run[0][0], run[-1][1]) for run in runs])
-    words = [word.casefold() for word in (*q.split(), *also) if word]
-
-    def in_query(start: int, end: int) -> bool:
-        piece = text[start:end].casefold()
-        return any(piece in word for word in words)
-
-    grown: list[Span] = []
+    words = _words(q, also)
+    folded = _folded(text)
+    # Where the passage holds a whole part of the query (or an official term): a mark inside one covers it.
+    wholes = [(m.start(), m.end()) for word in words if len(word) > 1
+              for m in re.finditer(re.escape(word), folded)]
+    kept: list[Span] = []
     for run in runs:
         whole = (run[0][0], run[-1][1])
-        for start, end in [whole] if in_query(*whole) else run:
-            start, end = _grow(start, end, len(text), in_query)
+        for start, end in [whole] if any(folded[whole[0]:whole[1]] in word for word in words) else run:
+            for first, last in wholes:
+                if first < end and start < last:
+                    start, end = min(start, first), max(end, last)
             if end - start > 1:
-                grown.append((start, end))
-    return _render(text, [(run[0][0], max(end for _, end in run)) for run in _touching(sorted(grown))])
+                kept.append((start, end))
+    return _render(text, _overlapping(kept))
 
 
 def query_text(text: str, q: str, also: Iterable[str] = ()) -> list[Span]:
     """Where `text` holds the query's text: left to right, each longest run of two characters or more that is
-    text of `q` (normalised) or of `also`, the official terms searched besides it."""
-    words = [word.casefold() for word in (*q.split(), *also) if word]
-    folded = text.casefold()
+    text of `q` (normalised) or of `also`, the official terms searched besides it, and cuts a number or a Latin
+    word neither in the text nor in the query (17 of 171号, or of 11月17日, is no match of 170号)."""
+    words = _words(q, also)
+    folded = _folded(text)
     spans: list[Span] = []
     at = 0
     while at < len(folded) - 1:
         end = at + 1
         while end < len(folded) and any(folded[at:end + 1] in word for word in words):
             end += 1
-        if end - at > 1:
+        piece = folded[at:end]
+        if end - at > 1 and not _cuts(folded, at, end) and any(
+                not _cuts(word, m.start(), m.end()) for word in words for m in re.finditer(re.escape(piece), word)):
             spans.append((at, end))
             at = end
         else:
@@ -83,14 +92,15 @@ def query_text(text: str, q: str, also: Iterable[str] = ()) -> list[Span]:
     return spans
 
 
-def snippet(fragment: str | None, text: str, q: str, also: Iterable[str], size: int) -> str:
-    """A hit's snippet: the highlighter's `fragment` tidied; when it marks nothing (or there is none), the
-    passage `text` around the first run of the query's text it holds (`query_text`), those runs marked; else
-    the passage's first `size` characters."""
+def snippet(fragment: str | None, text: str, q: str, also: Iterable[str], size: int, *, words_found: bool) -> str:
+    """A hit's snippet: the highlighter's `fragment` tidied; when it marks nothing (or there is none) and the word
+    search found the hit (`words_found`: through character pairs the highlighter does not read), the passage
+    `text` around the first run of the query's text it holds (`query_text`), those runs marked; else the
+    passage's first `size` characters. A hit found by meaning alone is never marked by the service."""
     tidied = tidy(fragment, q, also) if fragment else ""
     if PRE_TAG in tidied:
         return tidied
-    found = query_text(text, q, also)
+    found = query_text(text, q, also) if words_found else []
     if not found:
         return tidied or html.escape(text[:size])
     start = max(0, min(found[0][0] - size // 8, len(text) - size))
@@ -101,6 +111,14 @@ def snippet(fragment: str | None, text: str, q: str, also: Iterable[str], size: 
 def marked(fragment: str) -> list[str]:
     """The texts `fragment` marks, unescaped, in order."""
     return [html.unescape(text) for text in _MARK.findall(fragment)]
+
+
+def covered(q: str, fragments: Iterable[str]) -> float:
+    """The share of the (normalised) query's characters, spaces aside, that the marks of `fragments` hold: how
+    much of the query a result shows. 宇宙飞船 镇 with only 镇 marked: 0.2."""
+    wanted = set(_folded("".join(q.split())))
+    shown = {char for fragment in fragments for text in marked(fragment) for char in _folded(text)}
+    return len(wanted & shown) / len(wanted) if wanted else 0.0
 
 
 def _parse(fragment: str) -> tuple[str, list[Span]]:
@@ -131,13 +149,32 @@ def _touching(spans: list[Span]) -> list[list[Span]]:
     return runs
 
 
-def _grow(start: int, end: int, length: int, in_query: Callable[[int, int], bool]) -> Span:
-    """The span widened a character at a time, left then right, while its text is still text of the query."""
-    while start > 0 and in_query(start - 1, end):
-        start -= 1
-    while end < length and in_query(start, end + 1):
-        end += 1
-    return start, end
+def _words(q: str, also: Iterable[str]) -> list[str]:
+    return [word.casefold() for word in (*q.split(), *also) if word]
+
+
+def _folded(text: str) -> str:
+    """`text` case-folded where that keeps every character's place (ß → ss would not)."""
+    folded = text.casefold()
+    return folded if len(folded) == len(text) else text
+
+
+def _cuts(text: str, start: int, end: int) -> bool:
+    """Whether [start, end) begins or ends inside a run of digits or Latin letters."""
+    def word_char(i: int) -> bool:
+        return 0 <= i < len(text) and text[i].isascii() and text[i].isalnum()
+    return (word_char(start) and word_char(start - 1)) or (word_char(end - 1) and word_char(end))
+
+
+def _overlapping(spans: list[Span]) -> list[Span]:
+    """Sorted spans with the overlapping ones merged; touching ones stay apart (each is a mark of its own)."""
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _render(text: str, spans: list[Span]) -> str:

@@ -146,7 +146,7 @@ class Searcher:
                 anytime = replace(req, filters=replace(req.filters, date_from=None, date_to=None))
                 wide, wide_suggested, wide_answers, vector, degraded = await self._search_current(
                     anytime, started, vector, degraded)
-                if wide_answers or not response["total"]:
+                if wide_answers:  # else the date is not what empties the page (a town filter may be)
                     req, response, suggested = anytime, wide, wide_suggested
                     understood = replace(understood, date_applied=False)
             did_you_mean = await self._did_you_mean(req, [hit["text"] for hit in response["hits"]], suggested)
@@ -368,9 +368,11 @@ def _hit(entry: Fused, q: str, synonyms: tuple[str, ...]) -> dict[str, Any]:
     source = entry.candidate.source
     text = source.get("text", "")
     highlighted = entry.candidate.highlight
-    snippet = marks.snippet(highlighted, text, q, synonyms, SNIPPET_CHARS)
+    words_found = "bm25" in entry.ranks or entry.exact
+    snippet = marks.snippet(highlighted, text, q, synonyms, SNIPPET_CHARS, words_found=words_found)
     title = source.get("title", "")
-    title_snippet = marks.snippet(entry.candidate.title_highlight, title, q, synonyms, len(title))
+    title_snippet = marks.snippet(entry.candidate.title_highlight, title, q, synonyms, len(title),
+                                  words_found=words_found)
     return {
         **{name: source.get(name) for name in METADATA_FIELDS},
         "title": title,
@@ -379,6 +381,5 @@ def _hit(entry: Fused, q: str, synonyms: tuple[str, ...]) -> dict[str, Any]:
         "title_snippet": title_snippet,
         "text": text,
         "score": round(entry.score, 4),
-        "match": "words" if "bm25" in entry.ranks or entry.exact or marks.PRE_TAG in snippet + title_snippet
-        else "meaning",
+        "match": "words" if words_found or marks.PRE_TAG in snippet + title_snippet else "meaning",
     }

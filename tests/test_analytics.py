@@ -100,6 +100,9 @@ def test_one_persons_searches_a_corrected_typo_or_contact_details_never_become_h
     # What only the vector side "found" (no article holds these words) is no popular query either.
     meaning = searched_by(log, "量子计算机火箭", floor, mode="hybrid")
     assert all(r["total"] > 0 and {hit["match"] for hit in r["hits"]} == {"meaning"} for r in meaning)
+    # ... nor one that found only one common word of it, nor a number's digits in another number
+    assert all(r["total"] > 0 for r in searched_by(log, "宇宙飞船 镇", floor, mode="hybrid"))
+    searched_by(log, "量子计算机火箭2024", floor, mode="hybrid")
     flush(log)
     assert log.get("/hot").json() == {"hot": []}
     log.portal.call(log.app.state.runtime.popular.refresh)  # type: ignore[attr-defined]

@@ -152,6 +152,14 @@ def test_a_hits_title_marks_the_query_words_it_holds(client: TestClient, mode: s
     assert exact["title_snippet"] == "<em>港西镇召开疫情防控工作会议</em>"
 
 
+def test_a_date_range_emptied_by_another_filter_is_not_blamed(client: TestClient) -> None:
+    """2023年2月 holds 疫情防控 articles, none of 泖港镇: the town filter empties the page, not the date."""
+    assert search(client, "2023年2月 疫情防控", mode="hybrid")["understood"]["date_applied"] is True
+    body = search(client, "2023年2月 疫情防控", mode="hybrid", town="泖港镇")
+    assert body["understood"]["date_applied"] is True
+    assert all(hit["match"] == "meaning" for hit in body["hits"])
+
+
 def test_a_named_town_ranks_its_articles_first(client: TestClient) -> None:
     body = search(client, "港西镇 安全生产", mode="bm25")
     assert body["understood"]["town"] == "港西镇" and body["understood"]["date_from"] is None

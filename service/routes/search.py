@@ -10,6 +10,7 @@ from govsearch.rules import normalize_text
 from service.deps import BestBetsDep, NetworksDep, QueryLogDep, SearcherDep
 from service.errors import invalid_parameter
 from service.limits import client_ip
+from service.marks import covered
 from service.params import FILTER_SCHEMA, MAX_FILTER_CHARS, MAX_FILTER_VALUES, IsoDate, SearchText, filter_values
 from service.query import Filters, SearchRequest
 from service.schemas import ERROR_RESPONSES, SearchMode, SearchResponse, SortOrder
@@ -18,6 +19,10 @@ router = APIRouter(tags=["search"])
 
 MAX_WINDOW = 1000
 MAX_SIZE = 50
+MATCHED_SHARE = 0.5
+"""A search found its words, for the search log (`matched`: only such queries become popular), when one of its
+hits shows at least this share of the query's characters marked (`marks.covered`): a query that found only
+articles near in meaning, or only one common word of it (宇宙飞船 镇), is no popular query."""
 _CAPS = f" At most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} characters; blank values are ignored."
 
 
@@ -55,7 +60,8 @@ async def search(
     response["best_bets"] = await best_bets.matching(q)
     if page == 1:  # one search, however many pages of it are read
         query_log.record_search(normalize_text(q), response["total"],
-                                matched=any(hit["match"] == "words" for hit in response["hits"]),
+                                matched=any(covered(normalize_text(q), (hit["snippet"], hit["title_snippet"]))
+                                            >= MATCHED_SHARE for hit in response["hits"]),
                                 corrected=response["did_you_mean"] is not None,
                                 address=client_ip(request.scope, networks.trusted_proxies))
     return response

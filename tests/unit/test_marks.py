@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
-from service.marks import marked, query_text, single_characters_asked, snippet, tidy
+from service.marks import covered, marked, query_text, single_characters_asked, snippet, tidy
 
 
 @pytest.mark.parametrize(("fragment", "q", "tidied"), [
@@ -23,6 +25,14 @@ from service.marks import marked, query_text, single_characters_asked, snippet, 
     ("协<em>北</em><em>村</em>村委会", "北双村", "协北村村委会"),
     ("泖<em>港</em><em>镇</em><em>人大</em>", "港西镇 人大", "泖港镇<em>人大</em>"),
     ("落实<em>包</em><em>保</em>责任，<em>保</em>质<em>保</em>量", "低保", "落实包保责任，保质保量"),
+    # A mark covers a whole part of the query the passage holds, never a piece of one (the second review's cases).
+    ("加固<em>疫情</em>防线", "疫情防控", "加固<em>疫情</em>防线"),
+    ("企业负责<em>人</em>的安全意识", "老人的电视", "企业负责人的安全意识"),
+    ("区委<em>副书记</em>", "党委副书记", "区委<em>副书记</em>"),
+    ("<em>治理</em>成效", "治理成果", "<em>治理</em>成效"),
+    ("机关<em>党</em>的建设", "党的二十大", "机关党的建设"),
+    # Touching marks that are not query text together stay two.
+    ("<em>12月</em><em>1日</em>", "12月31日", "<em>12月</em><em>1日</em>"),
     ("<em>5</em>月14日", "5G基站", "5月14日"),
     # Escaped text counts as the character it stands for, and is escaped again.
     ("A<em>&amp;</em>B <em>&amp;&lt;</em>", "A&B", "<em>A&amp;B</em> <em>&amp;&lt;</em>"),
@@ -62,9 +72,23 @@ def test_query_text_finds_the_longest_runs_of_the_query_in_a_passage() -> None:
 def test_a_snippet_the_highlighter_left_unmarked_shows_and_marks_the_query_text() -> None:
     text = "第一句与查询无关。" * 20 + "筑牢<防火墙>安全。"
     unmarked = text[:40]  # what the highlighter returns for a passage it found no word of
-    shown = snippet(unmarked, text, "防火", (), 40)
+    shown = snippet(unmarked, text, "防火", (), 40, words_found=True)
     assert "<em>防火</em>墙" in shown and "&lt;" in shown and len(marked(shown)) == 1
     # marks the highlighter made are kept as they are (tidied)
-    assert snippet("<em>防火</em>墙", text, "防火", (), 40) == "<em>防火</em>墙"
+    assert snippet("<em>防火</em>墙", text, "防火", (), 40, words_found=True) == "<em>防火</em>墙"
     # nothing of the query in the passage: its first characters, escaped
-    assert snippet(None, "a<b 与此无关", "防火", (), 4) == "a&lt;b "
+    assert snippet(None, "a<b 与此无关", "防火", (), 4, words_found=True) == "a&lt;b "
+    # found by meaning alone: the service marks nothing
+    assert snippet(unmarked, text, "防火", (), 40, words_found=False) == html.escape(unmarked)
+
+
+def test_query_text_does_not_cut_a_number_or_a_latin_word() -> None:
+    assert query_text("崇港委〔2022〕171号，11月17日", "170号") == []
+    assert query_text("第170号文件", "170号") == [(1, 5)]
+    assert query_text("5G基站 5Gx", "5G") == [(0, 2)]
+
+
+def test_covered_is_the_share_of_the_query_the_marks_show() -> None:
+    assert covered("宇宙飞船 镇", ["开展<em>镇</em>级活动"]) == 0.2
+    assert covered("给老人装电视", ["为<em>老人</em>装好<em>电视</em>", "无标记"]) == 4 / 6
+    assert covered("安全生产", ["无标记"]) == 0.0

@@ -100,7 +100,7 @@ class _Backend:
         self.requests += 1
         if "suggest" in bodies[0]:
             return [self.suggest]
-        words = [body["query"]["bool"]["should"][0]["match_phrase"]["text.bigram"] for body in bodies]
+        words = [body["query"]["bool"]["should"][0]["match_phrase"]["text"] for body in bodies]
         self.counted.extend(words)
         return [{"hits": {"total": {"value": self.found.get(w, 0)},
                           "hits": [{"_source": {"title": "", "text": self.texts.get(w, f"开展{w}工作")}}]
