@@ -306,14 +306,14 @@ def page_hits_search(q: str, passage_ids: list[str], *, timeout: float,
 
 
 SHARED_WORDS_CLAUSE = "shared_words"
-"""The name of the title suggestions' loose clause (titles sharing at least half of the typed text's
+"""The name of the title suggestions' loose clause (titles sharing three quarters of the typed text's
 character pairs): a title only it matched is shown only when no title contains the text
 (`service.suggest.suggest_titles`)."""
 
 
 def suggest_search(text: str, size: int, *, timeout: float) -> dict[str, Any]:
     """Titles for what has been typed: titles containing it (the last word as a prefix) first,
-    then titles sharing at least half of its words (SHARED_WORDS_CLAUSE); one suggestion per article,
+    then titles sharing three quarters of its character pairs (SHARED_WORDS_CLAUSE); one suggestion per article,
     newer first on ties. Every clause is named, so each hit says which matched."""
     return {
         "size": size,
@@ -326,7 +326,7 @@ def suggest_search(text: str, size: int, *, timeout: float) -> dict[str, Any]:
                 {"match_phrase_prefix": {"title.bigram": {"query": text, "max_expansions": 50, "boost": 2,
                                                           "_name": "characters_prefix"}}},
                 # Titles sharing most of the words, so a longer query still gets suggestions.
-                {"match": {"title.bigram": {"query": text, "minimum_should_match": "50%",
+                {"match": {"title.bigram": {"query": text, "minimum_should_match": "75%",
                                             "_name": SHARED_WORDS_CLAUSE}}},
             ],
             "minimum_should_match": 1,

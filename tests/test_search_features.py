@@ -48,6 +48,8 @@ def test_title_suggestions_hold_what_was_typed_when_some_title_does(client: Test
 def test_titles_sharing_words_are_suggested_when_none_holds_the_text(client: TestClient) -> None:
     titles = suggestions(client, "召开安全生产会议")  # no title says it so; some share most of its words
     assert titles and not any("召开安全生产会议" in title for title in titles)
+    titles = suggestions(client, "港西镇疫情")  # three of its four pairs: 港西镇 alone is not enough
+    assert titles and all("港西镇" in title and "疫情" in title for title in titles), titles
 
 
 def test_traditional_input_suggests_simplified_titles(client: TestClient) -> None:

@@ -167,8 +167,8 @@ async def suggest(
     initials (aqsc) or mixed (安quan), or in traditional characters (安全生產) — in one list, best first:
     popular past queries (`kind: query`; searched at least SUGGEST_MIN_SEARCHES times in the last HOT_DAYS
     days and found an article holding their words; more and more recent searches first), then article titles
-    (`kind: title`; titles containing it, the last word as a prefix; only when none does, titles sharing at least
-    half of its words). Queries take at most half of the list unless titles run short; no text twice."""
+    (`kind: title`; titles containing it, the last word as a prefix; only when none does, titles sharing three
+    quarters of its character pairs). Queries take at most half of the list unless titles run short; no text twice."""
     items = await suggest_items(es, settings, popular, text, size)
     if fmt == "opensearch":
         base = public_base(request, settings)
