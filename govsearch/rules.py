@@ -38,6 +38,16 @@ def find_doc_number(*texts: str | None) -> str | None:
     return None
 
 
+# Not a place whose name starts with 镇 (镇江, 镇海区, 镇平县 …): short office names only, no 市/县/区/省 in them.
+_TOWN_OFFICE = re.compile(r"^镇(?![江海宁远雄平安巴原坪康沅赉])(?=[^市县区省]{1,4}(?:办|中心|所|站|科|室|队|局)$)")
+
+
+def office_name(department: str) -> str:
+    """A town office's one name: 镇党群办 and 党群办 are one office, written with and without its town's 镇 (one
+    facet value; the newsletter parser names departments so, and a department filter reads its values so)."""
+    return _TOWN_OFFICE.sub("", department)
+
+
 def normalize_doc_number(value: str) -> str:
     """One spelling for 崇港委〔2022〕171号, whichever brackets, spaces and letter case were used:
     what the index stores and what an exact document-number query is compared with."""

@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum, auto
 
-from govsearch.rules import CJK, CLOSERS, SENTENCE_END, find_doc_number
+from govsearch.rules import CJK, CLOSERS, SENTENCE_END, find_doc_number, office_name
 from govsearch.schema import Article
 from indexer.documents import date_in_text, derive_town, looks_like_government_body, make_article_id, normalize_date
 
@@ -192,9 +192,6 @@ _ATTRIBUTIONS = (
     re.compile(rf"({_DEPARTMENT})\s*[(（]\s*[{CJK}]{{1,6}}\s*[)）]"),  # 党群办(宣传)
     re.compile(rf"[(（]?\s*(?:供稿|稿源|来源|供稿单位)\s*[:：]\s*([{CJK}]{{2,20}})\s*[)）]?"),  # 供稿：党群办
 )
-# 镇党群办 and 党群办 are one office, written with and without its town's 镇: one facet value. Not a place whose
-# name starts with 镇 (镇江, 镇海区, 镇平县 …): short office names only, no 市/县/区/省 in them.
-_TOWN_OFFICE = re.compile(r"^镇(?![江海宁远雄平安巴原坪康沅赉])(?=[^市县区省]{1,4}(?:办|中心|所|站|科|室|队|局)$)")
 _TRAILING_ATTRIBUTION = re.compile(rf"(.*[。！？!?”])\s*([(（]\s*{_DEPARTMENT}\s*[)）])")
 _BYLINE = re.compile(rf"[·•]\s*[{CJK}]{{2,4}}(?:\s+[{CJK}]{{2,4}})*\s*[·•]")
 _NUMBERED = re.compile(r"(?:[一二三四五六七八九十]{1,3}[、.．]|[(（][一二三四五六七八九十\d]{1,3}[)）]"
@@ -224,7 +221,7 @@ def _line(text: str) -> _Line:
     for pattern in _ATTRIBUTIONS:
         match = pattern.fullmatch(text)
         if match:
-            return _Line(_Kind.ATTRIBUTION, text, _TOWN_OFFICE.sub("", match[1]))
+            return _Line(_Kind.ATTRIBUTION, text, office_name(match[1]))
     if _BYLINE.fullmatch(text):
         return _Line(_Kind.BYLINE, text)
     if _heading_like(text):

@@ -162,6 +162,13 @@ def test_a_date_range_emptied_by_another_filter_is_not_blamed(client: TestClient
     assert all(hit["match"] == "meaning" for hit in body["hits"])
 
 
+def test_a_town_office_filters_by_its_one_name(client: TestClient) -> None:
+    """An old link or a portal may still say 镇党群办: the same articles as 党群办, the one facet value."""
+    office = search(client, "工作", mode="bm25", department="党群办")
+    assert office["total"] > 0
+    assert search(client, "工作", mode="bm25", department="镇党群办")["total"] == office["total"]
+
+
 def test_a_named_town_ranks_its_articles_first(client: TestClient) -> None:
     body = search(client, "港西镇 安全生产", mode="bm25")
     assert body["understood"]["town"] == "港西镇" and body["understood"]["date_from"] is None

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from govsearch.rules import normalize_text
+from govsearch.rules import normalize_text, office_name
 from service.deps import BestBetsDep, NetworksDep, QueryLogDep, SearcherDep
 from service.errors import invalid_parameter
 from service.limits import client_ip
@@ -54,7 +54,8 @@ async def search(
         raise invalid_parameter("date_from", "must not be after date_to")
     filters = Filters(
         publisher=filter_values("publisher", publisher), town=filter_values("town", town),
-        department=filter_values("department", department), date_from=date_from, date_to=date_to,
+        department=tuple(map(office_name, filter_values("department", department))), date_from=date_from,
+        date_to=date_to,
     )
     response = await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))
     response["best_bets"] = await best_bets.matching(q)
