@@ -39,7 +39,6 @@ class Candidate:
     source: dict[str, Any]
     highlight: str | None
     exact: bool = False
-    title_highlight: str | None = None  # the title with the highlighter's marks, when it marked any
     doc_id: str = ""
     index: str = ""
     clauses: dict[str, float] = field(default_factory=dict)
@@ -73,7 +72,6 @@ def group_by_article(hits: list[dict[str, Any]], *, exact_query: str | None = No
         if article_id in seen:
             continue
         fragments = hit.get("highlight", {}).get("text")
-        titles = hit.get("highlight", {}).get("title")
         # A list of names, or {name: score} when the search asked for `include_named_queries_score`.
         matched = hit.get("matched_queries") or []
         seen[article_id] = Candidate(
@@ -82,7 +80,6 @@ def group_by_article(hits: list[dict[str, Any]], *, exact_query: str | None = No
             source=source,
             highlight=fragments[0] if fragments else None,
             exact=exact_query is not None and exact_query in matched,
-            title_highlight=titles[0] if titles else None,
             doc_id=doc_id,
             index=hit.get("_index", ""),
             clauses={name: float(score) for name, score in matched.items()} if isinstance(matched, dict) else {},

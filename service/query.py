@@ -187,23 +187,21 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
 def highlight(q: str, synonyms: tuple[str, ...] = (), *, whole: bool = False) -> dict[str, Any]:
     """Highlight the query's words (and the official terms searched for them) in the passage, also for
     hits found only by the vector side: the highlight query is the word match, whatever retrieved the
-    passage. A snippet: the passage's best fragment, and the title marked (the hit's `title_snippet`); `whole`:
-    the whole text and the title (the article view's marks). Either way the marks are read through
-    `service.marks.tidy`."""
+    passage. A snippet: the passage's best fragment; `whole`: the whole text and the title (the article
+    view's marks). Either way the marks are read through `service.marks.tidy`."""
     words: dict[str, Any] = {"match": {"text": {"query": q}}}
     if synonyms:
         words = {"bool": {"should": [words, *({"match_phrase": {"text": term}} for term in synonyms)]}}
     fields: dict[str, Any] = (
         {name: {"type": "unified", "number_of_fragments": 0} for name in ("text", "title")} if whole else
         {"text": {"type": "unified", "fragment_size": SNIPPET_CHARS, "number_of_fragments": 1,
-                  "no_match_size": SNIPPET_CHARS},
-         "title": {"type": "unified", "number_of_fragments": 0}})
+                  "no_match_size": SNIPPET_CHARS}})
     return {
         "encoder": "html",
         "pre_tags": [PRE_TAG],
         "post_tags": [POST_TAG],
         "highlight_query": words,
-        # The title is marked by the text's query.
+        # The title is marked by the text's query (`whole`).
         "require_field_match": False,
         "fields": fields,
     }

@@ -39,15 +39,15 @@ another host, not `javascript:`), without spaces or control characters."""
 class Hit(ArticleMetadata):
     id: str = Field(description="Article id; GET /articles/{id} returns the whole article.")
     snippet: str = Field(description="HTML-escaped best passage excerpt; query words wrapped in <em>…</em>.")
-    title_snippet: str = Field(description="The whole title, HTML-escaped, the query's words in it wrapped in "
-                               "<em>…</em> as in `snippet`.")
+    title_snippet: str = Field(description="The whole title, HTML-escaped, the query's text it holds wrapped in "
+                               "<em>…</em> (in a hit the word search found; a hit found by meaning alone has none).")
     text: str = Field(description="The best passage of the article, plain text.")
     score: float = Field(ge=0, le=1, description="Relevance in [0, 1], comparable across queries of one mode "
                          "(bm25: s/(s+20) of the BM25 score; vector: cosine similarity; hybrid: the weighted "
                          "mean of those two, or with FUSION=rrf the fused score over the best possible).")
     match: Literal["words", "meaning"] = Field(description="`words`: the article holds words of the query (the word "
                                                "search found it, it is the exact title or document number, or its "
-                                               "snippet or title marks a word); `meaning`: found by meaning alone "
+                                               "snippet marks a word); `meaning`: found by meaning alone "
                                                "(the vector side), so nothing in it is marked. A page may label such "
                                                "hits (意思相近).")
 

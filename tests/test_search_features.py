@@ -147,7 +147,8 @@ def test_a_passage_matched_through_character_pairs_alone_is_marked_there(client:
 def test_a_hits_title_marks_the_query_words_it_holds(client: TestClient, mode: str) -> None:
     hits = search(client, "疫情防控", mode=mode)["hits"]
     titled = [hit for hit in hits if "疫情防控" in hit["title"]]
-    assert titled and all("<em>疫情防控</em>" in hit["title_snippet"] for hit in titled)
+    # vector mode finds by meaning: the service marks none of its hits (an exact title aside, below)
+    assert titled and all(("<em>疫情防控</em>" in hit["title_snippet"]) == (mode != "vector") for hit in titled)
     assert all(hit["title_snippet"].replace("<em>", "").replace("</em>", "") == html.escape(hit["title"])
                for hit in hits)
     exact = search(client, "港西镇召开疫情防控工作会议", mode=mode)["hits"][0]

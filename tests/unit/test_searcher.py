@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -117,13 +116,12 @@ def test_each_hit_says_whether_it_holds_words_of_the_query_or_was_found_by_meani
     vector = _search(FakeBackend(exact=response([exact]), knn=response(KNN_HITS)),
                      SearchRequest(q="e1", mode="vector"))
     assert [(h["id"], h["match"]) for h in vector["hits"][:2]] == [("e1", "words"), ("both", "meaning")]
-    # a title the highlighter marks is a word match too, and says where; the service itself marks nothing in a
-    # hit found by meaning alone (the title 标题v1 holds 标题 as text, not as a word the search matched)
-    marked_title = {**KNN_HITS[0], "highlight": {"title": ["<em>标题</em>v1"]}}
-    titled = _search(FakeBackend(exact=response([]), knn=response([marked_title, *KNN_HITS[1:]])),
-                     SearchRequest(q="标题", mode="vector"))
-    assert [(h["match"], h["title_snippet"]) for h in titled["hits"]][:2] == [
-        ("words", "<em>标题</em>v1"), ("meaning", html.escape(titled["hits"][1]["title"]))]
+    # the title marks the query's text in hits the word search found; a hit found by meaning alone is not marked
+    # by the service (its title 标题v1 holds 标题 as text, not as a word the search matched)
+    titled = _search(FakeBackend(bm25=response(BM25_HITS), knn=response(KNN_HITS)), SearchRequest(q="标题", size=50),
+                     vector_only_top_rank=10)
+    shown = {h["id"]: (h["match"], h["title_snippet"].startswith("<em>标题</em>")) for h in titled["hits"]}
+    assert shown["b1"] == ("words", True) and shown["v1"] == ("meaning", False)
 
 
 @pytest.mark.parametrize("fusion", ["normalized", "rrf"])
