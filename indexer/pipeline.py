@@ -515,13 +515,13 @@ def stale_articles(known: dict[str, Stored], seen: set[str], sources: Iterable[s
     skipped, no article found, a symbolic link not followed); of a source path that does not exist; and of a
     source under which no file was read at all (an empty mount point: a share not mounted is not an emptied
     one), which the read report then notes."""
+    def under(path: PurePosixPath, places: list[PurePosixPath]) -> bool:
+        return any(path.is_relative_to(place) for place in places)
+
     roots = [PurePosixPath(source_name(Path(path))) for path in sources if Path(path).exists()]
     unread = [PurePosixPath(_own_name(Path(problem.path))) for problem in report.problems if not problem.kept]
     read_paths = [PurePosixPath(origin) for origin in read]
-    empty = [root for root in roots if not any(path.is_relative_to(root) for path in read_paths)]
-    def under(origin: PurePosixPath, paths: list[PurePosixPath]) -> bool:
-        return any(origin.is_relative_to(path) for path in paths)
-
+    empty = [root for root in roots if not any(under(path, [root]) for path in read_paths)]
     stale: list[str] = []
     for article_id, stored in known.items():
         if article_id in seen or article_id in keep or stored.origin is None:

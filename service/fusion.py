@@ -53,6 +53,12 @@ class Fused:
     ranks: dict[str, int] = field(default_factory=dict)
     exact: bool = False
 
+    @property
+    def holds_words(self) -> bool:
+        """Whether the word search found the article (the BM25 side, or the exact title or document number):
+        it holds words of the query, as a hit only the vector side found may not."""
+        return "bm25" in self.ranks or self.exact
+
 
 def calibrate_bm25(score: float) -> float:
     return score / (score + BM25_HALF) if score > 0 else 0.0

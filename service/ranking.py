@@ -49,7 +49,7 @@ def plausible(q: str, entries: list[Fused], lists: dict[str, list[Candidate]], *
         top_rank = 0
     cosine = {c.article_id: calibrate_cosine(c.score) for c in lists.get("vector", ())}
     return [e for e in entries
-            if "bm25" in e.ranks or e.exact or e.ranks.get("vector", top_rank + 1) <= top_rank
+            if e.holds_words or e.ranks.get("vector", top_rank + 1) <= top_rank
             or cosine.get(e.article_id, 0.0) >= min_similarity]
 
 

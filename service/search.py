@@ -69,7 +69,7 @@ class _Outcome:
         only the vector side's nearest articles in meaning."""
         if self.ranking in ("bm25", "vector"):
             return self.total > 0
-        return any("bm25" in entry.ranks or entry.exact for entry in self.ranked)
+        return any(entry.holds_words for entry in self.ranked)
 
 
 class QueryVectors(Protocol):
@@ -366,7 +366,7 @@ def _hit(entry: Fused, q: str, synonyms: tuple[str, ...]) -> dict[str, Any]:
     source = entry.candidate.source
     text = source.get("text", "")
     highlighted = entry.candidate.highlight
-    words_found = "bm25" in entry.ranks or entry.exact
+    words_found = entry.holds_words
     snippet = marks.snippet(highlighted, text, q, synonyms, SNIPPET_CHARS, words_found=words_found)
     title = source.get("title", "")
     # The query's text in the title, marked by the service (a highlight of the title field by the node would re-run

@@ -60,9 +60,10 @@ async def search(
     response = await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))
     response["best_bets"] = await best_bets.matching(q)
     if page == 1:  # one search, however many pages of it are read
-        query_log.record_search(normalize_text(q), response["total"],
-                                matched=any(covered(normalize_text(q), (hit["snippet"], hit["title_snippet"]))
-                                            >= MATCHED_SHARE for hit in response["hits"]),
+        text = normalize_text(q)
+        query_log.record_search(text, response["total"],
+                                matched=any(covered(text, (hit["snippet"], hit["title_snippet"])) >= MATCHED_SHARE
+                                            for hit in response["hits"]),
                                 corrected=response["did_you_mean"] is not None,
                                 address=client_ip(request.scope, networks.trusted_proxies))
     return response
