@@ -617,13 +617,18 @@ def test_a_link_with_a_blank_or_over_long_query_is_read_as_the_api_reads_it(page
 # ---- the widget on a portal's page ---------------------------------------------------------------
 
 
+def _open_widget(page, portal: str):
+    """The portal's demo page with the widget: (the widget, its search box)."""
+    page.goto(portal + "/host.html")
+    widget = page.locator("#gov-search")
+    return widget, widget.locator("input[type=search]")
+
+
 def test_widget_renders_in_a_portal_page_on_another_origin(page, api: ApiProcess, portal: str) -> None:
     page, watch = page
     searches = []
     page.on("response", lambda response: searches.append(response) if "/search?" in response.url else None)
-    page.goto(portal + "/host.html")
-    widget = page.locator("#gov-search")
-    box = widget.locator("input[type=search]")
+    widget, box = _open_widget(page, portal)
     expect(box).to_have_attribute("placeholder", "搜索本镇政务信息")
     assert page.evaluate("!!document.querySelector('#gov-search').shadowRoot")
     # The shared helpers it is served with stay inside its scope: its only global is GovSearchWidget.
@@ -996,9 +1001,7 @@ def test_a_popular_query_is_suggested_marked_and_choosing_it_runs_it(page, api: 
 def test_widget_suggests_popular_queries_and_titles_with_the_keyboard(page, api: ApiProcess, portal: str) -> None:
     page, watch = page
     make_popular(api, "垃圾分类", "laji")
-    page.goto(portal + "/host.html")
-    widget = page.locator("#gov-search")
-    box = widget.locator("input[type=search]")
+    widget, box = _open_widget(page, portal)
     box.press_sequentially("laji", delay=30)
     options = widget.locator("[role=option]")
     expect(options.first).to_have_text("垃圾分类")
@@ -1033,9 +1036,7 @@ def test_a_typo_offers_did_you_mean_and_the_link_searches_the_correction(page, a
 
 def test_widget_offers_did_you_mean(page, api: ApiProcess, portal: str) -> None:
     page, watch = page
-    page.goto(portal + "/host.html")
-    widget = page.locator("#gov-search")
-    box = widget.locator("input[type=search]")
+    widget, box = _open_widget(page, portal)
     box.fill("禁铺退捕")
     box.press("Enter")
     offer = widget.locator(".dym")
@@ -1098,9 +1099,7 @@ def test_plain_words_show_the_official_terms_also_searched(page, api: ApiProcess
 
 def test_widget_shows_the_official_terms_also_searched(page, api: ApiProcess, portal: str) -> None:
     page, watch = page
-    page.goto(portal + "/host.html")
-    widget = page.locator("#gov-search")
-    box = widget.locator("input[type=search]")
+    widget, box = _open_widget(page, portal)
     box.fill("老人打针")
     box.press("Enter")
     expect(widget.locator(".synonyms")).to_have_text("同时搜索：老年人、疫苗接种、接种疫苗")
@@ -1113,9 +1112,7 @@ def test_widget_shows_the_official_terms_also_searched(page, api: ApiProcess, po
 
 def test_widget_says_what_date_it_read_and_when_it_searched_any_time(page, api: ApiProcess, portal: str) -> None:
     page, watch = page
-    page.goto(portal + "/host.html")
-    widget = page.locator("#gov-search")
-    box = widget.locator("input[type=search]")
+    widget, box = _open_widget(page, portal)
     box.fill("2023年2月 疫情防控")
     box.press("Enter")
     expect(widget.locator(".date-read")).to_have_text("时间：2023-02-01 至 2023-02-28")
