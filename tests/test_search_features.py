@@ -57,7 +57,8 @@ def test_traditional_input_suggests_simplified_titles(client: TestClient) -> Non
 
 
 @pytest.mark.parametrize(("typo", "meant"), [("安全生厂", "安全生产"), ("禁铺退捕", "禁捕退捕"),
-                                             ("港西镇 安全生厂", "港西镇 安全生产")])
+                                             ("港西镇 安全生厂", "港西镇 安全生产"), ("疫情防空", "疫情防控"),
+                                             ("私搭乱见", "私搭乱建")])
 def test_a_typo_gets_did_you_mean_and_the_correction_finds_it(client: TestClient, typo: str, meant: str) -> None:
     body = search(client, typo, mode="bm25")
     assert body["did_you_mean"] == meant
@@ -72,11 +73,12 @@ def test_words_that_exist_are_never_corrected(client: TestClient, q: str) -> Non
     assert search(client, q, mode="bm25")["did_you_mean"] is None
 
 
-@pytest.mark.parametrize("q", ["学校", "身份证", "缴费", "停车", "供暖"])
+@pytest.mark.parametrize("q", ["学校", "身份证", "缴费", "停车", "供暖", "户籍", "工资", "公园", "堡镇"])
 def test_real_words_the_sample_lacks_are_not_corrected_into_others(client: TestClient, q: str) -> None:
     """No passage holds these, but they are words. The corrections once proposed were pairs that stand in a
     row only across punctuation (学乐 of 好学、乐学; 身份镇 of 身份 / 镇 over a line break; 众暖 of 群众“暖心),
-    or characters that share only a radical (缴 and 经: 纟; 停 and 火: 人)."""
+    characters that share only a radical (缴 and 经: 纟; 停 and 火: 人), words of the segmenter's dictionary
+    (工资 → 工贸, 公园 → 颂园) and a character beside a stop word (户籍 → 户及, 堡镇 → 在镇)."""
     assert search(client, q, mode="bm25")["did_you_mean"] is None
 
 

@@ -62,6 +62,13 @@ class _TimedBackend:
                 part = "other requests"
             self.clock.add(part, started)
 
+    async def analyze(self, index: str, field: str, text: str) -> list[str]:
+        started = time.perf_counter()
+        try:
+            return await self.backend.analyze(index, field, text)
+        finally:
+            self.clock.add("other requests", started)
+
 
 class _TimedVectors:
     def __init__(self, vectors: QueryVectors, clock: _Clock) -> None:

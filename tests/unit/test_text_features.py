@@ -89,12 +89,19 @@ class _Backend:
     """Answers the suggest request with the given options and each phrase count from `found`; the passages
     returned write the word out, unless `texts` gives their texts."""
 
-    def __init__(self, suggest: dict[str, Any], found: dict[str, int], texts: dict[str, str] | None = None) -> None:
+    def __init__(self, suggest: dict[str, Any], found: dict[str, int], texts: dict[str, str] | None = None,
+                 analysis: dict[str, list[str]] | None = None) -> None:
         self.suggest = suggest
         self.found = found
         self.texts = texts or {}
+        self.analysis = analysis or {}  # the word analysis's tokens of a text; unlisted: one token per character
         self.counted: list[str] = []
+        self.analyzed: list[str] = []
         self.requests = 0
+
+    async def analyze(self, index: str, field: str, text: str) -> list[str]:
+        self.analyzed.append(text)
+        return self.analysis.get(text, list(text))
 
     async def msearch(self, index: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         self.requests += 1
@@ -134,6 +141,23 @@ def test_a_number_is_never_corrected_into_another() -> None:
     backend = _Backend(_suggest("第三届人民代表大会", {0: ["第二"], 1: ["二届"]}), {"第二届人民代表大会": 4})
     assert _did_you_mean("第三届人民代表大会", backend) is None
     assert backend.counted == []
+
+
+def test_a_word_the_segmenter_keeps_whole_is_not_corrected() -> None:
+    # No passage holds 工资 (the pair is missing), but the word analysis reads it as one word of its dictionary.
+    backend = _Backend(_suggest("工资", {0: ["工贸"]}), {"工贸": 3}, analysis={"工资": ["工资"]})
+    assert _did_you_mean("工资", backend) is None
+    backend = _Backend(_suggest("工资", {0: ["工贸"]}), {"工贸": 3}, analysis={"工资": ["工", "资"]})
+    assert _did_you_mean("工资", backend) == "工贸"  # had the analysis split it, the shape proposal would stand
+
+
+def test_a_correction_that_reads_as_a_stop_word_is_not_proposed() -> None:
+    # 户及 is written out (住户及家属) but 及 is a stop word: the search looks for 户 alone. The next proposal stands.
+    backend = _Backend(_suggest("户籍", {0: ["户及", "户机"]}), {"户及": 9, "户机": 1}, analysis={"户及": ["户"]})
+    assert _did_you_mean("户籍", backend) == "户机"
+    assert backend.analyzed == ["户籍", "户及", "户机"]
+    backend = _Backend(_suggest("堡镇", {0: ["在镇"]}), {"在镇": 9}, analysis={"在镇": ["镇"]})
+    assert _did_you_mean("堡镇", backend) is None
 
 
 def test_a_word_whose_pairs_run_on_across_punctuation_is_not_written_out_and_not_proposed() -> None:
