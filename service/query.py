@@ -131,6 +131,27 @@ def synonym_clauses(terms: tuple[str, ...]) -> list[dict[str, Any]]:
             for term in terms]
 
 
+def loose_clause(q: str) -> dict[str, Any]:
+    """Any one of the query's character pairs in a row (a lone character: itself), in the title or the text, at
+    LOOSE_BOOST: the articles that share some of the query's wording."""
+    return {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
+                            "minimum_should_match": 1, "boost": LOOSE_BOOST, "_name": "bigrams_any"}}
+
+
+def answering_search(req: SearchRequest, *, timeout: float) -> dict[str, Any]:
+    """Whether some passage within `req`'s filters holds the query's wording: a pair of its characters in a row
+    (`loose_clause`), an official term a synonym rule added, or the exact title or document number. One sharing
+    single characters only (有, 事 and 好 of 有事好商量, which the word clause matches) does not. No hit is read;
+    the count stops at the first (`service.search`: whether a date the query names answers it)."""
+    return {
+        "size": 0,
+        "track_total_hits": 1,
+        "timeout": es_timeout(timeout),
+        "query": {"bool": {"filter": req.filters.clauses(), "minimum_should_match": 1,
+                           "should": [loose_clause(req.q), *synonym_clauses(req.synonyms), *exact_clauses(req.q)]}},
+    }
+
+
 def coverage_segments(q: str) -> list[str]:
     """The query's space-separated parts the coverage clauses look for: distinct, in order, at most
     MAX_COVERAGE_SEGMENTS (clause `segment_i` is part i)."""
@@ -163,8 +184,7 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
         {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
                          "minimum_should_match": "3<60%", "_name": "bigrams"}},
         # Loose: any bigram, so a query in other words still finds the articles sharing some of it.
-        {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
-                         "minimum_should_match": 1, "boost": LOOSE_BOOST, "_name": "bigrams_any"}},
+        loose_clause(q),
         *synonym_clauses(synonyms),
     ]
     precision = [

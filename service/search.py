@@ -38,6 +38,7 @@ from service.query import (
     EXACT_QUERY_NAME,
     SNIPPET_CHARS,
     SearchRequest,
+    answering_search,
     bm25_search,
     exact_search,
     knn_search,
@@ -61,15 +62,6 @@ class _Outcome:
     ranking: str  # what ordered it: bm25, vector, fusion-<method> or the learned ranker's version
     partial: bool  # some shard did not answer in time or at all: results may be incomplete
     suggested: Body | None = None  # the typo check's answer, sent with the candidate search (`service.spelling`)
-
-    @property
-    def answers(self) -> bool:
-        """Whether the result set answers the query: any result of the BM25 and vector rankings; in a fused
-        list, an article holding the query's words (found by the BM25 side, or an exact title or number), not
-        only the vector side's nearest articles in meaning."""
-        if self.ranking in ("bm25", "vector"):
-            return self.total > 0
-        return any(entry.holds_words for entry in self.ranked)
 
 
 class QueryVectors(Protocol):
@@ -138,30 +130,37 @@ class Searcher:
             understood = replace(understood or Understood(text=req.q), synonyms=expansions)
         vector, degraded = await self._embed(req)
         async with self.admission.slot():
-            response, suggested, answers, vector, degraded = await self._search_current(req, started, vector,
-                                                                                       degraded)
-            if understood is not None and understood.date_from is not None and not answers:
-                # The date words' range holds nothing that answers the query (every article of that time, or
-                # undated, is out): the query's words at any time rather than an empty page or strays.
-                anytime = replace(req, filters=replace(req.filters, date_from=None, date_to=None))
-                wide, wide_suggested, wide_answers, vector, degraded = await self._search_current(
-                    anytime, started, vector, degraded)
-                if wide_answers:  # else the date is not what empties the page (a town filter may be)
-                    req, response, suggested = anytime, wide, wide_suggested
-                    understood = replace(understood, date_applied=False)
+            dated = understood is not None and understood.date_from is not None
+            (response, suggested, vector, degraded), answered = await asyncio.gather(
+                self._search_current(req, started, vector, degraded), self._answers(req, ask=dated))
+            anytime = replace(req, filters=replace(req.filters, date_from=None, date_to=None))
+            # The date words' range holds nothing with the query's wording (every article of that time, or undated,
+            # is out): its words at any time rather than an empty page or strays — unless they are nowhere either
+            # (a town filter, say, empties the page, not the date).
+            if understood is not None and not answered and await self._answers(anytime):
+                req, understood = anytime, replace(understood, date_applied=False)
+                response, suggested, vector, degraded = await self._search_current(req, started, vector, degraded)
             did_you_mean = await self._did_you_mean(req, [hit["text"] for hit in response["hits"]], suggested)
         return {**response, "query": typed, "did_you_mean": did_you_mean,
                 "understood": understood and understood.as_json()}
 
+    async def _answers(self, req: SearchRequest, *, ask: bool = True) -> bool:
+        """Whether some article within `req`'s filters holds the query's wording (`query.answering_search`);
+        True, unasked, when `ask` is false."""
+        if not ask:
+            return True
+        (response,) = await self._msearch(answering_search(req, timeout=self.settings.es_search_timeout))
+        return bool(response["hits"]["total"]["value"])
+
     async def _search_current(self, req: SearchRequest, started: float, vector: list[float] | None,
-                              degraded: str | None) -> tuple[dict[str, Any], Body | None, bool, list[float] | None,
+                              degraded: str | None) -> tuple[dict[str, Any], Body | None, list[float] | None,
                                                              str | None]:
         """`_search`, with the query vector of the live index's model: a search refused because the alias moved
         to an index of another model (its vectors another size) since the embedder last read it runs once
-        more with the query embedded by the live model (or none in time: BM25 only). Also returns whether the
-        result set answers the query (`_Outcome.answers`) and the vector and degradation it was searched with."""
+        more with the query embedded by the live model (or none in time: BM25 only). Also returns the vector and
+        degradation it was searched with."""
         try:
-            response, suggested, answers = await self._search(req, started, vector, degraded)
+            response, suggested = await self._search(req, started, vector, degraded)
         except SearchRejected:
             if vector is None:
                 raise
@@ -171,8 +170,8 @@ class Searcher:
                 raise
             log.warning("the live index's embedding model changed; searching again with its query vector")
             vector = again
-            response, suggested, answers = await self._search(req, started, vector, degraded)
-        return response, suggested, answers, vector, degraded
+            response, suggested = await self._search(req, started, vector, degraded)
+        return response, suggested, vector, degraded
 
     async def _did_you_mean(self, req: SearchRequest, found: list[str], suggested: Body | None) -> str | None:
         """The typo check is an aid: when its own request fails (a phrase count past ES_REQUEST_TIMEOUT on a
@@ -205,10 +204,9 @@ class Searcher:
             return None, f"embedding model unavailable ({type(exc).__name__}); results are BM25 only"
 
     async def _search(self, req: SearchRequest, started: float, vector: list[float] | None,
-                      degraded: str | None) -> tuple[dict[str, Any], Body | None, bool]:
-        """The response, the typo check's answer that came back with the candidates (None: not asked), and
-        whether the result set answers the query (`_Outcome.answers`); `vector` is the query's (None: BM25
-        only, `degraded` says why when it should have been there)."""
+                      degraded: str | None) -> tuple[dict[str, Any], Body | None]:
+        """The response and the typo check's answer that came back with the candidates (None: not asked);
+        `vector` is the query's (None: BM25 only, `degraded` says why when it should have been there)."""
         typo = self.speller.request(req.q, known=req.rule_words)
         if req.mode == "bm25" or vector is None:
             outcome = await self._bm25(req, typo)
@@ -240,7 +238,7 @@ class Searcher:
         }
         if degraded:
             response["degraded_reason"] = degraded
-        return response, outcome.suggested, outcome.answers
+        return response, outcome.suggested
 
     async def _msearch(self, *bodies: Body, index: str | None = None) -> list[Body]:
         responses = await self.backend.msearch(index or self.settings.index_alias, bodies)

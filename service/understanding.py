@@ -5,9 +5,10 @@
   names what a text is about (港西镇2022年党员代表会议, published 2023-02-07), not when it appeared.
   The first one found becomes `date_from`/`date_to`, is removed from the searched text, and the
   response reports it (`understood`), so the page can show it as a removable filter. When nothing of
-  that range answers the query (`service.search`: no result, or in hybrid mode only the vector side's
-  nearest articles: none holds the query's words), the words are searched at any time instead and
-  `understood.date_applied` is false: a sentence quoted from an article that says 去年, an event
+  that range holds the query's wording (`service.query.answering_search`: a pair of its characters in a row,
+  an official term of a synonym rule, the exact title or number; not single characters, which 有事好商量
+  shares with most texts) and something at other times does, the words are searched at any time instead
+  and `understood.date_applied` is false, in every mode: a sentence quoted from an article that says 去年, an event
   published the month after, an undated article must not come back empty. It is
   applied only when the request sets no dates itself, some text remains to search and the query is
   not itself an article's exact title or document number (one lookup, only for a query holding a date

@@ -135,6 +135,17 @@ def test_a_date_range_that_holds_no_answer_gives_the_words_at_any_time(client: T
     assert [hit["id"] for hit in body["hits"]] == [hit["id"] for hit in words["hits"]]
 
 
+@pytest.mark.parametrize("mode", ["bm25", "hybrid", "vector"])
+def test_a_date_range_where_only_single_characters_match_gives_the_words_at_any_time(client: TestClient,
+                                                                                      mode: str) -> None:
+    """A passage of 2023年2月 holds 有, 事 and 好 (the word clause matches it), none a pair of 有事好商量: the
+    articles that quote it, at other times, are the answer (first, but in vector mode, which ranks by meaning)."""
+    body = search(client, "2023年2月 有事好商量", mode=mode)
+    assert body["understood"]["date_applied"] is False
+    shown = body["hits"] if mode == "vector" else body["hits"][:1]
+    assert any("有事好商量" in hit["text"] for hit in shown)
+
+
 @pytest.mark.parametrize("mode", ["bm25", "hybrid"])
 def test_a_passage_matched_through_character_pairs_alone_is_marked_there(client: TestClient, mode: str) -> None:
     """smartcn keeps 防火墙 whole, so only the bigram field finds 防火 in it; the snippet shows and marks it."""
