@@ -11,8 +11,9 @@ marks are read against the query's own text (and the official terms searched for
   八里<em>庙村</em> becomes <em>八里庙村</em> and <em>党</em>的<em>二十大</em> becomes <em>党的二十大</em>;
   never part of one: 加固疫情防线 holds no 疫情防控, so its 疫情 stays as marked (growing over any characters
   that were query text marked 疫情防, 区委副书记 and 负责人的);
-- a mark of one character is dropped, unless the query asks for single characters (a part of it between
-  spaces is one character): a lone 保 in 保质保量 tells the reader nothing;
+- a mark of one character is dropped, unless the query asks for that character alone (a part of it between
+  spaces is that character): a lone 保 in 保质保量 tells the reader nothing, the 税 of 港西镇 税 does, and the
+  query's other parts are read as any other query's;
 - marks that touch but are not query text together stay two marks (12月 and 1日 for the query 12月31日).
 
 Search snippets (`service.search`) and the article view's marks (`service.routes.articles`) both pass
@@ -36,14 +37,9 @@ PRE_TAG = "<em>"
 POST_TAG = "</em>"
 _MARK = re.compile(f"{re.escape(PRE_TAG)}(.*?){re.escape(POST_TAG)}", re.S)
 
-__all__ = ["POST_TAG", "PRE_TAG", "covered", "marked", "query_text", "single_characters_asked", "snippet", "tidy"]
+__all__ = ["POST_TAG", "PRE_TAG", "covered", "marked", "query_text", "snippet", "tidy"]
 
 Span = tuple[int, int]  # [start, end) in the fragment's unescaped text
-
-
-def single_characters_asked(q: str) -> bool:
-    """Whether the (normalised) query asks for a single character: one of its space-separated parts is one."""
-    return any(len(part) == 1 for part in q.split())
 
 
 def tidy(fragment: str, q: str, also: Iterable[str] = ()) -> str:
@@ -51,9 +47,8 @@ def tidy(fragment: str, q: str, also: Iterable[str] = ()) -> str:
     terms searched besides it) as the module says; text is escaped as the highlighter escapes it."""
     text, spans = _parse(fragment)
     runs = _touching(spans)
-    if single_characters_asked(q):
-        return _render(text, [(run[0][0], run[-1][1]) for run in runs])
     words = _words(q, also)
+    singles = {word for word in words if len(word) == 1}  # characters the query asks for alone (港西镇 税)
     folded = _folded(text)
     # Where the passage holds a whole part of the query (or an official term): a mark inside one covers it.
     wholes = [(m.start(), m.end()) for word in words if len(word) > 1
@@ -65,7 +60,7 @@ def tidy(fragment: str, q: str, also: Iterable[str] = ()) -> str:
             for first, last in wholes:
                 if first < end and start < last:
                     start, end = min(start, first), max(end, last)
-            if end - start > 1:
+            if end - start > 1 or folded[start:end] in singles:
                 kept.append((start, end))
     return _render(text, _overlapping(kept))
 

@@ -6,7 +6,7 @@ import html
 
 import pytest
 
-from service.marks import covered, marked, query_text, single_characters_asked, snippet, tidy
+from service.marks import covered, marked, query_text, snippet, tidy
 
 
 @pytest.mark.parametrize(("fragment", "q", "tidied"), [
@@ -37,8 +37,10 @@ from service.marks import covered, marked, query_text, single_characters_asked, 
     # Escaped text counts as the character it stands for, and is escaped again.
     ("A<em>&amp;</em>B <em>&amp;&lt;</em>", "A&B", "<em>A&amp;B</em> <em>&amp;&lt;</em>"),
     ("X<em>&lt;b&gt;</em>", "<b>", "X<em>&lt;b&gt;</em>"),
-    # The query asks for one character: kept, touching marks joined.
-    ("<em>镇</em>政府 <em>税</em>务", "港西 税", "<em>镇</em>政府 <em>税</em>务"),
+    # The query asks for a character alone: that character's marks are kept; its other parts read as ever.
+    ("<em>镇</em>政府 <em>税</em>务", "港西 税", "镇政府 <em>税</em>务"),
+    ("八里<em>庙</em><em>村</em>召开 <em>a</em>", "八里庙村 a", "<em>八里庙村</em>召开 <em>a</em>"),
+    ("协<em>北</em><em>村</em>村委会<em>税</em>", "北双村 税", "协北村村委会<em>税</em>"),
     ("无标记的文字", "低保", "无标记的文字"),
 ])
 def test_tidy_joins_touching_marks_and_drops_lone_characters(fragment: str, q: str, tidied: str) -> None:
@@ -49,11 +51,6 @@ def test_the_official_terms_searched_count_as_the_query_text() -> None:
     # 老人 → 老年人 (a synonym rule): its characters marked apart are joined as the query's 老人 would be
     assert tidy("关爱<em>老</em><em>年</em><em>人</em>", "给老人装电视", also=("老年人",)) == "关爱<em>老年人</em>"
     assert tidy("关爱<em>老</em><em>年</em><em>人</em>", "给老人装电视") == "关爱老年人"
-
-
-def test_single_characters_are_asked_by_a_one_character_part() -> None:
-    assert single_characters_asked("税") and single_characters_asked("港西镇 税")
-    assert not single_characters_asked("港西镇 垃圾分类") and not single_characters_asked("")
 
 
 def test_marked_reads_the_marked_texts_unescaped() -> None:
