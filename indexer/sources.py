@@ -88,21 +88,21 @@ def read_sources(paths: Iterable[str | Path], report: ReadReport) -> Iterator[Ar
             if origin in files_seen:  # named twice (a directory and a file in it): read once
                 continue
             files_seen.add(origin)
-            for article in _read_file(file, report):
+            for article, line in _read_file(file, report):
                 article = article.model_copy(update={"origin": origin})
                 if article.date is not None and in_the_future(article.date):
-                    report.problems.append(Problem(str(file), None, f"article {article.article_id} "
+                    report.problems.append(Problem(str(file), line, f"article {article.article_id} "
                                                    f"({article.title[:30]!r}) is dated {article.date}, in the "
                                                    "future: indexed without a date", kept=True))
                     article = article.model_copy(update={"date": None})
                 if article.article_id in first_seen:
                     report.records_read -= 1  # read, but not taken: counted as skipped only
                     report.records_skipped += 1
-                    report.problems.append(Problem(str(file), None, f"article {article.article_id} "
+                    report.problems.append(Problem(str(file), line, f"article {article.article_id} "
                                                    f"({article.title[:30]!r}) has the id of one read before from "
                                                    f"{first_seen[article.article_id]}: skipped, the first is kept"))
                     continue
-                first_seen[article.article_id] = str(file)
+                first_seen[article.article_id] = str(file) if line is None else f"{file} line {line}"
                 report.articles += 1
                 yield article
 
@@ -126,27 +126,28 @@ def _walk(directory: Path, report: ReadReport) -> Iterator[Path]:
             yield entry
 
 
-def _read_file(path: Path, report: ReadReport) -> Iterator[Article]:
+def _read_file(path: Path, report: ReadReport) -> Iterator[tuple[Article, int | None]]:
+    """The file's articles, each with the line of the record it was read from (None for a page's)."""
     suffix = path.suffix.lower()
     if suffix in RECORD_SUFFIXES:
         yield from _read_records(path, report)
     elif suffix in PAGE_SUFFIXES:
         yield from _read_page(path, report)
     else:
-        yield from _skip_file(path, report, f"not read: only {', '.join(sorted(PAGE_SUFFIXES))} pages and "
-                              f"{', '.join(sorted(RECORD_SUFFIXES))} records are")
+        _skip_file(path, report, f"not read: only {', '.join(sorted(PAGE_SUFFIXES))} pages and "
+                   f"{', '.join(sorted(RECORD_SUFFIXES))} records are")
 
 
-def _read_page(path: Path, report: ReadReport) -> Iterator[Article]:
+def _read_page(path: Path, report: ReadReport) -> Iterator[tuple[Article, None]]:
     """A scraped page in UTF-8, UTF-16 with a byte-order mark, or GB18030 (`page_text`)."""
     html = path.suffix.lower() in {".html", ".htm"}
     try:
         text = page_text(path.read_bytes(), html=html)
     except UnicodeDecodeError as exc:
-        yield from _skip_file(path, report, str(exc.reason))
+        _skip_file(path, report, str(exc.reason))
         return
     except OSError as exc:
-        yield from _skip_file(path, report, f"unreadable: {exc.strerror or exc}")
+        _skip_file(path, report, f"unreadable: {exc.strerror or exc}")
         return
     report.files_read += 1
     if html:
@@ -158,7 +159,8 @@ def _read_page(path: Path, report: ReadReport) -> Iterator[Article]:
         return
     if not articles:
         report.problems.append(Problem(str(path), None, "no article found in the page"))
-    yield from articles
+    for article in articles:
+        yield article, None
 
 
 _GB = {"gb2312", "gbk", "gb18030", "x-gbk", "cp936", "euc-cn", "hz-gb-2312"}
@@ -198,17 +200,16 @@ def _undecodable(exc: UnicodeDecodeError, reason: str) -> UnicodeDecodeError:
     return UnicodeDecodeError(exc.encoding, exc.object, exc.start, exc.end, reason)
 
 
-def _skip_file(path: Path, report: ReadReport, reason: str) -> Iterator[Article]:
+def _skip_file(path: Path, report: ReadReport, reason: str) -> None:
     report.files_skipped += 1
     report.problems.append(Problem(str(path), None, reason))
-    yield from ()
 
 
-def _read_records(path: Path, report: ReadReport) -> Iterator[Article]:
+def _read_records(path: Path, report: ReadReport) -> Iterator[tuple[Article, int]]:
     try:
         handle = path.open("rb")
     except OSError as exc:
-        yield from _skip_file(path, report, f"unreadable: {exc.strerror or exc}")
+        _skip_file(path, report, f"unreadable: {exc.strerror or exc}")
         return
     report.files_read += 1
     titles: Counter[str] = Counter()
@@ -226,7 +227,7 @@ def _read_records(path: Path, report: ReadReport) -> Iterator[Article]:
                 continue
             unread.note(record, article, number)
             report.records_read += 1
-            yield article
+            yield article, number
     report.problems.extend(Problem(str(path), line, reason, kept=True) for line, reason in unread.notes())
 
 

@@ -89,7 +89,9 @@ def test_a_repeated_id_keeps_the_first_record_whole_and_reports_the_second(tmp_p
     (article,) = read_sources([path], report)
     assert article.title == "长文章第一版" and report.articles == 1 and report.records_skipped == 1
     assert report.records_read == 1  # the second is counted once, as skipped
-    assert "短文章第二版" in report.problems[0].reason and "skipped" in report.problems[0].reason
+    (problem,) = report.problems
+    assert "短文章第二版" in problem.reason and "skipped" in problem.reason
+    assert problem.line == 2 and f"read before from {path} line 1:" in problem.reason  # both records located
 
 
 def test_a_date_in_the_future_is_dropped_with_a_note(tmp_path: Path) -> None:
@@ -101,7 +103,7 @@ def test_a_date_in_the_future_is_dropped_with_a_note(tmp_path: Path) -> None:
     future, today = read_sources([path], report)
     assert (future.date, today.date) == (None, date.today().isoformat())
     (note,) = report.problems
-    assert note.kept and "2099-12-31, in the future: indexed without a date" in note.reason
+    assert note.kept and "2099-12-31, in the future: indexed without a date" in note.reason and note.line == 1
 
 
 def test_a_file_named_twice_in_the_sources_is_read_once(tmp_path: Path) -> None:
