@@ -321,8 +321,11 @@ class JobStore:
                                sort=[{"created": {"order": "desc", "unmapped_type": "date"}}])
         return [self._bury_if_dead(hit["_source"]) for hit in found["hits"]["hits"]]
 
-    def last_succeeded(self) -> dict[str, Any] | None:
-        return next((job for job in self.list(limit=50) if job["state"] == "succeeded"), None)
+    def last_succeeded(self, index: str | None = None) -> dict[str, Any] | None:
+        """The newest of the last 50 jobs that succeeded; with `index`, the newest that wrote into that index (built
+        it, or updated it incrementally)."""
+        return next((job for job in self.list(limit=50)
+                     if job["state"] == "succeeded" and index in (None, job.get("new_index"))), None)
 
     def _bury_if_dead(self, job: dict[str, Any]) -> dict[str, Any]:
         """An active job with no heartbeat for DEAD_AFTER and no live lease belongs to a process that died:

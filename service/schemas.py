@@ -422,7 +422,12 @@ class IndexStats(BaseModel):
     dims: int | None
     created: str | None
     indices: list[str]
-    last_successful_job: Job | None
+    last_successful_job: Job | None = Field(description="The newest reindex job that succeeded. After a rollback or a "
+                                            "restore, not the one behind the live index: see `live_index_job`.")
+    live_index_job: Job | None = Field(description="The newest job that succeeded writing into the live index "
+                                       "(`index`): the job that built it or last updated it incrementally; null "
+                                       "when the command line or a restore made it, or its job is past the 50 "
+                                       "newest.")
     running_job: Job | None
     query_cache: QueryCacheStats
     admission: AdmissionStats | None = None

@@ -544,11 +544,16 @@ def test_admin_edits_survive_a_full_rebuild_and_a_rollback(admin: TestClient, es
     assert admin.get("/articles/journal-1").json()["title"] == doc["title"]
     assert admin.get(f"/articles/{victim}").status_code == 404
     assert admin.get("/search", params={"q": "智能门磁"}).json()["hits"][0]["id"] == "journal-1"
+    stats = admin.get("/admin/stats", headers=AUTH).json()
+    assert stats["live_index_job"]["job_id"] == stats["last_successful_job"]["job_id"] == job["job_id"]
 
     later = {**doc, "title": "港西镇为独居老人安装燃气报警器", "body": "燃气报警器已安装到位。"}
     assert admin.put("/admin/documents/journal-2", json=later, headers=AUTH).status_code == 201
     rolled = admin.post("/admin/rollback", headers=AUTH)
     assert rolled.status_code == 200 and rolled.json()["index"] == before
+    stats = admin.get("/admin/stats", headers=AUTH).json()  # the job's index is no longer the live one
+    assert stats["index"] == before and stats["last_successful_job"]["job_id"] == job["job_id"]
+    assert stats["live_index_job"] is None or stats["live_index_job"]["new_index"] == before
     assert admin.get("/articles/journal-1").json()["title"] == doc["title"]
     assert admin.get("/articles/journal-2").json()["title"] == later["title"]
     assert admin.get(f"/articles/{victim}").status_code == 404

@@ -192,6 +192,7 @@ async def stats(settings: SettingsDep, es: EsSyncDep, store: JobStoreDep,
         raise ServiceUnavailable(f"alias {alias} does not exist yet")
     data = await _read(elastic.index_stats, es, alias, live)
     data["last_successful_job"] = await _read(store.last_succeeded)
+    data["live_index_job"] = await _read(store.last_succeeded, live)
     data["running_job"] = await _read(store.running_job)
     data["query_cache"] = {"hits": query_embedder.hits, "misses": query_embedder.misses}
     data["admission"] = runtime.admission.stats()
