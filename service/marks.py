@@ -29,9 +29,10 @@ same marks.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 PRE_TAG = "<em>"
 POST_TAG = "</em>"
@@ -70,20 +71,22 @@ def query_text(text: str, q: str, also: Iterable[str] = ()) -> list[Span]:
     text of `q` (normalised) or of `also`, the official terms searched besides it, and cuts a number or a Latin
     word neither in the text nor in the query (17 of 171号, or of 11月17日, is no match of 170号)."""
     words = _words(q, also)
+    pieces, runs = _pieces(tuple(words))
     folded = _folded(text)
     spans: list[Span] = []
-    at = 0
-    while at < len(folded) - 1:
-        end = at + 1
-        while end < len(folded) and any(folded[at:end + 1] in word for word in words):
-            end += 1
-        piece = folded[at:end]
-        if end - at > 1 and not _cuts(folded, at, end) and any(
-                not _cuts(word, m.start(), m.end()) for word in words for m in re.finditer(re.escape(piece), word)):
-            spans.append((at, end))
-            at = end
-        else:
-            at += 1
+    for run in runs.finditer(folded):  # a piece of the query lies within a run of its characters
+        at, stop = run.span()
+        while at < stop - 1:
+            end = at + 1
+            while end < stop and folded[at:end + 1] in pieces:
+                end += 1
+            piece = folded[at:end]
+            if end - at > 1 and not _cuts(folded, at, end) and any(
+                    not _cuts(word, start, start + len(piece)) for word in words for start in _found(piece, word)):
+                spans.append((at, end))
+                at = end
+            else:
+                at += 1
     return spans
 
 
@@ -142,6 +145,23 @@ def _touching(spans: list[Span]) -> list[list[Span]]:
         else:
             runs.append([span])
     return runs
+
+
+@functools.lru_cache(maxsize=256)
+def _pieces(words: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[str]]:
+    """What `query_text` looks up, once per query rather than at every character of every passage it reads: every
+    run of two characters or more of `words`, and a pattern of the runs of two or more of their characters."""
+    pieces = frozenset(word[i:j] for word in words for i in range(len(word) - 1) for j in range(i + 2, len(word) + 1))
+    chars = "".join(sorted(set("".join(words))))
+    return pieces, re.compile(f"[{re.escape(chars)}]{{2,}}" if chars else "(?!)")
+
+
+def _found(piece: str, word: str) -> Iterator[int]:
+    """Where `piece` starts in `word`, overlaps included."""
+    start = word.find(piece)
+    while start >= 0:
+        yield start
+        start = word.find(piece, start + 1)
 
 
 def _words(q: str, also: Iterable[str]) -> list[str]:
