@@ -28,6 +28,19 @@ DOC_NUMBER = re.compile(
 """An official document number as written in running text: 崇港委〔2022〕171号, 国办发(2017)47号."""
 
 
+ASKING = re.compile(r"什么时候|怎么样|怎么办|怎么|如何|哪里|哪儿|哪些|什么|多少|是否|能否|[吗呢吧](?=\s|$)|[？?]")
+"""The words of a question that ask rather than say what is asked about (高考什么时候: 什么时候), and a final
+particle (吗, 呢, 吧)."""
+
+
+def asked(q: str) -> str:
+    """What a (normalised) query asks about: `q` without its asking words (`ASKING`), its parts split where they
+    stood, and without a lone character they leave behind (做 of 垃圾分类怎么做, 交 of 个税怎么交; one the query typed
+    as a part of its own stays); `q` itself when nothing else is left (什么)."""
+    typed = set(q.split())
+    return " ".join(part for part in ASKING.sub(" ", q).split() if len(part) > 1 or part in typed) or q
+
+
 def find_doc_number(*texts: str | None) -> str | None:
     """The first official document number in the texts, tried in order, without spaces."""
     for text in texts:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from govsearch.actions import article_doc_id, passage_doc_id
 from govsearch.pinyin import INITIALS_FIELD, PINYIN_FIELD
-from govsearch.rules import normalize_doc_number
+from govsearch.rules import asked, normalize_doc_number
 from govsearch.schema import HIT_SOURCE_FIELDS, MAX_PASSAGES, METADATA_FIELDS, PASSAGE_SPAN_FIELDS
 from service import facets
 from service.marks import POST_TAG, PRE_TAG
@@ -131,6 +131,22 @@ def synonym_clauses(terms: tuple[str, ...]) -> list[dict[str, Any]]:
             for term in terms]
 
 
+def _words_clause(q: str, zero_terms: Literal["none", "all"] = "none") -> dict[str, Any]:
+    """Most of the query's words (smartcn), term-centric across title and text: each may match in either.
+    `zero_terms`: what a query of stop words alone matches."""
+    clause: dict[str, Any] = {"query": q, "type": "cross_fields", "fields": ["title^3", "text"],
+                              "minimum_should_match": "2<75%", "_name": "words"}
+    if zero_terms != "none":
+        clause["zero_terms_query"] = zero_terms
+    return {"multi_match": clause}
+
+
+def _bigrams_clause(q: str) -> dict[str, Any]:
+    """Most of the query's character pairs, across title and text."""
+    return {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
+                            "minimum_should_match": "3<60%", "_name": "bigrams"}}
+
+
 def loose_clause(q: str) -> dict[str, Any]:
     """Any one of the query's character pairs in a row (a lone character: itself), in the title or the text, at
     LOOSE_BOOST: the articles that share some of the query's wording."""
@@ -167,8 +183,16 @@ def coverage_clauses(q: str) -> list[dict[str, Any]]:
     return [*segments, {"match_phrase": {"text": {"query": q, "slop": NEAR_SLOP, "boost": 0, "_name": NEAR_CLAUSE}}}]
 
 
+Match = Literal["ranked", "typed", "worded"]
+"""Which articles a BM25 request finds (`bm25_query`): `ranked`, the relevance ranking's, also those sharing one
+character pair; `typed`, those holding every part of what the query asks about (`rules.asked`: its asking words
+such as 什么时候 left out) as typed; `worded`, those holding, for every part, most of its words and most of its
+character pairs (2 of the 3 characters of 多巴胺 are no match), or an official term of a synonym rule (the date-sorted
+lists: `service.search`)."""
+
+
 def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
-               synonyms: tuple[str, ...] = (), coverage: bool = False) -> dict[str, Any]:
+               synonyms: tuple[str, ...] = (), coverage: bool = False, match: Match = "ranked") -> dict[str, Any]:
     """Word matches (smartcn) carry the score; character bigrams add recall for names and
     words the segmenter splits differently; phrases and the title lift the best matches.
 
@@ -176,13 +200,23 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
     clause (any one bigram) keeps articles that share only part of the wording in the list,
     below every strict match of comparable strength. `synonyms` (official terms for the query's
     plain words) are further recall clauses of their own, at SYNONYM_BOOST. `coverage` adds the
-    zero-weight clauses the ranker reads (`coverage_clauses`): they never change a score or the order."""
+    zero-weight clauses the ranker reads (`coverage_clauses`): they never change a score or the order.
+    `match` (`Match`): `typed` asks for each space-separated part of what the query asks about as a phrase in the
+    title or the text, all of them; `worded` for most of each part's words and pairs (or a synonym's term)."""
+    if match != "ranked":
+        parts = dict.fromkeys(asked(q).split())
+        # A part of stop words alone (做 of 垃圾分类怎么做) asks for nothing: it matches every article.
+        must = ([{"multi_match": {"query": part, "type": "phrase", "fields": ["title^3", "text"],
+                                  "zero_terms_query": "all"}} for part in parts]
+                if match == "typed" else
+                [{"bool": {"should": [
+                    {"bool": {"must": [_words_clause(part, zero_terms="all"), _bigrams_clause(part)]}},
+                    *synonym_clauses(synonyms),
+                ], "minimum_should_match": 1}} for part in parts])
+        return {"bool": {"must": must, "filter": filters.clauses()}}
     recall = [
-        # Term-centric across title and text: each query word may match in either.
-        {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title^3", "text"],
-                         "minimum_should_match": "2<75%", "_name": "words"}},
-        {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
-                         "minimum_should_match": "3<60%", "_name": "bigrams"}},
+        _words_clause(q),
+        _bigrams_clause(q),
         # Loose: any bigram, so a query in other words still finds the articles sharing some of it.
         loose_clause(q),
         *synonym_clauses(synonyms),
@@ -245,14 +279,14 @@ def hit_source(hit: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def bm25_search(req: SearchRequest, *, offset: int, limit: int, with_aggs: bool, timeout: float,
-                candidates: bool = False) -> dict[str, Any]:
+                candidates: bool = False, match: Match = "ranked") -> dict[str, Any]:
     """Passages grouped by article with `collapse`: one hit per article, its best passage.
 
     `candidates=True`: a fusion candidate list (`CANDIDATE_HIT`, no highlight, the ranker's coverage
-    clauses, each passage's version); otherwise the bm25 mode's page itself (≤ size hits, whole and
-    highlighted: it is already the page)."""
+    clauses, each passage's version); otherwise the page itself (≤ size hits, whole and highlighted: it is
+    already the page). `match`: which articles (`Match`)."""
     body: dict[str, Any] = {
-        "query": bm25_query(req.q, req.filters, req.boost, req.synonyms, coverage=candidates),
+        "query": bm25_query(req.q, req.filters, req.boost, req.synonyms, coverage=candidates, match=match),
         "collapse": {"field": "article_id"},
         "from": offset,
         "size": limit,

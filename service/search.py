@@ -188,9 +188,10 @@ class Searcher:
         Computed before the search takes its admission slot: the slots bound what Elasticsearch works on at
         once, and the embedder bounds its own computations (MAX_CONCURRENT_EMBEDDINGS) and embeds the queries
         that arrive together in one pass (`service.embedding.QueryEmbedder`), so no slot is held meanwhile."""
-        if req.mode not in ("vector", "hybrid") or not _WORDED.search(req.q):
-            # Only punctuation, symbols or emoji: nothing a vector could stand for, and nothing BM25 matches, so
-            # the answer is empty rather than the vector side's nearest articles to noise.
+        if req.mode == "bm25" or (req.mode == "hybrid" and req.sort == "date") or not _WORDED.search(req.q):
+            # bm25, and hybrid by date, order by words alone (`_by_date`). A query of only punctuation, symbols or
+            # emoji: nothing a vector could stand for, and nothing BM25 matches, so the answer is empty rather than
+            # the vector side's nearest articles to noise.
             return None, None
         try:
             return await self.embedder.embed(req.q), None
@@ -208,7 +209,9 @@ class Searcher:
         """The response and the typo check's answer that came back with the candidates (None: not asked);
         `vector` is the query's (None: BM25 only, `degraded` says why when it should have been there)."""
         typo = self.speller.request(req.q, known=req.rule_words)
-        if req.mode == "bm25" or vector is None:
+        if req.sort == "date" and (req.mode != "vector" or vector is None):
+            outcome = await self._by_date(req, typo)
+        elif req.mode == "bm25" or vector is None:
             outcome = await self._bm25(req, typo)
         elif req.mode == "vector":
             outcome = await self._vector(req, vector, typo)
@@ -296,6 +299,29 @@ class Searcher:
                    for i, c in enumerate(candidates, start=1 + (req.page - 1) * req.size)]
         total, counts = facets.from_aggregations(response["aggregations"])
         return _Outcome(total, entries, counts, paged=True, ranking="bm25", partial=_partial(response),
+                        suggested=suggested)
+
+    async def _by_date(self, req: SearchRequest, typo: Body | None) -> _Outcome:
+        """Newest first (bm25 and hybrid modes): the articles that hold every part of the query as typed, or, when
+        none does, most of its words or character pairs or an official term a synonym rule adds (`query.Match`);
+        `total` and the facets count that set. Never the articles sharing one pair of characters with the query
+        (分类 of 垃圾分类), which the relevance order keeps below every better match, nor those only near in
+        meaning: a date order has no relevance to put them below."""
+        offset = (req.page - 1) * req.size
+        suggested: Body | None = None
+        for match in ("typed", "worded"):
+            body = bm25_search(req, offset=offset, limit=req.size, with_aggs=True, match=match,
+                               timeout=self.settings.es_search_timeout)
+            (response,), answer = await self._candidates([body], typo)
+            if typo is not None:  # the typo check rides along the first request only
+                suggested, typo = answer, None
+            total, counts = facets.from_aggregations(response["aggregations"])
+            if total or match == "worded":
+                break
+        candidates = group_by_article(response["hits"]["hits"], exact_query=EXACT_QUERY_NAME)
+        entries = [Fused(c.article_id, calibrate_bm25(c.score), c, {"bm25": i}, c.exact)
+                   for i, c in enumerate(candidates, start=1 + offset)]
+        return _Outcome(total, entries, counts, paged=True, ranking="date", partial=_partial(response),
                         suggested=suggested)
 
     def _knn(self, req: SearchRequest, vector: list[float]) -> dict[str, Any]:

@@ -176,6 +176,48 @@ def test_a_date_range_emptied_by_another_filter_is_not_blamed(client: TestClient
     assert all(hit["match"] == "meaning" for hit in body["hits"])
 
 
+def _holds(hit: dict, words: str) -> bool:
+    return all(word in hit["title"] + hit["text"] for word in words.split())
+
+
+@pytest.mark.parametrize("q", ["垃圾分类", "港西镇 疫情防控"])
+def test_sort_by_date_lists_the_articles_holding_the_query_newest_first_in_bm25_and_hybrid(client: TestClient,
+                                                                                           q: str) -> None:
+    """Not the articles sharing one pair of characters (分类 of 垃圾分类: relevance keeps them last, a date order
+    would mix them in), nor hybrid's fused list, which a relevance depth cuts short: the whole set, counted."""
+    bm25, hybrid = (search(client, q, mode=mode, sort="date", size=50) for mode in ("bm25", "hybrid"))
+    assert bm25["ranking"] == hybrid["ranking"] == "date"
+    assert hybrid["total"] == bm25["total"] == len(bm25["hits"]) > 0
+    assert [hit["id"] for hit in hybrid["hits"]] == [hit["id"] for hit in bm25["hits"]]
+    assert all(_holds(hit, q) for hit in hybrid["hits"])
+    dates = [hit["date"] for hit in hybrid["hits"] if hit["date"]]
+    assert dates == sorted(dates, reverse=True)
+    relevance = search(client, q, mode="bm25", size=50)
+    assert {hit["id"] for hit in relevance["hits"] if _holds(hit, q)} == {hit["id"] for hit in hybrid["hits"]}
+    for bucket in hybrid["facets"]["year"]:  # a year's count is what choosing it returns
+        year = bucket["value"]
+        chosen = search(client, q, mode="hybrid", sort="date", date_from=f"{year}-01-01", date_to=f"{year}-12-31")
+        assert chosen["total"] == bucket["count"]
+
+
+def test_sort_by_date_of_words_no_article_holds_as_typed_lists_those_holding_most_of_them(client: TestClient) -> None:
+    body = search(client, "给老人装电视", sort="date")
+    assert body["total"] > 0 and all(hit["match"] == "words" for hit in body["hits"])
+    dates = [hit["date"] for hit in body["hits"] if hit["date"]]
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_sort_by_date_reads_what_a_question_asks_about(client: TestClient) -> None:
+    asked = search(client, "垃圾分类怎么做", sort="date", size=50)
+    assert asked["hits"] and all("垃圾分类" in hit["title"] + hit["text"] for hit in asked["hits"])
+
+
+def test_sort_by_date_wants_every_part_of_the_query(client: TestClient) -> None:
+    """No sample article mentions 冬奥会: its 港西镇 articles are no answer to 港西镇 冬奥会 by date."""
+    assert search(client, "港西镇 冬奥会", sort="date")["total"] == 0
+    assert search(client, "港西镇 冬奥会", sort="date", mode="bm25")["total"] == 0
+
+
 def test_a_town_office_filters_by_its_one_name(client: TestClient) -> None:
     """An old link or a portal may still say 镇党群办: the same articles as 党群办, the one facet value."""
     office = search(client, "工作", mode="bm25", department="党群办")

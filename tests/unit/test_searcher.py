@@ -88,7 +88,7 @@ def test_snippet_without_highlight_is_html_escaped() -> None:
 def test_hybrid_sends_both_retrievers_in_one_round_trip_with_the_same_filters() -> None:
     backend = _hybrid_backend()
     embedder = FakeEmbedder([0.25, 0.5])
-    req = SearchRequest(q="港西镇", filters=Filters(town=("港西镇",)), page=2, sort="date")
+    req = SearchRequest(q="港西镇", filters=Filters(town=("港西镇",)), page=2)
     _search(backend, req, embedder, candidate_depth=30)
     assert embedder.texts == ["港西镇"]
     ((index, bodies),) = backend.calls
@@ -97,7 +97,7 @@ def test_hybrid_sends_both_retrievers_in_one_round_trip_with_the_same_filters() 
     assert (kind(bm25), kind(knn)) == ("bm25", "knn")
     assert bm25["query"]["bool"]["filter"] == knn["knn"]["filter"]
     assert {"terms": {"town": ["港西镇"]}} in knn["knn"]["filter"]
-    # A fixed-depth relevance list, whatever the page and sort asked for.
+    # A fixed-depth relevance list, whatever the page asked for.
     assert (bm25["from"], bm25["size"], "aggs" in bm25) == (0, 30, False)
     assert bm25["sort"][0] == "_score"
     assert (knn["knn"]["k"], knn["knn"]["query_vector"]) == (60, [0.25, 0.5])
@@ -158,11 +158,48 @@ def test_hybrid_pages_the_fused_list() -> None:
     assert [len(p) for p in pages] == [2, 2, 2, 0]
 
 
-def test_hybrid_sort_by_date_is_newest_first_with_undated_last() -> None:
-    result = _search(_hybrid_backend(), SearchRequest(q="港西镇", size=50, sort="date"))
+def _typed(body: Body) -> bool:
+    """Whether a bm25 body asks for the query's parts as typed (`Match` `typed`: phrases, all of them)."""
+    return all(clause.get("multi_match", {}).get("type") == "phrase" for clause in body["query"]["bool"]["must"])
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_sort_by_date_lists_the_articles_holding_the_query_as_typed_newest_first(mode: str) -> None:
+    backend, embedder = FakeBackend(bm25=response(BM25_HITS[:2], AGGS)), FakeEmbedder()
+    result = _search(backend, SearchRequest(q="港西镇 安全", mode=mode, sort="date", size=2, page=2), embedder)
+    ((_, (body,)),) = backend.calls  # one request: no kNN, no page fetch, no query vector
+    assert embedder.texts == []
+    assert _typed(body) and [c["multi_match"]["query"] for c in body["query"]["bool"]["must"]] == ["港西镇", "安全"]
+    assert body["sort"][0] == {"date": {"order": "desc", "missing": "_last"}}
+    assert (body["from"], body["size"], "aggs" in body) == (2, 2, True)
+    assert (result["ranking"], result["total"], [h["id"] for h in result["hits"]]) == ("date", 42, ["b1", "b2"])
+    assert all(h["match"] == "words" for h in result["hits"])
+
+
+def test_vector_mode_sorts_its_nearest_articles_by_date_newest_first_undated_last() -> None:
+    knn = [*KNN_HITS, hit("v4", 0.8, 0, date=None)]
+    result = _search(FakeBackend(exact=response([]), knn=response(knn)), SearchRequest(q="港西镇", mode="vector",
+                                                                                      sort="date", size=50))
     dates = [h["date"] for h in result["hits"]]
     assert dates[0] == "2023-01-02" and dates[-1] is None
     assert dates[:-1] == sorted(dates[:-1], reverse=True)
+
+
+def test_sort_by_date_falls_back_to_most_words_when_no_article_holds_the_query_as_typed() -> None:
+    class NothingTyped(FakeBackend):
+        async def msearch(self, index: str, bodies: Sequence[Body]) -> list[Body]:
+            answers = await super().msearch(index, bodies)
+            return [response([], aggregations(0)) if kind(body) == "bm25" and _typed(body) else answer
+                    for body, answer in zip(bodies, answers)]
+
+    backend = NothingTyped(bm25=response(BM25_HITS[:2], AGGS))
+    result = _search(backend, SearchRequest(q="老人装电视", sort="date", size=2))
+    typed, worded = backend.bodies
+    assert _typed(typed) and not _typed(worded)
+    (part,) = worded["query"]["bool"]["must"]
+    names = [c["multi_match"].get("_name") for c in part["bool"]["should"][0]["bool"]["must"]]
+    assert names == ["words", "bigrams"]  # both, and not the loose clause: one shared pair of characters is no match
+    assert (result["total"], [h["id"] for h in result["hits"]]) == (42, ["b1", "b2"])
 
 
 def test_exact_title_hit_is_pinned_first_in_hybrid() -> None:

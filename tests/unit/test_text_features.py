@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from govsearch.pinyin import is_pinyin_query, query_form, suffix_forms, title_fields
-from govsearch.rules import normalize_text
+from govsearch.rules import asked, normalize_text
 from service.spelling import Speller, looks_alike, sounds_alike, unseen_pairs, words
 
 
@@ -178,3 +178,13 @@ def test_did_you_mean_sends_nothing_when_the_search_found_every_pair() -> None:
     backend = _Backend(_suggest("安全生厂", {2: ["生产"]}), {"安全生产": 13})
     assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("安全生产", ["安全生产检查"])) is None
     assert backend.requests == 0
+
+
+@pytest.mark.parametrize(("q", "about"), [
+    ("高考什么时候", "高考"), ("怎么申请低保", "申请低保"), ("个税怎么交", "个税"), ("垃圾分类怎么做", "垃圾分类"),
+    ("垃圾分类", "垃圾分类"), ("低保能办吗", "低保能办"), ("港西镇 哪些村 停水?", "港西镇 停水"), ("什么", "什么"),
+    ("港西镇 税 怎么交", "港西镇 税"),  # a lone character typed as a part stays
+    ("吗啡", "吗啡"),  # a particle only where a part ends
+])
+def test_asked_leaves_out_the_words_that_ask(q: str, about: str) -> None:
+    assert asked(q) == about
