@@ -54,6 +54,11 @@ NUMERALS = frozenset("〇零一二两三四五六七八九十百千万亿壹贰�
 """Characters that state a number: a typo check never puts one in or takes one out (第三届 is not a misspelt 第二届,
 三月 not 五月; 二 and 三 also look alike)."""
 VERIFIED_HITS = 3  # passages read to see a corrected word written out (`phrase_count_body`)
+SUGGESTER_INSPECTIONS = 50
+"""The term suggester's `max_inspections` (Elasticsearch's default 5): how many candidates per suggestion it
+reads. Among 20,000 national news articles the default's short list held no 生产 for 生厂, no 分类 for 分泪, no 禁捕
+for 禁铺: 0 of 10 typos were corrected, 6 with 50 (the judged sample's: 13 of 15 either way). Only a missing pair
+costs it."""
 ANALYZED_FIELD = "text"
 """The field whose word analysis says whether a query word is a word of its dictionary, and a correction's characters
 all words a search looks for (`Speller._best`)."""
@@ -135,7 +140,8 @@ def suggest_body(terms: list[str], *, timeout: float) -> Body:
         "timeout": es_timeout(timeout),
         "suggest": {
             f"w{i}": {"text": term, "term": {"field": "text.bigram", "suggest_mode": "missing", "min_word_length": 2,
-                                             "prefix_length": 0, "max_edits": 1, "size": 20}}
+                                             "prefix_length": 0, "max_edits": 1, "size": 20,
+                                             "max_inspections": SUGGESTER_INSPECTIONS}}
             for i, term in enumerate(terms)
         },
     }
