@@ -68,20 +68,21 @@ def tidy(fragment: str, q: str, also: Iterable[str] = ()) -> str:
 
 def query_text(text: str, q: str, also: Iterable[str] = ()) -> list[Span]:
     """Where `text` holds the query's text: left to right, each longest run of two characters or more that is
-    text of `q` (normalised) or of `also`, the official terms searched besides it, and cuts a number or a Latin
-    word neither in the text nor in the query (17 of 171号, or of 11月17日, is no match of 170号)."""
+    text of `q` (normalised) or of `also`, the official terms searched besides it, or a character the query asks
+    for alone (a part of it, 税 of 港西镇 税), and cuts a number or a Latin word neither in the text nor in the
+    query (17 of 171号, or of 11月17日, is no match of 170号)."""
     words = _words(q, also)
     pieces, runs = _pieces(tuple(words))
     folded = _folded(text)
     spans: list[Span] = []
     for run in runs.finditer(folded):  # a piece of the query lies within a run of its characters
         at, stop = run.span()
-        while at < stop - 1:
+        while at < stop:
             end = at + 1
             while end < stop and folded[at:end + 1] in pieces:
                 end += 1
             piece = folded[at:end]
-            if end - at > 1 and not _cuts(folded, at, end) and any(
+            if (end - at > 1 or piece in pieces) and not _cuts(folded, at, end) and any(
                     not _cuts(word, start, start + len(piece)) for word in words for start in _found(piece, word)):
                 spans.append((at, end))
                 at = end
@@ -150,10 +151,13 @@ def _touching(spans: list[Span]) -> list[list[Span]]:
 @functools.lru_cache(maxsize=256)
 def _pieces(words: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[str]]:
     """What `query_text` looks up, once per query rather than at every character of every passage it reads: every
-    run of two characters or more of `words`, and a pattern of the runs of two or more of their characters."""
+    run of two characters or more of `words` and every word of one character, and a pattern of the runs of their
+    characters (of two or more, unless a word is one character)."""
     pieces = frozenset(word[i:j] for word in words for i in range(len(word) - 1) for j in range(i + 2, len(word) + 1))
+    singles = frozenset(word for word in words if len(word) == 1)
     chars = "".join(sorted(set("".join(words))))
-    return pieces, re.compile(f"[{re.escape(chars)}]{{2,}}" if chars else "(?!)")
+    least = 1 if singles else 2
+    return pieces | singles, re.compile(f"[{re.escape(chars)}]{{{least},}}" if chars else "(?!)")
 
 
 def _found(piece: str, word: str) -> Iterator[int]:

@@ -168,6 +168,12 @@ def test_a_hits_title_marks_the_query_words_it_holds(client: TestClient, mode: s
     assert exact["title_snippet"] == "<em>港西镇召开疫情防控工作会议</em>"
 
 
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_a_one_character_query_is_marked_in_titles_too(client: TestClient, mode: str) -> None:
+    titled = [hit for hit in search(client, "镇", mode=mode)["hits"] if "镇" in hit["title"]]
+    assert titled and all("<em>镇</em>" in hit["title_snippet"] for hit in titled)
+
+
 def test_a_date_range_emptied_by_another_filter_is_not_blamed(client: TestClient) -> None:
     """2023年2月 holds 疫情防控 articles, none of 泖港镇: the town filter empties the page, not the date."""
     assert search(client, "2023年2月 疫情防控", mode="hybrid")["understood"]["date_applied"] is True

@@ -89,3 +89,10 @@ def test_covered_is_the_share_of_the_query_the_marks_show() -> None:
     assert covered("宇宙飞船 镇", ["开展<em>镇</em>级活动"]) == 0.2
     assert covered("给老人装电视", ["为<em>老人</em>装好<em>电视</em>", "无标记"]) == 4 / 6
     assert covered("安全生产", ["无标记"]) == 0.0
+
+
+def test_a_character_the_query_asks_for_alone_is_marked_where_the_highlighter_left_none() -> None:
+    # title_snippet: the service marks titles itself (no highlighter fragment)
+    assert snippet(None, "港西镇税务所", "港西镇 税", (), 40, words_found=True) == "<em>港西镇</em><em>税</em>务所"
+    assert snippet(None, "税务所", "税", (), 40, words_found=True) == "<em>税</em>务所"
+    assert snippet(None, "港西镇税务所", "港西镇", (), 40, words_found=True) == "<em>港西镇</em>税务所"
