@@ -15,7 +15,7 @@ scale that means the same thing for every query of a mode:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from service.query import hit_source
@@ -128,9 +128,11 @@ def fuse(
             entry.ranks[name] = rank
             entry.exact = entry.exact or candidate.exact
             entry.score += part
-            # The passage shown is the one from the retriever that contributed most.
+            # The passage shown is the one from the retriever that contributed most; it keeps the BM25 clauses the
+            # article matched (`service.query.holds_wording` reads them).
             if part > largest.get(candidate.article_id, -1.0):
-                entry.candidate = candidate
+                entry.candidate = (candidate if candidate.clauses or not entry.candidate.clauses
+                                   else replace(candidate, clauses=entry.candidate.clauses))
                 largest[candidate.article_id] = part
     best = sum(weights.get(name, 1.0) for name in lists) or 1.0
     if method == "rrf":

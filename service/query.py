@@ -50,6 +50,8 @@ EXACT_QUERY_NAME = "exact"
 # The BM25 request's clauses by name: every hit reports each matching clause's own score
 # (`matched_queries`, asked for with `include_named_queries_score`), which the ranker reads as features.
 BM25_CLAUSES = ("words", "bigrams", "bigrams_any", "title_phrase", "text_phrase")
+LOOSE_CLAUSE = "bigrams_any"  # `loose_clause`: any one of the query's character pairs
+SYNONYM_CLAUSE = "synonym"  # `synonym_clauses`: an official term a synonym rule adds
 # Zero-weight clauses the ranker reads as matched or not (they never change a BM25 score): each of the
 # query's first MAX_COVERAGE_SEGMENTS space-separated parts as a phrase in the title or text
 # (`segment_0`, ...), and NEAR_CLAUSE: every query word within NEAR_SLOP positions of the text.
@@ -127,8 +129,17 @@ SYNONYM_BOOST = 0.5
 
 def synonym_clauses(terms: tuple[str, ...]) -> list[dict[str, Any]]:
     """One low-weight phrase clause per official term (`service.synonyms`)."""
-    return [{"multi_match": {"query": term, "type": "phrase", "fields": ["title^3", "text"], "boost": SYNONYM_BOOST}}
-            for term in terms]
+    return [{"multi_match": {"query": term, "type": "phrase", "fields": ["title^3", "text"], "boost": SYNONYM_BOOST,
+                             "_name": SYNONYM_CLAUSE}} for term in terms]
+
+
+def holds_wording(q: str, clauses: dict[str, float]) -> bool:
+    """Whether a passage the BM25 query matched through `clauses` (named clause → score) holds the (normalised)
+    query's wording: two of its characters in a row, an official term of a synonym rule, or the exact title or
+    number — or any word of it, when the query asks for single characters. One matched through single characters
+    only does not: 多 and 巴 of 多巴胺, which smartcn splits into characters, in 巴基斯坦 news."""
+    return (not any(len(part) > 1 for part in q.split())
+            or not {"bigrams", LOOSE_CLAUSE, SYNONYM_CLAUSE, EXACT_QUERY_NAME}.isdisjoint(clauses))
 
 
 def _words_clause(q: str, zero_terms: Literal["none", "all"] = "none") -> dict[str, Any]:
@@ -151,7 +162,7 @@ def loose_clause(q: str) -> dict[str, Any]:
     """Any one of the query's character pairs in a row (a lone character: itself), in the title or the text, at
     LOOSE_BOOST: the articles that share some of the query's wording."""
     return {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
-                            "minimum_should_match": 1, "boost": LOOSE_BOOST, "_name": "bigrams_any"}}
+                            "minimum_should_match": 1, "boost": LOOSE_BOOST, "_name": LOOSE_CLAUSE}}
 
 
 def answering_search(req: SearchRequest, *, timeout: float) -> dict[str, Any]:

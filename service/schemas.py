@@ -46,10 +46,11 @@ class Hit(ArticleMetadata):
                          "(bm25: s/(s+20) of the BM25 score; vector: cosine similarity; hybrid: the weighted "
                          "mean of those two, or with FUSION=rrf the fused score over the best possible).")
     match: Literal["words", "meaning"] = Field(description="`words`: the article holds words of the query (the word "
-                                               "search found it, it is the exact title or document number, or its "
-                                               "snippet marks a word); `meaning`: found by meaning alone "
-                                               "(the vector side), so nothing in it is marked. A page may label such "
-                                               "hits (意思相近).")
+                                               "search found it through two of the query's characters in a row or a "
+                                               "synonym rule's term, it is the exact title or document number, or its "
+                                               "snippet marks a word); `meaning`: otherwise — found by meaning alone "
+                                               "(the vector side), or by single characters of a word — so nothing in "
+                                               "it is marked. A page may label such hits (意思相近).")
 
 
 class FacetBucket(BaseModel):
@@ -77,8 +78,9 @@ class UnderstoodQuery(BaseModel):
                                   "(2022年12月, 去年, 上个月, 今年) stands for, applied as a filter.")
     date_to: str | None = Field(None, description="YYYY-MM-DD, inclusive.")
     date_applied: bool = Field(False, description="Whether the date words' range filters the results. False with "
-                               "a range: nothing of that time answered the query (no result; in hybrid mode none "
-                               "holding its words), so the words were searched at any time.")
+                               "a range: nothing of that time holds the query's wording (two of its characters in a "
+                               "row, a synonym rule's term, the exact title or number) and something at other times "
+                               "does, so the words were searched at any time.")
     town: str | None = Field(None, description="A town or publisher the query names, whose articles are boosted.")
     synonyms: list[SynonymExpansion] = Field(default_factory=list, description="Plain words of the query and the "
                                              "official terms also searched for them (同时搜索), from the synonym "

@@ -41,6 +41,7 @@ from service.query import (
     answering_search,
     bm25_search,
     exact_search,
+    holds_wording,
     knn_search,
     page_hits_search,
 )
@@ -390,7 +391,9 @@ def _hit(entry: Fused, q: str, synonyms: tuple[str, ...]) -> dict[str, Any]:
     source = entry.candidate.source
     text = source.get("text", "")
     highlighted = entry.candidate.highlight
-    words_found = entry.holds_words
+    # Found by the word search through the query's wording, not single characters of it (the label; the snippet's
+    # fallback marks): `query.holds_wording`.
+    words_found = entry.exact or ("bm25" in entry.ranks and holds_wording(q, entry.candidate.clauses))
     snippet = marks.snippet(highlighted, text, q, synonyms, SNIPPET_CHARS, words_found=words_found)
     title = source.get("title", "")
     # The query's text in the title, marked by the service (a highlight of the title field by the node would re-run

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from service.facets import FACET_FIELDS
-from service.query import EXACT_QUERY_NAME
+from service.query import EXACT_QUERY_NAME, LOOSE_CLAUSE
 
 Body = dict[str, Any]
 
@@ -40,18 +40,20 @@ def source(article_id: str, position: int = 0, *, title: str | None = None, date
 
 
 def hit(article_id: str, score: float | None, position: int = 0, *, exact: bool = False,
-        highlight: str | None = None, **fields: Any) -> dict[str, Any]:
-    """One passage hit as Elasticsearch returns it."""
+        highlight: str | None = None, clauses: dict[str, float] | None = None, **fields: Any) -> dict[str, Any]:
+    """One passage hit as Elasticsearch returns it; as a BM25 hit, matched by `clauses` (named clause → score,
+    `include_named_queries_score`; default: one pair of the query's characters, `LOOSE_CLAUSE`)."""
     result: dict[str, Any] = {
         "_index": "gov-articles-20240101",
         "_id": f"p:{article_id}-{position}",
         "_score": score,
         "_source": source(article_id, position, **fields),
+        "matched_queries": {LOOSE_CLAUSE: 0.3} if clauses is None else dict(clauses),
     }
     if highlight is not None:
         result["highlight"] = {"text": [highlight]}
     if exact:
-        result["matched_queries"] = [EXACT_QUERY_NAME]
+        result["matched_queries"][EXACT_QUERY_NAME] = 100.0
     return result
 
 

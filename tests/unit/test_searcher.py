@@ -103,6 +103,20 @@ def test_hybrid_sends_both_retrievers_in_one_round_trip_with_the_same_filters() 
     assert (knn["knn"]["k"], knn["knn"]["query_vector"]) == (60, [0.25, 0.5])
 
 
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_a_hit_the_word_search_found_through_single_characters_only_is_labelled_by_meaning(mode: str) -> None:
+    """多巴胺 is three characters to smartcn: 多 and 巴 in 巴基斯坦 news match its word clause, no pair of it."""
+    scattered = hit("s", 9.0, 0, clauses={"words": 9.0}, title="巴基斯坦多地降雨")
+    paired = hit("p", 8.0, 0, clauses={"words": 8.0, "bigrams_any": 1.0}, title="多巴胺")
+    backend = FakeBackend(bm25=response([scattered, paired], AGGS), knn=response([hit("s", 0.9, 0, clauses={})]))
+    def labels(q: str) -> dict[str, str]:
+        hits = _search(backend, SearchRequest(q=q, mode=mode), vector_only_top_rank=10)["hits"]
+        return {h["id"]: h["match"] for h in hits}
+
+    assert labels("多巴胺") == {"s": "meaning", "p": "words"}
+    assert labels("巴") == {"s": "words", "p": "words"}  # the query asks for a single character
+
+
 def test_each_hit_says_whether_it_holds_words_of_the_query_or_was_found_by_meaning_alone() -> None:
     knn = [*KNN_HITS, hit("v3", 0.65, 0, highlight="一个<em>港西镇</em>的词")]  # vector-only, but a word is marked
     result = _search(FakeBackend(bm25=response(BM25_HITS), knn=response(knn)), SearchRequest(q="港西镇", size=50),

@@ -14,7 +14,7 @@ import pytest
 from govsearch.paths import SAMPLE_CORPUS, XWLB_CORPUS
 from govsearch.rules import normalize_text
 from govsearch.settings import Settings
-from service.query import SYNONYM_BOOST, Filters, SearchRequest, bm25_query, bm25_search, highlight
+from service.query import SYNONYM_BOOST, SYNONYM_CLAUSE, Filters, SearchRequest, bm25_query, bm25_search, highlight
 from service.schemas import SearchResponse
 from service.search import Searcher
 from service.synonyms import MAX_EXPANSIONS, Expansion, SynonymError, SynonymSet, parse_rule
@@ -126,7 +126,7 @@ def test_official_terms_are_low_weight_recall_clauses() -> None:
     expanded = bm25_query("给老人装电视", Filters(), synonyms=("老年人",))
     recall = expanded["bool"]["must"][0]["bool"]["should"]
     clause = {"multi_match": {"query": "老年人", "type": "phrase", "fields": ["title^3", "text"],
-                              "boost": SYNONYM_BOOST}}
+                              "boost": SYNONYM_BOOST, "_name": SYNONYM_CLAUSE}}
     assert recall == [*plain["bool"]["must"][0]["bool"]["should"], clause]
     # The typed words keep every clause and weight they had: exact titles and phrases still decide.
     assert expanded["bool"]["should"] == plain["bool"]["should"]
@@ -167,7 +167,7 @@ def test_the_searcher_expands_and_reports_it() -> None:
                                     "date_applied": False, "town": None,
                                     "synonyms": [{"word": "老人", "terms": ["老年人"]}]}
     assert {"multi_match": {"query": "老年人", "type": "phrase", "fields": ["title^3", "text"],
-                            "boost": SYNONYM_BOOST}} in body["query"]["bool"]["must"][0]["bool"]["should"]
+                            "boost": SYNONYM_BOOST, "_name": SYNONYM_CLAUSE}} in body["query"]["bool"]["must"][0]["bool"]["should"]
 
 
 def test_synonyms_enabled_false_searches_the_typed_words_only() -> None:
