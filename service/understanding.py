@@ -1,8 +1,9 @@
 """Query understanding: date words become a date range, a named town or publisher is boosted.
 
-- Date words (after `normalize_text`): 2022年12月5日 (that day), 2022年12月 (that month), 今年, 去年,
-  前年, 本月/这个月, 上个月/上月. A bare year (2022年) is not one: in the judged queries and titles it
-  names what a text is about (港西镇2022年党员代表会议, published 2023-02-07), not when it appeared.
+- Date words (after `normalize_text`): 2022年12月5日 (that day), 2022年12月 (that month) — also in Chinese
+  numerals (二〇二二年十二月) or as 2022-12-05, 2022.12, 2022/12/5 —, 今年, 去年, 前年, 本月/这个月, 上个月/上月.
+  A bare year (2022年) is not one: in the judged queries and titles it names what a text is about
+  (港西镇2022年党员代表会议, published 2023-02-07), not when it appeared.
   The first one found becomes `date_from`/`date_to`, is removed from the searched text, and the
   response reports it (`understood`), so the page can show it as a removable filter. When nothing of
   that range holds the query's wording (`service.query.answering_search`: a pair of its characters in a row,
@@ -74,9 +75,27 @@ _RELATIVE: dict[str, Callable[[date], tuple[date, date]]] = {
     "上个月": _previous_month,
     "上月": _previous_month,
 }
-# A date word, with the 的 that ties it to the rest (去年的安全检查 → 安全检查, not 的安全检查).
-_DATE_WORDS = re.compile(r"(?:(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:\s*(?P<d>\d{1,2})\s*[日号])?|(?P<rel>"
-                         + "|".join(sorted(_RELATIVE, key=len, reverse=True)) + r"))(?:\s*的)?")
+_NUMERAL = "〇零一二三四五六七八九十"
+# A date word, with the 的 that ties it to the rest (去年的安全检查 → 安全检查, not 的安全检查): 2022年12月(5日), in
+# Chinese numerals too (二〇二二年十二月五日), 2022-12(-05), 2022.12(.5), 2022/12(/5), or a relative one (去年).
+_DATE_WORDS = re.compile(
+    rf"(?:(?P<y>[\d{_NUMERAL}]{{4}})\s*年\s*(?P<m>[\d{_NUMERAL}]{{1,3}})\s*月"
+    rf"(?:\s*(?P<d>[\d{_NUMERAL}]{{1,3}})\s*[日号])?"
+    r"|(?<![0-9A-Za-z.])(?P<ny>\d{4})(?P<sep>[-./])(?P<nm>\d{1,2})(?:(?P=sep)(?P<nd>\d{1,2}))?(?![\d.])"
+    "|(?P<rel>" + "|".join(sorted(_RELATIVE, key=len, reverse=True)) + r"))(?:\s*的)?")
+
+
+_DIGIT = {char: value for value, char in enumerate("〇一二三四五六七八九")} | {"零": 0}
+
+
+def _number(written: str) -> int:
+    """A year, month or day as written: digits, or Chinese numerals, digit by digit (二〇二二) or with 十 (二十五)."""
+    if written.isascii():
+        return int(written)
+    if "十" not in written:
+        return int("".join(str(_DIGIT[char]) for char in written))
+    tens, _, ones = written.partition("十")
+    return (_number(tens) if tens else 1) * 10 + (_number(ones) if ones else 0)
 
 
 def date_range(q: str, today: date) -> tuple[tuple[date, date], str] | None:
@@ -85,15 +104,16 @@ def date_range(q: str, today: date) -> tuple[tuple[date, date], str] | None:
     match = _DATE_WORDS.search(q)
     if match is None:
         return None
+    year, month, day = (match["y"], match["m"], match["d"]) if match["y"] else (match["ny"], match["nm"], match["nd"])
     try:
-        if match["y"] is None:
+        if year is None:
             span = _RELATIVE[match["rel"]](today)
-        elif match["d"]:
-            day = date(int(match["y"]), int(match["m"]), int(match["d"]))
-            span = (day, day)
+        elif day:
+            one = date(_number(year), _number(month), _number(day))
+            span = (one, one)
         else:
-            span = _month(int(match["y"]), int(match["m"]))
-    except ValueError:  # month 13, day 31 of a 30-day month, year 0000
+            span = _month(_number(year), _number(month))
+    except ValueError:  # month 13, day 31 of a 30-day month, year 0000, 十十
         return None
     rest = " ".join((q[:match.start()] + " " + q[match.end():]).split())
     return span, rest

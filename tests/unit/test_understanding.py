@@ -25,6 +25,13 @@ TODAY = date(2024, 3, 15)
     ("目的 去年", date(2023, 1, 1), date(2023, 12, 31), "目的"),
     ("上个月疫苗接种", date(2024, 2, 1), date(2024, 2, 29), "疫苗接种"),
     ("本月 会议", date(2024, 3, 1), date(2024, 3, 31), "会议"),
+    # written with digits and a separator, or in Chinese numerals
+    ("2023-02 医保", date(2023, 2, 1), date(2023, 2, 28), "医保"),
+    ("医保2023.2", date(2023, 2, 1), date(2023, 2, 28), "医保"),
+    ("2023/2/7 会议", date(2023, 2, 7), date(2023, 2, 7), "会议"),
+    ("2022-12-05的会议", date(2022, 12, 5), date(2022, 12, 5), "会议"),
+    ("二〇二三年二月 两会", date(2023, 2, 1), date(2023, 2, 28), "两会"),
+    ("二零二二年十二月二十五日", date(2022, 12, 25), date(2022, 12, 25), ""),
 ])
 def test_date_words_become_a_range_and_leave_the_text(q: str, start: date, end: date, rest: str) -> None:
     assert date_range(q, TODAY) == ((start, end), rest)
@@ -34,7 +41,8 @@ def test_last_month_in_january_is_december_of_last_year() -> None:
     assert date_range("上月", date(2024, 1, 10)) == ((date(2023, 12, 1), date(2023, 12, 31)), "")
 
 
-@pytest.mark.parametrize("q", ["港西镇2022年党员代表会议", "2022年度述职", "2022年13月", "2023年2月30日", "老年人"])
+@pytest.mark.parametrize("q", ["港西镇2022年党员代表会议", "2022年度述职", "2022年13月", "2023年2月30日", "老年人",
+                               "2024-13", "2023-02-30", "GB2024-3", "版本1.2024.3", "增长2024.35亿元", "二〇二四年十三月"])
 def test_no_range_for_a_bare_year_or_an_impossible_date(q: str) -> None:
     assert date_range(q, TODAY) is None
 
