@@ -50,7 +50,7 @@ EXACT_QUERY_NAME = "exact"
 # The BM25 request's clauses by name: every hit reports each matching clause's own score
 # (`matched_queries`, asked for with `include_named_queries_score`), which the ranker reads as features.
 BM25_CLAUSES = ("words", "bigrams", "bigrams_any", "title_phrase", "text_phrase")
-LOOSE_CLAUSE = "bigrams_any"  # `loose_clause`: any one of the query's character pairs
+LOOSE_CLAUSE = "bigrams_any"  # `_loose_clause`: any one of the query's character pairs
 SYNONYM_CLAUSE = "synonym"  # `synonym_clauses`: an official term a synonym rule adds
 # Zero-weight clauses the ranker reads as matched or not (they never change a BM25 score): each of the
 # query's first MAX_COVERAGE_SEGMENTS space-separated parts as a phrase in the title or text
@@ -139,17 +139,13 @@ def holds_wording(q: str, clauses: dict[str, float]) -> bool:
     number — or any word of it, when the query asks for single characters. One matched through single characters
     only does not: 多 and 巴 of 多巴胺, which smartcn splits into characters, in 巴基斯坦 news."""
     return (not any(len(part) > 1 for part in q.split())
-            or not {"bigrams", LOOSE_CLAUSE, SYNONYM_CLAUSE, EXACT_QUERY_NAME}.isdisjoint(clauses))
+            or not {"bigrams", LOOSE_CLAUSE, SYNONYM_CLAUSE, EXACT_QUERY_NAME, DATED_CLAUSE}.isdisjoint(clauses))
 
 
-def _words_clause(q: str, zero_terms: Literal["none", "all"] = "none") -> dict[str, Any]:
-    """Most of the query's words (smartcn), term-centric across title and text: each may match in either.
-    `zero_terms`: what a query of stop words alone matches."""
-    clause: dict[str, Any] = {"query": q, "type": "cross_fields", "fields": ["title^3", "text"],
-                              "minimum_should_match": "2<75%", "_name": "words"}
-    if zero_terms != "none":
-        clause["zero_terms_query"] = zero_terms
-    return {"multi_match": clause}
+def _words_clause(q: str) -> dict[str, Any]:
+    """Most of the query's words (smartcn), term-centric across title and text: each may match in either."""
+    return {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title^3", "text"],
+                            "minimum_should_match": "2<75%", "_name": "words"}}
 
 
 def _bigrams_clause(q: str) -> dict[str, Any]:
@@ -158,7 +154,7 @@ def _bigrams_clause(q: str) -> dict[str, Any]:
                             "minimum_should_match": "3<60%", "_name": "bigrams"}}
 
 
-def loose_clause(q: str) -> dict[str, Any]:
+def _loose_clause(q: str) -> dict[str, Any]:
     """Any one of the query's character pairs in a row (a lone character: itself), in the title or the text, at
     LOOSE_BOOST: the articles that share some of the query's wording."""
     return {"multi_match": {"query": q, "type": "cross_fields", "fields": ["title.bigram^1.5", "text.bigram^0.5"],
@@ -166,16 +162,18 @@ def loose_clause(q: str) -> dict[str, Any]:
 
 
 def answering_search(req: SearchRequest, *, timeout: float) -> dict[str, Any]:
-    """Whether some passage within `req`'s filters holds the query's wording: a pair of its characters in a row
-    (`loose_clause`), an official term a synonym rule added, or the exact title or document number. One sharing
-    single characters only (有, 事 and 好 of 有事好商量, which the word clause matches) does not. No hit is read;
-    the count stops at the first (`service.search`: whether a date the query names answers it)."""
+    """Whether some passage within `req`'s filters holds the query's wording as a date-sorted list reads it
+    (`dated_clauses`: every part as typed, or most of each part's words and pairs, or a synonym rule's term), or is
+    the exact title or document number. One sharing a common pair of characters only (人民 of 人民代表大会) or single
+    characters (有, 事 and 好 of 有事好商量) does not. No hit is read; the count stops at the first (`service.search`:
+    whether a date the query names answers it)."""
     return {
         "size": 0,
         "track_total_hits": 1,
         "timeout": es_timeout(timeout),
         "query": {"bool": {"filter": req.filters.clauses(), "minimum_should_match": 1,
-                           "should": [loose_clause(req.q), *synonym_clauses(req.synonyms), *exact_clauses(req.q)]}},
+                           "should": [*dated_clauses(req.q, req.synonyms, "typed"),
+                                      *dated_clauses(req.q, req.synonyms, "worded"), *exact_clauses(req.q)]}},
     }
 
 
@@ -202,6 +200,30 @@ character pairs (2 of the 3 characters of 多巴胺 are no match), or an officia
 lists: `service.search`)."""
 
 
+DATED_CLAUSE = "dated"
+"""The name of the date-sorted lists' match (`dated_clauses`): a passage it found holds the query's wording."""
+
+
+def dated_clauses(q: str, synonyms: tuple[str, ...], match: Literal["typed", "worded"]) -> list[dict[str, Any]]:
+    """What a passage of a date-sorted list must match (`Match`), named DATED_CLAUSE. `typed`: each part of what the
+    query asks about as typed — its characters in a row (a phrase of the character-pair field: 修路 however the
+    segmenter splits the text around it, 个税 not 税), a part of one character as a word. `worded`: for each part,
+    most of its words and most of its pairs, or an official term of a synonym rule. A part of punctuation or stop words
+    alone (？, 的) matches nothing, so neither does a query of them."""
+    parts = dict.fromkeys(asked(q).split())
+    held: list[dict[str, Any]]
+    if match == "typed":
+        held = [{"multi_match": {"query": part, "type": "phrase", "fields": ["title.bigram", "text.bigram"]}}
+                if len(part) > 1 else
+                {"multi_match": {"query": part, "type": "phrase", "fields": ["title", "text"]}} for part in parts]
+    else:
+        held = [{"bool": {"should": [
+            {"bool": {"must": [_words_clause(part), _bigrams_clause(part)]}},
+            *synonym_clauses(synonyms),
+        ], "minimum_should_match": 1}} for part in parts]
+    return [{"bool": {"must": held, "_name": DATED_CLAUSE}}]
+
+
 def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
                synonyms: tuple[str, ...] = (), coverage: bool = False, match: Match = "ranked") -> dict[str, Any]:
     """Word matches (smartcn) carry the score; character bigrams add recall for names and
@@ -215,21 +237,12 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
     `match` (`Match`): `typed` asks for each space-separated part of what the query asks about as a phrase in the
     title or the text, all of them; `worded` for most of each part's words and pairs (or a synonym's term)."""
     if match != "ranked":
-        parts = dict.fromkeys(asked(q).split())
-        # A part of stop words alone (做 of 垃圾分类怎么做) asks for nothing: it matches every article.
-        must = ([{"multi_match": {"query": part, "type": "phrase", "fields": ["title^3", "text"],
-                                  "zero_terms_query": "all"}} for part in parts]
-                if match == "typed" else
-                [{"bool": {"should": [
-                    {"bool": {"must": [_words_clause(part, zero_terms="all"), _bigrams_clause(part)]}},
-                    *synonym_clauses(synonyms),
-                ], "minimum_should_match": 1}} for part in parts])
-        return {"bool": {"must": must, "filter": filters.clauses()}}
+        return {"bool": {"must": dated_clauses(q, synonyms, match), "filter": filters.clauses()}}
     recall = [
         _words_clause(q),
         _bigrams_clause(q),
         # Loose: any bigram, so a query in other words still finds the articles sharing some of it.
-        loose_clause(q),
+        _loose_clause(q),
         *synonym_clauses(synonyms),
     ]
     precision = [

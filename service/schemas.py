@@ -78,9 +78,10 @@ class UnderstoodQuery(BaseModel):
                                   "(2022年12月, 去年, 上个月, 今年) stands for, applied as a filter.")
     date_to: str | None = Field(None, description="YYYY-MM-DD, inclusive.")
     date_applied: bool = Field(False, description="Whether the date words' range filters the results. False with "
-                               "a range: nothing of that time holds the query's wording (two of its characters in a "
-                               "row, a synonym rule's term, the exact title or number) and something at other times "
-                               "does, so the words were searched at any time.")
+                               "a range: nothing of that time holds the query's wording (every part as typed, or most "
+                               "of each part's words and character pairs, or a synonym rule's term, or the exact "
+                               "title or number) and something at other times does, so the words were searched at "
+                               "any time.")
     town: str | None = Field(None, description="A town or publisher the query names, whose articles are boosted.")
     synonyms: list[SynonymExpansion] = Field(default_factory=list, description="Plain words of the query and the "
                                              "official terms also searched for them (同时搜索), from the synonym "

@@ -6,9 +6,9 @@
   (港西镇2022年党员代表会议, published 2023-02-07), not when it appeared.
   The first one found becomes `date_from`/`date_to`, is removed from the searched text, and the
   response reports it (`understood`), so the page can show it as a removable filter. When nothing of
-  that range holds the query's wording (`service.query.answering_search`: a pair of its characters in a row,
-  an official term of a synonym rule, the exact title or number; not single characters, which 有事好商量
-  shares with most texts) and something at other times does, the words are searched at any time instead
+  that range holds the query's wording (`service.query.answering_search`: as the newest-first list reads it, or
+  the exact title or number; not a common pair such as 人民, nor single characters, which 有事好商量 shares with
+  most texts) and something at other times does, the words are searched at any time instead
   and `understood.date_applied` is false, in every mode: a sentence quoted from an article that says 去年, an event
   published the month after, an undated article must not come back empty. It is
   applied only when the request sets no dates itself, some text remains to search and the query is
@@ -76,12 +76,14 @@ _RELATIVE: dict[str, Callable[[date], tuple[date, date]]] = {
     "上月": _previous_month,
 }
 _NUMERAL = "〇零一二三四五六七八九十"
-# A date word, with the 的 that ties it to the rest (去年的安全检查 → 安全检查, not 的安全检查): 2022年12月(5日), in
+# A date word, with the 的 that ties it to the rest (去年的安全检查 → 安全检查, not 的安全检查): 2022年12月(份)(5日), in
 # Chinese numerals too (二〇二二年十二月五日), 2022-12(-05), 2022.12(.5), 2022/12(/5), or a relative one (去年).
 _DATE_WORDS = re.compile(
-    rf"(?:(?P<y>[\d{_NUMERAL}]{{4}})\s*年\s*(?P<m>[\d{_NUMERAL}]{{1,3}})\s*月"
+    rf"(?:(?P<y>[\d{_NUMERAL}]{{4}})\s*年\s*(?P<m>[\d{_NUMERAL}]{{1,3}})\s*月份?"
     rf"(?:\s*(?P<d>[\d{_NUMERAL}]{{1,3}})\s*[日号])?"
-    r"|(?<![0-9A-Za-z.])(?P<ny>\d{4})(?P<sep>[-./])(?P<nm>\d{1,2})(?:(?P=sep)(?P<nd>\d{1,2}))?(?![\d.])"
+    # Not inside another number, code or amount: 0571-2023-12, ICP备2023-2号, 2023.2亿元, 增长2022.12%.
+    r"|(?<![0-9A-Za-z.\-/])(?P<ny>\d{4})(?P<sep>[-./])(?P<nm>\d{1,2})(?:(?P=sep)(?P<nd>\d{1,2}))?"
+    r"(?![\d.\-/%‰A-Za-z号亿万千百元版期届])"
     "|(?P<rel>" + "|".join(sorted(_RELATIVE, key=len, reverse=True)) + r"))(?:\s*的)?")
 
 

@@ -447,6 +447,19 @@ def test_a_body_of_another_media_type_is_a_415(admin: TestClient, media_type: st
     assert admin.get("/articles/bad-doc").status_code == 404
 
 
+def test_a_department_written_with_its_towns_zhen_is_found_by_its_facet_value(admin: TestClient) -> None:
+    """A record or an admin write keeps 镇宣传办 as given (the newsletter parser writes the one name, 宣传办): the
+    facet shows 镇宣传办, and choosing it finds the article."""
+    doc = {"title": "镇宣传办发布征文启事", "body": "镇宣传办面向全镇征集家风故事。", "department": "镇宣传办"}
+    assert admin.put("/admin/documents/office-1", json=doc, headers=AUTH).status_code == 201
+    body = admin.get("/search", params={"q": "征文启事", "mode": "bm25"}).json()
+    assert {"value": "镇宣传办", "count": 1} in body["facets"]["department"]
+    for value in ("镇宣传办", "宣传办"):
+        chosen = admin.get("/search", params={"q": "征文启事", "mode": "bm25", "department": value}).json()
+        assert [hit["id"] for hit in chosen["hits"]] == ["office-1"], value
+    assert admin.delete("/admin/documents/office-1", headers=AUTH).status_code == 200
+
+
 def test_stats_describe_the_live_index(admin: TestClient) -> None:
     stats = admin.get("/admin/stats", headers=AUTH).json()
     assert stats["alias"] == ALIAS and stats["index"].startswith(ALIAS)

@@ -206,6 +206,23 @@ def test_sort_by_date_lists_the_articles_holding_the_query_newest_first_in_bm25_
         assert chosen["total"] == bucket["count"]
 
 
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_sort_by_date_marks_and_labels_its_hits_as_word_matches(client: TestClient, mode: str) -> None:
+    hits = search(client, "疫情防控", mode=mode, sort="date", size=50)["hits"]
+    assert hits and all(hit["match"] == "words" for hit in hits)
+    titled = [hit for hit in hits if "疫情防控" in hit["title"]]
+    assert titled and all("<em>疫情防控</em>" in hit["title_snippet"] for hit in titled)
+
+
+@pytest.mark.parametrize(("q", "modes"), [("？", ["bm25", "hybrid", "vector"]), ("。，！？", ["bm25", "hybrid", "vector"]),
+                                          ("的", ["bm25", "hybrid"]), ("了 的", ["bm25", "hybrid"])])
+def test_sort_by_date_of_punctuation_or_stop_words_alone_finds_nothing(client: TestClient, q: str,
+                                                                      modes: list[str]) -> None:
+    """As in relevance order (vector mode answers stop words by meaning, in both orders)."""
+    for mode in modes:
+        assert search(client, q, mode=mode, sort="date")["total"] == 0, mode
+
+
 def test_sort_by_date_of_words_no_article_holds_as_typed_lists_those_holding_most_of_them(client: TestClient) -> None:
     body = search(client, "给老人装电视", sort="date")
     assert body["total"] > 0 and all(hit["match"] == "words" for hit in body["hits"])

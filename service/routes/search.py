@@ -26,6 +26,17 @@ articles near in meaning, or only one common word of it (宇宙飞船 镇), is n
 _CAPS = f" At most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} characters; blank values are ignored."
 
 
+def _offices(values: tuple[str, ...]) -> tuple[str, ...]:
+    """A department filter's values under both spellings of a town office (`rules.office_name`): its one name, which
+    the newsletter parser writes (党群办), and the one with its town's 镇, which a record, an admin write or an index
+    built before the one name may hold (镇党群办)."""
+    names: list[str] = []
+    for value in values:
+        one = office_name(value)
+        names += [one, value, *(["镇" + one] if office_name("镇" + one) == one else [])]
+    return tuple(dict.fromkeys(names))
+
+
 @router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
 async def search(
     request: Request,
@@ -54,7 +65,7 @@ async def search(
         raise invalid_parameter("date_from", "must not be after date_to")
     filters = Filters(
         publisher=filter_values("publisher", publisher), town=filter_values("town", town),
-        department=tuple(map(office_name, filter_values("department", department))), date_from=date_from,
+        department=_offices(filter_values("department", department)), date_from=date_from,
         date_to=date_to,
     )
     response = await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))

@@ -172,9 +172,16 @@ def test_hybrid_pages_the_fused_list() -> None:
     assert [len(p) for p in pages] == [2, 2, 2, 0]
 
 
+def _held(body: Body) -> list[Body]:
+    """A date-sorted list's clauses for the query's parts (`query.dated_clauses`)."""
+    (dated,) = body["query"]["bool"]["must"]
+    assert dated["bool"]["_name"] == "dated"
+    return list(dated["bool"]["must"])
+
+
 def _typed(body: Body) -> bool:
     """Whether a bm25 body asks for the query's parts as typed (`Match` `typed`: phrases, all of them)."""
-    return all(clause.get("multi_match", {}).get("type") == "phrase" for clause in body["query"]["bool"]["must"])
+    return all(clause.get("multi_match", {}).get("type") == "phrase" for clause in _held(body))
 
 
 @pytest.mark.parametrize("mode", ["bm25", "hybrid"])
@@ -183,7 +190,9 @@ def test_sort_by_date_lists_the_articles_holding_the_query_as_typed_newest_first
     result = _search(backend, SearchRequest(q="港西镇 安全", mode=mode, sort="date", size=2, page=2), embedder)
     ((_, (body,)),) = backend.calls  # one request: no kNN, no page fetch, no query vector
     assert embedder.texts == []
-    assert _typed(body) and [c["multi_match"]["query"] for c in body["query"]["bool"]["must"]] == ["港西镇", "安全"]
+    assert _typed(body) and [c["multi_match"]["query"] for c in _held(body)] == ["港西镇", "安全"]
+    # as typed: the characters in a row (the character-pair field), however the segmenter splits the text
+    assert all(c["multi_match"]["fields"] == ["title.bigram", "text.bigram"] for c in _held(body))
     assert body["sort"][0] == {"date": {"order": "desc", "missing": "_last"}}
     assert (body["from"], body["size"], "aggs" in body) == (2, 2, True)
     assert (result["ranking"], result["total"], [h["id"] for h in result["hits"]]) == ("date", 42, ["b1", "b2"])
@@ -210,7 +219,7 @@ def test_sort_by_date_falls_back_to_most_words_when_no_article_holds_the_query_a
     result = _search(backend, SearchRequest(q="老人装电视", sort="date", size=2))
     typed, worded = backend.bodies
     assert _typed(typed) and not _typed(worded)
-    (part,) = worded["query"]["bool"]["must"]
+    (part,) = _held(worded)
     names = [c["multi_match"].get("_name") for c in part["bool"]["should"][0]["bool"]["must"]]
     assert names == ["words", "bigrams"]  # both, and not the loose clause: one shared pair of characters is no match
     assert (result["total"], [h["id"] for h in result["hits"]]) == (42, ["b1", "b2"])

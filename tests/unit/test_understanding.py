@@ -32,6 +32,7 @@ TODAY = date(2024, 3, 15)
     ("2022-12-05的会议", date(2022, 12, 5), date(2022, 12, 5), "会议"),
     ("二〇二三年二月 两会", date(2023, 2, 1), date(2023, 2, 28), "两会"),
     ("二零二二年十二月二十五日", date(2022, 12, 25), date(2022, 12, 25), ""),
+    ("2023年2月份 港西镇", date(2023, 2, 1), date(2023, 2, 28), "港西镇"),  # no stray 份 left to search
 ])
 def test_date_words_become_a_range_and_leave_the_text(q: str, start: date, end: date, rest: str) -> None:
     assert date_range(q, TODAY) == ((start, end), rest)
@@ -42,7 +43,9 @@ def test_last_month_in_january_is_december_of_last_year() -> None:
 
 
 @pytest.mark.parametrize("q", ["港西镇2022年党员代表会议", "2022年度述职", "2022年13月", "2023年2月30日", "老年人",
-                               "2024-13", "2023-02-30", "GB2024-3", "版本1.2024.3", "增长2024.35亿元", "二〇二四年十三月"])
+                               "2024-13", "2023-02-30", "GB2024-3", "版本1.2024.3", "增长2024.35亿元", "二〇二四年十三月",
+                               "2023.2亿元", "增长2022.12%", "2023.12版", "京ICP备2023-2号", "0571-2023-12",
+                               "2022-12-05-01"])
 def test_no_range_for_a_bare_year_or_an_impossible_date(q: str) -> None:
     assert date_range(q, TODAY) is None
 
