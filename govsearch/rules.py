@@ -61,6 +61,14 @@ def office_name(department: str) -> str:
     return _TOWN_OFFICE.sub("", department)
 
 
+def office_spellings(department: str) -> tuple[str, ...]:
+    """Every spelling a stored department of `department`'s office may have: its one name (`office_name`, what the
+    newsletter parser writes), the value as given, and the one name with its town's 镇 (what a record, an admin write
+    or an index built before the one name may hold): 党群办 → 党群办, 镇党群办."""
+    one = office_name(department)
+    return tuple(dict.fromkeys([one, department, *(["镇" + one] if office_name("镇" + one) == one else [])]))
+
+
 def normalize_doc_number(value: str) -> str:
     """One spelling for 崇港委〔2022〕171号, whichever brackets, spaces and letter case were used:
     what the index stores and what an exact document-number query is compared with."""

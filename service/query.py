@@ -52,6 +52,7 @@ EXACT_QUERY_NAME = "exact"
 BM25_CLAUSES = ("words", "bigrams", "bigrams_any", "title_phrase", "text_phrase")
 LOOSE_CLAUSE = "bigrams_any"  # `_loose_clause`: any one of the query's character pairs
 SYNONYM_CLAUSE = "synonym"  # `synonym_clauses`: an official term a synonym rule adds
+DATED_CLAUSE = "dated"  # `dated_clauses`: the date-sorted lists' match, which holds the query's wording
 # Zero-weight clauses the ranker reads as matched or not (they never change a BM25 score): each of the
 # query's first MAX_COVERAGE_SEGMENTS space-separated parts as a phrase in the title or text
 # (`segment_0`, ...), and NEAR_CLAUSE: every query word within NEAR_SLOP positions of the text.
@@ -133,13 +134,17 @@ def synonym_clauses(terms: tuple[str, ...]) -> list[dict[str, Any]]:
                              "_name": SYNONYM_CLAUSE}} for term in terms]
 
 
+WORDING_CLAUSES = frozenset({"bigrams", LOOSE_CLAUSE, SYNONYM_CLAUSE, EXACT_QUERY_NAME, DATED_CLAUSE})
+"""The named clauses a passage holding the query's wording matches (`holds_wording`)."""
+
+
 def holds_wording(q: str, clauses: dict[str, float]) -> bool:
     """Whether a passage the BM25 query matched through `clauses` (named clause → score) holds the (normalised)
     query's wording: two of its characters in a row, an official term of a synonym rule, or the exact title or
     number — or any word of it, when the query asks for single characters. One matched through single characters
     only does not: 多 and 巴 of 多巴胺, which smartcn splits into characters, in 巴基斯坦 news."""
     return (not any(len(part) > 1 for part in q.split())
-            or not {"bigrams", LOOSE_CLAUSE, SYNONYM_CLAUSE, EXACT_QUERY_NAME, DATED_CLAUSE}.isdisjoint(clauses))
+            or not WORDING_CLAUSES.isdisjoint(clauses))
 
 
 def _words_clause(q: str) -> dict[str, Any]:
@@ -194,14 +199,7 @@ def coverage_clauses(q: str) -> list[dict[str, Any]]:
 
 Match = Literal["ranked", "typed", "worded"]
 """Which articles a BM25 request finds (`bm25_query`): `ranked`, the relevance ranking's, also those sharing one
-character pair; `typed`, those holding every part of what the query asks about (`rules.asked`: its asking words
-such as 什么时候 left out) as typed; `worded`, those holding, for every part, most of its words and most of its
-character pairs (2 of the 3 characters of 多巴胺 are no match), or an official term of a synonym rule (the date-sorted
-lists: `service.search`)."""
-
-
-DATED_CLAUSE = "dated"
-"""The name of the date-sorted lists' match (`dated_clauses`): a passage it found holds the query's wording."""
+character pair; `typed` and `worded`, the date-sorted lists' (`dated_clauses`, `service.search`)."""
 
 
 def dated_clauses(q: str, synonyms: tuple[str, ...], match: Literal["typed", "worded"]) -> list[dict[str, Any]]:
@@ -234,8 +232,7 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
     below every strict match of comparable strength. `synonyms` (official terms for the query's
     plain words) are further recall clauses of their own, at SYNONYM_BOOST. `coverage` adds the
     zero-weight clauses the ranker reads (`coverage_clauses`): they never change a score or the order.
-    `match` (`Match`): `typed` asks for each space-separated part of what the query asks about as a phrase in the
-    title or the text, all of them; `worded` for most of each part's words and pairs (or a synonym's term)."""
+    `match` (`Match`): other than `ranked`, the date-sorted lists' match alone (`dated_clauses`)."""
     if match != "ranked":
         return {"bool": {"must": dated_clauses(q, synonyms, match), "filter": filters.clauses()}}
     recall = [

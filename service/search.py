@@ -134,13 +134,15 @@ class Searcher:
             dated = understood is not None and understood.date_from is not None
             (response, suggested, vector, degraded), answered = await asyncio.gather(
                 self._search_current(req, started, vector, degraded), self._answers(req, ask=dated))
-            anytime = replace(req, filters=replace(req.filters, date_from=None, date_to=None))
             # The date words' range holds nothing with the query's wording (every article of that time, or undated,
             # is out): its words at any time rather than an empty page or strays — unless they are nowhere either
             # (a town filter, say, empties the page, not the date).
-            if understood is not None and not answered and await self._answers(anytime):
-                req, understood = anytime, replace(understood, date_applied=False)
-                response, suggested, vector, degraded = await self._search_current(req, started, vector, degraded)
+            if understood is not None and not answered:
+                anytime = replace(req, filters=replace(req.filters, date_from=None, date_to=None))
+                if await self._answers(anytime):
+                    req, understood = anytime, replace(understood, date_applied=False)
+                    response, suggested, vector, degraded = await self._search_current(req, started, vector,
+                                                                                       degraded)
             did_you_mean = await self._did_you_mean(req, [hit["text"] for hit in response["hits"]], suggested)
         return {**response, "query": typed, "did_you_mean": did_you_mean,
                 "understood": understood and understood.as_json()}
@@ -303,11 +305,10 @@ class Searcher:
                         suggested=suggested)
 
     async def _by_date(self, req: SearchRequest, typo: Body | None) -> _Outcome:
-        """Newest first (bm25 and hybrid modes): the articles that hold every part of the query as typed, or, when
-        none does, most of its words or character pairs or an official term a synonym rule adds (`query.Match`);
-        `total` and the facets count that set. Never the articles sharing one pair of characters with the query
-        (分类 of 垃圾分类), which the relevance order keeps below every better match, nor those only near in
-        meaning: a date order has no relevance to put them below."""
+        """Newest first (bm25 and hybrid modes): the articles that hold the query's wording as typed, or, when none
+        does, as words (`query.dated_clauses`); `total` and the facets count that set. Never the articles sharing
+        one pair of characters with the query (分类 of 垃圾分类), which the relevance order keeps below every better
+        match, nor those only near in meaning: a date order has no relevance to put them below."""
         offset = (req.page - 1) * req.size
         suggested: Body | None = None
         for match in ("typed", "worded"):

@@ -75,7 +75,8 @@ _RELATIVE: dict[str, Callable[[date], tuple[date, date]]] = {
     "上个月": _previous_month,
     "上月": _previous_month,
 }
-_NUMERAL = "〇零一二三四五六七八九十"
+_DIGIT = {char: value for value, char in enumerate("〇一二三四五六七八九")} | {"零": 0}
+_NUMERAL = "".join(_DIGIT) + "十"  # what a year, month or day may be written with besides digits (`_number`)
 # A date word, with the 的 that ties it to the rest (去年的安全检查 → 安全检查, not 的安全检查): 2022年12月(份)(5日), in
 # Chinese numerals too (二〇二二年十二月五日), 2022-12(-05), 2022.12(.5), 2022/12(/5), or a relative one (去年).
 _DATE_WORDS = re.compile(
@@ -86,8 +87,6 @@ _DATE_WORDS = re.compile(
     r"(?![\d.\-/%‰A-Za-z号亿万千百元版期届])"
     "|(?P<rel>" + "|".join(sorted(_RELATIVE, key=len, reverse=True)) + r"))(?:\s*的)?")
 
-
-_DIGIT = {char: value for value, char in enumerate("〇一二三四五六七八九")} | {"零": 0}
 
 
 def _number(written: str) -> int:

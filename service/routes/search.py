@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from govsearch.rules import normalize_text, office_name
+from govsearch.rules import normalize_text, office_spellings
 from service.deps import BestBetsDep, NetworksDep, QueryLogDep, SearcherDep
 from service.errors import invalid_parameter
 from service.limits import client_ip
@@ -24,17 +24,6 @@ MATCHED_SHARE = 0.5
 hits shows at least this share of the query's characters marked (`marks.covered`): a query that found only
 articles near in meaning, or only one common word of it (宇宙飞船 镇), is no popular query."""
 _CAPS = f" At most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} characters; blank values are ignored."
-
-
-def _offices(values: tuple[str, ...]) -> tuple[str, ...]:
-    """A department filter's values under both spellings of a town office (`rules.office_name`): its one name, which
-    the newsletter parser writes (党群办), and the one with its town's 镇, which a record, an admin write or an index
-    built before the one name may hold (镇党群办)."""
-    names: list[str] = []
-    for value in values:
-        one = office_name(value)
-        names += [one, value, *(["镇" + one] if office_name("镇" + one) == one else [])]
-    return tuple(dict.fromkeys(names))
 
 
 @router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
@@ -65,7 +54,8 @@ async def search(
         raise invalid_parameter("date_from", "must not be after date_to")
     filters = Filters(
         publisher=filter_values("publisher", publisher), town=filter_values("town", town),
-        department=_offices(filter_values("department", department)), date_from=date_from,
+        department=tuple(dict.fromkeys(name for value in filter_values("department", department)
+                                       for name in office_spellings(value))), date_from=date_from,
         date_to=date_to,
     )
     response = await searcher.search(SearchRequest(q=q, mode=mode, size=size, page=page, sort=sort, filters=filters))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from govsearch.pinyin import is_pinyin_query, query_form, suffix_forms, title_fields
-from govsearch.rules import asked, normalize_text
+from govsearch.rules import asked, normalize_text, office_spellings
 from service.spelling import Speller, looks_alike, sounds_alike, unseen_pairs, words
 
 
@@ -188,3 +188,11 @@ def test_did_you_mean_sends_nothing_when_the_search_found_every_pair() -> None:
 ])
 def test_asked_leaves_out_the_words_that_ask(q: str, about: str) -> None:
     assert asked(q) == about
+
+
+@pytest.mark.parametrize(("department", "spellings"), [
+    ("党群办", ("党群办", "镇党群办")), ("镇党群办", ("党群办", "镇党群办")),
+    ("社区事务受理中心", ("社区事务受理中心",)), ("镇江市", ("镇江市",)),  # no town office: as given
+])
+def test_a_town_office_is_filtered_under_both_of_its_spellings(department: str, spellings: tuple[str, ...]) -> None:
+    assert office_spellings(department) == spellings
