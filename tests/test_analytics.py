@@ -3,6 +3,8 @@ GET /hot, GET /admin/analytics, POST /events/click, /admin/hidden-queries."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -83,7 +85,12 @@ def test_searches_and_clicks_become_hot_searches_and_analytics(log: TestClient, 
     assert all(set(doc) == {"kind", "query", "timestamp", "total", "matched", "corrected", "searcher"}
                for doc in searches_logged)
     assert len({doc["searcher"] for doc in searches_logged}) == floor
-    assert all(len(doc["searcher"]) == 16 and "192" not in doc["searcher"] for doc in searches_logged)
+    # A keyed digest: 16 hex digits that neither spell the address nor equal its plain (unkeyed) digest.
+    addresses = [f"192.0.2.{number}".encode() for number in range(1, floor + 1)]
+    plain = {hashlib.new(name, address).hexdigest()[:16]
+             for name in ("md5", "sha1", "sha256") for address in addresses}
+    assert all(re.fullmatch("[0-9a-f]{16}", doc["searcher"]) and doc["searcher"] not in plain
+               for doc in searches_logged)
 
 
 def test_one_persons_searches_a_corrected_typo_or_contact_details_never_become_hot(log: TestClient, settings: Settings) -> None:
