@@ -4,8 +4,11 @@
   numerals (二〇二二年十二月) or as 2022-12-05, 2022.12, 2022/12/5 —, 今年, 去年, 前年, 本月/这个月, 上个月/上月.
   A bare year (2022年) is not one: in the judged queries and titles it names what a text is about
   (港西镇2022年党员代表会议, published 2023-02-07), not when it appeared.
-  The first one found becomes `date_from`/`date_to`, is removed from the searched text, and the
-  response reports it (`understood`), so the page can show it as a removable filter. When nothing of
+  Two joined by 到, 至 or a dash make one range from the first's start to the second's end, and the second may
+  leave out the year or month the first gave (2022年12月到2023年2月, 2023年1月至3月, 2022年12月5日-10日, 从去年到今年);
+  one followed by 以来 or 至今 runs to today (2023年3月以来). The first one (or range) found becomes
+  `date_from`/`date_to`, is removed from the searched text, and the response reports it (`understood`), so
+  the page can show it as a removable filter. When nothing of
   that range holds the query's wording (`service.query.answering_search`: as the newest-first list reads it, or
   the exact title or number; not a common pair such as 人民, nor single characters, which 有事好商量 shares with
   most texts) and something at other times does, the words are searched at any time instead
@@ -89,6 +92,15 @@ _DATE_WORDS = re.compile(
 
 
 
+# What may join two date words into one range (the spaces around it are the joiner's), and what may open it.
+_TO = re.compile(r"\s*(?:到|至|~|～|〜|-|–|—{1,2})\s*")
+_FROM = "从自"
+# The second date word of a range may leave out what the first one gave: 3月 (its year), 10日 (its year and month).
+_LATER_PART = re.compile(rf"(?:(?P<m>[\d{_NUMERAL}]{{1,3}})\s*月份?)?(?:\s*(?P<d>[\d{_NUMERAL}]{{1,3}})\s*[日号])?"
+                         r"(?:\s*的)?")
+_UNTIL_NOW = re.compile(r"\s*(?:以来|至今)(?:\s*的)?")
+
+
 def _number(written: str) -> int:
     """A year, month or day as written: digits, or Chinese numerals, digit by digit (二〇二二) or with 十 (二十五)."""
     if written.isascii():
@@ -99,25 +111,61 @@ def _number(written: str) -> int:
     return (_number(tens) if tens else 1) * 10 + (_number(ones) if ones else 0)
 
 
+def _span(match: re.Match[str], today: date) -> tuple[date, date]:
+    """The dates one date word covers (ValueError for no real date, such as 2022年13月)."""
+    if match["rel"]:
+        return _RELATIVE[match["rel"]](today)
+    year, month, day = (match["y"], match["m"], match["d"]) if match["y"] else (match["ny"], match["nm"], match["nd"])
+    if day:
+        one = date(_number(year), _number(month), _number(day))
+        return one, one
+    return _month(_number(year), _number(month))
+
+
+def _later_span(q: str, at: int, first: re.Match[str], start: date,
+                today: date) -> tuple[tuple[date, date], int] | None:
+    """The span of a range's second date word at `at` and where it ends: a whole date word, or the month and day
+    (or the day) of the first one's year (and month) — None when nothing there reads as one."""
+    whole = _DATE_WORDS.match(q, at)
+    if whole is not None:
+        return _span(whole, today), whole.end()
+    part = _LATER_PART.match(q, at)
+    if part is None or not (part["m"] or part["d"] and (first["d"] or first["nd"])):
+        return None
+    if part["m"] and part["d"]:
+        one = date(start.year, _number(part["m"]), _number(part["d"]))
+        return (one, one), part.end()
+    if part["m"]:
+        return _month(start.year, _number(part["m"])), part.end()
+    one = date(start.year, start.month, _number(part["d"]))
+    return (one, one), part.end()
+
+
 def date_range(q: str, today: date) -> tuple[tuple[date, date], str] | None:
-    """The first date word's range and the query without it, or None when there is none (or it is no
-    real date, such as 2022年13月)."""
+    """The first date word's (or range's) dates and the query without it, or None when there is none (or it is
+    no real date, such as 2022年13月). A range's second word that is no real date leaves the first one alone."""
     match = _DATE_WORDS.search(q)
     if match is None:
         return None
-    year, month, day = (match["y"], match["m"], match["d"]) if match["y"] else (match["ny"], match["nm"], match["nd"])
     try:
-        if year is None:
-            span = _RELATIVE[match["rel"]](today)
-        elif day:
-            one = date(_number(year), _number(month), _number(day))
-            span = (one, one)
-        else:
-            span = _month(_number(year), _number(month))
+        start, end = _span(match, today)
     except ValueError:  # month 13, day 31 of a 30-day month, year 0000, 十十
         return None
-    rest = " ".join((q[:match.start()] + " " + q[match.end():]).split())
-    return span, rest
+    begin, stop = match.start(), match.end()
+    if (until := _UNTIL_NOW.match(q, stop)) is not None:
+        end, stop = max(end, today), until.end()
+    elif not match.group().endswith("的") and (joined := _TO.match(q, stop)) is not None:
+        try:
+            later = _later_span(q, joined.end(), match, start, today)
+        except ValueError:  # 2023年2月5日到30日
+            later = None
+        if later is not None:
+            (later_start, later_end), stop = later
+            start, end = min(start, later_start), max(end, later_end)
+    if stop != match.end() and begin and q[begin - 1] in _FROM:  # 从 opens a range, not a word: 从去年到今年
+        begin -= 1
+    rest = " ".join((q[:begin] + " " + q[stop:]).split())
+    return (start, end), rest
 
 
 class Understanding:

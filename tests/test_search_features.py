@@ -124,6 +124,17 @@ def test_a_month_in_the_query_becomes_a_reported_date_filter(client: TestClient,
     assert body["total"] < unfiltered["total"]
 
 
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_two_joined_dates_in_the_query_become_one_range(client: TestClient, mode: str) -> None:
+    body = search(client, "2022年12月到2023年2月 疫情防控", mode=mode)
+    assert body["understood"] == {"text": "疫情防控", "date_from": "2022-12-01", "date_to": "2023-02-28",
+                                  "date_applied": True, "town": None, "synonyms": []}
+    assert body["hits"] and all("2022-12-01" <= hit["date"] <= "2023-02-28" for hit in body["hits"])
+    february = search(client, "2023年2月 疫情防控", mode=mode)
+    assert body["total"] >= february["total"]
+    assert {hit["id"] for hit in february["hits"]} <= {hit["id"] for hit in body["hits"]}
+
+
 @pytest.mark.parametrize("mode", ["bm25", "hybrid", "vector"])
 def test_a_date_range_that_holds_no_answer_gives_the_words_at_any_time(client: TestClient, mode: str) -> None:
     """The 2022-12-29 人大 session was published in 2023: its date words must not empty the page."""

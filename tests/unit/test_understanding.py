@@ -33,6 +33,21 @@ TODAY = date(2024, 3, 15)
     ("二〇二三年二月 两会", date(2023, 2, 1), date(2023, 2, 28), "两会"),
     ("二零二二年十二月二十五日", date(2022, 12, 25), date(2022, 12, 25), ""),
     ("2023年2月份 港西镇", date(2023, 2, 1), date(2023, 2, 28), "港西镇"),  # no stray 份 left to search
+    # two joined: one range; the second may leave out the year or month the first gave; 以来/至今 run to today
+    ("2022年12月到2023年2月 疫情防控", date(2022, 12, 1), date(2023, 2, 28), "疫情防控"),
+    ("2023年1月至3月会议", date(2023, 1, 1), date(2023, 3, 31), "会议"),
+    ("2023年2月 - 3月", date(2023, 2, 1), date(2023, 3, 31), ""),
+    ("2022年12月5日-10日", date(2022, 12, 5), date(2022, 12, 10), ""),
+    ("2022年12月5日到12月10日的通知", date(2022, 12, 5), date(2022, 12, 10), "通知"),
+    ("2022-12至2023-02 医保", date(2022, 12, 1), date(2023, 2, 28), "医保"),
+    ("从去年到今年 防汛", date(2023, 1, 1), date(2024, 12, 31), "防汛"),
+    ("2023年2月到2022年12月", date(2022, 12, 1), date(2023, 2, 28), ""),  # written the other way round
+    ("2023年3月以来的工作", date(2023, 3, 1), TODAY, "工作"),
+    ("自2023年1月至今", date(2023, 1, 1), TODAY, ""),
+    # what follows a joiner but is no date stays in the text; so does an impossible second date
+    ("2023年1月至10家企业", date(2023, 1, 1), date(2023, 1, 31), "至10家企业"),
+    ("2023年2月到10日", date(2023, 2, 1), date(2023, 2, 28), "到10日"),
+    ("2023年2月5日到30日", date(2023, 2, 5), date(2023, 2, 5), "到30日"),
 ])
 def test_date_words_become_a_range_and_leave_the_text(q: str, start: date, end: date, rest: str) -> None:
     assert date_range(q, TODAY) == ((start, end), rest)
