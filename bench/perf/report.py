@@ -119,15 +119,19 @@ def query_verdicts(size: QuerySize) -> list[Verdict]:
     else:
         found.append(Verdict(name, None, "hybrid or bm25 at concurrency 1 not run"))
 
-    name = (f"{where} hybrid at {LOAD_CONCURRENCY} concurrent clients (warm): ≥ {LOAD_MIN_RPS:.0f} req/s, "
-            f"p99 ≤ {LOAD_P99_MAX_MS:.0f} ms, 0 errors")
-    loaded = q.cell("service", "hybrid", "warm", LOAD_CONCURRENCY)
-    if loaded and loaded.n:
-        met = (loaded.throughput >= LOAD_MIN_RPS and loaded.pct(99) <= LOAD_P99_MAX_MS and loaded.errors == 0)
-        found.append(Verdict(name, met, f"{loaded.throughput:.1f} req/s, p99 {loaded.pct(99):.0f} ms, "
-                             f"{loaded.errors} errors; shed (503 overloaded, not errors) {shed_text(q, 'hybrid')}"))
-    else:
-        found.append(Verdict(name, None, f"hybrid at concurrency {LOAD_CONCURRENCY} not run"))
+    # Judged warm (the query cache serving repeats, as a portal's traffic does) and cold (queries the process has
+    # never seen: every one embedded and ranked afresh), each on its own line.
+    for cache in ("warm", "cold"):
+        name = (f"{where} hybrid at {LOAD_CONCURRENCY} concurrent clients ({cache}): ≥ {LOAD_MIN_RPS:.0f} req/s, "
+                f"p99 ≤ {LOAD_P99_MAX_MS:.0f} ms, 0 errors")
+        loaded = q.cell("service", "hybrid", cache, LOAD_CONCURRENCY)
+        if loaded and loaded.n:
+            met = (loaded.throughput >= LOAD_MIN_RPS and loaded.pct(99) <= LOAD_P99_MAX_MS and loaded.errors == 0)
+            found.append(Verdict(name, met, f"{loaded.throughput:.1f} req/s, p99 {loaded.pct(99):.0f} ms, "
+                                 f"{loaded.errors} errors; shed (503 overloaded, not errors) "
+                                 f"{shed_text(q, 'hybrid', cache)}"))
+        else:
+            found.append(Verdict(name, None, f"hybrid {cache} at concurrency {LOAD_CONCURRENCY} not run"))
 
     name = f"{where} API process RSS with the model ≤ {mib(API_RSS_MAX_BYTES)}"
     peak = q.api_memory_after.get("peak_rss")
