@@ -17,6 +17,8 @@ load time is reported separately and is not part of any rate.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -224,7 +226,10 @@ def measure_corpus(es: Elasticsearch, model: Embedder, *, corpus: str, sources: 
     log(f"    {run.articles} articles, {run.passages} passages in {seconds:.2f} s")
 
     halves = [items[0::2], items[1::2]]
-    stage_embedder = fresh_embedder(model, workdir / f"{corpus}-embed-stage")
+    # This run's own cache directories, empty at the start: a corpus measured at several sizes (the first 7,538
+    # records, then the first 20,000) must not find the smaller size's vectors in the larger one's "cold" caches.
+    scratch = Path(tempfile.mkdtemp(prefix=f"{corpus}-", dir=workdir))
+    stage_embedder = fresh_embedder(model, scratch / "embed-stage")
     half_runs: list[tuple[int, float, dict[str, Any]]] = []
     vectors_by_half: list[list[Any]] = []
 
@@ -240,7 +245,7 @@ def measure_corpus(es: Elasticsearch, model: Embedder, *, corpus: str, sources: 
 
     embed_half(0)
 
-    build_cache = workdir / f"{corpus}-build-cache"
+    build_cache = scratch / "build-cache"
     def full_build(key: str, label: str, embedder: Embedder) -> BuildResult:
         """A full build of `sources` behind `alias`, measured as `run.builds[key]`."""
         cpu = meter()
@@ -303,6 +308,7 @@ def measure_corpus(es: Elasticsearch, model: Embedder, *, corpus: str, sources: 
         kept = EmbeddingCache(keep_cache / CACHE_DB_NAME)
         kept.merge_from(build_cache / CACHE_DB_NAME)
         kept.close()
+    shutil.rmtree(scratch, ignore_errors=True)
     return run
 
 
