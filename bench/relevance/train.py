@@ -160,7 +160,9 @@ def bench_settings(alias: str, **overrides: Any) -> Settings:
 
 
 def _useful(groups: Sequence[Group]) -> list[Group]:
-    return [g for g in groups if any(g.labels) and len(g.ids) > 1]
+    """The groups a ranker can learn from: some candidate labelled better than another (not every candidate
+    alike, as when all of a judged query's candidates carry one grade)."""
+    return [g for g in groups if len(set(g.labels)) > 1]
 
 
 def fit_lambdamart(groups: Sequence[Group], params: dict[str, Any]) -> str:
