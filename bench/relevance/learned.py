@@ -1,7 +1,8 @@
 """`python -m bench.relevance --known-item`: hybrid at real corpus sizes, before and after the learned ranker.
 
 Four configurations, all through `GET /search` of the in-process app: bm25, vector, hybrid with
-the fusion of `FUSION` (the "before"), hybrid with the learned ranker (`RANKER_MODEL`, the "after").
+the fusion of `FUSION` (the "before"), hybrid with the learned ranker (the committed model,
+`bench.relevance.train.MODEL_FILE`, whatever RANKER_MODEL says: the "after").
 Tasks:
 
 - known items (`bench.relevance.known_item`): dev split on the main index (sample + 20k xwlb), on
