@@ -90,8 +90,6 @@ _DATE_WORDS = re.compile(
     r"(?![\d.\-/%‰A-Za-z号亿万千百元版期届])"
     "|(?P<rel>" + "|".join(sorted(_RELATIVE, key=len, reverse=True)) + r"))(?:\s*的)?")
 
-
-
 # What may join two date words into one range (the spaces around it are the joiner's), and what may open it.
 _TO = re.compile(r"\s*(?:到|至|~|～|〜|-|–|—{1,2})\s*")
 _FROM = "从自"
@@ -111,15 +109,20 @@ def _number(written: str) -> int:
     return (_number(tens) if tens else 1) * 10 + (_number(ones) if ones else 0)
 
 
+def _dates(year: int, month: int, day: int | None) -> tuple[date, date]:
+    """That day, or that whole month when no day is given (ValueError for no real date, such as 2022年13月)."""
+    if day is None:
+        return _month(year, month)
+    one = date(year, month, day)
+    return one, one
+
+
 def _span(match: re.Match[str], today: date) -> tuple[date, date]:
-    """The dates one date word covers (ValueError for no real date, such as 2022年13月)."""
+    """The dates one date word covers (ValueError for no real date)."""
     if match["rel"]:
         return _RELATIVE[match["rel"]](today)
     year, month, day = (match["y"], match["m"], match["d"]) if match["y"] else (match["ny"], match["nm"], match["nd"])
-    if day:
-        one = date(_number(year), _number(month), _number(day))
-        return one, one
-    return _month(_number(year), _number(month))
+    return _dates(_number(year), _number(month), _number(day) if day else None)
 
 
 def _later_span(q: str, at: int, first: re.Match[str], start: date,
@@ -132,13 +135,8 @@ def _later_span(q: str, at: int, first: re.Match[str], start: date,
     part = _LATER_PART.match(q, at)
     if part is None or not (part["m"] or part["d"] and (first["d"] or first["nd"])):
         return None
-    if part["m"] and part["d"]:
-        one = date(start.year, _number(part["m"]), _number(part["d"]))
-        return (one, one), part.end()
-    if part["m"]:
-        return _month(start.year, _number(part["m"])), part.end()
-    one = date(start.year, start.month, _number(part["d"]))
-    return (one, one), part.end()
+    month = _number(part["m"]) if part["m"] else start.month
+    return _dates(start.year, month, _number(part["d"]) if part["d"] else None), part.end()
 
 
 def date_range(q: str, today: date) -> tuple[tuple[date, date], str] | None:

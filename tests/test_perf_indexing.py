@@ -10,6 +10,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from bench.perf.indexing import measure_corpus
+from govsearch.settings import Settings
 from indexer import elastic
 from indexer.embeddings import Embedder
 from tests.conftest import SAMPLE
@@ -34,7 +35,8 @@ def _first(n: int, into: Path) -> Path:
 
 
 def test_a_larger_size_of_the_same_corpus_starts_from_empty_caches(es: Elasticsearch, embedder: Embedder,
-                                                                    settings, tmp_path: Path, aliases: None) -> None:
+                                                                    settings: Settings, tmp_path: Path,
+                                                                    aliases: None) -> None:
     """The first 2 files of the sample, then the first 4 (which hold them), measured in one benchmark run: the
     larger size's cold build computes every vector, and its re-build finds them all."""
     workdir = tmp_path / "work"
