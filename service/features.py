@@ -32,7 +32,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from govsearch.rules import CJK, find_doc_number
+from govsearch.rules import CJK, asked, find_doc_number
 from service.fusion import Fused, calibrate_bm25, calibrate_cosine
 from service.query import BM25_CLAUSES, NEAR_CLAUSE, SEGMENT_CLAUSE, coverage_segments
 
@@ -64,9 +64,10 @@ class QueryShape:
     bigrams: frozenset[str]
 
     @classmethod
-    def of(cls, q: str) -> QueryShape:
+    def of(cls, q: str, question: str | None = None) -> QueryShape:
+        """`q`'s shape; `question`: the text whose asking words say it is a question (`q` itself by default)."""
         segments = tuple(_TEXT.findall(q.lower()))
-        return cls(q, segments, frozenset("".join(segments)), frozenset(_bigrams(segments)))
+        return cls(question or q, segments, frozenset("".join(segments)), frozenset(_bigrams(segments)))
 
     def row(self) -> list[float]:
         return [float(sum(map(len, self.segments))), float(len(self.segments)),
@@ -115,7 +116,7 @@ def rows(q: str, entries: Sequence[Fused], lists: dict[str, list], depth: int) -
 
     `lists` are the retrievers' article lists the entries were fused from (for the best score of
     each side); `depth` is the candidate depth (an absent side's rank is depth + 1)."""
-    shape = QueryShape.of(q)
+    shape = QueryShape.of(asked(q), question=q)
     joined = "".join(shape.segments)
     best_bm25 = max((c.score for c in lists.get("bm25", ())), default=0.0)
     best_cos = max((calibrate_cosine(c.score) for c in lists.get("vector", ())), default=0.0)

@@ -183,9 +183,9 @@ def answering_search(req: SearchRequest, *, timeout: float) -> dict[str, Any]:
 
 
 def coverage_segments(q: str) -> list[str]:
-    """The query's space-separated parts the coverage clauses look for: distinct, in order, at most
-    MAX_COVERAGE_SEGMENTS (clause `segment_i` is part i)."""
-    return list(dict.fromkeys(q.split()))[:MAX_COVERAGE_SEGMENTS]
+    """The parts of what the query asks about (`rules.asked`: its space-separated parts, asking words left out) the
+    coverage clauses look for: distinct, in order, at most MAX_COVERAGE_SEGMENTS (clause `segment_i` is part i)."""
+    return list(dict.fromkeys(asked(q).split()))[:MAX_COVERAGE_SEGMENTS]
 
 
 def coverage_clauses(q: str) -> list[dict[str, Any]]:
@@ -194,7 +194,8 @@ def coverage_clauses(q: str) -> list[dict[str, Any]]:
     segments = [{"multi_match": {"query": part, "type": "phrase", "fields": ["title", "text"], "boost": 0,
                                  "_name": SEGMENT_CLAUSE.format(i)}}
                 for i, part in enumerate(coverage_segments(q))]
-    return [*segments, {"match_phrase": {"text": {"query": q, "slop": NEAR_SLOP, "boost": 0, "_name": NEAR_CLAUSE}}}]
+    return [*segments, {"match_phrase": {"text": {"query": asked(q), "slop": NEAR_SLOP, "boost": 0,
+                                                  "_name": NEAR_CLAUSE}}}]
 
 
 Match = Literal["ranked", "typed", "worded"]
@@ -235,16 +236,17 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
     `match` (`Match`): other than `ranked`, the date-sorted lists' match alone (`dated_clauses`)."""
     if match != "ranked":
         return {"bool": {"must": dated_clauses(q, synonyms, match), "filter": filters.clauses()}}
+    about = asked(q)  # the words match what the query asks about: 垃圾分类, not 怎么 and 做 (the exact title: as typed)
     recall = [
-        _words_clause(q),
-        _bigrams_clause(q),
+        _words_clause(about),
+        _bigrams_clause(about),
         # Loose: any bigram, so a query in other words still finds the articles sharing some of it.
-        _loose_clause(q),
+        _loose_clause(about),
         *synonym_clauses(synonyms),
     ]
     precision = [
-        {"match_phrase": {"title": {"query": q, "slop": 1, "boost": 4.0, "_name": "title_phrase"}}},
-        {"match_phrase": {"text": {"query": q, "slop": 2, "boost": 2.0, "_name": "text_phrase"}}},
+        {"match_phrase": {"title": {"query": about, "slop": 1, "boost": 4.0, "_name": "title_phrase"}}},
+        {"match_phrase": {"text": {"query": about, "slop": 2, "boost": 2.0, "_name": "text_phrase"}}},
         *exact_clauses(q),
         *(coverage_clauses(q) if coverage else []),
     ]
@@ -264,7 +266,7 @@ def highlight(q: str, synonyms: tuple[str, ...] = (), *, whole: bool = False) ->
     hits found only by the vector side: the highlight query is the word match, whatever retrieved the
     passage. A snippet: the passage's best fragment; `whole`: the whole text and the title (the article
     view's marks). Either way the marks are read through `service.marks.tidy`."""
-    words: dict[str, Any] = {"match": {"text": {"query": q}}}
+    words: dict[str, Any] = {"match": {"text": {"query": asked(q)}}}
     if synonyms:
         words = {"bool": {"should": [words, *({"match_phrase": {"text": term}} for term in synonyms)]}}
     fields: dict[str, Any] = (

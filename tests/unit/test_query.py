@@ -243,3 +243,16 @@ def _specs(clause: dict[str, Any]) -> list[dict[str, Any]]:
     if kind == "multi_match":
         return [spec]
     return [v for v in spec.values() if isinstance(v, dict)]
+
+
+def test_the_word_search_reads_what_the_query_asks_about_and_the_exact_title_the_query_as_typed() -> None:
+    """垃圾分类怎么做: the words, pairs, phrases, coverage and marks read 垃圾分类 (怎么 asks, 做 is left alone by it);
+    the exact-title clause reads the whole query, which may be a title."""
+    body = bm25_search(SearchRequest(q="垃圾分类怎么做"), offset=0, limit=10, with_aggs=False, timeout=1.0,
+                       candidates=True)
+    texts = {value for path, value in _walk(body["query"]) if path[-1] == "query" and isinstance(value, str)}
+    assert texts == {"垃圾分类"}
+    exact = {value for path, value in _walk(body["query"]) if path[-1] == "value" and "title.exact" in path}
+    assert exact == {"垃圾分类怎么做"}
+    page = bm25_search(SearchRequest(q="高考什么时候"), offset=0, limit=10, with_aggs=False, timeout=1.0)
+    assert page["highlight"]["highlight_query"] == {"match": {"text": {"query": "高考"}}}
