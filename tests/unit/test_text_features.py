@@ -73,6 +73,8 @@ def test_sound_and_shape_likeness() -> None:
     assert not looks_alike("厂", "产")  # only a stroke in common
     # A shared radical is no likeness: 缴费 is not a typo of 经费, nor 停车 of 火车, nor 学校 of 学乐.
     assert not looks_alike("缴", "经") and not looks_alike("停", "火") and not looks_alike("校", "乐")
+    # Nor a part of too many characters: 港沿镇 is no typo of 港西镇 (口), nor 中美 of 中央 (大), nor 服务型 of 服务社 (土).
+    assert not looks_alike("沿", "西") and not looks_alike("美", "央") and not looks_alike("型", "社")
 
 
 def test_only_chinese_words_outside_document_numbers_are_checked() -> None:
@@ -144,11 +146,11 @@ def test_a_number_is_never_corrected_into_another() -> None:
 
 
 def test_a_word_the_segmenter_keeps_whole_is_not_corrected() -> None:
-    # No passage holds 工资 (the pair is missing), but the word analysis reads it as one word of its dictionary.
-    backend = _Backend(_suggest("工资", {0: ["工贸"]}), {"工贸": 3}, analysis={"工资": ["工资"]})
-    assert _did_you_mean("工资", backend) is None
-    backend = _Backend(_suggest("工资", {0: ["工贸"]}), {"工贸": 3}, analysis={"工资": ["工", "资"]})
-    assert _did_you_mean("工资", backend) == "工贸"  # had the analysis split it, the shape proposal would stand
+    # No passage holds 公园 (the pair is missing), but the word analysis reads it as one word of its dictionary.
+    backend = _Backend(_suggest("公园", {0: ["公元"]}), {"公元": 3}, analysis={"公园": ["公园"]})
+    assert _did_you_mean("公园", backend) is None
+    backend = _Backend(_suggest("公园", {0: ["公元"]}), {"公元": 3}, analysis={"公园": ["公", "园"]})
+    assert _did_you_mean("公园", backend) == "公元"  # had the analysis split it, the same-sound proposal would stand
 
 
 def test_a_correction_that_reads_as_a_stop_word_is_not_proposed() -> None:
