@@ -188,12 +188,18 @@ def coverage_segments(q: str) -> list[str]:
     return list(dict.fromkeys(asked(q).split()))[:MAX_COVERAGE_SEGMENTS]
 
 
+def verbatim(part: str, **options: Any) -> dict[str, Any]:
+    """A passage holding `part` as typed, in its title or text: its characters in a row (a phrase of the character-pair
+    fields: 修路 however the segmenter splits the text around it, 个税 not the 税 the word fields keep of it, 个 being a
+    stop word), a part of one character as a word. `options`: the clause's own (boost, _name)."""
+    fields = ["title.bigram", "text.bigram"] if len(part) > 1 else ["title", "text"]
+    return {"multi_match": {"query": part, "type": "phrase", "fields": fields, **options}}
+
+
 def coverage_clauses(q: str) -> list[dict[str, Any]]:
-    """The zero-weight named clauses of which parts of the query a passage holds, and how close together
+    """The zero-weight named clauses of which parts of the query a passage holds verbatim, and how close together
     (see SEGMENT_CLAUSE, NEAR_CLAUSE): matched or not is all they report."""
-    segments = [{"multi_match": {"query": part, "type": "phrase", "fields": ["title", "text"], "boost": 0,
-                                 "_name": SEGMENT_CLAUSE.format(i)}}
-                for i, part in enumerate(coverage_segments(q))]
+    segments = [verbatim(part, boost=0, _name=SEGMENT_CLAUSE.format(i)) for i, part in enumerate(coverage_segments(q))]
     return [*segments, {"match_phrase": {"text": {"query": asked(q), "slop": NEAR_SLOP, "boost": 0,
                                                   "_name": NEAR_CLAUSE}}}]
 
@@ -205,16 +211,13 @@ character pair; `typed` and `worded`, the date-sorted lists' (`dated_clauses`, `
 
 def dated_clauses(q: str, synonyms: tuple[str, ...], match: Literal["typed", "worded"]) -> list[dict[str, Any]]:
     """What a passage of a date-sorted list must match (`Match`), named DATED_CLAUSE. `typed`: each part of what the
-    query asks about as typed — its characters in a row (a phrase of the character-pair field: 修路 however the
-    segmenter splits the text around it, 个税 not 税), a part of one character as a word. `worded`: for each part,
+    query asks about as typed (`verbatim`). `worded`: for each part,
     most of its words and most of its pairs, or an official term of a synonym rule. A part of punctuation or stop words
     alone (？, 的) matches nothing, so neither does a query of them."""
     parts = dict.fromkeys(asked(q).split())
     held: list[dict[str, Any]]
     if match == "typed":
-        held = [{"multi_match": {"query": part, "type": "phrase", "fields": ["title.bigram", "text.bigram"]}}
-                if len(part) > 1 else
-                {"multi_match": {"query": part, "type": "phrase", "fields": ["title", "text"]}} for part in parts]
+        held = [verbatim(part) for part in parts]
     else:
         held = [{"bool": {"should": [
             {"bool": {"must": [_words_clause(part), _bigrams_clause(part)]}},
