@@ -1,16 +1,17 @@
-"""Asking words must not displace the subject: a short subject asked as is and as a question.
+"""Asking and framing words must not displace the subject: a short subject asked as is, as a question, framed.
 
-Citizens type questions (垃圾分类怎么做, 高考什么时候, 地震怎么办). The words that ask (`govsearch.rules.ASKING`)
-say nothing about what is asked for, so the question should list what the subject alone lists — articles
-about 地震, not the 怎么看 怎么办 column that holds the asking words verbatim.
+Citizens type questions (垃圾分类怎么做, 高考什么时候, 地震怎么办) and frame searches (请问…, 我想了解一下…, …相关新闻).
+The words that ask or frame (`govsearch.rules.asked`) say nothing about what is asked for, so the query should list
+what the subject alone lists — articles about 地震, not the 怎么看 怎么办 column that holds the asking words verbatim.
 
 Generated, not judged: the subjects are editors' keywords (`tags`) of one split's xwlb records — one keyword
 each, 2-MAX_SUBJECT_CHARS Chinese characters, distinct, spread evenly over their sorted list — kept when at
 least MIN_HOLDERS articles of the index hold the keyword verbatim in their title or body (normalized), so
-ten such articles exist to be listed. Each is asked twice: as is (`plain`) and framed by one of TEMPLATES
-(`question`, the i-th subject by the i-th template, in turn). Precision@10 = the share of the first ten hits
-that hold the subject verbatim. A system that reads what the question asks about scores the same on both
-forms; the gap between them is what the asking words cost. Dev subjects come from the dev years' records of
+ten such articles exist to be listed. Each is asked three times: as is (`plain`), as a question by one of
+TEMPLATES (`question`, the i-th subject by the i-th template, in turn) and framed as citizens frame a search by
+one of FRAMES (`framed`: 请问…, …相关新闻). Precision@10 = the share of the first ten hits that hold the subject
+verbatim. A system that reads what the query asks about scores the same on every form; the gaps are what the
+asking and framing words cost. Dev subjects come from the dev years' records of
 the main index, held-out ones from the held-out years' records of their own index (aggregates only, as every
 held-out figure).
 """
@@ -32,6 +33,9 @@ MAX_SUBJECT_CHARS = 6
 K = 10
 TEMPLATES = ("{}是什么", "{}怎么办", "怎么{}", "{}有哪些", "{}在哪里", "{}什么时候")
 """Question frames, each with asking words of `govsearch.rules.ASKING` (是什么, 怎么办, 怎么, 哪些, 哪里, 什么时候)."""
+FRAMES = ("请问{}", "我想了解一下{}", "{}相关新闻", "关于{}的消息", "{}最新情况", "想知道{}的事")
+"""How a citizen frames a search around its subject: a polite or wanting lead (请问, 我想了解一下, 想知道) and words
+about the search's results (相关新闻, 的消息, 最新情况, 的事)."""
 
 _KEYWORD = re.compile(rf"[\u4e00-\u9fff]{{2,{MAX_SUBJECT_CHARS}}}")
 _TAG_SPLIT = re.compile(r"[,，、;；\s]+")
@@ -40,10 +44,11 @@ _VIDEO_MARK = "[视频]"
 
 @dataclass(frozen=True)
 class Subject:
-    """A keyword, the question it is asked as, and how many articles of the index hold it."""
+    """A keyword, the question and the framed search it is asked as, and how many articles of the index hold it."""
 
     subject: str
     question: str
+    framed: str
     holders: int
 
 
@@ -75,14 +80,14 @@ def keywords(records: Iterable[Mapping[str, Any]], years: frozenset[int]) -> lis
 def subjects(records: Iterable[Mapping[str, Any]], years: frozenset[int], texts: Mapping[str, str],
              n: int = N_SUBJECTS) -> list[Subject]:
     """Up to `n` subjects of the records of `years` that at least MIN_HOLDERS of `texts` hold, in order, each
-    with its question (TEMPLATES in turn)."""
+    with its question (TEMPLATES in turn) and framed search (FRAMES in turn)."""
     held = []
     for keyword in evenly(keywords(records, years), N_CANDIDATES):
         holders = sum(keyword in text for text in texts.values())
         if holders >= MIN_HOLDERS:
             held.append((keyword, holders))
-    return [Subject(keyword, TEMPLATES[i % len(TEMPLATES)].format(keyword), holders)
-            for i, (keyword, holders) in enumerate(evenly(held, n))]
+    return [Subject(keyword, TEMPLATES[i % len(TEMPLATES)].format(keyword), FRAMES[i % len(FRAMES)].format(keyword),
+                    holders) for i, (keyword, holders) in enumerate(evenly(held, n))]
 
 
 def precision(ranking: Sequence[str], subject: str, texts: Mapping[str, str], k: int = K) -> float:

@@ -14,8 +14,8 @@ Tasks:
   nDCG@10 overall, per kind and on the dev half the ranker never trained on;
 - title findability: each sample article's exact title as the query, share found at rank 1;
 - asking words (`bench.relevance.asking`): single editors' keywords of the dev years (main index) and of the
-  held-out years (their index; aggregates only) asked as is and framed as questions (怎么办, 什么时候 …):
-  precision@10 = share of the first ten hits holding the keyword verbatim, and the gap between the two forms;
+  held-out years (their index; aggregates only) asked as is, as questions (怎么办, 什么时候 …) and framed (请问…,
+  …相关新闻): precision@10 = share of the first ten hits holding the keyword verbatim, and each form's gap;
 - `total` (mean per query) and the ranking stage's own cost (features + model + sort, p50/p95);
 - the training run's own comparison (from the model file's `trained` record): dev figures of every
   candidate model, LambdaMART and linear, trained on `tags` alone or on all known-item kinds;
@@ -102,12 +102,14 @@ def _asking(api: InProcessAPI, subjects: list[asking.Subject], texts: dict[str, 
     """Mean precision@10 of the subjects asked as is (`plain`) and as questions (`question`)."""
     return {form: metrics.mean(asking.precision([h["id"] for h in api.search(query(s), mode, asking.K)["hits"]],
                                                 s.subject, texts) for s in subjects)
-            for form, query in (("plain", lambda s: s.subject), ("question", lambda s: s.question))}
+            for form, query in (("plain", lambda s: s.subject), ("question", lambda s: s.question),
+                                ("framed", lambda s: s.framed))}
 
 
 def _asking_cells(scores: dict[str, float]) -> list[str]:
-    """As is, as a question, and the gap between them."""
-    return [f"{scores['plain']:.3f}", f"{scores['question']:.3f}", f"{scores['question'] - scores['plain']:+.3f}"]
+    """As is; as a question and framed, each with its gap to as is."""
+    return [f"{scores['plain']:.3f}", *[cell for form in ("question", "framed")
+                                        for cell in (f"{scores[form]:.3f}", f"{scores[form] - scores['plain']:+.3f}")]]
 
 
 def _titles(api: InProcessAPI, titles: dict[str, str], mode: str) -> float:
@@ -230,7 +232,8 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         jd_rows.append([label, f"{s.scores().ndcg:.3f}", f"{s.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
                         f"{d.scores().ndcg:.3f}", f"{d.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
                         *[f"{d.by_kind(k).ndcg:.3f}" for k in kinds], f"{titles[label]:.3f}"])
-    ak_header = ["configuration", *[f"{task} {form}" for task in ak for form in ("as is", "as a question", "gap")]]
+    ak_header = ["configuration", *[f"{task} {form}" for task in ak
+                                    for form in ("as is", "as a question", "gap", "framed", "gap")]]
     ak_rows = [[label, *[cell for task in ak for cell in _asking_cells(ak[task][label])]] for label in labels]
     tr_header, tr_rows = _training_table(trained)
     fa_header = ["cause (dev misses at rank 1)", *labels, *[f"{label}, mirror" for label in labels]]
@@ -242,7 +245,7 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     report.print_table("known items: dev (2023-2026), dev mirror (2025-2026) and held-out (2012+2013)",
                        ki_header, ki_rows)
     report.print_table("judged set", jd_header, jd_rows)
-    report.print_table("asking words: precision@10 of a subject asked as is and as a question", ak_header, ak_rows)
+    report.print_table("asking words: precision@10 of a subject asked as is, as a question, framed", ak_header, ak_rows)
     report.print_table("training candidates on dev", tr_header, tr_rows)
     report.print_table("dev known items missed at rank 1, by cause", fa_header, fa_rows)
     cost = f"ranking stage (features + model + sort) over {len(groups)} dev queries: p50 {p50:.2f} ms, p95 {p95:.2f} ms"
@@ -287,8 +290,9 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         f"`bench/relevance/asking.py`: {len(subjects['dev'])} dev subjects (single editors' keywords of 2023-2026 "
         f"records, each held verbatim by ≥ {asking.MIN_HOLDERS} articles of the main index) and "
         f"{len(subjects['held-out'])} held-out ones (of 2012+2013 records, over the held-out index), each asked as "
-        "is and framed as a question (" + ", ".join(asking.TEMPLATES) + ", in turn); precision@10 = the share of "
-        "the first ten hits holding the subject verbatim; gap = question − as is: what the asking words cost.", "",
+        "is, as a question (" + ", ".join(asking.TEMPLATES) + ", in turn) and framed as a citizen frames a search ("
+        + ", ".join(asking.FRAMES) + ", in turn); precision@10 = the share of the first ten hits holding the subject "
+        "verbatim; gap = the form − as is: what the asking or framing words cost.", "",
         report._md_table(ak_header, ak_rows, "l" + "r" * (len(ak_header) - 1)), "",
         "## Training candidates on dev", "",
         f"`python -m bench.relevance.train` (its record in the model file): every candidate on the dev split "

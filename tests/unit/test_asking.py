@@ -24,6 +24,7 @@ def test_subjects_need_enough_holders_and_are_framed_by_the_templates_in_turn() 
     assert [(s.subject, s.holders) for s in chosen] == [("台风", asking.MIN_HOLDERS), ("地震", 2 * asking.MIN_HOLDERS),
                                                          ("防汛", 2 * asking.MIN_HOLDERS)]
     assert [s.question for s in chosen] == [t.format(s.subject) for t, s in zip(asking.TEMPLATES, chosen)]
+    assert [s.framed for s in chosen] == [t.format(s.subject) for t, s in zip(asking.FRAMES, chosen)]
 
 
 def test_precision_counts_the_first_k_hits_holding_the_subject_and_a_short_list_scores_less() -> None:
