@@ -33,9 +33,9 @@ MAX_SUBJECT_CHARS = 6
 K = 10
 TEMPLATES = ("{}是什么", "{}怎么办", "怎么{}", "{}有哪些", "{}在哪里", "{}什么时候")
 """Question frames, each with asking words of `govsearch.rules.ASKING` (是什么, 怎么办, 怎么, 哪些, 哪里, 什么时候)."""
-FRAMES = ("请问{}", "我想了解一下{}", "{}相关新闻", "关于{}的消息", "{}最新情况", "想知道{}的事")
+FRAMES = ("请问{}", "我想了解一下{}", "{}相关新闻", "关于{}的消息", "{}最新情况", "想知道{}的情况")
 """How a citizen frames a search around its subject: a polite or wanting lead (请问, 我想了解一下, 想知道) and words
-about the search's results (相关新闻, 的消息, 最新情况, 的事)."""
+about the search's results (相关新闻, 的消息, 最新情况, 的情况)."""
 
 _KEYWORD = re.compile(rf"[\u4e00-\u9fff]{{2,{MAX_SUBJECT_CHARS}}}")
 _TAG_SPLIT = re.compile(r"[,，、;；\s]+")

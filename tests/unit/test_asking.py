@@ -34,8 +34,8 @@ def test_precision_counts_the_first_k_hits_holding_the_subject_and_a_short_list_
     assert asking.precision(["x", "a"], "地震", texts, k=1) == 0.0
 
 
-def test_every_template_asks_with_words_the_query_understanding_leaves_out() -> None:
+def test_every_template_asks_or_frames_with_words_the_query_understanding_leaves_out() -> None:
     from govsearch.rules import asked
 
-    for template in asking.TEMPLATES:
+    for template in (*asking.TEMPLATES, *asking.FRAMES):
         assert asked(template.format("防汛抗旱")) == "防汛抗旱", template
