@@ -16,6 +16,9 @@ marks are read against the query's own text (and the official terms searched for
   query's other parts are read as any other query's;
 - marks that touch but are not query text together stay two marks (12月 and 1日 for the query 12月31日).
 
+"The query" is what it asks about (`govsearch.rules.asked`), as for the search itself: 怎么 of 垃圾分类怎么做 and 新闻
+of 请问防汛相关新闻 are never marked, nor do they count in how much of the query a result shows (`covered`).
+
 Search snippets (`service.search`) and the article view's marks (`service.routes.articles`) both pass
 through `tidy`, so a page marks what its snippet marked.
 
@@ -33,6 +36,8 @@ import functools
 import html
 import re
 from collections.abc import Iterable, Iterator
+
+from govsearch.rules import asked
 
 PRE_TAG = "<em>"
 POST_TAG = "</em>"
@@ -115,7 +120,7 @@ def marked(fragment: str) -> list[str]:
 def covered(q: str, fragments: Iterable[str]) -> float:
     """The share of the (normalised) query's characters, spaces aside, that the marks of `fragments` hold: how
     much of the query a result shows. 宇宙飞船 镇 with only 镇 marked: 0.2."""
-    wanted = set(_folded("".join(q.split())))
+    wanted = set(_folded("".join(asked(q).split())))
     shown = {char for fragment in fragments for text in marked(fragment) for char in _folded(text)}
     return len(wanted & shown) / len(wanted) if wanted else 0.0
 
@@ -169,7 +174,8 @@ def _found(piece: str, word: str) -> Iterator[int]:
 
 
 def _words(q: str, also: Iterable[str]) -> list[str]:
-    return [word.casefold() for word in (*q.split(), *also) if word]
+    """The parts of what `q` asks about and the official terms `also`, case-folded."""
+    return [word.casefold() for word in (*asked(q).split(), *also) if word]
 
 
 def _folded(text: str) -> str:

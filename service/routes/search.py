@@ -21,8 +21,8 @@ MAX_WINDOW = 1000
 MAX_SIZE = 50
 MATCHED_SHARE = 0.5
 """A search found its words, for the search log (`matched`: only such queries become popular), when one of its
-hits shows at least this share of the query's characters marked (`marks.covered`): a query that found only
-articles near in meaning, or only one common word of it (宇宙飞船 镇), is no popular query."""
+hits shows at least this share of the query's characters marked (`marks.covered`, of what it asks about): a query
+that found only articles near in meaning, or only one common word of it (宇宙飞船 镇), is no popular query."""
 _CAPS = f" At most {MAX_FILTER_VALUES} values of at most {MAX_FILTER_CHARS} characters; blank values are ignored."
 
 

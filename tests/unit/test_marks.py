@@ -15,7 +15,9 @@ from service.marks import covered, marked, query_text, snippet, tidy
     ("申请<em>低</em><em>保</em>的", "低保怎么办", "申请<em>低保</em>的"),
     ("办理<em>低</em><em>保</em>的", "怎么申请低保", "办理<em>低保</em>的"),
     ("<em>王</em><em>卫</em><em>中</em>讲话", "王卫中", "<em>王卫中</em>讲话"),
-    ("今年<em>垃圾</em>分类怎么<em>做</em>", "垃圾分类怎么做", "今年<em>垃圾分类怎么做</em>"),
+    # ... of what the query asks about: not its asking or framing words, nor the lone 做 they leave
+    ("今年<em>垃圾</em>分类怎么<em>做</em>", "垃圾分类怎么做", "今年<em>垃圾分类</em>怎么做"),
+    ("<em>防汛</em>相关<em>新</em><em>闻</em>发布", "请问防汛相关新闻", "<em>防汛</em>相关新闻发布"),
     # ... over what the stop filter took out of the query: 里, 的, 你
     ("八里<em>庙</em><em>村</em>召开", "八里庙村", "<em>八里庙村</em>召开"),
     ("学习<em>党</em>的<em>二十大</em>精神", "党的二十大", "学习<em>党的二十大</em>精神"),
@@ -89,6 +91,7 @@ def test_covered_is_the_share_of_the_query_the_marks_show() -> None:
     assert covered("宇宙飞船 镇", ["开展<em>镇</em>级活动"]) == 0.2
     assert covered("给老人装电视", ["为<em>老人</em>装好<em>电视</em>", "无标记"]) == 4 / 6
     assert covered("安全生产", ["无标记"]) == 0.0
+    assert covered("请问防汛相关新闻", ["<em>防汛</em>工作"]) == 1.0  # what it asks about: 防汛
 
 
 def test_a_character_the_query_asks_for_alone_is_marked_where_the_highlighter_left_none() -> None:
