@@ -183,8 +183,9 @@ def answering_search(req: SearchRequest, *, timeout: float) -> dict[str, Any]:
 
 
 def coverage_segments(q: str) -> list[str]:
-    """The parts of what the query asks about (`rules.asked`: its space-separated parts, asking words left out) the
-    coverage clauses look for: distinct, in order, at most MAX_COVERAGE_SEGMENTS (clause `segment_i` is part i)."""
+    """The parts of what the query asks about (`rules.asked`: its space-separated parts, asking and framing words left
+    out) the coverage clauses look for: distinct, in order, at most MAX_COVERAGE_SEGMENTS (clause `segment_i` is part
+    i)."""
     return list(dict.fromkeys(asked(q).split()))[:MAX_COVERAGE_SEGMENTS]
 
 
@@ -211,9 +212,9 @@ character pair; `typed` and `worded`, the date-sorted lists' (`dated_clauses`, `
 
 def dated_clauses(q: str, synonyms: tuple[str, ...], match: Literal["typed", "worded"]) -> list[dict[str, Any]]:
     """What a passage of a date-sorted list must match (`Match`), named DATED_CLAUSE. `typed`: each part of what the
-    query asks about as typed (`verbatim`). `worded`: for each part,
-    most of its words and most of its pairs, or an official term of a synonym rule. A part of punctuation or stop words
-    alone (？, 的) matches nothing, so neither does a query of them."""
+    query asks about as typed (`verbatim`). `worded`: for each part, most of its words and most of its pairs, or an
+    official term of a synonym rule. A part of punctuation or stop words alone (？, 的) matches nothing, so neither
+    does a query of them."""
     parts = dict.fromkeys(asked(q).split())
     held: list[dict[str, Any]]
     if match == "typed":
@@ -239,7 +240,7 @@ def bm25_query(q: str, filters: Filters, boost: tuple[str, str] | None = None,
     `match` (`Match`): other than `ranked`, the date-sorted lists' match alone (`dated_clauses`)."""
     if match != "ranked":
         return {"bool": {"must": dated_clauses(q, synonyms, match), "filter": filters.clauses()}}
-    about = asked(q)  # the words match what the query asks about: 垃圾分类, not 怎么 and 做 (the exact title: as typed)
+    about = asked(q)  # the words match what the query asks about: 垃圾分类, not 请问, 怎么, 做 (exact title: typed)
     recall = [
         _words_clause(about),
         _bigrams_clause(about),
