@@ -28,24 +28,25 @@ DOC_NUMBER = re.compile(
 """An official document number as written in running text: 崇港委〔2022〕171号, 国办发(2017)47号."""
 
 
-ASKING = re.compile(r"[是有在]?(?:什么时候|怎么样|怎么办|怎么|如何|哪里|哪儿|哪些|什么|多少)"
-                    r"|是否|能否|[吗呢吧](?=\s|$)|[？?]")
+ASKING = re.compile(r"[是有在]?(?:什么时候|怎么样|怎么办|怎么|咋样|咋办|咋|如何|哪里|哪儿|哪些|什么|多少)"
+                    r"|是否|能否|能不能|是不是|有没有|会不会|要不要|可不可以|[吗呢吧](?=\s|$)|[？?]")
 """The words of a question that ask rather than say what is asked about (高考什么时候: 什么时候; with the 是, 有 or 在
-before them: 垃圾分类是什么, 政策有哪些, 办事大厅在哪里), and a final particle (吗, 呢, 吧)."""
+before them: 垃圾分类是什么, 政策有哪些, 办事大厅在哪里; the colloquial 咋 of 怎么; the A-not-A forms beside 是否
+and 能否: 能不能, 有没有 …), and a final particle (吗, 呢, 吧)."""
 
 
 _VERBS = "了解|知道|查询|查|找|搜索|搜|看"
 _WANTING = "帮我|帮忙|我想要|我想|我要|想要|想"
 _LEAD = (rf"请问(?:一下)?|(?:麻烦|请)?问一?下|(?:请|麻烦)?(?:{_WANTING})(?:{_VERBS})(?:一下|找|下)?"
-         rf"|(?:{_VERBS}|问)一下|关于")
+         rf"|(?:{_VERBS}|问)一下|(?:请|麻烦)?告诉我|关于")
 _RESULTS = "新闻|消息|信息|报道|资讯|动态|文章"
 _TAIL = rf"(?:的|相关的?|有关的?)(?:最新的?)?(?:{_RESULTS})|最新的?(?:{_RESULTS}|情况|进展)|的情况|相关|有关"
 FRAMING = re.compile(rf"^(?:{_LEAD})|(?:{_TAIL})$")
 """The words that frame a search rather than say what it is for, where a part of the query starts or ends: a polite
-or wanting lead (请问, 麻烦问下, 我想了解一下, 想知道, 帮我找找, 查一下; a one-character verb only after 我想, 帮我
-…: 查处 and 看病 stay; a leading 关于) and words about the results wanted, after 的, 相关, 有关 or 最新 (相关新闻,
-的消息, 有关的文章, 的最新报道, 最新情况, 的情况, a final 相关). Elsewhere they stay: 新闻发布会, 信息安全, 工作动态,
-群众的事."""
+or wanting lead (请问, 麻烦问下, 告诉我, 我想了解一下, 想知道, 帮我找找, 查一下; a one-character verb only after
+我想, 帮我 …: 查处 and 看病 stay; a leading 关于) and words about the results wanted, after 的, 相关, 有关 or 最新
+(相关新闻, 的消息, 有关的文章, 的最新报道, 最新情况, 的情况, a final 相关). Elsewhere they stay: 新闻发布会, 信息安全,
+工作动态, 群众的事."""
 
 
 def asked(q: str) -> str:
