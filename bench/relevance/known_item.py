@@ -45,7 +45,7 @@ import json
 import math
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,10 +87,15 @@ class KnownItem:
         return {self.article_id: 1}
 
 
+def record_tags(record: Mapping[str, Any]) -> list[str]:
+    """The record's editors' keywords (`tags`, comma-separated), the `[视频]` marker stripped, blanks dropped."""
+    parts = (p.replace(_VIDEO_MARK, "").strip() for p in _TAG_SPLIT.split(str(record.get("tags") or "")))
+    return [p for p in parts if p]
+
+
 def tags_query(record: dict[str, Any]) -> str | None:
     """The record's keywords joined by spaces, or None when it has none (or they exceed the API's limit)."""
-    parts = [p.replace(_VIDEO_MARK, "").strip() for p in _TAG_SPLIT.split(str(record.get("tags") or ""))]
-    query = " ".join(p for p in parts if p)
+    query = " ".join(record_tags(record))
     return query if 0 < len(query) <= MAX_QUERY_CHARS else None
 
 
