@@ -84,10 +84,11 @@ def _chaizi() -> Any:
 def _part_counts() -> dict[str, int]:
     """How many common characters (GB 2312's, `rules.simplified_standard`) have each component as a part other than
     their first."""
+    chaizi = _chaizi()
     counts: dict[str, int] = {}
-    for char, decompositions in _chaizi().data.items():
-        if simplified_standard(char) and decompositions:
-            for part in set(decompositions[0][1:]):
+    for char in chaizi.data:
+        if simplified_standard(char):
+            for part in set((chaizi.query(char) or [])[1:]):  # the decomposition `looks_alike` reads
                 counts[part] = counts.get(part, 0) + 1
     return counts
 
