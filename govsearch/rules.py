@@ -28,36 +28,46 @@ DOC_NUMBER = re.compile(
 """An official document number as written in running text: 崇港委〔2022〕171号, 国办发(2017)47号."""
 
 
-ASKING = re.compile(r"[是有在]?(?:什么时候|怎么样|怎么办|怎么|咋样|咋办|咋|如何|哪里|哪儿|哪些|什么|多少)"
-                    r"|是否|能否|能不能|是不是|有没有|会不会|要不要|可不可以|[吗呢吧](?=\s|$)|[？?]")
-"""The words of a question that ask rather than say what is asked about (高考什么时候: 什么时候; with the 是, 有 or 在
-before them: 垃圾分类是什么, 政策有哪些, 办事大厅在哪里; the colloquial 咋 of 怎么; the A-not-A forms beside 是否
-and 能否: 能不能, 有没有 …), and a final particle (吗, 呢, 吧)."""
+_INTERROGATIVES = ("什么时候|什么样|什么|怎么样|怎么办|怎么回事|怎么|怎样|咋样|咋办|咋回事|咋|啥时候|啥样|啥|干嘛|如何|"
+                   "(?<!任)(?:为何|何时|何地|何处)|哪里|哪儿|哪[些个家位天年种类所]|谁|多少|多久|多长时间|几时")
+_MODALS = "能会要是有可好对行用该需愿应知"
+ASKING = re.compile(rf"[是有在为]?(?:{_INTERROGATIVES})|是否|能否|可否|可不可以|需不需要|愿不愿意|应不应该|知不知道"
+                    rf"|([{_MODALS}])[不没]\1|[吗呢吧啊呀](?=\s|$)|[？?]")
+"""The words of a question that ask rather than say what is asked about: the interrogative words (高考什么时候:
+什么时候; 谁, 哪个, 多久, 为何 …; the colloquial 咋 and 啥 of 怎么 and 什么; 怎么回事; with the 是, 有, 在 or 为
+before them: 垃圾分类是什么, 政策有哪些, 办事大厅在哪里, 为什么; not the 何 of 任何时候 or the 哪 of 哪吒), the
+A-not-A forms of the modal verbs beside 是否 and 能否 (能不能, 有没有, 好不好, 可不可以, 需不需要 …) and a final
+particle (吗, 呢, 吧, 啊, 呀)."""
+_ASKED_WORD = re.compile(rf"(?![{_MODALS}])([{CJK}])不(?=\1[{CJK}])")
+"""The A-not-A question of a word of two characters, AB: the 安不 of 安不安全, leaving the word (安全)."""
 
 
-_VERBS = "了解|知道|查询|查|找|搜索|搜|看"
+_VERBS = "了解|知道|查询|查|找|搜索|搜|看|打听|咨询|请教"
 _WANTING = "帮我|帮忙|我想要|我想|我要|想要|想"
-_LEAD = (rf"请问(?:一下)?|(?:麻烦|请)?问一?下|(?:请|麻烦)?(?:{_WANTING})(?:{_VERBS})(?:一下|找|下)?"
-         rf"|(?:{_VERBS}|问)一下|(?:请|麻烦)?告诉我|关于")
+_LEAD = (rf"请问(?:一下)?|(?:麻烦|请)?问一?下|(?:请|麻烦)?(?:{_WANTING})(?:{_VERBS})(?:一下|下|一?[查看找问])?"
+         rf"|(?:{_VERBS}|问)一下|(?:{_WANTING})问问?|(?:请|麻烦)?告诉我|关于")
 _RESULTS = "新闻|消息|信息|报道|资讯|动态|文章"
-_TAIL = rf"(?:的|相关的?|有关的?)(?:最新的?)?(?:{_RESULTS})|最新的?(?:{_RESULTS}|情况|进展)|的情况|相关|有关"
+_TAIL = (rf"(?:的|相关的?|有关的?|方面的?)(?:最新的?)?(?:{_RESULTS})|最新的?(?:{_RESULTS}|情况|进展)"
+         r"|的(?:详细|具体)?(?:情况|内容)|的详情|的事情|(?:这件|这个|这)事(?:情|儿)?|相关|有关")
 FRAMING = re.compile(rf"^(?:{_LEAD})|(?:{_TAIL})$")
 """The words that frame a search rather than say what it is for, where a part of the query starts or ends: a polite
-or wanting lead (请问, 麻烦问下, 告诉我, 我想了解一下, 想知道, 帮我找找, 查一下; a one-character verb only after
-我想, 帮我 …: 查处 and 看病 stay; a leading 关于) and words about the results wanted, after 的, 相关, 有关 or 最新
-(相关新闻, 的消息, 有关的文章, 的最新报道, 最新情况, 的情况, a final 相关). Elsewhere they stay: 新闻发布会, 信息安全,
-工作动态, 群众的事."""
+or wanting lead (请问, 麻烦问下, 告诉我, 我想了解一下, 想知道, 帮我找找, 帮忙查查, 我想问问, 查一下, 打听一下,
+咨询一下; a one-character verb only after 我想, 帮我 …: 查处 and 看病 stay; a leading 关于), words about the
+results wanted, after 的, 相关, 有关, 方面 or 最新 (相关新闻, 的消息, 有关的文章, 方面的新闻, 的最新报道, 最新情况,
+a final 相关), and about the matter itself (的情况, 的具体情况, 的详细内容, 的详情, 的事情, 这件事). Elsewhere they
+stay: 新闻发布会, 信息安全, 工作动态, 执行情况, 群众的事."""
 
 
 @functools.lru_cache(maxsize=1024)
 def asked(q: str) -> str:
-    """What a (normalised) query asks about: `q` without its asking words (`ASKING`), its parts split where they
+    """What a (normalised) query asks about: `q` without its asking words (`ASKING`; of 安不安全, the 安不:
+    `_ASKED_WORD`), its parts split where they
     stood, without the words framing a part (`FRAMING`: 请问…, …相关新闻) and without a lone character they leave behind
     (做 of 垃圾分类怎么做, 交 of 个税怎么交; one the query typed as a part of its own stays); `q` itself when nothing
     else is left (什么, 相关新闻). Remembered per query: a search reads it for its clauses, its features and every
     hit's marks."""
     typed = set(q.split())
-    parts = (FRAMING.sub("", part) for part in ASKING.sub(" ", q).split())
+    parts = (FRAMING.sub("", part) for part in ASKING.sub(" ", _ASKED_WORD.sub("", q)).split())
     return " ".join(part for part in parts if len(part) > 1 or (part and part in typed)) or q
 
 
