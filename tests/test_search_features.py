@@ -58,7 +58,8 @@ def test_traditional_input_suggests_simplified_titles(client: TestClient) -> Non
 
 @pytest.mark.parametrize(("typo", "meant"), [("安全生厂", "安全生产"), ("禁铺退捕", "禁捕退捕"),
                                              ("港西镇 安全生厂", "港西镇 安全生产"), ("疫情防空", "疫情防控"),
-                                             ("私搭乱见", "私搭乱建")])
+                                             ("私搭乱见", "私搭乱建"),
+                                             ("然气安全", "燃气安全")])  # 然气 is a pair of 天然气: a rare word's check
 def test_a_typo_gets_did_you_mean_and_the_correction_finds_it(client: TestClient, typo: str, meant: str) -> None:
     body = search(client, typo, mode="bm25")
     assert body["did_you_mean"] == meant

@@ -11,7 +11,7 @@ import pytest
 
 from govsearch.pinyin import is_pinyin_query, query_form, suffix_forms, title_fields
 from govsearch.rules import asked, normalize_text, office_spellings
-from service.spelling import Speller, looks_alike, sounds_alike, unseen_pairs, words
+from service.spelling import Speller, looks_alike, sounds_alike, unheld_words, unseen_pairs, words
 
 
 @pytest.mark.parametrize(("typed", "normal"), [
@@ -174,6 +174,26 @@ def test_unseen_pairs_says_whether_the_returned_passages_lack_a_pair_of_a_word()
     assert unseen_pairs("安全生厂", ["港西镇开展安全检查", "生产经营单位"])  # 全生 and 生厂 nowhere
     assert unseen_pairs("安全", [])
     assert not unseen_pairs("ABC 崇港委〔2022〕999号", [])  # no word to check
+
+
+def test_a_word_whose_pairs_all_exist_is_corrected_when_no_passage_writes_it() -> None:
+    # 防空 is a word and 疫情 another: every pair of 疫情防空 exists, the word as a whole nowhere; 防控 is commoner.
+    found = ["疫情防控工作", "防空警报试鸣"]
+    backend = _Backend(_suggest("疫情防空", {2: ["防控", "防汛"]}), {"疫情防控": 20})
+    assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("疫情防空", found)) == "疫情防控"
+    assert backend.counted == ["疫情防控", "疫情防空"]  # the proposal and the typed word itself
+    assert backend.requests == 2  # the suggestions, then the counts (none was sent along with the search)
+
+
+def test_a_rare_word_some_passage_writes_is_not_corrected() -> None:
+    backend = _Backend(_suggest("疫情防空", {2: ["防控"]}), {"疫情防控": 20, "疫情防空": 1})
+    assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("疫情防空", ["疫情防控工作", "防空"])) is None
+
+
+def test_unheld_words_are_the_checked_words_of_three_to_eight_characters_no_passage_holds() -> None:
+    assert unheld_words("疫情防空 港西镇 防汛", ["港西镇防汛", "疫情防控"]) == ["疫情防空"]
+    assert unheld_words("疫情防控", ["开展疫情防控"]) == []
+    assert unheld_words("请把这一长串字都当作一个词来查", []) == []  # past 8 characters: a phrase, not a word
 
 
 def test_did_you_mean_sends_nothing_when_the_search_found_every_pair() -> None:
