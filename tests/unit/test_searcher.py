@@ -313,25 +313,16 @@ def test_the_typo_check_rides_in_the_candidate_search_and_costs_no_round_trip(mo
 
 @pytest.mark.parametrize("q", ["安全生厂", "的第 段正厂"])
 def test_a_search_missing_a_words_character_pair_checks_for_typos(q: str) -> None:
-    # 安全 is in no passage; 正厂 is in none either, though 的第 is. The suggester (answering with no neighbour: the
-    # index has every pair) is asked again for the word of 3-8 characters no passage holds: a typo into real pairs.
+    # 安全 is in no passage; 正厂 is in none either, though 的第 is.
     backend = FakeBackend(bm25=response(BM25_HITS, AGGS))
     _search(backend, SearchRequest(q=q, mode="bm25"))
-    assert _typo_checks(backend) == 2
-    rare = backend.aside_calls[-1][1][0]["suggest"]
-    assert [s["text"] for s in rare.values()] == [q.split()[-1]] and rare["w0"]["term"]["suggest_mode"] == "always"
+    assert _typo_checks(backend) == 1
 
 
 def test_a_search_that_found_nothing_checks_for_typos() -> None:
     backend = FakeBackend(bm25=response([], {**AGGS, "articles": {"value": 0}}))
     _search(backend, SearchRequest(q="港西镇", mode="bm25"))
-    assert _typo_checks(backend) == 2  # the missing pairs' check, then the rare word's (港西镇 in no passage)
-
-
-def test_a_word_of_two_characters_gets_no_rare_word_check() -> None:
-    backend = FakeBackend(bm25=response([], {**AGGS, "articles": {"value": 0}}))
-    _search(backend, SearchRequest(q="港西", mode="bm25"))
-    assert _typo_checks(backend) == 1  # a pair: the index has it or lacks it, which the first check reads
+    assert _typo_checks(backend) == 1  # the rare word's check (港西镇 in no passage) reads the page: nothing on it
 
 
 @pytest.mark.parametrize("mode", ["bm25", "hybrid"])

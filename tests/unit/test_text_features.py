@@ -11,7 +11,7 @@ import pytest
 
 from govsearch.pinyin import is_pinyin_query, query_form, suffix_forms, title_fields
 from govsearch.rules import asked, normalize_text, office_spellings
-from service.spelling import Speller, looks_alike, sounds_alike, unheld_words, unseen_pairs, words
+from service.spelling import Speller, looks_alike, page_neighbours, sounds_alike, unheld_words, unseen_pairs, words
 
 
 @pytest.mark.parametrize(("typed", "normal"), [
@@ -176,18 +176,32 @@ def test_unseen_pairs_says_whether_the_returned_passages_lack_a_pair_of_a_word()
     assert not unseen_pairs("ABC 崇港委〔2022〕999号", [])  # no word to check
 
 
-def test_a_word_whose_pairs_all_exist_is_corrected_when_no_passage_writes_it() -> None:
-    # 防空 is a word and 疫情 another: every pair of 疫情防空 exists, the word as a whole nowhere; 防控 is commoner.
-    found = ["疫情防控工作", "防空警报试鸣"]
-    backend = _Backend(_suggest("疫情防空", {2: ["防控", "防汛"]}), {"疫情防控": 20})
-    assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("疫情防空", found)) == "疫情防控"
-    assert backend.counted == ["疫情防控", "疫情防空"]  # the proposal and the typed word itself
-    assert backend.requests == 2  # the suggestions, then the counts (none was sent along with the search)
+def test_a_word_whose_pairs_all_exist_is_corrected_from_the_page_when_no_passage_writes_it() -> None:
+    # 防空 is a word and 疫情 another: every pair of 疫情防空 exists, the word as a whole nowhere; the page the search
+    # returned holds 防控 (and 防汛, not alike), whose word the index writes out.
+    found = ["疫情防控工作", "防空警报试鸣", "防汛"]
+    backend = _Backend(_suggest("", {}), {"疫情防控": 20})
+    assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("疫情防空", found, {"suggest": {}})) == "疫情防控"
+    assert backend.counted == ["疫情防控", "疫情防空"]  # the proposal and the typed word itself, in one request
+    assert backend.requests == 1  # no suggester request: the proposals come from the page
 
 
 def test_a_rare_word_some_passage_writes_is_not_corrected() -> None:
-    backend = _Backend(_suggest("疫情防空", {2: ["防控"]}), {"疫情防控": 20, "疫情防空": 1})
-    assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("疫情防空", ["疫情防控工作", "防空"])) is None
+    backend = _Backend(_suggest("", {}), {"疫情防控": 20, "疫情防空": 1})
+    found = ["疫情防控工作", "防空"]
+    assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("疫情防空", found, {"suggest": {}})) is None
+
+
+def test_a_rare_word_with_no_alike_neighbour_on_the_page_sends_nothing() -> None:
+    backend = _Backend(_suggest("", {}), {})
+    found = ["给老年人送电视机", "装修"]  # 送 and 修 sound like neither 装 nor 视
+    assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("给老人装电视", found, {"suggest": {}})) is None
+    assert backend.requests == 0
+
+
+def test_page_neighbours_are_the_pages_pairs_one_character_away() -> None:
+    entries = page_neighbours("防空", ["疫情防控", "航空公司", "防空"])
+    assert entries == [{"text": "防空", "offset": 0, "options": [{"text": "航空"}, {"text": "防控"}]}]
 
 
 def test_unheld_words_are_the_checked_words_of_three_to_eight_characters_no_passage_holds() -> None:
