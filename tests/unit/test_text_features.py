@@ -11,7 +11,7 @@ import pytest
 
 from govsearch.pinyin import is_pinyin_query, query_form, suffix_forms, title_fields
 from govsearch.rules import asked, normalize_text, office_spellings
-from service.spelling import Speller, looks_alike, page_neighbours, sounds_alike, unheld_words, unseen_pairs, words
+from service.spelling import Speller, looks_alike, page_proposals, sounds_alike, unheld_words, unseen_pairs, words
 
 
 @pytest.mark.parametrize(("typed", "normal"), [
@@ -178,8 +178,8 @@ def test_unseen_pairs_says_whether_the_returned_passages_lack_a_pair_of_a_word()
 
 def test_a_word_whose_pairs_all_exist_is_corrected_from_the_page_when_no_passage_writes_it() -> None:
     # 防空 is a word and 疫情 another: every pair of 疫情防空 exists, the word as a whole nowhere; the page the search
-    # returned holds 防控 (and 防汛, not alike), whose word the index writes out.
-    found = ["疫情防控工作", "防空警报试鸣", "防汛"]
+    # returned holds 疫情防控, which the index writes out as words.
+    found = ["疫情防控工作", "防空警报试鸣", "疫情防汛"]
     backend = _Backend(_suggest("", {}), {"疫情防控": 20})
     assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("疫情防空", found, {"suggest": {}})) == "疫情防控"
     assert backend.counted == ["疫情防控", "疫情防空"]  # the proposal and the typed word itself, in one request
@@ -194,14 +194,15 @@ def test_a_rare_word_some_passage_writes_is_not_corrected() -> None:
 
 def test_a_rare_word_with_no_alike_neighbour_on_the_page_sends_nothing() -> None:
     backend = _Backend(_suggest("", {}), {})
-    found = ["给老年人送电视机", "装修"]  # 送 and 修 sound like neither 装 nor 视
+    found = ["给老年人送电视机", "给老人送电视"]  # 送 is no likeness of 装
     assert asyncio.run(Speller(backend, "alias", 1.0).did_you_mean("给老人装电视", found, {"suggest": {}})) is None
     assert backend.requests == 0
 
 
-def test_page_neighbours_are_the_pages_pairs_one_character_away() -> None:
-    entries = page_neighbours("防空", ["疫情防控", "航空公司", "防空"])
-    assert entries == [{"text": "防空", "offset": 0, "options": [{"text": "航空"}, {"text": "防控"}]}]
+def test_page_proposals_are_the_pages_words_one_alike_character_away() -> None:
+    texts = ["开展疫情防控工作", "疫情防控", "疫情防汛", "航空防空", "第二届"]
+    assert [(p.position, p.char, p.sound, p.support) for p in page_proposals("疫情防空", texts)] == [(3, "控", True, 2)]
+    assert page_proposals("第三届", texts) == []  # 二 and 三 look alike, but a number is never changed into another
 
 
 def test_unheld_words_are_the_checked_words_of_three_to_eight_characters_no_passage_holds() -> None:
