@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.relevance import asking, failures, judged, known_item, metrics, plain, report
-from bench.relevance.runner import SAMPLE, XWLB, BenchError, IndexInfo, InProcessAPI, ensure_index, evaluate
+from bench.relevance.runner import SAMPLE, XWLB, BenchError, IndexInfo, InProcessAPI, RunResult, ensure_index, evaluate
 from bench.relevance.train import (
     HELD_OUT_ALIAS,
     MAIN_ALIAS,
@@ -225,13 +225,15 @@ def run(args: argparse.Namespace, say, command: str) -> int:
     ki_rows = [[label, *[cell for task in ki for cell in ki[task][label].cells()]] for label in [*labels, PLAIN_LABEL]]
     kinds = sorted({q.kind for q in judged_set})
     jd_header = ["configuration", "nDCG@10 sample", "dev half", "nDCG@10 +distractors", "dev half",
-                 *[f"{k} +distr." for k in kinds], "exact titles at rank 1"]
+                 *[f"{k} +distr." for k in kinds], "exact titles at rank 1", "typos corrected sample",
+                 "typos corrected +distr."]
     jd_rows = []
     for label in labels:
         s, d = jd["sample"][label], jd["+distractors"][label]
         jd_rows.append([label, f"{s.scores().ndcg:.3f}", f"{s.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
                         f"{d.scores().ndcg:.3f}", f"{d.scores(lambda q: q.id in dev_ids).ndcg:.3f}",
-                        *[f"{d.by_kind(k).ndcg:.3f}" for k in kinds], f"{titles[label]:.3f}"])
+                        *[f"{d.by_kind(k).ndcg:.3f}" for k in kinds], f"{titles[label]:.3f}",
+                        _corrected(s), _corrected(d)])
     ak_header = ["configuration", *[f"{task} {form}" for task in ak
                                     for form in ("as is", "as a question", "gap", "framed", "gap")]]
     ak_rows = [[label, *[cell for task in ak for cell in _asking_cells(ak[task][label])]] for label in labels]
@@ -284,7 +286,8 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         f"`queries.json` ({len(judged_set)} queries) over the sample alone and over the main index "
         f"(the sample + {n_main} distractors); nDCG@10, per kind with distractors; \"dev half\": the "
         f"{len(judged_dev)} judged queries the ranker did not train on. Exact titles: each of the "
-        f"{len(sample_titles)} sample articles' title, share at rank 1.", "",
+        f"{len(sample_titles)} sample articles' title, share at rank 1. Typos corrected: the typo queries whose "
+        "`did_you_mean` is the words meant.", "",
         report._md_table(jd_header, jd_rows, "l" + "r" * (len(jd_header) - 1)), "",
         "## Asking words", "",
         f"`bench/relevance/asking.py`: {len(subjects['dev'])} dev subjects (single editors' keywords of 2023-2026 "
@@ -317,6 +320,8 @@ def run(args: argparse.Namespace, say, command: str) -> int:
                        "judged +distractors nDCG@10 by kind": {k: jd["+distractors"][label].by_kind(k).ndcg
                                                                for k in kinds},
                        "exact titles at rank 1": titles[label],
+                       "typos corrected": {"sample": _corrected(jd["sample"][label]),
+                                           "+distractors": _corrected(jd["+distractors"][label])},
                        "asking words precision@10": {task: ak[task][label] for task in ak}} for label in labels}
     (args.out / "relevance-learned.json").write_text(
         json.dumps({"env": env, "figures": figures, "indices": indices,
@@ -332,6 +337,12 @@ def _misses(items: list[known_item.KnownItem], rankings: list[list[str]],
     records = {known_item.article_id(r): r for r in indexed}
     return failures.counts([failures.cause(item.query, records[item.article_id], ranking, records)
                             for item, ranking in zip(items, rankings)])
+
+
+def _corrected(result: RunResult) -> str:
+    """"k/n": of `result`'s n typo queries, k offered the words meant (`QueryRun.corrected`)."""
+    typos = [run for run in result.runs if run.query.kind == "typo"]
+    return f"{sum(run.corrected for run in typos)}/{len(typos)}"
 
 
 def _setting(params: dict[str, Any]) -> str:

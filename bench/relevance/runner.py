@@ -26,6 +26,7 @@ from elasticsearch import Elasticsearch
 from bench.relevance import metrics
 from bench.relevance.judged import Corpus, JudgedQuery
 from govsearch.paths import CACHE_DIR, PROJECT_ROOT, SAMPLE_CORPUS, XWLB_CORPUS
+from govsearch.rules import normalize_text
 from govsearch.settings import Settings, get_settings
 from indexer import elastic
 
@@ -63,6 +64,12 @@ class QueryRun:
     @property
     def first_relevant(self) -> int | None:
         return metrics.first_relevant_rank(self.ranking, self.query.grades)
+
+    @property
+    def corrected(self) -> bool:
+        """Whether `did_you_mean` proposed the words a typo query means (`JudgedQuery.intended`), as normalised."""
+        return (self.did_you_mean is not None and self.query.intended is not None
+                and normalize_text(self.did_you_mean) == normalize_text(self.query.intended))
 
 
 @dataclass

@@ -14,7 +14,6 @@ from typing import Any
 from bench.relevance import metrics, report
 from bench.relevance.judged import KINDS, JudgedQuery
 from bench.relevance.runner import MODES, RunResult, SearchAPI, evaluate, tunables
-from govsearch.rules import normalize_text
 from govsearch.settings import Settings
 
 
@@ -98,8 +97,7 @@ def typo_rows(api: SearchAPI, result: RunResult) -> tuple[list[str], list[list[s
         q = run.query
         if q.kind != "typo":
             continue
-        dym = run.did_you_mean
-        ok = dym is not None and q.intended is not None and normalize_text(dym) == normalize_text(q.intended)
+        dym, ok = run.did_you_mean, run.corrected
         offered += dym is not None
         right += ok
         searched = _ndcg(api, dym, q, result.mode) if dym else run.ndcg
