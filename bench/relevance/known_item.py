@@ -31,9 +31,13 @@ Query kinds (training signal; dev and held-out are asked with `tags` only, the t
 - `sentence`: a sentence cut from the middle of the record's body (15-60 characters, final
   punctuation dropped), answer = that record — long, verbatim, question-free wording;
 - `title`: the record's title, asked of the *untitled* index, where N_UNTITLED train-year records
-  outside the main selection are indexed with their title replaced by their date (among the held-out
-  index's distractors): the body must be found from a summary of it, words and meaning shared only
-  loosely — what paraphrase queries need.
+  outside the main selection are indexed under another record's title (among the held-out index's
+  distractors): the body must be found from a summary of it, words and meaning shared only loosely —
+  what paraphrase queries need. The stand-in titles are those of other train-year records that no
+  index holds, none a query's, so an answer's title is as long and as worded as any other and matches
+  no query. Titled by their dates (2016-03-01), as before learned-v5, the answers were the only
+  ten-character titles there, and the ranker learned that length: it lifted real articles with
+  ten-character titles above better matches (README, "A title's length was a label").
 
 Selections are deterministic (every total/n-th record of the sorted files), so an index built once
 is reused by later runs (`--reuse-index`) and its passages come from the embedding cache.
@@ -114,9 +118,9 @@ def title_query(record: dict[str, Any]) -> str | None:
 QUERY_OF = {"tags": tags_query, "sentence": sentence_query, "title": title_query}
 
 
-def untitled(record: dict[str, Any]) -> dict[str, Any]:
-    """The record as the untitled index holds it: its title replaced by its date (a title is required)."""
-    return {**record, "title": str(record.get("date") or "untitled")}
+def retitled(record: dict[str, Any], title: str) -> dict[str, Any]:
+    """The record as the untitled index holds it: under `title`, another record's (a title is required)."""
+    return {**record, "title": title}
 
 
 def article_id(record: dict[str, Any]) -> str:
@@ -187,10 +191,11 @@ class Corpora:
     distractors: list[dict[str, Any]]
     asked: list[dict[str, Any]]  # the main records train and dev queries come from: all of main up to N_FULL
     mirrors: dict[str, Mirror]
+    stand_ins: list[str]  # the titles `untitled` are indexed under, one each, in order
 
     def untitled_index(self) -> list[dict[str, Any]]:
-        """The untitled index's records: `untitled` titled by their date, then the distractors."""
-        return [untitled(r) for r in self.untitled] + self.distractors
+        """The untitled index's records: `untitled`, each under its stand-in title, then the distractors."""
+        return [retitled(r, title) for r, title in zip(self.untitled, self.stand_ins)] + self.distractors
 
     def items(self, split: str, n: int, kind: str = "tags", mirror: str | None = None) -> list[KnownItem]:
         """Up to `n` known items of `split` (train, dev, heldout) and `kind` (`KINDS`), spread evenly over
@@ -224,7 +229,8 @@ def corpora(source: Path, n_main: int = N_MAIN, n_held_out: int = N_HELD_OUT,
     """The selections: main = every n-th of the N_FULL selection of 2014-2026 or, past N_FULL, all of it
     followed by every n-th of the other records of those years (so every selection is nested in every larger
     one); asked = main, or past N_FULL the N_FULL selection; distractors = every n-th of asked; untitled =
-    every n-th train-year record outside the N_FULL selection (never a record queries are asked about);
+    every n-th train-year record outside the N_FULL selection (never a record queries are asked about), with
+    stand-in titles: those of every n-th of the other such records whose title is none of untitled's;
     held-out and every mirror = `dense_era` of their era (mirrors: distractors from asked's train-year
     records outside the era). FileNotFoundError when `source` holds no `xwlb-YYYY.jsonl` file."""
     if not any(source.glob(RECORD_FILES)):
@@ -243,8 +249,14 @@ def corpora(source: Path, n_main: int = N_MAIN, n_held_out: int = N_HELD_OUT,
         era = [r for r in train_dev if year_of(r) in years]
         pool = [r for r in asked if year_of(r) in TRAIN_YEARS - years]
         mirrors[name] = Mirror(name, split, years, dense_era(era, pool, n_held_out, n_distractors))
+    untitled = evenly(outside, n_untitled)
+    asked_titles = {r["title"].strip() for r in untitled}
+    spare = [r for r in outside if r["title"].strip() not in asked_titles]  # untitled's own are among these titles
+    stand_ins = [r["title"] for r in evenly(spare, len(untitled))]
+    if len(stand_ins) < len(untitled):
+        raise ValueError(f"{len(spare)} spare titles for {len(untitled)} untitled records: too few records")
     return Corpora(main, dense_era(read_records(source, HELD_OUT_YEARS), asked, n_held_out, n_distractors),
-                   evenly(outside, n_untitled), distractors, asked, mirrors)
+                   untitled, distractors, asked, mirrors, stand_ins)
 
 
 @contextmanager

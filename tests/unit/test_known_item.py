@@ -26,18 +26,18 @@ def test_each_kind_cuts_its_query_from_the_record() -> None:
     assert known_item.tags_query({**RECORD, "tags": ""}) is None
 
 
-def test_the_untitled_record_keeps_its_id_and_body_and_is_titled_by_its_date() -> None:
-    bare = known_item.untitled(RECORD)
-    assert bare["title"] == "2016-01-05" and bare["body"] == RECORD["body"]
+def test_the_untitled_record_keeps_its_id_and_body_under_its_stand_in_title() -> None:
+    bare = known_item.retitled(RECORD, "另一条新闻的标题")
+    assert bare["title"] == "另一条新闻的标题" and bare["body"] == RECORD["body"]
     assert known_item.article_id(bare) == known_item.article_id(RECORD)
 
 
 def _corpus(tmp_path: Path) -> Path:
     for year in (2012, 2013, 2016, 2024):
         with (tmp_path / f"xwlb-{year}.jsonl").open("w", encoding="utf-8") as sink:
-            for i in range(40):
-                sink.write(json.dumps({**RECORD, "id": f"xwlb-{year}-{i}", "date": f"{year}-03-01"},
-                                      ensure_ascii=False) + "\n")
+            for i in range(80 if year == 2016 else 40):  # enough train-year records outside main for stand-in titles
+                sink.write(json.dumps({**RECORD, "id": f"xwlb-{year}-{i}", "date": f"{year}-03-01",
+                                       "title": f"{RECORD['title']}（{year}-{i}）"}, ensure_ascii=False) + "\n")
     return tmp_path
 
 
@@ -52,10 +52,15 @@ def test_selections_are_nested_and_the_untitled_records_are_outside_the_main_one
     assert ids(small.untitled) == ids(large.untitled) and not ids(small.untitled) & ids(large.main)
     assert all(known_item.year_of(r) in known_item.TRAIN_YEARS for r in small.untitled)
     assert len(small.held_out) == 30 + 10 and ids(small.distractors) <= ids(small.main)
-    assert [r["title"] for r in small.untitled_index()[:8]] == ["2016-03-01"] * 8
+    # The answers stand under other records' titles, none a query's; the distractors keep theirs.
+    indexed = small.untitled_index()
+    assert [r["id"] for r in indexed] == [r["id"] for r in [*small.untitled, *small.distractors]]
+    assert [r["title"] for r in indexed[:8]] == small.stand_ins and len(small.stand_ins) == 8
+    assert not {r["title"] for r in small.untitled} & set(small.stand_ins)
+    assert indexed[8:] == small.distractors
     titles = small.items("train", 100, "title")
     assert {i.article_id for i in titles} == {known_item.article_id(r) for r in small.untitled}
-    assert all(i.query == RECORD["title"] for i in titles)
+    assert all(i.query.startswith(RECORD["title"]) for i in titles)
     assert {i.year for i in small.items("heldout", 100)} <= known_item.HELD_OUT_YEARS
     with pytest.raises(ValueError):
         small.items("dev", 10, "title")
@@ -105,7 +110,7 @@ def test_past_n_full_the_main_index_grows_by_records_no_query_asks_about(tmp_pat
     sizes = {n: known_item.corpora(source, n_main=n, n_held_out=30, n_distractors=10, n_untitled=8)
              for n in (60, 70, 1000)}
     ids = lambda records: [r["id"] for r in records]
-    assert len(sizes[70].main) == 70 and len(sizes[1000].main) == 80  # every 2016 + 2024 record
+    assert len(sizes[70].main) == 70 and len(sizes[1000].main) == 120  # every 2016 + 2024 record
     assert set(ids(sizes[60].main)) < set(ids(sizes[70].main)) < set(ids(sizes[1000].main))
     for bigger in (sizes[70], sizes[1000]):
         assert ids(bigger.asked) == ids(sizes[60].main)
@@ -120,8 +125,8 @@ def test_mirrors_are_built_like_the_held_out_index_from_their_own_split_only(
     for year in (2012, 2013, 2014, 2015, 2018, 2021, 2022, 2024, 2025, 2026):
         with (tmp_path / f"xwlb-{year}.jsonl").open("w", encoding="utf-8") as sink:
             for i in range(20):
-                sink.write(json.dumps({**RECORD, "id": f"xwlb-{year}-{i}", "date": f"{year}-03-01"},
-                                      ensure_ascii=False) + "\n")
+                sink.write(json.dumps({**RECORD, "id": f"xwlb-{year}-{i}", "date": f"{year}-03-01",
+                                       "title": f"{RECORD['title']}（{year}-{i}）"}, ensure_ascii=False) + "\n")
     selection = known_item.corpora(tmp_path, n_main=120, n_held_out=12, n_distractors=9, n_untitled=4)
     years = lambda records: {known_item.year_of(r) for r in records}
     # The held-out index is one case of the same construction: its era's records, then the distractors.

@@ -252,7 +252,7 @@ def test_the_committed_model_loads() -> None:
     path = Settings(_env_file=None).ranker_model  # type: ignore[call-arg]
     assert path is not None and path.exists(), "train it: python -m bench.relevance.train"
     ranker = ranking.load(path)
-    assert ranker is not None and ranker.name == "learned-v4"
+    assert ranker is not None and ranker.name == "learned-v5"
     assert path.stat().st_size < 1024 * 1024
     document = json.loads(path.read_text(encoding="utf-8"))
     assert document["features"] == list(features.FEATURES)
