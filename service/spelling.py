@@ -68,9 +68,9 @@ reads. Among 20,000 national news articles the default's short list held no 生�
 for 禁铺: 0 of 10 typos were corrected, 6 with 50 (the judged sample's: 13 of 15 either way). Only a missing pair
 costs it."""
 RARE_WORD_CHARS = (3, 8)
-"""Lengths of the words checked although each of their character pairs exists (`unheld_words`): 疫情防空 (防空 is a
-word), 然气安全 (然气 of 天然气), 河长治 (长治, a city) — typos into a real pair, which a corpus of national news holds
-somewhere. Two characters are a pair, found or not; a longer run of characters is a phrase, which few passages hold
+"""Lengths of the words checked although each of their character pairs exists (`unheld_words`): 疫情防空 (防空 is
+a word), 然气安全 (然气 of 天然气), 食品安金 — typos into a real pair, which a corpus of national news holds somewhere.
+Two characters are a pair, found or not; a longer run of characters is a phrase, which few passages hold
 verbatim whatever its spelling."""
 ANALYZED_FIELD = "text"
 """The field whose word analysis says whether a query word is a word of its dictionary, and a correction's characters
@@ -291,7 +291,7 @@ class Speller:
         corrected, paired = query, candidates
         if unseen_pairs(query, found, known):
             if suggested is None:
-                suggested = await self._suggest(candidates)
+                (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout)])
             corrected = await self._corrected(query, candidates, suggested) or query
             paired = [word for i, word in enumerate(candidates) if not _options(suggested, i)]
         # Words no missing pair's neighbour proposed for (the index has every pair, the page's passages may lack one),
@@ -302,10 +302,6 @@ class Speller:
             if replacement:
                 corrected = corrected.replace(word, replacement, 1)
         return corrected if corrected != query else None
-
-    async def _suggest(self, candidates: list[str]) -> Body:
-        (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout)])
-        return suggested
 
     async def _corrected(self, query: str, candidates: list[str], suggested: Body) -> str | None:
         """`query` with each of `candidates` (the words suggestion `w{i}` was asked for) replaced by its best
