@@ -292,29 +292,23 @@ class Speller:
         if unseen_pairs(query, found, known):
             if suggested is None:
                 (suggested,) = await self.backend.msearch(self.index, [suggest_body(candidates, timeout=self.timeout)])
-            corrected = await self._corrected(query, candidates, suggested) or query
-            paired = [word for i, word in enumerate(candidates) if not _options(suggested, i)]
+            entries = [_options(suggested, i) for i in range(len(candidates))]  # none: every pair of the word exists
+            proposed = [(word, _proposals(word, listed)) for word, listed in zip(candidates, entries) if listed]
+            corrected = await self._corrected(query, proposed, rare=False)
+            paired = [word for word, listed in zip(candidates, entries) if not listed]
         # Words no missing pair's neighbour proposed for (the index has every pair, the page's passages may lack one),
         # none of them written out on the page: the page's own words propose, the index verifies (no request else).
         rare = [word for word in unheld_words(corrected, found, known) if word in paired]
-        for word in rare:
-            replacement = await self._best(word, page_proposals(word, found), rare=True)
-            if replacement:
-                corrected = corrected.replace(word, replacement, 1)
+        corrected = await self._corrected(corrected, [(word, page_proposals(word, found)) for word in rare], rare=True)
         return corrected if corrected != query else None
 
-    async def _corrected(self, query: str, candidates: list[str], suggested: Body) -> str | None:
-        """`query` with each of `candidates` (the words suggestion `w{i}` was asked for) replaced by its best
-        correction, or None when none has one."""
-        corrected = query
-        for i, word in enumerate(candidates):
-            entries = _options(suggested, i)
-            if not entries:  # every pair of the word exists
-                continue
-            replacement = await self._best(word, _proposals(word, entries), rare=False)
+    async def _corrected(self, query: str, proposed: list[tuple[str, list[_Proposal]]], *, rare: bool) -> str:
+        """`query` with each word of `proposed` replaced by the best of its proposals (`_best`), where one stands."""
+        for word, proposals in proposed:
+            replacement = await self._best(word, proposals, rare=rare)
             if replacement:
-                corrected = corrected.replace(word, replacement, 1)
-        return corrected if corrected != query else None
+                query = query.replace(word, replacement, 1)
+        return query
 
     async def _best(self, word: str, proposals: list[_Proposal], *, rare: bool) -> str | None:
         """The first proposal verified as written out in the index, or None. `rare`: the word's pairs all exist
