@@ -61,11 +61,10 @@ stay: 新闻发布会, 信息安全, 工作动态, 执行情况, 群众的事.""
 @functools.lru_cache(maxsize=1024)
 def asked(q: str) -> str:
     """What a (normalised) query asks about: `q` without its asking words (`ASKING`; of 安不安全, the 安不:
-    `_ASKED_WORD`), its parts split where they
-    stood, without the words framing a part (`FRAMING`: 请问…, …相关新闻) and without a lone character they leave behind
-    (做 of 垃圾分类怎么做, 交 of 个税怎么交; one the query typed as a part of its own stays); `q` itself when nothing
-    else is left (什么, 相关新闻). Remembered per query: a search reads it for its clauses, its features and every
-    hit's marks."""
+    `_ASKED_WORD`), its parts split where they stood, without the words framing a part (`FRAMING`: 请问…, …相关新闻)
+    and without a lone character they leave behind (做 of 垃圾分类怎么做, 交 of 个税怎么交; one the query typed as a
+    part of its own stays); `q` itself when nothing else is left (什么, 相关新闻). Remembered per query: a search reads
+    it for its clauses, its features and every hit's marks."""
     typed = set(q.split())
     parts = (FRAMING.sub("", part) for part in ASKING.sub(" ", _ASKED_WORD.sub("", q)).split())
     return " ".join(part for part in parts if len(part) > 1 or (part and part in typed)) or q

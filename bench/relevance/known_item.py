@@ -251,7 +251,7 @@ def corpora(source: Path, n_main: int = N_MAIN, n_held_out: int = N_HELD_OUT,
         mirrors[name] = Mirror(name, split, years, dense_era(era, pool, n_held_out, n_distractors))
     untitled = evenly(outside, n_untitled)
     asked_titles = {r["title"].strip() for r in untitled}
-    spare = [r for r in outside if r["title"].strip() not in asked_titles]  # untitled's own are among these titles
+    spare = [r for r in outside if r["title"].strip() not in asked_titles]  # none of untitled's own: theirs are asked
     stand_ins = [r["title"] for r in evenly(spare, len(untitled))]
     if len(stand_ins) < len(untitled):
         raise ValueError(f"{len(spare)} spare titles for {len(untitled)} untitled records: too few records")

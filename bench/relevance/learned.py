@@ -99,7 +99,7 @@ def _scores(rr: list[float], totals: list[int]) -> KnownItemScores:
 
 
 def _asking(api: InProcessAPI, subjects: list[asking.Subject], texts: dict[str, str], mode: str) -> dict[str, float]:
-    """Mean precision@10 of the subjects asked as is (`plain`) and as questions (`question`)."""
+    """Mean precision@10 of the subjects asked as is (`plain`), as questions (`question`) and framed (`framed`)."""
     return {form: metrics.mean(asking.precision([h["id"] for h in api.search(query(s), mode, asking.K)["hits"]],
                                                 s.subject, texts) for s in subjects)
             for form, query in (("plain", lambda s: s.subject), ("question", lambda s: s.question),
