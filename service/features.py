@@ -8,8 +8,8 @@ clause, so how much of the query's wording and phrasing the passage holds), whic
 found the article, the fusion prior (the
 default normalized fusion's 2:1 mean of the calibrated scores, a sum trees cannot form alone), the
 known-item flag, how much of the query the title holds (characters, character bigrams, whole query
-segments), the query's own shape (length, segments, question, document number, how well each side
-matches it at best, how many BM25 candidates it has) and the article's shape (title length,
+segments), the query's own shape (length, segments, whether it asks (`rules.ASKING`), document
+number, how well each side matches it at best, how many BM25 candidates it has) and the article's shape (title length,
 passages, which passage matched); and, from the zero-weight coverage clauses of the BM25 request
 (`service.query.coverage_clauses`), how many of the query's space-separated parts the passage holds
 verbatim (title or text; as a share, as a count missing and as a gap to the query's best candidate),
@@ -32,7 +32,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from govsearch.rules import CJK, asked, find_doc_number
+from govsearch.rules import ASKING, CJK, asked, find_doc_number
 from service.fusion import Fused, calibrate_bm25, calibrate_cosine
 from service.query import BM25_CLAUSES, NEAR_CLAUSE, SEGMENT_CLAUSE, coverage_segments
 
@@ -50,7 +50,6 @@ FEATURES: tuple[str, ...] = (
 )
 
 _TEXT = re.compile(f"[{CJK}A-Za-z0-9]+")
-_QUESTION = re.compile(r"[？?]|怎么|如何|哪里|哪儿|什么|多少|是否|能否|可以.*吗|吗$|呢$")
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class QueryShape:
 
     def row(self) -> list[float]:
         return [float(sum(map(len, self.segments))), float(len(self.segments)),
-                float(bool(_QUESTION.search(self.text))), float(find_doc_number(self.text) is not None)]
+                float(bool(ASKING.search(self.text))), float(find_doc_number(self.text) is not None)]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The learned ranker in the running app, against the real node, model and sample index: the committed
-model answers hybrid searches (`ranking: learned-v5`); a missing or corrupt model file degrades to
+model answers hybrid searches (`ranking`: its version, `bench.relevance.train.VERSION`); a missing or corrupt model file degrades to
 fusion (`ranking: fusion-normalized`, the same hits as with the ranker off) and never fails a search."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.relevance.train import VERSION
 from govsearch.settings import Settings
 from indexer.pipeline import BuildResult
 from service.main import create_app
@@ -36,7 +37,7 @@ def fusion_answers(settings: Settings, sample_index: BuildResult) -> list[dict]:
 def test_the_committed_model_orders_hybrid_results(client: TestClient) -> None:
     for q in QUERIES:
         body = client.get("/search", params={"q": q, "mode": "hybrid"}).json()
-        assert body["ranking"] == "learned-v5"
+        assert body["ranking"] == VERSION
         scores = [h["score"] for h in body["hits"]]
         assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
     assert client.get("/search", params={"q": "安全生产检查", "mode": "bm25"}).json()["ranking"] == "bm25"

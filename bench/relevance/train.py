@@ -19,7 +19,7 @@ without and with the train mirrors' queries. The one with the best sum of MRR@10
 and mirror) + nDCG@10 (judged) on dev is written, with every candidate's dev figures in its `trained`
 record. The 2012/2013 held-out years are never read here. Everything is seeded and single-threaded,
 so a rerun on the same indices writes the same model. The result is
-`service/models/ranker-learned-v5.json` (`service.ranking.load`).
+`service/models/ranker-learned-v6.json` (`service.ranking.load`).
 
 Collecting the candidates (some 3,500 hybrid searches) is most of the run; `--candidates FILE` keeps
 them (the searches' fused entries and lists, which only the indices and the search code decide) and a
@@ -48,7 +48,7 @@ from govsearch.settings import Settings
 from service import features, ranking
 from service.fusion import Candidate, Fused
 
-VERSION = "learned-v5"
+VERSION = "learned-v6"
 SEED = 20261128
 # Hybrid queries cost ~0.3-0.6 s each on the shared 2-core machine (embedding + two requests + page).
 N_TRAIN = {"tags": 800, "sentence": 400, "title": known_item.N_UNTITLED}
