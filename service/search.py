@@ -98,6 +98,11 @@ class Searcher:
         self.speller = Speller(backend, settings.index_alias, settings.es_search_timeout)
         self.understanding = Understanding(backend, settings.index_alias, settings.es_search_timeout)
 
+    def with_ranker(self, ranker: Reranker | None) -> Searcher:
+        """This searcher with `ranker` in its ranker's place, all else as it is (backend, model, settings,
+        search slots, synonym rules): what the trainer's recorder must see is what the service searches."""
+        return Searcher(self.backend, self.embedder, self.settings, self.admission, ranker, self.synonyms)
+
     async def expansions(self, text: str) -> tuple[Expansion, ...]:
         """What the synonym rules add to `text` (normalised): none when SYNONYMS_ENABLED is false."""
         return tuple((await self.synonyms.current()).expand(text)) if self.synonyms else ()

@@ -46,6 +46,7 @@ from service import ranking
 from service.backend import Body, ElasticsearchBackend
 from service.query import SearchRequest, hit_source
 from service.search import Searcher
+from service.synonyms import Synonyms
 
 PARTS = ("understanding", "bm25", "knn", "page", "typo")
 
@@ -127,7 +128,8 @@ async def record(settings: Settings, queries: list[str], vectors: _Vectors) -> R
     ranker = ranking.load(settings.ranker_model)
     out = Recorded({part: [] for part in PARTS}, {"bm25": {}, "knn": {}})
     backend = _Recorder(es)
-    searcher = Searcher(backend, vectors, settings, ranker=ranker)
+    searcher = Searcher(backend, vectors, settings, ranker=ranker,
+                        synonyms=Synonyms(es, settings.synonyms_index, settings.synonyms_file))
     try:
         for q in queries:
             backend.sent, backend.candidates = [], {}

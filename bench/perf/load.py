@@ -25,7 +25,7 @@ from govsearch.paths import PROJECT_ROOT
 from govsearch.settings import Settings
 from service.backend import ElasticsearchBackend
 from service.query import SearchRequest
-from service.search import Searcher
+from service.search import Searcher, SynonymRules
 
 # --------------------------------------------------------------------------
 # The API process
@@ -149,15 +149,15 @@ class _RecordingBackend(ElasticsearchBackend):
 
 
 async def service_requests(settings: Settings, es: AsyncElasticsearch, q: str, mode: str,
-                           vector: list[float] | None) -> Replay:
+                           vector: list[float] | None, synonyms: SynonymRules | None) -> Replay:
     """The exact `_msearch` requests the service sends for `GET /search?q=…&mode=…` (defaults
     otherwise): built by `service.search.Searcher` itself from the `service.query` builders, with
     the query vector computed by the same model, against the live index. In vector and hybrid
     mode that is the candidate request and then the page fetch, whose passage ids depend on the
     candidates: recorded here from the real answers, so a replay asks for exactly what the service
-    asks for on this index."""
+    asks for on this index. `synonyms`: the rules the service expands queries with (`service.synonyms`)."""
     backend = _RecordingBackend(es)
-    await Searcher(backend, _FixedVector(vector), settings).search(SearchRequest(q=q, mode=mode))
+    await Searcher(backend, _FixedVector(vector), settings, synonyms=synonyms).search(SearchRequest(q=q, mode=mode))
     return tuple(backend.sent)
 
 

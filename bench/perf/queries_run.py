@@ -28,6 +28,7 @@ from bench.perf.load import (
 from bench.perf.machine import CpuMeter
 from govsearch.settings import Settings
 from indexer.embeddings import Embedder
+from service.synonyms import Synonyms
 
 MODES = ("bm25", "vector", "hybrid")
 EMBEDDING_MODES = ("vector", "hybrid")
@@ -141,7 +142,8 @@ async def _run_queries(opts: QueryOptions, model: Embedder, log: Any) -> QueryRe
 
     es = AsyncElasticsearch(opts.es_url, request_timeout=60)
     try:
-        bodies = {mode: {q: await service_requests(settings, es, q, mode, vectors[q]) for q in cold_pool}
+        synonyms = Synonyms(es, settings.synonyms_index, settings.synonyms_file)
+        bodies = {mode: {q: await service_requests(settings, es, q, mode, vectors[q], synonyms) for q in cold_pool}
                   for mode in opts.modes}
     finally:
         await es.close()

@@ -1,8 +1,9 @@
 """`python -m bench.relevance.train`: train the learned ranker of hybrid search, LambdaMART or linear.
 
-Training pairs come from the service's own hybrid candidates: each query runs through
-`service.search.Searcher` with a `Recorder` in the ranker's place, which keeps the feature rows
-(`service.features`) of every fused candidate and answers in fusion's order. Labels:
+Training pairs come from the service's own hybrid candidates: each query runs through the service's
+searcher (`service.runtime.Runtime`, synonym rules and all) with a `Recorder` in the ranker's place
+(`Searcher.with_ranker`), which keeps the feature rows (`service.features`) of every fused candidate and
+answers in fusion's order. Labels:
 
 - known items (`bench.relevance.known_item`) of the train years (2014-2022), label 1 for the
   record's article, 0 for every other candidate, of three kinds: `tags` and `sentence` queries
@@ -19,7 +20,7 @@ without and with the train mirrors' queries. The one with the best sum of MRR@10
 and mirror) + nDCG@10 (judged) on dev is written, with every candidate's dev figures in its `trained`
 record. The 2012/2013 held-out years are never read here. Everything is seeded and single-threaded,
 so a rerun on the same indices writes the same model. The result is
-`service/models/ranker-learned-v6.json` (`service.ranking.load`).
+`service/models/ranker-learned-v7.json` (`service.ranking.load`).
 
 Collecting the candidates (some 3,500 hybrid searches) is most of the run; `--candidates FILE` keeps
 them (the searches' fused entries and lists, which only the indices and the search code decide) and a
@@ -48,7 +49,7 @@ from govsearch.settings import Settings
 from service import features, ranking
 from service.fusion import Candidate, Fused
 
-VERSION = "learned-v6"
+VERSION = "learned-v7"
 SEED = 20261128
 # Hybrid queries cost ~0.3-0.6 s each on the shared 2-core machine (embedding + two requests + page).
 N_TRAIN = {"tags": 800, "sentence": 400, "title": known_item.N_UNTITLED}
@@ -115,14 +116,11 @@ async def collect(settings: Settings, queries: Sequence[tuple[str, dict[str, int
                   weight: float = 1.0, say=print) -> list[Group]:
     """Run `queries` ((text, grades)) as hybrid searches over `settings.index_alias`, CONCURRENCY at a
     time; one group each (in `queries` order), none for a query without candidates."""
-    from service.backend import ElasticsearchBackend
     from service.query import SearchRequest
     from service.runtime import Runtime
-    from service.search import Searcher
 
     runtime = await Runtime.open(settings.model_copy(update={"ranker_model": None}))
-    searcher = Searcher(ElasticsearchBackend(runtime.es), runtime.query_embedder, runtime.settings,
-                        runtime.admission, Recorder())
+    searcher = runtime.searcher.with_ranker(Recorder())
     slots = asyncio.Semaphore(CONCURRENCY)
     done = [0]
 

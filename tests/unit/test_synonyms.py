@@ -161,6 +161,21 @@ def _bm25_search(enabled: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     return result, body
 
 
+def test_a_searcher_with_another_ranker_searches_as_the_service_does() -> None:
+    """The trainer records candidates through `Searcher.with_ranker`: its requests carry the same synonym clauses
+    (a recorder once searched without them, and the ranker trained on candidates the service never sees)."""
+    backend = FakeBackend(bm25=response([hit("a1", 12.0)], AGGS))
+    settings = Settings(_env_file=None, index_alias="unit")  # type: ignore[call-arg]
+    service = Searcher(backend, FakeEmbedder(), settings, synonyms=_Rules())
+    recorder = object()
+    recording = service.with_ranker(recorder)  # type: ignore[arg-type]
+    assert recording.ranker is recorder and recording.admission is service.admission
+    for searcher in (service, recording):
+        asyncio.run(searcher.search(SearchRequest(q="给老人装电视", mode="bm25")))
+    first, second = [body for index, (body,) in backend.calls if index == "unit"]
+    assert first == second and SYNONYM_CLAUSE in json.dumps(first)
+
+
 def test_the_searcher_expands_and_reports_it() -> None:
     result, body = _bm25_search(enabled=True)
     assert result["understood"] == {"text": "给老人装电视", "date_from": None, "date_to": None,
