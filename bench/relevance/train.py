@@ -12,14 +12,15 @@ answers in fusion's order. Labels:
 - the judged set's train half (`judged.split`: every other query) over the main index (sample +
   distractors) and over the sample alone, labels = grades.
 
-Candidates compared on dev (known items of 2023-2026, `tags` as posed, over the main index and over
-the dev mirror, and the judged set's other half): LambdaMART (LightGBM, a few settings) and a
-regularised linear model (pairwise logistic regression on standardised features, a few strengths;
-`service.ranking.LinearScorer` runs it with numpy alone), each trained on all three kinds (+ judged)
-without and with the train mirrors' queries. The one with the best sum of MRR@10 (known items, main
-and mirror) + nDCG@10 (judged) on dev is written, with every candidate's dev figures in its `trained`
-record. The 2012/2013 held-out years are never read here. Everything is seeded and single-threaded,
-so a rerun on the same indices writes the same model. The result is
+Candidates compared on dev (known items of 2023-2026, `tags` as posed, over the main index and over the dev
+mirror, the judged set's other half, and the dev subjects of `bench.relevance.asking` asked as they are — a
+keyword many articles hold verbatim, whose first ten hits should hold it): LambdaMART (LightGBM, a few
+settings) and a regularised linear model (pairwise logistic regression on standardised features, a few
+strengths; `service.ranking.LinearScorer` runs it with numpy alone), each trained on all three kinds (+
+judged) without and with the train mirrors' queries. The one with the best sum of MRR@10 (known items, main
+and mirror) + nDCG@10 (judged) + precision@10 (the subjects) on dev is written, with every candidate's dev
+figures in its `trained` record. The 2012/2013 held-out years are never read here. Everything is seeded and
+single-threaded, so a rerun on the same indices writes the same model. The result is
 `service/models/ranker-learned-v7.json` (`service.ranking.load`).
 
 Collecting the candidates (some 3,500 hybrid searches) is most of the run; `--candidates FILE` keeps
@@ -42,10 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.relevance import judged, known_item, metrics
+from bench.relevance import asking, judged, known_item, metrics
 from bench.relevance.runner import XWLB, alias_for
 from govsearch.paths import CACHE_DIR
 from govsearch.settings import Settings
+from govsearch.splits import DEV_YEARS
 from service import features, ranking
 from service.fusion import Candidate, Fused
 
@@ -222,8 +224,12 @@ def score_groups(model: ranking.Scorer | None, groups: Sequence[Group]) -> dict[
         if model is not None and g.ids:
             scores = model.predict(np.asarray(g.rows, dtype=np.float64))
             order = [a for _, _, a in sorted(zip((not r[exact] for r in g.rows), -scores, g.ids))]
-        value = (metrics.ndcg_at_k(order, g.grades, 10) if "judged" in g.source
-                 else metrics.reciprocal_rank(order, g.grades, 10))
+        if g.source.startswith("asking"):  # the share of the first ten holding the subject (`asking.precision`)
+            value = sum(a in g.grades for a in order[:asking.K]) / asking.K
+        elif "judged" in g.source:
+            value = metrics.ndcg_at_k(order, g.grades, 10)
+        else:
+            value = metrics.reciprocal_rank(order, g.grades, 10)
         by_source.setdefault(g.source, []).append(value)
     return {s: statistics.fmean(v) for s, v in by_source.items()}
 
@@ -301,8 +307,9 @@ class Ask:
 
 
 def asks(n_main: int, n_dev: int, resolved: dict[str, list[judged.JudgedQuery]],
-         train_ids: set[str], dev_ids: set[str]) -> list[Ask]:
-    """Every batch the trainer collects, train then dev, in a fixed order."""
+         train_ids: set[str], dev_ids: set[str], texts: dict[str, str]) -> list[Ask]:
+    """Every batch the trainer collects, train then dev, in a fixed order (`texts`: the main index's articles,
+    `asking.texts_from_index`)."""
     corpora = known_item.corpora(XWLB, n_main=n_main)
 
     def judged_pairs(alias: str, ids: set[str]) -> list[tuple[str, dict[str, int]]]:
@@ -324,7 +331,9 @@ def asks(n_main: int, n_dev: int, resolved: dict[str, list[judged.JudgedQuery]],
                 f"known-item dev {name}")
             for name, mirror in corpora.mirrors.items() if mirror.split == "dev"]
     out += [Ask("dev", MAIN_ALIAS, judged_pairs(MAIN_ALIAS, dev_ids), "judged+distractors dev"),
-            Ask("dev", SAMPLE_ALIAS, judged_pairs(SAMPLE_ALIAS, dev_ids), "judged sample dev")]
+            Ask("dev", SAMPLE_ALIAS, judged_pairs(SAMPLE_ALIAS, dev_ids), "judged sample dev"),
+            Ask("dev", MAIN_ALIAS, [(s.subject, {a: 1 for a, text in texts.items() if s.subject in text})
+                                    for s in asking.subjects(corpora.asked, DEV_YEARS, texts)], "asking dev")]
     return out
 
 
@@ -346,9 +355,10 @@ async def gather(n_main: int, n_dev: int, keep: Path | None = None,
                 return None
         resolved = {alias: judged.resolve(judged_set, judged.Corpus.from_index(es, alias))[0]
                     for alias in (MAIN_ALIAS, SAMPLE_ALIAS)}
+        texts = asking.texts_from_index(es, MAIN_ALIAS)
     finally:
         es.close()
-    batches = asks(n_main, n_dev, resolved, {q.id for q in train_j}, {q.id for q in dev_j})
+    batches = asks(n_main, n_dev, resolved, {q.id for q in train_j}, {q.id for q in dev_j}, texts)
     # Kept as plain tuples of the searches' outcome (no class of this module, which may run as __main__).
     kept: dict[tuple[str, str, str], list[tuple[Any, ...]]] = {}
     if keep is not None and keep.exists():
