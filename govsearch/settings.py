@@ -290,7 +290,7 @@ class Settings(BaseSettings):
         "VECTOR_ONLY_MIN_SIMILARITY.",
     )
     ranker_model: Path | None = Field(
-        default=PROJECT_ROOT / "service" / "models" / "ranker-learned-v7.json",
+        default=PROJECT_ROOT / "service" / "models" / "ranker-learned-v8.json",
         description="The learned ranker hybrid mode orders its candidates with (written by "
         "`python -m bench.relevance.train`). Empty disables it; a missing or corrupt file is logged and hybrid "
         "falls back to FUSION.",

@@ -7,7 +7,7 @@
   document number, an exact phrase) is answered in words: the vector side's nearest articles to it
   were nearly all unrelated on the judged set (0 of 179 relevant on the sample's train half).
 - `LearnedRanker`: a model over `service.features` reorders the remaining candidates. It is a JSON
-  file (`RANKER_MODEL`) holding the format, the ranking's version name (`learned-v7`), the feature
+  file (`RANKER_MODEL`) holding the format, the ranking's version name (`learned-v8`), the feature
   list it was trained on, its `kind` and the model: `lambdamart`, a LightGBM text model evaluated
   with numpy (`service.trees`), or `linear`, per-feature means, scales and weights (score =
   Σ w·(x − mean)/scale); it is

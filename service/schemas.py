@@ -187,10 +187,10 @@ class SearchResponse(BaseModel):
     degraded_reason: str | None = Field(None, description="Why `degraded` is true, in words; null otherwise.")
     ranking: str = Field(
         description="What ordered the hits: `bm25`, `vector`, the fused hybrid order (`fusion-normalized` or "
-        "`fusion-rrf`, the FUSION setting), or the learned ranker's version (`learned-v7`). Hybrid answers "
+        "`fusion-rrf`, the FUSION setting), or the learned ranker's version (`learned-v8`). Hybrid answers "
         "`bm25` when degraded, and a fusion value when the ranker is off, missing or failed. `date` for "
         "`sort=date` in bm25 and hybrid modes: the articles holding the query's wording, newest first.",
-        examples=["learned-v7"])
+        examples=["learned-v8"])
     did_you_mean: str | None = Field(None, description="The query with misspelt words corrected (安全生厂 → 安全生产), "
                                      "when a word of it finds little: some of its character pairs occur nowhere in "
                                      "the index. Words that occur in the index (names, document numbers) are never "

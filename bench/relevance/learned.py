@@ -18,7 +18,7 @@ Tasks:
   …相关新闻): precision@10 = share of the first ten hits holding the keyword verbatim, and each form's gap;
 - `total` (mean per query) and the ranking stage's own cost (features + model + sort, p50/p95);
 - the training run's own comparison (from the model file's `trained` record): dev figures of every
-  candidate model, LambdaMART and linear, trained on `tags` alone or on all known-item kinds;
+  candidate model, LambdaMART and linear, trained without and with the train mirrors' known items;
 - the dev known items (main index and dev mirror) each configuration misses at rank 1, by cause
   (`bench.relevance.failures`; dev only: no held-out ranking is kept);
 - the known items asked of plain Elasticsearch over the same articles (`bench.relevance.plain`: the
@@ -300,8 +300,9 @@ def run(args: argparse.Namespace, say, command: str) -> int:
         "## Training candidates on dev", "",
         f"`python -m bench.relevance.train` (its record in the model file): every candidate on the dev split "
         f"only — known items of 2023-2026 (MRR@10) over the main index and of 2025-2026 over the dev mirror, the "
-        f"judged dev half (nDCG@10) with distractors and on the sample; signals = the known-item kinds trained on "
-        f"(+ the judged train half; \"+mirrors\": with the train mirrors' queries); the best total is "
+        f"judged dev half (nDCG@10) with distractors and on the sample, the dev subjects asked as is (precision@10, "
+        f"as above); signals = the known-item kinds trained on (+ the judged train half and the train years' "
+        f"subjects, asked in all three forms; \"+mirrors\": with the train mirrors' queries); the best total is "
         f"written ({trained['signals']}, {_setting(trained['params'])}); trained on "
         + "; ".join(f"{what}: `{alias}`" for what, alias in trained["index"].items()) + ".", "",
         report._md_table(tr_header, tr_rows, "lll" + "r" * (len(tr_header) - 3)), "",

