@@ -19,7 +19,7 @@ held-out figure).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,12 +42,12 @@ _KEYWORD = re.compile(rf"[\u4e00-\u9fff]{{2,{MAX_SUBJECT_CHARS}}}")
 
 @dataclass(frozen=True)
 class Subject:
-    """A keyword, the question and the framed search it is asked as, and how many articles of the index hold it."""
+    """A keyword, the question and the framed search it is asked as, and the articles of the index holding it."""
 
     subject: str
     question: str
     framed: str
-    holders: int
+    holders: frozenset[str]  # article ids
 
 
 def _norm(text: Any) -> str:
@@ -78,13 +78,14 @@ def subjects(records: Iterable[Mapping[str, Any]], years: frozenset[int], texts:
     with its question (TEMPLATES in turn) and framed search (FRAMES in turn)."""
     held = []
     for keyword in evenly(keywords(records, years), N_CANDIDATES):
-        holders = sum(keyword in text for text in texts.values())
-        if holders >= MIN_HOLDERS:
+        holders = frozenset(article_id for article_id, text in texts.items() if keyword in text)
+        if len(holders) >= MIN_HOLDERS:
             held.append((keyword, holders))
     return [Subject(keyword, TEMPLATES[i % len(TEMPLATES)].format(keyword), FRAMES[i % len(FRAMES)].format(keyword),
                     holders) for i, (keyword, holders) in enumerate(evenly(held, n))]
 
 
-def precision(ranking: Sequence[str], subject: str, texts: Mapping[str, str], k: int = K) -> float:
-    """The share of the first `k` hits (article ids) whose text holds `subject`; a missing hit counts as none."""
-    return sum(subject in texts.get(article_id, "") for article_id in ranking[:k]) / k
+def precision(ranking: Sequence[str], holders: Container[str], k: int = K) -> float:
+    """The share of the first `k` hits (article ids) that are among `holders` (`Subject.holders`, the articles holding
+    the subject); a missing hit counts as none."""
+    return sum(article_id in holders for article_id in ranking[:k]) / k

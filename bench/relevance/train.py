@@ -227,8 +227,8 @@ def score_groups(model: ranking.Scorer | None, groups: Sequence[Group]) -> dict[
         if model is not None and g.ids:
             scores = model.predict(np.asarray(g.rows, dtype=np.float64))
             order = [a for _, _, a in sorted(zip((not r[exact] for r in g.rows), -scores, g.ids))]
-        if g.source.startswith("asking"):  # the share of the first ten holding the subject (`asking.precision`)
-            value = sum(a in g.grades for a in order[:asking.K]) / asking.K
+        if g.source.startswith("asking"):  # the share of the first ten holding the subject (graded 1)
+            value = asking.precision(order, g.grades)
         elif "judged" in g.source:
             value = metrics.ndcg_at_k(order, g.grades, 10)
         else:
@@ -321,8 +321,8 @@ def asks(n_main: int, n_dev: int, resolved: dict[str, list[judged.JudgedQuery]],
     def pairs(items: list[known_item.KnownItem]) -> list[tuple[str, dict[str, int]]]:
         return [(i.query, i.grades) for i in items]
 
-    def holders(subject: str) -> dict[str, int]:
-        return {a: 1 for a, text in texts.items() if subject in text}
+    def holders(subject: asking.Subject) -> dict[str, int]:
+        return dict.fromkeys(subject.holders, 1)
 
     dev_subjects = asking.subjects(corpora.asked, DEV_YEARS, texts)
     kept_apart = {s.subject for s in dev_subjects}
@@ -337,7 +337,7 @@ def asks(n_main: int, n_dev: int, resolved: dict[str, list[judged.JudgedQuery]],
                         f"known-item {kind} train {name}") for kind, n in N_TRAIN_MIRROR.items()]
     out += [Ask("train", MAIN_ALIAS, judged_pairs(MAIN_ALIAS, train_ids), "judged+distractors train", JUDGED_WEIGHT),
             Ask("train", SAMPLE_ALIAS, judged_pairs(SAMPLE_ALIAS, train_ids), "judged sample train", JUDGED_WEIGHT),
-            Ask("train", MAIN_ALIAS, [(form, holders(s.subject)) for s in train_subjects
+            Ask("train", MAIN_ALIAS, [(form, holders(s)) for s in train_subjects
                                       for form in (s.subject, s.question, s.framed)], "asking train"),
             Ask("dev", MAIN_ALIAS, pairs(corpora.items("dev", n_dev)), "known-item dev")]
     out += [Ask("dev", MIRROR_ALIAS[name], pairs(corpora.items("dev", N_DEV_MIRROR, mirror=name)),
@@ -345,7 +345,7 @@ def asks(n_main: int, n_dev: int, resolved: dict[str, list[judged.JudgedQuery]],
             for name, mirror in corpora.mirrors.items() if mirror.split == "dev"]
     out += [Ask("dev", MAIN_ALIAS, judged_pairs(MAIN_ALIAS, dev_ids), "judged+distractors dev"),
             Ask("dev", SAMPLE_ALIAS, judged_pairs(SAMPLE_ALIAS, dev_ids), "judged sample dev"),
-            Ask("dev", MAIN_ALIAS, [(s.subject, holders(s.subject)) for s in dev_subjects], "asking dev")]
+            Ask("dev", MAIN_ALIAS, [(s.subject, holders(s)) for s in dev_subjects], "asking dev")]
     return out
 
 
